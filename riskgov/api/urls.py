@@ -1,0 +1,20 @@
+"""REST API v1 routing (DRF) and the OpenAPI schema (drf-spectacular)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from riskgov.api import views
+
+router = DefaultRouter()
+router.register("assets", views.AssetViewSet, basename="asset")
+router.register("markets", views.MarketViewSet, basename="market")
+router.register("market-versions", views.MarketVersionViewSet, basename="market-version")
+router.register("asset-versions", views.AssetVersionViewSet, basename="asset-version")
+router.register("parameter-imports", views.ParameterImportViewSet, basename="parameter-import")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

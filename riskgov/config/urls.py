@@ -1,0 +1,10 @@
+"""Top-level URLs: committee UI, admin, API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("riskgov.api.urls")),
+    path("", include("riskgov.web.urls")),
+]

@@ -1,0 +1,58 @@
+"""Shared write actions: recording audit events, creating the role groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import models, transaction
+
+from riskgov.core.middleware import current_request_id
+from riskgov.core.models import AuditEvent
+from riskgov.core.roles import ALL_ROLES
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    before: Any = None,
+    after: Any = None,
+    comment: str = "",
+) -> AuditEvent:
+    """Append one audit event; call it inside the transaction of the change it records.
+
+    ``actor`` is a user or ``None`` for the system (commands, scheduled tasks). The request
+    id comes from the request being served, if any.
+    """
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:200]
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:200],
+        from_state=from_state,
+        to_state=to_state,
+        before=before,
+        after=after,
+        comment=comment,
+        request_id=current_request_id(),
+    )
+
+
+@transaction.atomic
+def roles_ensure() -> list[Group]:
+    """Create the four role groups if missing (idempotent). Returns them in role order."""
+    return [Group.objects.get_or_create(name=name)[0] for name in ALL_ROLES]

@@ -1,0 +1,150 @@
+"""The demo: everything ``manage.py demo`` does, as plain functions over the services.
+
+It loads the product's own copy of real data (``data/``, provenance in ``data/README.md``):
+the real Binance USDⓈ-M leverage brackets as the venue's active parameters (for the markets
+whose base asset has price history), the Binance, Hyperliquid and dYdX tables as reference
+tables, the real daily closes, and demo users for each role. Every step is idempotent, so
+rerunning the demo is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
+from riskgov.core.services import roles_ensure
+from riskgov.markets.models import DailyClose
+from riskgov.markets.price_files import read_price_file
+from riskgov.markets.services import prices_import
+from riskgov.parameters.importing import findings_text
+from riskgov.parameters.services import parameters_import_document
+from riskgov.parameters.venues import hyperliquid_depth_by_base, parse_binance, parse_dydx, parse_hyperliquid
+
+#: Demo accounts: (username, roles). Passwords are ``<username>-demo`` (printed by the demo).
+DEMO_USERS = (
+    ("viewer", (VIEWER,)),
+    ("analyst", (ANALYST,)),
+    ("member1", (COMMITTEE,)),
+    ("member2", (COMMITTEE,)),
+    ("member3", (COMMITTEE,)),
+    ("admin", (ADMIN,)),
+)
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where the demo's real data lives (the repo's ``data/`` copy by default)."""
+
+    binance: Path
+    hyperliquid: Path
+    hyperliquid_snapshot: Path
+    dydx: Path
+    prices: tuple[Path, ...]
+
+    @classmethod
+    def locate(cls, root: Path | None = None) -> "DemoFiles":
+        """Find the files under ``root`` (default ``settings.DATA_DIR``).
+
+        Raises:
+            FileNotFoundError: naming the first missing file.
+        """
+        root = Path(root or settings.DATA_DIR)
+
+        def one(pattern: str) -> Path:
+            found = sorted((root / "margin").glob(pattern))
+            if not found:
+                raise FileNotFoundError(f"{root / 'margin' / pattern}: demo data missing")
+            return found[0]
+
+        prices = tuple(sorted((root / "prices").glob("*.csv")))
+        if not prices:
+            raise FileNotFoundError(f"{root / 'prices'}: no price files")
+        return cls(
+            binance=one("binance*leverage_tiers*.json"),
+            hyperliquid=one("hyperliquid*marginTables*.json"),
+            hyperliquid_snapshot=one("hyperliquid_perp_meta_snapshot*.csv"),
+            dydx=one("dydx*genesis*.json"),
+            prices=prices,
+        )
+
+
+@dataclass
+class DemoReport:
+    """What the demo loaded, for printing."""
+
+    price_rows: int = 0
+    active_markets: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    users: list[tuple[str, str, tuple[str, ...], bool]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+
+def demo_users_ensure() -> list[tuple[str, str, tuple[str, ...], bool]]:
+    """Create the demo users if missing (never resets an existing user's password).
+
+    Returns:
+        ``(username, password, roles, created)`` for each demo user.
+    """
+    groups = {g.name: g for g in roles_ensure()}
+    User = get_user_model()
+    out = []
+    for username, roles in DEMO_USERS:
+        password = f"{username}-demo"
+        user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+        if created:
+            user.set_password(password)
+            user.is_staff = ADMIN in roles
+            user.save()
+            user.groups.set([groups[r] for r in roles])
+        out.append((username, password, roles, created))
+    return out
+
+
+def demo_load(files: DemoFiles, *, log: Callable[[str], None] = print, progress=None) -> DemoReport:
+    """Load prices, parameters and reference tables (idempotent). See module docstring."""
+    report = DemoReport()
+    with transaction.atomic():
+        for path in files.prices:
+            frame = read_price_file(path)
+            summary = prices_import(frame=frame, file_name=path.name, progress=progress)
+            report.price_rows += summary.rows
+            log(f"prices: {path.name}: {summary.rows} daily closes")
+
+    with_history = set(DailyClose.objects.values_list("asset__symbol", flat=True).distinct())
+    depth = hyperliquid_depth_by_base(files.hyperliquid_snapshot)
+
+    # The venue's own parameters: Binance brackets for the markets we have history for.
+    doc_all, findings_all = parse_binance(files.binance, depth_by_base=depth)
+    wanted = sorted(m["symbol"] for m in doc_all["markets"] if m["base_asset"] in with_history)
+    doc, findings = parse_binance(
+        files.binance, symbols=wanted, depth_by_base=depth, name="Demo venue (Binance USDⓈ-M brackets)"
+    )
+    summary = parameters_import_document(
+        document=doc, venue="binance", file_name=files.binance.name, findings=findings_text(findings)
+    )
+    report.active_markets = wanted
+    report.findings += [f"binance: {f}" for f in findings_text(findings) if "mismatch" in f]
+    log(
+        f"parameters: {len(wanted)} Binance markets with price history "
+        f"({'initial active set' if summary.initial else f'{len(summary.market_versions)} new drafts'})"
+    )
+
+    for venue, (document, found) in (
+        ("binance", (doc_all, findings_all)),
+        ("hyperliquid", parse_hyperliquid(files.hyperliquid, snapshot=files.hyperliquid_snapshot)),
+        ("dydx", parse_dydx(files.dydx)),
+    ):
+        parameters_import_document(
+            document=document, venue=venue, reference=True, file_name=venue, findings=findings_text(found)
+        )
+        report.references.append(f"{venue}: {len(document['markets'])} markets")
+        log(f"reference table: {venue}, {len(document['markets'])} markets, {len(found)} findings")
+
+    report.users = demo_users_ensure()
+    return report
