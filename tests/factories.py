@@ -96,7 +96,11 @@ def parameter_document(**overrides):
                 "max_position_notional_usd": None,
                 "brackets": [
                     {"notional_floor": "0", "initial_margin_fraction": "0.01", "maintenance_margin_fraction": "0.004"},
-                    {"notional_floor": "300000", "initial_margin_fraction": "0.02", "maintenance_margin_fraction": "0.005"},
+                    {
+                        "notional_floor": "300000",
+                        "initial_margin_fraction": "0.02",
+                        "maintenance_margin_fraction": "0.005",
+                    },
                 ],
             }
         ],

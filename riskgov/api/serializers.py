@@ -71,7 +71,18 @@ class ParameterImportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ParameterImport
-        fields = ["id", "name", "venue", "source", "file_name", "sha256", "is_reference", "created_at", "markets", "findings"]
+        fields = [
+            "id",
+            "name",
+            "venue",
+            "source",
+            "file_name",
+            "sha256",
+            "is_reference",
+            "created_at",
+            "markets",
+            "findings",
+        ]
 
     def get_markets(self, obj) -> int:
         return len(obj.document.get("markets", []))

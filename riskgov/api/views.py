@@ -52,7 +52,11 @@ class MarketVersionViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.market_versions()
 
     @extend_schema(
-        parameters=[OpenApiParameter("other", int, description="id of the version to compare with (default: the previous number)")],
+        parameters=[
+            OpenApiParameter(
+                "other", int, description="id of the version to compare with (default: the previous number)"
+            )
+        ],
         responses=s.FieldChangeSerializer(many=True),
     )
     @action(detail=True, methods=["get"])

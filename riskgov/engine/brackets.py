@@ -9,7 +9,7 @@ positions: one pass per bracket level (``K`` is small, at most a few dozen), so 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -68,12 +68,11 @@ def validate_bracket_table(
         raise BracketTableError(f"{where}: no brackets", market=market, rule="non_empty")
     if not (len(floors) == len(imf) == len(mmf)):
         raise BracketTableError(
-            f"{where}: floors, IMF and MMF have different lengths "
-            f"({len(floors)}, {len(imf)}, {len(mmf)})",
+            f"{where}: floors, IMF and MMF have different lengths ({len(floors)}, {len(imf)}, {len(mmf)})",
             market=market,
             rule="lengths",
         )
-    for k, (f, i, m) in enumerate(zip(floors, imf, mmf), start=1):
+    for k, (f, i, m) in enumerate(zip(floors, imf, mmf, strict=False), start=1):
         at = f"{where} bracket {k}"
         if not all(math.isfinite(float(x)) for x in (f, i, m)):
             raise BracketTableError(
@@ -133,9 +132,7 @@ def validate_bracket_table(
             )
 
 
-def build_parameter_set(
-    *, assets: Sequence[AssetSpec], markets: Sequence[MarketSpec]
-) -> ParameterSet:
+def build_parameter_set(*, assets: Sequence[AssetSpec], markets: Sequence[MarketSpec]) -> ParameterSet:
     """Validate plain specs and pack them into a ``ParameterSet`` with padded matrices.
 
     Raises:
@@ -190,9 +187,7 @@ def build_parameter_set(
                 f"[0, MMF_1={m.mmf[0]}] (RISK_MODEL §8)"
             )
         if not m.depth_usd_per_1pct > 0:
-            raise EngineInputError(
-                f"market {m.symbol}: depth {m.depth_usd_per_1pct} USD per 1 % must be > 0"
-            )
+            raise EngineInputError(f"market {m.symbol}: depth {m.depth_usd_per_1pct} USD per 1 % must be > 0")
         if m.oi_cap_upper != 0 and not 0 <= m.oi_cap_lower < m.oi_cap_upper:
             raise EngineInputError(
                 f"market {m.symbol}: OI caps need 0 <= lower < upper "
@@ -263,9 +258,7 @@ def oi_scaled_imf(markets: MarketParams, imf: F64, market: I64, open_interest: F
     return np.where(enabled, imf + (1.0 - imf) * t, imf)
 
 
-def initial_margin(
-    markets: MarketParams, market: I64, notional: F64, open_interest: F64 | None = None
-) -> F64:
+def initial_margin(markets: MarketParams, market: I64, notional: F64, open_interest: F64 | None = None) -> F64:
     """Initial margin ``IM(N) = N·IMF_adj`` per position (RISK_MODEL §2, §3), USD.
 
     Args:

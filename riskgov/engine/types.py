@@ -17,8 +17,8 @@ error of 1e-9 (absolute 1e-6 USD), RISK_MODEL §1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import numpy.typing as npt

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,9 +35,7 @@ class PriceMatrix:
     missing: tuple[str, ...]
 
 
-def price_matrix(
-    *, symbols: Iterable[str] | None = None, sources: Sequence[str] = DEFAULT_SOURCES
-) -> PriceMatrix:
+def price_matrix(*, symbols: Iterable[str] | None = None, sources: Sequence[str] = DEFAULT_SOURCES) -> PriceMatrix:
     """Build the ``dates × assets`` close matrix in one query.
 
     For each asset the first source in ``sources`` that has any close for it is used (no

@@ -42,7 +42,7 @@ def prices_import(*, frame: pd.DataFrame, file_name: str = "", by=None, progress
         assets[symbol], _ = Asset.objects.get_or_create(symbol=symbol)
     rows = [
         DailyClose(asset=assets[a], source=s, date=d, close=Decimal(c))
-        for a, s, d, c in zip(frame["asset"], frame["source"], frame["date"], frame["close_str"])
+        for a, s, d, c in zip(frame["asset"], frame["source"], frame["date"], frame["close_str"], strict=False)
     ]
     for start in range(0, len(rows), BATCH):
         DailyClose.objects.bulk_create(

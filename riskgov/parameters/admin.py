@@ -32,7 +32,15 @@ class BracketInline(admin.TabularInline):
 
 @admin.register(MarketParameterVersion)
 class MarketParameterVersionAdmin(ReadOnlyAdmin):
-    list_display = ("market", "number", "status", "liquidation_penalty", "depth_usd_per_1pct", "created_at", "activated_at")
+    list_display = (
+        "market",
+        "number",
+        "status",
+        "liquidation_penalty",
+        "depth_usd_per_1pct",
+        "created_at",
+        "activated_at",
+    )
     list_filter = ("status",)
     search_fields = ("market__symbol",)
     list_select_related = ("market",)

@@ -6,8 +6,8 @@ one function the command line, the API and the demo all call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from riskgov.parameters.document import ParameterDocumentError, load_document
 from riskgov.parameters.venues import parse_binance, parse_dydx, parse_hyperliquid

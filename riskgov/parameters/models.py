@@ -83,9 +83,7 @@ class VersionBase(models.Model):
     """Fields shared by market and asset versions."""
 
     number = models.PositiveIntegerField(help_text="1, 2, … per subject")
-    status = models.CharField(
-        max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT, db_index=True
-    )
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT, db_index=True)
     reason = models.TextField(blank=True, help_text="why this version exists")
     source_import = models.ForeignKey(
         ParameterImport, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -208,9 +206,7 @@ class AssetParameterVersion(VersionBase):
                 name="one_active_version_per_asset",
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="asset_version_number_positive"),
-            models.CheckConstraint(
-                condition=Q(haircut__gte=0) & Q(haircut__lt=1), name="asset_version_haircut_range"
-            ),
+            models.CheckConstraint(condition=Q(haircut__gte=0) & Q(haircut__lt=1), name="asset_version_haircut_range"),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in VersionStatus]),
                 name="asset_version_status_valid",

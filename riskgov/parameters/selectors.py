@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
@@ -20,8 +21,9 @@ from riskgov.parameters.models import (
 )
 
 
-
-def market_versions(*, status: str | None = None, markets: Iterable[str] | None = None) -> QuerySet[MarketParameterVersion]:
+def market_versions(
+    *, status: str | None = None, markets: Iterable[str] | None = None
+) -> QuerySet[MarketParameterVersion]:
     """Market versions with market, base asset and brackets prefetched (3 queries in all)."""
     qs = MarketParameterVersion.objects.select_related("market", "market__base_asset").prefetch_related(
         Prefetch("brackets", queryset=Bracket.objects.order_by("index"))
@@ -40,7 +42,11 @@ def active_market_versions(*, markets: Iterable[str] | None = None) -> QuerySet[
 
 def active_asset_versions() -> QuerySet[AssetParameterVersion]:
     """The active version of every asset."""
-    return AssetParameterVersion.objects.filter(status=VersionStatus.ACTIVE).select_related("asset").order_by("asset__symbol")
+    return (
+        AssetParameterVersion.objects.filter(status=VersionStatus.ACTIVE)
+        .select_related("asset")
+        .order_by("asset__symbol")
+    )
 
 
 def reference_imports() -> QuerySet[ParameterImport]:
@@ -161,7 +167,9 @@ def parameters_document(
     return {"format": FORMAT, "name": name, "source": source, "assets": assets, "markets": markets}
 
 
-def active_parameters_document(*, markets: Iterable[str] | None = None, name: str = "riskgov active parameters") -> dict[str, Any]:
+def active_parameters_document(
+    *, markets: Iterable[str] | None = None, name: str = "riskgov active parameters"
+) -> dict[str, Any]:
     """The active parameter set (optionally some markets) as a ``riskgov.parameters/1`` document."""
     mv = list(active_market_versions(markets=markets))
     bases = {v.market.base_asset.symbol for v in mv}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -34,7 +35,6 @@ from riskgov.parameters.models import (
 )
 
 
-
 class ParameterDocumentInvalid(DomainError):
     """The parameter document breaks the format or RISK_MODEL §2; ``extra["errors"]`` lists all."""
 
@@ -54,7 +54,9 @@ def _quantize(value: Decimal, spec: dict[str, int], where: str) -> Decimal:
     """Round to the column's scale; refuse values that do not fit the column at all."""
     q = value.quantize(Decimal(1).scaleb(-spec["decimal_places"]))
     if len(q.as_tuple().digits) > spec["max_digits"]:
-        raise ParameterDocumentInvalid(f"{where}: {value} does not fit NUMERIC({spec['max_digits']},{spec['decimal_places']})")
+        raise ParameterDocumentInvalid(
+            f"{where}: {value} does not fit NUMERIC({spec['max_digits']},{spec['decimal_places']})"
+        )
     return q
 
 
@@ -66,10 +68,16 @@ def _next_number(model: type, **subject: Any) -> int:
 def _market_payload(m: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Decimal]]]:
     sym = m["symbol"]
     fields = {
-        "liquidation_penalty": _quantize(Decimal(m["liquidation_penalty"]), FRACTION, f"markets[{sym}].liquidation_penalty"),
+        "liquidation_penalty": _quantize(
+            Decimal(m["liquidation_penalty"]), FRACTION, f"markets[{sym}].liquidation_penalty"
+        ),
         "depth_usd_per_1pct": _quantize(Decimal(m["depth_usd_per_1pct"]), MONEY, f"markets[{sym}].depth_usd_per_1pct"),
-        "oi_cap_lower_usd": _quantize(Decimal(m.get("oi_cap_lower_usd") or "0"), MONEY, f"markets[{sym}].oi_cap_lower_usd"),
-        "oi_cap_upper_usd": _quantize(Decimal(m.get("oi_cap_upper_usd") or "0"), MONEY, f"markets[{sym}].oi_cap_upper_usd"),
+        "oi_cap_lower_usd": _quantize(
+            Decimal(m.get("oi_cap_lower_usd") or "0"), MONEY, f"markets[{sym}].oi_cap_lower_usd"
+        ),
+        "oi_cap_upper_usd": _quantize(
+            Decimal(m.get("oi_cap_upper_usd") or "0"), MONEY, f"markets[{sym}].oi_cap_upper_usd"
+        ),
         "max_position_notional_usd": (
             None
             if m.get("max_position_notional_usd") is None
@@ -80,19 +88,27 @@ def _market_payload(m: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, D
     for i, b in enumerate(m["brackets"], start=1):
         brackets.append(
             {
-                "notional_floor": _quantize(Decimal(b["notional_floor"]), MONEY, f"markets[{sym}].brackets[{i}].notional_floor"),
+                "notional_floor": _quantize(
+                    Decimal(b["notional_floor"]), MONEY, f"markets[{sym}].brackets[{i}].notional_floor"
+                ),
                 "initial_margin_fraction": _quantize(
-                    Decimal(b["initial_margin_fraction"]), FRACTION, f"markets[{sym}].brackets[{i}].initial_margin_fraction"
+                    Decimal(b["initial_margin_fraction"]),
+                    FRACTION,
+                    f"markets[{sym}].brackets[{i}].initial_margin_fraction",
                 ),
                 "maintenance_margin_fraction": _quantize(
-                    Decimal(b["maintenance_margin_fraction"]), FRACTION, f"markets[{sym}].brackets[{i}].maintenance_margin_fraction"
+                    Decimal(b["maintenance_margin_fraction"]),
+                    FRACTION,
+                    f"markets[{sym}].brackets[{i}].maintenance_margin_fraction",
                 ),
             }
         )
     return fields, brackets
 
 
-def _same_as(version: MarketParameterVersion | None, fields: dict[str, Any], brackets: list[dict[str, Decimal]]) -> bool:
+def _same_as(
+    version: MarketParameterVersion | None, fields: dict[str, Any], brackets: list[dict[str, Decimal]]
+) -> bool:
     if version is None:
         return False
     if any(getattr(version, f) != v for f, v in fields.items()):
@@ -163,7 +179,10 @@ def market_version_create(
         [b["notional_floor"] for b in brackets], [b["maintenance_margin_fraction"] for b in brackets]
     )
     Bracket.objects.bulk_create(
-        [Bracket(version=version, index=i, maintenance_amount=c, **b) for i, (b, c) in enumerate(zip(brackets, cums), start=1)]
+        [
+            Bracket(version=version, index=i, maintenance_amount=c, **b)
+            for i, (b, c) in enumerate(zip(brackets, cums, strict=False), start=1)
+        ]
     )
     if status != VersionStatus.DRAFT:
         version.status = status
@@ -306,7 +325,9 @@ def parameters_import_document(
     summary = ImportSummary(parameter_import=record, initial=initial)
 
     for a in document["assets"]:
-        asset, created = Asset.objects.get_or_create(symbol=a["symbol"], defaults={"stable": bool(a.get("stable", False))})
+        asset, created = Asset.objects.get_or_create(
+            symbol=a["symbol"], defaults={"stable": bool(a.get("stable", False))}
+        )
         haircut = Decimal(a["haircut"])
         active = asset.versions.filter(status=VersionStatus.ACTIVE).first()
         if active is not None and active.haircut == _quantize(haircut, FRACTION, a["symbol"]):

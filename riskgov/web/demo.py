@@ -9,9 +9,9 @@ rerunning the demo is safe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -48,7 +48,7 @@ class DemoFiles:
     prices: tuple[Path, ...]
 
     @classmethod
-    def locate(cls, root: Path | None = None) -> "DemoFiles":
+    def locate(cls, root: Path | None = None) -> DemoFiles:
         """Find the files under ``root`` (default ``settings.DATA_DIR``).
 
         Raises:

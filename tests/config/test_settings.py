@@ -15,7 +15,19 @@ PROBE = (
 
 
 def run(env_extra, code=PROBE, args=None):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "DEBUG", "SECRET_KEY", "CELERY_RESULT_BACKEND"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "DEBUG",
+            "SECRET_KEY",
+            "CELERY_RESULT_BACKEND",
+        }
+    }
     env["DJANGO_SETTINGS_MODULE"] = "riskgov.config.settings"
     env["RISKGOV_VAR_DIR"] = str(REPO / "var" / "settings-probe")
     env.update(env_extra)
@@ -33,7 +45,9 @@ def test_embedded_default_is_sqlite_and_eager():
 
 
 def test_full_stack_uses_postgres_and_a_real_broker():
-    out = run({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/riskgov", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"})
+    out = run(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/riskgov", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}
+    )
     assert out.returncode == 0, out.stderr
     cfg = json.loads(out.stdout)
     assert cfg["engine"] == "django.db.backends.postgresql"

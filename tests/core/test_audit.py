@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def make_event():
-    return audit_record(actor=UserFactory(username="alice"), action="test.action", object_type="x", object_id="1", object_repr="thing")
+    return audit_record(
+        actor=UserFactory(username="alice"), action="test.action", object_type="x", object_id="1", object_repr="thing"
+    )
 
 
 def test_records_actor_name_and_protects_the_actor():

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_import_real_files_and_build_the_matrix():
-    call_command("import_prices", str(DATA / "prices" / "yahoo_daily_closes.csv"), str(DATA / "prices" / "binance_BTCUSDT_1d.csv"))
+    call_command(
+        "import_prices",
+        str(DATA / "prices" / "yahoo_daily_closes.csv"),
+        str(DATA / "prices" / "binance_BTCUSDT_1d.csv"),
+    )
     btc = DailyClose.objects.get(asset__symbol="BTC", source="yahoo", date=dt.date(2020, 3, 12))
     assert btc.close.quantize(Decimal("0.01")) == Decimal("4970.79")
     m = price_matrix(symbols=["BTC", "ETH", "NOPE"])

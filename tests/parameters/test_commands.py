@@ -41,15 +41,20 @@ def test_reference_import_of_each_real_venue_table(path, fmt):
 
 def test_hyperliquid_btc_tiers_become_a_version():
     call_command("import_parameters", str(HYPERLIQUID), "--format", "hyperliquid", "--markets", "BTC-PERP")
-    rows = list(Bracket.objects.filter(version__market__symbol="BTC-PERP").order_by("index").values_list(
-        "notional_floor", "initial_margin_fraction", "maintenance_margin_fraction", "maintenance_amount"))
+    rows = list(
+        Bracket.objects.filter(version__market__symbol="BTC-PERP")
+        .order_by("index")
+        .values_list("notional_floor", "initial_margin_fraction", "maintenance_margin_fraction", "maintenance_amount")
+    )
     # Hyperliquid BTC: 40x from 0, 20x from 150M; MMF = 0.5/lev; C_2 = 150e6·(0.025 − 0.0125)
     assert [tuple(float(x) for x in r) for r in rows] == [(0, 0.025, 0.0125, 0), (150e6, 0.05, 0.025, 1875000)]
 
 
 def test_bad_file_fails_with_one_line_and_stores_nothing(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "riskgov.parameters/1", "name": "x", "assets": [], "markets": [{"symbol": "BTC-PERP"}]}))
+    bad.write_text(
+        json.dumps({"format": "riskgov.parameters/1", "name": "x", "assets": [], "markets": [{"symbol": "BTC-PERP"}]})
+    )
     with pytest.raises(CommandError) as exc:
         call_command("import_parameters", str(bad))
     assert "bad.json" in str(exc.value) and "\n" not in str(exc.value)

@@ -41,8 +41,12 @@ def test_bracket_fraction_checks(imf, mmf):
     v = market_version()
     fails(
         lambda: Bracket.objects.create(
-            version=v, index=9, notional_floor=Decimal("9e9"), initial_margin_fraction=Decimal(imf),
-            maintenance_margin_fraction=Decimal(mmf), maintenance_amount=Decimal(0),
+            version=v,
+            index=9,
+            notional_floor=Decimal("9e9"),
+            initial_margin_fraction=Decimal(imf),
+            maintenance_margin_fraction=Decimal(mmf),
+            maintenance_amount=Decimal(0),
         )
     )
 

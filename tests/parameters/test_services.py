@@ -66,7 +66,11 @@ def test_failure_midway_rolls_back_everything():
     before = (MarketParameterVersion.objects.count(), ParameterImport.objects.count(), AuditEvent.objects.count())
     with pytest.raises(Exception, match="base asset"):
         parameters_import_document(document=doc)
-    assert (MarketParameterVersion.objects.count(), ParameterImport.objects.count(), AuditEvent.objects.count()) == before
+    assert (
+        MarketParameterVersion.objects.count(),
+        ParameterImport.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
 
 
 def test_reference_tables_create_no_versions_and_are_kept_once():

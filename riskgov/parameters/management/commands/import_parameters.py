@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None)
         parser.add_argument("--markets", default=None, help="comma-separated market symbols, e.g. BTC-PERP,ETH-PERP")
         parser.add_argument("--snapshot", default=None, help="hyperliquid: perp meta snapshot CSV (depth from volume)")
-        parser.add_argument("--reference", action="store_true", help="store as a venue reference table, create no versions")
+        parser.add_argument(
+            "--reference", action="store_true", help="store as a venue reference table, create no versions"
+        )
         parser.add_argument("--show-findings", action="store_true", help="print every importer finding")
 
     def handle(self, *args, **o):

@@ -1,0 +1,220 @@
+"""Liquidation cascade: liquidations move prices, which liquidate more (RISK_MODEL §8, §9, §11).
+
+Start from shocked prices ``p' = p·(1 + r)``. Each round ``t``:
+
+1. revalue every margin unit still open (cross side of an account, or an isolated
+   position; see ``stress``) at the round's prices;
+2. liquidate every unit that is newly liquidatable (``MM > 0`` and ``E < MM``) with the closes
+   of §8 at the round's prices (slippage, penalty from remaining equity, shortfall);
+3. the net notional sold in market ``m`` — ``Σ q·p`` over the closed positions, i.e. sells of
+   liquidated longs minus buys of liquidated shorts, USD — moves its price:
+   ``p_m ← p_m·max(0, 1 − 0.01·net_sold_m/D_m)``;
+
+until no unit is newly liquidatable or ``max_rounds`` (50) rounds have run. Vectorized per
+round; the only Python loop is over rounds.
+
+Choices where the contract is silent:
+
+* **Markets sharing a base asset** move separately (each by its own net flow and depth);
+  collateral of an asset, and markets' prices are not re-synchronised. Collateral of asset
+  ``a`` follows the pooled move of its markets: ``P_a ← P_a·max(0, 1 − 0.01·Σ_{m on a}
+  net_sold_m / Σ_{m on a} D_m)`` — with one market per asset that is exactly the market's
+  move. Assets without a market keep their shocked price.
+* Prices are floored at 0 (a relative move below −100 % is capped), as slippage is (§8).
+* A unit is closed once; its remaining collateral is not revalued afterwards.
+* ``collateral_shortfall`` is ``Σ max(0, −E)`` at the final prices over units without
+  positions (liabilities above collateral: bankrupt, never liquidatable, as in the stress
+  run); it is part of ``total_shortfall``. With ``max_rounds=1`` the round-0 liquidations
+  (count, shortfall, penalties) equal the stress run of the same scenario; the collateral
+  shortfall then differs only by round 0's price impact on collateral.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine.scenarios import ScenarioSet, validate_shocks
+from riskgov.engine.stress import UnitBook, build_unit_book, close_costs, unit_outcome
+from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
+
+__all__ = ["CascadeResult", "run_cascade"]
+
+MAX_ROUNDS = 50
+PRICE_IMPACT_PER_DEPTH = 0.01  # relative move per depth-sized net flow (§11)
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """Round-by-round outcome of a cascade (RISK_MODEL §11). ``R`` = rounds with liquidations.
+
+    Attributes:
+        market_prices: ``(R + 1, M)`` float64 USD; row ``t`` is the prices round ``t`` was
+            evaluated at (row 0 = shocked prices), the last row the prices after the last
+            round's impact.
+        asset_prices: ``(R + 1, A)`` float64 USD collateral prices, same rows.
+        liquidated_units: ``(R,)`` int64 units liquidated in each round.
+        liquidated_accounts: ``(R,)`` int64 accounts liquidated for the first time in the round.
+        net_sold: ``(R, M)`` float64 USD net notional sold per market per round.
+        shortfall: ``(R,)`` float64 USD shortfall of the round's liquidations.
+        penalties: ``(R,)`` float64 USD penalties paid to the fund in the round.
+        n_rounds: ``R``.
+        converged: True when it stopped because nothing new was liquidatable, False when it
+            hit ``max_rounds``.
+        total_liquidated_accounts: distinct accounts liquidated over all rounds.
+        collateral_shortfall: USD ``Σ max(0, −E)`` of position-less units at final prices.
+        total_shortfall: USD ``Σ shortfall + collateral_shortfall``.
+        total_penalties: USD.
+        insurance_fund: USD fund before.
+        insurance_fund_after: USD ``max(0, IF + penalties − S)``.
+        adl_amount: USD ``max(0, S − IF − penalties)``.
+    """
+
+    market_prices: F64
+    asset_prices: F64
+    liquidated_units: I64
+    liquidated_accounts: I64
+    net_sold: F64
+    shortfall: F64
+    penalties: F64
+    n_rounds: int
+    converged: bool
+    total_liquidated_accounts: int
+    collateral_shortfall: float
+    total_shortfall: float
+    total_penalties: float
+    insurance_fund: float
+    insurance_fund_after: float
+    adl_amount: float
+
+
+def _shock_vector(params: ParameterSet, shocks: ScenarioSet | F64, scenario: int) -> F64:
+    if isinstance(shocks, ScenarioSet):
+        if shocks.asset_symbols != tuple(params.assets.symbols):
+            raise EngineInputError("scenario set was built for other assets")
+        if not 0 <= scenario < shocks.n:
+            raise EngineInputError(f"scenario index {scenario} out of range 0..{shocks.n - 1}")
+        return shocks.shocks[scenario]
+    r = np.asarray(shocks, dtype=np.float64)
+    return validate_shocks(r.reshape(1, -1), params.assets.n)[0]
+
+
+def run_cascade(
+    params: ParameterSet,
+    state: VenueState,
+    shocks: ScenarioSet | F64,
+    *,
+    scenario: int = 0,
+    max_rounds: int = MAX_ROUNDS,
+    book: UnitBook | None = None,
+) -> CascadeResult:
+    """Run a liquidation cascade from one scenario's shocked prices (RISK_MODEL §11).
+
+    Args:
+        params: margin parameters (depths drive the price impact).
+        state: venue state at base prices with its insurance fund.
+        shocks: ``(A,)`` float64 relative shocks, or a ``ScenarioSet`` and ``scenario`` index.
+        scenario: which scenario of a ``ScenarioSet``.
+        max_rounds: at most this many liquidation rounds (50 in §11).
+        book: a ``stress.build_unit_book(params, state)`` to reuse.
+
+    Returns:
+        ``CascadeResult``.
+
+    Raises:
+        PriceError: a shock ``≤ −1`` or non-finite; bad base prices.
+        EngineInputError: wrong shapes, bad scenario index, ``max_rounds < 1``.
+    """
+    if max_rounds < 1:
+        raise EngineInputError(f"max_rounds must be >= 1, got {max_rounds}")
+    r = _shock_vector(params, shocks, scenario)
+    if book is None:
+        book = build_unit_book(params, state)
+    mk = params.markets
+    n_m, n_a, n_u = mk.n, params.assets.n, book.n_units
+    asset_px = state.asset_prices * (1.0 + r)
+    mkt_px = asset_px[mk.base_asset].copy()
+    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
+    has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
+    haircut_factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
+    alive = np.ones(n_u, dtype=np.bool_)
+    hit = np.zeros(book.n_accounts, dtype=np.bool_)
+    m_hist, a_hist = [mkt_px.copy()], [asset_px.copy()]
+    n_units, n_accts, sold, short_r, pen_r = [], [], [], [], []
+    converged = False
+    equity = np.zeros(n_u)
+    for _ in range(max_rounds):
+        p = mkt_px[book.pos_market]
+        notional = np.abs(book.size) * p
+        equity = (
+            np.bincount(
+                book.bal_unit,
+                weights=book.bal_amount * asset_px[book.bal_asset] * haircut_factor,
+                minlength=n_u,
+            )
+            + np.bincount(book.pos_unit, weights=book.size * (p - book.entry_price), minlength=n_u)
+            + book.unit_margin
+        )
+        mm = np.bincount(book.pos_unit, weights=maintenance_margin(mk, book.pos_market, notional), minlength=n_u)
+        new = alive & (mm > 0) & (equity < mm)
+        if not new.any():
+            converged = True
+            break
+        s_cost, p_due = close_costs(notional, book.depth, book.penalty_rate)
+        slip_u = np.bincount(book.pos_unit, weights=s_cost, minlength=n_u)
+        pen_u = np.bincount(book.pos_unit, weights=p_due, minlength=n_u)
+        _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
+        closing = new[book.pos_unit]
+        net = np.bincount(book.pos_market[closing], weights=(book.size * p)[closing], minlength=n_m)
+        owners = book.unit_owner[new]
+        first = np.zeros(book.n_accounts, dtype=np.bool_)
+        first[owners[~hit[owners]]] = True
+        hit[owners] = True
+        alive &= ~new
+        n_units.append(int(np.count_nonzero(new)))
+        n_accts.append(int(np.count_nonzero(first)))
+        sold.append(net)
+        short_r.append(float(short.sum()))
+        pen_r.append(float(pen.sum()))
+        mkt_px = mkt_px * np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
+        net_a = np.bincount(mk.base_asset, weights=net, minlength=n_a)
+        move = np.where(
+            has_market,
+            1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0),
+            1.0,
+        )
+        asset_px = asset_px * np.maximum(0.0, move)
+        m_hist.append(mkt_px.copy())
+        a_hist.append(asset_px.copy())
+    if not converged:
+        # equity of position-less units at the final prices
+        equity = np.bincount(
+            book.bal_unit,
+            weights=book.bal_amount * asset_px[book.bal_asset] * haircut_factor,
+            minlength=n_u,
+        )
+    no_pos = book.unit_count == 0
+    coll_short = float(np.maximum(0.0, -equity[no_pos]).sum())
+    fund = float(state.insurance_fund)
+    total_short = float(sum(short_r)) + coll_short
+    total_pen = float(sum(pen_r))
+    return CascadeResult(
+        market_prices=np.array(m_hist),
+        asset_prices=np.array(a_hist),
+        liquidated_units=np.array(n_units, dtype=np.int64),
+        liquidated_accounts=np.array(n_accts, dtype=np.int64),
+        net_sold=np.array(sold).reshape(-1, n_m),
+        shortfall=np.array(short_r),
+        penalties=np.array(pen_r),
+        n_rounds=len(n_units),
+        converged=converged,
+        total_liquidated_accounts=int(np.count_nonzero(hit)),
+        collateral_shortfall=coll_short,
+        total_shortfall=total_short,
+        total_penalties=total_pen,
+        insurance_fund=fund,
+        insurance_fund_after=max(0.0, fund + total_pen - total_short),
+        adl_amount=max(0.0, total_short - fund - total_pen),
+    )

@@ -1,0 +1,60 @@
+"""One-call base health pass: positions, accounts, totals, liquidation prices (RISK_MODEL §2–§7).
+
+Stress scenarios, the cascade and tail metrics live in their own modules and build on the
+same kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskgov.engine.liquidation import bankruptcy_prices, liquidation_prices
+from riskgov.engine.margin import (
+    AccountMetrics,
+    PositionMetrics,
+    ProtocolTotals,
+    _account_metrics,
+    _position_metrics,
+    protocol_totals,
+    validate_state,
+)
+from riskgov.engine.types import F64, ParameterSet, VenueState
+
+__all__ = ["HealthResult", "evaluate_health"]
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """Everything a base health run reports.
+
+    Attributes:
+        positions: ``(P,)`` position metrics.
+        accounts: ``(A,)`` account metrics.
+        totals: venue totals.
+        liquidation_price: ``(P,)`` float64 USD, NaN for none (§7); ``None`` when not asked.
+        bankruptcy_price: ``(P,)`` float64 USD, NaN for none (§7); ``None`` when not asked.
+    """
+
+    positions: PositionMetrics
+    accounts: AccountMetrics
+    totals: ProtocolTotals
+    liquidation_price: F64 | None
+    bankruptcy_price: F64 | None
+
+
+def evaluate_health(params: ParameterSet, state: VenueState, *, with_prices: bool = True) -> HealthResult:
+    """Validate once, then compute position, account and protocol metrics (§2–§6, §9 counts)
+    and, when ``with_prices``, liquidation and bankruptcy prices (§7).
+
+    Raises:
+        PriceError, UnknownSymbolError, EngineInputError: see ``margin.validate_state``.
+    """
+    validate_state(params, state)
+    pm = _position_metrics(params, state)
+    am = _account_metrics(params, state, pm)
+    totals = protocol_totals(params, state, pm, am)
+    liq = bk = None
+    if with_prices:
+        liq = liquidation_prices(params, state, pm, am)
+        bk = bankruptcy_prices(params, state, pm, am)
+    return HealthResult(positions=pm, accounts=am, totals=totals, liquidation_price=liq, bankruptcy_price=bk)

@@ -1,0 +1,364 @@
+"""Parsers for the real daily-price files riskgov ships or is given (no Django).
+
+Every reader returns a :class:`pandas.DataFrame` with one row per (asset, UTC day), sorted by
+``asset`` then ``date``, and the columns :data:`COLUMNS`:
+
+- ``asset`` — base asset symbol (``"BTC"``), str;
+- ``date`` — the UTC calendar day, :class:`datetime.date`;
+- ``close`` — the day's closing price in USD per unit (float64, for computation);
+- ``close_str`` — the same close exactly as written in the file (str), so the database can
+  store it as an exact ``NUMERIC``;
+- ``source`` — a label naming the file kind (:data:`SOURCES`).
+
+USD-stablecoin quotes (USDT, USDC) are taken as USD, as RISK_MODEL §4 prices the settlement
+asset at 1. Supported files (see ``/work/shared/data/SOURCES.md`` and ``data/README.md``):
+
+============================  =========================================================
+``yahoo``                     Yahoo Finance long format ``symbol,date,...,close,...``
+                              (``BTC-USD`` → ``BTC``); riskgov's trimmed copy keeps only
+                              ``symbol,date,close``.
+``binance_klines_1d``         Binance spot daily klines ``datetime,open,high,low,close,...``
+                              (asset from the file name, ``..._BTCUSDT_1d...`` → ``BTC``).
+``binance_4h``                Binance 4-hour bars ``Date,Close,High,Low,Open,Volume``; the
+                              daily close is the close of the day's last 4 h bar.
+``cryptodatadownload_1h``     CryptoDataDownload hourly (first line a banner, newest row
+                              first); the daily close is the close of the day's last hour.
+``coinmetrics``               Coin Metrics ``time,...,ReferenceRateUSD`` (asset from the
+                              file name, ``coinmetrics_LUNA_...`` → ``LUNA``).
+============================  =========================================================
+
+For the intraday files, a UTC day whose last bar is missing gets the close of the last bar
+it has (Binance's 2018-02-08 outage leaves only the 00:00 4 h bar), except the file's final
+day, which is dropped when the file ends before 24:00 UTC (the 4 h file's 2025-02-05, the
+hourly file's 2022-09-29). Bad input raises :class:`PriceFileError`, naming the file, the 1-based line number
+and the column: non-numeric, NaN/infinite or non-positive closes, unparsable dates, and a
+second row for the same asset and timestamp.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["asset", "date", "close", "close_str", "source"]
+SOURCES = ("yahoo", "binance_klines_1d", "binance_4h", "cryptodatadownload_1h", "coinmetrics")
+
+#: Quote currencies stripped from exchange pair names (``BTCUSDT`` → ``BTC``).
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")
+_PAIR_RE = re.compile(r"(?:^|_)([A-Z0-9]+?)(?:" + "|".join(_QUOTES) + r")(?:_|$)")
+_COINMETRICS_RE = re.compile(r"coinmetrics_([A-Za-z0-9]+)_", re.IGNORECASE)
+
+
+class PriceFileError(ValueError):
+    """A price file is unrecognised or has a bad row.
+
+    Attributes:
+        filename: the file's name. line: 1-based line number (None for whole-file problems).
+        column: the offending column (None for whole-file problems).
+    """
+
+    def __init__(self, filename: str, message: str, *, line: int | None = None, column: str | None = None) -> None:
+        self.filename, self.line, self.column = filename, line, column
+        where = filename
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {message}")
+
+
+def _rows(path: Path, *, skip_lines: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
+    """(1-based line number, row dict) for every data row; header after ``skip_lines``."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for _ in range(skip_lines):
+            fh.readline()
+        reader = csv.DictReader(fh)
+        for row in reader:
+            yield reader.line_num + skip_lines, row
+
+
+def _close(path: Path, line: int, column: str, text: str | None) -> str:
+    """Validate a close price and return its exact text."""
+    raw = (text or "").strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise PriceFileError(path.name, f"{raw!r} is not a number", line=line, column=column) from None
+    if not value.is_finite():
+        raise PriceFileError(path.name, f"{raw!r} is not a finite number", line=line, column=column)
+    if value <= 0:
+        raise PriceFileError(path.name, f"price {raw} is not positive", line=line, column=column)
+    return raw
+
+
+def _day(path: Path, line: int, column: str, text: str | None) -> dt.date:
+    raw = (text or "").strip()
+    try:
+        return dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        raise PriceFileError(path.name, f"{raw!r} is not a date", line=line, column=column) from None
+
+
+def _timestamp(path: Path, line: int, column: str, text: str | None) -> dt.datetime:
+    """An ISO timestamp as aware UTC (naive timestamps are taken as UTC)."""
+    raw = (text or "").strip()
+    try:
+        ts = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise PriceFileError(path.name, f"{raw!r} is not a timestamp", line=line, column=column) from None
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+
+
+def _require(path: Path, header: list[str] | None, columns: tuple[str, ...], line: int = 1) -> None:
+    missing = [c for c in columns if c not in (header or [])]
+    if missing:
+        raise PriceFileError(path.name, f"missing columns {missing}", line=line)
+
+
+def _header(path: Path, skip_lines: int = 0) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for _ in range(skip_lines):
+            fh.readline()
+        return next(csv.reader(fh), [])
+
+
+def _frame(records: list[tuple[str, dt.date, str]], source: str) -> pd.DataFrame:
+    df = pd.DataFrame(records, columns=["asset", "date", "close_str"])
+    df["close"] = df["close_str"].astype("float64")
+    df["source"] = source
+    return df.sort_values(["asset", "date"], kind="stable").reset_index(drop=True)[COLUMNS]
+
+
+def _asset_from_name(path: Path, asset: str | None, pattern: re.Pattern[str]) -> str:
+    if asset:
+        return asset
+    m = pattern.search(path.stem)
+    if not m:
+        raise PriceFileError(path.name, "cannot tell the asset from the file name; pass asset=")
+    return m.group(1).upper() if pattern is _PAIR_RE else m.group(1)
+
+
+def _daily_from_intraday(
+    path: Path,
+    bars: list[tuple[int, dt.datetime, str]],
+    asset: str,
+    source: str,
+    bar: dt.timedelta,
+) -> pd.DataFrame:
+    """Daily close = the close of the latest bar of each UTC day; duplicates are errors.
+
+    The file's last day is dropped when its latest bar (open time + ``bar``) ends before
+    24:00 UTC: the file was cut mid-day and that close is not a daily close.
+    """
+    seen: dict[dt.datetime, int] = {}
+    last: dict[dt.date, tuple[dt.datetime, str]] = {}
+    for line, ts, close in bars:
+        if ts in seen:
+            raise PriceFileError(path.name, f"second bar for {ts.isoformat()} (first on line {seen[ts]})", line=line)
+        seen[ts] = line
+        day = ts.date()
+        if day not in last or ts > last[day][0]:
+            last[day] = (ts, close)
+    if last:
+        final = max(last)
+        if last[final][0] + bar < dt.datetime.combine(final + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC):
+            del last[final]
+    return _frame([(asset, day, close) for day, (_, close) in last.items()], source)
+
+
+def read_yahoo_daily(path: str | Path) -> pd.DataFrame:
+    """Yahoo Finance daily closes in long format (``symbol,date,...,close``).
+
+    ``symbol`` ``BTC-USD`` → asset ``BTC``; ``date`` is the UTC day (Yahoo's crypto bars run
+    00:00–24:00 UTC). Works on the 22-coin original and riskgov's ``symbol,date,close`` copy.
+
+    Raises:
+        PriceFileError: missing column, bad date or close, or a repeated (symbol, date).
+    """
+    p = Path(path)
+    _require(p, _header(p), ("symbol", "date", "close"))
+    records: list[tuple[str, dt.date, str]] = []
+    seen: dict[tuple[str, dt.date], int] = {}
+    for line, row in _rows(p):
+        symbol = (row["symbol"] or "").strip()
+        asset = symbol[:-4] if symbol.upper().endswith("-USD") else symbol
+        if not asset:
+            raise PriceFileError(p.name, "empty symbol", line=line, column="symbol")
+        day = _day(p, line, "date", row["date"])
+        if (asset, day) in seen:
+            raise PriceFileError(p.name, f"second row for {symbol} {day} (first on line {seen[asset, day]})", line=line)
+        seen[asset, day] = line
+        records.append((asset, day, _close(p, line, "close", row["close"])))
+    return _frame(records, "yahoo")
+
+
+def read_binance_klines_1d(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
+    """Binance spot daily klines (``datetime,open,high,low,close,...``), one row per UTC day.
+
+    Args:
+        asset: base asset; default from the file name (``..._BTCUSDT_1d...`` → ``BTC``).
+
+    Raises:
+        PriceFileError: missing column, unknown asset, bad date or close, repeated day.
+    """
+    p = Path(path)
+    _require(p, _header(p), ("datetime", "close"))
+    base = _asset_from_name(p, asset, _PAIR_RE)
+    records: list[tuple[str, dt.date, str]] = []
+    seen: dict[dt.date, int] = {}
+    for line, row in _rows(p):
+        day = _day(p, line, "datetime", row["datetime"])
+        if day in seen:
+            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
+        seen[day] = line
+        records.append((base, day, _close(p, line, "close", row["close"])))
+    return _frame(records, "binance_klines_1d")
+
+
+def read_binance_4h(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
+    """Binance 4-hour bars (``Date,Close,High,Low,Open,Volume``) aggregated to daily closes.
+
+    ``Date`` is the bar's open time (``2018-01-01 20:00:00+00:00``); the daily close is the
+    close of the last bar opened that UTC day (normally 20:00, closing at 24:00). The file's
+    final day is dropped when its last bar ends before 24:00 UTC.
+
+    Args:
+        asset: base asset; default from the file name (``..._BTCUSDT_4h...`` → ``BTC``).
+
+    Raises:
+        PriceFileError: missing column, unknown asset, bad timestamp or close, repeated bar.
+    """
+    p = Path(path)
+    _require(p, _header(p), ("Date", "Close"))
+    base = _asset_from_name(p, asset, _PAIR_RE)
+    bars = [
+        (line, _timestamp(p, line, "Date", row["Date"]), _close(p, line, "Close", row["Close"]))
+        for line, row in _rows(p)
+    ]
+    return _daily_from_intraday(p, bars, base, "binance_4h", dt.timedelta(hours=4))
+
+
+def read_cryptodatadownload_hourly(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
+    """CryptoDataDownload hourly bars aggregated to daily closes.
+
+    The first line is a banner (skipped); rows run newest first; ``Unix`` is the bar's open
+    time in epoch milliseconds (seconds accepted), ``Date`` the same in UTC. The daily close is
+    the ``Close`` of the last hour of each UTC day; the file's final day is dropped when its
+    last hour is not 23:00.
+
+    Args:
+        asset: base asset; default from the ``Symbol`` column (``ETHUSDC`` → ``ETH``).
+
+    Raises:
+        PriceFileError: missing column, bad timestamp or close, repeated hour.
+    """
+    p = Path(path)
+    _require(p, _header(p, 1), ("Date", "Symbol", "Close"), line=2)
+    has_unix = "Unix" in _header(p, 1)
+    bars = []
+    base = asset
+    for line, row in _rows(p, skip_lines=1):
+        if has_unix and (row["Unix"] or "").strip():
+            try:
+                epoch = int(row["Unix"].strip())
+            except ValueError:
+                raise PriceFileError(p.name, f"{row['Unix']!r} is not an epoch", line=line, column="Unix") from None
+            ts = dt.datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch, tz=dt.UTC)
+        else:
+            ts = _timestamp(p, line, "Date", row["Date"])
+        if base is None:
+            m = _PAIR_RE.search((row["Symbol"] or "").strip().upper())
+            if not m:
+                raise PriceFileError(
+                    p.name, f"cannot tell the asset from {row['Symbol']!r}", line=line, column="Symbol"
+                )
+            base = m.group(1)
+        bars.append((line, ts, _close(p, line, "Close", row["Close"])))
+    return _daily_from_intraday(p, bars, base or "", "cryptodatadownload_1h", dt.timedelta(hours=1))
+
+
+def read_coinmetrics_reference_rate(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
+    """Coin Metrics community daily reference rate (``time,...,ReferenceRateUSD``).
+
+    The close is ``ReferenceRateUSD`` at the UTC day in ``time``.
+
+    Args:
+        asset: base asset; default from the file name (``coinmetrics_LUNA_...`` → ``LUNA``).
+
+    Raises:
+        PriceFileError: missing column, unknown asset, bad date or rate, repeated day.
+    """
+    p = Path(path)
+    _require(p, _header(p), ("time", "ReferenceRateUSD"))
+    base = _asset_from_name(p, asset, _COINMETRICS_RE)
+    records: list[tuple[str, dt.date, str]] = []
+    seen: dict[dt.date, int] = {}
+    for line, row in _rows(p):
+        day = _day(p, line, "time", row["time"])
+        if day in seen:
+            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
+        seen[day] = line
+        records.append((base, day, _close(p, line, "ReferenceRateUSD", row["ReferenceRateUSD"])))
+    return _frame(records, "coinmetrics")
+
+
+def detect_price_file(path: str | Path) -> str:
+    """Which of :data:`SOURCES` a file is, from its first two lines.
+
+    Raises:
+        PriceFileError: the file is empty or none of the known kinds.
+    """
+    p = Path(path)
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        first = fh.readline()
+        second = fh.readline()
+    if not first.strip():
+        raise PriceFileError(p.name, "empty file")
+    if "cryptodatadownload" in first.lower():
+        return "cryptodatadownload_1h"
+    cols = next(csv.reader([first]))
+    if {"symbol", "date", "close"} <= set(cols):
+        return "yahoo"
+    if cols[:1] == ["datetime"] and "close" in cols:
+        return "binance_klines_1d"
+    if cols[:2] == ["Date", "Close"]:
+        return "binance_4h"
+    if "time" in cols and "ReferenceRateUSD" in cols:
+        return "coinmetrics"
+    if {"Unix", "Date", "Symbol", "Close"} <= set(next(csv.reader([second]), [])):
+        return "cryptodatadownload_1h"
+    raise PriceFileError(p.name, f"unrecognised price file (header {first.strip()[:80]!r})", line=1)
+
+
+_READERS: dict[str, Callable[..., pd.DataFrame]] = {
+    "yahoo": read_yahoo_daily,
+    "binance_klines_1d": read_binance_klines_1d,
+    "binance_4h": read_binance_4h,
+    "cryptodatadownload_1h": read_cryptodatadownload_hourly,
+    "coinmetrics": read_coinmetrics_reference_rate,
+}
+
+
+def read_price_file(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
+    """Detect the kind of a price file (:func:`detect_price_file`) and read its daily closes.
+
+    Args:
+        asset: override the asset for single-asset files (ignored for Yahoo long format).
+
+    Returns:
+        DataFrame with :data:`COLUMNS` (see the module docstring).
+
+    Raises:
+        PriceFileError: unrecognised file or a bad row (file, line, column named).
+        OSError: the file cannot be opened.
+    """
+    kind = detect_price_file(path)
+    if kind == "yahoo":
+        return read_yahoo_daily(path)
+    return _READERS[kind](path, asset=asset)

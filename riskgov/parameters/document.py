@@ -1,0 +1,496 @@
+"""The ``riskgov.parameters/1`` document: strict validation, exact maintenance amounts, JSON I/O.
+
+Pure Python (standard library only, no Django), so importers, the command line and the
+Django services share one definition of a valid parameter set (FORMATS.md "Parameter set",
+RISK_MODEL §2 brackets, §3 open-interest caps, §4 haircuts, §8 liquidation penalty).
+
+Units: notional floors, depth, caps and max position notional are USD; every fraction
+(initial/maintenance margin fraction, haircut, penalty) is a plain fraction (0.05 = 5 %),
+never percent. In the JSON every such number is a *decimal string* in plain notation
+(``"0.004"``, ``"300000"``), never a JSON number and never exponent notation, so values
+round-trip exactly through :class:`decimal.Decimal` and PostgreSQL ``NUMERIC``.
+
+Public API:
+
+- :func:`validate_document` — every rule violation as a human-readable message naming the
+  market/asset symbol, the 1-based bracket index and the field.
+- :func:`bracket_errors` — the RISK_MODEL §2 rules for one bracket table (used by the venue
+  importers to decide whether a venue market can be imported).
+- :func:`derive_maintenance_amounts` — ``C_k`` exactly in Decimal (RISK_MODEL §2).
+- :func:`dump_document` / :func:`load_document` — stable JSON out, parse-and-validate in;
+  loading raises :class:`ParameterDocumentError` with the full list of errors.
+- :func:`decimal_str` / :func:`parse_decimal_str` — the decimal-string convention.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+FORMAT = "riskgov.parameters/1"
+
+#: Plain decimal notation accepted for decimal strings: optional minus, digits, optional
+#: fraction. No exponent, no NaN/Infinity, no leading "+", no surrounding spaces.
+DECIMAL_RE = re.compile(r"-?\d+(\.\d+)?")
+#: Asset symbols: ASCII letters/digits (case kept, e.g. Hyperliquid ``kPEPE``), then letters,
+#: digits, "." or "_"; at most 32 characters.
+ASSET_SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._]{0,31}")
+#: Market symbols: like assets but "-" is allowed too (``BTC-PERP``); at most 40 characters.
+MARKET_SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+
+TOP_REQUIRED = ("format", "name", "assets", "markets")
+TOP_OPTIONAL = ("source", "description")
+ASSET_REQUIRED = ("symbol", "haircut")
+ASSET_OPTIONAL = ("stable",)
+MARKET_REQUIRED = (
+    "symbol",
+    "base_asset",
+    "liquidation_penalty",
+    "depth_usd_per_1pct",
+    "brackets",
+)
+#: Optional market keys and the value they stand for when absent.
+MARKET_OPTIONAL = {
+    "oi_cap_lower_usd": "0",
+    "oi_cap_upper_usd": "0",
+    "max_position_notional_usd": None,
+}
+BRACKET_REQUIRED = (
+    "notional_floor",
+    "initial_margin_fraction",
+    "maintenance_margin_fraction",
+)
+
+# Enough precision that sums of products of the values found in venue tables are exact.
+_EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
+
+
+class ParameterDocumentError(ValueError):
+    """A parameter document failed to parse or validate.
+
+    Attributes:
+        errors: every problem found, one message each (see :func:`validate_document`).
+        filename: the file the document came from, or ``"<text>"``.
+    """
+
+    def __init__(self, errors: Sequence[str], filename: str = "<text>") -> None:
+        self.errors = list(errors)
+        self.filename = filename
+        shown = "; ".join(self.errors[:5])
+        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        n = len(self.errors)
+        super().__init__(f"{filename}: {n} error{'s' if n != 1 else ''}: {shown}{more}")
+
+
+def decimal_str(value: Decimal | int | str) -> str:
+    """Format a number as a plain decimal string without trailing zeros (``"0.004"``, ``"300000"``).
+
+    Raises:
+        ValueError: ``value`` is not finite.
+    """
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not d.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    if d == 0:
+        return "0"
+    return format(d.normalize(_EXACT), "f")
+
+
+def parse_decimal_str(text: str) -> Decimal:
+    """Parse a decimal string in plain notation (see :data:`DECIMAL_RE`).
+
+    Raises:
+        ValueError: ``text`` is not a string in plain decimal notation.
+    """
+    if not isinstance(text, str) or not DECIMAL_RE.fullmatch(text):
+        raise ValueError(f"not a plain decimal string: {text!r}")
+    return Decimal(text)
+
+
+def _as_decimal(value: Decimal | int | str | float) -> Decimal:
+    """Decimal as is; int/str exactly; float through its shortest repr (``0.004`` → ``0.004``)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def derive_maintenance_amounts(floors: Sequence[Decimal], mmfs: Sequence[Decimal]) -> list[Decimal]:
+    """Maintenance amounts ``C_k`` (USD) of one bracket table, exact (RISK_MODEL §2).
+
+    ``C_1 = 0``, ``C_k = C_{k-1} + F_k·(MMF_k − MMF_{k-1})`` — Binance's ``cum``,
+    Hyperliquid's "deduction". Computed in :class:`~decimal.Decimal` with 80 significant
+    digits, so the result is exact for any table a venue publishes.
+
+    Args:
+        floors: notional floors ``F_k`` in USD, bracket order.
+        mmfs: maintenance margin fractions ``MMF_k`` (fractions), same length. Values may be
+            Decimal, int, str or float (floats through their shortest repr).
+
+    Raises:
+        ValueError: the sequences differ in length.
+    """
+    if len(floors) != len(mmfs):
+        raise ValueError(f"{len(floors)} floors but {len(mmfs)} maintenance margin fractions")
+    fs = [_as_decimal(f) for f in floors]
+    ms = [_as_decimal(m) for m in mmfs]
+    amounts: list[Decimal] = []
+    cum = Decimal(0)
+    for k in range(len(fs)):
+        if k > 0:
+            cum = _EXACT.add(cum, _EXACT.multiply(fs[k], _EXACT.subtract(ms[k], ms[k - 1])))
+        amounts.append(cum)
+    return amounts
+
+
+def bracket_errors(
+    floors: Sequence[Decimal], imfs: Sequence[Decimal], mmfs: Sequence[Decimal]
+) -> list[tuple[int, str, str]]:
+    """The RISK_MODEL §2 rules one bracket table breaks.
+
+    Rules: at least one bracket; ``F_1 = 0``; floors strictly increasing;
+    ``0 < MMF_k < IMF_k ≤ 1``; ``IMF_k`` and ``MMF_k`` non-decreasing in ``k``.
+
+    Args:
+        floors: notional floors (USD); imfs, mmfs: fractions; all the same length.
+
+    Returns:
+        ``(bracket_index_1_based, field, message)`` per broken rule (``0`` and ``"brackets"``
+        for an empty table); empty when the table is valid.
+
+    Raises:
+        ValueError: the three sequences differ in length.
+    """
+    if not len(floors) == len(imfs) == len(mmfs):
+        raise ValueError(f"lengths differ: {len(floors)} floors, {len(imfs)} IMFs, {len(mmfs)} MMFs")
+    out: list[tuple[int, str, str]] = []
+    if not floors:
+        return [(0, "brackets", "must have at least one bracket (RISK_MODEL §2)")]
+    fl, im, mm = "notional_floor", "initial_margin_fraction", "maintenance_margin_fraction"
+    for k in range(len(floors)):
+        i = k + 1
+        f, imf, mmf = floors[k], imfs[k], mmfs[k]
+        if k == 0 and f != 0:
+            out.append((i, fl, f"{decimal_str(f)} must be 0 for the first bracket (RISK_MODEL §2)"))
+        if k > 0 and not f > floors[k - 1]:
+            out.append(
+                (
+                    i,
+                    fl,
+                    f"{decimal_str(f)} is not > previous notional_floor {decimal_str(floors[k - 1])} (RISK_MODEL §2)",
+                )
+            )
+        if not mmf > 0:
+            out.append((i, mm, f"{decimal_str(mmf)} is not > 0 (RISK_MODEL §2)"))
+        if not mmf < imf:
+            out.append(
+                (i, mm, f"{decimal_str(mmf)} is not < initial_margin_fraction {decimal_str(imf)} (RISK_MODEL §2)")
+            )
+        if not imf <= 1:
+            out.append((i, im, f"{decimal_str(imf)} is not <= 1 (RISK_MODEL §2)"))
+        if k > 0 and imf < imfs[k - 1]:
+            out.append(
+                (
+                    i,
+                    im,
+                    f"{decimal_str(imf)} is below previous initial_margin_fraction "
+                    f"{decimal_str(imfs[k - 1])} (must be non-decreasing, RISK_MODEL §2)",
+                )
+            )
+        if k > 0 and mmf < mmfs[k - 1]:
+            out.append(
+                (
+                    i,
+                    mm,
+                    f"{decimal_str(mmf)} is below previous maintenance_margin_fraction "
+                    f"{decimal_str(mmfs[k - 1])} (must be non-decreasing, RISK_MODEL §2)",
+                )
+            )
+    return out
+
+
+class _Checker:
+    """Collects error messages while walking one document."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def err(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+    def keys(self, where: str, obj: Mapping[str, Any], required: Iterable[str], optional: Iterable[str]) -> bool:
+        """Check required/unknown keys; False when a required key is missing."""
+        ok = True
+        for key in required:
+            if key not in obj:
+                self.err(f"{where}.{key}", "is required")
+                ok = False
+        allowed = set(required) | set(optional)
+        for key in obj:
+            if key not in allowed:
+                self.err(f"{where}.{key}", "is not a known field")
+        return ok
+
+    def dec(
+        self,
+        where: str,
+        value: Any,
+        *,
+        min_value: Decimal | None = None,
+        min_inclusive: bool = True,
+        max_value: Decimal | None = None,
+        max_inclusive: bool = True,
+    ) -> Decimal | None:
+        """Check a decimal string and its range; return it parsed, or None on error."""
+        if not isinstance(value, str):
+            kind = "null" if value is None else type(value).__name__
+            if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+                kind = f"number {value}"
+            self.err(where, f"must be a decimal string, got {kind}")
+            return None
+        try:
+            d = parse_decimal_str(value)
+        except ValueError:
+            self.err(where, f"{value!r} is not a plain decimal string")
+            return None
+        if min_value is not None and (d < min_value if min_inclusive else d <= min_value):
+            op = ">=" if min_inclusive else ">"
+            self.err(where, f"{value} is not {op} {decimal_str(min_value)}")
+            return None
+        if max_value is not None and (d > max_value if max_inclusive else d >= max_value):
+            op = "<=" if max_inclusive else "<"
+            self.err(where, f"{value} is not {op} {decimal_str(max_value)}")
+            return None
+        return d
+
+    def symbol(self, where: str, value: Any, pattern: re.Pattern[str]) -> bool:
+        if not isinstance(value, str):
+            self.err(where, f"must be a string, got {type(value).__name__}")
+            return False
+        if not pattern.fullmatch(value):
+            self.err(where, f"{value!r} does not match {pattern.pattern}")
+            return False
+        return True
+
+
+def _label(items: Any, i: int, item: Any) -> str:
+    sym = item.get("symbol") if isinstance(item, Mapping) else None
+    return f"{items}[{sym}]" if isinstance(sym, str) and sym else f"{items}[#{i + 1}]"
+
+
+def validate_document(doc: Any) -> list[str]:
+    """Every way ``doc`` breaks the ``riskgov.parameters/1`` format (FORMATS.md).
+
+    Checks: ``format`` string; required keys present and no unknown keys (top level:
+    ``format, name, assets, markets`` required, ``source, description`` optional; assets:
+    ``symbol, haircut`` required, ``stable`` optional bool; markets: ``symbol, base_asset,
+    liquidation_penalty, depth_usd_per_1pct, brackets`` required, ``oi_cap_lower_usd,
+    oi_cap_upper_usd`` optional (default ``"0"``), ``max_position_notional_usd`` optional
+    (decimal string or null)); types; decimal strings in plain notation; symbols match
+    :data:`ASSET_SYMBOL_RE` / :data:`MARKET_SYMBOL_RE` and are unique; every market's
+    ``base_asset`` is an asset; haircut in ``[0, 1)`` (§4); brackets valid per
+    :func:`bracket_errors` (§2); ``0 ≤ liquidation_penalty ≤ MMF_1`` (§8);
+    ``depth_usd_per_1pct > 0`` (§8); ``0 ≤ oi_cap_lower_usd < oi_cap_upper_usd`` unless
+    ``oi_cap_upper_usd`` is 0 (disabled, §3); ``max_position_notional_usd`` null or greater
+    than the last notional floor (§2).
+
+    Args:
+        doc: the parsed document (a dict; decimal fields as strings).
+
+    Returns:
+        One message per problem, e.g. ``markets[BTC-PERP].brackets[2].maintenance_margin_fraction:
+        0.03 is not < initial_margin_fraction 0.025 (RISK_MODEL §2)``; empty when valid.
+        Never raises for bad input.
+    """
+    c = _Checker()
+    if not isinstance(doc, Mapping):
+        return [f"document: must be a JSON object, got {type(doc).__name__}"]
+    c.keys("document", doc, TOP_REQUIRED, TOP_OPTIONAL)
+    if "format" in doc and doc["format"] != FORMAT:
+        c.err("format", f"{doc['format']!r} is not {FORMAT!r}")
+    if "name" in doc and (not isinstance(doc["name"], str) or not doc["name"].strip()):
+        c.err("name", "must be a non-empty string")
+    for key in TOP_OPTIONAL:
+        if key in doc and not isinstance(doc[key], str):
+            c.err(key, f"must be a string, got {type(doc[key]).__name__}")
+
+    asset_symbols: set[str] = set()
+    assets = doc.get("assets", [])
+    if not isinstance(assets, list):
+        c.err("assets", f"must be a list, got {type(assets).__name__}")
+        assets = []
+    for i, asset in enumerate(assets):
+        where = _label("assets", i, asset)
+        if not isinstance(asset, Mapping):
+            c.err(where, f"must be an object, got {type(asset).__name__}")
+            continue
+        c.keys(where, asset, ASSET_REQUIRED, ASSET_OPTIONAL)
+        sym = asset.get("symbol")
+        if "symbol" in asset and c.symbol(f"{where}.symbol", sym, ASSET_SYMBOL_RE):
+            if sym in asset_symbols:
+                c.err(f"{where}.symbol", f"duplicate asset symbol {sym!r}")
+            asset_symbols.add(sym)
+        if "haircut" in asset:
+            c.dec(
+                f"{where}.haircut",
+                asset["haircut"],
+                min_value=Decimal(0),
+                max_value=Decimal(1),
+                max_inclusive=False,
+            )
+        if "stable" in asset and not isinstance(asset["stable"], bool):
+            c.err(f"{where}.stable", f"must be true or false, got {asset['stable']!r}")
+
+    market_symbols: set[str] = set()
+    markets = doc.get("markets", [])
+    if not isinstance(markets, list):
+        c.err("markets", f"must be a list, got {type(markets).__name__}")
+        markets = []
+    for i, market in enumerate(markets):
+        where = _label("markets", i, market)
+        if not isinstance(market, Mapping):
+            c.err(where, f"must be an object, got {type(market).__name__}")
+            continue
+        _validate_market(c, where, market, asset_symbols, market_symbols)
+    return c.errors
+
+
+def _validate_market(
+    c: _Checker,
+    where: str,
+    market: Mapping[str, Any],
+    asset_symbols: set[str],
+    market_symbols: set[str],
+) -> None:
+    c.keys(where, market, MARKET_REQUIRED, MARKET_OPTIONAL)
+    sym = market.get("symbol")
+    if "symbol" in market and c.symbol(f"{where}.symbol", sym, MARKET_SYMBOL_RE):
+        if sym in market_symbols:
+            c.err(f"{where}.symbol", f"duplicate market symbol {sym!r}")
+        market_symbols.add(sym)
+    base = market.get("base_asset")
+    if "base_asset" in market and c.symbol(f"{where}.base_asset", base, ASSET_SYMBOL_RE):
+        if base not in asset_symbols:
+            c.err(f"{where}.base_asset", f"{base!r} is not in assets")
+
+    floors: list[Decimal] = []
+    imfs: list[Decimal] = []
+    mmfs: list[Decimal] = []
+    brackets_ok = False
+    brackets = market.get("brackets")
+    if "brackets" in market and not isinstance(brackets, list):
+        c.err(f"{where}.brackets", f"must be a list, got {type(brackets).__name__}")
+    elif isinstance(brackets, list):
+        brackets_ok = True
+        for k, bracket in enumerate(brackets):
+            bw = f"{where}.brackets[{k + 1}]"
+            if not isinstance(bracket, Mapping):
+                c.err(bw, f"must be an object, got {type(bracket).__name__}")
+                brackets_ok = False
+                continue
+            c.keys(bw, bracket, BRACKET_REQUIRED, ())
+            values = [c.dec(f"{bw}.{key}", bracket[key]) if key in bracket else None for key in BRACKET_REQUIRED]
+            if any(v is None for v in values):
+                brackets_ok = False
+                continue
+            floors.append(values[0])
+            imfs.append(values[1])
+            mmfs.append(values[2])
+        if brackets_ok:
+            for k, field, message in bracket_errors(floors, imfs, mmfs):
+                c.err(f"{where}.brackets" + (f"[{k}].{field}" if k else ""), message)
+
+    if "liquidation_penalty" in market:
+        pen = c.dec(f"{where}.liquidation_penalty", market["liquidation_penalty"], min_value=Decimal(0))
+        if pen is not None and brackets_ok and mmfs and pen > mmfs[0]:
+            c.err(
+                f"{where}.liquidation_penalty",
+                f"{decimal_str(pen)} is not <= brackets[1].maintenance_margin_fraction "
+                f"{decimal_str(mmfs[0])} (RISK_MODEL §8)",
+            )
+    if "depth_usd_per_1pct" in market:
+        c.dec(
+            f"{where}.depth_usd_per_1pct",
+            market["depth_usd_per_1pct"],
+            min_value=Decimal(0),
+            min_inclusive=False,
+        )
+    lo = c.dec(f"{where}.oi_cap_lower_usd", market.get("oi_cap_lower_usd", "0"), min_value=Decimal(0))
+    hi = c.dec(f"{where}.oi_cap_upper_usd", market.get("oi_cap_upper_usd", "0"), min_value=Decimal(0))
+    if lo is not None and hi is not None and hi != 0 and not lo < hi:
+        c.err(
+            f"{where}.oi_cap_lower_usd",
+            f"{decimal_str(lo)} is not < oi_cap_upper_usd {decimal_str(hi)} "
+            "(set oi_cap_upper_usd to 0 to disable, RISK_MODEL §3)",
+        )
+    cap = market.get("max_position_notional_usd")
+    if cap is not None:
+        cap_d = c.dec(f"{where}.max_position_notional_usd", cap, min_value=Decimal(0), min_inclusive=False)
+        if cap_d is not None and brackets_ok and floors and not cap_d > floors[-1]:
+            c.err(
+                f"{where}.max_position_notional_usd",
+                f"{decimal_str(cap_d)} is not > last notional_floor {decimal_str(floors[-1])} (RISK_MODEL §2)",
+            )
+
+
+def _plain(value: Any) -> Any:
+    """Decimals to decimal strings, recursively (so a document holding Decimals dumps exactly)."""
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump_document(doc: Mapping[str, Any]) -> str:
+    """Serialize a parameter document as stable JSON text.
+
+    Markets and assets are sorted by symbol, keys keep their documented order, 2-space
+    indent, non-ASCII kept as is, one trailing newline. Decimal values are written as decimal
+    strings. The document is not validated here (see :func:`validate_document`).
+    """
+    out = _plain(dict(doc))
+    for key in ("assets", "markets"):
+        if isinstance(out.get(key), list):
+            out[key] = sorted(out[key], key=lambda item: str(item.get("symbol", "")))
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+def load_document(path_or_text: str | Path) -> dict[str, Any]:
+    """Read and strictly validate a ``riskgov.parameters/1`` document.
+
+    Args:
+        path_or_text: a file path (``Path``, or a ``str`` not starting with ``{``) or the JSON
+            text itself. JSON numbers are parsed as :class:`~decimal.Decimal` (so a number
+            where a decimal string belongs is reported, not silently rounded).
+
+    Returns:
+        The document as a dict (decimal fields stay strings, as in the file).
+
+    Raises:
+        ParameterDocumentError: unreadable file, invalid JSON, or any
+            :func:`validate_document` error; ``.errors`` lists them and ``.filename`` names
+            the file (``"<text>"`` for text).
+    """
+    if isinstance(path_or_text, Path) or not str(path_or_text).lstrip().startswith("{"):
+        filename = str(path_or_text)
+        try:
+            text = Path(path_or_text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParameterDocumentError([f"cannot read file: {exc}"], filename) from exc
+    else:
+        filename, text = "<text>", str(path_or_text)
+    try:
+        doc = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ParameterDocumentError(
+            [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"], filename
+        ) from exc
+    errors = validate_document(doc)
+    if errors:
+        raise ParameterDocumentError(errors, filename)
+    return doc

@@ -1,0 +1,260 @@
+"""dYdX v4 liquidity tiers → ``riskgov.parameters/1``.
+
+Reads either
+- a dYdX Chain genesis (``app_state.perpetuals.{perpetuals, liquidity_tiers}`` and
+  ``app_state.clob.liquidations_config``), e.g. the real mainnet genesis
+  ``dydx_v4_mainnet_genesis_2023-10-26.json`` or riskgov's trimmed copy of it, or
+- the derived per-market CSV (``ticker, liquidity_tier_id, initial_margin_ppm,
+  maintenance_fraction_ppm, imf, mmf, ...``), chosen by the ``.csv`` extension.
+
+Rules (dYdX v4 ``x/perpetuals`` liquidity tiers, ``x/clob`` liquidations config):
+- ticker ``BTC-USD`` → market ``BTC-PERP``, base ``BTC``;
+- one bracket per market: ``F_1 = 0``, ``IMF = initial_margin_ppm / 1e6``,
+  ``MMF = IMF × maintenance_fraction_ppm / 1e6`` (exact: ppm values divide by 1e6);
+- the genesis-era protocol also raised a position's margin by ``sqrt(N / base_position_notional)``
+  above the tier's ``base_position_notional`` (quote quantums, 1e6 = 1 USDC); a one-bracket
+  table cannot express that, so one ``note`` finding per liquidity tier in use says so;
+- liquidation penalty = ``max_liquidation_fee_ppm / 1e6`` (0.015 at genesis) when it is
+  ``≤ MMF_1``, else clamped to ``MMF_1`` with a ``penalty_clamped`` finding. The CSV has no
+  liquidations config, so there the :mod:`.common` default ``MMF_1/2`` applies;
+- the CSV's ``imf``/``mmf`` columns are compared with the ppm-derived values
+  (``value_mismatch`` findings);
+- ``max_position_notional_usd`` null; OI caps "0" (genesis tiers have no OI caps); depth the
+  flat default unless ``depth_by_base`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from riskgov.parameters.venues.common import (
+    DEFAULT_DEPTH_USD_PER_1PCT,
+    DEFAULT_HAIRCUT,
+    PENALTY_MMF_SHARE,
+    Finding,
+    ImportResult,
+    MarketDraft,
+    VenueFileError,
+    build_document,
+    check_brackets,
+    decimal_str,
+    file_label,
+    market_symbol,
+    report_not_found,
+    skip_reason_for_base,
+    wanted_symbols,
+)
+
+PPM = Decimal(1_000_000)
+#: USDC quote quantums per USD (USDC atomic resolution −6).
+QUANTUMS_PER_USD = Decimal(1_000_000)
+TICKER_RE = re.compile(r"(?P<base>[^-]+)-USD")
+
+
+def _int(value: Any, where: str) -> Decimal:
+    """A ppm / quantum integer (JSON int or CSV text) as Decimal."""
+    if isinstance(value, bool):
+        raise VenueFileError(f"{where}: expected an integer, got {value!r}")
+    try:
+        d = Decimal(value) if isinstance(value, (int, Decimal)) else Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise VenueFileError(f"{where}: {value!r} is not a number") from exc
+    if not d.is_finite() or d != d.to_integral_value():
+        raise VenueFileError(f"{where}: {value!r} is not an integer")
+    return d
+
+
+def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
+    """(markets: ticker, tier id/name, ppm values, base notional; max liquidation fee)."""
+    try:
+        genesis = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VenueFileError(f"{path.name}: cannot read genesis JSON: {exc}") from exc
+    try:
+        state = genesis["app_state"]
+        perps = state["perpetuals"]["perpetuals"]
+        tiers = {int(t["id"]): t for t in state["perpetuals"]["liquidity_tiers"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VenueFileError(f"{path.name}: not a dYdX genesis (app_state.perpetuals missing: {exc!r})") from exc
+    fee_ppm = state.get("clob", {}).get("liquidations_config", {}).get("max_liquidation_fee_ppm")
+    fee = None if fee_ppm is None else _int(fee_ppm, f"{path.name}: max_liquidation_fee_ppm") / PPM
+    markets = []
+    for i, perp in enumerate(perps):
+        where = f"{path.name}: perpetuals[{i}]"
+        try:
+            params = perp["params"]
+            tier = tiers[int(params["liquidity_tier"])]
+            markets.append(
+                {
+                    "ticker": params["ticker"],
+                    "tier_id": int(params["liquidity_tier"]),
+                    "tier_name": tier.get("name", ""),
+                    "im_ppm": _int(tier["initial_margin_ppm"], f"{where} initial_margin_ppm"),
+                    "mf_ppm": _int(tier["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm"),
+                    "base_notional": _int(tier.get("base_position_notional", 0), f"{where} base_position_notional"),
+                    "published": None,
+                }
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VenueFileError(f"{where}: missing or unknown liquidity tier: {exc!r}") from exc
+    return markets, fee
+
+
+_CSV_COLUMNS = ("ticker", "liquidity_tier_id", "initial_margin_ppm", "maintenance_fraction_ppm")
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    markets = []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            missing = [c for c in _CSV_COLUMNS if c not in fields]
+            if missing:
+                raise VenueFileError(f"{path.name}: missing columns {missing}")
+            for line, row in enumerate(reader, start=2):
+                where = f"{path.name} row {line} column"
+                published = None
+                if "imf" in fields and "mmf" in fields:
+                    try:
+                        published = (Decimal(row["imf"].strip()), Decimal(row["mmf"].strip()))
+                    except InvalidOperation as exc:
+                        raise VenueFileError(f"{where} imf/mmf: not a number") from exc
+                base_notional = row.get("base_position_notional_quantums") or "0"
+                markets.append(
+                    {
+                        "ticker": row["ticker"],
+                        "tier_id": int(_int(row["liquidity_tier_id"], f"{where} liquidity_tier_id")),
+                        "tier_name": row.get("liquidity_tier", ""),
+                        "im_ppm": _int(row["initial_margin_ppm"], f"{where} initial_margin_ppm"),
+                        "mf_ppm": _int(row["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm"),
+                        "base_notional": _int(base_notional, f"{where} base_position_notional"),
+                        "published": published,
+                    }
+                )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
+    return markets
+
+
+def parse_dydx(
+    path: str | Path,
+    *,
+    symbols: Iterable[str] | None = None,
+    name: str | None = None,
+    default_haircut: Decimal = DEFAULT_HAIRCUT,
+    haircuts: Mapping[str, Decimal] | None = None,
+    liquidation_penalty: Decimal | None = None,
+    penalty_mmf_share: Decimal = PENALTY_MMF_SHARE,
+    depth_by_base: Mapping[str, Decimal] | None = None,
+    default_depth_usd_per_1pct: Decimal = DEFAULT_DEPTH_USD_PER_1PCT,
+) -> ImportResult:
+    """Import dYdX v4 liquidity tiers (genesis JSON or derived CSV) as a parameter document.
+
+    Args:
+        path: a dYdX Chain genesis JSON (full or trimmed) or the per-market CSV.
+        symbols: only these markets (riskgov ``BTC-PERP`` or dYdX ``BTC-USD``); None = all.
+        liquidation_penalty: overrides the genesis' max liquidation fee for every market
+            (still clamped to ``MMF_1``).
+        Other keywords: defaults of :mod:`.common`.
+
+    Returns:
+        :class:`ImportResult`; fractions are fractions, money USD.
+
+    Raises:
+        VenueFileError: the file is not a readable genesis / CSV.
+        ParameterDocumentError: a keyword default makes the document invalid.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        markets, fee = _read_csv(p), None
+    else:
+        markets, fee = _read_genesis(p)
+    wanted = wanted_symbols(symbols)
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    drafts: list[MarketDraft] = []
+    noted_tiers: set[int] = set()
+    for m in sorted(markets, key=lambda m: m["ticker"]):
+        ticker = m["ticker"]
+        match = TICKER_RE.fullmatch(ticker)
+        base = match.group("base") if match else None
+        if wanted is not None:
+            keys = ({ticker} | ({market_symbol(base)} if base else set())) & wanted
+            if not keys:
+                continue
+            seen |= keys
+        if base is None:
+            findings.append(Finding("out_of_scope", ticker, "ticker is not BASE-USD; not imported"))
+            continue
+        reason = skip_reason_for_base(base)
+        if reason:
+            findings.append(Finding("market_skipped", ticker, reason))
+            continue
+        imf = m["im_ppm"] / PPM
+        mmf = imf * m["mf_ppm"] / PPM
+        draft = MarketDraft(
+            venue_symbol=ticker,
+            base=base,
+            floors=[Decimal(0)],
+            imfs=[imf],
+            mmfs=[mmf],
+            venue_fee=fee,
+        )
+        if not check_brackets(draft, findings):
+            continue
+        if m["published"] is not None:
+            for label, venue_value, derived in (
+                ("imf", m["published"][0], imf),
+                ("mmf", m["published"][1], mmf),
+            ):
+                if venue_value != derived:
+                    findings.append(
+                        Finding(
+                            "value_mismatch",
+                            ticker,
+                            f"CSV {label} {decimal_str(venue_value)} != derived "
+                            f"{decimal_str(derived)} from ppm columns; derived value used",
+                            tier=1,
+                            venue_value=decimal_str(venue_value),
+                            derived_value=decimal_str(derived),
+                        )
+                    )
+        if m["base_notional"] > 0 and m["tier_id"] not in noted_tiers:
+            noted_tiers.add(m["tier_id"])
+            usd = decimal_str(m["base_notional"] / QUANTUMS_PER_USD)
+            findings.append(
+                Finding(
+                    "note",
+                    f"liquidity tier {m['tier_id']} ({m['tier_name']})",
+                    f"dYdX scaled a position's margin by sqrt(N / {usd} USD) above "
+                    f"base_position_notional {usd} USD; imported as one bracket without it",
+                )
+            )
+        drafts.append(draft)
+    report_not_found(wanted, seen, findings)
+    label = file_label(p)
+    fee_text = f"penalty = max_liquidation_fee {decimal_str(fee)}" if fee is not None else ("penalty default MMF_1/2")
+    doc = build_document(
+        drafts,
+        findings,
+        name=name or f"dYdX v4 ({label})",
+        source=(
+            f"{label}: dYdX v4 liquidity tiers; IMF = initial_margin_ppm/1e6, "
+            f"MMF = IMF × maintenance_fraction_ppm/1e6, one bracket per market; {fee_text}; "
+            "depth and haircuts are riskgov defaults (riskgov.parameters.venues.common)"
+        ),
+        default_haircut=default_haircut,
+        haircuts=haircuts,
+        liquidation_penalty=liquidation_penalty,
+        penalty_mmf_share=penalty_mmf_share,
+        depth_by_base=depth_by_base,
+        default_depth_usd_per_1pct=default_depth_usd_per_1pct,
+    )
+    return ImportResult(doc, findings)

@@ -1,0 +1,394 @@
+"""Hyperliquid margin tables → ``riskgov.parameters/1``; open interest and volume per market.
+
+Reads either
+- the raw ``meta`` info response (``{"universe": [{"name", "maxLeverage", "marginTableId",
+  "isDelisted"?...}], "marginTables": [[id, {"marginTiers": [{"lowerBound",
+  "maxLeverage"}]}], ...]}``, e.g. ``hyperliquid_meta_universe_marginTables.json``), or
+- the derived per-coin CSV (``coin,margin_table_id,tier,lower_bound_usd,max_leverage,
+  initial_margin_fraction,maintenance_margin_fraction``), chosen by the ``.csv`` extension.
+
+Rules (Hyperliquid docs, "Trading → Margin tiers" and "Liquidations"):
+- a ``marginTableId`` below 50 is an implicit single-tier table whose max leverage is the id;
+  larger ids refer to ``marginTables``;
+- tier ``k``: ``F_k = lowerBound`` (USD), ``IMF_k = 1 / maxLeverage_k``,
+  ``MMF_k = 0.5 / maxLeverage_k`` ("maintenance margin is half of the initial margin at max
+  leverage"), rounded up to 10 places when not terminating (see :mod:`.common`);
+- Hyperliquid computes maintenance margin above a tier boundary with a "deduction" chosen so
+  the margin is continuous — exactly riskgov's derived maintenance amount (RISK_MODEL §2);
+  the venue publishes no amounts, so there is nothing to compare;
+- delisted coins (``isDelisted``) are skipped with a ``delisted`` finding. The CSV does not
+  carry delisting; pass ``snapshot=`` (the perp meta snapshot CSV) to apply it, otherwise a
+  ``note`` finding says it was not checked.
+- ``max_position_notional_usd`` is null (Hyperliquid tiers have no upper bound); the
+  penalty is the :mod:`.common` default ``MMF_1/2``; depth comes from the snapshot's
+  ``dayNtlVlm`` where given (:func:`.common.depth_from_day_volume`), else the flat default.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from riskgov.parameters.venues.common import (
+    DEFAULT_DEPTH_USD_PER_1PCT,
+    DEFAULT_HAIRCUT,
+    DEPTH_VOLUME_FRACTION,
+    FRACTION_PLACES,
+    MIN_DEPTH_USD_PER_1PCT,
+    PENALTY_MMF_SHARE,
+    Finding,
+    ImportResult,
+    MarketDraft,
+    VenueFileError,
+    build_document,
+    check_brackets,
+    decimal_str,
+    depth_from_day_volume,
+    file_label,
+    fraction_of,
+    market_symbol,
+    report_not_found,
+    skip_reason_for_base,
+    wanted_symbols,
+)
+
+#: Margin table ids below this are implicit single tiers with max leverage = id.
+IMPLICIT_TABLE_LIMIT = 50
+#: Hyperliquid's maintenance margin as a share of the initial margin at max leverage.
+MAINTENANCE_SHARE = Decimal("0.5")
+
+
+@dataclass(frozen=True)
+class HyperliquidPerpStats:
+    """One perp's market context from the meta snapshot CSV (USD unless noted).
+
+    Attributes:
+        coin: Hyperliquid coin name (``BTC``).
+        delisted: the universe's ``isDelisted`` flag.
+        open_interest_usd: open interest × mark price (``open_interest_usd_at_mark``), or None
+            where the snapshot has no context for the market.
+        day_notional_volume_usd: ``dayNtlVlm``, or None.
+        mark_price: ``markPx`` (USD per coin), or None.
+    """
+
+    coin: str
+    delisted: bool
+    open_interest_usd: Decimal | None
+    day_notional_volume_usd: Decimal | None
+    mark_price: Decimal | None
+
+
+def _dec(text: Any, where: str) -> Decimal:
+    if isinstance(text, bool):
+        raise VenueFileError(f"{where}: expected a number, got {text!r}")
+    try:
+        d = Decimal(text) if isinstance(text, (int, Decimal)) else Decimal(str(text).strip())
+    except InvalidOperation as exc:
+        raise VenueFileError(f"{where}: {text!r} is not a number") from exc
+    if not d.is_finite():
+        raise VenueFileError(f"{where}: {text!r} is not a finite number")
+    return d
+
+
+def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStats]:
+    """Per-coin stats from ``hyperliquid_perp_meta_snapshot.csv`` (all 227 rows, keyed by coin).
+
+    Empty context fields (markets the response had no context for) become None.
+
+    Raises:
+        VenueFileError: unreadable file, missing column, or a non-numeric value (names the
+            file, row and column).
+    """
+    p = Path(path)
+    out: dict[str, HyperliquidPerpStats] = {}
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            # The real file repeats the last column name; the first occurrence wins.
+            col = {}
+            for i, c in enumerate(header):
+                col.setdefault(c, i)
+            needed = ("coin", "is_delisted", "open_interest_usd_at_mark", "dayNtlVlm", "markPx")
+            missing = [c for c in needed if c not in col]
+            if missing:
+                raise VenueFileError(f"{p.name}: missing columns {missing}")
+            for line, row in enumerate(reader, start=2):
+
+                def opt(c: str, row: list[str] = row, line: int = line) -> Decimal | None:
+                    text = row[col[c]].strip() if col[c] < len(row) else ""
+                    return _dec(text, f"{p.name} row {line} column {c}") if text else None
+
+                coin = row[col["coin"]]
+                out[coin] = HyperliquidPerpStats(
+                    coin=coin,
+                    delisted=row[col["is_delisted"]].strip().lower() == "true",
+                    open_interest_usd=opt("open_interest_usd_at_mark"),
+                    day_notional_volume_usd=opt("dayNtlVlm"),
+                    mark_price=opt("markPx"),
+                )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VenueFileError(f"{p.name}: cannot read: {exc}") from exc
+    return out
+
+
+def hyperliquid_open_interest(path: str | Path, *, include_delisted: bool = False) -> dict[str, Decimal]:
+    """Open interest in USD at mark price per riskgov market (``{"BTC-PERP": Decimal(...)}``).
+
+    Reads the perp meta snapshot CSV; markets without a context are left out, and delisted
+    ones unless ``include_delisted``. (Real file: 65 markets have a context, BTC ≈ 3.02e9 USD.)
+
+    Raises:
+        VenueFileError: see :func:`read_hyperliquid_snapshot`.
+    """
+    return {
+        market_symbol(s.coin): s.open_interest_usd
+        for s in read_hyperliquid_snapshot(path).values()
+        if s.open_interest_usd is not None and (include_delisted or not s.delisted)
+    }
+
+
+def hyperliquid_day_volume(path: str | Path, *, include_delisted: bool = False) -> dict[str, Decimal]:
+    """A day's notional volume in USD per riskgov market (``dayNtlVlm``), like
+    :func:`hyperliquid_open_interest`.
+
+    Raises:
+        VenueFileError: see :func:`read_hyperliquid_snapshot`.
+    """
+    return {
+        market_symbol(s.coin): s.day_notional_volume_usd
+        for s in read_hyperliquid_snapshot(path).values()
+        if s.day_notional_volume_usd is not None and (include_delisted or not s.delisted)
+    }
+
+
+def hyperliquid_depth_by_base(
+    path: str | Path,
+    *,
+    volume_fraction: Decimal = DEPTH_VOLUME_FRACTION,
+    min_depth: Decimal = MIN_DEPTH_USD_PER_1PCT,
+) -> dict[str, Decimal]:
+    """Depth (USD per 1 % of price) per coin from the snapshot's day volume, by
+    :func:`.common.depth_from_day_volume`; usable as ``depth_by_base=`` for any venue.
+
+    Raises:
+        VenueFileError: see :func:`read_hyperliquid_snapshot`.
+    """
+    return {
+        s.coin: depth_from_day_volume(s.day_notional_volume_usd, volume_fraction=volume_fraction, min_depth=min_depth)
+        for s in read_hyperliquid_snapshot(path).values()
+        if s.day_notional_volume_usd is not None
+    }
+
+
+def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]]], set[str]]:
+    """(coin -> [(lower bound USD, max leverage)], delisted coins) from the raw meta JSON."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        universe = meta["universe"]
+        tables = {int(tid): t["marginTiers"] for tid, t in meta.get("marginTables", [])}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VenueFileError(f"{path.name}: cannot read meta JSON: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VenueFileError(f"{path.name}: not a Hyperliquid meta response: {exc!r}") from exc
+    tiers: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    delisted: set[str] = set()
+    for i, coin in enumerate(universe):
+        where = f"{path.name}: universe[{i}]"
+        try:
+            name = coin["name"]
+            table_id = int(coin["marginTableId"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VenueFileError(f"{where}: missing name/marginTableId: {exc!r}") from exc
+        if coin.get("isDelisted"):
+            delisted.add(name)
+        if table_id < IMPLICIT_TABLE_LIMIT:
+            tiers[name] = [(Decimal(0), Decimal(table_id))]
+        elif table_id in tables:
+            tiers[name] = [
+                (
+                    _dec(t["lowerBound"], f"{where} ({name}) lowerBound"),
+                    _dec(t["maxLeverage"], f"{where} ({name}) maxLeverage"),
+                )
+                for t in tables[table_id]
+            ]
+        else:
+            raise VenueFileError(f"{where} ({name}): marginTableId {table_id} is not in marginTables")
+    return tiers, delisted
+
+
+_CSV_COLUMNS = (
+    "coin",
+    "tier",
+    "lower_bound_usd",
+    "max_leverage",
+    "initial_margin_fraction",
+    "maintenance_margin_fraction",
+)
+
+
+def _tiers_from_csv(
+    path: Path,
+) -> tuple[dict[str, list[tuple[Decimal, Decimal]]], dict[str, list[tuple[Decimal, Decimal]]]]:
+    """(coin -> [(lower bound, max leverage)], coin -> [(csv IMF, csv MMF)]) from the CSV."""
+    rows: dict[str, list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal]]] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise VenueFileError(f"{path.name}: missing columns {missing}")
+            for line, row in enumerate(reader, start=2):
+                vals = [_dec(row[c], f"{path.name} row {line} column {c}") for c in _CSV_COLUMNS[1:]]
+                rows.setdefault(row["coin"], []).append(tuple(vals))  # type: ignore[arg-type]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
+    tiers, published = {}, {}
+    for coin, rs in rows.items():
+        rs.sort(key=lambda r: r[0])
+        tiers[coin] = [(r[1], r[2]) for r in rs]
+        published[coin] = [(r[3], r[4]) for r in rs]
+    return tiers, published
+
+
+def parse_hyperliquid(
+    path: str | Path,
+    *,
+    snapshot: str | Path | None = None,
+    symbols: Iterable[str] | None = None,
+    name: str | None = None,
+    default_haircut: Decimal = DEFAULT_HAIRCUT,
+    haircuts: Mapping[str, Decimal] | None = None,
+    liquidation_penalty: Decimal | None = None,
+    penalty_mmf_share: Decimal = PENALTY_MMF_SHARE,
+    depth_by_base: Mapping[str, Decimal] | None = None,
+    depth_volume_fraction: Decimal = DEPTH_VOLUME_FRACTION,
+    min_depth_usd_per_1pct: Decimal = MIN_DEPTH_USD_PER_1PCT,
+    default_depth_usd_per_1pct: Decimal = DEFAULT_DEPTH_USD_PER_1PCT,
+) -> ImportResult:
+    """Import Hyperliquid margin tiers (meta JSON or per-coin CSV) as a parameter document.
+
+    Args:
+        path: ``hyperliquid_meta_universe_marginTables.json`` or
+            ``hyperliquid_margin_tiers_by_coin.csv``.
+        snapshot: optional ``hyperliquid_perp_meta_snapshot.csv``; gives depth from day
+            notional volume, and delisting for the CSV input.
+        symbols: only these markets (riskgov ``BTC-PERP`` or coin ``BTC``); None = all.
+        depth_by_base: explicit depth per coin (USD per 1 %), wins over the snapshot.
+        Other keywords: defaults of :mod:`.common` (penalty ``MMF_1/2``; depth
+            ``max(100,000, 0.5 % of day volume)`` else 1,000,000 USD).
+
+    Returns:
+        :class:`ImportResult`. Findings: ``delisted`` per skipped delisted coin,
+        ``market_skipped`` per RISK_MODEL §2 violation or non-ASCII coin, ``value_mismatch``
+        where the CSV's IMF/MMF columns differ from ``1/lev`` / ``0.5/lev`` by more than
+        their 6-decimal rounding, a ``note`` when delisting could not be checked.
+
+    Raises:
+        VenueFileError: the file is not a readable meta response / tiers CSV.
+        ParameterDocumentError: a keyword default makes the document invalid.
+    """
+    p = Path(path)
+    findings: list[Finding] = []
+    published: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    stats = read_hyperliquid_snapshot(snapshot) if snapshot is not None else {}
+    if p.suffix.lower() == ".csv":
+        tiers, published = _tiers_from_csv(p)
+        delisted = {coin for coin, s in stats.items() if s.delisted}
+        if snapshot is None:
+            findings.append(
+                Finding(
+                    "note",
+                    None,
+                    "the tiers CSV does not say which coins are delisted and no snapshot= was "
+                    "given; delisted coins were not skipped",
+                )
+            )
+    else:
+        tiers, delisted = _tiers_from_meta(p)
+    depths = {
+        coin: depth_from_day_volume(
+            s.day_notional_volume_usd,
+            volume_fraction=depth_volume_fraction,
+            min_depth=min_depth_usd_per_1pct,
+        )
+        for coin, s in stats.items()
+        if s.day_notional_volume_usd is not None
+    }
+    depths.update({k: Decimal(v) for k, v in (depth_by_base or {}).items()})
+
+    wanted = wanted_symbols(symbols)
+    seen: set[str] = set()
+    drafts: list[MarketDraft] = []
+    tolerance = Decimal("0.000001")  # the CSV rounds fractions to 6 places
+    for coin in sorted(tiers):
+        if wanted is not None:
+            keys = {coin, market_symbol(coin)} & wanted
+            if not keys:
+                continue
+            seen |= keys
+        if coin in delisted:
+            findings.append(Finding("delisted", coin, "coin is delisted; not imported"))
+            continue
+        reason = skip_reason_for_base(coin)
+        if reason:
+            findings.append(Finding("market_skipped", coin, reason))
+            continue
+        levs = [lev for _, lev in tiers[coin]]
+        if any(lev <= 0 for lev in levs):
+            findings.append(Finding("market_skipped", coin, "maxLeverage <= 0; market skipped"))
+            continue
+        draft = MarketDraft(
+            venue_symbol=coin,
+            base=coin,
+            floors=[lb for lb, _ in tiers[coin]],
+            imfs=[fraction_of(Decimal(1), lev) for lev in levs],
+            mmfs=[fraction_of(MAINTENANCE_SHARE, lev) for lev in levs],
+        )
+        if not check_brackets(draft, findings):
+            continue
+        for k, (imf_mmf, imf, mmf) in enumerate(
+            zip(published.get(coin, []), draft.imfs, draft.mmfs, strict=False), start=1
+        ):
+            for label, venue_value, derived in (
+                ("initial_margin_fraction", imf_mmf[0], imf),
+                ("maintenance_margin_fraction", imf_mmf[1], mmf),
+            ):
+                if abs(venue_value - derived) > tolerance:
+                    findings.append(
+                        Finding(
+                            "value_mismatch",
+                            coin,
+                            f"CSV {label} {decimal_str(venue_value)} != derived "
+                            f"{decimal_str(derived)} from max_leverage; derived value used",
+                            tier=k,
+                            venue_value=decimal_str(venue_value),
+                            derived_value=decimal_str(derived),
+                        )
+                    )
+        drafts.append(draft)
+    report_not_found(wanted, seen, findings)
+    label = file_label(p)
+    snap = f"; depth from {file_label(snapshot)} dayNtlVlm" if snapshot is not None else ""
+    doc = build_document(
+        drafts,
+        findings,
+        name=name or f"Hyperliquid ({label})",
+        source=(
+            f"{label}: Hyperliquid margin tables; IMF = 1/maxLeverage, MMF = 0.5/maxLeverage "
+            f"(rounded up to {FRACTION_PLACES} places), floors = lowerBound{snap}; penalty, "
+            "depth and haircuts are riskgov defaults (riskgov.parameters.venues.common)"
+        ),
+        default_haircut=default_haircut,
+        haircuts=haircuts,
+        liquidation_penalty=liquidation_penalty,
+        penalty_mmf_share=penalty_mmf_share,
+        depth_by_base=depths,
+        default_depth_usd_per_1pct=default_depth_usd_per_1pct,
+    )
+    return ImportResult(doc, findings)

@@ -1,0 +1,82 @@
+"""ADL attribution, ranking and allocation (RISK_MODEL §8) on a hand-worked example."""
+
+import numpy as np
+import pytest
+
+from riskgov.engine.adl import adl_allocation, adl_attribution, adl_ranking
+from riskgov.engine.brackets import build_parameter_set
+from riskgov.engine.stress import run_scenarios
+from riskgov.engine.types import AssetSpec, EngineInputError, MarketSpec, Portfolio, VenueState
+
+SHOCK = np.array([0.0, -0.1])  # BTC 100 → 90
+
+
+def venue():
+    """BTC-PERP MMF 5 %, no penalty, infinite depth; insurance fund 10.
+
+    row 0 acct 0: long 10 @100, 50 USDT → E' = −50, bankrupt (p_bk = 95, gap 5)
+    row 1 acct 1: short 2 @100, 100 USDT → uPnL 20, E 120, score (20/120)(180/120) = 0.25
+    row 2 acct 2: short 1 @95, 10 USDT → uPnL 5, E 15, score (5/15)(90/15) = 2.0
+    row 3 acct 3: short 1 @89, 10 USDT → losing, not ranked
+    row 4 acct 4: isolated short 3 @100, w 30 → uPnL 30, E_i 60, score (30/60)(270/60) = 2.25
+    row 5 acct 5: long 1 @80, 100 USDT → profitable long (other group)
+    """
+    params = build_parameter_set(
+        assets=[AssetSpec("USDT", 0.0, True), AssetSpec("BTC", 0.0)],
+        markets=[MarketSpec("BTC-PERP", "BTC", (0.0,), (0.1,), (0.05,))],
+    )
+    pf = Portfolio(
+        n_accounts=6,
+        balance_account=np.array([0, 1, 2, 3, 5]),
+        balance_asset=np.zeros(5, dtype=np.int64),
+        balance_amount=np.array([50.0, 100.0, 10.0, 10.0, 100.0]),
+        position_account=np.arange(6),
+        position_market=np.zeros(6, dtype=np.int64),
+        size=np.array([10.0, -2.0, -1.0, -1.0, -3.0, 1.0]),
+        entry_price=np.array([100.0, 100.0, 95.0, 89.0, 100.0, 80.0]),
+        isolated=np.array([False, False, False, False, True, False]),
+        isolated_margin=np.array([0, 0, 0, 0, 30.0, 0]),
+    )
+    state = VenueState(portfolio=pf, asset_prices=np.array([1.0, 100.0]), insurance_fund=10.0)
+    return params, state
+
+
+def test_ranking_order_and_cumulative_profit():
+    params, state = venue()
+    rk = adl_ranking(params, state, shocks=SHOCK)
+    assert rk.group_start.tolist() == [[0, 1]] and rk.group_end.tolist() == [[1, 4]]
+    assert rk.position.tolist() == [5, 4, 2, 1]  # long group, then shorts by score
+    np.testing.assert_allclose(rk.score[1:], [2.25, 2.0, 0.25], rtol=1e-13)
+    np.testing.assert_allclose(rk.cum_profit, [10.0, 30.0, 35.0, 55.0], rtol=1e-13)
+
+
+def test_attribution_gap_and_allocation():
+    params, state = venue()
+    att = adl_attribution(params, state, SHOCK)
+    stress = run_scenarios(params, state, SHOCK.reshape(1, -1))
+    assert att.shortfall == pytest.approx(stress.shortfall[0]) == pytest.approx(50.0)
+    np.testing.assert_allclose(att.shortfall_by_market, [[50.0, 0.0]])
+    np.testing.assert_allclose(att.bankruptcy_gap, [[5.0, 0.0]])  # p_bk = 100 − 50/10 = 95
+    assert att.adl_amount == pytest.approx(40.0) == pytest.approx(stress.adl_amount[0])
+    np.testing.assert_allclose(att.adl_by_market, [[40.0, 0.0]])
+
+    rk = adl_ranking(params, state, shocks=SHOCK)
+    # profit-capped: 40 USD from the shorts in rank order: 30 (row 4), 5 (row 2), 5 (row 1)
+    al = adl_allocation(rk, att.adl_by_market)
+    np.testing.assert_allclose(al.amount, [0.0, 30.0, 5.0, 5.0])
+    np.testing.assert_allclose(al.size_reduced, [0.0, 3.0, 1.0, 0.5])
+    np.testing.assert_allclose(al.uncovered, [[0.0, 0.0]])
+    # at the bankruptcy price: 40/5 = 8 BTC to match, only 6 short → 30 covered, 10 left
+    al = adl_allocation(rk, att.adl_by_market, att.bankruptcy_gap)
+    np.testing.assert_allclose(al.size_reduced, [0.0, 3.0, 1.0, 2.0])
+    np.testing.assert_allclose(al.amount, [0.0, 15.0, 5.0, 10.0])
+    np.testing.assert_allclose(al.uncovered, [[10.0, 0.0]])
+
+
+def test_allocation_errors():
+    params, state = venue()
+    rk = adl_ranking(params, state)
+    with pytest.raises(EngineInputError):
+        adl_allocation(rk, np.array([[-1.0, 0.0]]))
+    with pytest.raises(EngineInputError):
+        adl_allocation(rk, np.zeros((2, 2)))
