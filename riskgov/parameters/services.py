@@ -60,6 +60,18 @@ def _quantize(value: Decimal, spec: dict[str, int], where: str) -> Decimal:
     return q
 
 
+def _provenance(*, by: Any, status: str, now: Any) -> dict[str, Any]:
+    """Who created a version, and its approval/activation time when it is born active."""
+    user = by if getattr(by, "is_authenticated", False) else None
+    born_active = status == VersionStatus.ACTIVE
+    return {
+        "created_by": user,
+        "created_by_name": user.get_username() if user else "",
+        "approved_at": now if born_active else None,
+        "activated_at": now if born_active else None,
+    }
+
+
 def _next_number(model: type, **subject: Any) -> int:
     current = model.objects.filter(**subject).aggregate(n=Max("number"))["n"]
     return (current or 0) + 1
@@ -167,10 +179,7 @@ def market_version_create(
         status=VersionStatus.DRAFT,
         reason=reason,
         source_import=source_import,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
-        created_by_name=by.get_username() if getattr(by, "is_authenticated", False) else "",
-        approved_at=now if status == VersionStatus.ACTIVE else None,
-        activated_at=now if status == VersionStatus.ACTIVE else None,
+        **_provenance(by=by, status=status, now=now),
         **fields,
     )
     version.full_clean()
@@ -222,10 +231,7 @@ def asset_version_create(
         haircut=_quantize(haircut, FRACTION, f"assets[{asset.symbol}].haircut"),
         reason=reason,
         source_import=source_import,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
-        created_by_name=by.get_username() if getattr(by, "is_authenticated", False) else "",
-        approved_at=now if status == VersionStatus.ACTIVE else None,
-        activated_at=now if status == VersionStatus.ACTIVE else None,
+        **_provenance(by=by, status=status, now=now),
     )
     version.full_clean()
     version.save()
