@@ -1,4 +1,4 @@
-"""WSGI entry point: Django, with the Dash app mounted under /dash/ once dashboards exist."""
+"""WSGI entry point: Django, with the Dash pages mounted under /dash/."""
 
 import os
 
@@ -6,4 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "riskgov.config.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from dashboards.app import mount  # noqa: E402 — Django must be set up first
+
+application = mount(django_application)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from riskgov.parameters.document import FORMAT, decimal_str
+from riskgov.parameters.document import FORMAT, decimal_str, derive_maintenance_amounts
 from riskgov.parameters.models import (
     BRACKET_FIELDS,
     MARKET_FIELDS,
@@ -175,3 +175,56 @@ def active_parameters_document(
     bases = {v.market.base_asset.symbol for v in mv}
     av = [a for a in active_asset_versions() if a.asset.stable or a.asset.symbol in bases or not markets]
     return parameters_document(market_versions_=mv, asset_versions=av, name=name)
+
+
+@dataclass(frozen=True)
+class BracketCurve:
+    """One market's bracket table from one source, for charts.
+
+    ``floors`` USD, ``imf``/``mmf`` fractions, ``maintenance_amounts`` USD (derived, §2).
+    """
+
+    label: str
+    floors: tuple[Decimal, ...]
+    imf: tuple[Decimal, ...]
+    mmf: tuple[Decimal, ...]
+    maintenance_amounts: tuple[Decimal, ...]
+
+
+def _curve_from_document_market(label: str, market: dict[str, Any]) -> BracketCurve:
+    floors = [Decimal(b["notional_floor"]) for b in market["brackets"]]
+    mmf = [Decimal(b["maintenance_margin_fraction"]) for b in market["brackets"]]
+    return BracketCurve(
+        label=label,
+        floors=tuple(floors),
+        imf=tuple(Decimal(b["initial_margin_fraction"]) for b in market["brackets"]),
+        mmf=tuple(mmf),
+        maintenance_amounts=tuple(derive_maintenance_amounts(floors, mmf)),
+    )
+
+
+def market_version_curve(version: MarketParameterVersion, label: str | None = None) -> BracketCurve:
+    """The bracket curve of one of our versions."""
+    rows = list(version.brackets.all())
+    return BracketCurve(
+        label=label or f"riskgov v{version.number} ({version.status})",
+        floors=tuple(b.notional_floor for b in rows),
+        imf=tuple(b.initial_margin_fraction for b in rows),
+        mmf=tuple(b.maintenance_margin_fraction for b in rows),
+        maintenance_amounts=tuple(b.maintenance_amount for b in rows),
+    )
+
+
+def reference_curves(*, market: str) -> list[BracketCurve]:
+    """The same market in every loaded venue reference table (newest table per venue)."""
+    curves = []
+    seen: set[str] = set()
+    for ref in reference_imports():
+        if ref.venue in seen:
+            continue
+        seen.add(ref.venue)
+        for m in ref.document.get("markets", []):
+            if m.get("symbol") == market:
+                curves.append(_curve_from_document_market(f"{ref.venue} (reference)", m))
+                break
+    return curves

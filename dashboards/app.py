@@ -1,0 +1,82 @@
+"""The Dash app: pages in ``dashboards/pages`` (one module each), shared navigation.
+
+``mount(django_app)`` returns the WSGI application serving Django with Dash under /dash/
+(werkzeug ``DispatcherMiddleware``). Dash 4 is created with ``use_async=False`` so that ORM
+calls in callbacks run synchronously (DESIGN.md stack facts). The navigation bar is Django's
+own ``templates/nav.html`` rendered per request for the current user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import flask
+from django.conf import settings
+from django.template.loader import render_to_string
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from dashboards import auth
+from riskgov.core.roles import ROLE_LABELS
+
+PREFIX = "/dash/"
+
+INDEX = """<!DOCTYPE html>
+<html>
+<head>
+{%metas%}
+<title>{%title%}</title>
+{%favicon%}
+<link rel="stylesheet" href="/static/riskgov/riskgov.css">
+{%css%}
+</head>
+<body>
+RISKGOV_NAV
+<main class="container">{%app_entry%}</main>
+<footer>{%config%}{%scripts%}{%renderer%}</footer>
+</body>
+</html>"""
+
+
+class RiskgovDash(dash.Dash):
+    """Dash with riskgov's shared navigation injected into every page."""
+
+    def interpolate_index(self, **kwargs):  # noqa: ANN003, ANN201 — Dash's signature
+        html = super().interpolate_index(**kwargs)
+        user = auth.current_user()
+        context = {
+            "user": user,
+            "user_role_labels": [ROLE_LABELS[r] for r in ROLE_LABELS if r in auth.current_roles()],
+            # the logout form posts to Django; the CSRF cookie's secret is a valid token
+            "csrf_token": flask.request.cookies.get(settings.CSRF_COOKIE_NAME, ""),
+        }
+        nav = render_to_string("nav.html", context)
+        return html.replace("RISKGOV_NAV", nav)
+
+
+def create_app() -> dash.Dash:
+    """Build the Dash app (pages are imported from ``dashboards/pages``)."""
+    app = RiskgovDash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        requests_pathname_prefix=PREFIX,
+        routes_pathname_prefix="/",
+        use_async=False,
+        suppress_callback_exceptions=True,
+        title="riskgov dashboards",
+        serve_locally=True,
+    )
+    app.index_string = INDEX
+    auth.install(app.server, prefix=PREFIX)
+    app.layout = dash.html.Div([dash.page_container])
+    return app
+
+
+def mount(django_app):  # noqa: ANN001, ANN201 — WSGI callables
+    """Django at /, Dash at /dash/."""
+    app = create_app()
+    return DispatcherMiddleware(django_app, {PREFIX.rstrip("/"): app.server})
+
+
+__all__ = ["create_app", "mount"]

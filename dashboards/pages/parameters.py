@@ -1,0 +1,105 @@
+"""Parameters page: per market, the version timeline and bracket curves, compared with the
+real venue tables loaded as references (Binance, Hyperliquid, dYdX). Read-only."""
+
+import dash
+from dash import Input, Output, State, callback, dash_table, dcc, html
+
+from dashboards import figures
+from riskgov.parameters import selectors
+
+dash.register_page(__name__, path="/parameters", title="Parameters · riskgov", name="Parameters")
+
+
+def layout(market: str | None = None, **_kwargs):
+    markets = [v.market.symbol for v in selectors.active_market_versions()]
+    chosen = market if market in markets else (markets[0] if markets else None)
+    return html.Div(
+        [
+            html.H1("Parameters"),
+            html.P("Our active brackets against the real venue tables loaded for comparison.", className="muted"),
+            html.Label("Market", htmlFor="parameters-market"),
+            dcc.Dropdown(
+                id="parameters-market", options=markets, value=chosen, clearable=False, style={"maxWidth": "320px"}
+            ),
+            html.Div(
+                [
+                    dcc.Graph(id="parameters-mmf"),
+                    dcc.Graph(id="parameters-leverage"),
+                    dcc.Graph(id="parameters-mm"),
+                ],
+                className="charts",
+            ),
+            html.Button("Download bracket data (CSV)", id="parameters-download-button"),
+            dcc.Download(id="parameters-download"),
+            html.H2("Version timeline"),
+            dash_table.DataTable(
+                id="parameters-versions",
+                columns=[
+                    {"name": n, "id": i}
+                    for n, i in [
+                        ("Version", "number"),
+                        ("Status", "status"),
+                        ("Brackets", "brackets"),
+                        ("Created", "created"),
+                        ("Activated", "activated"),
+                        ("Superseded", "superseded"),
+                        ("By", "by"),
+                        ("Reason", "reason"),
+                    ]
+                ],
+                sort_action="native",
+                style_cell={"textAlign": "left", "fontFamily": "system-ui"},
+            ),
+        ]
+    )
+
+
+def _curves(market: str):
+    versions = list(selectors.market_versions(markets=[market]))
+    active = [v for v in versions if v.status == "active"]
+    ours = [selectors.market_version_curve(v, label=f"riskgov v{v.number} (active)") for v in active]
+    # references first, ours last: drawn on top and listed last in the legend
+    return versions, selectors.reference_curves(market=market) + ours
+
+
+@callback(
+    Output("parameters-mmf", "figure"),
+    Output("parameters-leverage", "figure"),
+    Output("parameters-mm", "figure"),
+    Output("parameters-versions", "data"),
+    Input("parameters-market", "value"),
+)
+def show_market(market):
+    if not market:
+        return {}, {}, {}, []
+    versions, curves = _curves(market)
+    rows = [
+        {
+            "number": v.number,
+            "status": v.status,
+            "brackets": len(v.brackets.all()),
+            "created": f"{v.created_at:%Y-%m-%d %H:%M}",
+            "activated": f"{v.activated_at:%Y-%m-%d %H:%M}" if v.activated_at else "",
+            "superseded": f"{v.superseded_at:%Y-%m-%d %H:%M}" if v.superseded_at else "",
+            "by": v.created_by_name or "system",
+            "reason": v.reason,
+        }
+        for v in versions
+    ]
+    return (
+        figures.bracket_curves_figure(curves, market=market, measure="mmf"),
+        figures.bracket_curves_figure(curves, market=market, measure="leverage"),
+        figures.maintenance_margin_figure(curves, market=market),
+        rows,
+    )
+
+
+@callback(
+    Output("parameters-download", "data"),
+    Input("parameters-download-button", "n_clicks"),
+    State("parameters-market", "value"),
+    prevent_initial_call=True,
+)
+def download(_n, market):
+    _, curves = _curves(market)
+    return {"content": figures.curves_csv(curves, market=market), "filename": f"{market}-brackets.csv"}

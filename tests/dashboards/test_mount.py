@@ -1,0 +1,73 @@
+"""The Dash app under /dash/: Django session required, role required, pages serve real data."""
+
+import json
+
+import pytest
+from werkzeug.test import Client
+
+from riskgov.core.roles import VIEWER
+from riskgov.parameters.services import parameters_import_document
+from tests.factories import parameter_document
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wsgi(monkeypatch):
+    # Like Django's own test client: keep the test transaction's connection open.
+    import dashboards.auth
+
+    monkeypatch.setattr(dashboards.auth, "close_old_connections", lambda: None)
+    from riskgov.config.wsgi import application
+
+    return Client(application)
+
+
+def login(wsgi, client, user):
+    """Log in through Django and hand the session cookie to the WSGI test client."""
+    client.force_login(user)
+    wsgi.set_cookie("sessionid", client.cookies["sessionid"].value)
+
+
+def test_anonymous_is_sent_to_login(wsgi):
+    r = wsgi.get("/dash/parameters")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login/?next=/dash/parameters")
+    assert wsgi.post("/dash/_dash-update-component", json={}).status_code == 401
+
+
+def test_user_without_role_is_refused(wsgi, client, users):
+    login(wsgi, client, users["none"])
+    r = wsgi.get("/dash/parameters")
+    assert r.status_code == 403
+
+
+def test_parameters_page_and_callback_compare_with_references(wsgi, client, users):
+    parameters_import_document(document=parameter_document())
+    parameters_import_document(document=parameter_document(), venue="binance", reference=True)
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Log out" in html and "/static/riskgov/riskgov.css" in html  # shared navigation
+    body = {
+        "output": "..parameters-mmf.figure...parameters-leverage.figure...parameters-mm.figure...parameters-versions.data..",
+        "outputs": [
+            {"id": "parameters-mmf", "property": "figure"},
+            {"id": "parameters-leverage", "property": "figure"},
+            {"id": "parameters-mm", "property": "figure"},
+            {"id": "parameters-versions", "property": "data"},
+        ],
+        "inputs": [{"id": "parameters-market", "property": "value", "value": "BTC-PERP"}],
+        "changedPropIds": ["parameters-market.value"],
+        "state": [],
+    }
+    r = wsgi.post("/dash/_dash-update-component", json=body)
+    assert r.status_code == 200
+    resp = json.loads(r.get_data(as_text=True))["response"]
+    mmf = resp["parameters-mmf"]["figure"]
+    assert [t["name"] for t in mmf["data"]] == ["binance (reference)", "riskgov v1 (active)"]
+    assert mmf["data"][1]["y"] == [0.4, 0.5, 0.5]  # MMF in percent per bracket (0.004, 0.005)
+    assert mmf["layout"]["xaxis"]["title"]["text"].startswith("position notional (USD")
+    leverage = resp["parameters-leverage"]["figure"]["data"][1]["y"]
+    assert leverage == [100.0, 50.0, 50.0]  # 1/IMF
+    assert resp["parameters-versions"]["data"][0]["status"] == "active"
