@@ -14,7 +14,14 @@ Times, in one run on the same in-memory data:
     building its unit book;
 (e) a naive dense numpy loop over scenarios (``stress.run_scenarios_dense``) on a subsample
     of accounts and scenarios, **extrapolated** linearly in positions × scenarios; (d)'s
-    fast path is rerun on the same subsample and must agree with it exactly.
+    fast path is rerun on the same subsample and must agree with it exactly;
+(f) the engine's liquidation-price pass (``liquidation.liquidation_prices`` on the metrics
+    of (a), §7; engine only);
+(g) the engine's liquidation cascade (``cascade.run_cascade``, §11) from the worst scenario
+    of (d), including building its unit book.
+
+Historical shocks come from the Yahoo daily closes: the shared full file when present, else
+the repo's trimmed ``data/prices/yahoo_daily_closes.csv`` (``bench.venue.PRICE_FILES``).
 
 All three base passes must agree on the totals (rtol 1e-9). Prints a table with seconds,
 ratios and the process's peak RSS. ``--small`` (50k accounts, 500 scenarios) is the CI smoke.
@@ -33,7 +40,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.venue import Venue, make_venue  # noqa: E402
-from riskgov.engine import margin, stress  # noqa: E402
+from riskgov.engine import cascade, liquidation, margin, stress  # noqa: E402
 from riskgov.engine.scenarios import ScenarioSet  # noqa: E402
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState  # noqa: E402
 
@@ -268,6 +275,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         f"{venue.scenarios.n} scenarios: {venue.shock_source}; generated in {t_gen:.1f} s"
     )
     ref, t_engine = _timed(base_engine, params, state)
+    pm = margin.position_metrics(params, state)
+    am = margin.account_metrics(params, state, pm)
+    liq_px, t_liq = _timed(liquidation.liquidation_prices, params, state, pm, am)
+    del pm, am
     frames = _frames(params, state)
     pd_tot, t_pandas = _timed(base_pandas, params, state, frames)
     check_totals("pandas", ref, pd_tot)
@@ -278,6 +289,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     del frames
 
     res, t_stress = _timed(stress.run_scenarios, params, state, venue.scenarios)
+    worst = res.worst_scenario
+    casc, t_casc = _timed(cascade.run_cascade, params, state, venue.scenarios, scenario=max(worst, 0))
     # zero-shock consistency is covered by the tests; here: naive loop on a subsample
     n_sub = max(1, args.accounts // 20)
     step = max(1, venue.scenarios.n // 100)
@@ -300,6 +313,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             t_naive,
             f"naive/engine = {t_naive / t_stress:.1f}x",
         ),
+        ("(f) liquidation prices, engine (liquidation.py)", t_liq, ""),
+        (f"(g) cascade, engine, worst scenario ({venue.scenarios.names[max(worst, 0)]})", t_casc, ""),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'step':<{width}}  {'seconds':>9}  ratio")
@@ -317,6 +332,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         f"Cover-2 {res.cover2:,.0f} USD, exactly evaluated unit-scenario pairs "
         f"{int(res.evaluated_pairs.sum()):,} of {venue.scenarios.n * (state.portfolio.n_accounts + int(state.portfolio.isolated.sum())):,}"
     )
+    print(
+        f"liquidation prices: {int(np.isfinite(liq_px).sum()):,} of {liq_px.size:,} positions have one; "
+        f"cascade from the worst scenario: {casc.n_rounds} rounds "
+        f"({'converged' if casc.converged else 'hit the round limit'}), "
+        f"{casc.total_liquidated_accounts:,} accounts liquidated, shortfall {casc.total_shortfall:,.0f} USD, "
+        f"ADL {casc.adl_amount:,.0f} USD"
+    )
     print(f"peak RSS {rss_gib:.2f} GiB")
     return {
         "engine": t_engine,
@@ -324,6 +346,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "duckdb": t_duck,
         "stress": t_stress,
         "naive": t_naive,
+        "liquidation_prices": t_liq,
+        "cascade": t_casc,
         "rss_gib": rss_gib,
     }
 

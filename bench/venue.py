@@ -29,9 +29,13 @@ from riskgov.engine.brackets import build_parameter_set, initial_margin, mainten
 from riskgov.engine.scenarios import ScenarioSet, concat, historical_scenarios
 from riskgov.engine.types import AssetSpec, MarketSpec, ParameterSet, Portfolio, VenueState
 
+#: Yahoo daily closes, first found wins: the shared full file, else the repo's trimmed copy
+#: (columns ``symbol,date,close``, the same coins and dates).
 PRICE_FILES = (
-    "/work/main/data/prices/yahoo_crypto_daily_ohlcv_22coins_2014-2025.csv",
     "/work/shared/data/prices/yahoo_crypto_daily_ohlcv_22coins_2014-2025.csv",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "prices", "yahoo_daily_closes.csv"
+    ),
 )
 COINS = ("BTC", "ETH", "XRP", "BNB", "DOGE", "ADA", "TRX", "LINK", "XLM", "LTC", "BCH", "ETC", "XMR")
 
@@ -47,8 +51,10 @@ class Venue:
 
 
 def load_closes(path: str | None = None) -> tuple[np.ndarray, list[str], np.ndarray] | None:
-    """Daily closes ``(T, H)`` (NaN = missing), symbols ``(H,)`` and dates ``(T,)`` from the
-    Yahoo CSV (``symbol,date,...,close``), or ``None`` when no file is found."""
+    """Daily closes ``(T, H)`` (NaN = missing), symbols ``(H,)`` and dates ``(T,)`` from a
+    Yahoo CSV with ``symbol``, ``date`` and ``close`` columns (the shared OHLCV file or the
+    repo's trimmed ``symbol,date,close`` copy, see ``PRICE_FILES``), or ``None`` when no file
+    is found."""
     paths = [path] if path else [p for p in PRICE_FILES if os.path.exists(p)]
     if not paths:
         return None
@@ -114,7 +120,7 @@ def make_venue(
         n_markets: markets ``M ≥ 15``.
         n_scenarios: historical scenarios to build.
         seed: RNG seed; equal arguments give identical venues.
-        price_file: Yahoo daily closes CSV (default: the repo/shared copy).
+        price_file: Yahoo daily closes CSV (default: the first of ``PRICE_FILES`` found).
 
     Returns:
         ``Venue``.
@@ -133,7 +139,8 @@ def make_venue(
     params = build_parameter_set(assets=asset_specs, markets=_markets(n_markets, alts))
     assets, mk = params.assets, params.markets
 
-    hist = load_closes(price_file)
+    price_path = price_file or next((f for f in PRICE_FILES if os.path.exists(f)), None)
+    hist = load_closes(price_path) if price_path else None
     prices = np.ones(assets.n)
     if hist is not None:
         closes, hsym, dates = hist
@@ -257,7 +264,10 @@ def make_venue(
             start_date=tuple(allset.start_date[i] for i in take),
             end_date=tuple(allset.end_date[i] for i in take),
         )
-        source = f"historical 1-day joint windows of {len(COINS)} coins (Yahoo daily closes)"
+        source = (
+            f"historical 1-day joint windows of {len(COINS)} coins "
+            f"(Yahoo daily closes, {os.path.basename(str(price_path))})"
+        )
     else:
         common = rng.standard_t(3, n_scenarios)[:, None] * 0.03
         idio = rng.standard_t(3, (n_scenarios, assets.n)) * 0.02

@@ -33,8 +33,8 @@ import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.scenarios import validate_shocks
-from riskgov.engine.stress import UnitBook, build_unit_book, close_costs, unit_outcome
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
 
 __all__ = [
     "AdlAllocation",

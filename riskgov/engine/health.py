@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskgov.engine.liquidation import bankruptcy_prices, liquidation_prices
+from riskgov.engine.liquidation import _bankruptcy_prices, _liquidation_prices, _reference
 from riskgov.engine.margin import (
     AccountMetrics,
     PositionMetrics,
@@ -55,6 +55,7 @@ def evaluate_health(params: ParameterSet, state: VenueState, *, with_prices: boo
     totals = protocol_totals(params, state, pm, am)
     liq = bk = None
     if with_prices:
-        liq = liquidation_prices(params, state, pm, am)
-        bk = bankruptcy_prices(params, state, pm, am)
+        ref = _reference(state, pm, am)  # W and MM_o, shared by both prices
+        liq = _liquidation_prices(params, state, pm, am, reference=ref)
+        bk = _bankruptcy_prices(state, ref[0])
     return HealthResult(positions=pm, accounts=am, totals=totals, liquidation_price=liq, bankruptcy_price=bk)

@@ -1,0 +1,266 @@
+"""Margin units of a venue and the §8 outcome of one unit (RISK_MODEL §4–§6, §8).
+
+Shared by the stress run (``stress``), the cascade (``cascade``) and ADL (``adl``).
+
+Margin units (§5, §6, §8)
+-------------------------
+Liquidation acts on *units*: the cross side of an account (collateral + cross positions)
+or one isolated position with its own margin. Units ``0..A-1`` are the accounts' cross
+sides, ``A..A+I-1`` the isolated positions in portfolio order; each has an ``owner`` account,
+and an account counts once per scenario however many of its units are liquidated (§9).
+
+Outcome of one unit (§8)
+------------------------
+With shocked equity ``E'`` and maintenance margin ``MM'``: liquidated ⇔ ``MM' > 0`` and
+``E' < MM'``. All its positions close at ``p'(1 − sign(q)·slip)``, ``slip = min(1,
+0.01·N'/D_m)``, which lowers equity by ``Σ N'·slip``: ``E_after = E' − Σ N'·slip``; the
+penalty paid is ``min(Σ N'·pen_m, max(0, E_after))``, the shortfall ``max(0, −E_after)``.
+A unit that is not liquidated contributes ``max(0, −E')`` to the shortfall: that is only
+ever non-zero for an account with no positions whose liabilities exceed its collateral
+(it is bankrupt by §5 but cannot be liquidated). So a zero-shock scenario reproduces the
+base pass (``margin.account_metrics``): same liquidatable count, and with infinite depth the
+same bankrupt count and shortfall. An account is *bankrupt* in a scenario when the sum of
+its units' shortfalls is > 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskgov.engine.brackets import bracket_index
+from riskgov.engine.types import (
+    F64,
+    I64,
+    Bool,
+    EngineInputError,
+    ParameterSet,
+    PriceError,
+    UnknownSymbolError,
+    VenueState,
+)
+
+__all__ = ["UnitBook", "build_unit_book", "close_costs", "unit_outcome"]
+
+
+@dataclass(frozen=True)
+class UnitBook:
+    """A venue laid out by margin unit, at base prices (RISK_MODEL §4–§6).
+
+    Attributes (``U`` units, ``P`` positions sorted by unit, ``B`` balances):
+        n_accounts: number of accounts ``A``.
+        n_units: ``U = A + I`` (``I`` isolated positions).
+        unit_owner: ``(U,)`` int64 account of each unit.
+        unit_start, unit_count: ``(U,)`` int64 slice of the unit's positions.
+        unit_margin: ``(U,)`` float64 USD isolated margin ``w`` (0 for cross units).
+        unit_has_liability: ``(U,)`` bool, the unit holds a negative balance.
+        equity0: ``(U,)`` float64 USD equity at base prices (``V + Σ uPnL`` or ``w + uPnL``).
+        mm0: ``(U,)`` float64 USD maintenance margin at base prices.
+        pos_index: ``(P,)`` int64 original portfolio row of each sorted position.
+        pos_unit, pos_market, pos_asset: ``(P,)`` int64.
+        size, entry_price: ``(P,)`` float64 base units / USD.
+        price0: ``(P,)`` float64 USD mark price (the base asset's price, §9).
+        notional0: ``(P,)`` float64 USD ``|q|·p``.
+        pos_mm0: ``(P,)`` float64 USD ``MM(N)``.
+        pos_mmf0, pos_cum0: ``(P,)`` float64 ``MMF_k`` and ``C_k`` of the base bracket ``k``.
+        pos_floor_lo, pos_floor_hi: ``(P,)`` float64 USD ``[F_k, F_{k+1})`` of the base
+            bracket (``+inf`` above the last), so a shocked notional inside it needs no lookup.
+        penalty_rate, depth: ``(P,)`` float64 the market's ``pen_m`` and ``D_m`` (§8).
+        bal_unit, bal_asset: ``(B,)`` int64, sorted by unit (a balance belongs to its
+            account's cross unit).
+        bal_amount: ``(B,)`` float64 asset units.
+        bal_value0: ``(B,)`` float64 USD value at base price, haircut on positives (§4).
+    """
+
+    n_accounts: int
+    n_units: int
+    unit_owner: I64
+    unit_start: I64
+    unit_count: I64
+    unit_margin: F64
+    unit_has_liability: Bool
+    equity0: F64
+    mm0: F64
+    pos_index: I64
+    pos_unit: I64
+    pos_market: I64
+    pos_asset: I64
+    size: F64
+    entry_price: F64
+    price0: F64
+    notional0: F64
+    pos_mm0: F64
+    pos_mmf0: F64
+    pos_cum0: F64
+    pos_floor_lo: F64
+    pos_floor_hi: F64
+    penalty_rate: F64
+    depth: F64
+    bal_unit: I64
+    bal_asset: I64
+    bal_amount: F64
+    bal_value0: F64
+
+
+def _check(cond: bool, msg: str, exc: type[EngineInputError] = EngineInputError) -> None:
+    if not cond:
+        raise exc(msg)
+
+
+def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
+    """Validate a venue once and lay it out by margin unit (RISK_MODEL §4–§6).
+
+    Args:
+        params: the margin parameters.
+        state: portfolio, ``(A_assets,)`` asset prices and insurance fund.
+
+    Returns:
+        ``UnitBook`` at the state's prices.
+
+    Raises:
+        PriceError: an asset price is not finite and > 0.
+        UnknownSymbolError: a market, asset or account index is out of range.
+        EngineInputError: inconsistent array shapes or non-finite sizes/entries/balances.
+    """
+    pf = state.portfolio
+    assets, mk = params.assets, params.markets
+    prices = np.asarray(state.asset_prices, dtype=np.float64)
+    _check(prices.shape == (assets.n,), f"asset_prices must be ({assets.n},), got {prices.shape}")
+    _check(bool(np.all(np.isfinite(prices) & (prices > 0))), "asset prices must be > 0", PriceError)
+    n_acc = int(pf.n_accounts)
+    p = pf.n_positions
+    for name in ("position_account", "position_market", "size", "entry_price", "isolated"):
+        _check(getattr(pf, name).shape == (p,), f"{name} must have {p} rows")
+    _check(pf.isolated_margin.shape == (p,), f"isolated_margin must have {p} rows")
+    for name in ("balance_account", "balance_asset"):
+        _check(getattr(pf, name).shape == (pf.n_balances,), f"{name} must have B rows")
+    acc = np.asarray(pf.position_account, dtype=np.int64)
+    mkt = np.asarray(pf.position_market, dtype=np.int64)
+    if p:
+        _check(acc.min() >= 0 and acc.max() < n_acc, "position account out of range", UnknownSymbolError)
+        _check(mkt.min() >= 0 and mkt.max() < mk.n, "position market out of range", UnknownSymbolError)
+    b_acc = np.asarray(pf.balance_account, dtype=np.int64)
+    b_ast = np.asarray(pf.balance_asset, dtype=np.int64)
+    if pf.n_balances:
+        _check(b_acc.min() >= 0 and b_acc.max() < n_acc, "balance account out of range", UnknownSymbolError)
+        _check(b_ast.min() >= 0 and b_ast.max() < assets.n, "balance asset out of range", UnknownSymbolError)
+    q_all = np.asarray(pf.size, dtype=np.float64)
+    e_all = np.asarray(pf.entry_price, dtype=np.float64)
+    iso = np.asarray(pf.isolated, dtype=np.bool_)
+    w_all = np.where(iso, np.asarray(pf.isolated_margin, dtype=np.float64), 0.0)
+    _check(bool(np.isfinite(q_all).all() and np.isfinite(e_all).all()), "sizes/entries not finite")
+    _check(bool(np.isfinite(w_all).all()), "isolated margins not finite")
+    amt = np.asarray(pf.balance_amount, dtype=np.float64)
+    _check(bool(np.isfinite(amt).all()), "balances not finite")
+
+    n_iso = int(np.count_nonzero(iso))
+    unit_of = acc.copy()
+    unit_of[iso] = n_acc + np.arange(n_iso, dtype=np.int64)
+    n_units = n_acc + n_iso
+    if p and bool((np.diff(acc) >= 0).all()):  # usual case: rows sorted by account
+        order = np.concatenate([np.flatnonzero(~iso), np.flatnonzero(iso)])
+    else:
+        order = np.argsort(unit_of, kind="stable")
+    pos_unit = unit_of[order]
+    pos_market = mkt[order]
+    pos_asset = mk.base_asset[pos_market]
+    q = q_all[order]
+    e = e_all[order]
+    price0 = prices[pos_asset]
+    notional0 = np.abs(q) * price0
+    k0 = bracket_index(mk, pos_market, notional0)
+    pos_mmf0 = mk.mmf[pos_market, k0]
+    pos_cum0 = mk.maintenance_amount[pos_market, k0]
+    pos_mm0 = notional0 * pos_mmf0 - pos_cum0
+    floors_ext = np.concatenate([mk.floors, np.full((mk.n, 1), np.inf)], axis=1)
+    pos_floor_lo = floors_ext[pos_market, k0]
+    pos_floor_hi = floors_ext[pos_market, k0 + 1]
+    unit_count = np.bincount(pos_unit, minlength=n_units).astype(np.int64)
+    unit_start = np.zeros(n_units, dtype=np.int64)
+    np.cumsum(unit_count[:-1], out=unit_start[1:])
+    unit_owner = np.concatenate([np.arange(n_acc, dtype=np.int64), acc[iso]])
+    unit_margin = np.zeros(n_units)
+    unit_margin[n_acc:] = w_all[iso]
+
+    if b_acc.size and not bool((np.diff(b_acc) >= 0).all()):
+        b_order = np.argsort(b_acc, kind="stable")
+        b_acc, b_ast, amt = b_acc[b_order], b_ast[b_order], amt[b_order]
+    factor = np.where(amt > 0, 1.0 - assets.haircut[b_ast], 1.0)
+    bal_value0 = amt * prices[b_ast] * factor
+    equity0 = (
+        np.bincount(b_acc, weights=bal_value0, minlength=n_units)
+        + np.bincount(pos_unit, weights=q * (price0 - e), minlength=n_units)
+        + unit_margin
+    )
+    mm0 = np.bincount(pos_unit, weights=pos_mm0, minlength=n_units)
+    has_liab = np.bincount(b_acc[amt < 0], minlength=n_units) > 0
+    return UnitBook(
+        n_accounts=n_acc,
+        n_units=n_units,
+        unit_owner=unit_owner,
+        unit_start=unit_start,
+        unit_count=unit_count,
+        unit_margin=unit_margin,
+        unit_has_liability=has_liab,
+        equity0=equity0,
+        mm0=mm0,
+        pos_index=order.astype(np.int64),
+        pos_unit=pos_unit,
+        pos_market=pos_market,
+        pos_asset=pos_asset,
+        size=q,
+        entry_price=e,
+        price0=price0,
+        notional0=notional0,
+        pos_mm0=pos_mm0,
+        pos_mmf0=pos_mmf0,
+        pos_cum0=pos_cum0,
+        pos_floor_lo=pos_floor_lo,
+        pos_floor_hi=pos_floor_hi,
+        penalty_rate=mk.liquidation_penalty[pos_market],
+        depth=mk.depth_usd_per_1pct[pos_market],
+        bal_unit=b_acc,
+        bal_asset=b_ast,
+        bal_amount=amt,
+        bal_value0=bal_value0,
+    )
+
+
+def close_costs(notional: F64, depth: F64, penalty_rate: F64) -> tuple[F64, F64]:
+    """Slippage cost and penalty of closing positions (RISK_MODEL §8).
+
+    Closing at ``p·(1 − sign(q)·slip)`` with ``slip = min(1, 0.01·N/D)`` lowers the unit's
+    equity by ``N·slip`` whatever the side; the penalty due is ``N·pen``.
+
+    Args:
+        notional: ``(...)`` float64 USD ``N`` at the shocked price.
+        depth: same shape, USD ``D_m`` per 1 % move.
+        penalty_rate: same shape, fraction ``pen_m``.
+
+    Returns:
+        ``(slippage_cost, penalty_due)`` in USD, same shape.
+    """
+    slip = np.minimum(1.0, 0.01 * notional / depth)
+    return notional * slip, notional * penalty_rate
+
+
+def unit_outcome(equity: F64, mm: F64, slip_cost: F64, penalty_due: F64) -> tuple[Bool, F64, F64, F64]:
+    """§8 outcome of margin units given their shocked equity, margin and close costs.
+
+    Args:
+        equity: ``(n,)`` float64 USD shocked equity ``E'``.
+        mm: ``(n,)`` float64 USD shocked maintenance margin ``MM'``.
+        slip_cost: ``(n,)`` float64 USD ``Σ N'·slip`` over the unit's positions.
+        penalty_due: ``(n,)`` float64 USD ``Σ N'·pen_m``.
+
+    Returns:
+        ``(liquidated, equity_after, penalty_paid, shortfall)``: liquidated ⇔ ``MM' > 0`` and
+        ``E' < MM'``; for a liquidated unit ``E_after = E' − slip_cost``, penalty
+        ``min(penalty_due, max(0, E_after))``, shortfall ``max(0, −E_after)``; otherwise
+        ``E_after = E'``, no penalty, shortfall ``max(0, −E')``.
+    """
+    liq = (mm > 0) & (equity < mm)
+    after = np.where(liq, equity - slip_cost, equity)
+    pen = np.where(liq, np.minimum(penalty_due, np.maximum(0.0, after)), 0.0)
+    return liq, after, pen, np.maximum(0.0, -after)
