@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "riskgov.core",
     "riskgov.markets",
     "riskgov.parameters",
+    "riskgov.governance",
+    "riskgov.snapshots",
     "riskgov.web",
 ]
 
@@ -175,6 +177,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Margin parameters, governance and venue health for a derivatives venue.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ProposalStatusEnum": "riskgov.governance.models.ProposalStatus",
+        "VersionStatusEnum": "riskgov.parameters.models.VersionStatus",
+    },
 }
 
 # --- Security (production = DEBUG off) --------------------------------------------------

@@ -246,6 +246,69 @@ def asset_version_create(
     return version
 
 
+# Version status transitions allowed by governance (RISK_MODEL §13): a draft is approved
+# with its proposal or discarded; an approved version becomes active or is discarded; an
+# active version is superseded by the next one.
+VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
+    VersionStatus.DRAFT: frozenset({VersionStatus.APPROVED, VersionStatus.DISCARDED}),
+    VersionStatus.APPROVED: frozenset({VersionStatus.ACTIVE, VersionStatus.DISCARDED}),
+    VersionStatus.ACTIVE: frozenset({VersionStatus.SUPERSEDED}),
+    VersionStatus.SUPERSEDED: frozenset(),
+    VersionStatus.DISCARDED: frozenset(),
+}
+_STATUS_TIMESTAMP = {
+    VersionStatus.APPROVED: "approved_at",
+    VersionStatus.ACTIVE: "activated_at",
+    VersionStatus.SUPERSEDED: "superseded_at",
+}
+
+
+def _version_set_status(
+    version: MarketParameterVersion | AssetParameterVersion, *, status: str, by: Any, reason: str, at: Any
+) -> MarketParameterVersion | AssetParameterVersion:
+    model = type(version)
+    locked = model.objects.select_for_update().get(pk=version.pk)
+    if status not in VERSION_TRANSITIONS[locked.status]:
+        raise Conflict(f"{locked}: cannot go from {locked.status} to {status}")
+    before = locked.status
+    locked.status = status
+    fields = ["status"]
+    if status in _STATUS_TIMESTAMP:
+        setattr(locked, _STATUS_TIMESTAMP[status], at or timezone.now())
+        fields.append(_STATUS_TIMESTAMP[status])
+    locked.save(update_fields=fields)
+    kind = "market_version" if model is MarketParameterVersion else "asset_version"
+    audit_record(
+        actor=by, action=f"parameters.{kind}.status", obj=locked, from_state=before, to_state=status, comment=reason
+    )
+    return locked
+
+
+@transaction.atomic
+def market_version_set_status(
+    *, version: MarketParameterVersion, status: str, by: Any = None, reason: str = "", at: Any = None
+) -> MarketParameterVersion:
+    """Move a market version along ``VERSION_TRANSITIONS`` (used by governance activation).
+
+    Locks the version row, stamps ``approved_at``/``activated_at``/``superseded_at`` with
+    ``at`` (default now) and records an audit event. The caller keeps "one active version
+    per market" by superseding the old version before activating the new one in the same
+    transaction (the partial unique index refuses anything else).
+
+    Raises:
+        Conflict: the transition is not allowed from the version's current status.
+    """
+    return _version_set_status(version, status=status, by=by, reason=reason, at=at)  # type: ignore[return-value]
+
+
+@transaction.atomic
+def asset_version_set_status(
+    *, version: AssetParameterVersion, status: str, by: Any = None, reason: str = "", at: Any = None
+) -> AssetParameterVersion:
+    """Like ``market_version_set_status`` for an asset version."""
+    return _version_set_status(version, status=status, by=by, reason=reason, at=at)  # type: ignore[return-value]
+
+
 def market_version_as_dict(version: MarketParameterVersion) -> dict[str, Any]:
     """A version as JSON-safe data (decimal strings), for audit rows, diffs and export."""
     return {

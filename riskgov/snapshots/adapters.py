@@ -1,0 +1,317 @@
+"""The one place snapshot rows become engine arrays (STYLE rule 3).
+
+``snapshot_venue_state`` reads one account range of a snapshot — one query per table, no
+ORM objects: PostgreSQL ``COPY (SELECT …) TO STDOUT`` parsed by pyarrow's CSV reader, other
+databases ``values_list(...).iterator()`` — and maps it onto a parameter set by symbol.
+
+Prices (``VenueState.asset_prices`` in the parameter set's asset order):
+
+1. the snapshot's price where it has one;
+2. otherwise the asset is not used by the snapshot (the import demands a price for every
+   collateral asset and every base asset of a market with a position), so its price cannot
+   change any number of the run; it still has to be a valid price for the engine, so it is
+   the asset's latest daily close on or before ``taken_at`` (``markets.DailyClose``,
+   preferred source first), or ``1.0`` for a stablecoin with no close;
+3. a non-stable asset with neither is an error (``DomainError`` naming them).
+
+Open interest (RISK_MODEL §3) is computed over the WHOLE snapshot from the exact long sizes
+stored at import (``Snapshot.long_open_interest``) × the mark price, and set on the state, so
+that account-range chunks of one run all OI-scale the same way.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from django.db import connection
+
+from riskgov.core.exceptions import DomainError
+from riskgov.engine.types import ParameterSet, Portfolio, VenueState
+from riskgov.markets.models import Asset, DailyClose, Market
+from riskgov.markets.selectors import DEFAULT_SOURCES
+from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+
+__all__ = ["SnapshotState", "snapshot_account_count", "snapshot_venue_state"]
+
+_ITER_CHUNK = 100_000
+
+
+@dataclass(frozen=True)
+class SnapshotState:
+    """An account range of a snapshot as engine input.
+
+    Attributes:
+        state: the ``VenueState``; its portfolio's accounts are ``0 .. n-1`` for the snapshot's
+            accounts ``first_account .. first_account+n-1``; ``open_interest`` is the whole
+            snapshot's (``(M,)`` USD).
+        first_account: the snapshot ``idx`` of portfolio account 0.
+        account_ids: ``(n,)`` object array of the venue's account id strings.
+        position_ids: ``(P,)`` int64 ``SnapshotPosition`` pks, in the portfolio's position order
+            (sorted by account, then pk).
+        open_interest: ``(M,)`` float64 USD, same array as ``state.open_interest``.
+        price_source: ``(A,)`` per parameter-set asset: ``"snapshot"``, ``"daily_close"`` or
+            ``"stable"`` (see the module docstring).
+    """
+
+    state: VenueState
+    first_account: int
+    account_ids: np.ndarray
+    position_ids: np.ndarray
+    open_interest: np.ndarray
+    price_source: tuple[str, ...] = ()
+
+    @property
+    def n_accounts(self) -> int:
+        return self.state.portfolio.n_accounts
+
+
+def snapshot_account_count(snapshot: Snapshot) -> int:
+    """Number of accounts of the snapshot (accounts are ``idx`` 0..n-1)."""
+    return int(snapshot.n_accounts)
+
+
+# --------------------------------------------------------------------------- reading rows
+
+
+def _copy_out(sql: str, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    """PostgreSQL ``COPY (sql) TO STDOUT (FORMAT csv)`` parsed by pyarrow."""
+    buf = io.BytesIO()
+    with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+        for block in copy:
+            buf.write(block)
+    if not buf.tell():
+        return pa.table({n: pa.array([], type=types[n]) for n in names})
+    buf.seek(0)
+    return pacsv.read_csv(
+        buf,
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+    )
+
+
+def _rows(qs, names: list[str]) -> dict[str, list]:
+    cols: dict[str, list] = {n: [] for n in names}
+    for row in qs.values_list(*names).iterator(chunk_size=_ITER_CHUNK):
+        for n, v in zip(names, row, strict=True):
+            cols[n].append(v)
+    return cols
+
+
+def _read_range(snapshot_id: int, lo: int, hi: int) -> tuple[dict, dict, dict]:
+    sid, lo, hi = int(snapshot_id), int(lo), int(hi)
+    i64, f64 = pa.int64(), pa.float64()
+    if connection.vendor == "postgresql":
+        q = connection.ops.quote_name
+        acc = _copy_out(
+            f"SELECT idx, account_id FROM {q(SnapshotAccount._meta.db_table)} "
+            f"WHERE snapshot_id = {sid} AND idx >= {lo} AND idx < {hi}",
+            ["idx", "account_id"],
+            {"idx": i64, "account_id": pa.string()},
+        )
+        bal = _copy_out(
+            f"SELECT account_idx, asset_id, amount::float8 FROM {q(SnapshotBalance._meta.db_table)} "
+            f"WHERE snapshot_id = {sid} AND account_idx >= {lo} AND account_idx < {hi}",
+            ["account_idx", "asset_id", "amount"],
+            {"account_idx": i64, "asset_id": i64, "amount": f64},
+        )
+        pos = _copy_out(
+            "SELECT id, account_idx, market_id, size::float8, entry_price::float8, isolated::int, "
+            f"COALESCE(isolated_margin, 0)::float8 FROM {q(SnapshotPosition._meta.db_table)} "
+            f"WHERE snapshot_id = {sid} AND account_idx >= {lo} AND account_idx < {hi}",
+            ["id", "account_idx", "market_id", "size", "entry_price", "isolated", "isolated_margin"],
+            {
+                "id": i64,
+                "account_idx": i64,
+                "market_id": i64,
+                "size": f64,
+                "entry_price": f64,
+                "isolated": pa.int8(),
+                "isolated_margin": f64,
+            },
+        )
+
+        def col(t: pa.Table, n: str) -> np.ndarray:
+            return t.column(n).to_numpy()
+
+        accounts = {
+            "idx": col(acc, "idx"),
+            "account_id": np.asarray(acc.column("account_id").to_numpy(zero_copy_only=False), dtype=object),
+        }
+        balances = {n: col(bal, n) for n in bal.column_names}
+        positions = {n: col(pos, n) for n in pos.column_names}
+        positions["isolated"] = positions["isolated"].astype(bool)
+        return accounts, balances, positions
+
+    a = _rows(SnapshotAccount.objects.filter(snapshot_id=sid, idx__gte=lo, idx__lt=hi), ["idx", "account_id"])
+    b = _rows(
+        SnapshotBalance.objects.filter(snapshot_id=sid, account_idx__gte=lo, account_idx__lt=hi),
+        ["account_idx", "asset_id", "amount"],
+    )
+    p = _rows(
+        SnapshotPosition.objects.filter(snapshot_id=sid, account_idx__gte=lo, account_idx__lt=hi),
+        ["id", "account_idx", "market_id", "size", "entry_price", "isolated", "isolated_margin"],
+    )
+    accounts = {"idx": np.asarray(a["idx"], dtype=np.int64), "account_id": np.asarray(a["account_id"], dtype=object)}
+    balances = {
+        "account_idx": np.asarray(b["account_idx"], dtype=np.int64),
+        "asset_id": np.asarray(b["asset_id"], dtype=np.int64),
+        "amount": np.asarray([float(x) for x in b["amount"]], dtype=np.float64),
+    }
+    positions = {
+        "id": np.asarray(p["id"], dtype=np.int64),
+        "account_idx": np.asarray(p["account_idx"], dtype=np.int64),
+        "market_id": np.asarray(p["market_id"], dtype=np.int64),
+        "size": np.asarray([float(x) for x in p["size"]], dtype=np.float64),
+        "entry_price": np.asarray([float(x) for x in p["entry_price"]], dtype=np.float64),
+        "isolated": np.asarray(p["isolated"], dtype=bool),
+        "isolated_margin": np.asarray([0.0 if x is None else float(x) for x in p["isolated_margin"]], dtype=np.float64),
+    }
+    return accounts, balances, positions
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _index_map(db_ids: dict[int, str], symbols: tuple[str, ...]) -> np.ndarray:
+    """A lookup table ``db id -> parameter-set index`` (-1 where absent)."""
+    size = max(db_ids, default=0) + 1
+    table = np.full(size, -1, dtype=np.int64)
+    where = {s: i for i, s in enumerate(symbols)}
+    for pk, sym in db_ids.items():
+        table[pk] = where.get(sym, -1)
+    return table
+
+
+def _prices(snapshot: Snapshot, params: ParameterSet, used: set[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    symbols = params.assets.symbols
+    given = {
+        s: float(p) for s, p in SnapshotPrice.objects.filter(snapshot=snapshot).values_list("asset__symbol", "price")
+    }
+    out = np.full(len(symbols), np.nan)
+    source = ["snapshot"] * len(symbols)
+    todo = [s for s in symbols if s not in given]
+    missing_used = sorted(s for s in todo if s in used)
+    if missing_used:  # cannot happen for an imported snapshot; guard anyway
+        raise DomainError(f"snapshot {snapshot.pk} has no price for {', '.join(missing_used)}")
+    closes: dict[str, float] = {}
+    if todo:
+        rank = {s: i for i, s in enumerate(DEFAULT_SOURCES)}
+        rows = (
+            DailyClose.objects.filter(asset__symbol__in=todo, date__lte=snapshot.taken_at.date())
+            .order_by("asset__symbol", "-date")
+            .values_list("asset__symbol", "source", "date", "close")
+        )
+        best: dict[str, tuple] = {}
+        for sym, src, date, close in rows:
+            key = (-date.toordinal(), rank.get(src, len(rank)))
+            if sym not in best or key < best[sym][0]:
+                best[sym] = (key, float(close))
+        closes = {s: v[1] for s, v in best.items()}
+    unpriced = []
+    for i, s in enumerate(symbols):
+        if s in given:
+            out[i] = given[s]
+        elif s in closes:
+            out[i], source[i] = closes[s], "daily_close"
+        elif bool(params.assets.stable[i]):
+            out[i], source[i] = 1.0, "stable"
+        else:
+            unpriced.append(s)
+    if unpriced:
+        raise DomainError(
+            f"no price for {', '.join(unpriced)}: not in snapshot {snapshot.pk} and no daily close on or before "
+            f"{snapshot.taken_at:%Y-%m-%d}",
+            extra={"assets": unpriced},
+        )
+    return out, tuple(source)
+
+
+def snapshot_venue_state(
+    *, snapshot: Snapshot, params: ParameterSet, first_account: int = 0, last_account: int | None = None
+) -> SnapshotState:
+    """Engine input for the accounts ``[first_account, last_account)`` of ``snapshot``.
+
+    Args:
+        snapshot: an imported snapshot.
+        params: the parameter set the run evaluates against (markets/assets matched by symbol).
+        first_account: first account ``idx`` (inclusive).
+        last_account: end ``idx`` (exclusive); ``None`` = all accounts.
+
+    Returns:
+        ``SnapshotState`` with rebased account indices, rows sorted by account.
+
+    Raises:
+        DomainError: a market or asset used by the snapshot is missing from ``params`` (names
+            all of them), a bad range, or a price is unavailable (see the module docstring).
+    """
+    n_total = int(snapshot.n_accounts)
+    last = n_total if last_account is None else int(last_account)
+    first = int(first_account)
+    if not 0 <= first <= last <= n_total:
+        raise DomainError(f"account range [{first}, {last}) is not within [0, {n_total}]")
+
+    # Symbols used by the whole snapshot (not just this range): every chunk fails alike.
+    market_symbols = dict(Market.objects.values_list("pk", "symbol"))
+    asset_symbols = dict(Asset.objects.values_list("pk", "symbol"))
+    used_markets = set(snapshot.long_open_interest)
+    bal_assets = SnapshotBalance.objects.filter(snapshot=snapshot).values_list("asset_id", flat=True).distinct()
+    used_assets = {asset_symbols[a] for a in bal_assets.order_by()}
+    base_of = dict(Market.objects.filter(symbol__in=used_markets).values_list("symbol", "base_asset__symbol"))
+    missing_markets = sorted(used_markets - set(params.markets.symbols))
+    missing_assets = sorted(used_assets - set(params.assets.symbols))
+    if missing_markets or missing_assets:
+        parts = []
+        if missing_markets:
+            parts.append(f"markets {', '.join(missing_markets)}")
+        if missing_assets:
+            parts.append(f"assets {', '.join(missing_assets)}")
+        raise DomainError(
+            f"snapshot {snapshot.pk} uses symbols missing from the parameter set: {'; '.join(parts)}",
+            extra={"missing_markets": missing_markets, "missing_assets": missing_assets},
+        )
+    prices, price_source = _prices(snapshot, params, used_assets | set(base_of.values()))
+
+    # Whole-snapshot open interest (§3): exact long sizes × mark price.
+    long_base = np.zeros(params.markets.n)
+    for sym, total in snapshot.long_open_interest.items():
+        long_base[params.markets.index(sym)] = float(Decimal(total))
+    open_interest = long_base * prices[params.markets.base_asset]
+
+    accounts, balances, positions = _read_range(snapshot.pk, first, last)
+    market_map = _index_map(market_symbols, params.markets.symbols)
+    asset_map = _index_map(asset_symbols, params.assets.symbols)
+
+    a_order = np.argsort(accounts["idx"], kind="stable")
+    b_order = np.argsort(balances["account_idx"], kind="stable")
+    p_order = np.lexsort((positions["id"], positions["account_idx"]))
+    portfolio = Portfolio(
+        n_accounts=last - first,
+        balance_account=balances["account_idx"][b_order] - first,
+        balance_asset=asset_map[balances["asset_id"][b_order]],
+        balance_amount=balances["amount"][b_order],
+        position_account=positions["account_idx"][p_order] - first,
+        position_market=market_map[positions["market_id"][p_order]],
+        size=positions["size"][p_order],
+        entry_price=positions["entry_price"][p_order],
+        isolated=positions["isolated"][p_order],
+        isolated_margin=positions["isolated_margin"][p_order],
+    )
+    state = VenueState(
+        portfolio=portfolio,
+        asset_prices=prices,
+        insurance_fund=float(snapshot.insurance_fund_usd),
+        open_interest=open_interest,
+    )
+    return SnapshotState(
+        state=state,
+        first_account=first,
+        account_ids=accounts["account_id"][a_order],
+        position_ids=positions["id"][p_order],
+        open_interest=open_interest,
+        price_source=price_source,
+    )

@@ -1,0 +1,149 @@
+"""Governance API: the full workflow over HTTP, and the permission matrix (role × action).
+
+Every forbidden cell must be refused (403, body ``{"message", "extra"}``) and change nothing.
+"""
+
+import pytest
+
+from riskgov.core.models import AuditEvent
+from riskgov.governance.models import Policy, Proposal, Vote
+from riskgov.governance.services import policy_update, proposal_submit
+from riskgov.parameters.models import MarketParameterVersion, VersionStatus
+from tests.governance.conftest import BRACKETS, later, make_proposal, market, people  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+ROLES = ["viewer", "analyst", "m1", "admin", "nobody"]
+
+
+@pytest.fixture
+def nobody(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="nobody")
+
+
+def as_user(api, user):
+    api.force_authenticate(user)
+    return api
+
+
+def body(effective_days=3):
+    return {
+        "title": "Raise BTC IMF",
+        "rationale": "volatility is up",
+        "effective_at": later(days=effective_days).isoformat(),
+        "changes": [{"market": "BTC-PERP", "brackets": BRACKETS}],
+    }
+
+
+def state():
+    return (Proposal.objects.count(), Vote.objects.count(), Policy.objects.count(), MarketParameterVersion.objects.count())
+
+
+def test_workflow_over_http_create_submit_vote_schedule(api, people, market):
+    policy_update(by=people["admin"], quorum=2)
+    r = as_user(api, people["analyst"]).post("/api/v1/proposals/", body(), format="json")
+    assert r.status_code == 201, r.json()
+    pid = r.json()["id"]
+    diff = {d["field"]: d for d in r.json()["changes"][0]["diff"]}
+    assert diff["brackets[2].initial_margin_fraction"]["before"] == "0.02"
+    assert diff["brackets[2].initial_margin_fraction"]["after"] == "0.022"
+    assert as_user(api, people["analyst"]).get(f"/api/v1/proposals/{pid}/lint/").json() == {"errors": []}
+    assert as_user(api, people["analyst"]).post(f"/api/v1/proposals/{pid}/submit/").json()["status"] == "submitted"
+    inbox = as_user(api, people["m1"]).get("/api/v1/proposals/", {"awaiting_my_vote": "true"}).json()["results"]
+    assert [p["id"] for p in inbox] == [pid]
+    r = as_user(api, people["m1"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "ok"}, format="json")
+    assert r.json()["status"] == "submitted"
+    r = as_user(api, people["m2"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "fine"}, format="json")
+    assert r.json()["status"] == "scheduled" and len(r.json()["votes"]) == 2
+    assert as_user(api, people["m3"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "late"}, format="json").status_code == 409
+    events = as_user(api, people["viewer"]).get("/api/v1/audit-events/", {"object_type": "governance.proposal"}).json()
+    assert events["count"] >= 5
+
+
+def test_vote_needs_a_comment(api, people, make_proposal):
+    p = make_proposal()
+    proposal_submit(proposal=p, by=people["analyst"])
+    r = as_user(api, people["m1"]).post(f"/api/v1/proposals/{p.pk}/approve/", {}, format="json")
+    assert r.status_code == 400 and set(r.json()) == {"message", "extra"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_matrix_create(api, people, market, nobody, role):
+    user = nobody if role == "nobody" else people[role]
+    before = state()
+    r = as_user(api, user).post("/api/v1/proposals/", body(), format="json")
+    if role == "analyst":
+        assert r.status_code == 201
+    else:
+        assert r.status_code == 403 and state() == before
+
+
+@pytest.mark.parametrize("role", ROLES + ["analyst_other", "proposer_as_member"])
+@pytest.mark.parametrize("act", ["submit", "approve", "reject", "withdraw", "edit"])
+def test_matrix_proposal_actions(api, people, make_proposal, nobody, role, act):
+    """Authors (the proposer) submit/edit/withdraw; committee members who are not authors vote."""
+    proposer = people["both"] if role == "proposer_as_member" else people["analyst"]
+    p = make_proposal(by=proposer)
+    if act in ("approve", "reject"):
+        proposal_submit(proposal=p, by=proposer)
+    user = {"nobody": nobody, "analyst_other": people["coauthor"], "proposer_as_member": proposer}.get(role)
+    user = user or people[role]
+    is_author = user.pk == proposer.pk
+    allowed = is_author if act in ("submit", "withdraw", "edit") else role == "m1"
+    before, audit_before = state(), AuditEvent.objects.count()
+    client = as_user(api, user)
+    url = f"/api/v1/proposals/{p.pk}/"
+    if act == "edit":
+        r = client.patch(url, {"title": "new title"}, format="json")
+    elif act in ("approve", "reject"):
+        r = client.post(url + f"{act}/", {"comment": "why"}, format="json")
+    else:
+        r = client.post(url + f"{act}/", {}, format="json")
+    if allowed:
+        assert r.status_code == 200, r.json()
+    else:
+        assert r.status_code == 403, (role, act, r.status_code, r.json())
+        assert set(r.json()) == {"message", "extra"}
+        assert state() == before and AuditEvent.objects.count() == audit_before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_matrix_emergency_policy_and_reads(api, people, market, nobody, role):
+    user = nobody if role == "nobody" else people[role]
+    client = as_user(api, user)
+    before = state()
+    stricter = [dict(b, initial_margin_fraction=str(float(b["initial_margin_fraction"]) + 0.005)) for b in BRACKETS]
+    stricter[1]["initial_margin_fraction"] = "0.025"
+    r = client.post("/api/v1/proposals/emergency/", {"rationale": "flash crash", "changes": [{"market": "BTC-PERP", "brackets": stricter}]}, format="json")
+    assert r.status_code == (201 if role == "m1" else 403), r.json()
+    if role != "m1":
+        assert state() == before
+    before = state()
+    r = client.post("/api/v1/policy/update/", {"quorum": 3, "comment": "bigger committee"}, format="json")
+    assert r.status_code == (201 if role == "admin" else 403), r.json()
+    if role != "admin":
+        assert state() == before
+    for url in ("/api/v1/proposals/", "/api/v1/policy/current/", "/api/v1/audit-events/", "/api/v1/audit-events/export/"):
+        assert client.get(url).status_code == (403 if role == "nobody" else 200), url
+
+
+def test_audit_export_is_filtered_csv(api, people, make_proposal):
+    make_proposal()
+    r = as_user(api, people["viewer"]).get("/api/v1/audit-events/export/", {"object_type": "governance.proposal"})
+    text = b"".join(r.streaming_content).decode()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("id,created_at,actor_name,action")
+    assert len(lines) == 1 + AuditEvent.objects.filter(object_type="governance.proposal").count()
+    assert all("governance.proposal" in line for line in lines[1:])
+
+
+def test_emergency_is_active_at_once(api, people, market):
+    stricter = [dict(b) for b in BRACKETS]
+    stricter[0]["maintenance_margin_fraction"] = "0.0045"
+    r = as_user(api, people["m1"]).post(
+        "/api/v1/proposals/emergency/", {"rationale": "oracle risk", "changes": [{"market": "BTC-PERP", "brackets": stricter}]}, format="json"
+    )
+    assert r.status_code == 201 and r.json()["status"] == "active" and r.json()["ratify_by"]
+    active = MarketParameterVersion.objects.get(market__symbol="BTC-PERP", status=VersionStatus.ACTIVE)
+    assert str(active.brackets.get(index=1).maintenance_margin_fraction.normalize()) == "0.0045"
