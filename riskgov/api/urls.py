@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from riskgov.api import governance_views, views
+from riskgov.api import governance_views, health_views, views
 
 router = DefaultRouter()
 router.register("assets", views.AssetViewSet, basename="asset")
@@ -12,6 +12,7 @@ router.register("markets", views.MarketViewSet, basename="market")
 router.register("market-versions", views.MarketVersionViewSet, basename="market-version")
 router.register("asset-versions", views.AssetVersionViewSet, basename="asset-version")
 router.register("parameter-imports", views.ParameterImportViewSet, basename="parameter-import")
+router.register("health-runs", health_views.HealthRunViewSet, basename="health-run")
 router.register("proposals", governance_views.ProposalViewSet, basename="proposal")
 router.register("policy", governance_views.PolicyViewSet, basename="policy")
 router.register("audit-events", governance_views.AuditEventViewSet, basename="audit-event")

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "riskgov.parameters",
     "riskgov.governance",
     "riskgov.snapshots",
+    "riskgov.health",
     "riskgov.web",
 ]
 

@@ -123,7 +123,7 @@ def demo_load(files: DemoFiles, *, log: Callable[[str], None] = print, progress=
     doc_all, findings_all = parse_binance(files.binance, depth_by_base=depth)
     wanted = sorted(m["symbol"] for m in doc_all["markets"] if m["base_asset"] in with_history)
     doc, findings = parse_binance(
-        files.binance, symbols=wanted, depth_by_base=depth, name="Demo venue (Binance USDⓈ-M brackets)"
+        files.binance, symbols=wanted, depth_by_base=depth, name="Demo venue (Binance USDS-M brackets)"
     )
     summary = parameters_import_document(
         document=doc, venue="binance", file_name=files.binance.name, findings=findings_text(findings)
@@ -148,3 +148,59 @@ def demo_load(files: DemoFiles, *, log: Callable[[str], None] = print, progress=
 
     report.users = demo_users_ensure()
     return report
+
+
+#: The demo snapshot's generator seed (fixed: reruns find the same snapshot).
+DEMO_SEED = 7
+
+
+def demo_snapshot_ensure(
+    *, accounts: int = 20_000, seed: int = DEMO_SEED, log: Callable[[str], None] = print, progress=None
+):
+    """Generate and import the demo venue snapshot unless one of this seed and size exists.
+
+    The snapshot is marked ``generated`` (synthetic accounts on the real parameters and
+    prices) and found again by its ``source`` text, so rerunning the demo is safe.
+
+    Returns:
+        ``(snapshot, created)``.
+    """
+    import tempfile
+
+    from riskgov.snapshots.generator import generate_snapshot
+    from riskgov.snapshots.models import Snapshot
+    from riskgov.snapshots.services import snapshot_import
+
+    source = f"demo generator seed={seed} accounts={accounts}"
+    existing = Snapshot.objects.filter(generated=True, source=source).order_by("-id").first()
+    if existing is not None:
+        log(f"snapshot: reusing generated snapshot {existing.pk} ({accounts} accounts, seed {seed})")
+        return existing, False
+    with tempfile.TemporaryDirectory(prefix="riskgov-demo-") as tmp:
+        path = generate_snapshot(Path(tmp) / "snapshot", accounts=accounts, seed=seed)
+        snapshot = snapshot_import(path=path, generated=True, source=source, progress=progress)
+    log(
+        f"snapshot: generated and imported {snapshot.pk} ({snapshot.n_accounts} accounts, {snapshot.n_positions} positions)"
+    )
+    return snapshot, True
+
+
+def demo_health_run(*, snapshot):
+    """Run a full health run of the snapshot now (in-process) and return it published.
+
+    The demo runs the task graph eagerly whatever the broker setting, so that it can print
+    the figures; production runs go through the workers (``run_health`` or the API).
+    """
+    from riskgov.config.celery import app
+    from riskgov.health.models import HealthRun, RunKind
+    from riskgov.health.services import health_run_create
+    from riskgov.health.tasks import health_run
+
+    run = health_run_create(snapshot=snapshot, kind=RunKind.MANUAL, label="demo", enqueue=False)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        health_run.delay(run.pk)
+    finally:
+        app.conf.task_always_eager = eager
+    return HealthRun.objects.get(pk=run.pk)

@@ -9,7 +9,7 @@ from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, Proposal, Vote
 from riskgov.governance.services import policy_update, proposal_submit
 from riskgov.parameters.models import MarketParameterVersion, VersionStatus
-from tests.governance.conftest import BRACKETS, later, make_proposal, market, people  # noqa: F401 (fixtures)
+from tests.governance_fixtures import BRACKETS, later
 
 pytestmark = pytest.mark.django_db
 ROLES = ["viewer", "analyst", "m1", "admin", "nobody"]

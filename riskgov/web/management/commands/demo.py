@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from riskgov.web.demo import DemoFiles, demo_load
+from riskgov.web.demo import DemoFiles, demo_health_run, demo_load, demo_snapshot_ensure
 
 
 class Command(BaseCommand):
@@ -21,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--data", default=None, help="data folder (default: the repo's data/)")
         parser.add_argument("--no-serve", action="store_true", help="stop after loading")
         parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--accounts", type=int, default=20_000, help="accounts of the generated snapshot")
+        parser.add_argument("--no-health", action="store_true", help="skip the snapshot and the health run")
 
     def handle(self, *args, **o):
         self.stdout.write(f"riskgov demo — mode: {settings.RISKGOV_MODE}")
@@ -37,7 +39,35 @@ class Command(BaseCommand):
         for username, password, roles, created in report.users:
             note = "" if created else "  (existing user: password unchanged)"
             self.stdout.write(f"  {username} / {password} — {', '.join(roles)}{note}")
+        if not o["no_health"]:
+            self._health(o)
         if o["no_serve"]:
             return
         self.stdout.write(f"\nriskgov is at http://{o['addr']}/  (Ctrl-C to stop)\n")
         call_command("runserver", o["addr"], use_reloader=False)
+
+    def _health(self, o):
+        with tqdm(unit="row", desc="importing snapshot", disable=None) as bar:
+            snapshot, _ = demo_snapshot_ensure(
+                accounts=o["accounts"], log=lambda s: tqdm.write(s, file=self.stdout), progress=bar.update
+            )
+        run = demo_health_run(snapshot=snapshot)
+        if run.status != "succeeded":
+            raise CommandError(f"health run {run.pk} {run.status}: {run.error.splitlines()[0] if run.error else ''}")
+
+        def ratio(x):
+            return "∞ (nothing to cover)" if x is None else f"{x:.2f}"
+
+        self.stdout.write(f"health run {run.pk} of snapshot {snapshot.pk} (generated accounts, real parameters):")
+        self.stdout.write(
+            f"  accounts {run.n_accounts:,}, positions {run.n_positions:,}, equity {run.equity_usd:,.0f} USD"
+        )
+        self.stdout.write(
+            f"  liquidatable {run.liquidatable_accounts:,}, bankrupt {run.bankrupt_accounts:,}, "
+            f"shortfall {run.shortfall_usd:,.0f} USD, insurance fund {run.insurance_fund_usd:,.0f} USD"
+        )
+        self.stdout.write(
+            f"  {run.tail_scenarios} historical scenarios, α={run.tail_alpha}: VaR {run.var_usd:,.0f} USD, "
+            f"ES {run.es_usd:,.0f} USD, coverage at ES {ratio(run.coverage_at_es)}, Cover-2 {run.cover2_usd:,.0f} USD"
+        )
+        self.stdout.write(f"  results: http://{o['addr']}/api/v1/health-runs/{run.pk}/results/")

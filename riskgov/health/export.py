@@ -1,0 +1,148 @@
+"""``riskgov.health/1`` writer (FORMATS.md "Health run output"), streamed.
+
+Keys and their order are exactly FORMATS.md's: ``format, snapshot, parameters, totals,
+accounts, positions, scenarios, tail``; ``accounts``/``positions`` are left out when
+``include_accounts=False`` (very large runs), the other keys never are. ``null`` stands for
+"none" (no liquidation/bankruptcy price) and for infinity in ratios. Accounts are in
+snapshot order (``idx``), positions by account then position id, scenarios in run order.
+The document is produced piece by piece from database iterators, so a 1M-account run is
+written without holding it in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from riskgov.health.models import AccountResult, HealthRun, PositionResult
+from riskgov.health.selectors import run_scenarios, run_tail, run_totals
+
+FORMAT = "riskgov.health/1"
+_BATCH = 20_000
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+
+
+def _iso(dt: Any) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _accounts(run: HealthRun) -> Iterator[dict[str, Any]]:
+    rows = (
+        AccountResult.objects.filter(run=run)
+        .order_by("account_idx")
+        .values_list(
+            "account_id",
+            "equity_usd",
+            "initial_margin_usd",
+            "maintenance_margin_usd",
+            "margin_ratio",
+            "liquidatable",
+            "bankrupt",
+            "shortfall_usd",
+        )
+    )
+    for aid, eq, im, mm, ratio, liq, bk, short in rows.iterator(chunk_size=_BATCH):
+        yield {
+            "account_id": aid,
+            "equity_usd": eq,
+            "initial_margin_usd": im,
+            "maintenance_margin_usd": mm,
+            "margin_ratio": ratio,
+            "liquidatable": liq,
+            "bankrupt": bk,
+            "shortfall_usd": short,
+        }
+
+
+def _positions(run: HealthRun) -> Iterator[dict[str, Any]]:
+    """Positions with their account id, by walking accounts and positions both sorted by idx."""
+    ids = AccountResult.objects.filter(run=run).order_by("account_idx").values_list("account_idx", "account_id")
+    id_iter = ids.iterator(chunk_size=_BATCH)
+    cur_idx, cur_id = -1, ""
+    rows = (
+        PositionResult.objects.filter(run=run)
+        .order_by("account_idx", "position_id")
+        .values_list(
+            "account_idx",
+            "market__symbol",
+            "size",
+            "notional_usd",
+            "initial_margin_usd",
+            "maintenance_margin_usd",
+            "liquidation_price",
+            "bankruptcy_price",
+        )
+    )
+    for idx, market, size, notional, im, mm, liq, bk in rows.iterator(chunk_size=_BATCH):
+        while cur_idx < idx:
+            cur_idx, cur_id = next(id_iter)
+        yield {
+            "account_id": cur_id,
+            "market": market,
+            "size": size,
+            "notional_usd": notional,
+            "initial_margin_usd": im,
+            "maintenance_margin_usd": mm,
+            "liquidation_price": liq,
+            "bankruptcy_price": bk,
+        }
+
+
+def _array(name: str, items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    yield f', "{name}": ['
+    first = True
+    for item in items:
+        yield ("\n  " if first else ",\n  ") + _dumps(item)
+        first = False
+    yield "]"
+
+
+def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iterator[str]:
+    """The ``riskgov.health/1`` document of a published run, as text pieces.
+
+    Raises:
+        ValueError: the run is not published.
+    """
+    if run.published_at is None:
+        raise ValueError(f"health run {run.pk} is not published")
+    snap = run.snapshot
+    head = {
+        "format": FORMAT,
+        "snapshot": {"venue": snap.venue, "taken_at": _iso(snap.taken_at)},
+        "parameters": {"name": run.parameters_name, "version": run.parameters_version},
+        "totals": run_totals(run),
+    }
+    yield _dumps(head)[:-1]  # leave the object open
+    if include_accounts:
+        yield from _array("accounts", _accounts(run))
+        yield from _array("positions", _positions(run))
+    scenarios = (
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "liquidatable_accounts": r.liquidatable_accounts,
+            "bankrupt_accounts": r.bankrupt_accounts,
+            "shortfall_usd": r.shortfall_usd,
+            "insurance_fund_after_usd": r.insurance_fund_after_usd,
+            "adl_usd": r.adl_usd,
+            "coverage_ratio": r.coverage_ratio,
+        }
+        for r in run_scenarios(run=run).iterator(chunk_size=_BATCH)
+    )
+    yield from _array("scenarios", scenarios)
+    yield ', "tail": ' + _dumps(run_tail(run)) + "}\n"
+
+
+def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True) -> None:
+    """Write the run's ``riskgov.health/1`` document to an open text file."""
+    for piece in health_json_chunks(run, include_accounts=include_accounts):
+        fp.write(piece)
+
+
+def health_document(run: HealthRun, *, include_accounts: bool = True) -> dict[str, Any]:
+    """The document as a dict (small runs, tests)."""
+    return json.loads("".join(health_json_chunks(run, include_accounts=include_accounts)))

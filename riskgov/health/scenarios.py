@@ -1,0 +1,266 @@
+"""The standard scenario set of a health run, built from stored daily closes (RISK_MODEL §9, §10).
+
+A *spec* (JSON-able dict, stored on the run) says what to include:
+
+* ``uniform``: relative shocks applied to every non-stable asset (default −10 … −50 % and
+  +10 … +50 %);
+* ``historical_horizons``: every real ``h``-day window of the stored closes (default 1 and
+  3 days), joint across the assets the snapshot uses (correlation kept);
+* ``crash_days``: the named crash days of ``CRASH_DAYS`` whose two end dates exist in the data
+  for every required asset (close before the crash → close after it);
+* ``per_asset``: configured named per-asset scenarios ``[{"name", "shocks": {sym: r}}]``
+  (default ``settings.RISKGOV_HEALTH_PER_ASSET_SCENARIOS``, empty);
+* ``proxies``: explicit history proxies ``{asset: history asset}`` (default
+  ``settings.RISKGOV_HEALTH_PROXIES``, empty: none is invented);
+* ``alpha``: VaR/ES level (default 0.99).
+
+Decision on assets without history (§9 "none is invented"): the required assets of the
+historical scenarios are the non-stable assets **the snapshot uses** (its price rows) that
+have history of their own or a configured proxy. A used asset with neither is *held at its
+price* in historical and crash-day scenarios (it is never given an invented move); such
+assets are listed in the run's scenario meta (``historical_unshocked``) and in the export
+of the scenario set, so the reader sees the gap. Assets the snapshot does not use do not
+restrict the shared dates (they could not change any result).
+
+Tail population (§10): VaR/ES are computed over the regular historical windows (the
+empirical distribution; uniform, crash-day and per-asset scenarios are stress points and
+crash days would double-count a window). With no historical window, over every scenario.
+Cover-2 is the maximum over all scenarios.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from riskgov.core.exceptions import DomainError
+from riskgov.engine.scenarios import ScenarioSet, concat, historical_scenarios, per_asset_scenario, uniform_scenarios
+from riskgov.engine.types import EngineInputError, ParameterSet
+from riskgov.markets.selectors import price_matrix
+
+UNIFORM_SHOCKS = (-0.1, -0.2, -0.3, -0.4, -0.5, 0.1, 0.2, 0.3, 0.4, 0.5)
+HISTORICAL_HORIZONS = (1, 3)
+DEFAULT_ALPHA = 0.99
+
+#: Named crash days: (name, close before, close after). Used only when present in the data.
+CRASH_DAYS = (
+    ("Black Thursday", "2020-03-11", "2020-03-12"),
+    ("May 2021 crash", "2021-05-18", "2021-05-19"),
+    ("LUNA collapse", "2022-05-08", "2022-05-12"),
+    ("FTX collapse", "2022-11-07", "2022-11-09"),
+)
+
+SPEC_TOKENS = {"uniform", "hist1", "hist3", "crash", "per_asset"}
+
+
+def default_spec() -> dict[str, Any]:
+    """The standard spec (module docstring), with the configured per-asset scenarios and proxies."""
+    return {
+        "uniform": list(UNIFORM_SHOCKS),
+        "historical_horizons": list(HISTORICAL_HORIZONS),
+        "crash_days": True,
+        "per_asset": list(getattr(settings, "RISKGOV_HEALTH_PER_ASSET_SCENARIOS", [])),
+        "proxies": dict(getattr(settings, "RISKGOV_HEALTH_PROXIES", {})),
+        "alpha": DEFAULT_ALPHA,
+    }
+
+
+def parse_spec(text: str | dict[str, Any] | None) -> dict[str, Any]:
+    """A scenario spec from the command line or API.
+
+    Accepts ``None``/``"standard"`` (the default), a JSON object (keys of the module
+    docstring; missing keys take the default), or comma-separated tokens among
+    ``uniform, hist1, hist3, crash, per_asset`` (e.g. ``"uniform,hist1"``).
+
+    Raises:
+        DomainError: unknown token or key, or malformed JSON.
+    """
+    spec = default_spec()
+    if text is None or text == "" or text == "standard":
+        return spec
+    if isinstance(text, str) and text.lstrip().startswith("{"):
+        try:
+            text = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DomainError(f"--scenarios: bad JSON: {exc}") from None
+    if isinstance(text, dict):
+        unknown = set(text) - set(spec)
+        if unknown:
+            raise DomainError(f"unknown scenario spec keys {sorted(unknown)}", extra={"allowed": sorted(spec)})
+        spec.update(text)
+        return spec
+    tokens = {t.strip() for t in str(text).split(",") if t.strip()}
+    bad = tokens - SPEC_TOKENS
+    if bad:
+        raise DomainError(f"unknown scenario tokens {sorted(bad)}; use {sorted(SPEC_TOKENS)} or 'standard'")
+    return {
+        **spec,
+        "uniform": spec["uniform"] if "uniform" in tokens else [],
+        "historical_horizons": [h for h in (1, 3) if f"hist{h}" in tokens],
+        "crash_days": "crash" in tokens,
+        "per_asset": spec["per_asset"] if "per_asset" in tokens else [],
+    }
+
+
+@dataclass(frozen=True)
+class BuiltScenarios:
+    """A run's scenario set with its tail flags and notes.
+
+    Attributes:
+        scenarios: the engine ``ScenarioSet`` (``S`` scenarios over the parameter set's assets).
+        in_tail: ``(S,)`` bool, the scenario belongs to the VaR/ES population.
+        meta: notes (assets held at price, crash days found/absent, history range).
+    """
+
+    scenarios: ScenarioSet
+    in_tail: tuple[bool, ...]
+    meta: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of names and shocks (part of the run's input hash)."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.scenarios.names, self.scenarios.asset_symbols]).encode())
+        h.update(np.ascontiguousarray(self.scenarios.shocks, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+
+def _empty(params: ParameterSet) -> ScenarioSet:
+    n = params.assets.n
+    return ScenarioSet((), (), np.zeros((0, n)), tuple(params.assets.symbols), (), ())
+
+
+def build_scenarios(*, params: ParameterSet, spec: dict[str, Any], used_assets: Iterable[str]) -> BuiltScenarios:
+    """Build the run's scenarios from the spec and the stored daily closes (§9).
+
+    Args:
+        params: the engine parameter set (its asset list orders the shock columns).
+        spec: a spec from ``parse_spec``.
+        used_assets: symbols of the assets the snapshot uses (its price rows).
+
+    Returns:
+        ``BuiltScenarios``.
+
+    Raises:
+        DomainError: a per-asset scenario names an unknown asset, a shock ≤ −1, or the
+            spec yields no scenario at all.
+    """
+    assets = params.assets
+    sets: list[ScenarioSet] = []
+    tail: list[bool] = []
+    meta: dict[str, Any] = {}
+    try:
+        if spec.get("uniform"):
+            sets.append(uniform_scenarios(assets, [float(x) for x in spec["uniform"]]))
+            tail += [False] * len(spec["uniform"])
+        horizons = [int(h) for h in spec.get("historical_horizons") or []]
+        if horizons or spec.get("crash_days"):
+            hist_sets, hist_tail, hist_meta = _historical(params, spec, set(used_assets), horizons)
+            sets += hist_sets
+            tail += hist_tail
+            meta.update(hist_meta)
+        for entry in spec.get("per_asset") or []:
+            sets.append(per_asset_scenario(assets, str(entry["name"]), dict(entry["shocks"])))
+            tail.append(False)
+    except (EngineInputError, KeyError, TypeError, ValueError) as exc:
+        raise DomainError(f"scenario spec not usable: {exc}") from exc
+    if not sets:
+        raise DomainError("the scenario spec gives no scenario")
+    scenarios = concat(*sets)
+    if not any(tail):
+        tail = [True] * scenarios.n
+        meta["tail_population"] = "all scenarios (no historical window)"
+    else:
+        meta["tail_population"] = "historical windows"
+    return BuiltScenarios(scenarios=scenarios, in_tail=tuple(tail), meta=meta)
+
+
+def _historical(
+    params: ParameterSet, spec: dict[str, Any], used: set[str], horizons: list[int]
+) -> tuple[list[ScenarioSet], list[bool], dict[str, Any]]:
+    assets = params.assets
+    proxies = {k: v for k, v in (spec.get("proxies") or {}).items() if k in assets.symbols}
+    wanted = [s for s, st in zip(assets.symbols, assets.stable, strict=True) if not st and s in used]
+    pm = price_matrix(symbols=sorted({proxies.get(s, s) for s in wanted}))
+    have = set(pm.symbols)
+    required = [s for s in wanted if proxies.get(s, s) in have]
+    unshocked = sorted(set(wanted) - set(required))
+    meta: dict[str, Any] = {"historical_required": required, "historical_unshocked": unshocked, "proxies": proxies}
+    if not required:
+        meta["historical_note"] = "no used asset has price history: no historical scenario"
+        return [], [], meta
+    # Assets outside the required set are treated as stable for the window builder: held at
+    # their price (documented in the module docstring), never given an invented move.
+    hist_assets = replace(assets, stable=np.array([s not in required for s in assets.symbols], dtype=np.bool_))
+    sets: list[ScenarioSet] = []
+    tail: list[bool] = []
+    for h in horizons:
+        try:
+            s = historical_scenarios(hist_assets, pm.closes, pm.symbols, pm.dates, h, proxies=proxies)
+        except EngineInputError as exc:
+            meta[f"historical_{h}d_note"] = str(exc)
+            continue
+        sets.append(s)
+        tail += [True] * s.n
+        meta[f"historical_{h}d"] = {"windows": s.n, "first": s.start_date[0], "last": s.end_date[-1]}
+    if spec.get("crash_days"):
+        crash = _crash_days(hist_assets, pm, required, proxies)
+        meta["crash_days_found"] = list(crash.names)
+        meta["crash_days_absent"] = [n for n, _, _ in CRASH_DAYS if not any(c.startswith(n) for c in crash.names)]
+        if crash.n:
+            sets.append(crash)
+            tail += [False] * crash.n
+    return sets, tail, meta
+
+
+def _crash_days(hist_assets, pm, required: list[str], proxies: dict[str, str]) -> ScenarioSet:
+    """Named crash days present for every required asset (close before → close after)."""
+    dates = [str(d) for d in pm.dates]
+    cols = [pm.symbols.index(proxies.get(s, s)) for s in required]
+    req_idx = [hist_assets.index(s) for s in required]
+    names, rows, starts, ends = [], [], [], []
+    for name, start, end in CRASH_DAYS:
+        if start not in dates or end not in dates:
+            continue
+        p0 = pm.closes[dates.index(start), cols]
+        p1 = pm.closes[dates.index(end), cols]
+        if not (np.isfinite(p0).all() and np.isfinite(p1).all()):
+            continue
+        row = np.zeros(hist_assets.n)
+        row[req_idx] = p1 / p0 - 1.0
+        names.append(f"{name} {start}..{end}")
+        rows.append(row)
+        starts.append(start)
+        ends.append(end)
+    shocks = np.array(rows) if rows else np.zeros((0, hist_assets.n))
+    return ScenarioSet(
+        names=tuple(names),
+        kinds=("historical",) * len(names),
+        shocks=shocks,
+        asset_symbols=tuple(hist_assets.symbols),
+        start_date=tuple(starts),
+        end_date=tuple(ends),
+    )
+
+
+def scenarios_from_store(row: Any) -> tuple[ScenarioSet, np.ndarray]:
+    """Rebuild the engine ``ScenarioSet`` and ``(S,)`` tail flags from a ``RunScenarioSet`` row."""
+    n_a = len(row.asset_symbols)
+    shocks = np.asarray(row.shocks, dtype=np.float64).reshape(-1, n_a)
+    return (
+        ScenarioSet(
+            names=tuple(row.names),
+            kinds=tuple(row.kinds),
+            shocks=shocks,
+            asset_symbols=tuple(row.asset_symbols),
+            start_date=tuple(row.start_dates),
+            end_date=tuple(row.end_dates),
+        ),
+        np.asarray(row.in_tail, dtype=np.bool_),
+    )

@@ -1,0 +1,151 @@
+"""Read queries on health runs. Readers see only **published** runs (plus, for a user, their
+own runs in progress), so a half-written or failed run is never shown as a result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+
+from riskgov.core.roles import ADMIN, has_role
+from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
+
+#: the heavy JSON columns, deferred in lists
+_HEAVY = ("cascade", "adl", "recommendations", "scenario_spec")
+
+
+def published_runs(*, kinds: tuple[str, ...] | None = (RunKind.SCHEDULED, RunKind.MANUAL)) -> QuerySet[HealthRun]:
+    """Published runs, newest publication first; impact runs only when ``kinds`` says so."""
+    qs = HealthRun.objects.filter(published_at__isnull=False, status=RunStatus.SUCCEEDED)
+    if kinds is not None:
+        qs = qs.filter(kind__in=kinds)
+    return qs.select_related("snapshot").order_by("-published_at", "-id")
+
+
+def latest_published_run(*, kinds: tuple[str, ...] | None = (RunKind.SCHEDULED, RunKind.MANUAL)) -> HealthRun | None:
+    """The newest published run of the active parameters (not an impact run by default)."""
+    return published_runs(kinds=kinds).first()
+
+
+def runs_visible_to(*, user: Any) -> QuerySet[HealthRun]:
+    """Runs a user may see: every published run, plus their own (any status); admins see all."""
+    qs = HealthRun.objects.select_related("snapshot").defer(*_HEAVY).order_by("-created_at", "-id")
+    if has_role(user, ADMIN):
+        return qs
+    return qs.filter(Q(published_at__isnull=False) | Q(created_by=user))
+
+
+def run_accounts(*, run: HealthRun) -> QuerySet[AccountResult]:
+    """Account rows of a run, riskiest first: margin ratio descending, infinity (NULL) first."""
+    return AccountResult.objects.filter(run=run).order_by(F("margin_ratio").desc(nulls_first=True), "account_idx")
+
+
+def run_scenarios(*, run: HealthRun) -> QuerySet[ScenarioResult]:
+    """Scenario rows of a run in scenario order."""
+    return ScenarioResult.objects.filter(run=run).order_by("idx")
+
+
+def run_totals(run: HealthRun) -> dict[str, Any]:
+    """FORMATS.md ``totals`` of a run (``None`` = infinity for the coverage ratio)."""
+    return {
+        "accounts": run.n_accounts,
+        "positions": run.n_positions,
+        "equity_usd": run.equity_usd,
+        "initial_margin_usd": run.initial_margin_usd,
+        "maintenance_margin_usd": run.maintenance_margin_usd,
+        "liquidatable_accounts": run.liquidatable_accounts,
+        "bankrupt_accounts": run.bankrupt_accounts,
+        "shortfall_usd": run.shortfall_usd,
+        "insurance_fund_usd": run.insurance_fund_usd,
+        "coverage_ratio": run.coverage_ratio,
+    }
+
+
+def run_tail(run: HealthRun) -> dict[str, Any]:
+    """FORMATS.md ``tail`` of a run (§10)."""
+    return {
+        "alpha": run.tail_alpha,
+        "scenarios": run.tail_scenarios,
+        "var_usd": run.var_usd,
+        "es_usd": run.es_usd,
+        "cover2_usd": run.cover2_usd,
+        "coverage_at_es": run.coverage_at_es,
+    }
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """A proposed-parameters run against the current one on the same snapshot (impact, §13).
+
+    Attributes:
+        newly_liquidatable: account ids liquidatable under ``proposed`` but not ``current``.
+        no_longer_liquidatable: the reverse.
+        delta_initial_margin_usd, delta_maintenance_margin_usd: proposed − current totals.
+        scenarios: per scenario name present in both runs: shortfall and coverage of each
+            (coverage ``None`` = infinity) and the shortfall difference.
+    """
+
+    current_id: int
+    proposed_id: int
+    newly_liquidatable: list[str]
+    no_longer_liquidatable: list[str]
+    delta_initial_margin_usd: float
+    delta_maintenance_margin_usd: float
+    delta_shortfall_usd: float
+    scenarios: list[dict[str, Any]]
+
+
+def run_comparison(current: HealthRun, proposed: HealthRun, *, limit: int = 1000) -> RunComparison:
+    """Compare two published runs (normally the latest run and an impact run).
+
+    Raises:
+        ValueError: a run is unpublished or the runs are of different snapshots.
+    """
+    if current.published_at is None or proposed.published_at is None:
+        raise ValueError("both runs must be published")
+    if current.snapshot_id != proposed.snapshot_id:
+        raise ValueError("runs evaluate different snapshots")
+    cur = AccountResult.objects.filter(run=current, liquidatable=True).values_list("account_idx", flat=True)
+    new = (
+        AccountResult.objects.filter(run=proposed, liquidatable=True)
+        .exclude(account_idx__in=cur)
+        .order_by("account_idx")
+        .values_list("account_id", flat=True)[:limit]
+    )
+    prop = AccountResult.objects.filter(run=proposed, liquidatable=True).values_list("account_idx", flat=True)
+    gone = (
+        AccountResult.objects.filter(run=current, liquidatable=True)
+        .exclude(account_idx__in=prop)
+        .order_by("account_idx")
+        .values_list("account_id", flat=True)[:limit]
+    )
+    a = {r.name: r for r in run_scenarios(run=current)}
+    rows = []
+    for r in run_scenarios(run=proposed):
+        if r.name not in a:
+            continue
+        c = a[r.name]
+        rows.append(
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "current_shortfall_usd": c.shortfall_usd,
+                "proposed_shortfall_usd": r.shortfall_usd,
+                "delta_shortfall_usd": r.shortfall_usd - c.shortfall_usd,
+                "current_coverage_ratio": c.coverage_ratio,
+                "proposed_coverage_ratio": r.coverage_ratio,
+                "current_liquidatable_accounts": c.liquidatable_accounts,
+                "proposed_liquidatable_accounts": r.liquidatable_accounts,
+            }
+        )
+    return RunComparison(
+        current_id=current.pk,
+        proposed_id=proposed.pk,
+        newly_liquidatable=list(new),
+        no_longer_liquidatable=list(gone),
+        delta_initial_margin_usd=(proposed.initial_margin_usd or 0.0) - (current.initial_margin_usd or 0.0),
+        delta_maintenance_margin_usd=(proposed.maintenance_margin_usd or 0.0) - (current.maintenance_margin_usd or 0.0),
+        delta_shortfall_usd=(proposed.shortfall_usd or 0.0) - (current.shortfall_usd or 0.0),
+        scenarios=rows,
+    )

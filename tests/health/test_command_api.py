@@ -1,0 +1,136 @@
+"""``run_health`` (FORMATS.md ``riskgov.health/1``) and the ``/api/v1/health-runs/`` API."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from riskgov.core.roles import ADMIN, ANALYST, VIEWER
+from riskgov.health.models import HealthRun, RunStatus
+
+pytestmark = pytest.mark.django_db
+
+TOP = ["format", "snapshot", "parameters", "totals", "accounts", "positions", "scenarios", "tail"]
+TOTALS = [
+    "accounts",
+    "positions",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidatable_accounts",
+    "bankrupt_accounts",
+    "shortfall_usd",
+    "insurance_fund_usd",
+    "coverage_ratio",
+]
+ACCOUNT = [
+    "account_id",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "margin_ratio",
+    "liquidatable",
+    "bankrupt",
+    "shortfall_usd",
+]
+POSITION = [
+    "account_id",
+    "market",
+    "size",
+    "notional_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidation_price",
+    "bankruptcy_price",
+]
+SCENARIO = [
+    "name",
+    "kind",
+    "liquidatable_accounts",
+    "bankrupt_accounts",
+    "shortfall_usd",
+    "insurance_fund_after_usd",
+    "adl_usd",
+    "coverage_ratio",
+]
+TAIL = ["alpha", "scenarios", "var_usd", "es_usd", "cover2_usd", "coverage_at_es"]
+
+
+def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
+    out = tmp_path / "h.json"
+    call_command("run_health", "--output-json", str(out), "--chunk-accounts", "5")
+    doc = json.loads(out.read_text())
+    assert list(doc) == TOP
+    assert doc["format"] == "riskgov.health/1"
+    assert list(doc["snapshot"]) == ["venue", "taken_at"] and doc["snapshot"]["taken_at"] == "2020-04-16T00:00:00Z"
+    assert list(doc["parameters"]) == ["name", "version"]
+    assert list(doc["totals"]) == TOTALS and doc["totals"]["accounts"] == 21
+    assert all(list(a) == ACCOUNT for a in doc["accounts"]) and len(doc["accounts"]) == 21
+    assert all(list(p) == POSITION for p in doc["positions"]) and doc["positions"]
+    assert all(list(s) == SCENARIO for s in doc["scenarios"])
+    assert list(doc["tail"]) == TAIL
+    # null = infinity / none; never NaN or Infinity in the file
+    assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
+    assert any(a["margin_ratio"] is None for a in doc["accounts"] if a["equity_usd"] <= 0)
+    ids = {a["account_id"] for a in doc["accounts"]}
+    assert {p["account_id"] for p in doc["positions"]} <= ids
+    assert "published" in capsys.readouterr().out
+
+    out2 = tmp_path / "small.json"
+    call_command("run_health", "--output-json", str(out2), "--no-accounts", "--scenarios", "uniform")
+    small = json.loads(out2.read_text())
+    assert list(small) == ["format", "snapshot", "parameters", "totals", "scenarios", "tail"]
+    assert len(small["scenarios"]) == 10
+
+
+def test_run_health_refuses_bad_input(venue):
+    with pytest.raises(CommandError, match="proposals arrive with the governance issue"):
+        call_command("run_health", "--proposal", "1")
+    with pytest.raises(CommandError, match="no such snapshot"):
+        call_command("run_health", "--snapshot", "99999")
+    with pytest.raises(CommandError, match="unknown scenario tokens"):
+        call_command("run_health", "--scenarios", "nope")
+    assert not HealthRun.objects.exists()
+
+
+def test_api_roles_progress_results_accounts_export(venue, api, users, django_capture_on_commit_callbacks):
+    api.force_authenticate(users[VIEWER])
+    r = api.post("/api/v1/health-runs/", {}, format="json")
+    assert r.status_code == 403 and set(r.json()) == {"message", "extra"}
+    api.force_authenticate(users[ANALYST])
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/v1/health-runs/", {"snapshot": venue.pk, "label": "mine"}, format="json")
+    assert r.status_code == 202, r.content
+    run_id = r.json()["id"]
+    assert HealthRun.objects.get(pk=run_id).status == RunStatus.SUCCEEDED  # eager in tests
+    p = api.get(f"/api/v1/health-runs/{run_id}/progress/").json()
+    assert (p["status"], p["progress"]) == ("succeeded", 100)
+    res = api.get(f"/api/v1/health-runs/{run_id}/results/").json()
+    assert res["totals"]["accounts"] == 21 and res["tail"]["alpha"] == 0.99 and res["scenarios"]
+    acc = api.get(f"/api/v1/health-runs/{run_id}/accounts/").json()
+    assert acc["count"] == 21
+    ratios = [a["margin_ratio"] for a in acc["results"]]
+    finite = [x for x in ratios if x is not None]
+    assert finite == sorted(finite, reverse=True) and ratios.index(finite[0]) == len(ratios) - len(finite)
+    exp = api.get(f"/api/v1/health-runs/{run_id}/export/")
+    doc = json.loads(b"".join(exp.streaming_content))
+    assert list(doc) == TOP
+    # viewers see published runs
+    api.force_authenticate(users[VIEWER])
+    listed = api.get("/api/v1/health-runs/").json()
+    assert [x["id"] for x in listed["results"]] == [run_id]
+    api.force_authenticate(users[ADMIN])
+    assert api.post("/api/v1/health-runs/", {"scenarios": "uniform"}, format="json").status_code == 202
+
+
+def test_api_hides_unpublished_runs_of_others(venue, api, users):
+    from riskgov.health.services import health_run_create
+
+    run = health_run_create(snapshot=venue, by=users[ANALYST], enqueue=False)
+    api.force_authenticate(users[VIEWER])
+    assert api.get(f"/api/v1/health-runs/{run.pk}/").status_code == 404
+    api.force_authenticate(users[ANALYST])
+    assert api.get(f"/api/v1/health-runs/{run.pk}/").json()["status"] == "pending"
+    r = api.get(f"/api/v1/health-runs/{run.pk}/results/")
+    assert r.status_code == 409
