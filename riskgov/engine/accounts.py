@@ -82,6 +82,11 @@ class AccountMetrics:
     shortfall: F64
 
 
+def _sum_by(index: I64, weights: F64, n: int) -> F64:
+    """Per-bin sums as float64 (``np.bincount`` returns int64 for empty input, even with weights)."""
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+
 def collateral_value(params: ParameterSet, portfolio: Portfolio, asset_prices: F64) -> F64:
     """Collateral value ``V`` per account (RISK_MODEL §4).
 
@@ -112,7 +117,7 @@ def _collateral_value(params: ParameterSet, portfolio: Portfolio, asset_prices: 
     keep = 1.0 - params.assets.haircut
     if (keep != 1.0).any():
         np.multiply(value, keep.take(asset), out=value, where=b > 0)
-    return np.bincount(portfolio.balance_account, weights=value, minlength=portfolio.n_accounts)
+    return _sum_by(portfolio.balance_account, value, portfolio.n_accounts)
 
 
 def _ratio(num: F64, den: F64, *, zero_num: float, nonpos_den: float) -> F64:
@@ -164,13 +169,13 @@ def _account_metrics(params: ParameterSet, state: VenueState, pm: PositionMetric
         key += pm.isolated
 
         def split(weights: F64) -> tuple[F64, F64]:
-            sums = np.bincount(key, weights=weights, minlength=2 * n).reshape(n, 2)
+            sums = _sum_by(key, weights, 2 * n).reshape(n, 2)
             return sums[:, 0].copy(), sums[:, 1].copy()
 
     else:
 
         def split(weights: F64) -> tuple[F64, F64]:
-            return np.bincount(acc, weights=weights, minlength=n), np.zeros(n)
+            return _sum_by(acc, weights, n), np.zeros(n)
 
     collateral = _collateral_value(params, pf, state.asset_prices)
     cross_upnl, _ = split(pm.upnl)
@@ -180,8 +185,8 @@ def _account_metrics(params: ParameterSet, state: VenueState, pm: PositionMetric
     # isolated-only sums over the isolated rows (same rows, same order as column 1 above)
     iso_acc = acc.take(iso_rows)
     iso_eq_rows = pm.isolated_equity.take(iso_rows)
-    iso_equity = np.bincount(iso_acc, weights=iso_eq_rows, minlength=n)
-    iso_shortfall = np.bincount(iso_acc, weights=np.maximum(0.0, -iso_eq_rows), minlength=n)
+    iso_equity = _sum_by(iso_acc, iso_eq_rows, n)
+    iso_shortfall = _sum_by(iso_acc, np.maximum(0.0, -iso_eq_rows), n)
     iso_liq_count = np.bincount(iso_acc[pm.isolated_liquidatable.take(iso_rows)], minlength=n).astype(np.int64)
     n_positions = np.bincount(acc, minlength=n).astype(np.int64)
     im = cross_im + iso_im

@@ -383,10 +383,7 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     )
     state = snap.state
     t1 = time.perf_counter()
-    # Engine workaround: liquidation prices fail on a portfolio with no position at all
-    # (an int64 maintenance array in ``liquidation._reference``); there are none to compute.
-    with_prices = state.portfolio.n_positions > 0
-    health = evaluate_health(ep.params, state, with_prices=with_prices)
+    health = evaluate_health(ep.params, state, with_prices=True)
     t2 = time.perf_counter()
     stress = run_scenarios(ep.params, state, scenarios)
     t3 = time.perf_counter()
@@ -411,9 +408,7 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     symbols = ep.params.markets.symbols
     market_ids = dict(Market.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
     market_pk = np.array([market_ids[s] for s in symbols], dtype=np.int64)
-    empty = np.zeros(0)
-    liq = health.liquidation_price if with_prices else empty
-    bk = health.bankruptcy_price if with_prices else empty
+    liq, bk = health.liquidation_price, health.bankruptcy_price
     positions = pd.DataFrame(
         {
             "run_id": run_id,

@@ -244,3 +244,38 @@ def test_mismatched_shapes_rejected() -> None:
     st2 = state(n_accounts=1, positions=[(0, 0, 1.0, 30_000.0)] * 2)
     with pytest.raises(EngineInputError):
         account_metrics(PS, st2, pm)
+
+
+def test_portfolio_without_positions_has_float_sums_and_no_prices():
+    """Regression: ``np.bincount`` returns int64 on empty input; an account-range chunk with
+    no positions at all must still evaluate (with liquidation prices) to float64 results."""
+    import numpy as np
+
+    from riskgov.engine.brackets import build_parameter_set
+    from riskgov.engine.health import evaluate_health
+    from riskgov.engine.types import AssetSpec, MarketSpec, Portfolio, VenueState
+
+    ps = build_parameter_set(
+        assets=[AssetSpec("USDT", 0.0, True), AssetSpec("BTC", 0.05)],
+        markets=[MarketSpec("BTC-PERP", "BTC", [0.0], [0.01], [0.004], 0.002, 5e7)],
+    )
+    empty_i, empty_f = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+    portfolio = Portfolio(
+        2,
+        np.array([0, 1]),
+        np.array([0, 1]),
+        np.array([100.0, -0.001]),
+        empty_i,
+        empty_i,
+        empty_f,
+        empty_f,
+        np.array([], dtype=bool),
+        empty_f,
+    )
+    result = evaluate_health(ps, VenueState(portfolio, np.array([1.0, 50000.0]), 10.0))
+    assert result.accounts.equity.dtype == np.float64
+    assert result.accounts.equity.tolist() == [100.0, -50.0]  # liability in full (§4)
+    assert result.accounts.cross_maintenance_margin.tolist() == [0.0, 0.0]
+    assert result.accounts.liquidatable.tolist() == [False, False]  # no positions: never (§5)
+    assert result.accounts.bankrupt.tolist() == [False, True] and result.totals.shortfall == 50.0
+    assert result.liquidation_price.shape == (0,)
