@@ -56,3 +56,31 @@ def audit_record(
 def roles_ensure() -> list[Group]:
     """Create the four role groups if missing (idempotent). Returns them in role order."""
     return [Group.objects.get_or_create(name=name)[0] for name in ALL_ROLES]
+
+
+@transaction.atomic
+def schedules_ensure(*, health_every_minutes: int | None = None) -> list[tuple[Any, bool]]:
+    """Create the missing beat entries of ``core.schedules.SCHEDULES`` (idempotent).
+
+    An existing entry — perhaps edited in the admin — is left exactly as it is.
+    ``health_every_minutes`` overrides the default interval of a *new* health-run entry.
+
+    Returns:
+        ``[(PeriodicTask, created), ...]`` in declaration order.
+    """
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from riskgov.core.schedules import HEALTH_RUN, SCHEDULES
+
+    out = []
+    for sched in SCHEDULES:
+        existing = PeriodicTask.objects.filter(name=sched.name).first()
+        if existing is not None:
+            out.append((existing, False))
+            continue
+        every = health_every_minutes if (sched is HEALTH_RUN and health_every_minutes) else sched.every_minutes
+        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.MINUTES)
+        task = PeriodicTask.objects.create(name=sched.name, task=sched.task, interval=interval, enabled=True)
+        audit_record(actor=None, action="core.schedule.create", obj=task, after={"task": sched.task, "every_minutes": every})
+        out.append((task, True))
+    return out

@@ -1,7 +1,7 @@
 """Celery task interfaces for governance (STYLE rule 9): ids in, service imported inside.
 
 The periodic ones are idempotent (they re-read under lock and skip what is done), hence
-``acks_late``. Schedules: ``manage.py setup_governance_schedules``.
+``acks_late``. Schedules: ``manage.py setup_schedules`` (riskgov/core/schedules.py).
 """
 
 from __future__ import annotations

@@ -73,8 +73,6 @@ RECOMMEND_BETA = 0.995
 RECOMMEND_LAMBDA = 2.0
 #: §12 lookback window in calendar days (the most recent closes)
 RECOMMEND_LOOKBACK_DAYS = 3 * 365
-SCHEDULE_NAME = "health: scheduled run on the latest snapshot"
-SCHEDULE_TASK = "health.run_scheduled"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -798,23 +796,3 @@ def health_impact_run(
     return health_run_create(
         snapshot=snapshot, kind=RunKind.IMPACT, by=by, overrides=overrides, label=label, scenario_spec=scenario_spec
     )
-
-
-@transaction.atomic
-def schedules_ensure(*, every_minutes: int = 60) -> tuple[Any, bool]:
-    """Create the beat entry of the scheduled health run if missing (STYLE rule 11).
-
-    Idempotent: an existing entry (perhaps edited in admin) is left as it is.
-
-    Returns:
-        ``(PeriodicTask, created)``.
-    """
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    existing = PeriodicTask.objects.filter(name=SCHEDULE_NAME).first()
-    if existing is not None:
-        return existing, False
-    interval, _ = IntervalSchedule.objects.get_or_create(every=every_minutes, period=IntervalSchedule.MINUTES)
-    task = PeriodicTask.objects.create(name=SCHEDULE_NAME, task=SCHEDULE_TASK, interval=interval, enabled=True)
-    audit_record(actor=None, action="health.schedule.create", obj=task, after={"every_minutes": every_minutes})
-    return task, True

@@ -562,8 +562,8 @@ def test_schedules_command_is_idempotent(db):
     from django.core.management import call_command
     from django_celery_beat.models import PeriodicTask
 
-    call_command("setup_governance_schedules")
-    call_command("setup_governance_schedules")
+    call_command("setup_schedules")
+    call_command("setup_schedules")
     tasks = PeriodicTask.objects.filter(task__startswith="governance.")
     assert sorted(t.task for t in tasks) == [
         "governance.activate_due",
