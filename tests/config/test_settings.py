@@ -40,7 +40,7 @@ def test_embedded_default_is_sqlite_and_eager():
     assert out.returncode == 0, out.stderr
     cfg = json.loads(out.stdout)
     assert cfg["engine"] == "django.db.backends.sqlite3"
-    assert cfg["eager"] is True and cfg["broker"] == ""
+    assert cfg["eager"] is True and cfg["broker"] == "memory://"
     assert cfg["mode"].startswith("embedded")
 
 
