@@ -59,7 +59,16 @@ class CommentInput(serializers.Serializer):
 class VoteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Vote
-        fields = ["id", "voter_name", "decision", "comment", "impact_revision", "proposal_revision", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "voter_name",
+            "decision",
+            "comment",
+            "impact_revision",
+            "proposal_revision",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ProposalSerializer(serializers.ModelSerializer):
@@ -70,10 +79,30 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
         fields = [
-            "id", "title", "rationale", "proposer_name", "co_authors", "kind", "status", "revision",
-            "requested_effective_at", "effective_at", "submitted_at", "expires_at", "approved_at",
-            "activated_at", "ratify_by", "closed_at", "activation_error", "policy", "impact",
-            "impact_revision", "changes", "votes", "created_at", "updated_at",
+            "id",
+            "title",
+            "rationale",
+            "proposer_name",
+            "co_authors",
+            "kind",
+            "status",
+            "revision",
+            "requested_effective_at",
+            "effective_at",
+            "submitted_at",
+            "expires_at",
+            "approved_at",
+            "activated_at",
+            "ratify_by",
+            "closed_at",
+            "activation_error",
+            "policy",
+            "impact",
+            "impact_revision",
+            "changes",
+            "votes",
+            "created_at",
+            "updated_at",
         ]
 
     def get_changes(self, obj) -> list[dict]:
@@ -101,9 +130,20 @@ class PolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = Policy
         fields = [
-            "id", "version", "is_active", "quorum", "timelock_hours", "expiry_days", "fast_track_quorum",
-            "fast_track_timelock_hours", "fast_track_max_relative_change", "fast_track_min_days_since_change",
-            "emergency_ratification_hours", "comment", "created_by_name", "created_at",
+            "id",
+            "version",
+            "is_active",
+            "quorum",
+            "timelock_hours",
+            "expiry_days",
+            "fast_track_quorum",
+            "fast_track_timelock_hours",
+            "fast_track_max_relative_change",
+            "fast_track_min_days_since_change",
+            "emergency_ratification_hours",
+            "comment",
+            "created_by_name",
+            "created_at",
         ]
 
 
@@ -123,6 +163,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "created_at", "actor_name", "action", "object_type", "object_id", "object_repr",
-            "from_state", "to_state", "before", "after", "comment", "request_id",
+            "id",
+            "created_at",
+            "actor_name",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "from_state",
+            "to_state",
+            "before",
+            "after",
+            "comment",
+            "request_id",
         ]

@@ -190,7 +190,10 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
             for e in rows.iterator(chunk_size=2000):
                 values = [getattr(e, f) for f in fields]
                 yield writer.writerow(
-                    [json.dumps(v, sort_keys=True) if f in ("before", "after") and v is not None else v for f, v in zip(fields, values, strict=True)]
+                    [
+                        json.dumps(v, sort_keys=True) if f in ("before", "after") and v is not None else v
+                        for f, v in zip(fields, values, strict=True)
+                    ]
                 )
 
         response = StreamingHttpResponse(lines(), content_type="text/csv")

@@ -81,6 +81,8 @@ def schedules_ensure(*, health_every_minutes: int | None = None) -> list[tuple[A
         every = health_every_minutes if (sched is HEALTH_RUN and health_every_minutes) else sched.every_minutes
         interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.MINUTES)
         task = PeriodicTask.objects.create(name=sched.name, task=sched.task, interval=interval, enabled=True)
-        audit_record(actor=None, action="core.schedule.create", obj=task, after={"task": sched.task, "every_minutes": every})
+        audit_record(
+            actor=None, action="core.schedule.create", obj=task, after={"task": sched.task, "every_minutes": every}
+        )
         out.append((task, True))
     return out

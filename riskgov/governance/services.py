@@ -575,8 +575,9 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
     Calls ``riskgov.health.services.health_impact_run(overrides=versions, by=None)`` when
     the health app provides it; a dict result is frozen at once with
     ``proposal_record_impact``, anything else (e.g. a queued run) is expected to call
-    ``proposal_record_impact`` itself when done. Without the health function this is a
-    logged no-op. Returns what happened (for logs and tests).
+    ``proposal_record_impact`` itself when done: for a queued ``HealthRun`` the
+    ``governance.impact_collect`` task (``governance.impact``) does it once the run is
+    published. Without the health function this is a logged no-op. Returns what happened (for logs and tests).
     """
     p = Proposal.objects.filter(pk=proposal_id).first()
     if p is None or p.revision != revision or p.status not in (ProposalStatus.SUBMITTED, ProposalStatus.ACTIVE):
@@ -609,6 +610,9 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
             return "stale"
         return "recorded"
     log.info("governance.impact: proposal %s impact run started (%r)", proposal_id, result)
+    from riskgov.governance.tasks import governance_impact_collect
+
+    transaction.on_commit(lambda: governance_impact_collect.delay(proposal_id, revision, result.pk))
     return "started"
 
 

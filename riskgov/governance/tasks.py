@@ -39,3 +39,22 @@ def governance_impact(proposal_id: int, revision: int) -> str:
     from riskgov.governance.services import proposal_impact_compute
 
     return proposal_impact_compute(proposal_id=proposal_id, revision=revision)
+
+
+@shared_task(
+    name="governance.impact_collect",
+    bind=True,
+    acks_late=True,
+    max_retries=720,
+    default_retry_delay=10,
+    soft_time_limit=300,
+    time_limit=330,
+)
+def governance_impact_collect(self, proposal_id: int, revision: int, run_id: int) -> str:
+    """Wait (by retrying every 10 s, up to 2 h) for an impact run, then freeze its results."""
+    from riskgov.governance.impact import proposal_impact_collect
+
+    outcome = proposal_impact_collect(proposal_id=proposal_id, revision=revision, run_id=run_id)
+    if outcome == "pending":
+        raise self.retry()
+    return outcome

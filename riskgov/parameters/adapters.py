@@ -88,7 +88,9 @@ def engine_parameters(
                 depth_usd_per_1pct=float(v.depth_usd_per_1pct),
                 oi_cap_lower=float(v.oi_cap_lower_usd),
                 oi_cap_upper=float(v.oi_cap_upper_usd),
-                max_position_notional=None if v.max_position_notional_usd is None else float(v.max_position_notional_usd),
+                max_position_notional=None
+                if v.max_position_notional_usd is None
+                else float(v.max_position_notional_usd),
             )
         )
     try:

@@ -37,7 +37,12 @@ def body(effective_days=3):
 
 
 def state():
-    return (Proposal.objects.count(), Vote.objects.count(), Policy.objects.count(), MarketParameterVersion.objects.count())
+    return (
+        Proposal.objects.count(),
+        Vote.objects.count(),
+        Policy.objects.count(),
+        MarketParameterVersion.objects.count(),
+    )
 
 
 def test_workflow_over_http_create_submit_vote_schedule(api, people, market):
@@ -56,7 +61,12 @@ def test_workflow_over_http_create_submit_vote_schedule(api, people, market):
     assert r.json()["status"] == "submitted"
     r = as_user(api, people["m2"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "fine"}, format="json")
     assert r.json()["status"] == "scheduled" and len(r.json()["votes"]) == 2
-    assert as_user(api, people["m3"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "late"}, format="json").status_code == 409
+    assert (
+        as_user(api, people["m3"])
+        .post(f"/api/v1/proposals/{pid}/approve/", {"comment": "late"}, format="json")
+        .status_code
+        == 409
+    )
     events = as_user(api, people["viewer"]).get("/api/v1/audit-events/", {"object_type": "governance.proposal"}).json()
     assert events["count"] >= 5
 
@@ -115,7 +125,11 @@ def test_matrix_emergency_policy_and_reads(api, people, market, nobody, role):
     before = state()
     stricter = [dict(b, initial_margin_fraction=str(float(b["initial_margin_fraction"]) + 0.005)) for b in BRACKETS]
     stricter[1]["initial_margin_fraction"] = "0.025"
-    r = client.post("/api/v1/proposals/emergency/", {"rationale": "flash crash", "changes": [{"market": "BTC-PERP", "brackets": stricter}]}, format="json")
+    r = client.post(
+        "/api/v1/proposals/emergency/",
+        {"rationale": "flash crash", "changes": [{"market": "BTC-PERP", "brackets": stricter}]},
+        format="json",
+    )
     assert r.status_code == (201 if role == "m1" else 403), r.json()
     if role != "m1":
         assert state() == before
@@ -124,7 +138,12 @@ def test_matrix_emergency_policy_and_reads(api, people, market, nobody, role):
     assert r.status_code == (201 if role == "admin" else 403), r.json()
     if role != "admin":
         assert state() == before
-    for url in ("/api/v1/proposals/", "/api/v1/policy/current/", "/api/v1/audit-events/", "/api/v1/audit-events/export/"):
+    for url in (
+        "/api/v1/proposals/",
+        "/api/v1/policy/current/",
+        "/api/v1/audit-events/",
+        "/api/v1/audit-events/export/",
+    ):
         assert client.get(url).status_code == (403 if role == "nobody" else 200), url
 
 
@@ -142,7 +161,9 @@ def test_emergency_is_active_at_once(api, people, market):
     stricter = [dict(b) for b in BRACKETS]
     stricter[0]["maintenance_margin_fraction"] = "0.0045"
     r = as_user(api, people["m1"]).post(
-        "/api/v1/proposals/emergency/", {"rationale": "oracle risk", "changes": [{"market": "BTC-PERP", "brackets": stricter}]}, format="json"
+        "/api/v1/proposals/emergency/",
+        {"rationale": "oracle risk", "changes": [{"market": "BTC-PERP", "brackets": stricter}]},
+        format="json",
     )
     assert r.status_code == 201 and r.json()["status"] == "active" and r.json()["ratify_by"]
     active = MarketParameterVersion.objects.get(market__symbol="BTC-PERP", status=VersionStatus.ACTIVE)

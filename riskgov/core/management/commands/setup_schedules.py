@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Create the django-celery-beat entries of riskgov (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--every", type=int, default=None, help="minutes between scheduled health runs (new entry only)")
+        parser.add_argument(
+            "--every", type=int, default=None, help="minutes between scheduled health runs (new entry only)"
+        )
 
     def handle(self, *args, **o):
         for task, created in schedules_ensure(health_every_minutes=o["every"]):

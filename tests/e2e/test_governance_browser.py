@@ -1,0 +1,73 @@
+"""Governance in a real browser: an analyst drafts and submits a proposal, a committee member
+finds it in the inbox, reads the diff and votes with a comment (quorum 1, so it is approved)."""
+
+import pytest
+
+from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE
+from riskgov.governance.models import Proposal, ProposalStatus, Vote
+from riskgov.governance.services import policy_update
+from riskgov.parameters.services import parameters_import_document
+from tests.e2e.conftest import log_in, screenshot
+from tests.factories import UserFactory, parameter_document
+
+pytestmark = pytest.mark.e2e
+
+
+def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
+    page = browser_page
+    UserFactory(username="ana", roles=[ANALYST])
+    UserFactory(username="mia", roles=[COMMITTEE])
+    admin = UserFactory(username="adm", roles=[ADMIN])
+    parameters_import_document(document=parameter_document())
+    policy_update(by=admin, quorum=1, fast_track_quorum=1, comment="one vote approves (test)")
+
+    # the analyst drafts the change: bracket 2 IMF 2 % → 2.5 %
+    log_in(page, live_app, "ana", next_url="/proposals/new/?market=BTC-PERP")
+    page.wait_for_selector("#change-form")
+    page.fill("#id_title", "Raise BTC-PERP bracket 2 IMF")
+    page.fill("#id_rationale", "Realised volatility doubled this week; thinner books above 300k.")
+    assert page.input_value("#id_brackets-1-notional_floor").startswith("300000")
+    page.fill("#id_brackets-1-initial_margin_fraction", "0.004")  # below bracket 1's IMF and its own MMF
+    page.click("#save")
+    page.wait_for_selector(".bracket-error")
+    error = page.text_content(".bracket-error")
+    assert "Bracket 2" in error and "mmf_below_imf" in error
+    assert Proposal.objects.count() == 0
+    screenshot(page, "proposal-form-errors")
+    page.fill("#id_brackets-1-initial_margin_fraction", "0.025")
+    page.click("#save")
+    page.wait_for_selector("#status")
+    assert page.text_content("#status").strip() == "Draft"
+    assert "All checks pass" in page.text_content("#lint")
+    page.click("#submit-proposal")
+    page.wait_for_selector("text=submitted")
+    assert page.text_content("#status").strip() == "Submitted"
+    proposal = Proposal.objects.get()
+    assert proposal.status == ProposalStatus.SUBMITTED
+    page.click("nav >> text=Log out")
+    page.wait_for_selector("#id_username")
+
+    # a committee member finds it in the inbox, reads the diff, votes with a comment
+    log_in(page, live_app, "mia", next_url="/proposals/")
+    page.wait_for_selector("#awaiting")
+    row = page.locator("#awaiting tbody tr", has_text="Raise BTC-PERP bracket 2 IMF")
+    assert row.count() == 1 and "BTC-PERP" in row.text_content() and "0/1" in row.text_content()
+    screenshot(page, "inbox")
+    row.locator("a").first.click()
+    page.wait_for_selector("table.diff")
+    diff = page.text_content("table.diff")
+    assert "Bracket 2 · IMF" in diff and "2.000 %" in diff and "2.500 %" in diff and "+25.00 %" in diff
+    assert "50× → 40×" in diff
+    page.check("input[name=decision][value=approve]")
+    page.fill("#id_comment", "Consistent with the vol regime; fine.")
+    page.click("#cast-vote")
+    page.wait_for_selector("text=Your vote (approve) is recorded")
+    assert page.text_content("#status").strip() == "Scheduled"
+    assert "Consistent with the vol regime" in page.text_content("#votes")
+    assert "submitted → approved" in page.text_content("#timeline")
+    screenshot(page, "proposal")
+    page.goto(f"{live_app}/audit/?actor=mia")
+    page.wait_for_selector("#audit-table")
+    screenshot(page, "audit")
+    vote = Vote.objects.get()
+    assert vote.voter.username == "mia" and vote.decision == "approve"
