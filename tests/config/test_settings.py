@@ -26,6 +26,7 @@ def run(env_extra, code=PROBE, args=None):
             "DEBUG",
             "SECRET_KEY",
             "CELERY_RESULT_BACKEND",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     env["DJANGO_SETTINGS_MODULE"] = "riskgov.config.settings"

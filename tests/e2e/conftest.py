@@ -6,17 +6,12 @@ Screenshots go to ``artifacts/screenshots/`` (CI keeps the folder).
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
-
-# Playwright's sync API keeps an event loop on the test thread; the ORM calls the tests make
-# there are plain synchronous calls (the server runs in its own threads).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -43,9 +38,16 @@ def live_app(transactional_db, settings):
 
 
 @pytest.fixture
-def browser_page():
-    """A fresh Chromium page (1280×900)."""
+def browser_page(monkeypatch):
+    """A fresh Chromium page (1280×900).
+
+    Playwright's sync API keeps an event loop on the test thread; the ORM calls the test
+    makes there are plain synchronous calls, so Django's async guard is relaxed for this
+    test only (the server runs in its own threads, unaffected).
+    """
     from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
