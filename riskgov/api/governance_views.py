@@ -17,9 +17,10 @@ from rest_framework.response import Response
 
 from riskgov.api import governance_serializers as s
 from riskgov.api.permissions import HasAnyRole
+from riskgov.core.exceptions import Conflict
 from riskgov.core.models import AuditEvent
 from riskgov.governance import services
-from riskgov.governance.models import Policy, Proposal, VoteDecision
+from riskgov.governance.models import Policy, Proposal, Vote, VoteDecision
 from riskgov.governance.selectors import proposal_lint
 from riskgov.governance.services import policy_current
 
@@ -73,6 +74,18 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_update(proposal=self.get_object(), by=request.user, **data.validated_data)
         return self._out(proposal)
 
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, pk=None):
+        """Delete a draft: it is withdrawn, not erased (the audit trail keeps its history).
+
+        Only drafts; a submitted proposal is withdrawn with ``withdraw``.
+        """
+        proposal = self.get_object()
+        if proposal.status != "draft":
+            raise Conflict(f"proposal #{proposal.pk} is {proposal.status}; only drafts can be deleted (use withdraw)")
+        services.proposal_withdraw(proposal=proposal, by=request.user, comment="draft deleted")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=None, responses=s.ProposalSerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
@@ -123,6 +136,23 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data.is_valid(raise_exception=True)
         proposal = services.emergency_change(by=request.user, **data.validated_data)
         return self._out(proposal, status.HTTP_201_CREATED)
+
+
+class VoteFilter(filters.FilterSet):
+    voter = filters.CharFilter(field_name="voter_name")
+
+    class Meta:
+        model = Vote
+        fields = ["proposal", "decision", "voter"]
+
+
+class VoteViewSet(viewsets.ReadOnlyModelViewSet):
+    """Votes across proposals (cast through the proposal's ``approve``/``reject``/``ratify``)."""
+
+    permission_classes = [HasAnyRole]
+    serializer_class = s.VoteSerializer
+    filterset_class = VoteFilter
+    queryset = Vote.objects.order_by("-created_at", "-id")
 
 
 class PolicyViewSet(viewsets.ReadOnlyModelViewSet):

@@ -14,6 +14,7 @@ router.register("asset-versions", views.AssetVersionViewSet, basename="asset-ver
 router.register("parameter-imports", views.ParameterImportViewSet, basename="parameter-import")
 router.register("health-runs", health_views.HealthRunViewSet, basename="health-run")
 router.register("proposals", governance_views.ProposalViewSet, basename="proposal")
+router.register("votes", governance_views.VoteViewSet, basename="vote")
 router.register("policy", governance_views.PolicyViewSet, basename="policy")
 router.register("audit-events", governance_views.AuditEventViewSet, basename="audit-event")
 

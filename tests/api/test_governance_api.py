@@ -168,3 +168,19 @@ def test_emergency_is_active_at_once(api, people, market):
     assert r.status_code == 201 and r.json()["status"] == "active" and r.json()["ratify_by"]
     active = MarketParameterVersion.objects.get(market__symbol="BTC-PERP", status=VersionStatus.ACTIVE)
     assert str(active.brackets.get(index=1).maintenance_margin_fraction.normalize()) == "0.0045"
+
+
+def test_votes_endpoint_and_deleting_a_draft_withdraws_it(api, people, make_proposal):
+    p = make_proposal()
+    other = make_proposal(title="second")
+    proposal_submit(proposal=p, by=people["analyst"])
+    as_user(api, people["m1"]).post(f"/api/v1/proposals/{p.pk}/reject/", {"comment": "too early"}, format="json")
+    votes = as_user(api, people["viewer"]).get("/api/v1/votes/", {"proposal": p.pk}).json()["results"]
+    assert [(v["voter_name"], v["decision"], v["comment"]) for v in votes] == [("m1", "reject", "too early")]
+    # a submitted proposal is not deleted; a draft is withdrawn (kept, audited), and only by its author
+    assert as_user(api, people["analyst"]).delete(f"/api/v1/proposals/{p.pk}/").status_code == 409
+    assert as_user(api, people["coauthor"]).delete(f"/api/v1/proposals/{other.pk}/").status_code == 403
+    assert as_user(api, people["analyst"]).delete(f"/api/v1/proposals/{other.pk}/").status_code == 204
+    other.refresh_from_db()
+    assert other.status == "withdrawn"
+    assert AuditEvent.objects.filter(object_id=str(other.pk), to_state="withdrawn").count() == 1
