@@ -31,9 +31,8 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from riskgov.parameters.venues.common import (
     DEFAULT_DEPTH_USD_PER_1PCT,
@@ -52,6 +51,7 @@ from riskgov.parameters.venues.common import (
     market_symbol,
     report_not_found,
     skip_reason_for_base,
+    venue_decimal,
     wanted_symbols,
 )
 
@@ -67,19 +67,6 @@ _CSV_COLUMNS = (
     "max_leverage",
     "maint_amount_cum",
 )
-
-
-def _dec(value: Any, where: str) -> Decimal:
-    """A venue number (Decimal from the JSON, int, or CSV text) as Decimal."""
-    if isinstance(value, bool):
-        raise VenueFileError(f"{where}: expected a number, got {value!r}")
-    try:
-        d = Decimal(value) if isinstance(value, (Decimal, int)) else Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise VenueFileError(f"{where}: {value!r} is not a number") from exc
-    if not d.is_finite():
-        raise VenueFileError(f"{where}: {value!r} is not a finite number")
-    return d
 
 
 def _tiers_from_json(path: Path) -> dict[str, list[dict[str, Decimal]]]:
@@ -99,12 +86,12 @@ def _tiers_from_json(path: Path) -> dict[str, list[dict[str, Decimal]]]:
             try:
                 rows.append(
                     {
-                        "tier": _dec(t["tier"], f"{where} tier"),
-                        "min": _dec(t["minNotional"], f"{where} minNotional"),
-                        "max": _dec(t["maxNotional"], f"{where} maxNotional"),
-                        "mmr": _dec(t["maintenanceMarginRate"], f"{where} maintenanceMarginRate"),
-                        "lev": _dec(t["maxLeverage"], f"{where} maxLeverage"),
-                        "cum": _dec(t["info"]["cum"], f"{where} info.cum"),
+                        "tier": venue_decimal(t["tier"], f"{where} tier"),
+                        "min": venue_decimal(t["minNotional"], f"{where} minNotional"),
+                        "max": venue_decimal(t["maxNotional"], f"{where} maxNotional"),
+                        "mmr": venue_decimal(t["maintenanceMarginRate"], f"{where} maintenanceMarginRate"),
+                        "lev": venue_decimal(t["maxLeverage"], f"{where} maxLeverage"),
+                        "cum": venue_decimal(t["info"]["cum"], f"{where} info.cum"),
                     }
                 )
             except (KeyError, TypeError) as exc:
@@ -125,12 +112,12 @@ def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
                 where = f"{path.name} row {line}"
                 out.setdefault(row["symbol"], []).append(
                     {
-                        "tier": _dec(row["tier"], f"{where} column tier"),
-                        "min": _dec(row["min_notional"], f"{where} column min_notional"),
-                        "max": _dec(row["max_notional"], f"{where} column max_notional"),
-                        "mmr": _dec(row["maint_margin_rate"], f"{where} column maint_margin_rate"),
-                        "lev": _dec(row["max_leverage"], f"{where} column max_leverage"),
-                        "cum": _dec(row["maint_amount_cum"], f"{where} column maint_amount_cum"),
+                        "tier": venue_decimal(row["tier"], f"{where} column tier"),
+                        "min": venue_decimal(row["min_notional"], f"{where} column min_notional"),
+                        "max": venue_decimal(row["max_notional"], f"{where} column max_notional"),
+                        "mmr": venue_decimal(row["maint_margin_rate"], f"{where} column maint_margin_rate"),
+                        "lev": venue_decimal(row["max_leverage"], f"{where} column max_leverage"),
+                        "cum": venue_decimal(row["maint_amount_cum"], f"{where} column maint_amount_cum"),
                     }
                 )
     except (OSError, UnicodeDecodeError) as exc:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -108,6 +108,27 @@ DEFAULT_DEPTH_USD_PER_1PCT = Decimal("1000000")
 
 class VenueFileError(ValueError):
     """A venue file cannot be read as the format its importer expects (names file and place)."""
+
+
+def venue_decimal(value: Any, where: str, *, integer: bool = False) -> Decimal:
+    """A number from a venue file (Decimal from JSON, int, or CSV text) as an exact Decimal.
+
+    Raises:
+        VenueFileError: naming ``where`` — not a number, not finite, a boolean, or (with
+            ``integer=True``) not an integer (ppm values, quantums).
+    """
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool):
+        raise VenueFileError(f"{where}: expected {kind}, got {value!r}")
+    try:
+        d = Decimal(value) if isinstance(value, (int, Decimal)) else Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise VenueFileError(f"{where}: {value!r} is not a number") from exc
+    if not d.is_finite():
+        raise VenueFileError(f"{where}: {value!r} is not a finite number")
+    if integer and d != d.to_integral_value():
+        raise VenueFileError(f"{where}: {value!r} is not an integer")
+    return d
 
 
 @dataclass(frozen=True)

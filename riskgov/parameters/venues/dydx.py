@@ -48,6 +48,7 @@ from riskgov.parameters.venues.common import (
     market_symbol,
     report_not_found,
     skip_reason_for_base,
+    venue_decimal,
     wanted_symbols,
 )
 
@@ -55,19 +56,6 @@ PPM = Decimal(1_000_000)
 #: USDC quote quantums per USD (USDC atomic resolution −6).
 QUANTUMS_PER_USD = Decimal(1_000_000)
 TICKER_RE = re.compile(r"(?P<base>[^-]+)-USD")
-
-
-def _int(value: Any, where: str) -> Decimal:
-    """A ppm / quantum integer (JSON int or CSV text) as Decimal."""
-    if isinstance(value, bool):
-        raise VenueFileError(f"{where}: expected an integer, got {value!r}")
-    try:
-        d = Decimal(value) if isinstance(value, (int, Decimal)) else Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise VenueFileError(f"{where}: {value!r} is not a number") from exc
-    if not d.is_finite() or d != d.to_integral_value():
-        raise VenueFileError(f"{where}: {value!r} is not an integer")
-    return d
 
 
 def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
@@ -83,7 +71,9 @@ def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
     except (KeyError, TypeError, ValueError) as exc:
         raise VenueFileError(f"{path.name}: not a dYdX genesis (app_state.perpetuals missing: {exc!r})") from exc
     fee_ppm = state.get("clob", {}).get("liquidations_config", {}).get("max_liquidation_fee_ppm")
-    fee = None if fee_ppm is None else _int(fee_ppm, f"{path.name}: max_liquidation_fee_ppm") / PPM
+    fee = (
+        None if fee_ppm is None else venue_decimal(fee_ppm, f"{path.name}: max_liquidation_fee_ppm", integer=True) / PPM
+    )
     markets = []
     for i, perp in enumerate(perps):
         where = f"{path.name}: perpetuals[{i}]"
@@ -95,9 +85,13 @@ def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
                     "ticker": params["ticker"],
                     "tier_id": int(params["liquidity_tier"]),
                     "tier_name": tier.get("name", ""),
-                    "im_ppm": _int(tier["initial_margin_ppm"], f"{where} initial_margin_ppm"),
-                    "mf_ppm": _int(tier["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm"),
-                    "base_notional": _int(tier.get("base_position_notional", 0), f"{where} base_position_notional"),
+                    "im_ppm": venue_decimal(tier["initial_margin_ppm"], f"{where} initial_margin_ppm", integer=True),
+                    "mf_ppm": venue_decimal(
+                        tier["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm", integer=True
+                    ),
+                    "base_notional": venue_decimal(
+                        tier.get("base_position_notional", 0), f"{where} base_position_notional", integer=True
+                    ),
                     "published": None,
                 }
             )
@@ -130,11 +124,15 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
                 markets.append(
                     {
                         "ticker": row["ticker"],
-                        "tier_id": int(_int(row["liquidity_tier_id"], f"{where} liquidity_tier_id")),
+                        "tier_id": int(
+                            venue_decimal(row["liquidity_tier_id"], f"{where} liquidity_tier_id", integer=True)
+                        ),
                         "tier_name": row.get("liquidity_tier", ""),
-                        "im_ppm": _int(row["initial_margin_ppm"], f"{where} initial_margin_ppm"),
-                        "mf_ppm": _int(row["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm"),
-                        "base_notional": _int(base_notional, f"{where} base_position_notional"),
+                        "im_ppm": venue_decimal(row["initial_margin_ppm"], f"{where} initial_margin_ppm", integer=True),
+                        "mf_ppm": venue_decimal(
+                            row["maintenance_fraction_ppm"], f"{where} maintenance_fraction_ppm", integer=True
+                        ),
+                        "base_notional": venue_decimal(base_notional, f"{where} base_position_notional", integer=True),
                         "published": published,
                     }
                 )

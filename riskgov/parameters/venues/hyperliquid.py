@@ -30,9 +30,8 @@ import csv
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from riskgov.parameters.venues.common import (
     DEFAULT_DEPTH_USD_PER_1PCT,
@@ -54,6 +53,7 @@ from riskgov.parameters.venues.common import (
     market_symbol,
     report_not_found,
     skip_reason_for_base,
+    venue_decimal,
     wanted_symbols,
 )
 
@@ -83,18 +83,6 @@ class HyperliquidPerpStats:
     mark_price: Decimal | None
 
 
-def _dec(text: Any, where: str) -> Decimal:
-    if isinstance(text, bool):
-        raise VenueFileError(f"{where}: expected a number, got {text!r}")
-    try:
-        d = Decimal(text) if isinstance(text, (int, Decimal)) else Decimal(str(text).strip())
-    except InvalidOperation as exc:
-        raise VenueFileError(f"{where}: {text!r} is not a number") from exc
-    if not d.is_finite():
-        raise VenueFileError(f"{where}: {text!r} is not a finite number")
-    return d
-
-
 def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStats]:
     """Per-coin stats from ``hyperliquid_perp_meta_snapshot.csv`` (all 227 rows, keyed by coin).
 
@@ -122,7 +110,7 @@ def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStat
 
                 def opt(c: str, row: list[str] = row, line: int = line) -> Decimal | None:
                     text = row[col[c]].strip() if col[c] < len(row) else ""
-                    return _dec(text, f"{p.name} row {line} column {c}") if text else None
+                    return venue_decimal(text, f"{p.name} row {line} column {c}") if text else None
 
                 coin = row[col["coin"]]
                 out[coin] = HyperliquidPerpStats(
@@ -212,8 +200,8 @@ def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]
         elif table_id in tables:
             tiers[name] = [
                 (
-                    _dec(t["lowerBound"], f"{where} ({name}) lowerBound"),
-                    _dec(t["maxLeverage"], f"{where} ({name}) maxLeverage"),
+                    venue_decimal(t["lowerBound"], f"{where} ({name}) lowerBound"),
+                    venue_decimal(t["maxLeverage"], f"{where} ({name}) maxLeverage"),
                 )
                 for t in tables[table_id]
             ]
@@ -244,7 +232,7 @@ def _tiers_from_csv(
             if missing:
                 raise VenueFileError(f"{path.name}: missing columns {missing}")
             for line, row in enumerate(reader, start=2):
-                vals = [_dec(row[c], f"{path.name} row {line} column {c}") for c in _CSV_COLUMNS[1:]]
+                vals = [venue_decimal(row[c], f"{path.name} row {line} column {c}") for c in _CSV_COLUMNS[1:]]
                 rows.setdefault(row["coin"], []).append(tuple(vals))  # type: ignore[arg-type]
     except (OSError, UnicodeDecodeError) as exc:
         raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
