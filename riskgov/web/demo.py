@@ -3,8 +3,9 @@
 It loads the product's own copy of real data (``data/``, provenance in ``data/README.md``):
 the real Binance USDⓈ-M leverage brackets as the venue's active parameters (for the markets
 whose base asset has price history), the Binance, Hyperliquid and dYdX tables as reference
-tables, the real daily closes, and demo users for each role. Every step is idempotent, so
-rerunning the demo is safe.
+tables, the real daily closes, and demo users for each role; then it generates a seeded
+venue snapshot (labelled as generated) and runs a health run on it. Every step is
+idempotent, so rerunning the demo is safe.
 """
 
 from __future__ import annotations

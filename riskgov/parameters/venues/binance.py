@@ -48,7 +48,7 @@ from riskgov.parameters.venues.common import (
     derive_maintenance_amounts,
     file_label,
     fraction_of,
-    market_symbol,
+    is_requested,
     report_not_found,
     skip_reason_for_base,
     venue_decimal,
@@ -181,11 +181,8 @@ def parse_binance(
         tiers = tiers_by_symbol[venue_symbol]
         m = USDT_PERP_RE.fullmatch(venue_symbol)
         base = m.group("base") if m else None
-        if wanted is not None:
-            keys = {venue_symbol} | ({market_symbol(base)} if base else set())
-            if not keys & wanted:
-                continue
-            seen |= keys & wanted
+        if not is_requested(venue_symbol, base, wanted, seen):
+            continue
         if m is None:
             findings.append(
                 Finding(

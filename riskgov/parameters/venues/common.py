@@ -384,6 +384,16 @@ def wanted_symbols(symbols: Iterable[str] | None) -> set[str] | None:
     return set(symbols)
 
 
+def is_requested(venue_symbol: str, base: str | None, wanted: set[str] | None, seen: set[str]) -> bool:
+    """Whether a venue market passes the ``symbols=`` filter (given as the venue's symbol or
+    as riskgov's ``BASE-PERP``); the requested symbols it matches are added to ``seen``."""
+    if wanted is None:
+        return True
+    keys = ({venue_symbol} | ({market_symbol(base)} if base else set())) & wanted
+    seen |= keys
+    return bool(keys)
+
+
 def report_not_found(wanted: set[str] | None, seen: set[str], findings: list[Finding]) -> None:
     """Add a ``not_found`` finding for every requested symbol the file did not contain."""
     for sym in sorted((wanted or set()) - seen):

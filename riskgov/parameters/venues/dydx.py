@@ -45,7 +45,7 @@ from riskgov.parameters.venues.common import (
     check_brackets,
     decimal_str,
     file_label,
-    market_symbol,
+    is_requested,
     report_not_found,
     skip_reason_for_base,
     venue_decimal,
@@ -183,11 +183,8 @@ def parse_dydx(
         ticker = m["ticker"]
         match = TICKER_RE.fullmatch(ticker)
         base = match.group("base") if match else None
-        if wanted is not None:
-            keys = ({ticker} | ({market_symbol(base)} if base else set())) & wanted
-            if not keys:
-                continue
-            seen |= keys
+        if not is_requested(ticker, base, wanted, seen):
+            continue
         if base is None:
             findings.append(Finding("out_of_scope", ticker, "ticker is not BASE-USD; not imported"))
             continue

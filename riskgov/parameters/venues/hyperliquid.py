@@ -50,6 +50,7 @@ from riskgov.parameters.venues.common import (
     depth_from_day_volume,
     file_label,
     fraction_of,
+    is_requested,
     market_symbol,
     report_not_found,
     skip_reason_for_base,
@@ -315,11 +316,8 @@ def parse_hyperliquid(
     drafts: list[MarketDraft] = []
     tolerance = Decimal("0.000001")  # the CSV rounds fractions to 6 places
     for coin in sorted(tiers):
-        if wanted is not None:
-            keys = {coin, market_symbol(coin)} & wanted
-            if not keys:
-                continue
-            seen |= keys
+        if not is_requested(coin, coin, wanted, seen):
+            continue
         if coin in delisted:
             findings.append(Finding("delisted", coin, "coin is delisted; not imported"))
             continue

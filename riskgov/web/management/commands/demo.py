@@ -2,8 +2,11 @@
 
 Steps: migrate the database (the embedded SQLite file by default), create the roles and
 demo users, load the real daily closes, the real Binance brackets as the active parameters
-and the Binance/Hyperliquid/dYdX tables as references; then serve on ``--addr``. Rerunning
-it is safe. ``--no-serve`` stops after loading.
+and the Binance/Hyperliquid/dYdX tables as references; generate a seeded venue snapshot
+(``--accounts``, default 20,000; labelled as generated) and run a full health run through
+Celery (eager on the embedded default); print its key figures; then serve on ``--addr``.
+Rerunning it is safe (the same snapshot is reused). ``--no-serve`` stops after the run,
+``--no-health`` after loading.
 """
 
 from django.conf import settings
