@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.governance_fixtures"]
+pytest_plugins = ["tests.governance_fixtures", "tests.venue_fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

@@ -7,7 +7,7 @@ dash.register_page(__name__, path="/", title="Dashboards · riskgov", name="Dash
 
 
 def layout(**_kwargs):
-    pages = [p for p in dash.page_registry.values() if p["path"] != "/"]
+    pages = [p for p in dash.page_registry.values() if p["path"] not in ("/", "/account")]
     return html.Div(
         [
             html.H1("Dashboards"),

@@ -4,10 +4,12 @@ real venue tables loaded as references (Binance, Hyperliquid, dYdX). Read-only."
 import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
+from dashboards import components as c
 from dashboards import figures
+from riskgov.core.roles import ANALYST
 from riskgov.parameters import selectors
 
-dash.register_page(__name__, path="/parameters", title="Parameters · riskgov", name="Parameters")
+dash.register_page(__name__, path="/parameters", title="Parameters · riskgov", name="Parameters", order=5)
 
 
 def layout(market: str | None = None, **_kwargs):
@@ -17,6 +19,7 @@ def layout(market: str | None = None, **_kwargs):
         [
             html.H1("Parameters"),
             html.P("Our active brackets against the real venue tables loaded for comparison.", className="muted"),
+            c.action_link("Propose a parameter change", "/proposals/new/", ANALYST, link_id="propose-link"),
             html.Label("Market", htmlFor="parameters-market"),
             dcc.Dropdown(
                 id="parameters-market", options=markets, value=chosen, clearable=False, style={"maxWidth": "320px"}

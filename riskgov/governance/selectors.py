@@ -259,3 +259,8 @@ def proposal_lint(proposal: Proposal, *, policy: Policy, now: datetime | None = 
             )
         )
     return out
+
+
+def proposals_with_impact() -> QuerySet[Proposal]:
+    """Proposals whose impact results are frozen (``impact`` set), newest first."""
+    return Proposal.objects.filter(impact__isnull=False).order_by("-updated_at", "-id")

@@ -95,6 +95,9 @@ class HealthRun(models.Model):
     cascade = models.JSONField(default=dict, blank=True, help_text="§11 rounds of the worst scenario")
     adl = models.JSONField(default=dict, blank=True, help_text="§8 ADL attribution of the worst scenario")
     recommendations = models.JSONField(default=list, blank=True, help_text="§12 per market, h = 1 and 3 days")
+    distributions = models.JSONField(
+        default=dict, blank=True, help_text="dashboard histograms and per-market sums (health.distributions)"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

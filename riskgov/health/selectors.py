@@ -12,7 +12,7 @@ from riskgov.core.roles import ADMIN, has_role
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
 
 #: the heavy JSON columns, deferred in lists
-_HEAVY = ("cascade", "adl", "recommendations", "scenario_spec")
+_HEAVY = ("cascade", "adl", "recommendations", "scenario_spec", "distributions")
 
 
 def published_runs(*, kinds: tuple[str, ...] | None = (RunKind.SCHEDULED, RunKind.MANUAL)) -> QuerySet[HealthRun]:
@@ -149,3 +149,139 @@ def run_comparison(current: HealthRun, proposed: HealthRun, *, limit: int = 1000
         delta_shortfall_usd=(proposed.shortfall_usd or 0.0) - (current.shortfall_usd or 0.0),
         scenarios=rows,
     )
+
+
+# --------------------------------------------------------------------------- dashboards
+
+#: the key figures of a run, as stored (FORMATS.md ``totals`` and ``tail`` column names)
+KEY_FIGURES = (
+    "n_accounts",
+    "n_positions",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidatable_accounts",
+    "bankrupt_accounts",
+    "shortfall_usd",
+    "insurance_fund_usd",
+    "coverage_ratio",
+    "var_usd",
+    "es_usd",
+    "cover2_usd",
+    "coverage_at_es",
+)
+
+
+def published_run(run_id: int | str | None = None) -> HealthRun | None:
+    """A published run by id (any kind), or the latest published run when ``run_id`` is empty.
+
+    An unknown, unpublished or malformed id gives ``None``: readers never see other runs.
+    """
+    if run_id in (None, ""):
+        return latest_published_run()
+    try:
+        pk = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return published_runs(kinds=None).filter(pk=pk).first()
+
+
+def run_history(*, limit: int = 365) -> list[dict[str, Any]]:
+    """Key figures of the last ``limit`` published runs of the active parameters, oldest first.
+
+    One indexed query over ``HealthRun`` columns (the heavy JSON columns are not read).
+    Each row: ``id``, ``published_at``, ``snapshot_taken_at`` and :data:`KEY_FIGURES`.
+    """
+    rows = list(
+        published_runs().values("id", "published_at", *KEY_FIGURES, snapshot_taken_at=F("snapshot__taken_at"))[:limit]
+    )
+    rows.reverse()
+    return rows
+
+
+def run_riskiest_accounts(run: HealthRun, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The ``limit`` riskiest accounts (margin ratio descending, ∞ first) — an index scan on
+    ``(run, margin_ratio)``, never the whole run. ``margin_ratio`` ``None`` = ∞ (§5)."""
+    return list(
+        run_accounts(run=run).values(
+            "account_idx",
+            "account_id",
+            "equity_usd",
+            "initial_margin_usd",
+            "maintenance_margin_usd",
+            "margin_ratio",
+            "liquidatable",
+            "bankrupt",
+            "shortfall_usd",
+        )[:limit]
+    )
+
+
+def run_account(run: HealthRun, account_id: str) -> tuple[AccountResult | None, list[dict[str, Any]]]:
+    """One account of a run and its positions (market symbol, size, notional, IM, MM,
+    liquidation and bankruptcy prices; ``None`` price = none, §7)."""
+    from riskgov.health.models import PositionResult
+
+    account = AccountResult.objects.filter(run=run, account_id=account_id).first()
+    if account is None:
+        return None, []
+    positions = list(
+        PositionResult.objects.filter(run=run, account_idx=account.account_idx)
+        .order_by("market__symbol", "position_id")
+        .values(
+            "position_id",
+            "size",
+            "notional_usd",
+            "initial_margin_usd",
+            "maintenance_margin_usd",
+            "liquidation_price",
+            "bankruptcy_price",
+            market_symbol=F("market__symbol"),
+        )
+    )
+    return account, positions
+
+
+def run_scenario_rows(run: HealthRun) -> list[dict[str, Any]]:
+    """Every scenario row of a run as dicts, in scenario order, with ``shock`` — the uniform
+    relative shock (fraction) of ``uniform`` scenarios, ``None`` for the others (§9)."""
+    rows = list(
+        run_scenarios(run=run).values(
+            "idx",
+            "name",
+            "kind",
+            "start_date",
+            "end_date",
+            "in_tail",
+            "liquidatable_accounts",
+            "bankrupt_accounts",
+            "shortfall_usd",
+            "penalties_usd",
+            "insurance_fund_after_usd",
+            "adl_usd",
+            "coverage_ratio",
+            "top2_shortfall_usd",
+        )
+    )
+    first_shock: dict[int, float] = {}
+    uniform = [r["idx"] for r in rows if r["kind"] == "uniform"]
+    if uniform:
+        from riskgov.health.models import RunScenarioSet
+
+        stored = RunScenarioSet.objects.filter(run=run).values_list("shocks", "asset_symbols").first()
+        if stored:
+            flat, assets = stored  # (S·A) flattened row-major, as scenarios_from_store reads it
+            n_a = max(len(assets), 1)
+            first_shock = {i: float(flat[i * n_a]) for i in uniform if i * n_a < len(flat)}
+    for r in rows:
+        r["shock"] = first_shock.get(r["idx"])
+    return rows
+
+
+def run_market_rows(run: HealthRun) -> list[dict[str, Any]]:
+    """Per market: long/short notional, IM, MM, liquidatable notional (precomputed at run
+    time, ``HealthRun.distributions``), riskiest first (liquidatable notional, then MM)."""
+    markets = (run.distributions or {}).get("markets", {})
+    rows = [{"market": sym, **vals} for sym, vals in markets.items()]
+    rows.sort(key=lambda r: (-r["liquidatable_notional_usd"], -r["maintenance_margin_usd"], r["market"]))
+    return rows

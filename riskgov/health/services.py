@@ -47,6 +47,7 @@ from riskgov.engine.health import evaluate_health
 from riskgov.engine.recommend import backtest_mmf, recommend_margin
 from riskgov.engine.stress import run_scenarios
 from riskgov.engine.types import EngineInputError
+from riskgov.health.distributions import chunk_distributions, combine_distributions
 from riskgov.health.models import (
     AccountResult,
     HealthRun,
@@ -58,6 +59,7 @@ from riskgov.health.models import (
     ScenarioResult,
 )
 from riskgov.health.scenarios import build_scenarios, parse_spec, scenarios_from_store
+from riskgov.health.signals import run_published
 from riskgov.markets.models import Market
 from riskgov.markets.selectors import price_matrix
 from riskgov.parameters.adapters import EngineParameters, engine_parameters
@@ -388,6 +390,19 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     partial = _chunk_partial(health, stress, first_account)
 
     am, pm, pf = health.accounts, health.positions, state.portfolio
+    partial["dist"] = chunk_distributions(
+        margin_ratio=am.margin_ratio,
+        account_liquidatable=am.liquidatable,
+        position_account=pf.position_account,
+        position_market=pf.position_market,
+        size=pf.size,
+        notional=pm.notional,
+        initial_margin=pm.initial_margin,
+        maintenance_margin=pm.maintenance_margin,
+        liquidation_price=health.liquidation_price,
+        mark_price=state.asset_prices[ep.params.markets.base_asset],
+        market_symbols=ep.params.markets.symbols,
+    )
     n = pf.n_accounts
     accounts = pd.DataFrame(
         {
@@ -704,6 +719,7 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
         run.cascade = cascade
         run.adl = adl_info
         run.recommendations = recommendations
+        run.distributions = combine_distributions([ch.partial.get("dist") for ch in chunks])
         run.timings = {
             **chunk_phase,
             "finalize_combine": t1 - t0,
@@ -726,6 +742,8 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
             to_state=RunStatus.SUCCEEDED,
             after={"accounts": run.n_accounts, "shortfall_usd": run.shortfall_usd, "es_usd": es, "var_usd": var},
         )
+        run_id_, kind_ = run.pk, run.kind
+        transaction.on_commit(lambda: run_published.send_robust(sender=HealthRun, run_id=run_id_, kind=kind_))
     return run
 
 

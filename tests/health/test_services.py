@@ -257,3 +257,44 @@ def test_redelivered_chunk_task_gives_correct_results(venue, django_capture_on_c
     assert (run.liquidatable_accounts, run.bankrupt_accounts) == (ref.liquidatable_accounts, ref.bankrupt_accounts)
     assert run.shortfall_usd == pytest.approx(ref.shortfall_usd, rel=REL)
     assert run.es_usd == pytest.approx(ref.es_usd, rel=REL)
+
+
+@pytest.mark.parametrize("size", [10_000, 4])
+def test_distributions_equal_the_stored_rows(venue, django_capture_on_commit_callbacks, size):
+    """The dashboards' precomputed histograms and per-market sums agree with the stored
+    account/position rows, whatever the chunking (fixed bins add up exactly)."""
+    from riskgov.health.distributions import MAP_BINS, MARGIN_RATIO_EDGES
+
+    run = run_eager(venue, django_capture_on_commit_callbacks, chunk_accounts=size)
+    d = run.distributions
+    accounts = list(AccountResult.objects.filter(run=run))
+    ratios = [a.margin_ratio for a in accounts]
+    assert d["margin_ratio"]["infinite"] == sum(r is None for r in ratios)
+    assert sum(d["margin_ratio"]["counts"]) + d["margin_ratio"]["infinite"] == run.n_accounts
+    expected = np.histogram([r for r in ratios if r is not None], bins=[*MARGIN_RATIO_EDGES, np.inf])[0]
+    assert d["margin_ratio"]["counts"] == expected.tolist()
+
+    liquidatable = {a.account_idx for a in accounts if a.liquidatable}
+    marks = {"BTC-PERP": 6000.0, "ETH-PERP": 150.0}
+    for sym, m in d["markets"].items():
+        rows = list(PositionResult.objects.filter(run=run, market__symbol=sym))
+        assert m["positions"] == len(rows)
+        assert m["long_notional_usd"] == pytest.approx(sum(p.notional_usd for p in rows if p.size > 0), rel=REL)
+        assert m["maintenance_margin_usd"] == pytest.approx(sum(p.maintenance_margin_usd for p in rows), rel=REL)
+        assert m["liquidatable_notional_usd"] == pytest.approx(
+            sum(p.notional_usd for p in rows if p.account_idx in liquidatable), rel=REL, abs=1e-9
+        )
+        lm = d["liquidation_map"]["markets"][sym]
+        assert lm["mark_price"] == marks[sym]
+        assert len(lm["long"]) == len(lm["short"]) == MAP_BINS
+        mapped = sum(lm["long"]) + sum(lm["short"]) + lm["outside_long"] + lm["outside_short"]
+        assert mapped == pytest.approx(sum(p.notional_usd for p in rows), rel=REL)
+        # a long with a liquidation price 10 % under the mark sits in the bin [-10 %, -9 %)
+        for p in rows:
+            if p.liquidation_price is None:
+                continue
+            pct = (p.liquidation_price / marks[sym] - 1) * 100
+            if -50 <= pct < 50:
+                side = lm["long"] if p.size > 0 else lm["short"]
+                assert side[int(np.floor(pct + 50))] >= p.notional_usd * (1 - REL)
+    assert sum(m["long_notional_usd"] + m["short_notional_usd"] for m in d["markets"].values()) > 0

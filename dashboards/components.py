@@ -1,0 +1,153 @@
+"""Shared page pieces: number formats, key-figure cards, charts with their CSV download,
+tables, and the role check for links to actions.
+
+Every chart is drawn by :func:`chart`, which puts the figure, the data behind it (as CSV
+text in a ``dcc.Store``), a download button and a ``dcc.Download`` side by side; one
+pattern-matching callback (:func:`download_csv`) serves every chart's download.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dash import MATCH, Input, Output, State, callback, dash_table, dcc, html
+
+from dashboards import auth
+
+
+def usd(x: float | None) -> str:
+    """USD, whole dollars with thousands separators (``None`` → "—")."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"${x:,.0f}"
+
+
+def ratio(x: float | None, *, infinite: str = "∞") -> str:
+    """A ratio as percent with one decimal (``None`` = infinity, RISK_MODEL §5/§10)."""
+    return infinite if x is None else f"{x * 100:,.1f} %"
+
+
+def count(x: int | None) -> str:
+    return "—" if x is None else f"{x:,}"
+
+
+def card(card_id: str, label: str, value: str, note: str = "") -> html.Div:
+    """One key figure; the value's element id is ``card_id`` (browser tests read it)."""
+    return html.Div(
+        [
+            html.Div(label, className="kpi-label"),
+            html.Div(value, id=card_id, className="kpi-value"),
+            html.Div(note, className="kpi-note"),
+        ],
+        className="kpi",
+    )
+
+
+def cards(items: Iterable[html.Div]) -> html.Div:
+    return html.Div(list(items), className="kpis")
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV with a header (``None`` → empty field)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+    return buf.getvalue()
+
+
+def csv_store(chart_id: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, str]:
+    """The value of a chart's CSV store: file name and CSV text."""
+    return {"filename": f"{chart_id}.csv", "csv": csv_text(rows, columns)}
+
+
+def chart(
+    chart_id: str,
+    figure: Any = None,
+    rows: Sequence[dict[str, Any]] = (),
+    columns: Sequence[str] = (),
+) -> html.Div:
+    """A chart with its data download. Callbacks that redraw it output to
+    ``Output(chart_id, "figure")`` and ``Output(store_id(chart_id), "data")``."""
+    return html.Div(
+        [
+            dcc.Graph(id=chart_id, figure=figure or {}, config={"displaylogo": False}),
+            dcc.Store(id=store_id(chart_id), data=csv_store(chart_id, rows, columns) if columns else None),
+            html.Button("Download data (CSV)", id={"type": "csv-button", "chart": chart_id}, className="csv"),
+            dcc.Download(id={"type": "csv-download", "chart": chart_id}),
+        ],
+        className="chart",
+    )
+
+
+def store_id(chart_id: str) -> dict[str, str]:
+    return {"type": "csv-data", "chart": chart_id}
+
+
+@callback(
+    Output({"type": "csv-download", "chart": MATCH}, "data"),
+    Input({"type": "csv-button", "chart": MATCH}, "n_clicks"),
+    State({"type": "csv-data", "chart": MATCH}, "data"),
+    prevent_initial_call=True,
+)
+def download_csv(_n: int, data: dict[str, str] | None) -> dict[str, str] | None:
+    """Serve the data behind a chart as a CSV file."""
+    if not data:
+        return None
+    return {"content": data["csv"], "filename": data["filename"]}
+
+
+def table(table_id: str, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], **kwargs: Any):
+    """A sortable ``DataTable``; ``columns`` are ``(header, key)``; markdown for links."""
+    return dash_table.DataTable(
+        id=table_id,
+        data=list(rows),
+        columns=[
+            {"name": n, "id": k, **({"presentation": "markdown"} if k.endswith("_link") else {})} for n, k in columns
+        ],
+        sort_action="native",
+        export_format="csv",
+        export_headers="display",
+        page_size=kwargs.pop("page_size", 25),
+        style_cell={"textAlign": "left", "fontFamily": "system-ui", "padding": "4px 8px"},
+        style_table={"overflowX": "auto"},
+        markdown_options={"link_target": "_self"},
+        **kwargs,
+    )
+
+
+def run_header(run: Any) -> html.Div:
+    """Which run a page shows, when it was published, and on which snapshot."""
+    snap = run.snapshot
+    return html.P(
+        [
+            html.Span(f"Run #{run.pk} ({run.kind}) published {run.published_at:%Y-%m-%d %H:%M} UTC", id="run-id"),
+            f" · snapshot #{snap.pk} of {snap.venue} taken {snap.taken_at:%Y-%m-%d %H:%M} UTC",
+            " (generated)" if getattr(snap, "generated", False) else "",
+        ],
+        className="muted",
+    )
+
+
+def no_run() -> html.Div:
+    return html.Div(
+        [
+            html.P(
+                "No published health run yet. An analyst starts one from the API, or wait for the schedule.",
+                id="no-run",
+            )
+        ],
+    )
+
+
+def action_link(text: str, href: str, *roles: str, link_id: str) -> html.A | None:
+    """A link to an action in the committee UI, shown only to users holding one of ``roles``
+    (the action itself is still checked by the service it calls)."""
+    if not (auth.current_roles() & set(roles)):
+        return None
+    return html.A(text, href=href, id=link_id, className="button")

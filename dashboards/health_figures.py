@@ -1,0 +1,295 @@
+"""Pure figure builders for health runs: stored results in, ``go.Figure`` out (STYLE rule 14).
+
+Inputs are the dicts the ``riskgov.health.selectors`` return (stored results, never
+recomputed). Every figure has a title, axis labels with units and hover details; money is
+USD, fractions are shown as percent (RISK_MODEL §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.figures import PALETTE
+
+_LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
+    "legend": {"orientation": "h", "y": -0.2},
+}
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:
+    fig.update_layout(title=title, xaxis={"title": x}, yaxis={"title": y}, **_LAYOUT)
+    fig.update_layout(**extra)
+    return fig
+
+
+def history_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]], *, title: str, y: str):
+    """Time series of run figures: ``series`` are ``(column, label)``; x is publication time."""
+    fig = go.Figure()
+    xs = [r["published_at"] for r in rows]
+    for i, (col, label) in enumerate(series):
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[r[col] for r in rows],
+                mode="lines+markers",
+                name=label,
+                line={"color": PALETTE[i % len(PALETTE)]},
+                customdata=[r["id"] for r in rows],
+                hovertemplate=f"{label}<br>%{{x|%Y-%m-%d %H:%M}}<br>%{{y:,.4~g}}<br>run #%{{customdata}}<extra></extra>",
+            )
+        )
+    return _layout(fig, title, "run published (UTC)", y)
+
+
+def margin_ratio_figure(dist: dict[str, Any]) -> go.Figure:
+    """Accounts per margin-ratio bin (§5: MM/E; ≥ 100 % liquidatable, ∞ = no equity)."""
+    edges = dist["edges"]
+    labels = [f"{a * 100:g}–{b * 100:g} %" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    labels += [f"≥ {edges[-1] * 100:g} %", "∞ (E ≤ 0)"]
+    counts = [*dist["counts"], dist["infinite"]]
+    colors = ["#2b8a3e" if i < edges.index(1.0) else "#d9480f" for i in range(len(counts))]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=counts,
+            marker_color=colors,
+            hovertemplate="margin ratio %{x}<br>%{y:,} accounts<extra></extra>",
+            name="accounts",
+        )
+    )
+    return _layout(
+        fig,
+        "Accounts by margin ratio (MM / equity; health factor = 1 / margin ratio)",
+        "margin ratio (%) — ≥ 100 % is liquidatable",
+        "accounts",
+        showlegend=False,
+    )
+
+
+def liquidation_map_figure(market: str, m: dict[str, Any], *, low: int, step: int) -> go.Figure:
+    """Notional liquidated at each price level of one market (§7), longs below the mark and
+    shorts above; the current mark is a vertical line."""
+    mark = m["mark_price"]
+    n = len(m["long"])
+    prices = [mark * (1 + (low + step * (i + 0.5)) / 100) for i in range(n)]
+    pct = [low + step * i for i in range(n)]
+    fig = go.Figure()
+    for key, label, color in (("long", "longs liquidated", "#d9480f"), ("short", "shorts liquidated", "#1f5fbf")):
+        fig.add_trace(
+            go.Bar(
+                x=prices,
+                y=m[key],
+                name=label,
+                marker_color=color,
+                customdata=pct,
+                hovertemplate=(
+                    f"{label}<br>price ≈ %{{x:$,.4~g}} (%{{customdata:+d}} % from mark)"
+                    "<br>notional %{y:$,.0f}<extra></extra>"
+                ),
+            )
+        )
+    fig.add_vline(x=mark, line_dash="dash", line_color="#111827", annotation_text=f"mark {mark:,.4g}")
+    return _layout(
+        fig,
+        f"{market}: liquidation map (notional liquidated by price level, ±50 % of mark)",
+        "price (USD)",
+        "notional liquidated (USD)",
+        barmode="overlay",
+        bargap=0,
+    )
+
+
+def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) -> go.Figure:
+    """Shortfall and insurance fund after each standard (non-historical) scenario (§8)."""
+    names = [r["name"] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=[r["shortfall_usd"] for r in rows],
+            name="shortfall",
+            marker_color="#d9480f",
+            hovertemplate="%{x}<br>shortfall %{y:$,.0f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=[r["insurance_fund_after_usd"] for r in rows],
+            name="insurance fund after",
+            marker_color="#2b8a3e",
+            hovertemplate="%{x}<br>insurance fund after %{y:$,.0f}<extra></extra>",
+        )
+    )
+    fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund ${insurance_fund:,.0f}")
+    return _layout(fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD")
+
+
+def shock_curve_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Shortfall against a uniform shock of every asset price (§9 uniform scenarios)."""
+    pts = sorted((r["shock"], r) for r in rows if r["shock"] is not None)
+    fig = go.Figure(
+        go.Scatter(
+            x=[s * 100 for s, _ in pts],
+            y=[r["shortfall_usd"] for _, r in pts],
+            mode="lines+markers",
+            name="shortfall",
+            customdata=[[r["liquidatable_accounts"], r["adl_usd"]] for _, r in pts],
+            hovertemplate=(
+                "shock %{x:+.0f} %<br>shortfall %{y:$,.0f}<br>liquidated accounts %{customdata[0]:,}"
+                "<br>ADL %{customdata[1]:$,.0f}<extra></extra>"
+            ),
+            line={"color": "#d9480f"},
+        )
+    )
+    return _layout(fig, "Shortfall vs uniform price shock", "shock to every asset price (%)", "shortfall (USD)")
+
+
+def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance_fund: float, alpha: float):
+    """Distribution of protocol shortfall over historical scenarios with VaR/ES marked (§10)."""
+    fig = go.Figure(
+        go.Histogram(
+            x=list(shortfalls),
+            nbinsx=60,
+            marker_color="#1f5fbf",
+            name="historical scenarios",
+            hovertemplate="shortfall %{x}<br>%{y:,} scenarios<extra></extra>",
+        )
+    )
+    for x, label, color in (
+        (var, "VaR", "#e67700"),
+        (es, "ES", "#d9480f"),
+        (insurance_fund, "insurance fund", "#2b8a3e"),
+    ):
+        fig.add_vline(x=x, line_dash="dash", line_color=color, annotation_text=f"{label} ${x:,.0f}")
+    return _layout(
+        fig,
+        f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.0%})",
+        "shortfall (USD)",
+        "scenarios",
+        yaxis_type="log",
+        showlegend=False,
+    )
+
+
+def cascade_figure(cascade: dict[str, Any]) -> go.Figure:
+    """Cascade rounds of the worst scenario (§11): liquidated accounts and shortfall per round."""
+    rounds = cascade.get("rounds", [])
+    xs = [r["round"] for r in rounds]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=xs,
+            y=[r["liquidated_accounts"] for r in rounds],
+            name="accounts liquidated",
+            marker_color="#1f5fbf",
+            hovertemplate="round %{x}<br>%{y:,} accounts liquidated<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[r["shortfall_usd"] for r in rounds],
+            name="shortfall",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": "#d9480f"},
+            hovertemplate="round %{x}<br>shortfall %{y:$,.0f}<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        f"Cascade after “{cascade.get('scenario', '')}”: liquidation → price impact → liquidation",
+        "round",
+        "accounts liquidated",
+        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right"},
+    )
+
+
+def adl_figure(adl: dict[str, Any]) -> go.Figure:
+    """ADL exposure by market and side in the worst scenario (§8 attribution)."""
+    rows = adl.get("by_market", [])
+    markets = [r["market"] for r in rows]
+    fig = go.Figure()
+    for key, label, color in (
+        ("adl_longs_usd", "ADL on longs", "#d9480f"),
+        ("adl_shorts_usd", "ADL on shorts", "#1f5fbf"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=markets,
+                y=[r[key] for r in rows],
+                name=label,
+                marker_color=color,
+                hovertemplate=f"%{{x}}<br>{label} %{{y:$,.0f}}<extra></extra>",
+            )
+        )
+    return _layout(fig, f"ADL exposure by market in “{adl.get('scenario', '')}”", "market", "ADL amount (USD)")
+
+
+def recommendation_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Current first-bracket MMF against the §12 recommendations (h = 1 and 3 days)."""
+    markets = [r["market"] for r in rows]
+    fig = go.Figure()
+    for key, label, color in (
+        ("current_mmf", "current MMF", "#111827"),
+        ("mmf_rec_h1", "recommended MMF, 1 day", "#1f5fbf"),
+        ("mmf_rec_h3", "recommended MMF, 3 days", "#d9480f"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=markets,
+                y=[None if r.get(key) is None else r[key] * 100 for r in rows],
+                name=label,
+                marker_color=color,
+                hovertemplate=f"%{{x}}<br>{label} %{{y:.3f}} %<extra></extra>",
+            )
+        )
+    return _layout(fig, "Maintenance margin fraction: current vs recommended (§12)", "market", "MMF (%)")
+
+
+def kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figure:
+    """Kupiec POF likelihood ratio of the current MMF per market and horizon (§12)."""
+    markets = [r["market"] for r in rows]
+    fig = go.Figure()
+    for key, label, color in (("kupiec_h1", "1 day", "#1f5fbf"), ("kupiec_h3", "3 days", "#d9480f")):
+        fig.add_trace(
+            go.Bar(
+                x=markets,
+                y=[r.get(key) for r in rows],
+                name=f"Kupiec LR, {label}",
+                marker_color=color,
+                customdata=[[r.get(f"exceedances_{key[-2:]}"), r.get(f"windows_{key[-2:]}")] for r in rows],
+                hovertemplate=(
+                    f"%{{x}} ({label})<br>LR %{{y:.3f}}<br>exceedances %{{customdata[0]}} of %{{customdata[1]}}"
+                    "<extra></extra>"
+                ),
+            )
+        )
+    fig.add_hline(y=critical, line_dash="dash", line_color="#b91c1c", annotation_text=f"reject above {critical:.3f}")
+    return _layout(fig, "Backtest of the current MMF: Kupiec likelihood ratio", "market", "likelihood ratio (χ²₁)")
+
+
+def impact_scenarios_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Shortfall per standard scenario under the current and the proposed parameters."""
+    names = [r["name"] for r in rows]
+    fig = go.Figure()
+    for key, label, color in (
+        ("current_shortfall_usd", "current", "#6b7280"),
+        ("proposed_shortfall_usd", "proposed", "#1f5fbf"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[r[key] for r in rows],
+                name=label,
+                marker_color=color,
+                hovertemplate=f"%{{x}}<br>{label} shortfall %{{y:$,.0f}}<extra></extra>",
+            )
+        )
+    return _layout(fig, "Shortfall under stress: current vs proposed parameters", "scenario", "shortfall (USD)")

@@ -1,0 +1,127 @@
+"""Accounts: margin-ratio distribution, liquidation map per market, riskiest accounts.
+
+Everything here is precomputed at run time (``HealthRun.distributions``) or read through an
+index (the riskiest accounts); no callback reads all accounts of a run.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboards import components as c
+from dashboards import health_figures as hf
+from riskgov.health import selectors
+
+dash.register_page(__name__, path="/accounts", title="Accounts · riskgov", name="Accounts", order=1)
+
+RISKIEST = 200
+MAP_COLUMNS = ["market", "side", "distance_from_mark_pct", "price_usd", "notional_usd"]
+ACCOUNT_COLUMNS = [
+    ("Account", "account_link"),
+    ("Margin ratio", "margin_ratio_pct"),
+    ("Equity (USD)", "equity_usd"),
+    ("IM (USD)", "initial_margin_usd"),
+    ("MM (USD)", "maintenance_margin_usd"),
+    ("Liquidatable", "liquidatable"),
+    ("Bankrupt", "bankrupt"),
+    ("Shortfall (USD)", "shortfall_usd"),
+]
+
+
+def _map_rows(market: str, m: dict, lm: dict) -> list[dict]:
+    rows = []
+    for side in ("long", "short"):
+        for i, notional in enumerate(m[side]):
+            if notional:
+                pct = lm["low_pct"] + lm["step_pct"] * i
+                rows.append(
+                    {
+                        "market": market,
+                        "side": side,
+                        "distance_from_mark_pct": pct,
+                        "price_usd": m["mark_price"] * (1 + (pct + lm["step_pct"] / 2) / 100),
+                        "notional_usd": notional,
+                    }
+                )
+    return rows
+
+
+def account_rows(run, limit: int = RISKIEST) -> list[dict]:
+    rows = selectors.run_riskiest_accounts(run, limit=limit)
+    for r in rows:
+        query = urlencode({"run": run.pk, "account": r["account_id"]})
+        r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
+        r["margin_ratio_pct"] = "∞" if r["margin_ratio"] is None else round(r["margin_ratio"] * 100, 2)
+        for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
+            r[k] = round(r[k], 2)
+        r["liquidatable"] = "yes" if r["liquidatable"] else "no"
+        r["bankrupt"] = "yes" if r["bankrupt"] else "no"
+    return rows
+
+
+def layout(run: str | None = None, market: str | None = None, **_kwargs):
+    obj = selectors.published_run(run)
+    if obj is None:
+        return html.Div([html.H1("Accounts"), c.no_run()])
+    dist = obj.distributions or {}
+    markets = list(dist.get("liquidation_map", {}).get("markets", {}))
+    by_notional = sorted(
+        markets, key=lambda s: -(dist["markets"][s]["long_notional_usd"] + dist["markets"][s]["short_notional_usd"])
+    )
+    chosen = market if market in markets else (by_notional[0] if by_notional else None)
+    ratio = dist.get("margin_ratio")
+    ratio_rows = []
+    if ratio:
+        edges = ratio["edges"]
+        ratio_rows = [
+            {"margin_ratio_from": a, "margin_ratio_to": b, "accounts": n}
+            for a, b, n in zip(edges, [*edges[1:], None], ratio["counts"], strict=True)
+        ] + [{"margin_ratio_from": "inf", "margin_ratio_to": "inf", "accounts": ratio["infinite"]}]
+    rows = account_rows(obj)
+    return html.Div(
+        [
+            html.H1("Accounts"),
+            c.run_header(obj),
+            dcc.Store(id="accounts-run", data=obj.pk),
+            c.chart(
+                "accounts-ratio",
+                hf.margin_ratio_figure(ratio) if ratio else None,
+                ratio_rows,
+                ["margin_ratio_from", "margin_ratio_to", "accounts"],
+            ),
+            html.H2("Liquidation map"),
+            html.P(
+                "Notional that would be liquidated if the market's price moved to each level, other prices"
+                " unchanged (RISK_MODEL §7), from every position's liquidation price in this run.",
+                className="muted",
+            ),
+            html.Label("Market", htmlFor="accounts-market"),
+            dcc.Dropdown(
+                id="accounts-market", options=by_notional, value=chosen, clearable=False, style={"maxWidth": "320px"}
+            ),
+            c.chart("accounts-map"),
+            html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
+            c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS),
+        ]
+    )
+
+
+@callback(
+    Output("accounts-map", "figure"),
+    Output(c.store_id("accounts-map"), "data"),
+    Input("accounts-market", "value"),
+    State("accounts-run", "data"),
+)
+def show_map(market, run_id):
+    obj = selectors.published_run(run_id)
+    lm = (obj.distributions or {}).get("liquidation_map") if obj else None
+    if not lm or market not in lm["markets"]:
+        return {}, None
+    m = lm["markets"][market]
+    return (
+        hf.liquidation_map_figure(market, m, low=lm["low_pct"], step=lm["step_pct"]),
+        c.csv_store(f"liquidation-map-{market}", _map_rows(market, m, lm), MAP_COLUMNS),
+    )

@@ -1,0 +1,161 @@
+"""Proposal impact: for a chosen proposal, current vs proposed side by side — IM/MM totals,
+newly liquidatable accounts, coverage under stress, and MM-vs-notional curves old vs new.
+
+Figures are the impact frozen on the proposal (what its approvers sign, DESIGN "impact"),
+read from ``Proposal.impact``; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from dashboards import components as c
+from dashboards import figures
+from dashboards import health_figures as hf
+from riskgov.governance import selectors as gov
+from riskgov.parameters.selectors import market_version_curve
+
+dash.register_page(__name__, path="/impact", title="Proposal impact · riskgov", name="Proposal impact", order=3)
+
+SIDE_BY_SIDE = [
+    ("Equity", "equity_usd", c.usd),
+    ("Initial margin", "initial_margin_usd", c.usd),
+    ("Maintenance margin", "maintenance_margin_usd", c.usd),
+    ("Liquidatable accounts", "liquidatable_accounts", c.count),
+    ("Bankrupt accounts", "bankrupt_accounts", c.count),
+    ("Shortfall now", "shortfall_usd", c.usd),
+    ("VaR", "var_usd", c.usd),
+    ("ES", "es_usd", c.usd),
+    ("Cover-2", "cover2_usd", c.usd),
+    ("Coverage at ES", "coverage_at_es", c.ratio),
+]
+SCENARIO_COLUMNS = [
+    "name",
+    "kind",
+    "current_shortfall_usd",
+    "proposed_shortfall_usd",
+    "delta_shortfall_usd",
+    "current_coverage_ratio",
+    "proposed_coverage_ratio",
+    "current_liquidatable_accounts",
+    "proposed_liquidatable_accounts",
+]
+
+
+def _figures_of(side: dict | None) -> dict:
+    return {**(side or {}).get("totals", {}), **(side or {}).get("tail", {})} if side else {}
+
+
+def comparison_rows(impact: dict) -> list[dict]:
+    """The side-by-side table rows: label, current, proposed (formatted) and raw values."""
+    cur, new = _figures_of(impact.get("current")), _figures_of(impact.get("proposed"))
+    rows = []
+    for label, k, fmt in SIDE_BY_SIDE:
+        rows.append(
+            {
+                "measure": label,
+                "key": k,
+                "current": fmt(cur.get(k)) if cur else "—",
+                "proposed": fmt(new.get(k)),
+                "current_value": cur.get(k),
+                "proposed_value": new.get(k),
+            }
+        )
+    return rows
+
+
+def layout(proposal: str | None = None, **_kwargs):
+    options = [{"label": f"#{p.pk} {p.title} ({p.status})", "value": p.pk} for p in gov.proposals_with_impact()[:200]]
+    values = [o["value"] for o in options]
+    chosen = (
+        int(proposal)
+        if proposal and proposal.isdigit() and int(proposal) in values
+        else (values[0] if values else None)
+    )
+    return html.Div(
+        [
+            html.H1("Proposal impact"),
+            html.P(
+                "Current parameters against a proposal's, on the same snapshot: the impact frozen on the proposal.",
+                className="muted",
+            ),
+            html.Label("Proposal", htmlFor="impact-proposal"),
+            dcc.Dropdown(
+                id="impact-proposal", options=options, value=chosen, clearable=False, style={"maxWidth": "640px"}
+            ),
+            html.Div(id="impact-body"),
+        ]
+    )
+
+
+@callback(Output("impact-body", "children"), Input("impact-proposal", "value"))
+def show_proposal(proposal_id):
+    if proposal_id is None:
+        return html.P(
+            "No proposal has impact results yet: they are computed when a proposal is submitted.", id="no-impact"
+        )
+    p = gov.proposals_with_impact().filter(pk=proposal_id).first()
+    if p is None:
+        return html.P("No such proposal with impact results.", id="no-impact")
+    impact = p.impact or {}
+    if impact.get("error"):
+        return html.P(f"The impact run failed: {impact['error']}", className="error")
+    rows = comparison_rows(impact)
+    parts = [
+        html.P(
+            [
+                html.A(f"Open proposal #{p.pk} (votes, diff, timeline)", href=f"/proposals/{p.pk}/"),
+                f" · impact of revision {p.impact_revision}; runs #{(impact.get('current') or {}).get('run', '—')}"
+                f" (current) and #{impact['proposed']['run']} (proposed) on snapshot #{impact.get('snapshot')}",
+            ]
+        ),
+        c.cards(
+            [
+                c.card(
+                    "impact-newly", "Newly liquidatable accounts", c.count(impact.get("newly_liquidatable_accounts"))
+                ),
+                c.card(
+                    "impact-no-longer", "No longer liquidatable", c.count(impact.get("no_longer_liquidatable_accounts"))
+                ),
+                c.card("impact-delta-im", "Δ initial margin", c.usd(impact.get("delta_initial_margin_usd"))),
+                c.card("impact-delta-mm", "Δ maintenance margin", c.usd(impact.get("delta_maintenance_margin_usd"))),
+            ]
+        ),
+    ]
+    if impact.get("note"):
+        parts.append(html.P(impact["note"], className="warning"))
+    parts += [
+        html.H2("Current vs proposed"),
+        c.table("impact-table", rows, [("Measure", "measure"), ("Current", "current"), ("Proposed", "proposed")]),
+    ]
+    scenarios = impact.get("scenarios", [])
+    if scenarios:
+        parts.append(c.chart("impact-scenarios", hf.impact_scenarios_figure(scenarios), scenarios, SCENARIO_COLUMNS))
+    sample = impact.get("newly_liquidatable_sample") or []
+    if sample:
+        parts.append(html.P(f"Newly liquidatable (first {len(sample)}): {', '.join(sample)}", className="small"))
+    for ch in gov.proposal_changes(p):
+        if not ch.market_version_id:
+            continue
+        curves = []
+        if ch.base_market_version is not None:
+            curves.append(
+                market_version_curve(ch.base_market_version, label=f"current v{ch.base_market_version.number}")
+            )
+        curves.append(market_version_curve(ch.market_version, label=f"proposed (#{p.pk})"))
+        parts.append(
+            c.chart(
+                f"impact-curve-{ch.subject}",
+                figures.maintenance_margin_figure(curves, market=ch.subject),
+                [
+                    {"source": cv.label, "bracket": k + 1, "floor": f, "imf": i, "mmf": m, "maintenance_amount": a}
+                    for cv in curves
+                    for k, (f, i, m, a) in enumerate(
+                        zip(cv.floors, cv.imf, cv.mmf, cv.maintenance_amounts, strict=True)
+                    )
+                ],
+                ["source", "bracket", "floor", "imf", "mmf", "maintenance_amount"],
+            )
+        )
+    return html.Div(parts)

@@ -1,0 +1,125 @@
+"""Model health: per market, the §12 recommended MMF/IMF against the current ones and the
+backtest of the current MMF (exceedances and Kupiec's POF test), from the run's stored
+recommendations."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+from dash import html
+
+from dashboards import components as c
+from dashboards import health_figures as hf
+from riskgov.core.roles import ANALYST
+from riskgov.health import selectors
+
+dash.register_page(__name__, path="/model-health", title="Model health · riskgov", name="Model health", order=4)
+
+CRITICAL = 3.841  # χ²₁ 95 % (RISK_MODEL §12)
+COLUMNS = [
+    "market",
+    "current_mmf",
+    "mmf_rec_h1",
+    "imf_rec_h1",
+    "mmf_rec_h3",
+    "imf_rec_h3",
+    "exceedances_h1",
+    "windows_h1",
+    "kupiec_h1",
+    "reject_h1",
+    "exceedances_h3",
+    "windows_h3",
+    "kupiec_h3",
+    "reject_h3",
+    "status",
+]
+TABLE = [
+    ("Market", "market"),
+    ("Current MMF", "current_mmf_pct"),
+    ("Rec. MMF 1d", "mmf_rec_h1_pct"),
+    ("Rec. IMF 1d", "imf_rec_h1_pct"),
+    ("Rec. MMF 3d", "mmf_rec_h3_pct"),
+    ("Exceedances 1d", "exceed_h1"),
+    ("Kupiec LR 1d", "kupiec_h1"),
+    ("Exceedances 3d", "exceed_h3"),
+    ("Kupiec LR 3d", "kupiec_h3"),
+    ("Status", "status"),
+]
+
+
+def flatten(recommendations: list[dict]) -> list[dict]:
+    """One row per market from ``HealthRun.recommendations`` (§12, h = 1 and 3 days)."""
+    rows = []
+    for r in recommendations:
+        row = {"market": r["market"], "current_mmf": r.get("current_mmf")}
+        problems = []
+        for h in ("h1", "h3"):
+            e = r.get(h) or {}
+            bt = e.get("backtest") or {}
+            row.update(
+                {
+                    f"mmf_rec_{h}": e.get("mmf_rec"),
+                    f"imf_rec_{h}": e.get("imf_rec"),
+                    f"exceedances_{h}": bt.get("exceedances"),
+                    f"windows_{h}": bt.get("n"),
+                    f"kupiec_{h}": None if bt.get("kupiec_lr") is None else round(bt["kupiec_lr"], 3),
+                    f"reject_{h}": bt.get("reject"),
+                }
+            )
+            if bt.get("reject"):
+                problems.append(f"backtest fails ({h[1]}d)")
+            if e.get("mmf_rec") is not None and row["current_mmf"] is not None and row["current_mmf"] < e["mmf_rec"]:
+                problems.append(f"MMF below recommendation ({h[1]}d)")
+        row["status"] = "; ".join(problems) or ("ok" if r.get("h1") else r.get("note", "no history"))
+        rows.append(row)
+    return rows
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{x * 100:.3f} %"
+
+
+def layout(run: str | None = None, **_kwargs):
+    obj = selectors.published_run(run)
+    if obj is None:
+        return html.Div([html.H1("Model health"), c.no_run()])
+    rows = flatten(obj.recommendations or [])
+    table_rows = [
+        {
+            **r,
+            "current_mmf_pct": _pct(r["current_mmf"]),
+            "mmf_rec_h1_pct": _pct(r["mmf_rec_h1"]),
+            "imf_rec_h1_pct": _pct(r["imf_rec_h1"]),
+            "mmf_rec_h3_pct": _pct(r["mmf_rec_h3"]),
+            "exceed_h1": f"{r['exceedances_h1']} / {r['windows_h1']}" if r["windows_h1"] else "—",
+            "exceed_h3": f"{r['exceedances_h3']} / {r['windows_h3']}" if r["windows_h3"] else "—",
+        }
+        for r in rows
+    ]
+    flagged = [r for r in rows if "fails" in r["status"] or "below" in r["status"]]
+    links = [
+        c.action_link(
+            f"Propose a change to {r['market']}",
+            "/proposals/new/?" + urlencode({"market": r["market"]}),
+            ANALYST,
+            link_id=f"propose-{r['market']}",
+        )
+        for r in flagged
+    ]
+    return html.Div(
+        [
+            html.H1("Model health"),
+            c.run_header(obj),
+            html.P(
+                f"{len(flagged)} of {len(rows)} markets have a first-bracket MMF below the volatility-based"
+                " recommendation or fail the Kupiec backtest (RISK_MODEL §12, β = 0.995, λ = 2).",
+                id="model-health-summary",
+            ),
+            html.Div([x for x in links if x is not None], className="actions"),
+            c.chart("model-recommendation", hf.recommendation_figure(rows), rows, COLUMNS),
+            c.chart("model-kupiec", hf.kupiec_figure(rows, critical=CRITICAL), rows, COLUMNS),
+            html.H2("Per market"),
+            c.table("model-table", table_rows, TABLE),
+        ]
+    )

@@ -1,0 +1,158 @@
+"""Overview: key figures of the latest published run, their history, freshness and inputs."""
+
+from __future__ import annotations
+
+import dash
+from dash import html
+from django.utils import timezone
+
+from dashboards import components as c
+from dashboards import health_figures as hf
+from riskgov.core.roles import ANALYST
+from riskgov.health import selectors
+
+dash.register_page(__name__, path="/overview", title="Overview · riskgov", name="Overview", order=0)
+
+#: a run older than this is flagged as stale (hours)
+STALE_AFTER_HOURS = 24
+
+
+def _utilization(run) -> str:
+    """MM as a share of equity, venue-wide (§5 margin ratio of the whole venue)."""
+    if not run.equity_usd or run.equity_usd <= 0:
+        return "—"
+    return c.ratio(run.maintenance_margin_usd / run.equity_usd)
+
+
+def key_figures(run) -> html.Div:
+    return c.cards(
+        [
+            c.card("kpi-accounts", "Accounts", c.count(run.n_accounts), f"{c.count(run.n_positions)} positions"),
+            c.card("kpi-equity", "Equity", c.usd(run.equity_usd)),
+            c.card(
+                "kpi-im",
+                "Initial margin",
+                c.usd(run.initial_margin_usd),
+                f"{c.ratio(run.initial_margin_usd / run.equity_usd)} of equity" if run.equity_usd else "",
+            ),
+            c.card("kpi-mm", "Maintenance margin", c.usd(run.maintenance_margin_usd), f"{_utilization(run)} of equity"),
+            c.card("kpi-liquidatable", "Liquidatable accounts", c.count(run.liquidatable_accounts)),
+            c.card("kpi-bankrupt", "Bankrupt accounts", c.count(run.bankrupt_accounts)),
+            c.card("kpi-shortfall", "Shortfall now", c.usd(run.shortfall_usd)),
+            c.card("kpi-fund", "Insurance fund", c.usd(run.insurance_fund_usd)),
+            c.card(
+                "kpi-var",
+                f"VaR {run.tail_alpha or 0.99:.0%}",
+                c.usd(run.var_usd),
+                f"over {c.count(run.tail_scenarios)} historical scenarios",
+            ),
+            c.card("kpi-es", f"ES {run.tail_alpha or 0.99:.0%}", c.usd(run.es_usd)),
+            c.card("kpi-coverage-es", "Coverage at ES", c.ratio(run.coverage_at_es), "insurance fund / ES"),
+            c.card("kpi-cover2", "Cover-2", c.usd(run.cover2_usd), "two largest account shortfalls"),
+        ]
+    )
+
+
+def inputs(run) -> html.Dl:
+    snap = run.snapshot
+    items = [
+        ("Snapshot", f"#{snap.pk} · {snap}"),
+        ("Parameters", f"{run.parameters_name} {run.parameters_version}".strip() or "active versions"),
+        ("Scenarios", f"{c.count(run.tail_scenarios)} in the tail population; worst: {run.tail.get('worst_scenario')}"),
+        ("Code version", run.code_version or "—"),
+        ("Input hash", run.input_hash or "—"),
+        ("Started by", run.created_by_name or "schedule"),
+    ]
+    return html.Dl([x for k, v in items for x in (html.Dt(k), html.Dd(v))], className="inputs")
+
+
+def layout(run: str | None = None, **_kwargs):
+    obj = selectors.published_run(run)
+    head = [html.H1("Overview")]
+    propose = c.action_link("Propose a parameter change", "/proposals/new/", ANALYST, link_id="propose-link")
+    if propose is not None:
+        head.append(html.P(propose))
+    if obj is None:
+        return html.Div([*head, c.no_run()])
+    age_h = (timezone.now() - obj.snapshot.taken_at).total_seconds() / 3600
+    fresh = html.P(
+        f"Prices and positions are {age_h:,.1f} hours old (snapshot taken {obj.snapshot.taken_at:%Y-%m-%d %H:%M} UTC).",
+        id="freshness",
+        className="warning" if age_h > STALE_AFTER_HOURS else "muted",
+    )
+    history = selectors.run_history()
+    cols = ["id", "published_at", *selectors.KEY_FIGURES]
+    return html.Div(
+        [
+            *head,
+            c.run_header(obj),
+            fresh,
+            key_figures(obj),
+            html.H2("History"),
+            html.Div(
+                [
+                    c.chart(
+                        "overview-margin",
+                        hf.history_figure(
+                            history,
+                            [("equity_usd", "equity"), ("initial_margin_usd", "IM"), ("maintenance_margin_usd", "MM")],
+                            title="Equity and margin requirements",
+                            y="USD",
+                        ),
+                        history,
+                        cols,
+                    ),
+                    c.chart(
+                        "overview-tail",
+                        hf.history_figure(
+                            history,
+                            [
+                                ("var_usd", "VaR"),
+                                ("es_usd", "ES"),
+                                ("cover2_usd", "Cover-2"),
+                                ("insurance_fund_usd", "insurance fund"),
+                                ("shortfall_usd", "shortfall now"),
+                            ],
+                            title="Tail risk and the insurance fund",
+                            y="USD",
+                        ),
+                        history,
+                        cols,
+                    ),
+                    c.chart(
+                        "overview-accounts",
+                        hf.history_figure(
+                            history,
+                            [("liquidatable_accounts", "liquidatable"), ("bankrupt_accounts", "bankrupt")],
+                            title="Liquidatable and bankrupt accounts",
+                            y="accounts",
+                        ),
+                        history,
+                        cols,
+                    ),
+                    c.chart(
+                        "overview-coverage",
+                        hf.history_figure(
+                            [
+                                {
+                                    **r,
+                                    "coverage_at_es": None
+                                    if r["coverage_at_es"] is None
+                                    else r["coverage_at_es"] * 100,
+                                }
+                                for r in history
+                            ],
+                            [("coverage_at_es", "coverage at ES")],
+                            title="Insurance-fund coverage at ES (missing point = nothing to cover)",
+                            y="coverage (%)",
+                        ),
+                        history,
+                        cols,
+                    ),
+                ],
+                className="grid2",
+            ),
+            html.H2("Inputs"),
+            inputs(obj),
+        ]
+    )

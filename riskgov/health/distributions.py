@@ -1,0 +1,190 @@
+"""Dashboard aggregates precomputed at run time, per chunk, so that pages never read accounts.
+
+A 1,000,000-account run stores 1M account rows and 3M position rows; the Accounts and
+Overview pages must not pull them. Each chunk therefore also stores fixed-bin histograms
+and per-market sums in its partial, which add up across chunks (fixed bins, sums only), and
+``health_run_finalize`` stores their sum on ``HealthRun.distributions``:
+
+* ``margin_ratio``: accounts per margin-ratio bin (RISK_MODEL §5: ``MM/E``, ``∞`` when
+  ``E ≤ 0 < MM``). Bins ``[e_i, e_{i+1})``; the last finite bin is open above, and a
+  separate count holds ``∞``. Accounts with ``MM = 0`` (ratio 0) are counted in
+  ``no_margin`` as well as in the first bin.
+* ``liquidation_map``: per market and side, the notional (USD at the mark price) of
+  positions whose liquidation price (§7, others held constant) lies at each distance from
+  the mark, in 1 % bins from −50 % to +50 %; longs liquidate below the mark, shorts above.
+  Positions without a liquidation price, or beyond ±50 %, are summed in ``outside``.
+* ``markets``: per market, long and short notional, IM and MM (§3), and the notional held
+  by liquidatable accounts (§5) — the "riskiest markets" ranking.
+
+Pure numpy: arrays in, JSON-ready dicts out; float64 sums (RISK_MODEL §1 tolerance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: margin-ratio bin edges (fractions, not percent); the last bin is [5, ∞) finite ratios
+MARGIN_RATIO_EDGES: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 5.0)
+#: liquidation-map bins: distance of the liquidation price from the mark, percent
+MAP_LOW_PCT, MAP_HIGH_PCT, MAP_STEP_PCT = -50, 50, 1
+MAP_BINS = (MAP_HIGH_PCT - MAP_LOW_PCT) // MAP_STEP_PCT
+_MARKET_KEYS = (
+    "long_notional_usd",
+    "short_notional_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidatable_notional_usd",
+    "positions",
+)
+
+
+def chunk_distributions(
+    *,
+    margin_ratio: np.ndarray,
+    account_liquidatable: np.ndarray,
+    position_account: np.ndarray,
+    position_market: np.ndarray,
+    size: np.ndarray,
+    notional: np.ndarray,
+    initial_margin: np.ndarray,
+    maintenance_margin: np.ndarray,
+    liquidation_price: np.ndarray,
+    mark_price: np.ndarray,
+    market_symbols: Sequence[str],
+) -> dict[str, Any]:
+    """Histograms and per-market sums of one chunk.
+
+    Args:
+        margin_ratio: ``(n,)`` float64 ``MM/E`` per account (``inf`` allowed).
+        account_liquidatable: ``(n,)`` bool.
+        position_account: ``(p,)`` int64 local account index of each position.
+        position_market: ``(p,)`` int64 market index.
+        size: ``(p,)`` float64 signed size (base units); > 0 long.
+        notional, initial_margin, maintenance_margin: ``(p,)`` float64 USD.
+        liquidation_price: ``(p,)`` float64 USD (``nan``/``inf`` = none).
+        mark_price: ``(m,)`` float64 USD per market.
+        market_symbols: ``m`` symbols.
+
+    Returns:
+        ``{"margin_ratio": …, "liquidation_map": …, "markets": …}`` (see module docstring).
+    """
+    m = len(market_symbols)
+    ratio = np.asarray(margin_ratio, dtype=np.float64)
+    finite = np.isfinite(ratio)
+    edges = np.asarray(MARGIN_RATIO_EDGES)
+    bins = np.clip(np.searchsorted(edges, ratio[finite], side="right") - 1, 0, len(edges) - 1)
+    ratio_counts = np.bincount(bins, minlength=len(edges))
+
+    pm = np.asarray(position_market, dtype=np.int64)
+    long = np.asarray(size) > 0
+    mark = np.asarray(mark_price, dtype=np.float64)[pm] if pm.size else np.zeros(0)
+    liq = np.asarray(liquidation_price, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist_pct = (liq / mark - 1.0) * 100.0
+    inside = np.isfinite(dist_pct) & (dist_pct >= MAP_LOW_PCT) & (dist_pct < MAP_HIGH_PCT)
+    b = np.floor((dist_pct[inside] - MAP_LOW_PCT) / MAP_STEP_PCT).astype(np.int64)
+    side = np.where(long[inside], 0, 1)
+    flat = (pm[inside] * 2 + side) * MAP_BINS + b
+    notional = np.asarray(notional, dtype=np.float64)
+    grid = np.bincount(flat, weights=notional[inside], minlength=m * 2 * MAP_BINS).reshape(m, 2, MAP_BINS)
+    outside = np.bincount(
+        pm[~inside] * 2 + np.where(long[~inside], 0, 1), weights=notional[~inside], minlength=m * 2
+    ).reshape(m, 2)
+
+    liq_pos = np.asarray(account_liquidatable, dtype=bool)[np.asarray(position_account, dtype=np.int64)]
+    per = {
+        "long_notional_usd": np.bincount(pm, weights=np.where(long, notional, 0.0), minlength=m),
+        "short_notional_usd": np.bincount(pm, weights=np.where(long, 0.0, notional), minlength=m),
+        "initial_margin_usd": np.bincount(pm, weights=np.asarray(initial_margin, dtype=np.float64), minlength=m),
+        "maintenance_margin_usd": np.bincount(
+            pm, weights=np.asarray(maintenance_margin, dtype=np.float64), minlength=m
+        ),
+        "liquidatable_notional_usd": np.bincount(pm, weights=np.where(liq_pos, notional, 0.0), minlength=m),
+        "positions": np.bincount(pm, minlength=m).astype(np.float64),
+    }
+    return {
+        "margin_ratio": {
+            "edges": list(MARGIN_RATIO_EDGES),
+            "counts": ratio_counts.astype(int).tolist(),
+            "infinite": int((~finite).sum()),
+            "no_margin": int((ratio[finite] == 0).sum()),
+        },
+        "liquidation_map": {
+            "low_pct": MAP_LOW_PCT,
+            "high_pct": MAP_HIGH_PCT,
+            "step_pct": MAP_STEP_PCT,
+            "markets": {
+                sym: {
+                    "mark_price": float(mark_price[i]),
+                    "long": grid[i, 0].tolist(),
+                    "short": grid[i, 1].tolist(),
+                    "outside_long": float(outside[i, 0]),
+                    "outside_short": float(outside[i, 1]),
+                }
+                for i, sym in enumerate(market_symbols)
+                if per["positions"][i] > 0
+            },
+        },
+        "markets": {
+            sym: {k: float(per[k][i]) for k in _MARKET_KEYS}
+            for i, sym in enumerate(market_symbols)
+            if per["positions"][i] > 0
+        },
+    }
+
+
+def combine_distributions(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Sum chunk distributions (fixed bins, so the sum is the venue's distribution).
+
+    Raises:
+        ValueError: chunks were binned differently.
+    """
+    parts = [p for p in parts if p]
+    if not parts:
+        return {}
+    first = parts[0]
+    edges = first["margin_ratio"]["edges"]
+    counts = np.zeros(len(edges), dtype=np.int64)
+    infinite = no_margin = 0
+    lm: dict[str, dict[str, Any]] = {}
+    markets: dict[str, dict[str, float]] = {}
+    for p in parts:
+        mr = p["margin_ratio"]
+        if mr["edges"] != edges:
+            raise ValueError("chunk distributions use different margin-ratio bins")
+        counts += np.asarray(mr["counts"], dtype=np.int64)
+        infinite += mr["infinite"]
+        no_margin += mr["no_margin"]
+        for sym, d in p["liquidation_map"]["markets"].items():
+            acc = lm.setdefault(
+                sym,
+                {
+                    "mark_price": d["mark_price"],
+                    "long": np.zeros(MAP_BINS),
+                    "short": np.zeros(MAP_BINS),
+                    "outside_long": 0.0,
+                    "outside_short": 0.0,
+                },
+            )
+            acc["long"] = acc["long"] + np.asarray(d["long"])
+            acc["short"] = acc["short"] + np.asarray(d["short"])
+            acc["outside_long"] += d["outside_long"]
+            acc["outside_short"] += d["outside_short"]
+        for sym, d in p["markets"].items():
+            acc_m = markets.setdefault(sym, dict.fromkeys(_MARKET_KEYS, 0.0))
+            for k in _MARKET_KEYS:
+                acc_m[k] += d[k]
+    for d in lm.values():
+        d["long"] = d["long"].tolist()
+        d["short"] = d["short"].tolist()
+    return {
+        "margin_ratio": {"edges": edges, "counts": counts.tolist(), "infinite": infinite, "no_margin": no_margin},
+        "liquidation_map": {
+            **{k: first["liquidation_map"][k] for k in ("low_pct", "high_pct", "step_pct")},
+            "markets": dict(sorted(lm.items())),
+        },
+        "markets": dict(sorted(markets.items())),
+    }

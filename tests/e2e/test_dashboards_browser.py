@@ -1,0 +1,104 @@
+"""Every Dash page in headless Chromium, as each role: charts render, figures equal the stored
+run, a viewer is offered no analyst action (and is refused one if it goes there anyway), and
+each page is saved as a screenshot under artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+
+from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
+from riskgov.health.models import ScenarioResult
+from tests.e2e.conftest import log_in, screenshot
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.e2e
+
+ROLES = {VIEWER: "vic", ANALYST: "ana", COMMITTEE: "carl", ADMIN: "adele"}
+
+
+def usd(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def plotted(page, chart_id: str, trace: int = 0, axis: str = "y") -> list:
+    """The data plotly holds for a chart's trace (what the browser draws)."""
+    page.wait_for_selector(f"#{chart_id} .main-svg")
+    js = f"() => {{ const d = document.querySelector('#{chart_id} .js-plotly-plot'); return d && d.data && d.data[{trace}] && d.data[{trace}].{axis}; }}"
+    return page.wait_for_function(js).json_value()
+
+
+@pytest.mark.parametrize("role", [VIEWER, ANALYST, COMMITTEE, ADMIN])
+def test_every_dashboard_page_as_each_role(live_app, browser_page, health_run, impact_proposal, role):
+    page, run, base = browser_page, health_run, live_app
+    UserFactory(username=ROLES[role], roles=[role])
+    log_in(page, base, ROLES[role], next_url="/dash/overview")
+
+    # Overview: key figures and history equal the stored run
+    page.wait_for_selector("#kpi-var")
+    assert page.text_content("#kpi-var") == usd(run.var_usd)
+    assert page.text_content("#kpi-es") == usd(run.es_usd)
+    assert page.text_content("#kpi-liquidatable") == f"{run.liquidatable_accounts:,}"
+    assert plotted(page, "overview-margin") == [run.equity_usd]
+    can_propose = role == ANALYST  # creating a proposal is the analyst's (DESIGN roles)
+    assert page.locator("#propose-link").count() == (1 if can_propose else 0)
+    screenshot(page, f"dash-overview-{role}")
+
+    # Accounts: histogram, liquidation map (a callback), riskiest table → account detail
+    page.goto(f"{base}/dash/accounts")
+    assert sum(plotted(page, "accounts-ratio")) == run.n_accounts
+    market = page.evaluate("document.querySelector('#accounts-map .js-plotly-plot').layout.title.text").split(":")[0]
+    stored = run.distributions["liquidation_map"]["markets"][market]
+    assert plotted(page, "accounts-map", 0) == stored["long"]
+    screenshot(page, f"dash-accounts-{role}")
+    page.click("#accounts-riskiest a >> nth=0")
+    page.wait_for_selector("#acct-equity")
+    assert page.text_content("#acct-state") in ("healthy", "liquidatable", "bankrupt")
+    screenshot(page, f"dash-account-{role}")
+
+    # Stress and coverage
+    page.goto(f"{base}/dash/stress")
+    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    assert plotted(page, "stress-scenarios") == [s.shortfall_usd for s in standard]
+    assert page.text_content("#stress-es") == usd(run.es_usd)
+    assert len(plotted(page, "stress-tail", axis="x")) == run.tail_scenarios
+    plotted(page, "stress-cascade")
+    screenshot(page, f"dash-stress-{role}")
+
+    # Proposal impact (a callback on the chosen proposal)
+    page.goto(f"{base}/dash/impact")
+    impact = impact_proposal.impact
+    page.wait_for_selector("#impact-newly")
+    assert page.text_content("#impact-newly") == f"{impact['newly_liquidatable_accounts']:,}"
+    assert plotted(page, "impact-scenarios", 1) == [s["proposed_shortfall_usd"] for s in impact["scenarios"]]
+    plotted(page, "impact-curve-BTC-PERP")
+    screenshot(page, f"dash-impact-{role}")
+
+    # Parameters and model health
+    page.goto(f"{base}/dash/parameters")
+    plotted(page, "parameters-mmf")
+    assert page.locator("#propose-link").count() == (1 if can_propose else 0)
+    screenshot(page, f"dash-parameters-{role}")
+    page.goto(f"{base}/dash/model-health")
+    assert plotted(page, "model-recommendation") == [r["current_mmf"] * 100 for r in run.recommendations]
+    screenshot(page, f"dash-model-health-{role}")
+
+    # the analyst-only action itself: offered to analysts, refused to a viewer who goes there
+    page.goto(f"{base}/proposals/new/")
+    if can_propose:
+        page.wait_for_selector("text=New proposal")
+    else:
+        page.wait_for_selector("text=Creating a proposal needs the analyst role.")
+
+
+def test_chart_data_downloads_as_csv(live_app, browser_page, health_run):
+    page, run = browser_page, health_run
+    UserFactory(username="vic", roles=[VIEWER])
+    log_in(page, live_app, "vic", next_url="/dash/stress")
+    page.wait_for_selector("#stress-scenarios .main-svg")
+    with page.expect_download() as download:
+        page.locator(".chart:has(#stress-scenarios) button.csv").click()
+    lines = download.value.path().read_text().splitlines()
+    assert lines[0].startswith("idx,name,kind,shock")
+    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    assert len(lines) == 1 + len(standard)
+    assert lines[1].split(",")[1] == standard[0].name
