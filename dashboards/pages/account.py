@@ -21,13 +21,13 @@ POSITION_COLUMNS = [
 ]
 
 
-def layout(run: str | None = None, account: str | None = None, **_kwargs):
+def layout(run: str | None = None, idx: str | None = None, **_kwargs):
     obj = selectors.published_run(run)
     if obj is None:
         return html.Div([html.H1("Account"), c.no_run()])
-    acc, positions = selectors.run_account(obj, account or "")
+    acc, positions = selectors.run_account(obj, idx)
     if acc is None:
-        return html.Div([html.H1("Account"), html.P(f"No account {account!r} in run #{obj.pk}.", id="no-account")])
+        return html.Div([html.H1("Account"), html.P(f"No account #{idx} in run #{obj.pk}.", id="no-account")])
     return html.Div(
         [
             html.H1(f"Account {acc.account_id}"),

@@ -52,7 +52,7 @@ def _map_rows(market: str, m: dict, lm: dict) -> list[dict]:
 def account_rows(run, limit: int = RISKIEST) -> list[dict]:
     rows = selectors.run_riskiest_accounts(run, limit=limit)
     for r in rows:
-        query = urlencode({"run": run.pk, "account": r["account_id"]})
+        query = urlencode({"run": run.pk, "idx": r["account_idx"]})
         r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
         r["margin_ratio_pct"] = "∞" if r["margin_ratio"] is None else round(r["margin_ratio"] * 100, 2)
         for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dash
-from dash import html
+from dash import Input, Output, callback, dcc, html
 from django.utils import timezone
 
+from dashboards import auth
 from dashboards import components as c
 from dashboards import health_figures as hf
 from riskgov.core.roles import ANALYST
@@ -66,9 +67,38 @@ def inputs(run) -> html.Dl:
     return html.Dl([x for k, v in items for x in (html.Dt(k), html.Dd(v))], className="inputs")
 
 
+def progress_list(runs: list[dict]) -> html.Div:
+    """Runs being computed, each with a progress bar (task progress in the UI)."""
+    if not runs:
+        return html.Div()
+    return html.Div(
+        [html.H2("Runs in progress")]
+        + [
+            html.P(
+                [
+                    f"Run #{r['id']} ({r['kind']}{', ' + r['label'] if r['label'] else ''}): {r['status']}, "
+                    f"{r['chunks_done']}/{r['chunks_total']} chunks ",
+                    html.Progress(value=str(r["progress"]), max="100", id=f"progress-{r['id']}"),
+                    f" {r['progress']} %",
+                ]
+            )
+            for r in runs
+        ]
+    )
+
+
+@callback(Output("overview-progress", "children"), Input("overview-progress-tick", "n_intervals"))
+def refresh_progress(_n):
+    return progress_list(selectors.runs_in_progress(user=auth.current_user()))
+
+
 def layout(run: str | None = None, **_kwargs):
     obj = selectors.published_run(run)
-    head = [html.H1("Overview")]
+    head = [
+        html.H1("Overview"),
+        html.Div(progress_list(selectors.runs_in_progress(user=auth.current_user())), id="overview-progress"),
+        dcc.Interval(id="overview-progress-tick", interval=5000),
+    ]
     propose = c.action_link("Propose a parameter change", "/proposals/new/", ANALYST, link_id="propose-link")
     if propose is not None:
         head.append(html.P(propose))

@@ -217,12 +217,17 @@ def run_riskiest_accounts(run: HealthRun, *, limit: int = 200) -> list[dict[str,
     )
 
 
-def run_account(run: HealthRun, account_id: str) -> tuple[AccountResult | None, list[dict[str, Any]]]:
-    """One account of a run and its positions (market symbol, size, notional, IM, MM,
-    liquidation and bankruptcy prices; ``None`` price = none, §7)."""
+def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountResult | None, list[dict[str, Any]]]:
+    """One account of a run by its dense index (unique index ``(run, account_idx)``) and its
+    positions (market symbol, size, notional, IM, MM, liquidation and bankruptcy prices;
+    ``None`` price = none, §7). A malformed or unknown index gives ``(None, [])``."""
     from riskgov.health.models import PositionResult
 
-    account = AccountResult.objects.filter(run=run, account_id=account_id).first()
+    try:
+        idx = int(account_idx)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None, []
+    account = AccountResult.objects.filter(run=run, account_idx=idx).first()
     if account is None:
         return None, []
     positions = list(
@@ -285,3 +290,13 @@ def run_market_rows(run: HealthRun) -> list[dict[str, Any]]:
     rows = [{"market": sym, **vals} for sym, vals in markets.items()]
     rows.sort(key=lambda r: (-r["liquidatable_notional_usd"], -r["maintenance_margin_usd"], r["market"]))
     return rows
+
+
+def runs_in_progress(*, user: Any, limit: int = 10) -> list[dict[str, Any]]:
+    """Pending or running runs the user may see, newest first: id, kind, label, progress
+    (0–100 %), chunks done/total, start time."""
+    return list(
+        runs_visible_to(user=user)
+        .filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+        .values("id", "kind", "label", "status", "progress", "chunks_done", "chunks_total", "created_at")[:limit]
+    )

@@ -71,12 +71,12 @@ def test_liquidation_map_callback_returns_the_stored_map(users, health_run):
 
 def test_account_detail(render, users, health_run):
     acc = AccountResult.objects.filter(run=health_run, liquidatable=True).first()
-    page = render("/account", users[VIEWER], run=str(health_run.pk), account=acc.account_id)
+    page = render("/account", users[VIEWER], run=str(health_run.pk), idx=str(acc.account_idx))
     assert find(page, "acct-equity").children == usd(acc.equity_usd)
     assert find(page, "acct-state").children in ("liquidatable", "bankrupt")
     positions = find(page, "account-positions").data
     assert positions and all(p["market_symbol"] in ("BTC-PERP", "ETH-PERP") for p in positions)
-    assert "No account" in text(render("/account", users[VIEWER], run=str(health_run.pk), account="nobody"))
+    assert "No account" in text(render("/account", users[VIEWER], run=str(health_run.pk), idx="x1"))
 
 
 def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
@@ -133,3 +133,12 @@ def test_impact_page_current_vs_proposed(render, users, impact_proposal):
     scen = find(body, "impact-scenarios").figure
     assert list(scen.data[1].y) == [s["proposed_shortfall_usd"] for s in impact["scenarios"]]
     assert "No such proposal" in text(page_module("/impact").show_proposal(10**9))
+
+
+def test_overview_shows_runs_in_progress_to_who_may_see_them(render, users, venue):
+    from riskgov.health.services import health_run_create
+
+    mine = health_run_create(snapshot=venue, by=users[ANALYST], enqueue=False, label="what-if")
+    assert find(render("/overview", users[ANALYST]), f"progress-{mine.pk}").value == "0"
+    with pytest.raises(LookupError):  # someone else's unpublished run is not shown to a viewer
+        find(render("/overview", users[VIEWER]), f"progress-{mine.pk}")
