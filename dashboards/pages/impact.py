@@ -132,6 +132,32 @@ def show_proposal(proposal_id):
     scenarios = impact.get("scenarios", [])
     if scenarios:
         parts.append(c.chart("impact-scenarios", hf.impact_scenarios_figure(scenarios), scenarios, SCENARIO_COLUMNS))
+        parts.append(
+            c.table(
+                "impact-coverage",
+                [
+                    {
+                        "name": r["name"],
+                        "current_shortfall": c.usd(r["current_shortfall_usd"]),
+                        "proposed_shortfall": c.usd(r["proposed_shortfall_usd"]),
+                        "current_coverage": c.ratio(r["current_coverage_ratio"]),
+                        "proposed_coverage": c.ratio(r["proposed_coverage_ratio"]),
+                        "current_liq": r["current_liquidatable_accounts"],
+                        "proposed_liq": r["proposed_liquidatable_accounts"],
+                    }
+                    for r in scenarios
+                ],
+                [
+                    ("Scenario", "name"),
+                    ("Shortfall now", "current_shortfall"),
+                    ("Shortfall proposed", "proposed_shortfall"),
+                    ("Coverage now", "current_coverage"),
+                    ("Coverage proposed", "proposed_coverage"),
+                    ("Liquidated now", "current_liq"),
+                    ("Liquidated proposed", "proposed_liq"),
+                ],
+            )
+        )
     sample = impact.get("newly_liquidatable_sample") or []
     if sample:
         parts.append(html.P(f"Newly liquidatable (first {len(sample)}): {', '.join(sample)}", className="small"))

@@ -132,6 +132,11 @@ def test_impact_page_current_vs_proposed(render, users, impact_proposal):
     assert all(b > a for a, b in zip(curves.data[0].y, curves.data[1].y, strict=True))
     scen = find(body, "impact-scenarios").figure
     assert list(scen.data[1].y) == [s["proposed_shortfall_usd"] for s in impact["scenarios"]]
+    cov = find(body, "impact-coverage").data
+    first = impact["scenarios"][0]
+    assert cov[0]["proposed_coverage"] == (
+        "∞" if first["proposed_coverage_ratio"] is None else f"{first['proposed_coverage_ratio'] * 100:,.1f} %"
+    )
     assert "No such proposal" in text(page_module("/impact").show_proposal(10**9))
 
 
