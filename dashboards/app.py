@@ -16,7 +16,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from dashboards import auth
+from dashboards import auth, components
 from riskgov.core.roles import ROLE_LABELS
 
 PREFIX = "/dash/"
@@ -70,6 +70,7 @@ def create_app() -> dash.Dash:
     app.index_string = INDEX
     auth.install(app.server, prefix=PREFIX)
     app.layout = dash.html.Div([dash.page_container])
+    components.register_callbacks(app)
     return app
 
 

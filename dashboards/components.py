@@ -3,7 +3,8 @@ tables, and the role check for links to actions.
 
 Every chart is drawn by :func:`chart`, which puts the figure, the data behind it (as CSV
 text in a ``dcc.Store``), a download button and a ``dcc.Download`` side by side; one
-pattern-matching callback (:func:`download_csv`) serves every chart's download.
+pattern-matching callback (:func:`download_csv`, registered by :func:`register_callbacks`)
+serves every chart's download.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dash import MATCH, Input, Output, State, callback, dash_table, dcc, html
+from dash import MATCH, Input, Output, State, dash_table, dcc, html
 
 from dashboards import auth
 
@@ -89,12 +90,21 @@ def store_id(chart_id: str) -> dict[str, str]:
     return {"type": "csv-data", "chart": chart_id}
 
 
-@callback(
-    Output({"type": "csv-download", "chart": MATCH}, "data"),
-    Input({"type": "csv-button", "chart": MATCH}, "n_clicks"),
-    State({"type": "csv-data", "chart": MATCH}, "data"),
-    prevent_initial_call=True,
-)
+def register_callbacks(app: Any) -> None:
+    """Register the shared callbacks on ``app``.
+
+    Done per app rather than with ``dash.callback``: that global list is consumed by the
+    first app that serves a request, and this module is imported once per process while
+    each app (tests create several) needs its own copy.
+    """
+    app.callback(
+        Output({"type": "csv-download", "chart": MATCH}, "data"),
+        Input({"type": "csv-button", "chart": MATCH}, "n_clicks"),
+        State({"type": "csv-data", "chart": MATCH}, "data"),
+        prevent_initial_call=True,
+    )(download_csv)
+
+
 def download_csv(_n: int, data: dict[str, str] | None) -> dict[str, str] | None:
     """Serve the data behind a chart as a CSV file."""
     if not data:
