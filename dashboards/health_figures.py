@@ -27,6 +27,25 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figu
     return fig
 
 
+def _bars(
+    rows: Sequence[dict[str, Any]], x_key: str, series: Sequence[tuple[str, str, str]], *, fmt: str = "$,.0f", scale=1.0
+) -> go.Figure:
+    """Grouped bars, one trace per ``(column, label, color)``; ``None`` values are gaps."""
+    fig = go.Figure()
+    xs = [r[x_key] for r in rows]
+    for key, label, color in series:
+        fig.add_trace(
+            go.Bar(
+                x=xs,
+                y=[None if r.get(key) is None else r[key] * scale for r in rows],
+                name=label,
+                marker_color=color,
+                hovertemplate=f"%{{x}}<br>{label} %{{y:{fmt}}}<extra></extra>",
+            )
+        )
+    return fig
+
+
 def history_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]], *, title: str, y: str):
     """Time series of run figures: ``series`` are ``(column, label)``; x is publication time."""
     fig = go.Figure()
@@ -106,25 +125,10 @@ def liquidation_map_figure(market: str, m: dict[str, Any], *, low: int, step: in
 
 def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) -> go.Figure:
     """Shortfall and insurance fund after each standard (non-historical) scenario (§8)."""
-    names = [r["name"] for r in rows]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[r["shortfall_usd"] for r in rows],
-            name="shortfall",
-            marker_color="#d9480f",
-            hovertemplate="%{x}<br>shortfall %{y:$,.0f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[r["insurance_fund_after_usd"] for r in rows],
-            name="insurance fund after",
-            marker_color="#2b8a3e",
-            hovertemplate="%{x}<br>insurance fund after %{y:$,.0f}<extra></extra>",
-        )
+    fig = _bars(
+        rows,
+        "name",
+        [("shortfall_usd", "shortfall", "#d9480f"), ("insurance_fund_after_usd", "insurance fund after", "#2b8a3e")],
     )
     fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund ${insurance_fund:,.0f}")
     return _layout(fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD")
@@ -213,43 +217,27 @@ def cascade_figure(cascade: dict[str, Any]) -> go.Figure:
 
 def adl_figure(adl: dict[str, Any]) -> go.Figure:
     """ADL exposure by market and side in the worst scenario (§8 attribution)."""
-    rows = adl.get("by_market", [])
-    markets = [r["market"] for r in rows]
-    fig = go.Figure()
-    for key, label, color in (
-        ("adl_longs_usd", "ADL on longs", "#d9480f"),
-        ("adl_shorts_usd", "ADL on shorts", "#1f5fbf"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=markets,
-                y=[r[key] for r in rows],
-                name=label,
-                marker_color=color,
-                hovertemplate=f"%{{x}}<br>{label} %{{y:$,.0f}}<extra></extra>",
-            )
-        )
+    fig = _bars(
+        adl.get("by_market", []),
+        "market",
+        [("adl_longs_usd", "ADL on longs", "#d9480f"), ("adl_shorts_usd", "ADL on shorts", "#1f5fbf")],
+    )
     return _layout(fig, f"ADL exposure by market in “{adl.get('scenario', '')}”", "market", "ADL amount (USD)")
 
 
 def recommendation_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Current first-bracket MMF against the §12 recommendations (h = 1 and 3 days)."""
-    markets = [r["market"] for r in rows]
-    fig = go.Figure()
-    for key, label, color in (
-        ("current_mmf", "current MMF", "#111827"),
-        ("mmf_rec_h1", "recommended MMF, 1 day", "#1f5fbf"),
-        ("mmf_rec_h3", "recommended MMF, 3 days", "#d9480f"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=markets,
-                y=[None if r.get(key) is None else r[key] * 100 for r in rows],
-                name=label,
-                marker_color=color,
-                hovertemplate=f"%{{x}}<br>{label} %{{y:.3f}} %<extra></extra>",
-            )
-        )
+    """Current first-bracket MMF against the §12 recommendations (h = 1 and 3 days), in %."""
+    fig = _bars(
+        rows,
+        "market",
+        [
+            ("current_mmf", "current MMF", "#111827"),
+            ("mmf_rec_h1", "recommended MMF, 1 day", "#1f5fbf"),
+            ("mmf_rec_h3", "recommended MMF, 3 days", "#d9480f"),
+        ],
+        fmt=".3f",
+        scale=100.0,
+    )
     return _layout(fig, "Maintenance margin fraction: current vs recommended (§12)", "market", "MMF (%)")
 
 
@@ -277,19 +265,12 @@ def kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figu
 
 def impact_scenarios_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Shortfall per standard scenario under the current and the proposed parameters."""
-    names = [r["name"] for r in rows]
-    fig = go.Figure()
-    for key, label, color in (
-        ("current_shortfall_usd", "current", "#6b7280"),
-        ("proposed_shortfall_usd", "proposed", "#1f5fbf"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[r[key] for r in rows],
-                name=label,
-                marker_color=color,
-                hovertemplate=f"%{{x}}<br>{label} shortfall %{{y:$,.0f}}<extra></extra>",
-            )
-        )
+    fig = _bars(
+        rows,
+        "name",
+        [
+            ("current_shortfall_usd", "current shortfall", "#6b7280"),
+            ("proposed_shortfall_usd", "proposed shortfall", "#1f5fbf"),
+        ],
+    )
     return _layout(fig, "Shortfall under stress: current vs proposed parameters", "scenario", "shortfall (USD)")

@@ -12,23 +12,7 @@ from riskgov.health import selectors
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
 
-SCENARIO_COLUMNS = [
-    "idx",
-    "name",
-    "kind",
-    "shock",
-    "start_date",
-    "end_date",
-    "in_tail",
-    "liquidatable_accounts",
-    "bankrupt_accounts",
-    "shortfall_usd",
-    "penalties_usd",
-    "insurance_fund_after_usd",
-    "adl_usd",
-    "coverage_ratio",
-    "top2_shortfall_usd",
-]
+SCENARIO_COLUMNS = ["shock", *selectors.SCENARIO_FIELDS]
 TABLE = [
     ("Scenario", "name"),
     ("Kind", "kind"),

@@ -247,27 +247,14 @@ def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountR
     return account, positions
 
 
+#: the stored columns of a scenario row (``ScenarioResult``), in display order
+SCENARIO_FIELDS = tuple(f.name for f in ScenarioResult._meta.concrete_fields if f.name not in ("id", "run"))
+
+
 def run_scenario_rows(run: HealthRun) -> list[dict[str, Any]]:
-    """Every scenario row of a run as dicts, in scenario order, with ``shock`` — the uniform
-    relative shock (fraction) of ``uniform`` scenarios, ``None`` for the others (§9)."""
-    rows = list(
-        run_scenarios(run=run).values(
-            "idx",
-            "name",
-            "kind",
-            "start_date",
-            "end_date",
-            "in_tail",
-            "liquidatable_accounts",
-            "bankrupt_accounts",
-            "shortfall_usd",
-            "penalties_usd",
-            "insurance_fund_after_usd",
-            "adl_usd",
-            "coverage_ratio",
-            "top2_shortfall_usd",
-        )
-    )
+    """Every scenario row of a run as dicts (:data:`SCENARIO_FIELDS`), in scenario order, with
+    ``shock`` — the uniform relative shock (fraction) of ``uniform`` scenarios, else ``None`` (§9)."""
+    rows = list(run_scenarios(run=run).values(*SCENARIO_FIELDS))
     first_shock: dict[int, float] = {}
     uniform = [r["idx"] for r in rows if r["kind"] == "uniform"]
     if uniform:

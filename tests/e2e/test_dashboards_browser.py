@@ -98,7 +98,7 @@ def test_chart_data_downloads_as_csv(live_app, browser_page, health_run):
     with page.expect_download() as download:
         page.locator(".chart:has(#stress-scenarios) button.csv").click()
     lines = download.value.path().read_text().splitlines()
-    assert lines[0].startswith("idx,name,kind,shock")
+    assert lines[0].startswith("shock,idx,name,kind,")
     standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
     assert len(lines) == 1 + len(standard)
-    assert lines[1].split(",")[1] == standard[0].name
+    assert lines[1].split(",")[2] == standard[0].name

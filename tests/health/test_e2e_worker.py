@@ -27,9 +27,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _reset_app_caches(app) -> None:
     """Forget connections, producer pool and backend made with the previous configuration."""
+    from kombu import pools
+
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
+    pools.reset()  # kombu's process-wide producer pools, keyed by connection, hold closed pools
     app.__dict__.pop("amqp", None)  # cached_property holding the producer pool
     app._backend_cache = None
     app._local = threading.local()
