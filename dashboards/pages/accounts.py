@@ -21,7 +21,7 @@ RISKIEST = 200
 MAP_COLUMNS = ["market", "side", "distance_from_mark_pct", "price_usd", "notional_usd"]
 ACCOUNT_COLUMNS = [
     ("Account", "account_link"),
-    ("Margin ratio", "margin_ratio_pct"),
+    ("Margin ratio (%)", "margin_ratio_pct"),
     ("Equity (USD)", "equity_usd"),
     ("IM (USD)", "initial_margin_usd"),
     ("MM (USD)", "maintenance_margin_usd"),
