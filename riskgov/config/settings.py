@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "riskgov.governance",
     "riskgov.snapshots",
     "riskgov.health",
+    "riskgov.reports",
     "riskgov.web",
 ]
 
@@ -142,6 +143,14 @@ _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="riskgov <riskgov@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Reports and alerts (riskgov.reports) ------------------------------------------------
+# Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).
+RISKGOV_REPORT_ROLES = env.list("RISKGOV_REPORT_ROLES", default=["committee", "admin"])
+RISKGOV_REPORT_MAX_RUN_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", default=26.0)
+RISKGOV_REPORT_MAX_PRICE_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", default=48.0)
+# "kaleido" (PNG through Chromium, SVG fallback when it cannot run) or "svg" (no browser)
+RISKGOV_REPORT_CHARTS = env.str("RISKGOV_REPORT_CHARTS", default="kaleido")
 
 # --- Celery -----------------------------------------------------------------------------
 _BROKER = env.str("CELERY_BROKER_URL", default="")

@@ -7,22 +7,38 @@ no app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """One beat entry: its admin name, the task it runs, and its default interval."""
+    """One beat entry: its admin name, the task it runs, and when.
+
+    Either ``every_minutes`` (an interval) or ``crontab`` = ``(minute, hour)`` in UTC (a daily
+    or otherwise cron-like entry). ``kwargs`` are the task's keyword arguments, stored on the
+    entry (editable in the admin).
+    """
 
     name: str
     task: str
-    every_minutes: int
+    every_minutes: int = 0
+    crontab: tuple[str, str] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 HEALTH_RUN = Schedule("health: scheduled run on the latest snapshot", "health.run_scheduled", 60)
+DAILY_REPORT = Schedule(
+    "reports: daily health report",
+    "reports.build_and_deliver",
+    crontab=("0", "7"),
+    kwargs={"kind": "scheduled", "roles": ["committee", "admin"]},
+)
 SCHEDULES = (
     HEALTH_RUN,
     Schedule("governance: activate due proposals", "governance.activate_due", 1),
     Schedule("governance: expire proposals", "governance.expire_due", 1),
     Schedule("governance: revert unratified emergencies", "governance.revert_due", 1),
+    DAILY_REPORT,
+    Schedule("alerts: evaluate alert rules", "alerts.evaluate", 15),
 )

@@ -68,7 +68,9 @@ def schedules_ensure(*, health_every_minutes: int | None = None) -> list[tuple[A
     Returns:
         ``[(PeriodicTask, created), ...]`` in declaration order.
     """
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
     from riskgov.core.schedules import HEALTH_RUN, SCHEDULES
 
@@ -78,11 +80,20 @@ def schedules_ensure(*, health_every_minutes: int | None = None) -> list[tuple[A
         if existing is not None:
             out.append((existing, False))
             continue
-        every = health_every_minutes if (sched is HEALTH_RUN and health_every_minutes) else sched.every_minutes
-        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.MINUTES)
-        task = PeriodicTask.objects.create(name=sched.name, task=sched.task, interval=interval, enabled=True)
-        audit_record(
-            actor=None, action="core.schedule.create", obj=task, after={"task": sched.task, "every_minutes": every}
+        when: dict[str, Any]
+        if sched.crontab is not None:
+            minute, hour = sched.crontab
+            cron, _ = CrontabSchedule.objects.get_or_create(
+                minute=minute, hour=hour, day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+            )
+            when, after = {"crontab": cron}, {"task": sched.task, "crontab": f"{minute} {hour} * * * UTC"}
+        else:
+            every = health_every_minutes if (sched is HEALTH_RUN and health_every_minutes) else sched.every_minutes
+            interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.MINUTES)
+            when, after = {"interval": interval}, {"task": sched.task, "every_minutes": every}
+        task = PeriodicTask.objects.create(
+            name=sched.name, task=sched.task, kwargs=json.dumps(sched.kwargs), enabled=True, **when
         )
+        audit_record(actor=None, action="core.schedule.create", obj=task, after={**after, "kwargs": sched.kwargs})
         out.append((task, True))
     return out

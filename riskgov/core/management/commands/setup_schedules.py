@@ -1,7 +1,8 @@
 """``manage.py setup_schedules [--every N]``: create every periodic task (STYLE rule 11).
 
 Idempotent: missing entries are created (health run every ``--every`` minutes, default 60;
-governance jobs every minute); entries that exist, perhaps edited in admin, are kept.
+governance jobs every minute; the health report daily at 07:00 UTC; alert rules every 15
+minutes); entries that exist, perhaps edited in admin, are kept.
 """
 
 from django.core.management.base import BaseCommand
@@ -20,4 +21,5 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         for task, created in schedules_ensure(health_every_minutes=o["every"]):
             state = "created" if created else "already present (unchanged)"
-            self.stdout.write(f"{task.name}: {task.task} every {task.interval} — {state}")
+            when = f"at {task.crontab}" if task.crontab_id else f"every {task.interval}"
+            self.stdout.write(f"{task.name}: {task.task} {when} — {state}")

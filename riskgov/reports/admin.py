@@ -1,0 +1,62 @@
+"""Admin: alert rules are edited here; reports, deliveries, firings and notifications are
+read-only (their state changes only through services). The report and alert schedules are
+django-celery-beat "Periodic tasks" (``manage.py setup_schedules``); the report's roles are
+that task's ``kwargs`` (``{"roles": ["committee", "admin"]}``)."""
+
+from django import forms
+from django.contrib import admin
+
+from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
+from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report, ReportDelivery
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(_ReadOnly):
+    list_display = ("id", "created_at", "kind", "status", "run", "created_by_name")
+    list_filter = ("status", "kind")
+    exclude = ("figures",)
+
+
+@admin.register(ReportDelivery)
+class ReportDeliveryAdmin(_ReadOnly):
+    list_display = ("report", "email", "status", "attempts", "claimed_at", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("email",)
+
+
+class AlertRuleForm(forms.ModelForm):
+    roles = forms.MultipleChoiceField(
+        choices=[(r, ROLE_LABELS[r]) for r in ALL_ROLES], widget=forms.CheckboxSelectMultiple, required=True
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = ["name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
+    list_display = ("name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles")
+    list_filter = ("kind", "enabled")
+    list_editable = ("enabled",)
+
+
+@admin.register(AlertFiring)
+class AlertFiringAdmin(_ReadOnly):
+    list_display = ("rule", "subject", "value", "threshold", "run", "fired_at", "last_notified_at", "cleared_at")
+    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
+
+
+@admin.register(AlertNotification)
+class AlertNotificationAdmin(_ReadOnly):
+    list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("event", "status")

@@ -1,0 +1,29 @@
+"""Signal receivers of the reports app (connected in ``ReportsConfig.ready``).
+
+A receiver only enqueues a task (ids in); the rule logic lives in ``alerts.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def on_run_published(sender: Any, *, run_id: int, kind: str, **kwargs: Any) -> None:
+    """After a run is published (and committed): evaluate the alert rules on it.
+
+    Impact runs (proposed parameters) are not the venue's state and are skipped. The
+    health signal is sent with ``send_robust``, so an error here is logged, never raised
+    into the publication.
+    """
+    from riskgov.health.models import RunKind
+    from riskgov.reports.tasks import alerts_evaluate_task
+
+    if kind == RunKind.IMPACT:
+        return
+    try:
+        alerts_evaluate_task.delay(run_id=run_id)
+    except Exception:  # noqa: BLE001 — a broker outage must not surface in the publisher
+        log.exception("could not enqueue the alert evaluation of run %s", run_id)

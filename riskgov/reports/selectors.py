@@ -1,0 +1,384 @@
+"""Read queries of reports and alerts: a report's figures come from the **stored** results of
+a published run (``HealthRun`` totals/tail, ``ScenarioResult`` rows, ``AccountResult`` by the
+``(run, margin_ratio)`` index, ``PositionResult`` sums, ``HealthRun.recommendations``) —
+never from the engine. Money in USD (float, as stored); ratios ``None`` = infinity.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Abs
+
+from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus, VoteDecision
+from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunKind, RunStatus
+from riskgov.health.selectors import latest_published_run, run_accounts, run_scenarios, run_tail, run_totals
+from riskgov.parameters.models import Bracket
+from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
+
+#: rows in the "riskiest" tables and in the worst historical windows
+TOP_N = 10
+#: overview figures compared with the previous report (higher is worse unless in BETTER_UP)
+OVERVIEW_KEYS = (
+    "accounts",
+    "positions",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidatable_accounts",
+    "liquidatable_accounts_share",
+    "liquidatable_oi_share",
+    "bankrupt_accounts",
+    "shortfall_usd",
+    "insurance_fund_usd",
+    "var_usd",
+    "es_usd",
+    "cover2_usd",
+    "coverage_at_es",
+)
+
+
+def _setting_hours(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --------------------------------------------------------------------------- reports
+def reports_list() -> QuerySet[Report]:
+    """Every report, newest first (any role may read them)."""
+    return Report.objects.select_related("run", "run__snapshot").defer("figures").order_by("-created_at", "-id")
+
+
+def latest_report() -> Report | None:
+    """The newest report (the ``previous`` of the next one)."""
+    return Report.objects.order_by("-created_at", "-id").first()
+
+
+def latest_venue_run() -> HealthRun | None:
+    """The newest non-impact run of any status (to tell a failed latest run)."""
+    return (
+        HealthRun.objects.exclude(kind=RunKind.IMPACT)
+        .defer("cascade", "adl", "recommendations", "scenario_spec")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def report_run() -> HealthRun | None:
+    """The run a report is built from: the latest published run of the active parameters."""
+    return latest_published_run()
+
+
+def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
+    """Why a report from ``run`` is incomplete (empty: it is complete), in words.
+
+    Limits: ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS`` (default 26) since the run's publication and
+    ``RISKGOV_REPORT_MAX_PRICE_AGE_HOURS`` (default 48) since its snapshot's prices were taken.
+    """
+    reasons: list[str] = []
+    if run is None:
+        return ["no health run has been published yet: there are no figures to report"]
+    max_run = _setting_hours("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", 26)
+    max_price = _setting_hours("RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", 48)
+    age = (now - run.published_at).total_seconds() / 3600 if run.published_at else float("inf")
+    if age > max_run:
+        reasons.append(
+            f"no fresh health run: the latest published run (#{run.pk}) is {age:.1f} h old (limit {max_run:g} h)"
+        )
+    newest = latest_venue_run()
+    if newest is not None and newest.pk != run.pk and newest.status == RunStatus.FAILED:
+        reasons.append(f"the latest health run (#{newest.pk}) failed: {newest.error[:200] or 'unknown error'}")
+    price_age = (now - run.snapshot.taken_at).total_seconds() / 3600
+    if price_age > max_price:
+        reasons.append(
+            f"stale prices: the run's snapshot prices were taken at {run.snapshot.taken_at:%Y-%m-%d %H:%M} UTC, "
+            f"{price_age:.1f} h ago (limit {max_price:g} h)"
+        )
+    return reasons
+
+
+def run_liquidatable_oi(run: HealthRun) -> tuple[float, float]:
+    """(notional of liquidatable accounts' positions, total notional), USD, from stored rows."""
+    liq = AccountResult.objects.filter(run=run, liquidatable=True).values("account_idx")
+    agg = PositionResult.objects.filter(run=run).aggregate(
+        total=Sum(Abs("notional_usd")), liq=Sum(Abs("notional_usd"), filter=Q(account_idx__in=liq))
+    )
+    return float(agg["liq"] or 0.0), float(agg["total"] or 0.0)
+
+
+def run_overview(run: HealthRun) -> dict[str, Any]:
+    """Totals (FORMATS ``totals``) + tail (§10) + liquidatable shares of accounts and of OI."""
+    out = {**run_totals(run), **{k: v for k, v in run_tail(run).items() if k != "scenarios"}}
+    out["tail_scenarios"] = run.tail_scenarios
+    liq_oi, total_oi = run_liquidatable_oi(run)
+    out["open_interest_usd"] = total_oi
+    out["liquidatable_oi_usd"] = liq_oi
+    out["liquidatable_oi_share"] = liq_oi / total_oi if total_oi > 0 else 0.0
+    n = run.n_accounts or 0
+    out["liquidatable_accounts_share"] = (run.liquidatable_accounts or 0) / n if n else 0.0
+    out["cover2_coverage"] = (run.tail or {}).get("cover2_coverage")
+    out["worst_scenario"] = (run.tail or {}).get("worst_scenario")
+    return out
+
+
+def overview_changes(overview: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """``{key: {"before", "delta"}}`` against the previous report's overview (``None`` when absent)."""
+    out: dict[str, Any] = {}
+    for key in OVERVIEW_KEYS:
+        now_v = overview.get(key)
+        before = (previous or {}).get(key)
+        delta = now_v - before if isinstance(now_v, int | float) and isinstance(before, int | float) else None
+        out[key] = {"before": before, "delta": delta}
+    return out
+
+
+def riskiest_markets(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
+    """Markets by worst-scenario shortfall (§8 attribution), then liquidatable open interest."""
+    liq = AccountResult.objects.filter(run=run, liquidatable=True).values("account_idx")
+    rows = (
+        PositionResult.objects.filter(run=run)
+        .values(symbol=F("market__symbol"))
+        .annotate(
+            positions=Count("id"),
+            open_interest_usd=Sum(Abs("notional_usd")),
+            maintenance_margin_usd=Sum("maintenance_margin_usd"),
+            liquidatable_oi_usd=Sum(Abs("notional_usd"), filter=Q(account_idx__in=liq)),
+        )
+    )
+    worst = {
+        m["market"]: m.get("shortfall_longs_usd", 0.0) + m.get("shortfall_shorts_usd", 0.0)
+        for m in (run.adl or {}).get("by_market", [])
+    }
+    out = []
+    for r in rows:
+        oi = float(r["open_interest_usd"] or 0.0)
+        liq_oi = float(r["liquidatable_oi_usd"] or 0.0)
+        out.append(
+            {
+                "market": r["symbol"],
+                "positions": r["positions"],
+                "open_interest_usd": oi,
+                "maintenance_margin_usd": float(r["maintenance_margin_usd"] or 0.0),
+                "liquidatable_oi_usd": liq_oi,
+                "liquidatable_oi_share": liq_oi / oi if oi > 0 else 0.0,
+                "worst_scenario_shortfall_usd": float(worst.get(r["symbol"], 0.0)),
+            }
+        )
+    out.sort(key=lambda m: (-m["worst_scenario_shortfall_usd"], -m["liquidatable_oi_usd"], m["market"]))
+    return out[:limit]
+
+
+def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
+    """Accounts by margin ratio descending, infinity first (the ``(run, margin_ratio)`` index)."""
+    fields = ("account_id", "equity_usd", "maintenance_margin_usd", "margin_ratio", "liquidatable", "bankrupt")
+    return list(run_accounts(run=run).values(*fields, "shortfall_usd")[:limit])
+
+
+def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> dict[str, Any]:
+    """Every standard scenario (uniform, named crash days, per-asset), the worst regular
+    historical windows and their count."""
+    fields = (
+        "name",
+        "kind",
+        "start_date",
+        "end_date",
+        "liquidatable_accounts",
+        "bankrupt_accounts",
+        "shortfall_usd",
+        "insurance_fund_after_usd",
+        "adl_usd",
+        "coverage_ratio",
+    )
+    scen = run_scenarios(run=run)
+    hist = scen.filter(kind="historical", in_tail=True)  # the regular windows (crash days are not in the tail)
+    return {
+        "standard": list(scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)),
+        "historical_worst": list(hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]),
+        "historical_count": hist.count(),
+    }
+
+
+def _first_brackets(version_ids: list[int]) -> dict[int, dict[str, float]]:
+    rows = Bracket.objects.filter(version_id__in=version_ids, index=1).values(
+        "version_id", "initial_margin_fraction", "maintenance_margin_fraction"
+    )
+    return {
+        r["version_id"]: {"imf": float(r["initial_margin_fraction"]), "mmf": float(r["maintenance_margin_fraction"])}
+        for r in rows
+    }
+
+
+def model_health(run: HealthRun) -> list[dict[str, Any]]:
+    """§12 per market: current first-bracket MMF/IMF of the run's versions vs recommended
+    (horizons 1 and 3 days) and the Kupiec backtest result of the current MMF."""
+    versions = {sym: int(v) for sym, v in (run.market_versions or {}).items()}
+    first = _first_brackets(list(versions.values()))
+    out = []
+    for rec in run.recommendations or []:
+        cur = first.get(versions.get(rec.get("market"), -1), {})
+        row: dict[str, Any] = {
+            "market": rec.get("market"),
+            "current_mmf": rec.get("current_mmf", cur.get("mmf")),
+            "current_imf": cur.get("imf"),
+            "note": rec.get("note", ""),
+            "horizons": [],
+        }
+        for key in ("h1", "h3"):
+            h = rec.get(key)
+            if not h:
+                continue
+            bt = h.get("backtest") or {}
+            row["horizons"].append(
+                {
+                    "horizon_days": h.get("horizon_days", int(key[1:])),
+                    "mmf_rec": h.get("mmf_rec"),
+                    "imf_rec": h.get("imf_rec"),
+                    "note": h.get("note", ""),
+                    "exceedances": bt.get("exceedances"),
+                    "n": bt.get("n"),
+                    "kupiec_lr": bt.get("kupiec_lr"),
+                    "critical": bt.get("critical"),
+                    "backtest": ("fail" if bt.get("reject") else "pass") if bt else "—",
+                    "below_recommendation": bool(
+                        h.get("mmf_rec") is not None
+                        and row["current_mmf"] is not None
+                        and row["current_mmf"] < h["mmf_rec"]
+                    ),
+                }
+            )
+        out.append(row)
+    return out
+
+
+def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
+    """Submitted proposals awaiting votes and emergency changes awaiting ratification."""
+    qs = (
+        Proposal.objects.filter(
+            Q(status=ProposalStatus.SUBMITTED)
+            | Q(status=ProposalStatus.ACTIVE, kind=ProposalKind.EMERGENCY, ratify_by__isnull=False)
+        )
+        .annotate(
+            approvals=Count("votes", filter=Q(votes__decision=VoteDecision.APPROVE)),
+            rejections=Count("votes", filter=Q(votes__decision=VoteDecision.REJECT)),
+        )
+        .order_by("created_at")
+    )
+    return [
+        {
+            "id": p.pk,
+            "title": p.title,
+            "kind": p.kind,
+            "status": p.status,
+            "proposer": p.proposer_name,
+            "submitted_at": _iso(p.submitted_at),
+            "deadline": _iso(p.ratify_by if p.kind == ProposalKind.EMERGENCY else p.expires_at),
+            "approvals": p.approvals,
+            "rejections": p.rejections,
+        }
+        for p in qs
+    ]
+
+
+def changes_activated(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Proposals whose parameter versions became active in ``(since, until]``."""
+    qs = (
+        Proposal.objects.filter(activated_at__gt=since, activated_at__lte=until)
+        .prefetch_related("changes")
+        .order_by("activated_at")
+    )
+    return [
+        {
+            "id": p.pk,
+            "title": p.title,
+            "kind": p.kind,
+            "status": p.status,
+            "activated_at": _iso(p.activated_at),
+            "subjects": [c.subject for c in p.changes.all()],
+        }
+        for p in qs
+    ]
+
+
+def report_figures(*, run: HealthRun | None, previous: Report | None, now: datetime) -> dict[str, Any]:
+    """Everything a report shows, as JSON-able values (stored in ``Report.figures``)."""
+    since = previous.created_at if previous else now - timedelta(days=1)
+    figures: dict[str, Any] = {
+        "generated_at": now.isoformat(),
+        "previous_report": {"id": previous.pk, "created_at": _iso(previous.created_at)} if previous else None,
+        "governance": {
+            "since": since.isoformat(),
+            "awaiting_vote": proposals_awaiting(now=now),
+            "activated": changes_activated(since=since, until=now),
+        },
+        "run": None,
+    }
+    if run is None:
+        return figures
+    snap = run.snapshot
+    overview = run_overview(run)
+    prev_overview = (previous.figures or {}).get("overview") if previous else None
+    figures.update(
+        run={
+            "id": run.pk,
+            "kind": run.kind,
+            "label": run.label,
+            "published_at": _iso(run.published_at),
+            "parameters_name": run.parameters_name,
+            "parameters_version": run.parameters_version,
+            "code_version": run.code_version,
+            "snapshot": {
+                "id": snap.pk,
+                "venue": snap.venue,
+                "taken_at": _iso(snap.taken_at),
+                "generated": snap.generated,
+            },
+        },
+        overview=overview,
+        changes=overview_changes(overview, prev_overview),
+        previous_run_id=((previous.figures or {}).get("run") or {}).get("id") if previous else None,
+        markets=riskiest_markets(run),
+        accounts=riskiest_accounts(run),
+        stress=stress_tables(run),
+        model_health=model_health(run),
+    )
+    return figures
+
+
+def role_members(roles: list[str] | tuple[str, ...]) -> QuerySet[Any]:
+    """Active users with an e-mail address in any of ``roles`` (superusers hold every role)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Q(groups__name__in=list(roles)) | Q(is_superuser=True))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+# --------------------------------------------------------------------------- alerts
+def alert_rules() -> QuerySet[AlertRule]:
+    """Every rule, with its market."""
+    return AlertRule.objects.select_related("market").order_by("kind", "name")
+
+
+def active_firings() -> QuerySet[AlertFiring]:
+    """Open firings, newest first."""
+    return AlertFiring.objects.filter(cleared_at__isnull=True).select_related("rule").order_by("-fired_at", "-id")
+
+
+def firings_history() -> QuerySet[AlertFiring]:
+    """Every firing (open and cleared), newest first."""
+    return AlertFiring.objects.select_related("rule").order_by("-fired_at", "-id")
+
+
+def pending_notifications() -> QuerySet[AlertNotification]:
+    """Notifications not yet sent (pending or failed), oldest first."""
+    return AlertNotification.objects.filter(status__in=["pending", "failed"]).order_by("created_at", "id")
