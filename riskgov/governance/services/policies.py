@@ -1,0 +1,80 @@
+"""Policy: the current policy and its versioned updates (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from riskgov.core.exceptions import DomainError
+from riskgov.core.roles import ADMIN
+from riskgov.core.services import audit_record
+from riskgov.governance.models import (
+    Policy,
+)
+from riskgov.governance.services._base import POLICY_FIELDS, _full_clean, _require
+
+
+# --- policy -------------------------------------------------------------------------------
+def _policy_dict(p: Policy) -> dict[str, Any]:
+    return {"version": p.version, **{f: str(getattr(p, f)) for f in POLICY_FIELDS}}
+
+
+def policy_current() -> Policy:
+    """The active policy; the default one (k=2, 24 h, 14 d, fast track 1/2 h/25 %/7 d,
+    ratification 48 h) is created on first use (audited)."""
+    p = Policy.objects.filter(is_active=True).first()
+    if p is not None:
+        return p
+    try:
+        with transaction.atomic():
+            p = Policy(version=1, is_active=True, comment="default policy")
+            p.save()
+            audit_record(actor=None, action="governance.policy.create", obj=p, to_state="active", after=_policy_dict(p))
+            return p
+    except IntegrityError:  # created meanwhile by someone else
+        return Policy.objects.get(is_active=True)
+
+
+@transaction.atomic
+def policy_update(*, by: Any, comment: str = "", **fields: Any) -> Policy:
+    """Admin only: create the next policy version from the current one with ``fields`` changed.
+
+    Raises:
+        NotAllowed: ``by`` is not an admin.
+        DomainError: an unknown field or a value the policy constraints refuse.
+    """
+    _require(by, ADMIN, action="changing the policy")
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise DomainError(f"unknown policy field(s): {', '.join(sorted(unknown))}")
+    current = Policy.objects.select_for_update().get(pk=policy_current().pk)
+    if not current.is_active:  # replaced while we waited for the lock
+        current = Policy.objects.select_for_update().get(is_active=True)
+    values = {f: getattr(current, f) for f in POLICY_FIELDS} | fields
+    Policy.objects.filter(pk=current.pk).update(is_active=False)
+    new = Policy(
+        version=current.version + 1,
+        is_active=True,
+        comment=comment,
+        created_by=by,
+        created_by_name=by.get_username(),
+        **values,
+    )
+    _full_clean(new)
+    try:
+        with transaction.atomic():
+            new.save()
+    except IntegrityError as exc:
+        raise DomainError(f"policy refused by the database: {exc}") from exc
+    audit_record(
+        actor=by,
+        action="governance.policy.update",
+        obj=new,
+        from_state=f"v{current.version}",
+        to_state=f"v{new.version}",
+        before=_policy_dict(current),
+        after=_policy_dict(new),
+        comment=comment,
+    )
+    return new
