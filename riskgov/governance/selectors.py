@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from riskgov.core.roles import COMMITTEE
+from riskgov.core.roles import ANALYST, COMMITTEE, has_role
 from riskgov.engine.brackets import validate_bracket_table
 from riskgov.engine.types import BracketTableError
-from riskgov.governance.models import Policy, Proposal, ProposalChange, ProposalKind, ProposalStatus
+from riskgov.governance.models import EDITABLE, Policy, Proposal, ProposalChange, ProposalKind, ProposalStatus
 from riskgov.governance.policy import (
     FieldDelta,
     LintError,
@@ -264,3 +265,42 @@ def proposal_lint(proposal: Proposal, *, policy: Policy, now: datetime | None = 
 def proposals_with_impact() -> QuerySet[Proposal]:
     """Proposals whose impact results are frozen (``impact`` set), newest first."""
     return Proposal.objects.filter(impact__isnull=False).order_by("-updated_at", "-id")
+
+
+# --- what a user may do with a proposal -----------------------------------------------------
+def proposal_editable(proposal: Proposal) -> bool:
+    """Still open to edits and withdrawal: not active or closed, and not an emergency change."""
+    return proposal.status in EDITABLE and proposal.kind != ProposalKind.EMERGENCY
+
+
+def proposal_open_to_votes(proposal: Proposal, now: datetime) -> bool:
+    """Votes are open: a submitted proposal, or an emergency change inside its ratification window."""
+    if proposal.kind == ProposalKind.EMERGENCY:
+        return proposal.status == ProposalStatus.ACTIVE and proposal.ratify_by is not None and now <= proposal.ratify_by
+    return proposal.status == ProposalStatus.SUBMITTED
+
+
+@dataclass(frozen=True)
+class ProposalActions:
+    """Which actions a user may take on a proposal now (the services enforce the same rules;
+    this only decides what the UI offers)."""
+
+    is_author: bool
+    edit: bool
+    submit: bool
+    withdraw: bool
+    vote: bool
+
+
+def proposal_allowed_actions(proposal: Proposal, user: Any, *, now: datetime | None = None) -> ProposalActions:
+    """The maker-checker rules of ``services`` as flags: authors (analysts) edit and submit,
+    the proposer withdraws, committee members who are not authors vote while votes are open."""
+    author = user.pk in proposal_authors(proposal)
+    analyst = has_role(user, ANALYST)
+    return ProposalActions(
+        is_author=author,
+        edit=author and analyst and proposal_editable(proposal),
+        submit=author and analyst and proposal.status == ProposalStatus.DRAFT,
+        withdraw=user.pk == proposal.proposer_id and proposal_editable(proposal),
+        vote=has_role(user, COMMITTEE) and not author and proposal_open_to_votes(proposal, now or timezone.now()),
+    )

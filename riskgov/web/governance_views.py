@@ -34,7 +34,7 @@ from riskgov.core.models import AuditEvent
 from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, can_view, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
-from riskgov.governance.models import EDITABLE, Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
+from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
 from riskgov.markets.models import Asset, Market
 from riskgov.parameters import selectors as param_selectors
 from riskgov.parameters.models import BRACKET_INPUT_FIELDS, MARKET_FIELDS, VersionStatus
@@ -238,10 +238,6 @@ def _rows(proposals: Any, policy: Policy, committee_size: int) -> list[dict[str,
             }
         )
     return out
-
-
-def _is_author(user: Any, p: Proposal) -> bool:
-    return user.pk in gov_selectors.proposal_authors(p)
 
 
 def _timeline(p: Proposal) -> QuerySet[AuditEvent]:
@@ -489,7 +485,7 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """An author edits a proposal (``proposal_update``); an edit after submission sends it
     back to draft and drops its votes (the service does, and says so)."""
     p = get_object_or_404(Proposal, pk=pk)
-    if request.method == "GET" and not (has_role(request.user, ANALYST) and _is_author(request.user, p)):
+    if request.method == "GET" and not gov_selectors.proposal_allowed_actions(p, request.user).edit:
         return _forbidden(request, "Only the proposer or a co-author (analyst role) may edit a proposal.")
     changes = gov_selectors.proposal_changes(p)
     market_change = next((c for c in changes if c.market_version_id), None)
@@ -571,17 +567,10 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     p = get_object_or_404(Proposal.objects.select_related("policy", "proposer"), pk=pk)
     user = request.user
     policy = p.policy or gov.policy_current()
-    author = _is_author(user, p)
-    now = timezone.now()
+    actions = gov_selectors.proposal_allowed_actions(p, user)
     votes = list(p.votes.order_by("created_at"))
     my_vote = next((v for v in votes if v.voter_id == user.pk), None)
     emergency = p.kind == ProposalKind.EMERGENCY
-    open_to_votes = (
-        (p.status == ProposalStatus.ACTIVE and p.ratify_by is not None and now <= p.ratify_by)
-        if emergency
-        else p.status == ProposalStatus.SUBMITTED
-    )
-    editable = p.status in EDITABLE and not emergency
     lint = gov.proposal_lint(p) if p.status == ProposalStatus.DRAFT else []
     return render(
         request,
@@ -599,11 +588,11 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "impact_rows": _impact_rows(p.impact),
             "votes": votes,
             "my_vote": my_vote,
-            "is_author": author,
-            "can_edit": author and has_role(user, ANALYST) and editable,
-            "can_submit": author and has_role(user, ANALYST) and p.status == ProposalStatus.DRAFT,
-            "can_withdraw": user.pk == p.proposer_id and editable,
-            "can_vote": has_role(user, COMMITTEE) and not author and open_to_votes,
+            "is_author": actions.is_author,
+            "can_edit": actions.edit,
+            "can_submit": actions.submit,
+            "can_withdraw": actions.withdraw,
+            "can_vote": actions.vote,
             "emergency": emergency,
             "vote_form": f.VoteForm(initial={"decision": my_vote.decision} if my_vote else None),
             "withdraw_form": f.CommentForm(),

@@ -13,7 +13,6 @@ from django.utils import timezone
 from riskgov.core.exceptions import Conflict, DomainError, NotAllowed
 from riskgov.core.roles import ANALYST
 from riskgov.governance.models import (
-    EDITABLE,
     Proposal,
     ProposalKind,
     ProposalStatus,
@@ -22,6 +21,7 @@ from riskgov.governance.policy import LintError
 from riskgov.governance.selectors import (
     proposal_authors,
     proposal_changes,
+    proposal_editable,
     proposal_fast_track_findings,
 )
 from riskgov.governance.selectors import proposal_lint as _proposal_lint
@@ -99,7 +99,7 @@ def proposal_update(
     p = _lock(proposal)
     if by.pk not in proposal_authors(p):
         raise NotAllowed("only the proposer or a co-author may edit a proposal")
-    if p.status not in EDITABLE or p.kind == ProposalKind.EMERGENCY:
+    if not proposal_editable(p):
         raise Conflict(f"proposal #{p.pk} is {p.status} and can no longer be edited")
     before = _dump(p)
     from_state = p.status
@@ -273,7 +273,7 @@ def proposal_withdraw(*, proposal: Proposal, by: Any, comment: str = "") -> Prop
     p = _lock(proposal)
     if by.pk != p.proposer_id:
         raise NotAllowed("only the proposer may withdraw a proposal")
-    if p.status not in EDITABLE or p.kind == ProposalKind.EMERGENCY:
+    if not proposal_editable(p):
         raise Conflict(f"proposal #{p.pk} is {p.status} and cannot be withdrawn")
     p.closed_at = timezone.now()
     _transition(p, "withdraw", by=by, comment=comment)

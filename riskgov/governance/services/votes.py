@@ -14,12 +14,12 @@ from riskgov.core.services import audit_record
 from riskgov.governance.models import (
     Proposal,
     ProposalKind,
-    ProposalStatus,
     Vote,
     VoteDecision,
 )
 from riskgov.governance.selectors import (
     proposal_authors,
+    proposal_open_to_votes,
     proposal_quorum,
     proposal_timelock,
 )
@@ -30,12 +30,6 @@ from riskgov.governance.services.policies import policy_current
 from riskgov.parameters.models import (
     VersionStatus,
 )
-
-
-def _open_to_votes(p: Proposal, now: datetime) -> bool:
-    if p.kind == ProposalKind.EMERGENCY:
-        return p.status == ProposalStatus.ACTIVE and p.ratify_by is not None and now <= p.ratify_by
-    return p.status == ProposalStatus.SUBMITTED
 
 
 @transaction.atomic
@@ -62,7 +56,7 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
     p = _lock(proposal)
     if by.pk in proposal_authors(p):
         raise NotAllowed("the proposer and co-authors cannot vote on their own proposal (maker-checker)")
-    if not _open_to_votes(p, now):
+    if not proposal_open_to_votes(p, now):
         raise Conflict(f"proposal #{p.pk} is {p.status}: votes are closed")
     vote = Vote.objects.filter(proposal=p, voter=by).first()
     if vote is None:
