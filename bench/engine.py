@@ -24,7 +24,9 @@ Historical shocks come from the Yahoo daily closes: the shared full file when pr
 the repo's trimmed ``data/prices/yahoo_daily_closes.csv`` (``bench.venue.PRICE_FILES``).
 
 All three base passes must agree on the totals (rtol 1e-9). Prints a table with seconds,
-ratios and the process's peak RSS. ``--small`` (50k accounts, 500 scenarios) is the CI smoke.
+ratios and the process's peak RSS; for (d) also its CPU time summed over threads (user +
+kernel) and the 1-minute load average when it started, since on a shared machine the wall
+time depends on what else runs. ``--small`` (50k accounts, 500 scenarios) is the CI smoke.
 """
 
 from __future__ import annotations
@@ -288,7 +290,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     con.close()
     del frames
 
+    load = os.getloadavg()[0]
+    cpu0 = os.times()
     res, t_stress = _timed(stress.run_scenarios, params, state, venue.scenarios)
+    cpu1 = os.times()
+    cpu_stress = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    sys_stress = cpu1.system - cpu0.system
     worst = res.worst_scenario
     casc, t_casc = _timed(cascade.run_cascade, params, state, venue.scenarios, scenario=max(worst, 0))
     # zero-shock consistency is covered by the tests; here: naive loop on a subsample
@@ -306,7 +313,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         ("(a) base pass, engine (margin.py)", t_engine, ""),
         ("(b) base pass, pandas groupby", t_pandas, f"pandas/engine = {t_pandas / t_engine:.1f}x"),
         ("(c) base pass, DuckDB SQL", t_duck, f"duckdb/engine = {t_duck / t_engine:.1f}x"),
-        (f"(d) stress, engine, {venue.scenarios.n} scenarios", t_stress, ""),
+        (
+            f"(d) stress, engine, {venue.scenarios.n} scenarios",
+            t_stress,
+            f"CPU {cpu_stress:.2f} s on all threads ({sys_stress:.2f} s kernel), load {load:.1f} / {os.cpu_count()} cores",
+        ),
         (
             f"(e) stress, naive dense loop (extrapolated from {n_sub:,} accts x {sub_scen.n} scen, "
             f"measured {t_dense_sub:.2f} s)",
@@ -340,11 +351,19 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         f"ADL {casc.adl_amount:,.0f} USD"
     )
     print(f"peak RSS {rss_gib:.2f} GiB")
+    if load >= (os.cpu_count() or 1) - 0.5:
+        print(
+            f"note: the 1-minute load average was {load:.1f} on {os.cpu_count()} cores when (d) started: "
+            "other processes shared the CPUs, so the wall times above are inflated; (d)'s CPU time is the "
+            "steadier figure"
+        )
     return {
         "engine": t_engine,
         "pandas": t_pandas,
         "duckdb": t_duck,
         "stress": t_stress,
+        "stress_cpu": cpu_stress,
+        "load": load,
         "naive": t_naive,
         "liquidation_prices": t_liq,
         "cascade": t_casc,

@@ -224,9 +224,10 @@ def bracket_index(markets: MarketParams, market: I64, notional: F64) -> I64:
     Returns:
         int64 array of the same shape: the last ``k`` with ``F_k <= N`` (0 for ``N = 0``).
     """
-    k = np.zeros(np.shape(notional), dtype=np.int64)
+    market = np.asarray(market)
+    k = np.zeros(np.broadcast_shapes(np.shape(market), np.shape(notional)), dtype=np.int64)
     for level in range(1, markets.max_brackets):
-        k += notional >= markets.floors[market, level]
+        k += notional >= np.ascontiguousarray(markets.floors[:, level]).take(market)
     return k
 
 

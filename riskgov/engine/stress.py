@@ -27,7 +27,7 @@ import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.pruning import _CHUNK_POSITIONS as _CHUNK_POSITIONS  # noqa: F401
-from riskgov.engine.pruning import _Acc, _Fast
+from riskgov.engine.pruning import BatchTotals, _Acc, _Fast
 from riskgov.engine.pruning import _distinct_sorted as _distinct_sorted  # noqa: F401
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
@@ -176,20 +176,22 @@ def run_scenarios(
             batches = [order[i : i + batch_size] for i in range(0, n_s, batch_size)]
             lo = np.stack([shocks[b].min(axis=0) for b in batches])
             hi = np.stack([shocks[b].max(axis=0) for b in batches])
-            cand_mask = fast.batch_candidates(lo, hi)
+            cands = fast.batch_candidates(lo, hi)
+            # heaviest batches first, so the workers finish together
+            todo = np.argsort([-c.size for c in cands], kind="stable")
 
-            def one(j: int) -> tuple[I64, I64, Bool, F64, F64]:
-                return fast.batch(np.flatnonzero(cand_mask[:, j]), shocks[batches[j]])
+            def one(j: int) -> tuple[int, BatchTotals]:
+                return j, fast.batch_totals(cands[j], shocks[batches[j]])
 
-            for j, (rows, sj, liq, pen, short) in enumerate(pool.map(one, range(len(batches)))):
-                owner = book.unit_owner[fast.act[rows]]
-                acc.add(batches[j], sj, owner, liq, pen, short)
+            for j, totals in pool.map(one, todo):
+                acc.put(batches[j], totals)
+            del cands
         if want_account_detail and n_s:
             w = int(np.argmax(acc.shortfall))
             rb = shocks[w : w + 1]
-            cand = np.flatnonzero(fast.batch_candidates(rb, rb)[:, 0])
+            cand = fast.batch_candidates(rb, rb)[0]
             rows, _, _, _, short = fast.batch(cand, rb)
-            detail = np.bincount(book.unit_owner[fast.act[rows]], weights=short, minlength=book.n_accounts)
+            detail = np.bincount(fast.row_owner[rows], weights=short, minlength=book.n_accounts)
     return _finish(names, float(state.insurance_fund), acc, detail)
 
 

@@ -26,15 +26,18 @@ its units' shortfalls is > 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from riskgov.engine._parallel import run_chunks
 from riskgov.engine.brackets import bracket_index
 from riskgov.engine.types import (
     F64,
     I64,
     Bool,
     EngineInputError,
+    MarketParams,
     ParameterSet,
     PriceError,
     UnknownSymbolError,
@@ -63,14 +66,18 @@ class UnitBook:
         price0: ``(P,)`` float64 USD mark price (the base asset's price, §9).
         notional0: ``(P,)`` float64 USD ``|q|·p``.
         pos_mm0: ``(P,)`` float64 USD ``MM(N)``.
-        pos_mmf0, pos_cum0: ``(P,)`` float64 ``MMF_k`` and ``C_k`` of the base bracket ``k``.
-        pos_floor_lo, pos_floor_hi: ``(P,)`` float64 USD ``[F_k, F_{k+1})`` of the base
-            bracket (``+inf`` above the last), so a shocked notional inside it needs no lookup.
-        penalty_rate, depth: ``(P,)`` float64 the market's ``pen_m`` and ``D_m`` (§8).
+        pos_bracket: ``(P,)`` int64 0-based base bracket ``k`` of each position (§2).
         bal_unit, bal_asset: ``(B,)`` int64, sorted by unit (a balance belongs to its
             account's cross unit).
         bal_amount: ``(B,)`` float64 asset units.
         bal_value0: ``(B,)`` float64 USD value at base price, haircut on positives (§4).
+        markets: the parameter set's ``MarketParams`` (bracket tables, penalties, depths).
+
+    Computed from ``markets`` on first access (cached), ``(P,)`` float64:
+        pos_mmf0, pos_cum0: ``MMF_k`` and ``C_k`` of the base bracket ``k``.
+        pos_floor_lo, pos_floor_hi: USD ``[F_k, F_{k+1})`` of the base bracket (``+inf``
+            above the last), so a shocked notional inside it needs no lookup.
+        penalty_rate, depth: the market's ``pen_m`` and USD ``D_m`` (§8).
     """
 
     n_accounts: int
@@ -91,16 +98,52 @@ class UnitBook:
     price0: F64
     notional0: F64
     pos_mm0: F64
-    pos_mmf0: F64
-    pos_cum0: F64
-    pos_floor_lo: F64
-    pos_floor_hi: F64
-    penalty_rate: F64
-    depth: F64
+    pos_bracket: I64
     bal_unit: I64
     bal_asset: I64
     bal_amount: F64
     bal_value0: F64
+    markets: MarketParams
+
+    # Per-position values of the base bracket and market, gathered from the small
+    # ``markets`` tables on first access (the stress fast path reads the tables directly).
+
+    @cached_property
+    def pos_cell(self) -> I64:
+        """``(P,)`` int64 flat ``(market, bracket)`` index into the ``(M, K)`` tables."""
+        return self.pos_market * self.markets.max_brackets + self.pos_bracket
+
+    @cached_property
+    def pos_mmf0(self) -> F64:
+        """``(P,)`` float64 ``MMF_k`` of the base bracket."""
+        return np.ascontiguousarray(self.markets.mmf).ravel().take(self.pos_cell)
+
+    @cached_property
+    def pos_cum0(self) -> F64:
+        """``(P,)`` float64 USD ``C_k`` of the base bracket."""
+        return np.ascontiguousarray(self.markets.maintenance_amount).ravel().take(self.pos_cell)
+
+    @cached_property
+    def pos_floor_lo(self) -> F64:
+        """``(P,)`` float64 USD ``F_k`` of the base bracket."""
+        return np.ascontiguousarray(self.markets.floors).ravel().take(self.pos_cell)
+
+    @cached_property
+    def pos_floor_hi(self) -> F64:
+        """``(P,)`` float64 USD ``F_{k+1}`` of the base bracket (``+inf`` above the last)."""
+        mk = self.markets
+        ext = np.concatenate([mk.floors, np.full((mk.n, 1), np.inf)], axis=1).ravel()
+        return ext.take(self.pos_cell + self.pos_market + 1)
+
+    @cached_property
+    def penalty_rate(self) -> F64:
+        """``(P,)`` float64 the market's ``pen_m`` (§8)."""
+        return self.markets.liquidation_penalty.take(self.pos_market)
+
+    @cached_property
+    def depth(self) -> F64:
+        """``(P,)`` float64 USD the market's ``D_m`` per 1 % (§8)."""
+        return self.markets.depth_usd_per_1pct.take(self.pos_market)
 
 
 def _check(cond: bool, msg: str, exc: type[EngineInputError] = EngineInputError) -> None:
@@ -148,9 +191,9 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
     q_all = np.asarray(pf.size, dtype=np.float64)
     e_all = np.asarray(pf.entry_price, dtype=np.float64)
     iso = np.asarray(pf.isolated, dtype=np.bool_)
-    w_all = np.where(iso, np.asarray(pf.isolated_margin, dtype=np.float64), 0.0)
+    w_iso = np.asarray(pf.isolated_margin, dtype=np.float64)[iso]
     _check(bool(np.isfinite(q_all).all() and np.isfinite(e_all).all()), "sizes/entries not finite")
-    _check(bool(np.isfinite(w_all).all()), "isolated margins not finite")
+    _check(bool(np.isfinite(w_iso).all()), "isolated margins not finite")
     amt = np.asarray(pf.balance_amount, dtype=np.float64)
     _check(bool(np.isfinite(amt).all()), "balances not finite")
 
@@ -158,39 +201,62 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
     unit_of = acc.copy()
     unit_of[iso] = n_acc + np.arange(n_iso, dtype=np.int64)
     n_units = n_acc + n_iso
-    if p and bool((np.diff(acc) >= 0).all()):  # usual case: rows sorted by account
+    if p and bool((acc[1:] >= acc[:-1]).all()):  # usual case: rows sorted by account
         order = np.concatenate([np.flatnonzero(~iso), np.flatnonzero(iso)])
     else:
         order = np.argsort(unit_of, kind="stable")
-    pos_unit = unit_of[order]
-    pos_market = mkt[order]
-    pos_asset = mk.base_asset[pos_market]
-    q = q_all[order]
-    e = e_all[order]
-    price0 = prices[pos_asset]
-    notional0 = np.abs(q) * price0
-    k0 = bracket_index(mk, pos_market, notional0)
-    pos_mmf0 = mk.mmf[pos_market, k0]
-    pos_cum0 = mk.maintenance_amount[pos_market, k0]
-    pos_mm0 = notional0 * pos_mmf0 - pos_cum0
-    floors_ext = np.concatenate([mk.floors, np.full((mk.n, 1), np.inf)], axis=1)
-    pos_floor_lo = floors_ext[pos_market, k0]
-    pos_floor_hi = floors_ext[pos_market, k0 + 1]
+
+    # per-position fields, in chunks on worker threads (each chunk writes its own rows)
+    n_k = mk.max_brackets
+    mmf_flat = np.ascontiguousarray(mk.mmf).ravel()
+    cum_flat = np.ascontiguousarray(mk.maintenance_amount).ravel()
+    pos_unit = np.empty(p, dtype=np.int64)
+    pos_market = np.empty(p, dtype=np.int64)
+    pos_asset = np.empty(p, dtype=np.int64)
+    pos_bracket = np.empty(p, dtype=np.int64)
+    q = np.empty(p)
+    e = np.empty(p)
+    price0 = np.empty(p)
+    notional0 = np.empty(p)
+    pos_mm0 = np.empty(p)
+    upnl = np.empty(p)
+
+    def kernel(lo: int, hi: int) -> None:
+        o = order[lo:hi]
+        np.take(unit_of, o, out=pos_unit[lo:hi], mode="clip")
+        pm = np.take(mkt, o, out=pos_market[lo:hi], mode="clip")
+        pa = np.take(mk.base_asset, pm, out=pos_asset[lo:hi], mode="clip")
+        qq = np.take(q_all, o, out=q[lo:hi], mode="clip")
+        ee = np.take(e_all, o, out=e[lo:hi], mode="clip")
+        pr = np.take(prices, pa, out=price0[lo:hi], mode="clip")
+        n0 = np.abs(qq, out=notional0[lo:hi])
+        n0 *= pr  # N = |q|·p
+        k = bracket_index(mk, pm, n0)
+        pos_bracket[lo:hi] = k
+        cell = np.multiply(pm, n_k)
+        cell += k
+        mm = np.take(mmf_flat, cell, out=pos_mm0[lo:hi], mode="clip")
+        mm *= n0
+        mm -= cum_flat.take(cell)  # MM(N) = N·MMF_k − C_k
+        u = np.subtract(pr, ee, out=upnl[lo:hi])
+        u *= qq  # q·(p − e)
+
+    run_chunks(p, kernel)
     unit_count = np.bincount(pos_unit, minlength=n_units).astype(np.int64)
     unit_start = np.zeros(n_units, dtype=np.int64)
     np.cumsum(unit_count[:-1], out=unit_start[1:])
     unit_owner = np.concatenate([np.arange(n_acc, dtype=np.int64), acc[iso]])
     unit_margin = np.zeros(n_units)
-    unit_margin[n_acc:] = w_all[iso]
+    unit_margin[n_acc:] = w_iso
 
-    if b_acc.size and not bool((np.diff(b_acc) >= 0).all()):
+    if b_acc.size and not bool((b_acc[1:] >= b_acc[:-1]).all()):
         b_order = np.argsort(b_acc, kind="stable")
         b_acc, b_ast, amt = b_acc[b_order], b_ast[b_order], amt[b_order]
     factor = np.where(amt > 0, 1.0 - assets.haircut[b_ast], 1.0)
     bal_value0 = amt * prices[b_ast] * factor
     equity0 = (
         np.bincount(b_acc, weights=bal_value0, minlength=n_units)
-        + np.bincount(pos_unit, weights=q * (price0 - e), minlength=n_units)
+        + np.bincount(pos_unit, weights=upnl, minlength=n_units)
         + unit_margin
     )
     mm0 = np.bincount(pos_unit, weights=pos_mm0, minlength=n_units)
@@ -205,7 +271,7 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
         unit_has_liability=has_liab,
         equity0=equity0,
         mm0=mm0,
-        pos_index=order.astype(np.int64),
+        pos_index=order.astype(np.int64, copy=False),
         pos_unit=pos_unit,
         pos_market=pos_market,
         pos_asset=pos_asset,
@@ -214,16 +280,12 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
         price0=price0,
         notional0=notional0,
         pos_mm0=pos_mm0,
-        pos_mmf0=pos_mmf0,
-        pos_cum0=pos_cum0,
-        pos_floor_lo=pos_floor_lo,
-        pos_floor_hi=pos_floor_hi,
-        penalty_rate=mk.liquidation_penalty[pos_market],
-        depth=mk.depth_usd_per_1pct[pos_market],
+        pos_bracket=pos_bracket,
         bal_unit=b_acc,
         bal_asset=b_ast,
         bal_amount=amt,
         bal_value0=bal_value0,
+        markets=mk,
     )
 
 
@@ -261,6 +323,9 @@ def unit_outcome(equity: F64, mm: F64, slip_cost: F64, penalty_due: F64) -> tupl
         ``E_after = E'``, no penalty, shortfall ``max(0, −E')``.
     """
     liq = (mm > 0) & (equity < mm)
-    after = np.where(liq, equity - slip_cost, equity)
-    pen = np.where(liq, np.minimum(penalty_due, np.maximum(0.0, after)), 0.0)
+    # multiplying by the 0/1 flag is exact (costs and penalties are finite and >= 0) and
+    # cheaper than np.where on a mixed mask
+    after = equity - slip_cost * liq
+    pen = np.minimum(penalty_due, np.maximum(0.0, after))
+    pen *= liq
     return liq, after, pen, np.maximum(0.0, -after)

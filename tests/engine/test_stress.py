@@ -251,3 +251,98 @@ def test_bench_smoke_stress_and_base_passes_agree():
     )
     out = bench.run(bench.parse(["--accounts", "2000", "--positions", "6000", "--markets", "20", "--scenarios", "40"]))
     assert out["stress"] > 0
+
+
+def _reduce_reference(nb, s_local, owner, liq, pen, short):
+    """Brute-force per-scenario totals (RISK_MODEL §9) for ``reduce_pairs``."""
+    n_liq = np.zeros(nb, dtype=np.int64)
+    n_bk = np.zeros(nb, dtype=np.int64)
+    top2 = np.zeros((nb, 2))
+    top2_acc = np.full((nb, 2), -1, dtype=np.int64)
+    for s in range(nb):
+        here = s_local == s
+        n_liq[s] = len(set(owner[here & liq].tolist()))
+        sums = {}
+        for a, v in zip(owner[here].tolist(), short[here].tolist(), strict=True):
+            if v > 0:
+                sums[a] = sums.get(a, 0.0) + v
+        n_bk[s] = len(sums)
+        ranked = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+        for j, (a, v) in enumerate(ranked):
+            top2[s, j], top2_acc[s, j] = v, a
+    return n_liq, n_bk, top2, top2_acc
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_reduce_pairs_counts_accounts_once_and_ranks_ties(shuffle):
+    from riskgov.engine.pruning import reduce_pairs
+
+    rng = np.random.default_rng(5)
+    nb, n = 6, 400
+    owner = np.sort(rng.integers(0, 40, n))
+    s_local = rng.integers(0, nb, n)
+    order = np.lexsort((s_local, owner))  # (owner, scenario) sorted, as the fast path emits
+    owner, s_local = owner[order], s_local[order]
+    liq = rng.random(n) < 0.6
+    short = np.where(rng.random(n) < 0.5, rng.choice([1.0, 2.0, 3.0], n), 0.0)  # many ties
+    pen = rng.random(n)
+    if shuffle:
+        p = rng.permutation(n)
+        owner, s_local, liq, short, pen = owner[p], s_local[p], liq[p], short[p], pen[p]
+    got = reduce_pairs(nb, 40, s_local, owner, liq, pen, short)
+    n_liq, n_bk, top2, top2_acc = _reduce_reference(nb, s_local, owner, liq, pen, short)
+    np.testing.assert_array_equal(got.n_liquidated, n_liq)
+    np.testing.assert_array_equal(got.n_bankrupt, n_bk)
+    np.testing.assert_allclose(got.top2, top2, rtol=1e-12)
+    np.testing.assert_array_equal(got.top2_account, top2_acc)
+    np.testing.assert_allclose(got.shortfall, np.bincount(s_local, weights=short, minlength=nb), rtol=1e-12)
+    np.testing.assert_allclose(got.penalties, np.bincount(s_local, weights=pen, minlength=nb), rtol=1e-12)
+    np.testing.assert_array_equal(got.evaluated, np.bincount(s_local, minlength=nb))
+
+
+def test_unit_book_bracket_fields_match_the_lookup():
+    from riskgov.engine.brackets import bracket_index
+    from riskgov.engine.units import build_unit_book
+
+    params, state, _ = random_venue(2)
+    book = build_unit_book(params, state)
+    mk = params.markets
+    k = bracket_index(mk, book.pos_market, book.notional0)
+    np.testing.assert_array_equal(book.pos_bracket, k)
+    np.testing.assert_array_equal(book.pos_mmf0, mk.mmf[book.pos_market, k])
+    np.testing.assert_array_equal(book.pos_cum0, mk.maintenance_amount[book.pos_market, k])
+    np.testing.assert_array_equal(book.pos_mm0, book.notional0 * book.pos_mmf0 - book.pos_cum0)
+    floors = np.concatenate([mk.floors, np.full((mk.n, 1), np.inf)], axis=1)
+    np.testing.assert_array_equal(book.pos_floor_lo, floors[book.pos_market, k])
+    np.testing.assert_array_equal(book.pos_floor_hi, floors[book.pos_market, k + 1])
+    np.testing.assert_array_equal(book.depth, mk.depth_usd_per_1pct[book.pos_market])
+    np.testing.assert_array_equal(book.penalty_rate, mk.liquidation_penalty[book.pos_market])
+    assert (book.pos_floor_lo <= book.notional0).all() and (book.notional0 < book.pos_floor_hi).all()
+
+
+def test_fast_path_with_few_moving_assets_and_liability_only_accounts():
+    """Columns only for shocked assets; units with a liability and no position."""
+    params, state, shocks = random_venue(5)
+    shocks = shocks.copy()
+    shocks[:, 3:] = 0.0  # only C0 moves (and the USDT depeg row)
+    pf = state.portfolio
+    n_acc = pf.n_accounts + 3
+    extra = [(pf.n_accounts + i, 2, a) for i, a in enumerate((-1e4, -50.0, 30.0))]
+    b = np.array(extra, dtype=float)
+    pf2 = type(pf)(
+        n_accounts=n_acc,
+        balance_account=np.concatenate([pf.balance_account, b[:, 0].astype(np.int64)]),
+        balance_asset=np.concatenate([pf.balance_asset, b[:, 1].astype(np.int64)]),
+        balance_amount=np.concatenate([pf.balance_amount, b[:, 2]]),
+        position_account=pf.position_account,
+        position_market=pf.position_market,
+        size=pf.size,
+        entry_price=pf.entry_price,
+        isolated=pf.isolated,
+        isolated_margin=pf.isolated_margin,
+    )
+    state2 = VenueState(portfolio=pf2, asset_prices=state.asset_prices, insurance_fund=state.insurance_fund)
+    dense = run_scenarios_dense(params, state2, shocks, want_account_detail=True)
+    fast = run_scenarios(params, state2, shocks, batch_size=9, want_account_detail=True)
+    _assert_same(fast, dense)
+    assert dense.n_bankrupt.min() >= 2  # the two liability-only accounts are bankrupt everywhere
