@@ -177,10 +177,15 @@ def main() -> int:  # noqa: PLR0915 — a linear script
         from riskgov.health.models import AccountResult, PositionResult
 
         ratios = np.array(
-            [np.inf if r is None else r for r in AccountResult.objects.filter(run=run).values_list("margin_ratio", flat=True)]
+            [
+                np.inf if r is None else r
+                for r in AccountResult.objects.filter(run=run).values_list("margin_ratio", flat=True)
+            ]
         )
         np.histogram(ratios[np.isfinite(ratios)], bins=20)
-        rows = PositionResult.objects.filter(run=run, market=markets[0]).values_list("liquidation_price", "notional_usd")
+        rows = PositionResult.objects.filter(run=run, market=markets[0]).values_list(
+            "liquidation_price", "notional_usd"
+        )
         arr = np.array(list(rows), dtype=float)
         np.histogram(arr[:, 0], bins=100, weights=arr[:, 1])
 
