@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from riskgov.core.services import audit_record
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus
 from riskgov.reports import selectors
@@ -224,8 +225,24 @@ EVALUATORS: dict[str, Callable[[AlertRule, Context], list[Observation] | None]] 
 
 
 def _notify(firing: AlertFiring, event: str, now: datetime, out: list[int]) -> None:
+    """Queue a notification; a firing and its clearing are also written to the audit trail."""
     n = AlertNotification.objects.create(firing=firing, event=event, created_at=now)
     out.append(n.pk)
+    if event != NotificationEvent.RENOTIFY:
+        audit_record(
+            actor=None,
+            action=f"alerts.{event}",
+            obj=firing,
+            to_state=event,
+            after={
+                "rule": firing.rule.name,
+                "subject": firing.subject,
+                "value": None if firing.value is None else str(firing.value),
+                "threshold": None if firing.threshold is None else str(firing.threshold),
+                "run": firing.run_id,
+            },
+            comment=firing.message,
+        )
 
 
 def alerts_evaluate(*, run: HealthRun | None = None, now: datetime | None = None) -> dict[str, list[int]]:

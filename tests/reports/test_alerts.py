@@ -249,6 +249,12 @@ def test_fires_again_after_clearing_as_a_new_firing(committee, django_capture_on
     evaluate(make_run(coverage_at_es=2.0), capture=cap)
     evaluate(make_run(coverage_at_es=0.7), capture=cap)
     assert AlertFiring.objects.count() == 2 and AlertFiring.objects.filter(cleared_at__isnull=True).count() == 1
+    from riskgov.core.models import AuditEvent
+
+    trail = list(
+        AuditEvent.objects.filter(action__startswith="alerts.").order_by("id").values_list("action", flat=True)
+    )
+    assert trail == ["alerts.fired", "alerts.cleared", "alerts.fired"]  # firing and clearing are audited
 
 
 def test_unknown_inputs_keep_the_state_and_disabled_rules_are_skipped(committee, django_capture_on_commit_callbacks):
