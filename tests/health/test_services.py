@@ -10,10 +10,10 @@ import pytest
 from riskgov.core.models import AuditEvent
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.stress import run_scenarios
-from riskgov.health import services
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import CRASH_DAYS, scenarios_from_store
 from riskgov.health.selectors import latest_published_run, run_accounts
+from riskgov.health.services import chunks as chunk_services
 from riskgov.health.services import (
     health_chunk_compute,
     health_run_create,
@@ -144,7 +144,7 @@ def test_chunk_twice_leaves_the_same_rows(venue):
 def test_failed_run_is_invisible_and_cleaned(venue, django_capture_on_commit_callbacks, monkeypatch):
     good = run_eager(venue, django_capture_on_commit_callbacks, chunk_accounts=10)
     calls = {"n": 0}
-    real = services._snapshot_state
+    real = chunk_services._snapshot_state
 
     def flaky(**kw):
         calls["n"] += 1
@@ -152,7 +152,7 @@ def test_failed_run_is_invisible_and_cleaned(venue, django_capture_on_commit_cal
             raise RuntimeError("worker lost the database")
         return real(**kw)
 
-    monkeypatch.setattr(services, "_snapshot_state", flaky)
+    monkeypatch.setattr(chunk_services, "_snapshot_state", flaky)  # the chunk task loads the snapshot
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         health_run_create(snapshot=venue, chunk_accounts=10)
     bad = HealthRun.objects.exclude(pk=good.pk).get()

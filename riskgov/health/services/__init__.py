@@ -1,0 +1,40 @@
+"""Health-run write actions (STYLE rules 4, 5, 7, 9): create, start, compute a chunk, finalize
+and publish, fail; plus the scheduled and impact entry points and the beat schedule.
+
+The task graph (``tasks.py``) only calls these. A run goes ``pending → running →
+succeeded | failed``; only these functions change its status, under a row lock.
+
+Chunks (RISK_MODEL §5–§10, DESIGN "Scale"): the accounts ``[0, n)`` of the snapshot are cut
+into ranges of ``chunk_accounts``. Each chunk evaluates the base pass (``evaluate_health``)
+and the stress run (``run_scenarios``) over its accounts — with the open interest of the
+**whole** snapshot for §3 scaling — stores its account/position rows (delete-then-insert of
+its own range in one transaction, so a redelivered chunk cannot duplicate rows) and its
+partial aggregates. ``health_run_finalize`` combines them: counts exactly, float sums in
+chunk order (so chunked totals equal single-pass totals to 1e-9 relative, §1), the two
+largest account shortfalls per scenario merged exactly (Cover-2). It then derives fund
+after, ADL amount, coverage, VaR/ES (§10), runs the §11 cascade and §8 ADL attribution of
+the worst scenario and the §12 recommendations on the whole venue, and publishes
+atomically.
+"""
+
+from riskgov.health.services._base import code_version
+from riskgov.health.services.chunks import health_chunk_compute
+from riskgov.health.services.finalize import health_run_finalize
+from riskgov.health.services.runs import (
+    health_impact_run,
+    health_run_create,
+    health_run_fail,
+    health_run_scheduled,
+    health_run_start,
+)
+
+__all__ = [
+    "code_version",
+    "health_chunk_compute",
+    "health_impact_run",
+    "health_run_create",
+    "health_run_fail",
+    "health_run_finalize",
+    "health_run_scheduled",
+    "health_run_start",
+]

@@ -1,0 +1,124 @@
+"""Constants and helpers shared by the health-run services: parameters of a run, snapshot loading, the run lock."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import math
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from riskgov.core.exceptions import Conflict
+from riskgov.health.models import (
+    HealthRun,
+)
+from riskgov.parameters.adapters import EngineParameters, engine_parameters
+from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_ACCOUNTS = 250_000
+#: share of the progress bar taken by the chunks; finalize takes the rest
+CHUNK_PROGRESS = 95
+RECOMMEND_HORIZONS = (1, 3)
+RECOMMEND_BETA = 0.995
+RECOMMEND_LAMBDA = 2.0
+#: §12 lookback window in calendar days (the most recent closes)
+RECOMMEND_LOOKBACK_DAYS = 3 * 365
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@functools.cache
+def code_version() -> str:
+    """``git describe`` (or the package version) plus a hash of the engine's source files."""
+    root = Path(__file__).resolve().parent.parent.parent
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        described = ""
+    if not described:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            described = version("riskgov")
+        except PackageNotFoundError:
+            described = "unknown"
+    h = hashlib.sha256()
+    for path in sorted((root / "riskgov" / "engine").glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return f"{described} engine:{h.hexdigest()[:12]}"
+
+
+def _null_inf(x: float) -> float | None:
+    """``None`` for ±inf/NaN (stored NULL = infinity for ratios, "none" for prices)."""
+    return float(x) if math.isfinite(x) else None
+
+
+def _chunk_accounts_default() -> int:
+    return int(getattr(settings, "RISKGOV_HEALTH_CHUNK_ACCOUNTS", DEFAULT_CHUNK_ACCOUNTS))
+
+
+def _override_refs(overrides: Iterable[MarketParameterVersion | AssetParameterVersion]) -> list[dict[str, Any]]:
+    out = []
+    for o in overrides:
+        kind = "market" if isinstance(o, MarketParameterVersion) else "asset"
+        out.append({"kind": kind, "id": o.pk})
+    return out
+
+
+def _parameters_label(ep: EngineParameters, overrides: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """(name, version) for ``riskgov.health/1``: source import names, and a short hash of
+    the version ids (``pv-…``), marked ``+drafts`` for an impact run."""
+    names = sorted(
+        set(
+            MarketParameterVersion.objects.filter(pk__in=ep.market_versions.values())
+            .exclude(source_import=None)
+            .values_list("source_import__name", flat=True)
+        )
+    )
+    name = " + ".join(names) if names else "active parameters"
+    if overrides:
+        name += " + proposed drafts"
+    digest = hashlib.sha256(json.dumps([ep.market_versions, ep.asset_versions], sort_keys=True).encode()).hexdigest()[
+        :12
+    ]
+    return name[:300], f"pv-{digest}"
+
+
+def _run_parameters(run: HealthRun) -> EngineParameters:
+    """The engine parameters a run was created with (its recorded version ids).
+
+    Raises:
+        Conflict: the set can no longer be rebuilt identically (a market was activated or
+            retired since the run was created).
+    """
+    mv = MarketParameterVersion.objects.filter(pk__in=list(run.market_versions.values()))
+    av = AssetParameterVersion.objects.filter(pk__in=list(run.asset_versions.values()))
+    ep = engine_parameters(overrides=[*mv, *av])
+    if ep.market_versions != run.market_versions or ep.asset_versions != run.asset_versions:
+        raise Conflict("the parameter set changed while the run was in progress; start a new run")
+    return ep
+
+
+def _snapshot_state(*, snapshot: Any, params: Any, first_account: int = 0, last_account: int | None = None) -> Any:
+    """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily)."""
+    from riskgov.snapshots.adapters import snapshot_venue_state
+
+    return snapshot_venue_state(
+        snapshot=snapshot, params=params, first_account=first_account, last_account=last_account
+    )
+
+
+def _lock(run_id: int) -> HealthRun:
+    return HealthRun.objects.select_for_update().get(pk=run_id)

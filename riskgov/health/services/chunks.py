@@ -1,0 +1,176 @@
+"""Computing one account range of a run and storing its rows and partial aggregates (idempotent)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from riskgov.core.exceptions import DomainError
+from riskgov.engine.health import evaluate_health
+from riskgov.engine.stress import run_scenarios
+from riskgov.health.distributions import chunk_distributions
+from riskgov.health.models import (
+    AccountResult,
+    HealthRun,
+    PositionResult,
+    RunChunk,
+    RunStatus,
+)
+from riskgov.health.scenarios import scenarios_from_store
+from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
+from riskgov.markets.models import Market
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- chunks
+
+
+def _copy_frame(model: type, frame: pd.DataFrame) -> None:
+    """Bulk-insert a frame whose columns are the model's column names (COPY on PostgreSQL)."""
+    if frame.empty:
+        return
+    table = model._meta.db_table
+    if connection.vendor == "postgresql":
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, header=False, na_rep="\\N", float_format="%.17g")
+        cols = ", ".join(connection.ops.quote_name(c) for c in frame.columns)
+        with connection.cursor() as cur:
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+                copy.write(buf.getvalue())
+        return
+    fields = {f.column: f.attname for f in model._meta.concrete_fields}
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    model.objects.bulk_create([model(**{fields[k]: v for k, v in r.items()}) for r in records], batch_size=5000)
+
+
+def _chunk_partial(health: Any, stress: Any, first_account: int) -> dict[str, Any]:
+    """Partial aggregates of one chunk that combine exactly (see module docstring)."""
+    t = health.totals
+    top2_acc = np.where(stress.top2_account >= 0, stress.top2_account + first_account, -1)
+    return {
+        "accounts": int(t.n_accounts),
+        "positions": int(t.n_positions),
+        "equity": float(t.equity),
+        "initial_margin": float(t.initial_margin),
+        "maintenance_margin": float(t.maintenance_margin),
+        "liquidatable": int(t.liquidatable_accounts),
+        "bankrupt": int(t.bankrupt_accounts),
+        "shortfall": float(t.shortfall),
+        "limit_breaches": int(t.limit_breaches),
+        "s_liquidated": stress.n_liquidated.tolist(),
+        "s_bankrupt": stress.n_bankrupt.tolist(),
+        "s_shortfall": stress.shortfall.tolist(),
+        "s_penalties": stress.penalties.tolist(),
+        "s_top2": stress.top2_shortfall.tolist(),
+        "s_top2_account": top2_acc.tolist(),
+    }
+
+
+def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) -> bool:
+    """Compute one account range ``[first_account, last_account)`` and store it (idempotent).
+
+    The engine work runs outside any transaction; the write (delete the range's rows, COPY
+    the new ones, store the partial, count progress) is one transaction under the run's
+    row lock, so running the same chunk twice leaves exactly one copy of its rows.
+
+    Returns:
+        ``True`` when stored, ``False`` when skipped (the run is no longer running).
+
+    Raises:
+        DomainError: unknown chunk, parameters changed, snapshot symbols unknown.
+        EngineInputError: the engine refused the inputs.
+    """
+    run = HealthRun.objects.select_related("snapshot").get(pk=run_id)
+    if run.status != RunStatus.RUNNING:
+        log.info("health run %s is %s: chunk %s skipped", run_id, run.status, first_account)
+        return False
+    if not RunChunk.objects.filter(run=run, first_account=first_account, last_account=last_account).exists():
+        raise DomainError(f"run {run_id} has no chunk [{first_account}, {last_account})")
+    t0 = time.perf_counter()
+    ep = _run_parameters(run)
+    scenarios, _ = scenarios_from_store(run.scenario_set)
+    snap = _snapshot_state(
+        snapshot=run.snapshot, params=ep.params, first_account=first_account, last_account=last_account
+    )
+    state = snap.state
+    t1 = time.perf_counter()
+    health = evaluate_health(ep.params, state, with_prices=True)
+    t2 = time.perf_counter()
+    stress = run_scenarios(ep.params, state, scenarios)
+    t3 = time.perf_counter()
+    partial = _chunk_partial(health, stress, first_account)
+
+    am, pm, pf = health.accounts, health.positions, state.portfolio
+    partial["dist"] = chunk_distributions(
+        margin_ratio=am.margin_ratio,
+        account_liquidatable=am.liquidatable,
+        position_account=pf.position_account,
+        position_market=pf.position_market,
+        size=pf.size,
+        notional=pm.notional,
+        initial_margin=pm.initial_margin,
+        maintenance_margin=pm.maintenance_margin,
+        liquidation_price=health.liquidation_price,
+        mark_price=state.asset_prices[ep.params.markets.base_asset],
+        market_symbols=ep.params.markets.symbols,
+    )
+    n = pf.n_accounts
+    accounts = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "account_idx": np.arange(first_account, first_account + n, dtype=np.int64),
+            "account_id": np.asarray(snap.account_ids, dtype=object),
+            "equity_usd": am.equity,
+            "initial_margin_usd": am.initial_margin,
+            "maintenance_margin_usd": am.maintenance_margin,
+            "margin_ratio": np.where(np.isfinite(am.margin_ratio), am.margin_ratio, np.nan),
+            "liquidatable": am.liquidatable,
+            "bankrupt": am.bankrupt,
+            "shortfall_usd": am.shortfall,
+        }
+    )
+    symbols = ep.params.markets.symbols
+    market_ids = dict(Market.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
+    market_pk = np.array([market_ids[s] for s in symbols], dtype=np.int64)
+    liq, bk = health.liquidation_price, health.bankruptcy_price
+    positions = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "position_id": np.asarray(snap.position_ids, dtype=np.int64),
+            "account_idx": pf.position_account + first_account,
+            "market_id": market_pk[pf.position_market] if pf.n_positions else np.zeros(0, dtype=np.int64),
+            "size": pf.size,
+            "notional_usd": pm.notional,
+            "initial_margin_usd": pm.initial_margin,
+            "maintenance_margin_usd": pm.maintenance_margin,
+            "liquidation_price": np.where(np.isfinite(liq), liq, np.nan),
+            "bankruptcy_price": np.where(np.isfinite(bk), bk, np.nan),
+        }
+    )
+    with transaction.atomic():
+        run = _lock(run_id)
+        if run.status != RunStatus.RUNNING:
+            return False
+        AccountResult.objects.filter(run=run, account_idx__gte=first_account, account_idx__lt=last_account).delete()
+        PositionResult.objects.filter(run=run, account_idx__gte=first_account, account_idx__lt=last_account).delete()
+        _copy_frame(AccountResult, accounts)
+        _copy_frame(PositionResult, positions)
+        t4 = time.perf_counter()
+        chunk = RunChunk.objects.select_for_update().get(run=run, first_account=first_account)
+        chunk.status = RunChunk.Status.DONE
+        chunk.partial = partial
+        chunk.seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2, "write": t4 - t3}
+        chunk.computed_at = timezone.now()
+        chunk.attempts += 1
+        chunk.save()
+        run.chunks_done = RunChunk.objects.filter(run=run, status=RunChunk.Status.DONE).count()
+        run.progress = min(CHUNK_PROGRESS, CHUNK_PROGRESS * run.chunks_done // max(run.chunks_total, 1))
+        run.save(update_fields=["chunks_done", "progress"])
+    return True

@@ -1,0 +1,249 @@
+"""Creating and starting runs, failing them, and the scheduled and impact entry points."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from riskgov.core.exceptions import DomainError, NotAllowed
+from riskgov.core.roles import ADMIN, ANALYST, has_role
+from riskgov.core.services import audit_record
+from riskgov.health.models import (
+    AccountResult,
+    HealthRun,
+    PositionResult,
+    RunChunk,
+    RunKind,
+    RunScenarioSet,
+    RunStatus,
+    ScenarioResult,
+)
+from riskgov.health.scenarios import build_scenarios, parse_spec
+from riskgov.health.services._base import (
+    _chunk_accounts_default,
+    _lock,
+    _override_refs,
+    _parameters_label,
+    code_version,
+)
+from riskgov.parameters.adapters import engine_parameters
+from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- create / start
+
+
+@transaction.atomic
+def health_run_create(
+    *,
+    snapshot: Any,
+    kind: str = RunKind.MANUAL,
+    by: Any = None,
+    overrides: Iterable[MarketParameterVersion | AssetParameterVersion] = (),
+    scenario_spec: str | dict[str, Any] | None = None,
+    label: str = "",
+    chunk_accounts: int | None = None,
+    enqueue: bool = True,
+) -> HealthRun:
+    """Create a pending run and enqueue ``health.run`` when the transaction commits.
+
+    The parameter set (active versions overlaid with ``overrides``) and the scenario set
+    (``scenarios.build_scenarios``) are resolved and frozen now, so a bad spec or an
+    unusable parameter set fails here, and every chunk uses the same inputs.
+
+    Args:
+        snapshot: the ``Snapshot`` to evaluate.
+        kind: ``scheduled``, ``manual`` or ``impact``.
+        by: the user asking (``None`` = system: command, schedule); a user must be an
+            analyst or admin.
+        overrides: draft versions to overlay (impact runs).
+        scenario_spec: see ``scenarios.parse_spec`` (default: the standard set).
+        label: free text shown in lists.
+        chunk_accounts: accounts per chunk (default ``settings.RISKGOV_HEALTH_CHUNK_ACCOUNTS``).
+        enqueue: ``False`` leaves the run pending (tests, or a caller that dispatches itself).
+
+    Raises:
+        NotAllowed: ``by`` is neither analyst nor admin.
+        DomainError: no active parameters, bad spec, bad chunk size.
+    """
+    if by is not None and not has_role(by, ANALYST, ADMIN):
+        raise NotAllowed("only analysts and admins start health runs")
+    if kind not in RunKind.values:
+        raise DomainError(f"unknown run kind {kind!r}")
+    size = int(chunk_accounts or _chunk_accounts_default())
+    if size < 1:
+        raise DomainError("chunk size must be at least 1 account")
+    overrides = list(overrides)
+    ep = engine_parameters(overrides=overrides)
+    spec = parse_spec(scenario_spec)
+    used = set(snapshot.prices.values_list("asset__symbol", flat=True))
+    built = build_scenarios(params=ep.params, spec=spec, used_assets=used)
+    refs = _override_refs(overrides)
+    name, version = _parameters_label(ep, refs)
+    input_hash = hashlib.sha256(
+        json.dumps(
+            {
+                "snapshot": snapshot.sha256,
+                "markets": ep.market_versions,
+                "assets": ep.asset_versions,
+                "spec": spec,
+                "scenarios": built.sha256,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    run = HealthRun(
+        snapshot=snapshot,
+        kind=kind,
+        label=label[:200],
+        chunk_accounts=size,
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        created_by_name=by.get_username() if getattr(by, "is_authenticated", False) else "",
+        market_versions=ep.market_versions,
+        asset_versions=ep.asset_versions,
+        overrides=refs,
+        parameters_name=name,
+        parameters_version=version,
+        code_version=code_version()[:120],
+        input_hash=input_hash,
+        scenario_spec=spec,
+        tail_alpha=float(spec.get("alpha", 0.99)),
+    )
+    run.full_clean()
+    run.save()
+    sc = built.scenarios
+    RunScenarioSet.objects.create(
+        run=run,
+        asset_symbols=list(sc.asset_symbols),
+        names=list(sc.names),
+        kinds=list(sc.kinds),
+        start_dates=list(sc.start_date),
+        end_dates=list(sc.end_date),
+        in_tail=list(built.in_tail),
+        shocks=sc.shocks.ravel().tolist(),
+        sha256=built.sha256,
+        meta=built.meta,
+    )
+    audit_record(
+        actor=by,
+        action="health.run.create",
+        obj=run,
+        to_state=RunStatus.PENDING,
+        after={
+            "snapshot": snapshot.pk,
+            "kind": kind,
+            "scenarios": sc.n,
+            "overrides": refs,
+            "input_hash": input_hash,
+            "chunk_accounts": size,
+        },
+    )
+    if enqueue:
+        from riskgov.health.tasks import health_run
+
+        health_run.delay_on_commit(run.pk)
+    return run
+
+
+@transaction.atomic
+def health_run_start(*, run_id: int) -> list[tuple[int, int]] | None:
+    """Move a pending run to running and plan its chunks.
+
+    Returns:
+        The ``[first, last)`` account ranges to compute (empty for a snapshot without
+        accounts); ``None`` when the run is not pending (already started, finished or
+        failed: a duplicate start does nothing).
+    """
+    run = _lock(run_id)
+    if run.status != RunStatus.PENDING:
+        return None
+    n = int(run.snapshot.n_accounts)
+    size = int(run.chunk_accounts)
+    ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
+    RunChunk.objects.bulk_create([RunChunk(run=run, first_account=a, last_account=b) for a, b in ranges])
+    run.status = RunStatus.RUNNING
+    run.started_at = timezone.now()
+    run.chunks_total = len(ranges)
+    run.chunks_done = 0
+    run.progress = 0
+    run.save(update_fields=["status", "started_at", "chunks_total", "chunks_done", "progress"])
+    audit_record(
+        actor=None, action="health.run.start", obj=run, from_state=RunStatus.PENDING, to_state=RunStatus.RUNNING
+    )
+    return ranges
+
+
+# --------------------------------------------------------------------------- failure
+
+
+@transaction.atomic
+def health_run_fail(*, run_id: int, error: str) -> HealthRun | None:
+    """Mark a run failed with its error and remove its partial rows (idempotent).
+
+    A published run is never failed afterwards (a late error of a redelivered task is
+    ignored). Returns the run, or ``None`` when it does not exist.
+    """
+    run = HealthRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        return run
+    before = run.status
+    AccountResult.objects.filter(run=run).delete()
+    PositionResult.objects.filter(run=run).delete()
+    ScenarioResult.objects.filter(run=run).delete()
+    RunChunk.objects.filter(run=run).update(partial={}, status=RunChunk.Status.PENDING)
+    run.status = RunStatus.FAILED
+    run.error = (error or "unknown error")[:5000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    audit_record(
+        actor=None, action="health.run.fail", obj=run, from_state=before, to_state=RunStatus.FAILED, comment=run.error
+    )
+    return run
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def health_run_scheduled() -> HealthRun | None:
+    """The scheduled run (beat): a run on the latest snapshot, or ``None`` when there is none."""
+    from riskgov.snapshots.selectors import latest_snapshot
+
+    snapshot = latest_snapshot()
+    if snapshot is None:
+        log.info("scheduled health run: no snapshot yet")
+        return None
+    return health_run_create(snapshot=snapshot, kind=RunKind.SCHEDULED, label="scheduled")
+
+
+def health_impact_run(
+    *,
+    overrides: Iterable[MarketParameterVersion | AssetParameterVersion],
+    by: Any = None,
+    label: str = "",
+    scenario_spec: str | dict[str, Any] | None = None,
+) -> HealthRun:
+    """Governance hook: a run on the latest snapshot with draft versions overlaid (§13).
+
+    Compare it with the latest published run by ``selectors.run_comparison``.
+
+    Raises:
+        DomainError: no snapshot, no overrides.
+    """
+    from riskgov.snapshots.selectors import latest_snapshot
+
+    overrides = list(overrides)
+    if not overrides:
+        raise DomainError("an impact run needs at least one draft version")
+    snapshot = latest_snapshot()
+    if snapshot is None:
+        raise DomainError("no snapshot to evaluate: import one first")
+    return health_run_create(
+        snapshot=snapshot, kind=RunKind.IMPACT, by=by, overrides=overrides, label=label, scenario_spec=scenario_spec
+    )
