@@ -7,47 +7,23 @@ through these role-checked views, never as public media.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from riskgov.core.exceptions import DomainError, NotAllowed
-from riskgov.core.roles import ADMIN, ALL_ROLES, ROLE_LABELS, can_view, has_role
+from riskgov.core.roles import ADMIN, ALL_ROLES, ROLE_LABELS, has_role
 from riskgov.reports import selectors
 from riskgov.reports.models import Report
 from riskgov.reports.services import report_roles_default, report_send_now
+from riskgov.web.access import role_required
 
 PAGE_SIZE = 50
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "governance/forbidden.html", {"message": message}, status=403)
-
-
-def viewer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login and any riskgov role; ``NotAllowed`` from a service becomes the 403 page."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not can_view(request.user):
-            return _forbidden(request, "You have no riskgov role yet; ask an administrator.")
-        try:
-            return view(request, *args, **kwargs)
-        except NotAllowed as exc:
-            return _forbidden(request, exc.message)
-
-    return wrapped
-
-
-@viewer_required
+@role_required
 def reports_page(request: HttpRequest) -> HttpResponse:
     """Archived reports, newest first, with HTML/PDF downloads; admins may send one now."""
     page = Paginator(selectors.reports_list(), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -77,21 +53,21 @@ def _file(report: Report, which: str, *, attachment: bool) -> FileResponse:
     )
 
 
-@viewer_required
+@role_required
 def report_html(request: HttpRequest, pk: int) -> FileResponse:
     """The archived HTML (``?download=1`` as an attachment)."""
     report = get_object_or_404(Report, pk=pk)
     return _file(report, "html", attachment=request.GET.get("download") == "1")
 
 
-@viewer_required
+@role_required
 def report_pdf(request: HttpRequest, pk: int) -> FileResponse:
     """The archived PDF."""
     return _file(get_object_or_404(Report, pk=pk), "pdf", attachment=True)
 
 
 @require_POST
-@viewer_required
+@role_required
 def report_send_now_view(request: HttpRequest) -> HttpResponse:
     """Admins: build a report from the latest run and e-mail it to the chosen roles."""
     roles = request.POST.getlist("roles") or None
@@ -106,7 +82,7 @@ def report_send_now_view(request: HttpRequest) -> HttpResponse:
     return redirect("reports")
 
 
-@viewer_required
+@role_required
 def alerts_page(request: HttpRequest) -> HttpResponse:
     """Active firings, the history of firings, and the rules (edited in the admin)."""
     page = Paginator(selectors.firings_history(), PAGE_SIZE).get_page(request.GET.get("page"))

@@ -411,11 +411,11 @@ def test_audit_log_filters_and_paginates(client, people, make_proposal):
 
 
 def test_audit_log_pages(client, people, make_proposal, monkeypatch):
-    from riskgov.web import governance_views
+    from riskgov.web import audit_views
 
     for i in range(3):
         make_proposal(title=f"P{i}")
-    monkeypatch.setattr(governance_views, "AUDIT_PAGE_SIZE", 2)
+    monkeypatch.setattr(audit_views, "AUDIT_PAGE_SIZE", 2)
     client.force_login(people["viewer"])
     n = AuditEvent.objects.filter(actor_name__iexact="ana").count()
     page = client.get(reverse("audit"), {"actor": "ana"}).content.decode()

@@ -1,0 +1,57 @@
+"""The governance policy page (admins edit it through ``policy_update``)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from riskgov.core.exceptions import DomainError, NotAllowed
+from riskgov.core.roles import ADMIN, has_role
+from riskgov.governance import selectors as gov_selectors
+from riskgov.governance import services as gov
+from riskgov.governance.models import Policy
+from riskgov.web import forms as f
+from riskgov.web.access import role_required
+from riskgov.web.change_views import _domain_errors
+
+
+# --- policy -------------------------------------------------------------------------------
+@role_required
+def policy_page(request: HttpRequest) -> HttpResponse:
+    """The policy in force and its history; admins edit it (``policy_update``)."""
+    current = gov.policy_current()
+    is_admin = has_role(request.user, ADMIN)
+    form = f.PolicyForm(initial={fld: getattr(current, fld) for fld in gov.POLICY_FIELDS})
+    general: list[str] = []
+    if request.method == "POST":
+        form = f.PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                new = gov.policy_update(by=request.user, comment=form.cleaned_data["comment"], **form.policy_values())
+            except NotAllowed:
+                raise
+            except DomainError as exc:
+                for e in _domain_errors(exc):
+                    if e["where"] in form.fields:
+                        form.add_error(e["where"], e["message"])
+                    else:
+                        general.append(e["message"])
+            else:
+                messages.success(request, f"Policy version {new.version} is in force.")
+                return redirect("policy")
+    return render(
+        request,
+        "governance/policy.html",
+        {
+            "current": current,
+            "history": Policy.objects.order_by("-version"),
+            "fields": [
+                (Policy._meta.get_field(fld).verbose_name, getattr(current, fld), Policy._meta.get_field(fld).help_text)
+                for fld in gov.POLICY_FIELDS
+            ],
+            "form": form if is_admin or request.method == "POST" else None,
+            "general_errors": general,
+            "committee_size": gov_selectors.committee_members().count(),
+        },
+    )
