@@ -6,103 +6,27 @@ Isolation as in tests/health/test_e2e_worker.py: own Redis database (11 − xdis
 queue named after this process, ``transaction=True`` so the worker sees committed rows.
 """
 
-import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import redis
 
 from riskgov.reports.models import AlertFiring, AlertKind, AlertNotification, AlertRule, DeliveryStatus, Report
+from tests import celery_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _reset(app) -> None:
-    """Forget the app's pools and backend (not closed: kombu's global pools may share them)."""
-    app._pool = None
-    app.__dict__.pop("amqp", None)
-    app._backend_cache = None
-    app._local = threading.local()
 
 
 @pytest.fixture
 def worker(django_db_setup, tmp_path):
-    from django.db import connection
-
-    from riskgov.config.celery import app
-
-    xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    n = int(xdist[2:]) if xdist[2:].isdigit() else 0
-    url = f"redis://127.0.0.1:6379/{11 - n}"
-    queue = f"riskgov-reports-test-{xdist}-{os.getpid()}"
-    s = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "riskgov.config.settings_test",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "CELERY_BROKER_URL": url,
-        "CELERY_RESULT_BACKEND": url,
-        "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
-        "CONN_MAX_AGE": "0",
-        "RISKGOV_VAR_DIR": str(tmp_path),
-        "RISKGOV_REPORT_CHARTS": "svg",
-    }
-    redis.Redis.from_url(url).delete("celery")  # our private database: nothing left from an earlier session
-    log = open(tmp_path / "worker.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "riskgov.config.celery",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            f"{queue},celery",  # tasks sent by the worker itself (signal → alerts) use the default queue
-            "-n",
-            f"riskgov-reports-{xdist}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    saved_env = {k: os.environ.get(k) for k in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
-    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
-    os.environ.update(CELERY_BROKER_URL=url, CELERY_RESULT_BACKEND=url)
-    app.conf.update(task_always_eager=False, broker_url=url, result_backend=url, task_default_queue=queue)
-    _reset(app)
-    try:
+    with celery_worker.real_worker(
+        redis_db=11,
+        name="reports",
+        log_path=tmp_path / "worker.log",
+        extra_env={"RISKGOV_VAR_DIR": str(tmp_path), "RISKGOV_REPORT_CHARTS": "svg"},
+        default_queue_too=True,  # tasks sent by the worker itself (signal → alerts) use the default queue
+    ) as proc:
         yield proc
-    finally:
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        app.conf.update(
-            task_always_eager=saved[0], broker_url=saved_env["CELERY_BROKER_URL"], task_default_queue=saved[1]
-        )
-        redis.Redis.from_url(url).delete(queue, "celery")
-        _reset(app)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _until(check, timeout=120.0):
