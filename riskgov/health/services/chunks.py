@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from typing import Any
@@ -13,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
+from riskgov.core.pgcopy import copy_binary
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.stress import run_scenarios
 from riskgov.health.distributions import chunk_distributions
@@ -33,17 +33,14 @@ log = logging.getLogger(__name__)
 
 
 def _copy_frame(model: type, frame: pd.DataFrame) -> None:
-    """Bulk-insert a frame whose columns are the model's column names (COPY on PostgreSQL)."""
+    """Bulk-insert a frame whose columns are the model's column names (binary COPY on PostgreSQL;
+    NaN → NULL)."""
     if frame.empty:
         return
     table = model._meta.db_table
-    if connection.vendor == "postgresql":
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, header=False, na_rep="\\N", float_format="%.17g")
-        cols = ", ".join(connection.ops.quote_name(c) for c in frame.columns)
+    if connection.vendor == "postgresql":  # binary COPY: exact floats, no text round trip
         with connection.cursor() as cur:
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-                copy.write(buf.getvalue())
+            copy_binary(cur, table, {c: frame[c].to_numpy() for c in frame.columns}, len(frame))
         return
     fields = {f.column: f.attname for f in model._meta.concrete_fields}
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
