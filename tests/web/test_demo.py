@@ -18,9 +18,12 @@ def counts():
     )
 
 
-def test_demo_loads_real_data_and_reruns_safely(capsys):
+def test_demo_loads_real_data_and_reruns_safely(capsys, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # the demo archives a health report
     call_command("demo", "--no-serve")
     out = capsys.readouterr().out
+    assert "health report 1 (" in out and "/dash/overview" in out
+    assert list(tmp_path.rglob("report-1.pdf"))
     closes, versions, references = counts()
     assert closes > 50000
     active = MarketParameterVersion.objects.filter(status=VersionStatus.ACTIVE)

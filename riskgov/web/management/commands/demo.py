@@ -74,3 +74,11 @@ class Command(BaseCommand):
             f"ES {run.es_usd:,.0f} USD, coverage at ES {ratio(run.coverage_at_es)}, Cover-2 {run.cover2_usd:,.0f} USD"
         )
         self.stdout.write(f"  results: http://{o['addr']}/api/v1/health-runs/{run.pk}/results/")
+        self.stdout.write(f"  dashboards: http://{o['addr']}/dash/overview")
+        from riskgov.reports.models import ReportKind
+        from riskgov.reports.services import report_build
+
+        report = report_build(kind=ReportKind.MANUAL)  # archived, not e-mailed
+        self.stdout.write(f"health report {report.pk} ({report.status}): http://{o['addr']}/reports/")
+        for reason in report.reasons:
+            self.stdout.write(f"  incomplete: {reason}")
