@@ -84,8 +84,7 @@ def main() -> int:  # noqa: PLR0915 — a linear script
     ratio = np.where(rng.random(n) < 0.001, np.inf, rng.gamma(2.0, 0.15, n))
     dist = chunk_distributions(
         margin_ratio=ratio,
-        account_liquidatable=ratio >= 1,
-        position_account=rng.integers(0, n, p),
+        position_liquidatable=(ratio >= 1)[rng.integers(0, n, p)],
         position_market=pos_market,
         size=size,
         notional=notional,

@@ -173,7 +173,7 @@ def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance
         fig.add_vline(x=x, line_dash="dash", line_color=color, annotation_text=f"{label} ${x:,.0f}")
     return _layout(
         fig,
-        f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.0%})",
+        f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.1%})",
         "shortfall (USD)",
         "scenarios",
         yaxis_type="log",
@@ -216,29 +216,36 @@ def cascade_figure(cascade: dict[str, Any]) -> go.Figure:
 
 
 def adl_figure(adl: dict[str, Any]) -> go.Figure:
-    """ADL exposure by market and side in the worst scenario (§8 attribution)."""
+    """ADL amount by market and liquidated side in the worst scenario (§8 attribution): what
+    the liquidated longs of a market owe is taken from that market's profitable shorts, and
+    the reverse."""
     fig = _bars(
         adl.get("by_market", []),
         "market",
-        [("adl_longs_usd", "ADL on longs", "#d9480f"), ("adl_shorts_usd", "ADL on shorts", "#1f5fbf")],
+        [
+            ("adl_longs_usd", "owed by liquidated longs (profitable shorts deleveraged)", "#d9480f"),
+            ("adl_shorts_usd", "owed by liquidated shorts (profitable longs deleveraged)", "#1f5fbf"),
+        ],
     )
     return _layout(fig, f"ADL exposure by market in “{adl.get('scenario', '')}”", "market", "ADL amount (USD)")
 
 
-def recommendation_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Current first-bracket MMF against the §12 recommendations (h = 1 and 3 days), in %."""
+def recommendation_figure(rows: Sequence[dict[str, Any]], *, measure: str = "mmf") -> go.Figure:
+    """Current first-bracket MMF (or IMF) against the §12 recommendations (h = 1 and 3 days), in %."""
+    label = measure.upper()
     fig = _bars(
         rows,
         "market",
         [
-            ("current_mmf", "current MMF", "#111827"),
-            ("mmf_rec_h1", "recommended MMF, 1 day", "#1f5fbf"),
-            ("mmf_rec_h3", "recommended MMF, 3 days", "#d9480f"),
+            (f"current_{measure}", f"current {label}", "#111827"),
+            (f"{measure}_rec_h1", f"recommended {label}, 1 day", "#1f5fbf"),
+            (f"{measure}_rec_h3", f"recommended {label}, 3 days", "#d9480f"),
         ],
         fmt=".3f",
         scale=100.0,
     )
-    return _layout(fig, "Maintenance margin fraction: current vs recommended (§12)", "market", "MMF (%)")
+    title = "Maintenance" if measure == "mmf" else "Initial"
+    return _layout(fig, f"{title} margin fraction: current vs recommended (§12)", "market", f"{label} (%)")
 
 
 def kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figure:

@@ -86,6 +86,14 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             html.H1("Accounts"),
             c.run_header(obj),
             dcc.Store(id="accounts-run", data=obj.pk),
+            html.P(
+                f"{c.count(ratio['no_margin'])} accounts have no margin requirement (no positions);"
+                " they are counted in the first bin.",
+                id="accounts-no-margin",
+                className="muted",
+            )
+            if ratio
+            else None,
             c.chart(
                 "accounts-ratio",
                 hf.margin_ratio_figure(ratio) if ratio else None,
@@ -103,6 +111,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
                 id="accounts-market", options=by_notional, value=chosen, clearable=False, style={"maxWidth": "320px"}
             ),
             c.chart("accounts-map"),
+            html.P(id="accounts-map-note", className="muted"),
             html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
             c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS),
         ]
@@ -112,6 +121,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
 @callback(
     Output("accounts-map", "figure"),
     Output(c.store_id("accounts-map"), "data"),
+    Output("accounts-map-note", "children"),
     Input("accounts-market", "value"),
     State("accounts-run", "data"),
 )
@@ -119,9 +129,15 @@ def show_map(market, run_id):
     obj = selectors.published_run(run_id)
     lm = (obj.distributions or {}).get("liquidation_map") if obj else None
     if not lm or market not in lm["markets"]:
-        return {}, None
+        return {}, None, ""
     m = lm["markets"][market]
+    note = (
+        f"Liquidatable already (not drawn at a price): longs {c.usd(m.get('now_long', 0.0))},"
+        f" shorts {c.usd(m.get('now_short', 0.0))}. Without a liquidation price or beyond ±50 %:"
+        f" longs {c.usd(m['outside_long'])}, shorts {c.usd(m['outside_short'])}."
+    )
     return (
         hf.liquidation_map_figure(market, m, low=lm["low_pct"], step=lm["step_pct"]),
         c.csv_store(f"liquidation-map-{market}", _map_rows(market, m, lm), MAP_COLUMNS),
+        note,
     )

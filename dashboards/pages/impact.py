@@ -10,8 +10,8 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
+from dashboards import auth, figures
 from dashboards import components as c
-from dashboards import figures
 from dashboards import health_figures as hf
 from riskgov.governance import selectors as gov
 from riskgov.parameters.selectors import market_version_curve
@@ -102,7 +102,17 @@ def show_proposal(proposal_id):
     if impact.get("error"):
         return html.P(f"The impact run failed: {impact['error']}", className="error")
     rows = comparison_rows(impact)
+    actions = gov.proposal_allowed_actions(p, auth.current_user())
+    links = [
+        html.A("Vote on it", href=f"/proposals/{p.pk}/#vote", id="impact-vote-link", className="button")
+        if actions.vote
+        else None,
+        html.A("Edit it", href=f"/proposals/{p.pk}/edit/", id="impact-edit-link", className="button secondary")
+        if actions.edit
+        else None,
+    ]
     parts = [
+        html.Div([x for x in links if x is not None], className="actions"),
         html.P(
             [
                 html.A(f"Open proposal #{p.pk} (votes, diff, timeline)", href=f"/proposals/{p.pk}/"),

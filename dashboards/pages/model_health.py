@@ -20,6 +20,7 @@ CRITICAL = 3.841  # χ²₁ 95 % (RISK_MODEL §12)
 COLUMNS = [
     "market",
     "current_mmf",
+    "current_imf",
     "mmf_rec_h1",
     "imf_rec_h1",
     "mmf_rec_h3",
@@ -38,8 +39,10 @@ TABLE = [
     ("Market", "market"),
     ("Current MMF", "current_mmf_pct"),
     ("Rec. MMF 1d", "mmf_rec_h1_pct"),
-    ("Rec. IMF 1d", "imf_rec_h1_pct"),
     ("Rec. MMF 3d", "mmf_rec_h3_pct"),
+    ("Current IMF", "current_imf_pct"),
+    ("Rec. IMF 1d", "imf_rec_h1_pct"),
+    ("Rec. IMF 3d", "imf_rec_h3_pct"),
     ("Exceedances 1d", "exceed_h1"),
     ("Kupiec LR 1d", "kupiec_h1"),
     ("Exceedances 3d", "exceed_h3"),
@@ -52,7 +55,7 @@ def flatten(recommendations: list[dict]) -> list[dict]:
     """One row per market from ``HealthRun.recommendations`` (§12, h = 1 and 3 days)."""
     rows = []
     for r in recommendations:
-        row = {"market": r["market"], "current_mmf": r.get("current_mmf")}
+        row = {"market": r["market"], "current_mmf": r.get("current_mmf"), "current_imf": r.get("current_imf")}
         problems = []
         for h in ("h1", "h3"):
             e = r.get(h) or {}
@@ -89,6 +92,8 @@ def layout(run: str | None = None, **_kwargs):
         {
             **r,
             "current_mmf_pct": _pct(r["current_mmf"]),
+            "current_imf_pct": _pct(r["current_imf"]),
+            "imf_rec_h3_pct": _pct(r["imf_rec_h3"]),
             "mmf_rec_h1_pct": _pct(r["mmf_rec_h1"]),
             "imf_rec_h1_pct": _pct(r["imf_rec_h1"]),
             "mmf_rec_h3_pct": _pct(r["mmf_rec_h3"]),
@@ -118,6 +123,7 @@ def layout(run: str | None = None, **_kwargs):
             ),
             html.Div([x for x in links if x is not None], className="actions"),
             c.chart("model-recommendation", hf.recommendation_figure(rows), rows, COLUMNS),
+            c.chart("model-recommendation-imf", hf.recommendation_figure(rows, measure="imf"), rows, COLUMNS),
             c.chart("model-kupiec", hf.kupiec_figure(rows, critical=CRITICAL), rows, COLUMNS),
             html.H2("Per market"),
             c.table("model-table", table_rows, TABLE),

@@ -43,11 +43,11 @@ def key_figures(run) -> html.Div:
             c.card("kpi-fund", "Insurance fund", c.usd(run.insurance_fund_usd)),
             c.card(
                 "kpi-var",
-                f"VaR {run.tail_alpha or 0.99:.0%}",
+                f"VaR {run.tail_alpha or 0.99:.1%}",
                 c.usd(run.var_usd),
                 f"over {c.count(run.tail_scenarios)} historical scenarios",
             ),
-            c.card("kpi-es", f"ES {run.tail_alpha or 0.99:.0%}", c.usd(run.es_usd)),
+            c.card("kpi-es", f"ES {run.tail_alpha or 0.99:.1%}", c.usd(run.es_usd)),
             c.card("kpi-coverage-es", "Coverage at ES", c.ratio(run.coverage_at_es), "insurance fund / ES"),
             c.card("kpi-cover2", "Cover-2", c.usd(run.cover2_usd), "two largest account shortfalls"),
         ]

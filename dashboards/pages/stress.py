@@ -12,7 +12,7 @@ from riskgov.health import selectors
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
 
-SCENARIO_COLUMNS = ["shock", *selectors.SCENARIO_FIELDS]
+SCENARIO_COLUMNS = list(selectors.SCENARIO_FIELDS)
 TABLE = [
     ("Scenario", "name"),
     ("Kind", "kind"),
@@ -51,8 +51,8 @@ def layout(run: str | None = None, **_kwargs):
             c.run_header(obj),
             c.cards(
                 [
-                    c.card("stress-var", f"VaR {alpha:.0%}", c.usd(obj.var_usd), f"k = {obj.tail.get('k')}"),
-                    c.card("stress-es", f"ES {alpha:.0%}", c.usd(obj.es_usd)),
+                    c.card("stress-var", f"VaR {alpha:.1%}", c.usd(obj.var_usd), f"k = {obj.tail.get('k')}"),
+                    c.card("stress-es", f"ES {alpha:.1%}", c.usd(obj.es_usd)),
                     c.card("stress-cover2", "Cover-2", c.usd(obj.cover2_usd)),
                     c.card("stress-fund", "Insurance fund", c.usd(fund)),
                     c.card("stress-coverage-es", "Coverage at ES", c.ratio(obj.coverage_at_es)),

@@ -46,9 +46,9 @@ def impact_document(*, current: Any, proposed: Any) -> dict[str, Any]:
     cmp = run_comparison(current, proposed)
     doc.update(
         current=_summary(current),
-        newly_liquidatable_accounts=len(cmp.newly_liquidatable),
+        newly_liquidatable_accounts=cmp.newly_liquidatable_count,
         newly_liquidatable_sample=cmp.newly_liquidatable[:SAMPLE],
-        no_longer_liquidatable_accounts=len(cmp.no_longer_liquidatable),
+        no_longer_liquidatable_accounts=cmp.no_longer_liquidatable_count,
         delta_initial_margin_usd=cmp.delta_initial_margin_usd,
         delta_maintenance_margin_usd=cmp.delta_maintenance_margin_usd,
         delta_shortfall_usd=cmp.delta_shortfall_usd,

@@ -12,9 +12,11 @@ and per-market sums in its partial, which add up across chunks (fixed bins, sums
 * ``liquidation_map``: per market and side, the notional (USD at the mark price) of
   positions whose liquidation price (§7, others held constant) lies at each distance from
   the mark, in 1 % bins from −50 % to +50 %; longs liquidate below the mark, shorts above.
-  Positions without a liquidation price, or beyond ±50 %, are summed in ``outside``.
+  Positions liquidatable already (§5 cross, §6 isolated) are not drawn at a price: they are
+  summed in ``now_long`` / ``now_short``. Positions without a liquidation price, or beyond
+  ±50 %, are summed in ``outside_long`` / ``outside_short``.
 * ``markets``: per market, long and short notional, IM and MM (§3), and the notional held
-  by liquidatable accounts (§5) — the "riskiest markets" ranking.
+  of liquidatable positions (§5 cross, §6 isolated) — the "riskiest markets" ranking.
 
 Pure numpy: arrays in, JSON-ready dicts out; float64 sums (RISK_MODEL §1 tolerance).
 """
@@ -44,8 +46,7 @@ _MARKET_KEYS = (
 def chunk_distributions(
     *,
     margin_ratio: np.ndarray,
-    account_liquidatable: np.ndarray,
-    position_account: np.ndarray,
+    position_liquidatable: np.ndarray,
     position_market: np.ndarray,
     size: np.ndarray,
     notional: np.ndarray,
@@ -59,8 +60,8 @@ def chunk_distributions(
 
     Args:
         margin_ratio: ``(n,)`` float64 ``MM/E`` per account (``inf`` allowed).
-        account_liquidatable: ``(n,)`` bool.
-        position_account: ``(p,)`` int64 local account index of each position.
+        position_liquidatable: ``(p,)`` bool, the position is liquidatable now (its cross
+            account, or itself when isolated).
         position_market: ``(p,)`` int64 market index.
         size: ``(p,)`` float64 signed size (base units); > 0 long.
         notional, initial_margin, maintenance_margin: ``(p,)`` float64 USD.
@@ -84,17 +85,17 @@ def chunk_distributions(
     liq = np.asarray(liquidation_price, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         dist_pct = (liq / mark - 1.0) * 100.0
-    inside = np.isfinite(dist_pct) & (dist_pct >= MAP_LOW_PCT) & (dist_pct < MAP_HIGH_PCT)
+    liq_pos = np.asarray(position_liquidatable, dtype=bool)
+    side_all = np.where(long, 0, 1)
+    inside = np.isfinite(dist_pct) & (dist_pct >= MAP_LOW_PCT) & (dist_pct < MAP_HIGH_PCT) & ~liq_pos
     b = np.floor((dist_pct[inside] - MAP_LOW_PCT) / MAP_STEP_PCT).astype(np.int64)
     side = np.where(long[inside], 0, 1)
     flat = (pm[inside] * 2 + side) * MAP_BINS + b
     notional = np.asarray(notional, dtype=np.float64)
     grid = np.bincount(flat, weights=notional[inside], minlength=m * 2 * MAP_BINS).reshape(m, 2, MAP_BINS)
-    outside = np.bincount(
-        pm[~inside] * 2 + np.where(long[~inside], 0, 1), weights=notional[~inside], minlength=m * 2
-    ).reshape(m, 2)
-
-    liq_pos = np.asarray(account_liquidatable, dtype=bool)[np.asarray(position_account, dtype=np.int64)]
+    rest = ~inside & ~liq_pos
+    outside = np.bincount(pm[rest] * 2 + side_all[rest], weights=notional[rest], minlength=m * 2).reshape(m, 2)
+    now = np.bincount(pm[liq_pos] * 2 + side_all[liq_pos], weights=notional[liq_pos], minlength=m * 2).reshape(m, 2)
     per = {
         "long_notional_usd": np.bincount(pm, weights=np.where(long, notional, 0.0), minlength=m),
         "short_notional_usd": np.bincount(pm, weights=np.where(long, 0.0, notional), minlength=m),
@@ -123,6 +124,8 @@ def chunk_distributions(
                     "short": grid[i, 1].tolist(),
                     "outside_long": float(outside[i, 0]),
                     "outside_short": float(outside[i, 1]),
+                    "now_long": float(now[i, 0]),
+                    "now_short": float(now[i, 1]),
                 }
                 for i, sym in enumerate(market_symbols)
                 if per["positions"][i] > 0
@@ -167,12 +170,14 @@ def combine_distributions(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     "short": np.zeros(MAP_BINS),
                     "outside_long": 0.0,
                     "outside_short": 0.0,
+                    "now_long": 0.0,
+                    "now_short": 0.0,
                 },
             )
             acc["long"] = acc["long"] + np.asarray(d["long"])
             acc["short"] = acc["short"] + np.asarray(d["short"])
-            acc["outside_long"] += d["outside_long"]
-            acc["outside_short"] += d["outside_short"]
+            for k in ("outside_long", "outside_short", "now_long", "now_short"):
+                acc[k] += d.get(k, 0.0)
         for sym, d in p["markets"].items():
             acc_m = markets.setdefault(sym, dict.fromkeys(_MARKET_KEYS, 0.0))
             for k in _MARKET_KEYS:

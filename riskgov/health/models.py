@@ -191,14 +191,18 @@ class AccountResult(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "account_idx"], name="account_result_unique")]
-        indexes = [models.Index(fields=["run", "margin_ratio"], name="account_result_ratio")]
+        indexes = [
+            models.Index(fields=["run", "margin_ratio"], name="account_result_ratio"),
+            # the liquidatable few of a run (impact comparisons), without reading the run's rows
+            models.Index(fields=["run", "account_idx"], condition=Q(liquidatable=True), name="account_result_liq"),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.run_id} account {self.account_id}"
 
 
 class PositionResult(models.Model):
-    """One position's base-pass result (§2, §3, §7). Prices NULL = none."""
+    """One position's base-pass result (§2, §3, §5–§7). Prices NULL = none."""
 
     run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="position_results")
     position_id = models.BigIntegerField(help_text="SnapshotPosition id")
@@ -208,6 +212,11 @@ class PositionResult(models.Model):
     notional_usd = models.FloatField()
     initial_margin_usd = models.FloatField()
     maintenance_margin_usd = models.FloatField()
+    liquidatable = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="liquidatable now: its cross account (§5), or itself when isolated (§6)",
+    )
     liquidation_price = models.FloatField(null=True, blank=True)
     bankruptcy_price = models.FloatField(null=True, blank=True)
 
@@ -237,6 +246,7 @@ class ScenarioResult(models.Model):
     adl_usd = models.FloatField()
     coverage_ratio = models.FloatField(null=True, blank=True)
     top2_shortfall_usd = models.FloatField(default=0.0, help_text="sum of the two largest account shortfalls")
+    shock = models.FloatField(null=True, blank=True, help_text="uniform scenarios: the relative price shock (fraction)")
 
     class Meta:
         ordering = ["run", "idx"]

@@ -79,8 +79,9 @@ class RunComparison:
     """A proposed-parameters run against the current one on the same snapshot (impact, §13).
 
     Attributes:
-        newly_liquidatable: account ids liquidatable under ``proposed`` but not ``current``.
-        no_longer_liquidatable: the reverse.
+        newly_liquidatable: account ids liquidatable under ``proposed`` but not ``current``
+            (the first ``limit`` by account index); ``newly_liquidatable_count`` counts all.
+        no_longer_liquidatable: the reverse (first ``limit``); ``no_longer_liquidatable_count``.
         delta_initial_margin_usd, delta_maintenance_margin_usd: proposed − current totals.
         scenarios: per scenario name present in both runs: shortfall and coverage of each
             (coverage ``None`` = infinity) and the shortfall difference.
@@ -90,6 +91,8 @@ class RunComparison:
     proposed_id: int
     newly_liquidatable: list[str]
     no_longer_liquidatable: list[str]
+    newly_liquidatable_count: int
+    no_longer_liquidatable_count: int
     delta_initial_margin_usd: float
     delta_maintenance_margin_usd: float
     delta_shortfall_usd: float
@@ -106,20 +109,12 @@ def run_comparison(current: HealthRun, proposed: HealthRun, *, limit: int = 1000
         raise ValueError("both runs must be published")
     if current.snapshot_id != proposed.snapshot_id:
         raise ValueError("runs evaluate different snapshots")
-    cur = AccountResult.objects.filter(run=current, liquidatable=True).values_list("account_idx", flat=True)
-    new = (
-        AccountResult.objects.filter(run=proposed, liquidatable=True)
-        .exclude(account_idx__in=cur)
-        .order_by("account_idx")
-        .values_list("account_id", flat=True)[:limit]
-    )
-    prop = AccountResult.objects.filter(run=proposed, liquidatable=True).values_list("account_idx", flat=True)
-    gone = (
-        AccountResult.objects.filter(run=current, liquidatable=True)
-        .exclude(account_idx__in=prop)
-        .order_by("account_idx")
-        .values_list("account_id", flat=True)[:limit]
-    )
+    cur_liq = AccountResult.objects.filter(run=current, liquidatable=True)
+    new_liq = AccountResult.objects.filter(run=proposed, liquidatable=True)
+    newly = new_liq.exclude(account_idx__in=cur_liq.values("account_idx"))
+    gone = cur_liq.exclude(account_idx__in=new_liq.values("account_idx"))
+    new = newly.order_by("account_idx").values_list("account_id", flat=True)[:limit]
+    gone_ids = gone.order_by("account_idx").values_list("account_id", flat=True)[:limit]
     a = {r.name: r for r in run_scenarios(run=current)}
     rows = []
     for r in run_scenarios(run=proposed):
@@ -143,7 +138,9 @@ def run_comparison(current: HealthRun, proposed: HealthRun, *, limit: int = 1000
         current_id=current.pk,
         proposed_id=proposed.pk,
         newly_liquidatable=list(new),
-        no_longer_liquidatable=list(gone),
+        no_longer_liquidatable=list(gone_ids),
+        newly_liquidatable_count=newly.count(),
+        no_longer_liquidatable_count=gone.count(),
         delta_initial_margin_usd=(proposed.initial_margin_usd or 0.0) - (current.initial_margin_usd or 0.0),
         delta_maintenance_margin_usd=(proposed.maintenance_margin_usd or 0.0) - (current.maintenance_margin_usd or 0.0),
         delta_shortfall_usd=(proposed.shortfall_usd or 0.0) - (current.shortfall_usd or 0.0),
@@ -252,22 +249,9 @@ SCENARIO_FIELDS = tuple(f.name for f in ScenarioResult._meta.concrete_fields if 
 
 
 def run_scenario_rows(run: HealthRun) -> list[dict[str, Any]]:
-    """Every scenario row of a run as dicts (:data:`SCENARIO_FIELDS`), in scenario order, with
-    ``shock`` — the uniform relative shock (fraction) of ``uniform`` scenarios, else ``None`` (§9)."""
-    rows = list(run_scenarios(run=run).values(*SCENARIO_FIELDS))
-    first_shock: dict[int, float] = {}
-    uniform = [r["idx"] for r in rows if r["kind"] == "uniform"]
-    if uniform:
-        from riskgov.health.models import RunScenarioSet
-
-        stored = RunScenarioSet.objects.filter(run=run).values_list("shocks", "asset_symbols").first()
-        if stored:
-            flat, assets = stored  # (S·A) flattened row-major, as scenarios_from_store reads it
-            n_a = max(len(assets), 1)
-            first_shock = {i: float(flat[i * n_a]) for i in uniform if i * n_a < len(flat)}
-    for r in rows:
-        r["shock"] = first_shock.get(r["idx"])
-    return rows
+    """Every scenario row of a run as dicts (:data:`SCENARIO_FIELDS`), in scenario order;
+    ``shock`` is the relative shock (fraction) of ``uniform`` scenarios, else ``None`` (§9)."""
+    return list(run_scenarios(run=run).values(*SCENARIO_FIELDS))
 
 
 def run_market_rows(run: HealthRun) -> list[dict[str, Any]]:

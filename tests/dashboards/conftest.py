@@ -70,3 +70,16 @@ def render(monkeypatch):
             return page["layout"](**query)
 
     return _render
+
+
+@pytest.fixture
+def render_callback(render):
+    """``render_callback(fn, user, *args)``: a page callback's output as ``user`` would get it."""
+
+    def _call(fn: Any, user: Any, *args: Any) -> Any:
+        app = dash.get_app()
+        with app.server.test_request_context("/dash/_dash-update-component"):
+            flask.g.riskgov_user = user
+            return fn(*args)
+
+    return _call

@@ -60,13 +60,14 @@ def test_accounts_page_ratio_histogram_map_and_riskiest(render, users, health_ru
 
 def test_liquidation_map_callback_returns_the_stored_map(users, health_run):
     show_map = page_module("/accounts").show_map
-    fig, store = show_map("BTC-PERP", health_run.pk)
+    fig, store, note = show_map("BTC-PERP", health_run.pk)
     stored = health_run.distributions["liquidation_map"]["markets"]["BTC-PERP"]
     assert list(fig.data[0].y) == stored["long"] and list(fig.data[1].y) == stored["short"]
     assert fig.layout.xaxis.title.text == "price (USD)"
     assert store["csv"].startswith("market,side,distance_from_mark_pct")
-    assert show_map("NOPE", health_run.pk) == ({}, None)
-    assert show_map("BTC-PERP", 10**9) == ({}, None)  # unknown run: nothing shown
+    assert note.startswith("Liquidatable already") and f"${stored['now_long']:,.0f}" in note
+    assert show_map("NOPE", health_run.pk) == ({}, None, "")
+    assert show_map("BTC-PERP", 10**9) == ({}, None, "")  # unknown run: nothing shown
 
 
 def test_account_detail(render, users, health_run):
@@ -113,12 +114,20 @@ def test_pages_without_a_run_say_so(render, users, db):
     assert find(render("/overview", users[VIEWER], run="abc"), "no-run")
 
 
-def test_impact_page_current_vs_proposed(render, users, impact_proposal):
+def test_impact_page_current_vs_proposed(render, render_callback, users, people, impact_proposal):
     p = impact_proposal
     impact = p.impact
     page = render("/impact", users[VIEWER])
     assert find(page, "impact-proposal").value == p.pk
-    body = page_module("/impact").show_proposal(p.pk)
+    show = page_module("/impact").show_proposal
+    body = render_callback(show, users[VIEWER], p.pk)
+    with pytest.raises(LookupError):
+        find(body, "impact-vote-link")  # a viewer is offered no vote
+    member = render_callback(show, people["m1"], p.pk)
+    assert find(member, "impact-vote-link").href == f"/proposals/{p.pk}/#vote"
+    with pytest.raises(LookupError):
+        find(render_callback(show, people["analyst"], p.pk), "impact-vote-link")  # the author may not vote
+    assert find(render_callback(show, people["analyst"], p.pk), "impact-edit-link")
     rows = {r["key"]: r for r in find(body, "impact-table").data}
     cur, new = impact["current"]["totals"], impact["proposed"]["totals"]
     assert rows["maintenance_margin_usd"]["current"] == usd(cur["maintenance_margin_usd"])
@@ -137,7 +146,7 @@ def test_impact_page_current_vs_proposed(render, users, impact_proposal):
     assert cov[0]["proposed_coverage"] == (
         "∞" if first["proposed_coverage_ratio"] is None else f"{first['proposed_coverage_ratio'] * 100:,.1f} %"
     )
-    assert "No such proposal" in text(page_module("/impact").show_proposal(10**9))
+    assert "No such proposal" in text(render_callback(show, users[VIEWER], 10**9))
 
 
 def test_overview_shows_runs_in_progress_to_who_may_see_them(render, users, venue):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
-from riskgov.health.models import ScenarioResult
+from riskgov.health.models import AccountResult, ScenarioResult
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import UserFactory
 
@@ -35,9 +35,21 @@ def test_every_dashboard_page_as_each_role(live_app, browser_page, health_run, i
 
     # Overview: key figures and history equal the stored run
     page.wait_for_selector("#kpi-var")
-    assert page.text_content("#kpi-var") == usd(run.var_usd)
-    assert page.text_content("#kpi-es") == usd(run.es_usd)
-    assert page.text_content("#kpi-liquidatable") == f"{run.liquidatable_accounts:,}"
+    shown = {
+        "#kpi-accounts": f"{run.n_accounts:,}",
+        "#kpi-equity": usd(run.equity_usd),
+        "#kpi-im": usd(run.initial_margin_usd),
+        "#kpi-mm": usd(run.maintenance_margin_usd),
+        "#kpi-liquidatable": f"{run.liquidatable_accounts:,}",
+        "#kpi-bankrupt": f"{run.bankrupt_accounts:,}",
+        "#kpi-shortfall": usd(run.shortfall_usd),
+        "#kpi-fund": usd(run.insurance_fund_usd),
+        "#kpi-var": usd(run.var_usd),
+        "#kpi-es": usd(run.es_usd),
+        "#kpi-cover2": usd(run.cover2_usd),
+        "#kpi-coverage-es": "∞" if run.coverage_at_es is None else f"{run.coverage_at_es * 100:,.1f} %",
+    }
+    assert {sel: page.text_content(sel) for sel in shown} == shown
     assert plotted(page, "overview-margin") == [run.equity_usd]
     can_propose = role == ANALYST  # creating a proposal is the analyst's (DESIGN roles)
     assert page.locator("#propose-link").count() == (1 if can_propose else 0)
@@ -50,9 +62,13 @@ def test_every_dashboard_page_as_each_role(live_app, browser_page, health_run, i
     stored = run.distributions["liquidation_map"]["markets"][market]
     assert plotted(page, "accounts-map", 0) == stored["long"]
     screenshot(page, f"dash-accounts-{role}")
+    first = page.text_content("#accounts-riskiest a >> nth=0")
     page.click("#accounts-riskiest a >> nth=0")
     page.wait_for_selector("#acct-equity")
-    assert page.text_content("#acct-state") in ("healthy", "liquidatable", "bankrupt")
+    acc = AccountResult.objects.get(run=run, account_id=first)
+    assert page.text_content("#acct-equity") == usd(acc.equity_usd)
+    assert page.text_content("#acct-mm") == usd(acc.maintenance_margin_usd)
+    assert page.text_content("#acct-state") == ("bankrupt" if acc.bankrupt else "liquidatable")
     screenshot(page, f"dash-account-{role}")
 
     # Stress and coverage
@@ -71,6 +87,7 @@ def test_every_dashboard_page_as_each_role(live_app, browser_page, health_run, i
     assert page.text_content("#impact-newly") == f"{impact['newly_liquidatable_accounts']:,}"
     assert plotted(page, "impact-scenarios", 1) == [s["proposed_shortfall_usd"] for s in impact["scenarios"]]
     plotted(page, "impact-curve-BTC-PERP")
+    assert page.locator("#impact-vote-link").count() == (1 if role == COMMITTEE else 0)
     screenshot(page, f"dash-impact-{role}")
 
     # Parameters and model health
@@ -98,7 +115,7 @@ def test_chart_data_downloads_as_csv(live_app, browser_page, health_run):
     with page.expect_download() as download:
         page.locator(".chart:has(#stress-scenarios) button.csv").click()
     lines = download.value.path().read_text().splitlines()
-    assert lines[0].startswith("shock,idx,name,kind,")
+    assert lines[0].startswith("idx,name,kind,") and lines[0].endswith(",shock")
     standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
     assert len(lines) == 1 + len(standard)
-    assert lines[1].split(",")[2] == standard[0].name
+    assert lines[1].split(",")[1] == standard[0].name

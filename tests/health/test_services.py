@@ -206,8 +206,8 @@ def test_impact_run_and_comparison(venue, django_capture_on_commit_callbacks):
     current = run_eager(venue, django_capture_on_commit_callbacks)
     doc = venue_document()
     for b in doc["markets"][0]["brackets"]:
-        b["maintenance_margin_fraction"] = str(float(b["maintenance_margin_fraction"]) * 2)
-        b["initial_margin_fraction"] = str(float(b["initial_margin_fraction"]) * 2)
+        b["maintenance_margin_fraction"] = str(float(b["maintenance_margin_fraction"]) * 20)
+        b["initial_margin_fraction"] = str(float(b["initial_margin_fraction"]) * 20)
     drafts = parameters_import_document(document=doc).market_versions
     with django_capture_on_commit_callbacks(execute=True):
         proposed = health_impact_run(overrides=drafts)
@@ -217,7 +217,13 @@ def test_impact_run_and_comparison(venue, django_capture_on_commit_callbacks):
     cmp = run_comparison(current, proposed)
     assert cmp.delta_maintenance_margin_usd > 0 and cmp.delta_initial_margin_usd > 0
     assert len(cmp.scenarios) == ScenarioResult.objects.filter(run=current).count()
-    assert set(cmp.newly_liquidatable) >= set()
+    cur = set(AccountResult.objects.filter(run=current, liquidatable=True).values_list("account_id", flat=True))
+    new = set(AccountResult.objects.filter(run=proposed, liquidatable=True).values_list("account_id", flat=True))
+    assert set(cmp.newly_liquidatable) == new - cur and cmp.newly_liquidatable_count == len(new - cur)
+    assert set(cmp.no_longer_liquidatable) == cur - new and cmp.no_longer_liquidatable_count == len(cur - new)
+    assert len(new - cur) >= 2  # doubled margins tip accounts over
+    capped = run_comparison(current, proposed, limit=1)
+    assert len(capped.newly_liquidatable) == 1 and capped.newly_liquidatable_count == len(new - cur)
 
 
 def test_setup_schedules_is_idempotent():
@@ -274,27 +280,33 @@ def test_distributions_equal_the_stored_rows(venue, django_capture_on_commit_cal
     expected = np.histogram([r for r in ratios if r is not None], bins=[*MARGIN_RATIO_EDGES, np.inf])[0]
     assert d["margin_ratio"]["counts"] == expected.tolist()
 
-    liquidatable = {a.account_idx for a in accounts if a.liquidatable}
     marks = {"BTC-PERP": 6000.0, "ETH-PERP": 150.0}
+    by_idx = {a.account_idx: a for a in accounts}
     for sym, m in d["markets"].items():
         rows = list(PositionResult.objects.filter(run=run, market__symbol=sym))
         assert m["positions"] == len(rows)
         assert m["long_notional_usd"] == pytest.approx(sum(p.notional_usd for p in rows if p.size > 0), rel=REL)
         assert m["maintenance_margin_usd"] == pytest.approx(sum(p.maintenance_margin_usd for p in rows), rel=REL)
         assert m["liquidatable_notional_usd"] == pytest.approx(
-            sum(p.notional_usd for p in rows if p.account_idx in liquidatable), rel=REL, abs=1e-9
+            sum(p.notional_usd for p in rows if p.liquidatable), rel=REL, abs=1e-9
         )
+        for p in rows:  # a position of a liquidatable account is liquidatable unless isolated and healthy
+            if p.liquidatable:
+                assert by_idx[p.account_idx].liquidatable
         lm = d["liquidation_map"]["markets"][sym]
         assert lm["mark_price"] == marks[sym]
         assert len(lm["long"]) == len(lm["short"]) == MAP_BINS
         mapped = sum(lm["long"]) + sum(lm["short"]) + lm["outside_long"] + lm["outside_short"]
+        mapped += lm["now_long"] + lm["now_short"]
         assert mapped == pytest.approx(sum(p.notional_usd for p in rows), rel=REL)
-        # a long with a liquidation price 10 % under the mark sits in the bin [-10 %, -9 %)
+        assert lm["now_long"] + lm["now_short"] == pytest.approx(m["liquidatable_notional_usd"], rel=REL, abs=1e-9)
         for p in rows:
-            if p.liquidation_price is None:
+            if p.liquidation_price is None or p.liquidatable:
                 continue
             pct = (p.liquidation_price / marks[sym] - 1) * 100
+            assert (pct < 0) == (p.size > 0)  # not yet liquidatable: longs below the mark, shorts above
             if -50 <= pct < 50:
                 side = lm["long"] if p.size > 0 else lm["short"]
                 assert side[int(np.floor(pct + 50))] >= p.notional_usd * (1 - REL)
+    assert any(p.liquidatable for p in PositionResult.objects.filter(run=run))
     assert sum(m["long_notional_usd"] + m["short_notional_usd"] for m in d["markets"].values()) > 0

@@ -105,10 +105,13 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     partial = _chunk_partial(health, stress, first_account)
 
     am, pm, pf = health.accounts, health.positions, state.portfolio
+    # §5/§6: a cross position is liquidated with its account, an isolated one on its own
+    position_liquidatable = np.where(
+        pf.isolated, pm.isolated_liquidatable, am.cross_liquidatable[pf.position_account]
+    ).astype(bool)
     partial["dist"] = chunk_distributions(
         margin_ratio=am.margin_ratio,
-        account_liquidatable=am.liquidatable,
-        position_account=pf.position_account,
+        position_liquidatable=position_liquidatable,
         position_market=pf.position_market,
         size=pf.size,
         notional=pm.notional,
@@ -147,6 +150,7 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
             "notional_usd": pm.notional,
             "initial_margin_usd": pm.initial_margin,
             "maintenance_margin_usd": pm.maintenance_margin,
+            "liquidatable": position_liquidatable,
             "liquidation_price": np.where(np.isfinite(liq), liq, np.nan),
             "bankruptcy_price": np.where(np.isfinite(bk), bk, np.nan),
         }

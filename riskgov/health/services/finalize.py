@@ -101,7 +101,12 @@ def _recommendations(params: Any) -> list[dict[str, Any]]:
         keep = pm.dates > cutoff
         dates, closes = pm.dates[keep], pm.closes[keep]
     for m, symbol in enumerate(mk.symbols):
-        entry: dict[str, Any] = {"market": symbol, "asset": assets[m], "current_mmf": float(mk.mmf[m, 0])}
+        entry: dict[str, Any] = {
+            "market": symbol,
+            "asset": assets[m],
+            "current_mmf": float(mk.mmf[m, 0]),
+            "current_imf": float(mk.imf[m, 0]),
+        }
         if assets[m] not in pm.symbols:
             entry["note"] = "no price history for the base asset"
             out.append(entry)
@@ -245,6 +250,10 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
     recommendations = _recommendations(ep.params)
     t3 = time.perf_counter()
 
+    # the uniform shock of a row: its largest move (stablecoins are held, so not column 0)
+    shocks = np.asarray(scenarios.shocks, dtype=np.float64).reshape(scenarios.n, -1)
+    pick = np.argmax(np.abs(shocks), axis=1) if shocks.size else np.zeros(scenarios.n, dtype=np.int64)
+    uniform_shock = shocks[np.arange(scenarios.n), pick] if shocks.size else np.zeros(scenarios.n)
     rows = [
         ScenarioResult(
             run_id=run_id,
@@ -262,6 +271,7 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
             adl_usd=float(adl[i]),
             coverage_ratio=_null_inf(fund / s[i]) if s[i] > 0 else None,
             top2_shortfall_usd=float(top2_sum[i]),
+            shock=float(uniform_shock[i]) if scenarios.kinds[i] == "uniform" else None,
         )
         for i in range(scenarios.n)
     ]
