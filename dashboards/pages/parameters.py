@@ -51,6 +51,7 @@ def layout(market: str | None = None, **_kwargs):
                     ]
                 ],
                 sort_action="native",
+                export_format="csv",
                 style_cell={"textAlign": "left", "fontFamily": "system-ui"},
             ),
         ]
@@ -60,7 +61,13 @@ def layout(market: str | None = None, **_kwargs):
 def _curves(market: str):
     versions = list(selectors.market_versions(markets=[market]))
     active = [v for v in versions if v.status == "active"]
-    ours = [selectors.market_version_curve(v, label=f"riskgov v{v.number} (active)") for v in active]
+    # the two versions the active one replaced, for the timeline of the curves
+    past = sorted((v for v in versions if v.superseded_at), key=lambda v: v.superseded_at, reverse=True)[:2]
+    ours = [
+        selectors.market_version_curve(v, label=f"riskgov v{v.number} (until {v.superseded_at:%Y-%m-%d})")
+        for v in reversed(past)
+    ]
+    ours += [selectors.market_version_curve(v, label=f"riskgov v{v.number} (active)") for v in active]
     # references first, ours last: drawn on top and listed last in the legend
     return versions, selectors.reference_curves(market=market) + ours
 

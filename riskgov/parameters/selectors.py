@@ -218,11 +218,11 @@ def market_version_curve(version: MarketParameterVersion, label: str | None = No
 def reference_curves(*, market: str) -> list[BracketCurve]:
     """The same market in every loaded venue reference table (newest table per venue)."""
     curves = []
-    seen: set[str] = set()
-    for ref in reference_imports():
-        if ref.venue in seen:
-            continue
-        seen.add(ref.venue)
+    newest: dict[str, int] = {}
+    for pk, venue in reference_imports().values_list("pk", "venue"):
+        newest.setdefault(venue, pk)  # ordered newest first per venue
+    # only the newest table of each venue is read (documents hold whole venue tables)
+    for ref in ParameterImport.objects.filter(pk__in=newest.values()).order_by("venue"):
         for m in ref.document.get("markets", []):
             if m.get("symbol") == market:
                 curves.append(_curve_from_document_market(f"{ref.venue} (reference)", m))

@@ -156,3 +156,32 @@ def test_overview_shows_runs_in_progress_to_who_may_see_them(render, users, venu
     assert find(render("/overview", users[ANALYST]), f"progress-{mine.pk}").value == "0"
     with pytest.raises(LookupError):  # someone else's unpublished run is not shown to a viewer
         find(render("/overview", users[VIEWER]), f"progress-{mine.pk}")
+
+
+def test_parameters_page_draws_the_versions_the_active_one_replaced(render_callback, users, people, venue):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from riskgov.governance import services as gs
+    from tests.governance_fixtures import later
+    from tests.venue_fixtures import STRICTER_BTC
+
+    p = gs.proposal_create(
+        by=people["analyst"],
+        title="Stricter BTC",
+        rationale="r",
+        effective_at=later(days=3),
+        changes=[{"market": "BTC-PERP", "brackets": STRICTER_BTC}],
+    )
+    gs.proposal_submit(proposal=p, by=people["analyst"])
+    for member in ("m1", "m2", "m3"):
+        p.refresh_from_db()
+        if p.status == "submitted":
+            gs.proposal_vote(proposal=p, by=people[member], decision="approve", comment="ok")
+    gs.proposals_activate_due(now=timezone.now() + dt.timedelta(days=30))
+    mmf, _lev, _mm, rows = render_callback(page_module("/parameters").show_market, users[VIEWER], "BTC-PERP")
+    names = [t.name for t in mmf.data]
+    assert names[-1] == "riskgov v2 (active)" and names[-2].startswith("riskgov v1 (until ")
+    assert list(mmf.data[-1].y)[0] == 0.8  # the new first-bracket MMF, percent
+    assert [r["status"] for r in rows].count("active") == 1
