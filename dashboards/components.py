@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dash import MATCH, Input, Output, State, dash_table, dcc, html
+from dash.dash_table.Format import Format
 
 from dashboards import auth
 
@@ -112,14 +113,29 @@ def download_csv(_n: int, data: dict[str, str] | None) -> dict[str, str] | None:
     return {"content": data["csv"], "filename": data["filename"]}
 
 
-def table(table_id: str, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], **kwargs: Any):
-    """A sortable ``DataTable``; ``columns`` are ``(header, key)``; markdown for links."""
+def table(
+    table_id: str,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    infinite_when_null: Sequence[str] = (),
+    **kwargs: Any,
+):
+    """A sortable ``DataTable``; ``columns`` are ``(header, key)``; keys ending in ``_link``
+    are markdown links; keys in ``infinite_when_null`` are numeric and show ``None`` as ∞
+    (so they sort as numbers)."""
+
+    def spec(name: str, key: str) -> dict[str, Any]:
+        if key.endswith("_link"):
+            return {"name": name, "id": key, "presentation": "markdown"}
+        if key in infinite_when_null:
+            return {"name": name, "id": key, "type": "numeric", "format": Format(nully="∞")}
+        return {"name": name, "id": key}
+
     return dash_table.DataTable(
         id=table_id,
         data=list(rows),
-        columns=[
-            {"name": n, "id": k, **({"presentation": "markdown"} if k.endswith("_link") else {})} for n, k in columns
-        ],
+        columns=[spec(n, k) for n, k in columns],
         sort_action="native",
         export_format="csv",
         export_headers="display",

@@ -54,7 +54,7 @@ def account_rows(run, limit: int = RISKIEST) -> list[dict]:
     for r in rows:
         query = urlencode({"run": run.pk, "idx": r["account_idx"]})
         r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
-        r["margin_ratio_pct"] = "∞" if r["margin_ratio"] is None else round(r["margin_ratio"] * 100, 2)
+        r["margin_ratio_pct"] = None if r["margin_ratio"] is None else round(r["margin_ratio"] * 100, 2)
         for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
             r[k] = round(r[k], 2)
         r["liquidatable"] = "yes" if r["liquidatable"] else "no"
@@ -63,7 +63,7 @@ def account_rows(run, limit: int = RISKIEST) -> list[dict]:
 
 
 def layout(run: str | None = None, market: str | None = None, **_kwargs):
-    obj = selectors.published_run(run)
+    obj = selectors.published_run(run, with_json=("distributions",))
     if obj is None:
         return html.Div([html.H1("Accounts"), c.no_run()])
     dist = obj.distributions or {}
@@ -113,7 +113,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             c.chart("accounts-map"),
             html.P(id="accounts-map-note", className="muted"),
             html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
-            c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS),
+            c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS, infinite_when_null=("margin_ratio_pct",)),
         ]
     )
 
@@ -126,7 +126,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
     State("accounts-run", "data"),
 )
 def show_map(market, run_id):
-    obj = selectors.published_run(run_id)
+    obj = selectors.published_run(run_id, with_json=("distributions",))
     lm = (obj.distributions or {}).get("liquidation_map") if obj else None
     if not lm or market not in lm["markets"]:
         return {}, None, ""

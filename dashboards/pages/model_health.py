@@ -84,7 +84,7 @@ def _pct(x) -> str:
 
 
 def layout(run: str | None = None, **_kwargs):
-    obj = selectors.published_run(run)
+    obj = selectors.published_run(run, with_json=("recommendations",))
     if obj is None:
         return html.Div([html.H1("Model health"), c.no_run()])
     rows = flatten(obj.recommendations or [])

@@ -26,7 +26,7 @@ TABLE = [
 
 
 def layout(run: str | None = None, **_kwargs):
-    obj = selectors.published_run(run)
+    obj = selectors.published_run(run, with_json=("cascade", "adl"))
     if obj is None:
         return html.Div([html.H1("Stress and coverage"), c.no_run()])
     rows = selectors.run_scenario_rows(obj)

@@ -169,18 +169,21 @@ KEY_FIGURES = (
 )
 
 
-def published_run(run_id: int | str | None = None) -> HealthRun | None:
+def published_run(run_id: int | str | None = None, *, with_json: tuple[str, ...] = ()) -> HealthRun | None:
     """A published run by id (any kind), or the latest published run when ``run_id`` is empty.
 
-    An unknown, unpublished or malformed id gives ``None``: readers never see other runs.
+    The heavy JSON columns (cascade, ADL, recommendations, scenario spec, distributions) are
+    deferred except those named in ``with_json``. An unknown, unpublished or malformed id
+    gives ``None``: readers never see other runs.
     """
+    defer = [f for f in _HEAVY if f not in with_json]
     if run_id in (None, ""):
-        return latest_published_run()
+        return published_runs().defer(*defer).first()
     try:
         pk = int(run_id)
     except (TypeError, ValueError):
         return None
-    return published_runs(kinds=None).filter(pk=pk).first()
+    return published_runs(kinds=None).defer(*defer).filter(pk=pk).first()
 
 
 def run_history(*, limit: int = 365) -> list[dict[str, Any]]:
