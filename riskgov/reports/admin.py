@@ -1,10 +1,20 @@
 """Admin: alert rules are edited here; reports, deliveries, firings and notifications are
 read-only (their state changes only through services). The report and alert schedules are
-django-celery-beat "Periodic tasks" (``manage.py setup_schedules``); the report's roles are
-that task's ``kwargs`` (``{"roles": ["committee", "admin"]}``)."""
+django-celery-beat "Periodic tasks" (``manage.py setup_schedules``); by default the daily
+report goes to ``RISKGOV_REPORT_ROLES``; other roles may be set in that task's ``kwargs``
+(``{"kind": "scheduled", "roles": ["committee", "admin"]}``; unknown names are dropped with
+a warning in the worker log).
+
+Saving a rule enqueues an evaluation after commit: disabling a rule, or changing its kind or
+market, closes its open firings then ("cleared" e-mail saying why, see ``alerts``) instead of
+at the next scheduled evaluation.
+"""
+
+import logging
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
 from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report, ReportDelivery
@@ -48,6 +58,19 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles")
     list_filter = ("kind", "enabled")
     list_editable = ("enabled",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(_evaluate_soon, robust=True)
+
+
+def _evaluate_soon() -> None:
+    from riskgov.reports.tasks import alerts_evaluate_task
+
+    try:
+        alerts_evaluate_task.delay()
+    except Exception:  # noqa: BLE001 — the scheduled evaluation makes up for it
+        logging.getLogger(__name__).exception("could not enqueue an alert evaluation after a rule edit")
 
 
 @admin.register(AlertFiring)

@@ -93,7 +93,9 @@ class ReportDelivery(models.Model):
     """One report e-mailed to one person; unique per (report, user) — the idempotency key.
 
     The delivery service claims the row (``sending``, committed) before sending and marks it
-    ``sent`` after; an error marks it ``failed`` so the task's retry sends it again. A row
+    ``sent`` after; an error marks it ``failed`` so the task's retry (and, once those ran
+    out, the sweep of the scheduled ``alerts.evaluate``, for reports up to 2 days old) sends
+    it again. One row per e-mail address: a second account with the same address is skipped. A row
     left ``sending`` (worker killed while sending) is never resent automatically: at most
     once per person; the admin shows it.
     """
@@ -119,10 +121,16 @@ class ReportDelivery(models.Model):
 class AlertKind(models.TextChoices):
     """What a rule watches; the unit of its threshold is in the label (RISK_MODEL § cited)."""
 
-    COVERAGE_AT_ES = "coverage_at_es_below", "Coverage at ES below threshold (ratio, §10)"
-    LIQUIDATABLE_ACCOUNTS = "liquidatable_accounts_above", "Liquidatable share of accounts above (fraction, §6)"
-    LIQUIDATABLE_OI = "liquidatable_oi_above", "Liquidatable share of open interest above (fraction, §6)"
-    BANKRUPT_ACCOUNT = "bankrupt_account_above", "A bankrupt account's shortfall above (USD, §6)"
+    COVERAGE_AT_ES = "coverage_at_es_below", "Coverage at ES below threshold (ratio fund / ES > 0, 1 = 100 %, §10)"
+    LIQUIDATABLE_ACCOUNTS = (
+        "liquidatable_accounts_above",
+        "Liquidatable share of accounts above (fraction in (0, 1], e.g. 0.05 = 5 %, §5)",
+    )
+    LIQUIDATABLE_OI = (
+        "liquidatable_oi_above",
+        "Liquidatable share of open interest above (fraction in (0, 1], e.g. 0.10 = 10 %, §5)",
+    )
+    BANKRUPT_ACCOUNT = "bankrupt_account_above", "A bankrupt account's shortfall above (USD, §5)"
     MMF_BELOW_RECOMMENDATION = (
         "mmf_below_recommendation",
         "Market MMF below its recommendation (relative tolerance, §12)",
@@ -136,6 +144,8 @@ class AlertKind(models.TextChoices):
 
 #: kinds evaluated per market (one firing per market); the rest are venue-wide
 PER_MARKET_KINDS = (AlertKind.MMF_BELOW_RECOMMENDATION, AlertKind.BACKTEST_FAILS)
+#: kinds whose threshold is a fraction in (0, 1] (0.05 = 5 %), never a percentage
+FRACTION_KINDS = (AlertKind.LIQUIDATABLE_ACCOUNTS, AlertKind.LIQUIDATABLE_OI)
 
 
 def _default_roles() -> list[str]:
@@ -147,11 +157,21 @@ class AlertRule(models.Model):
 
     ``renotify_minutes``: while a firing persists it is e-mailed again every this many
     minutes (0 = only once). ``market`` restricts a per-market rule to one market.
+
+    ``threshold`` is in the unit of the kind (``AlertKind`` labels): the liquidatable shares
+    are **fractions** in (0, 1] (0.05 = 5 %, not 5), coverage at ES is a ratio > 0 (fund / ES),
+    the others are USD, hours or a relative tolerance ≥ 0. ``clean`` (the admin) checks it.
+    Disabling a rule, or changing its kind or market, closes its open firings at the next
+    evaluation (``alerts`` module docstring).
     """
 
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=40, choices=AlertKind.choices)
-    threshold = models.DecimalField(**THRESHOLD, default=0)
+    threshold = models.DecimalField(
+        **THRESHOLD,
+        default=0,
+        help_text="in the unit of the kind: liquidatable shares are fractions in (0, 1] (0.05 = 5 %)",
+    )
     market = models.ForeignKey(
         "markets.Market",
         null=True,
@@ -177,7 +197,15 @@ class AlertRule(models.Model):
             raise ValidationError({"roles": f"a list of roles among {', '.join(ALL_ROLES)}"})
         if self.market_id and self.kind not in PER_MARKET_KINDS:
             raise ValidationError({"market": "only per-market rules (MMF recommendation, backtest) take a market"})
-        if self.threshold is not None and self.threshold < 0:
+        if self.threshold is None:
+            return
+        if self.kind in FRACTION_KINDS and not (0 < self.threshold <= 1):
+            raise ValidationError(
+                {"threshold": "a fraction of accounts / open interest in (0, 1]: 0.05 means 5 % (not 5)"}
+            )
+        if self.kind == AlertKind.COVERAGE_AT_ES and self.threshold <= 0:
+            raise ValidationError({"threshold": "a coverage ratio (fund / ES) > 0: 1 means the fund covers ES once"})
+        if self.threshold < 0:
             raise ValidationError({"threshold": "must be ≥ 0"})
 
 
@@ -185,12 +213,25 @@ class AlertFiring(models.Model):
     """One episode of a rule's condition holding for one subject (the venue, a market, a proposal).
 
     Opened when the condition starts (``fired_at``), updated while it persists (latest
-    ``value``, ``threshold`` crossed, ``run``), closed once when it clears (``cleared_at``).
-    At most one open firing per (rule, subject), by a partial unique constraint.
+    ``value``, ``threshold`` crossed, ``run``), closed once when it clears (``cleared_at``;
+    ``detail["cleared_value"]`` / ``detail["cleared_message"]`` say what was observed then,
+    ``value`` keeps the last value while firing). At most one open firing per (rule,
+    subject), by a partial unique constraint. ``rule_kind`` / ``rule_market`` are the rule's
+    kind and market when the episode opened: if the rule is edited to watch something else,
+    the episode is closed (``alerts``).
     """
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="firings")
     subject = models.CharField(max_length=60, blank=True, help_text="'' = venue; market symbol; 'proposal #id'")
+    rule_kind = models.CharField(max_length=40, blank=True, help_text="the rule's kind when the episode opened")
+    rule_market = models.ForeignKey(
+        "markets.Market",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the rule's market when the episode opened",
+    )
     run = models.ForeignKey("health.HealthRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     value = models.DecimalField(**THRESHOLD, null=True, blank=True, help_text="observed; NULL = none/infinity")
     threshold = models.DecimalField(**THRESHOLD, help_text="the line crossed")

@@ -12,11 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def on_run_published(sender: Any, *, run_id: int, kind: str, **kwargs: Any) -> None:
-    """After a run is published (and committed): evaluate the alert rules on it.
+    """After a run is published (and committed): evaluate the alert rules.
 
-    Impact runs (proposed parameters) are not the venue's state and are skipped. The
-    health signal is sent with ``send_robust``, so an error here is logged, never raised
-    into the publication.
+    The run id is a trigger only: the evaluation uses the latest published run and skips
+    when this run is older than it (a late or redelivered message), see ``alerts``. Impact
+    runs (proposed parameters) are not the venue's state and are skipped. The health
+    signal is sent with ``send_robust``, so an error here is logged, never raised into the
+    publication; a lost trigger is made up by the scheduled evaluation (every 15 min).
     """
     from riskgov.health.models import RunKind
     from riskgov.reports.tasks import alerts_evaluate_task

@@ -12,10 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import Abs
+from django.db.models.functions import Abs, Coalesce
 
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus, VoteDecision
-from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunKind, RunStatus
+from riskgov.health.models import HealthRun, PositionResult, RunKind, RunStatus
 from riskgov.health.selectors import latest_published_run, run_accounts, run_scenarios, run_tail, run_totals
 from riskgov.parameters.models import Bracket
 from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
@@ -56,17 +56,30 @@ def reports_list() -> QuerySet[Report]:
     return Report.objects.select_related("run", "run__snapshot").defer("figures").order_by("-created_at", "-id")
 
 
-def latest_report() -> Report | None:
-    """The newest report (the ``previous`` of the next one)."""
-    return Report.objects.order_by("-created_at", "-id").first()
+def baseline_report(*, kind: str, before: datetime) -> Report | None:
+    """The report a new report of ``kind`` built at ``before`` is compared with ("since the
+    previous report"): the latest earlier report **of the same kind** (scheduled vs sent
+    now) that was built from a run; if there is none, the latest earlier report of any kind
+    built from a run. Reports without a run (nothing was published) or without an overview
+    (its figures could not be computed) have nothing to compare with and never become the
+    baseline; ``None`` when no report qualifies."""
+    with_run = Report.objects.filter(run__isnull=False, figures__has_key="overview", created_at__lt=before).order_by(
+        "-created_at", "-id"
+    )
+    return with_run.filter(kind=kind).first() or with_run.first()
 
 
-def latest_venue_run() -> HealthRun | None:
-    """The newest non-impact run of any status (to tell a failed latest run)."""
+def latest_finished_venue_run() -> HealthRun | None:
+    """The newest non-impact run that has finished (succeeded or failed), newest finish first.
+
+    Pending and running runs are not considered: a run in progress neither raises nor clears
+    "the latest run failed" (a run without ``finished_at`` is ordered by its creation time).
+    """
     return (
         HealthRun.objects.exclude(kind=RunKind.IMPACT)
+        .filter(status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED])
         .defer("cascade", "adl", "recommendations", "scenario_spec")
-        .order_by("-created_at", "-id")
+        .order_by(Coalesce("finished_at", "created_at").desc(), "-id")
         .first()
     )
 
@@ -92,7 +105,7 @@ def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
         reasons.append(
             f"no fresh health run: the latest published run (#{run.pk}) is {age:.1f} h old (limit {max_run:g} h)"
         )
-    newest = latest_venue_run()
+    newest = latest_finished_venue_run()
     if newest is not None and newest.pk != run.pk and newest.status == RunStatus.FAILED:
         reasons.append(f"the latest health run (#{newest.pk}) failed: {newest.error[:200] or 'unknown error'}")
     price_age = (now - run.snapshot.taken_at).total_seconds() / 3600
@@ -104,13 +117,49 @@ def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     return reasons
 
 
-def run_liquidatable_oi(run: HealthRun) -> tuple[float, float]:
-    """(notional of liquidatable accounts' positions, total notional), USD, from stored rows."""
-    liq = AccountResult.objects.filter(run=run, liquidatable=True).values("account_idx")
-    agg = PositionResult.objects.filter(run=run).aggregate(
-        total=Sum(Abs("notional_usd")), liq=Sum(Abs("notional_usd"), filter=Q(account_idx__in=liq))
+def _market_sums(run: HealthRun) -> dict[str, dict[str, float]]:
+    """Per market: open interest, MM, liquidatable open interest (USD) and positions.
+
+    Read from the sums the run stored at finalize (``HealthRun.distributions``); runs without
+    them are aggregated from their position rows. "Liquidatable" is per position: its cross
+    account is liquidatable (§5), or the isolated position itself is (§6).
+    """
+    markets = (run.distributions or {}).get("markets")
+    if markets:
+        return {
+            sym: {
+                "open_interest_usd": m["long_notional_usd"] + m["short_notional_usd"],
+                "maintenance_margin_usd": m["maintenance_margin_usd"],
+                "liquidatable_oi_usd": m["liquidatable_notional_usd"],
+                "positions": int(m["positions"]),
+            }
+            for sym, m in markets.items()
+        }
+    rows = (
+        PositionResult.objects.filter(run=run)
+        .values(symbol=F("market__symbol"))
+        .annotate(
+            positions=Count("id"),
+            open_interest_usd=Sum(Abs("notional_usd")),
+            maintenance_margin_usd=Sum("maintenance_margin_usd"),
+            liquidatable_oi_usd=Sum(Abs("notional_usd"), filter=Q(liquidatable=True)),
+        )
     )
-    return float(agg["liq"] or 0.0), float(agg["total"] or 0.0)
+    return {
+        r["symbol"]: {
+            "open_interest_usd": float(r["open_interest_usd"] or 0.0),
+            "maintenance_margin_usd": float(r["maintenance_margin_usd"] or 0.0),
+            "liquidatable_oi_usd": float(r["liquidatable_oi_usd"] or 0.0),
+            "positions": r["positions"],
+        }
+        for r in rows
+    }
+
+
+def run_liquidatable_oi(run: HealthRun) -> tuple[float, float]:
+    """(notional of liquidatable positions, total notional), USD, from stored results."""
+    sums = _market_sums(run).values()
+    return sum(m["liquidatable_oi_usd"] for m in sums), sum(m["open_interest_usd"] for m in sums)
 
 
 def run_overview(run: HealthRun) -> dict[str, Any]:
@@ -141,36 +190,24 @@ def overview_changes(overview: dict[str, Any], previous: dict[str, Any] | None) 
 
 def riskiest_markets(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
     """Markets by worst-scenario shortfall (§8 attribution), then liquidatable open interest."""
-    liq = AccountResult.objects.filter(run=run, liquidatable=True).values("account_idx")
-    rows = (
-        PositionResult.objects.filter(run=run)
-        .values(symbol=F("market__symbol"))
-        .annotate(
-            positions=Count("id"),
-            open_interest_usd=Sum(Abs("notional_usd")),
-            maintenance_margin_usd=Sum("maintenance_margin_usd"),
-            liquidatable_oi_usd=Sum(Abs("notional_usd"), filter=Q(account_idx__in=liq)),
-        )
-    )
     worst = {
         m["market"]: m.get("shortfall_longs_usd", 0.0) + m.get("shortfall_shorts_usd", 0.0)
         for m in (run.adl or {}).get("by_market", [])
     }
-    out = []
-    for r in rows:
-        oi = float(r["open_interest_usd"] or 0.0)
-        liq_oi = float(r["liquidatable_oi_usd"] or 0.0)
-        out.append(
-            {
-                "market": r["symbol"],
-                "positions": r["positions"],
-                "open_interest_usd": oi,
-                "maintenance_margin_usd": float(r["maintenance_margin_usd"] or 0.0),
-                "liquidatable_oi_usd": liq_oi,
-                "liquidatable_oi_share": liq_oi / oi if oi > 0 else 0.0,
-                "worst_scenario_shortfall_usd": float(worst.get(r["symbol"], 0.0)),
-            }
-        )
+    out = [
+        {
+            "market": sym,
+            "positions": m["positions"],
+            "open_interest_usd": m["open_interest_usd"],
+            "maintenance_margin_usd": m["maintenance_margin_usd"],
+            "liquidatable_oi_usd": m["liquidatable_oi_usd"],
+            "liquidatable_oi_share": m["liquidatable_oi_usd"] / m["open_interest_usd"]
+            if m["open_interest_usd"] > 0
+            else 0.0,
+            "worst_scenario_shortfall_usd": float(worst.get(sym, 0.0)),
+        }
+        for sym, m in _market_sums(run).items()
+    ]
     out.sort(key=lambda m: (-m["worst_scenario_shortfall_usd"], -m["liquidatable_oi_usd"], m["market"]))
     return out[:limit]
 
@@ -361,6 +398,19 @@ def role_members(roles: list[str] | tuple[str, ...]) -> QuerySet[Any]:
         .distinct()
         .order_by("pk")
     )
+
+
+def role_recipients(roles: list[str] | tuple[str, ...]) -> list[Any]:
+    """``role_members`` with one user per e-mail address (compared case-insensitively, the
+    lowest user id kept): two accounts sharing an address are one recipient."""
+    seen: set[str] = set()
+    out = []
+    for user in role_members(roles):
+        key = user.email.strip().lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(user)
+    return out
 
 
 # --------------------------------------------------------------------------- alerts

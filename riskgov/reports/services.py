@@ -6,17 +6,27 @@
   both files with the report row (``MEDIA_ROOT/reports/<yyyy>/<mm>/report-<id>.{html,pdf}``).
   A report that cannot be complete (no run, no fresh run, stale prices, the latest run
   failed) is still built and sent, with ``status = incomplete`` and its reasons at the top.
-* ``report_deliver`` e-mails a report to the active members of roles, **once per person**:
-  each (report, user) row is claimed in its own committed transaction before the message
-  leaves and marked sent after; a retry skips claimed and sent rows and re-sends only rows
-  whose send raised (``failed``). Call it outside any transaction (a Celery task does).
+  So is a report whose building fails: figures that cannot be computed, charts that cannot
+  be drawn (omitted), HTML or PDF that cannot be rendered (a minimal HTML page; HTML only
+  when the PDF fails) — each failure is a reason, in words, and the report is delivered.
+  "Changes since the previous report" compare with ``selectors.baseline_report`` (same
+  kind, built from a run).
+* ``report_deliver`` e-mails a report to the active members of roles, **once per person**
+  (one message per e-mail address, case-insensitive): each (report, user) row is claimed in
+  its own committed transaction before the message leaves and marked sent after; a retry
+  skips claimed and sent rows and re-sends only rows whose send raised (``failed``). Call it
+  outside any transaction (a Celery task does).
+* ``report_deliveries_retry`` re-sends the ``failed`` rows of one report (same claim); the
+  scheduled ``alerts.evaluate`` task enqueues it for recent reports whose task gave up
+  (``report_deliveries_requeue``).
 * ``report_send_now`` (admins) enqueues build + delivery on commit.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -53,11 +63,95 @@ def _check_roles(roles: list[str]) -> list[str]:
     return sorted(set(roles))
 
 
+def report_roles_lenient(roles: Any) -> list[str] | None:
+    """Roles of a scheduled delivery (the beat entry's ``kwargs``, edited in the admin),
+    never an error: unknown role names are dropped with a logged warning; ``None`` (use
+    ``report_roles_default()``) when none is given or none remains. A single string is one
+    role. Interactive callers validate strictly instead (``report_send_now``)."""
+    if roles is None:
+        return None
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list | tuple):
+        log.warning("report roles %r are not a list of role names: using the default roles", roles)
+        return None
+    known = sorted({r for r in roles if isinstance(r, str) and r in ALL_ROLES})
+    unknown = [r for r in roles if not (isinstance(r, str) and r in ALL_ROLES)]
+    if unknown:
+        log.warning("report roles: unknown %r dropped (roles are %s)", unknown, ", ".join(ALL_ROLES))
+    if not known:
+        log.warning("report roles: none of %r is a role: using the default roles", roles)
+        return None
+    return known
+
+
 def report_render_pdf(html: str) -> bytes:
     """The PDF of a report's HTML (WeasyPrint; images are inline data URIs, no fetching)."""
     from weasyprint import HTML
 
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+def _minimal_html(report: Report, reasons: list[str]) -> str:
+    """A standalone page for a report whose template could not be rendered: its reasons only."""
+    items = "".join(f"<li>{html_lib.escape(r)}</li>" for r in reasons)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>riskgov health report #{report.pk}</title></head><body>"
+        f"<h1>riskgov health report</h1><p>Report #{report.pk} · built {report.created_at:%Y-%m-%d %H:%M} UTC"
+        f" · status: {html_lib.escape(report.get_status_display())}</p>"
+        f'<div class="banner" id="incomplete"><h2>This report is incomplete</h2><ul>{items}</ul></div>'
+        "</body></html>"
+    )
+
+
+def _failure(what: str, exc: BaseException) -> str:
+    log.exception("report: %s", what)
+    return f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _report_figures_safe(
+    *, run: HealthRun | None, previous: Report | None, now: datetime, reasons: list[str]
+) -> dict[str, Any]:
+    """``selectors.report_figures``; on an error (in a savepoint, so a database error does not
+    break the caller's transaction) minimal figures and a reason."""
+    try:
+        with transaction.atomic():
+            return selectors.report_figures(run=run, previous=previous, now=now)
+    except Exception as exc:  # noqa: BLE001 — any failure still gives a (minimal) report
+        reasons.append(_failure("the report's figures could not be computed; figures omitted", exc))
+    return {
+        "generated_at": now.isoformat(),
+        "previous_report": None,
+        "governance": {"since": now.isoformat(), "awaiting_vote": [], "activated": []},
+        "run": None,
+    }
+
+
+def _render_files(report: Report, figures: dict[str, Any], charts: list[dict[str, str]]) -> tuple[str, bytes | None]:
+    """HTML and PDF of ``report``; a rendering failure appends a reason to ``report.reasons``
+    (the HTML is rendered again so it shows it) and gives a minimal page / no PDF."""
+
+    template_failed = False
+
+    def render_html() -> str:
+        nonlocal template_failed
+        if not template_failed:
+            try:
+                return render_to_string("reports/report.html", {"report": report, "f": figures, "charts": charts})
+            except Exception as exc:  # noqa: BLE001
+                template_failed = True
+                report.reasons.append(_failure("HTML rendering failed; a minimal page is archived", exc))
+                report.status = ReportStatus.INCOMPLETE
+        return _minimal_html(report, report.reasons)
+
+    html = render_html()
+    try:
+        return html, report_render_pdf(html)
+    except Exception as exc:  # noqa: BLE001
+        report.reasons.append(_failure("PDF rendering failed; the report is archived and sent as HTML only", exc))
+        report.status = ReportStatus.INCOMPLETE
+        return render_html(), None
 
 
 def report_build(
@@ -72,6 +166,9 @@ def report_build(
 
     ``key`` makes the call idempotent: a second call with the same key (a retried task)
     returns the report already built. The report is never recomputed from the engine.
+    A failure to compute the figures or to render the charts, the HTML or the PDF does not
+    raise: the report is archived ``incomplete`` with what failed among its reasons (module
+    docstring), so that it is still delivered.
 
     Raises:
         DomainError: ``run`` is unpublished or an impact run (proposed parameters).
@@ -85,10 +182,14 @@ def report_build(
         run = selectors.report_run()
     elif run.published_at is None or run.kind == RunKind.IMPACT:
         raise DomainError(f"health run {run.pk} is not a published run of the active parameters")
-    previous = selectors.latest_report()
+    previous = selectors.baseline_report(kind=kind, before=now)
     reasons = selectors.report_gaps(run=run, now=now)
-    figures = selectors.report_figures(run=run, previous=previous, now=now)
-    charts = render_charts(figures)
+    figures = _report_figures_safe(run=run, previous=previous, now=now, reasons=reasons)
+    try:
+        charts = render_charts(figures)
+    except Exception as exc:  # noqa: BLE001
+        reasons.append(_failure("charts omitted: chart rendering failed", exc))
+        charts = []
     figures["charts"] = [{"title": c["title"], "engine": c["engine"]} for c in charts]
     status = ReportStatus.INCOMPLETE if reasons else ReportStatus.COMPLETE
     try:
@@ -107,17 +208,17 @@ def report_build(
             )
             report.full_clean(exclude=["html", "pdf", "figures", "reasons"])
             report.save()
-            html = render_to_string("reports/report.html", {"report": report, "f": figures, "charts": charts})
-            pdf = report_render_pdf(html)
+            html, pdf = _render_files(report, figures, charts)
             report.html.save(f"report-{report.pk}.html", ContentFile(html.encode("utf-8")), save=False)
-            report.pdf.save(f"report-{report.pk}.pdf", ContentFile(pdf), save=False)
-            report.save(update_fields=["html", "pdf"])
+            if pdf is not None:
+                report.pdf.save(f"report-{report.pk}.pdf", ContentFile(pdf), save=False)
+            report.save(update_fields=["html", "pdf", "status", "reasons"])
             audit_record(
                 actor=by,
                 action="reports.report.build",
                 obj=report,
-                to_state=status,
-                after={"run": run.pk if run else None, "reasons": reasons, "kind": kind},
+                to_state=report.status,
+                after={"run": run.pk if run else None, "reasons": report.reasons, "kind": kind},
             )
     except IntegrityError:
         if key and (existing := Report.objects.filter(key=key).first()) is not None:
@@ -163,18 +264,22 @@ def report_message(report: Report, *, to: str) -> EmailMultiAlternatives:
     return msg
 
 
-def report_deliver(*, report: Report, roles: list[str] | None = None) -> dict[str, int]:
-    """E-mail ``report`` to the active members of ``roles`` (default ``RISKGOV_REPORT_ROLES``),
-    exactly once per person across retries (module docstring). Returns counts.
+def _address_taken(report: Report, user: Any) -> bool:
+    """Another account with the same address (any case) already got, or is getting, ``report``."""
+    return (
+        ReportDelivery.objects.filter(report=report, email__iexact=user.email.strip())
+        .exclude(user=user)
+        .exclude(status=DeliveryStatus.FAILED)
+        .exists()
+    )
 
-    Raises:
-        DeliveryIncomplete: some sends failed (they are marked ``failed``; retry to resend).
-    """
-    roles = _check_roles(roles or report_roles_default())
+
+def _send_claimed(report: Report, users: list[Any]) -> dict[str, Any]:
+    """Claim and send ``report`` to each of ``users`` (one per address); counts and errors."""
     counts = {"sent": 0, "skipped": 0, "failed": 0}
     errors: dict[str, str] = {}
-    for user in selectors.role_members(roles):
-        row = _claim(report, user, timezone.now())
+    for user in users:
+        row = None if _address_taken(report, user) else _claim(report, user, timezone.now())
         if row is None:
             counts["skipped"] += 1
             continue
@@ -190,9 +295,82 @@ def report_deliver(*, report: Report, roles: list[str] | None = None) -> dict[st
             continue
         ReportDelivery.objects.filter(pk=row.pk).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), error="")
         counts["sent"] += 1
+    return {"counts": counts, "errors": errors}
+
+
+def report_deliver(*, report: Report, roles: list[str] | None = None) -> dict[str, int]:
+    """E-mail ``report`` to the active members of ``roles`` (default ``RISKGOV_REPORT_ROLES``),
+    exactly once per person across retries (module docstring); two accounts with the same
+    e-mail address (case-insensitive) get one message. Returns counts.
+
+    Raises:
+        DomainError: ``roles`` is empty after the default, or names an unknown role.
+        DeliveryIncomplete: some sends failed (they are marked ``failed``; retry to resend).
+    """
+    roles = _check_roles(roles or report_roles_default())
+    out = _send_claimed(report, selectors.role_recipients(roles))
+    counts = out["counts"]
     if counts["failed"]:
-        raise DeliveryIncomplete(f"report {report.pk}: {counts['failed']} message(s) failed", extra={"errors": errors})
+        raise DeliveryIncomplete(
+            f"report {report.pk}: {counts['failed']} message(s) failed", extra={"errors": out["errors"]}
+        )
     return counts
+
+
+def report_deliveries_retry(*, report: Report) -> dict[str, int]:
+    """Re-send the ``failed`` deliveries of ``report`` (same claim: a ``sent`` or ``sending``
+    row is never sent again) to their people, if still active with an address. Returns counts.
+
+    Raises:
+        DeliveryIncomplete: some sends failed again (still ``failed``; a later sweep retries).
+    """
+    failed = ReportDelivery.objects.filter(report=report, status=DeliveryStatus.FAILED).select_related("user")
+    users, seen = [], set()
+    for d in failed.order_by("user_id"):
+        address = d.user.email.strip().lower()
+        if d.user.is_active and address and address not in seen:
+            seen.add(address)
+            users.append(d.user)
+    out = _send_claimed(report, users)
+    counts = out["counts"]
+    if counts["failed"]:
+        raise DeliveryIncomplete(
+            f"report {report.pk}: {counts['failed']} message(s) failed again", extra={"errors": out["errors"]}
+        )
+    return counts
+
+
+#: a failed delivery is re-sent by the sweep once it is this old (the task's own retries first)
+RETRY_AFTER = timedelta(minutes=5)
+#: … and only for reports at most this old (an older report is no longer news)
+RETRY_WITHIN = timedelta(days=2)
+
+
+def report_deliveries_requeue(*, now: datetime | None = None) -> list[int]:
+    """Enqueue ``reports.retry_failed`` for each report of the last ``RETRY_WITHIN`` with a
+    delivery ``failed`` for at least ``RETRY_AFTER`` (its task gave up, or is still backing
+    off: the claim makes a double enqueue harmless). A broker error is logged; the next
+    sweep tries again. Returns the report ids enqueued."""
+    from riskgov.reports.tasks import report_retry_failed_task
+
+    now = now or timezone.now()
+    ids = list(
+        ReportDelivery.objects.filter(
+            status=DeliveryStatus.FAILED, claimed_at__lte=now - RETRY_AFTER, report__created_at__gte=now - RETRY_WITHIN
+        )
+        .order_by("report_id")
+        .values_list("report_id", flat=True)
+        .distinct()
+    )
+    done = []
+    for report_id in ids:
+        try:
+            report_retry_failed_task.delay(report_id)
+        except Exception:  # noqa: BLE001 — a broker outage: the next sweep retries
+            log.exception("could not enqueue the retry of report %s's failed deliveries", report_id)
+            continue
+        done.append(report_id)
+    return done
 
 
 @transaction.atomic

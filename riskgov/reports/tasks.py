@@ -1,35 +1,47 @@
 """Celery interface of reports and alerts (STYLE rule 9): thin tasks, ids in, services inside.
 
-* ``reports.build_and_deliver`` — beat (daily, ``core.schedules``; its ``roles`` kwarg is
-  editable in the admin) and "send now": builds a report keyed by the task id (a retry
-  reuses the report it built) and delivers it once per person. Idempotent → ``acks_late``,
-  retried on any error with backoff.
-* ``alerts.evaluate`` — beat (every 15 min) and after every published run (signal).
-  Idempotent (state-based: a second evaluation of the same state changes nothing).
+* ``reports.build_and_deliver`` — beat (daily, ``core.schedules``; the entry's kwargs may
+  name ``roles``, editable in the admin — unknown names are dropped with a warning, and
+  without valid roles the report goes to ``RISKGOV_REPORT_ROLES``) and "send now": builds a
+  report keyed by the task id (a retry reuses the report it built) and delivers it once per
+  person. Idempotent → ``acks_late``, retried on any error with backoff.
+* ``reports.retry_failed`` — re-sends one report's ``failed`` deliveries (enqueued by the
+  sweep of ``alerts.evaluate``).
+* ``alerts.evaluate`` — beat (every 15 min) and after every published run (signal). The run
+  id is only a trigger: the latest published run is evaluated (an older run is skipped).
+  Idempotent (state-based: a second evaluation of the same state changes nothing). The
+  scheduled call (no run id) also re-enqueues notifications and report deliveries whose
+  sending never happened or failed for good (``alerts.alert_notifications_requeue``,
+  ``services.report_deliveries_requeue``).
 * ``alerts.notify`` — one notification, claimed before sending, retried on failure.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import shared_task
 
 import riskgov.config.celery  # noqa: E402,F401  isort: skip  (bind to the project's app)
 
+log = logging.getLogger(__name__)
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
 
 
 @shared_task(name="reports.build_and_deliver", bind=True, acks_late=True, soft_time_limit=600, time_limit=660, **RETRY)
 def report_build_and_deliver(
-    self, kind: str = "scheduled", roles: list[str] | None = None, by_id: int | None = None
+    self, kind: str = "scheduled", roles: Any = None, by_id: int | None = None
 ) -> dict[str, int]:
-    """Build a report from the latest published run and e-mail it to ``roles``."""
+    """Build a report from the latest published run and e-mail it to ``roles`` (default
+    ``RISKGOV_REPORT_ROLES``; unknown role names are dropped, see the module docstring)."""
     from django.contrib.auth import get_user_model
 
-    from riskgov.reports.services import report_build, report_deliver
+    from riskgov.reports.services import report_build, report_deliver, report_roles_lenient
 
     by = get_user_model().objects.filter(pk=by_id).first() if by_id else None
     report = report_build(kind=kind, by=by, key=f"task:{self.request.id}")
-    counts = report_deliver(report=report, roles=roles)
+    counts = report_deliver(report=report, roles=report_roles_lenient(roles))
     return {"report": report.pk, **counts}
 
 
@@ -42,14 +54,33 @@ def report_deliver_task(report_id: int, roles: list[str] | None = None) -> dict[
     return report_deliver(report=Report.objects.get(pk=report_id), roles=roles)
 
 
+@shared_task(name="reports.retry_failed", acks_late=True, soft_time_limit=600, time_limit=660, **RETRY)
+def report_retry_failed_task(report_id: int) -> dict[str, int]:
+    """Re-send the failed deliveries of one report (never a sent or sending one)."""
+    from riskgov.reports.models import Report
+    from riskgov.reports.services import report_deliveries_retry
+
+    report = Report.objects.filter(pk=report_id).first()
+    if report is None:
+        return {"sent": 0, "skipped": 0, "failed": 0}
+    return report_deliveries_retry(report=report)
+
+
 @shared_task(name="alerts.evaluate", acks_late=True, soft_time_limit=300, time_limit=330, **RETRY)
 def alerts_evaluate_task(run_id: int | None = None) -> dict[str, list[int]]:
-    """Evaluate the alert rules on ``run_id`` (default: the latest published run)."""
-    from riskgov.health.models import HealthRun
-    from riskgov.reports.alerts import alerts_evaluate
+    """Evaluate the alert rules on the latest published run; ``run_id`` (a publication) is a
+    trigger only — an evaluation triggered by a run older than the latest is skipped. The
+    scheduled call (no ``run_id``) then re-enqueues stuck notifications and failed deliveries."""
+    from riskgov.reports.alerts import alert_notifications_requeue, alerts_evaluate
+    from riskgov.reports.services import report_deliveries_requeue
 
-    run = HealthRun.objects.filter(pk=run_id).first() if run_id else None
-    return alerts_evaluate(run=run)
+    requeued = {}
+    if run_id is None:  # first, so that a failing evaluation does not hold the outbox back
+        requeued = {
+            "requeued_notifications": alert_notifications_requeue(),
+            "requeued_reports": report_deliveries_requeue(),
+        }
+    return {**alerts_evaluate(run_id=run_id), **requeued}
 
 
 @shared_task(name="alerts.notify", acks_late=True, soft_time_limit=120, time_limit=150, **RETRY)

@@ -7,14 +7,16 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from riskgov.governance.models import Proposal, ProposalKind
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunStatus
 from riskgov.markets.models import Market
 from riskgov.reports import alerts
-from riskgov.reports.alerts import alert_notification_send, alerts_evaluate
+from riskgov.reports.alerts import alert_notification_send, alert_notifications_requeue, alerts_evaluate
 from riskgov.reports.models import AlertFiring, AlertKind, AlertNotification, AlertRule, DeliveryStatus
+from riskgov.reports.tasks import alerts_evaluate_task
 from riskgov.snapshots.models import Snapshot
 from tests.factories import AssetFactory, MarketFactory, UserFactory
 from tests.reports.conftest import make_run
@@ -75,6 +77,7 @@ def accounts(run, rows):
             notional_usd=notional,
             initial_margin_usd=10,
             maintenance_margin_usd=5,
+            liquidatable=liq,  # a cross position of a liquidatable account (§5)
         )
 
 
@@ -88,30 +91,38 @@ def btc(db):
     return MarketFactory(base_asset=AssetFactory(symbol="BTC"))
 
 
-def _lifecycle(cap, kind, threshold, bad_run, good_run, *, subject=""):
-    """Fire on ``bad_run``, stay quiet on a repeat, clear once on ``good_run``."""
+def _lifecycle(cap, kind, threshold, make_bad, make_good, *, subject=""):
+    """Fire on the run ``make_bad()`` publishes, stay quiet on a repeat, clear once on the
+    newer run ``make_good()`` publishes (runs are published in order: the latest is evaluated)."""
     r = rule(kind, threshold, renotify_minutes=0)
+    bad_run = make_bad()
     out = evaluate(bad_run, capture=cap)
     assert len(out["fired"]) == 1, kind
     f = AlertFiring.objects.get(rule=r)
     assert f.subject == subject and f.run_id == bad_run.pk and f.cleared_at is None
+    assert f.rule_kind == kind
     assert len(mail.outbox) == 1 and "ALERT" in mail.outbox[0].subject
     assert set(mail.outbox[0].to) == {"m1@example.org", "m2@example.org"}
     out = evaluate(bad_run, capture=cap)  # dedup: the condition persists, nothing new
     assert out == {"fired": [], "renotified": [], "cleared": [], "notifications": []}
     assert AlertFiring.objects.filter(rule=r).count() == 1 and len(mail.outbox) == 1
+    good_run = make_good()
     out = evaluate(good_run, capture=cap)
     assert out["cleared"] == [f.pk] and "cleared" in mail.outbox[-1].subject and len(mail.outbox) == 2
     f.refresh_from_db()
-    assert f.cleared_at is not None
+    assert f.cleared_at is not None and f.detail["cleared_reason"] == "condition"
     assert evaluate(good_run, capture=cap)["notifications"] == [] and len(mail.outbox) == 2  # once
     return f
 
 
 def test_coverage_at_es(committee, django_capture_on_commit_callbacks):
-    bad = make_run(coverage_at_es=0.6)
-    good = make_run(coverage_at_es=None)  # infinity: nothing to cover
-    f = _lifecycle(django_capture_on_commit_callbacks, AlertKind.COVERAGE_AT_ES, 1, bad, good)
+    f = _lifecycle(
+        django_capture_on_commit_callbacks,
+        AlertKind.COVERAGE_AT_ES,
+        1,
+        lambda: make_run(coverage_at_es=0.6),
+        lambda: make_run(coverage_at_es=None),  # infinity: nothing to cover
+    )
     assert f.value == Decimal("0.6") and f.threshold == Decimal(1)
 
 
@@ -120,33 +131,56 @@ def test_liquidatable_share_of_accounts(committee, django_capture_on_commit_call
         django_capture_on_commit_callbacks,
         AlertKind.LIQUIDATABLE_ACCOUNTS,
         "0.05",
-        make_run(liquidatable_accounts=8, n_accounts=100),
-        make_run(liquidatable_accounts=2, n_accounts=100),
+        lambda: make_run(liquidatable_accounts=8, n_accounts=100),
+        lambda: make_run(liquidatable_accounts=2, n_accounts=100),
     )
-    assert f.value == Decimal("0.08")
+    assert f.value == Decimal("0.08")  # the last value while firing is kept on the firing
+    cleared = mail.outbox[-1].body  # … but the "cleared" e-mail shows what was observed at clearing
+    assert "Observed: 2 of 100 accounts liquidatable (2.00%" in cleared and "Value: 0.02   Threshold: 0.05" in cleared
+    assert (
+        "Observed: 8 of 100" not in cleared and "While firing: 8 of 100" in cleared and "(last value 0.08)" in cleared
+    )
+
+
+def _with_accounts(rows):
+    def make():
+        run = make_run()
+        accounts(run, rows)
+        return run
+
+    return make
 
 
 def test_liquidatable_share_of_open_interest(committee, btc, django_capture_on_commit_callbacks):
-    bad, good = make_run(), make_run()
-    accounts(bad, [(True, False, 0, 300.0), (False, False, 0, 700.0)])  # 30 % of OI liquidatable
-    accounts(good, [(True, False, 0, 50.0), (False, False, 0, 950.0)])  # 5 %
-    f = _lifecycle(django_capture_on_commit_callbacks, AlertKind.LIQUIDATABLE_OI, "0.1", bad, good)
+    f = _lifecycle(
+        django_capture_on_commit_callbacks,
+        AlertKind.LIQUIDATABLE_OI,
+        "0.1",
+        _with_accounts([(True, False, 0, 300.0), (False, False, 0, 700.0)]),  # 30 % of OI liquidatable
+        _with_accounts([(True, False, 0, 50.0), (False, False, 0, 950.0)]),  # 5 %
+    )
     assert f.value == Decimal("0.3")
 
 
 def test_bankrupt_account_above_a_size(committee, btc, django_capture_on_commit_callbacks):
-    bad, good = make_run(), make_run()
-    accounts(bad, [(True, True, 250_000.0, 10.0), (True, True, 10.0, 10.0)])
-    accounts(good, [(True, True, 90_000.0, 10.0)])
-    f = _lifecycle(django_capture_on_commit_callbacks, AlertKind.BANKRUPT_ACCOUNT, 100_000, bad, good)
+    f = _lifecycle(
+        django_capture_on_commit_callbacks,
+        AlertKind.BANKRUPT_ACCOUNT,
+        100_000,
+        _with_accounts([(True, True, 250_000.0, 10.0), (True, True, 10.0, 10.0)]),
+        _with_accounts([(True, True, 90_000.0, 10.0)]),
+    )
     assert f.value == Decimal("250000") and f.detail["accounts_above"] == 1
 
 
 def test_mmf_below_recommendation_per_market(committee, django_capture_on_commit_callbacks):
-    bad = make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006), rec("ETH-PERP", 0.01, 0.008)])
-    good = make_run(recommendations=[rec("BTC-PERP", 0.007, 0.006), rec("ETH-PERP", 0.01, 0.008)])
     f = _lifecycle(
-        django_capture_on_commit_callbacks, AlertKind.MMF_BELOW_RECOMMENDATION, 0, bad, good, subject="BTC-PERP"
+        django_capture_on_commit_callbacks,
+        AlertKind.MMF_BELOW_RECOMMENDATION,
+        0,
+        lambda: make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006), rec("ETH-PERP", 0.01, 0.008)]),
+        lambda: make_run(recommendations=[rec("BTC-PERP", 0.007, 0.006), rec("ETH-PERP", 0.01, 0.008)]),
+        subject="BTC-PERP",
     )
     assert f.value == Decimal("0.004") and f.threshold == Decimal("0.006")
 
@@ -160,9 +194,14 @@ def test_mmf_rule_restricted_to_one_market(committee, django_capture_on_commit_c
 
 
 def test_backtest_failure(committee, django_capture_on_commit_callbacks):
-    bad = make_run(recommendations=[rec("BTC-PERP", 0.004, 0.003, reject=True)])
-    good = make_run(recommendations=[rec("BTC-PERP", 0.004, 0.003, reject=False)])
-    f = _lifecycle(django_capture_on_commit_callbacks, AlertKind.BACKTEST_FAILS, 0, bad, good, subject="BTC-PERP")
+    f = _lifecycle(
+        django_capture_on_commit_callbacks,
+        AlertKind.BACKTEST_FAILS,
+        0,
+        lambda: make_run(recommendations=[rec("BTC-PERP", 0.004, 0.003, reject=True)]),
+        lambda: make_run(recommendations=[rec("BTC-PERP", 0.004, 0.003, reject=False)]),
+        subject="BTC-PERP",
+    )
     assert f.value == Decimal("12.5") and f.threshold == Decimal("3.84")
 
 
@@ -190,6 +229,30 @@ def test_health_run_failed(committee, django_capture_on_commit_callbacks):
     evaluate(capture=django_capture_on_commit_callbacks)
     f.refresh_from_db()
     assert f.cleared_at is not None and len(mail.outbox) == 2
+
+
+def test_health_run_failed_is_not_cleared_by_a_run_in_progress(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    make_run(age_hours=3)
+    make_run(age_hours=2, status=RunStatus.FAILED, error="chunk 3 died")
+    r = rule(AlertKind.RUN_FAILED, 0, renotify_minutes=0)
+    evaluate(capture=cap)
+    f = AlertFiring.objects.get(rule=r)
+    make_run(age_hours=1, status=RunStatus.RUNNING)  # the next run starts: not a success yet
+    make_run(age_hours=0.5, status=RunStatus.PENDING)
+    assert evaluate(capture=cap)["cleared"] == []
+    f.refresh_from_db()
+    assert f.cleared_at is None and len(mail.outbox) == 1
+    make_run(age_hours=0.1)  # a run succeeds
+    assert evaluate(capture=cap)["cleared"] == [f.pk]
+
+
+def test_a_failed_run_fires_even_while_a_newer_one_runs(committee, django_capture_on_commit_callbacks):
+    make_run(age_hours=3, status=RunStatus.FAILED, error="out of memory")
+    make_run(age_hours=1, status=RunStatus.RUNNING)
+    r = rule(AlertKind.RUN_FAILED, 0)
+    evaluate(capture=django_capture_on_commit_callbacks)
+    assert "out of memory" in AlertFiring.objects.get(rule=r).message
 
 
 def test_health_run_overdue(committee, django_capture_on_commit_callbacks):
@@ -309,3 +372,196 @@ def test_default_rules_command_is_idempotent(db):
     call_command("setup_alert_rules")
     assert AlertRule.objects.count() == len(alerts.DEFAULT_RULES) == len(AlertKind.values)
     assert AlertRule.objects.get(kind=AlertKind.COVERAGE_AT_ES).threshold == Decimal("1.5")
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_a_late_trigger_of_an_older_run_is_skipped(committee, django_capture_on_commit_callbacks):
+    """Run A (bad) fires, run B (good) clears; A's late or retried task must not re-fire."""
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1, renotify_minutes=0)
+    a = make_run(coverage_at_es=0.5)
+    evaluate(a, capture=cap)
+    b = make_run(coverage_at_es=3.0)
+    assert len(evaluate(b, capture=cap)["cleared"]) == 1
+    assert evaluate(a, capture=cap) == {"fired": [], "renotified": [], "cleared": [], "notifications": []}
+    with cap(execute=True):
+        out = alerts_evaluate_task.apply(kwargs={"run_id": a.pk}, throw=True).get()
+    assert out["fired"] == [] and AlertFiring.objects.filter(rule=r, cleared_at__isnull=True).count() == 0
+    assert len(mail.outbox) == 2
+
+
+def test_a_late_trigger_never_moves_the_firing_back_to_an_older_run(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1, renotify_minutes=0)
+    x = make_run(coverage_at_es=0.5)
+    evaluate(x, capture=cap)
+    y = make_run(coverage_at_es=0.4)
+    evaluate(y, capture=cap)
+    evaluate(x, capture=cap)  # X's post-publication task, redelivered late
+    f = AlertFiring.objects.get(rule=r)
+    assert f.run_id == y.pk and f.value == Decimal("0.4")
+
+
+def test_the_trigger_is_only_a_trigger_the_latest_run_is_evaluated(committee, django_capture_on_commit_callbacks):
+    """A scheduled evaluation (or an impact run's) evaluates the newest publication."""
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1)
+    make_run(coverage_at_es=0.5)
+    newest = make_run(coverage_at_es=0.3)
+    impact = make_run(coverage_at_es=5.0, kind="impact", age_hours=0.01)
+    evaluate(impact, capture=cap)
+    assert AlertFiring.objects.get(rule=r).run_id == newest.pk
+
+
+def test_unknown_market_inputs_keep_the_firing_open_until_fixed_or_gone(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    mmf = rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=0)
+    bt = rule(AlertKind.BACKTEST_FAILS, 0, renotify_minutes=0)
+    evaluate(make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006, reject=True)]), capture=cap)
+    assert AlertFiring.objects.filter(cleared_at__isnull=True).count() == 2 and len(mail.outbox) == 2
+    unknown = {"market": "BTC-PERP", "current_mmf": None, "note": "not enough price history", "h1": {"mmf_rec": None}}
+    out = evaluate(make_run(recommendations=[unknown, rec("ETH-PERP", 0.01, 0.008)]), capture=cap)
+    assert out["cleared"] == [] and len(mail.outbox) == 2  # unknown is not "fixed"
+    out = evaluate(make_run(recommendations=[]), capture=cap)  # recommendations not computed: unknown
+    assert out["cleared"] == []
+    out = evaluate(make_run(recommendations=[rec("BTC-PERP", 0.007, 0.006)]), capture=cap)  # fixed
+    assert sorted(out["cleared"]) == sorted(AlertFiring.objects.values_list("pk", flat=True))
+    assert AlertFiring.objects.get(rule=mmf).detail["cleared_reason"] == "condition"
+    assert AlertFiring.objects.get(rule=bt).detail["cleared_reason"] == "condition"
+
+
+def test_a_market_that_is_gone_clears(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=0)
+    evaluate(make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006)]), capture=cap)
+    out = evaluate(make_run(recommendations=[rec("ETH-PERP", 0.01, 0.008)]), capture=cap)
+    f = AlertFiring.objects.get(rule=r)
+    assert out["cleared"] == [f.pk] and f.detail["cleared_reason"] == "gone"
+    assert "BTC-PERP is no longer observed" in mail.outbox[-1].body
+
+
+def test_a_failed_enqueue_is_made_up_by_the_scheduled_sweep(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    rule(AlertKind.COVERAGE_AT_ES, 1)
+    make_run(coverage_at_es=0.5)
+    with mock.patch("riskgov.reports.tasks.alerts_notify_task.delay", side_effect=ConnectionError("broker down")):
+        out = evaluate(capture=cap)  # robust on_commit: the error is logged, the evaluation stands
+    n = AlertNotification.objects.get(pk=out["notifications"][0])
+    assert n.status == DeliveryStatus.PENDING and mail.outbox == []
+    assert alert_notifications_requeue() == []  # too young: its own task may still be on its way
+    later = timezone.now() + dt.timedelta(minutes=10)
+    assert alert_notifications_requeue(now=later) == [n.pk]
+    n.refresh_from_db()
+    assert n.status == DeliveryStatus.SENT and len(mail.outbox) == 1
+    assert alert_notifications_requeue(now=later) == [] and len(mail.outbox) == 1  # sent: never again
+
+
+def test_failed_notifications_are_retried_but_sending_ones_never(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1)
+    evaluate(make_run(coverage_at_es=0.5), capture=cap)
+    f = AlertFiring.objects.get(rule=r)
+    mail.outbox.clear()
+    old = timezone.now() - dt.timedelta(minutes=30)
+    failed = AlertNotification.objects.create(
+        firing=f, event="renotify", status=DeliveryStatus.FAILED, attempts=6, created_at=old
+    )
+    sending = AlertNotification.objects.create(
+        firing=f, event="renotify", status=DeliveryStatus.SENDING, created_at=old
+    )
+    ancient = AlertNotification.objects.create(
+        firing=f, event="renotify", status=DeliveryStatus.FAILED, created_at=old - dt.timedelta(days=3)
+    )
+    with cap(execute=True):
+        out = alerts_evaluate_task.apply(throw=True).get()  # the scheduled evaluation sweeps
+    assert out["requeued_notifications"] == [failed.pk]
+    status = dict(AlertNotification.objects.values_list("pk", "status"))
+    assert status[failed.pk] == DeliveryStatus.SENT  # retried after its task gave up
+    assert status[sending.pk] == DeliveryStatus.SENDING  # maybe sent already: never again
+    assert status[ancient.pk] == DeliveryStatus.FAILED  # too old to be news
+    assert len(mail.outbox) == 1
+
+
+def test_a_disabled_rule_closes_its_open_firings(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1, renotify_minutes=0)
+    evaluate(make_run(coverage_at_es=0.5), capture=cap)
+    AlertRule.objects.filter(pk=r.pk).update(enabled=False)
+    out = evaluate(capture=cap)
+    f = AlertFiring.objects.get(rule=r)
+    assert out["cleared"] == [f.pk] and f.detail["cleared_reason"] == "rule disabled"
+    assert "cleared" in mail.outbox[-1].subject and "the rule was disabled" in mail.outbox[-1].body
+    assert evaluate(capture=cap)["notifications"] == [] and len(mail.outbox) == 2  # nothing more while disabled
+
+
+def test_a_rule_whose_kind_or_market_changed_closes_the_old_episode(committee, btc, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    eth = MarketFactory(base_asset=AssetFactory(symbol="ETH"))
+    r = rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=0)
+    evaluate(make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006), rec("ETH-PERP", 0.005, 0.008)]), capture=cap)
+    assert AlertFiring.objects.filter(rule=r, cleared_at__isnull=True).count() == 2
+    AlertRule.objects.filter(pk=r.pk).update(market=eth)  # now watches ETH only
+    out = evaluate(capture=cap)
+    assert len(out["cleared"]) == 2 and len(out["fired"]) == 1  # both old episodes closed; ETH's reopens
+    new = AlertFiring.objects.get(rule=r, cleared_at__isnull=True)
+    assert new.subject == "ETH-PERP" and new.rule_market_id == eth.pk
+    assert {f.detail["cleared_reason"] for f in AlertFiring.objects.filter(rule=r, cleared_at__isnull=False)} == {
+        "rule changed"
+    }
+    AlertRule.objects.filter(pk=r.pk).update(kind=AlertKind.BACKTEST_FAILS)  # another kind
+    out = evaluate(capture=cap)
+    assert (
+        out["cleared"] == [new.pk]
+        and "changed to watch" in AlertFiring.objects.get(pk=new.pk).detail["cleared_message"]
+    )
+
+
+def test_saving_a_rule_in_the_admin_evaluates_soon(committee, rf, django_capture_on_commit_callbacks):
+    from django.contrib.admin.sites import site
+
+    from riskgov.reports.admin import AlertRuleAdmin
+
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.COVERAGE_AT_ES, 1)
+    evaluate(make_run(coverage_at_es=0.5), capture=cap)
+    r.enabled = False
+    with cap(execute=True):
+        AlertRuleAdmin(AlertRule, site).save_model(rf.post("/"), r, None, change=True)
+    assert AlertFiring.objects.get(rule=r).detail["cleared_reason"] == "rule disabled"
+
+
+@pytest.mark.parametrize(
+    "kind, threshold, ok",
+    [
+        (AlertKind.LIQUIDATABLE_ACCOUNTS, "0.05", True),
+        (AlertKind.LIQUIDATABLE_ACCOUNTS, "1", True),
+        (AlertKind.LIQUIDATABLE_ACCOUNTS, "5", False),  # 5 % written as a percentage
+        (AlertKind.LIQUIDATABLE_ACCOUNTS, "0", False),
+        (AlertKind.LIQUIDATABLE_OI, "0.1", True),
+        (AlertKind.LIQUIDATABLE_OI, "10", False),
+        (AlertKind.COVERAGE_AT_ES, "1.5", True),
+        (AlertKind.COVERAGE_AT_ES, "0", False),
+        (AlertKind.PRICES_STALE, "-1", False),
+    ],
+)
+def test_thresholds_are_validated_in_their_unit(kind, threshold, ok):
+    r = AlertRule(name="x", kind=kind, threshold=Decimal(threshold), roles=["committee"])
+    if ok:
+        r.full_clean()
+    else:
+        with pytest.raises(ValidationError) as err:
+            r.full_clean()
+        assert "threshold" in err.value.message_dict
+
+
+def test_liquidatable_share_labels_cite_section_5():
+    for kind in (AlertKind.LIQUIDATABLE_ACCOUNTS, AlertKind.LIQUIDATABLE_OI):
+        assert "§5" in kind.label and "fraction" in kind.label
+
+
+def test_one_alert_email_per_address(committee, django_capture_on_commit_callbacks):
+    UserFactory(username="m1-alt", roles=["committee"], email="M1@Example.org")  # same person, two accounts
+    rule(AlertKind.COVERAGE_AT_ES, 1)
+    out = evaluate(make_run(coverage_at_es=0.5), capture=django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1 and sorted(mail.outbox[0].to) == ["m1@example.org", "m2@example.org"]
+    assert alert_notification_send(notification_id=out["notifications"][0]) == 0  # and once only

@@ -15,11 +15,12 @@ from pypdf import PdfReader
 from riskgov.core.models import AuditEvent
 from riskgov.health.models import HealthRun, RunStatus
 from riskgov.reports import services
-from riskgov.reports.models import DeliveryStatus, Report, ReportDelivery, ReportStatus
-from riskgov.reports.services import DeliveryIncomplete, report_build, report_deliver
+from riskgov.reports.models import DeliveryStatus, Report, ReportDelivery, ReportKind, ReportStatus
+from riskgov.reports.services import DeliveryIncomplete, report_build, report_deliver, report_deliveries_requeue
 from riskgov.reports.tasks import report_build_and_deliver
 from riskgov.reports.templatetags.report_format import ratio, usd
 from riskgov.snapshots.models import Snapshot
+from tests.factories import UserFactory
 from tests.reports.conftest import make_run
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_setup_schedules_creates_the_daily_report_and_alert_entries():
     call_command("setup_schedules")
     daily = PeriodicTask.objects.get(task="reports.build_and_deliver")
     assert (daily.crontab.hour, daily.crontab.minute) == ("7", "0") and daily.interval is None
-    assert json.loads(daily.kwargs) == {"kind": "scheduled", "roles": ["committee", "admin"]}
+    assert json.loads(daily.kwargs) == {"kind": "scheduled"}  # roles: RISKGOV_REPORT_ROLES
     alerts = PeriodicTask.objects.get(task="alerts.evaluate")
     assert alerts.interval.every == 15
     assert PeriodicTask.objects.filter(task__in=["reports.build_and_deliver", "alerts.evaluate"]).count() == 2
@@ -223,3 +224,121 @@ def test_charts_are_rendered_by_kaleido(published_run, settings):
     assert [c["engine"] for c in report.figures["charts"]] == ["kaleido", "kaleido"]
     assert report.html.read().decode().count('src="data:image/png;base64,') == 2
     assert report.pdf.size > 20_000
+
+
+# --------------------------------------------------------------------------- review fixes
+def _boom(*args, **kwargs):
+    raise RuntimeError("renderer crashed")
+
+
+def test_a_pdf_that_fails_to_render_gives_an_html_only_report_that_is_sent(published_run, people, monkeypatch):
+    monkeypatch.setattr(services, "report_render_pdf", _boom)
+    out = report_build_and_deliver.apply(kwargs={}, task_id="pdf-fails", throw=True).get()
+    report = Report.objects.get(pk=out["report"])
+    assert out["sent"] == 3 and report.status == ReportStatus.INCOMPLETE and not report.pdf
+    assert any(r.startswith("PDF rendering failed") and "renderer crashed" in r for r in report.reasons)
+    html = report.html.read().decode()
+    assert "PDF rendering failed" in html and f"health run <b>#{published_run.pk}</b>" in html  # full figures
+    msg = mail.outbox[0]
+    assert "INCOMPLETE" in msg.subject and msg.attachments == [] and msg.alternatives[0][1] == "text/html"
+    assert "no PDF could be made" in msg.body and "PDF rendering failed" in msg.body
+
+
+def test_charts_that_fail_are_omitted(published_run, monkeypatch):
+    monkeypatch.setattr(services, "render_charts", _boom)
+    report = report_build()
+    assert report.status == ReportStatus.INCOMPLETE and report.figures["charts"] == []
+    assert report.reasons[-1].startswith("charts omitted: chart rendering failed")
+    assert "charts omitted" in pdf_text(report) and "data:image" not in report.html.read().decode()
+
+
+def test_figures_or_template_that_fail_still_give_a_minimal_report(published_run, people, monkeypatch):
+    monkeypatch.setattr(services.selectors, "report_figures", _boom)
+    monkeypatch.setattr(services, "render_to_string", _boom)  # the HTML template as well
+    report = report_build()
+    text = " ".join(report.reasons)
+    assert report.status == ReportStatus.INCOMPLETE and "figures could not be computed" in text
+    assert "HTML rendering failed" in text and "This report is incomplete" in report.html.read().decode()
+    assert "HTML rendering failed" in pdf_text(report)
+
+
+def _report(kind, *, run=True, hours_ago=0.0):
+    report = report_build(kind=kind, now=timezone.now() - dt.timedelta(hours=hours_ago))
+    if not run:
+        Report.objects.filter(pk=report.pk).update(run=None)
+    return report
+
+
+def test_changes_are_measured_against_the_latest_earlier_report_of_the_same_kind(published_run):
+    scheduled = _report(ReportKind.SCHEDULED, hours_ago=24)
+    manual = _report(ReportKind.MANUAL, hours_ago=5)  # "send now" in between: not the daily baseline
+    _report(ReportKind.SCHEDULED, run=False, hours_ago=2)  # no run (no figures): never the baseline
+    HealthRun.objects.filter(pk=published_run.pk).update(es_usd=published_run.es_usd + 500.0)
+    daily = report_build(kind=ReportKind.SCHEDULED)
+    assert daily.previous_id == scheduled.pk and daily.figures["previous_report"]["id"] == scheduled.pk
+    assert daily.figures["changes"]["es_usd"]["delta"] == pytest.approx(500.0)
+    assert daily.figures["governance"]["since"] == scheduled.created_at.isoformat()
+    assert report_build(kind=ReportKind.MANUAL).previous_id == manual.pk
+
+
+def test_without_a_report_of_its_kind_the_baseline_is_the_latest_with_a_run(published_run):
+    scheduled = _report(ReportKind.SCHEDULED, hours_ago=3)
+    _report(ReportKind.SCHEDULED, run=False, hours_ago=1)
+    figureless = _report(ReportKind.SCHEDULED, hours_ago=0.5)  # its figures could not be computed
+    Report.objects.filter(pk=figureless.pk).update(figures={"run": None})
+    assert report_build(kind=ReportKind.MANUAL).previous_id == scheduled.pk
+
+
+def test_two_accounts_with_one_address_get_one_report(published_run, people):
+    UserFactory(username="m1-again", roles=["committee"], email="M1@example.ORG")
+    report = report_build()
+    assert report_deliver(report=report) == {"sent": 3, "skipped": 0, "failed": 0}
+    assert sorted(m.to[0].lower() for m in mail.outbox) == sorted(COMMITTEE_AND_ADMIN)
+    assert report_deliver(report=report)["sent"] == 0 and len(mail.outbox) == 3
+
+
+def test_failed_deliveries_are_retried_by_the_sweep_never_a_sent_or_sending_one(published_run, people):
+    report = report_build()
+    with mock.patch.object(services.EmailMultiAlternatives, "send", side_effect=ConnectionError("smtp down")):
+        with pytest.raises(DeliveryIncomplete):
+            report_deliver(report=report)  # the task's retries ran out with every row failed
+    rows = {d.user.username: d for d in ReportDelivery.objects.filter(report=report)}
+    ReportDelivery.objects.filter(pk=rows["m1"].pk).update(status=DeliveryStatus.SENT)  # sent by hand meanwhile
+    ReportDelivery.objects.filter(pk=rows["m2"].pk).update(status=DeliveryStatus.SENDING)  # outcome unknown
+    assert report_deliveries_requeue() == []  # too recent: the task's own retries come first
+    assert report_deliveries_requeue(now=timezone.now() + dt.timedelta(minutes=10)) == [report.pk]
+    assert [m.to for m in mail.outbox] == [["adm@example.org"]]
+    assert ReportDelivery.objects.get(pk=rows["adm"].pk).status == DeliveryStatus.SENT
+    assert report_deliveries_requeue(now=timezone.now() + dt.timedelta(minutes=10)) == []
+    assert report_deliveries_requeue(now=timezone.now() + dt.timedelta(days=3)) == []  # old reports are left
+
+
+def test_the_daily_task_sends_to_the_default_roles_and_drops_unknown_ones(published_run, people, settings, caplog):
+    settings.RISKGOV_REPORT_ROLES = ["viewer"]
+    report_build_and_deliver.apply(kwargs={"kind": "scheduled"}, task_id="daily-1", throw=True)
+    assert [m.to for m in mail.outbox] == [["vic@example.org"]]  # no roles in the entry: the setting
+    mail.outbox.clear()
+    out = report_build_and_deliver.apply(kwargs={"roles": ["analyst", "comittee"]}, task_id="daily-2", throw=True)
+    assert out.get()["sent"] == 1 and [m.to for m in mail.outbox] == [["ana@example.org"]]
+    assert "comittee" in caplog.text
+    mail.outbox.clear()
+    out = report_build_and_deliver.apply(kwargs={"roles": ["Committee", "boss"]}, task_id="daily-3", throw=True)
+    assert out.get()["sent"] == 1 and [m.to for m in mail.outbox] == [["vic@example.org"]]  # none valid: default
+    assert Report.objects.count() == 3
+
+
+def test_liquidatable_open_interest_counts_liquidatable_positions_only(published_run):
+    """§5/§6: a healthy isolated position of a liquidatable account is not liquidatable OI."""
+    from riskgov.health.models import PositionResult
+    from riskgov.reports.selectors import riskiest_markets, run_liquidatable_oi
+
+    rows = list(PositionResult.objects.filter(run=published_run))
+    liq, total = run_liquidatable_oi(published_run)
+    assert liq == pytest.approx(sum(abs(p.notional_usd) for p in rows if p.liquidatable), rel=1e-9)
+    assert total == pytest.approx(sum(abs(p.notional_usd) for p in rows), rel=1e-9)
+    assert 0 < liq < total
+    markets = {m["market"]: m for m in riskiest_markets(published_run)}
+    btc = [p for p in rows if p.market.symbol == "BTC-PERP"]
+    assert markets["BTC-PERP"]["liquidatable_oi_usd"] == pytest.approx(
+        sum(abs(p.notional_usd) for p in btc if p.liquidatable), rel=1e-9, abs=1e-9
+    )
