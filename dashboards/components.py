@@ -34,6 +34,7 @@ def ratio(x: float | None, *, infinite: str = "∞") -> str:
 
 
 def count(x: int | None) -> str:
+    """A count with thousands separators (``None`` → "—")."""
     return "—" if x is None else f"{x:,}"
 
 
@@ -50,6 +51,7 @@ def card(card_id: str, label: str, value: str, note: str = "") -> html.Div:
 
 
 def cards(items: Iterable[html.Div]) -> html.Div:
+    """A grid of key-figure cards."""
     return html.Div(list(items), className="kpis")
 
 
@@ -88,6 +90,7 @@ def chart(
 
 
 def store_id(chart_id: str) -> dict[str, str]:
+    """The id of a chart's CSV store (``{"type": "csv-data", "chart": chart_id}``)."""
     return {"type": "csv-data", "chart": chart_id}
 
 
@@ -161,6 +164,7 @@ def run_header(run: Any) -> html.Div:
 
 
 def no_run() -> html.Div:
+    """What a page shows before any run is published."""
     return html.Div(
         [
             html.P(

@@ -22,6 +22,7 @@ POSITION_COLUMNS = [
 
 
 def layout(run: str | None = None, idx: str | None = None, **_kwargs):
+    """One account of a published run (``?run=``, ``?idx=`` its dense index) and its positions."""
     obj = selectors.published_run(run)
     if obj is None:
         return html.Div([html.H1("Account"), c.no_run()])

@@ -50,6 +50,7 @@ def _map_rows(market: str, m: dict, lm: dict) -> list[dict]:
 
 
 def account_rows(run, limit: int = RISKIEST) -> list[dict]:
+    """The riskiest accounts (selector, index scan) as table rows: margin ratio in percent (``None`` = ∞), USD rounded to cents, a link to the account page."""
     rows = selectors.run_riskiest_accounts(run, limit=limit)
     for r in rows:
         query = urlencode({"run": run.pk, "idx": r["account_idx"]})
@@ -63,6 +64,7 @@ def account_rows(run, limit: int = RISKIEST) -> list[dict]:
 
 
 def layout(run: str | None = None, market: str | None = None, **_kwargs):
+    """Margin-ratio histogram, liquidation map and riskiest accounts of a published run (``?run=``, ``?market=``)."""
     obj = selectors.published_run(run, with_json=("distributions",))
     if obj is None:
         return html.Div([html.H1("Accounts"), c.no_run()])
@@ -126,6 +128,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
     State("accounts-run", "data"),
 )
 def show_map(market, run_id):
+    """The liquidation map of one market: figure, its CSV and the note on notional not drawn."""
     obj = selectors.published_run(run_id, with_json=("distributions",))
     lm = (obj.distributions or {}).get("liquidation_map") if obj else None
     if not lm or market not in lm["markets"]:

@@ -66,6 +66,7 @@ def comparison_rows(impact: dict) -> list[dict]:
 
 
 def layout(proposal: str | None = None, **_kwargs):
+    """The proposal picker (``?proposal=``); the body is drawn by ``show_proposal``."""
     options = [{"label": f"#{p.pk} {p.title} ({p.status})", "value": p.pk} for p in gov.proposals_with_impact()[:200]]
     values = [o["value"] for o in options]
     chosen = (
@@ -91,6 +92,7 @@ def layout(proposal: str | None = None, **_kwargs):
 
 @callback(Output("impact-body", "children"), Input("impact-proposal", "value"))
 def show_proposal(proposal_id):
+    """A proposal's frozen impact, current vs proposed, with the actions the user may take."""
     if proposal_id is None:
         return html.P(
             "No proposal has impact results yet: they are computed when a proposal is submitted.", id="no-impact"

@@ -7,6 +7,7 @@ dash.register_page(__name__, path="/", title="Dashboards · riskgov", name="Dash
 
 
 def layout(**_kwargs):
+    """Links to every dashboard page."""
     pages = [p for p in dash.page_registry.values() if p["path"] not in ("/", "/account")]
     return html.Div(
         [

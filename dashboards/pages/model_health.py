@@ -51,30 +51,33 @@ TABLE = [
 ]
 
 
-def flatten(recommendations: list[dict]) -> list[dict]:
-    """One row per market from ``HealthRun.recommendations`` (§12, h = 1 and 3 days)."""
+def flatten(markets: list[dict]) -> list[dict]:
+    """One table/chart row per market from ``selectors.run_model_health`` (presentation only:
+    the flags are the selector's)."""
     rows = []
-    for r in recommendations:
-        row = {"market": r["market"], "current_mmf": r.get("current_mmf"), "current_imf": r.get("current_imf")}
+    for m in markets:
+        row = {"market": m["market"], "current_mmf": m["current_mmf"], "current_imf": m["current_imf"]}
         problems = []
-        for h in ("h1", "h3"):
-            e = r.get(h) or {}
-            bt = e.get("backtest") or {}
+        for h in m["horizons"]:
+            k = f"h{h['horizon_days']}"
             row.update(
                 {
-                    f"mmf_rec_{h}": e.get("mmf_rec"),
-                    f"imf_rec_{h}": e.get("imf_rec"),
-                    f"exceedances_{h}": bt.get("exceedances"),
-                    f"windows_{h}": bt.get("n"),
-                    f"kupiec_{h}": None if bt.get("kupiec_lr") is None else round(bt["kupiec_lr"], 3),
-                    f"reject_{h}": bt.get("reject"),
+                    f"mmf_rec_{k}": h["mmf_rec"],
+                    f"imf_rec_{k}": h["imf_rec"],
+                    f"exceedances_{k}": h["exceedances"],
+                    f"windows_{k}": h["n"],
+                    f"kupiec_{k}": None if h["kupiec_lr"] is None else round(h["kupiec_lr"], 3),
+                    f"reject_{k}": h["backtest"] == "fail",
                 }
             )
-            if bt.get("reject"):
-                problems.append(f"backtest fails ({h[1]}d)")
-            if e.get("mmf_rec") is not None and row["current_mmf"] is not None and row["current_mmf"] < e["mmf_rec"]:
-                problems.append(f"MMF below recommendation ({h[1]}d)")
-        row["status"] = "; ".join(problems) or ("ok" if r.get("h1") else r.get("note", "no history"))
+            if h["backtest"] == "fail":
+                problems.append(f"backtest fails ({h['horizon_days']}d)")
+            if h["below_recommendation"]:
+                problems.append(f"MMF below recommendation ({h['horizon_days']}d)")
+        for k in ("h1", "h3"):
+            for col in ("mmf_rec", "imf_rec", "exceedances", "windows", "kupiec", "reject"):
+                row.setdefault(f"{col}_{k}", None)
+        row["status"] = "; ".join(problems) or ("ok" if m["horizons"] else m["note"] or "no history")
         rows.append(row)
     return rows
 
@@ -84,10 +87,11 @@ def _pct(x) -> str:
 
 
 def layout(run: str | None = None, **_kwargs):
+    """§12 recommended vs current MMF/IMF and the Kupiec backtest per market of a published run."""
     obj = selectors.published_run(run, with_json=("recommendations",))
     if obj is None:
         return html.Div([html.H1("Model health"), c.no_run()])
-    rows = flatten(obj.recommendations or [])
+    rows = flatten(selectors.run_model_health(obj))
     table_rows = [
         {
             **r,

@@ -26,6 +26,7 @@ def _utilization(run) -> str:
 
 
 def key_figures(run) -> html.Div:
+    """The key-figure cards of a run (USD, counts; coverage as percent, ∞ when nothing to cover)."""
     return c.cards(
         [
             c.card("kpi-accounts", "Accounts", c.count(run.n_accounts), f"{c.count(run.n_positions)} positions"),
@@ -55,6 +56,7 @@ def key_figures(run) -> html.Div:
 
 
 def inputs(run) -> html.Dl:
+    """The run's inputs: snapshot, parameters, scenarios, code version, input hash."""
     snap = run.snapshot
     items = [
         ("Snapshot", f"#{snap.pk} · {snap}"),
@@ -89,10 +91,12 @@ def progress_list(runs: list[dict]) -> html.Div:
 
 @callback(Output("overview-progress", "children"), Input("overview-progress-tick", "n_intervals"))
 def refresh_progress(_n):
+    """Redraw the runs in progress (every 5 s)."""
     return progress_list(selectors.runs_in_progress(user=auth.current_user()))
 
 
 def layout(run: str | None = None, **_kwargs):
+    """Key figures, history, freshness and inputs of the latest (or ``?run=``) published run."""
     obj = selectors.published_run(run)
     head = [
         html.H1("Overview"),

@@ -13,6 +13,7 @@ dash.register_page(__name__, path="/parameters", title="Parameters · riskgov", 
 
 
 def layout(market: str | None = None, **_kwargs):
+    """Market picker (``?market=``), bracket charts and the version timeline."""
     markets = [v.market.symbol for v in selectors.active_market_versions()]
     chosen = market if market in markets else (markets[0] if markets else None)
     return html.Div(
@@ -80,6 +81,7 @@ def _curves(market: str):
     Input("parameters-market", "value"),
 )
 def show_market(market):
+    """Bracket charts (MMF, max leverage, MM) and version timeline of one market."""
     if not market:
         return {}, {}, {}, []
     versions, curves = _curves(market)
@@ -111,5 +113,6 @@ def show_market(market):
     prevent_initial_call=True,
 )
 def download(_n, market):
+    """The bracket data of the chosen market as CSV."""
     _, curves = _curves(market)
     return {"content": figures.curves_csv(curves, market=market), "filename": f"{market}-brackets.csv"}

@@ -26,6 +26,7 @@ TABLE = [
 
 
 def layout(run: str | None = None, **_kwargs):
+    """Scenarios, tail, cascade and ADL of a published run (``?run=``)."""
     obj = selectors.published_run(run, with_json=("cascade", "adl"))
     if obj is None:
         return html.Div([html.H1("Stress and coverage"), c.no_run()])

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, Proposal, Vote
 from riskgov.governance.selectors import proposal_changes
+from riskgov.governance.services import POLICY_FIELDS
 from riskgov.parameters.selectors import asset_version_diff, market_version_diff
 
 
@@ -133,14 +134,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "id",
             "version",
             "is_active",
-            "quorum",
-            "timelock_hours",
-            "expiry_days",
-            "fast_track_quorum",
-            "fast_track_timelock_hours",
-            "fast_track_max_relative_change",
-            "fast_track_min_days_since_change",
-            "emergency_ratification_hours",
+            *POLICY_FIELDS,
             "comment",
             "created_by_name",
             "created_at",

@@ -6,6 +6,7 @@ Ratios ``null`` mean infinity; prices ``null`` mean none (FORMATS.md ``riskgov.h
 from rest_framework import serializers
 
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
+from riskgov.health.selectors import ACCOUNT_FIELDS
 
 
 class HealthRunCreateSerializer(serializers.Serializer):
@@ -88,15 +89,5 @@ class ScenarioResultSerializer(serializers.ModelSerializer):
 class AccountResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = AccountResult
-        fields = [
-            "account_idx",
-            "account_id",
-            "equity_usd",
-            "initial_margin_usd",
-            "maintenance_margin_usd",
-            "margin_ratio",
-            "liquidatable",
-            "bankrupt",
-            "shortfall_usd",
-        ]
+        fields = list(ACCOUNT_FIELDS)
         read_only_fields = fields

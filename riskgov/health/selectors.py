@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 
 from riskgov.core.roles import ADMIN, has_role
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
+from riskgov.parameters.models import Bracket
 
 #: the heavy JSON columns, deferred in lists
 _HEAVY = ("cascade", "adl", "recommendations", "scenario_spec", "distributions")
@@ -199,22 +200,24 @@ def run_history(*, limit: int = 365) -> list[dict[str, Any]]:
     return rows
 
 
+#: the stored columns of an account row (``AccountResult``), as the API and pages show them
+ACCOUNT_FIELDS = (
+    "account_idx",
+    "account_id",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "margin_ratio",
+    "liquidatable",
+    "bankrupt",
+    "shortfall_usd",
+)
+
+
 def run_riskiest_accounts(run: HealthRun, *, limit: int = 200) -> list[dict[str, Any]]:
     """The ``limit`` riskiest accounts (margin ratio descending, ∞ first) — an index scan on
     ``(run, margin_ratio)``, never the whole run. ``margin_ratio`` ``None`` = ∞ (§5)."""
-    return list(
-        run_accounts(run=run).values(
-            "account_idx",
-            "account_id",
-            "equity_usd",
-            "initial_margin_usd",
-            "maintenance_margin_usd",
-            "margin_ratio",
-            "liquidatable",
-            "bankrupt",
-            "shortfall_usd",
-        )[:limit]
-    )
+    return list(run_accounts(run=run).values(*ACCOUNT_FIELDS)[:limit])
 
 
 def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountResult | None, list[dict[str, Any]]]:
@@ -274,3 +277,63 @@ def runs_in_progress(*, user: Any, limit: int = 10) -> list[dict[str, Any]]:
         .filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
         .values("id", "kind", "label", "status", "progress", "chunks_done", "chunks_total", "created_at")[:limit]
     )
+
+
+def _first_brackets(version_ids: list[int]) -> dict[int, dict[str, float]]:
+    rows = Bracket.objects.filter(version_id__in=version_ids, index=1).values(
+        "version_id", "initial_margin_fraction", "maintenance_margin_fraction"
+    )
+    return {
+        r["version_id"]: {"imf": float(r["initial_margin_fraction"]), "mmf": float(r["maintenance_margin_fraction"])}
+        for r in rows
+    }
+
+
+def run_model_health(run: HealthRun) -> list[dict[str, Any]]:
+    """§12 per market: current first-bracket MMF/IMF (fractions) of the run's versions vs the
+    recommended ones for horizons 1 and 3 days, and the Kupiec backtest of the current MMF.
+
+    Read from ``HealthRun.recommendations`` (stored at finalize). Each row: ``market``,
+    ``current_mmf``, ``current_imf``, ``note`` and ``horizons`` — per horizon
+    ``horizon_days``, ``mmf_rec``, ``imf_rec``, ``exceedances`` of ``n`` windows,
+    ``kupiec_lr`` vs ``critical``, ``backtest`` (``"pass"``/``"fail"``/``"—"``) and
+    ``below_recommendation`` (current MMF < recommended MMF). Used by the dashboards, the
+    reports and (through the same stored JSON) the alerts.
+    """
+    versions = {sym: int(v) for sym, v in (run.market_versions or {}).items()}
+    first = _first_brackets(list(versions.values()))
+    out = []
+    for rec in run.recommendations or []:
+        cur = first.get(versions.get(rec.get("market"), -1), {})
+        row: dict[str, Any] = {
+            "market": rec.get("market"),
+            "current_mmf": rec.get("current_mmf", cur.get("mmf")),
+            "current_imf": rec.get("current_imf", cur.get("imf")),
+            "note": rec.get("note", ""),
+            "horizons": [],
+        }
+        for key in ("h1", "h3"):
+            h = rec.get(key)
+            if not h:
+                continue
+            bt = h.get("backtest") or {}
+            row["horizons"].append(
+                {
+                    "horizon_days": h.get("horizon_days", int(key[1:])),
+                    "mmf_rec": h.get("mmf_rec"),
+                    "imf_rec": h.get("imf_rec"),
+                    "note": h.get("note", ""),
+                    "exceedances": bt.get("exceedances"),
+                    "n": bt.get("n"),
+                    "kupiec_lr": bt.get("kupiec_lr"),
+                    "critical": bt.get("critical"),
+                    "backtest": ("fail" if bt.get("reject") else "pass") if bt else "—",
+                    "below_recommendation": bool(
+                        h.get("mmf_rec") is not None
+                        and row["current_mmf"] is not None
+                        and row["current_mmf"] < h["mmf_rec"]
+                    ),
+                }
+            )
+        out.append(row)
+    return out

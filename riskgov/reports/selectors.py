@@ -17,7 +17,7 @@ from django.db.models.functions import Abs, Coalesce
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus, VoteDecision
 from riskgov.health.models import HealthRun, PositionResult, RunKind, RunStatus
 from riskgov.health.selectors import latest_published_run, run_accounts, run_scenarios, run_tail, run_totals
-from riskgov.parameters.models import Bracket
+from riskgov.health.selectors import run_model_health as model_health
 from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
 
 #: rows in the "riskiest" tables and in the worst historical windows
@@ -240,58 +240,6 @@ def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> dict[str, Any]:
         "historical_worst": list(hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]),
         "historical_count": hist.count(),
     }
-
-
-def _first_brackets(version_ids: list[int]) -> dict[int, dict[str, float]]:
-    rows = Bracket.objects.filter(version_id__in=version_ids, index=1).values(
-        "version_id", "initial_margin_fraction", "maintenance_margin_fraction"
-    )
-    return {
-        r["version_id"]: {"imf": float(r["initial_margin_fraction"]), "mmf": float(r["maintenance_margin_fraction"])}
-        for r in rows
-    }
-
-
-def model_health(run: HealthRun) -> list[dict[str, Any]]:
-    """§12 per market: current first-bracket MMF/IMF of the run's versions vs recommended
-    (horizons 1 and 3 days) and the Kupiec backtest result of the current MMF."""
-    versions = {sym: int(v) for sym, v in (run.market_versions or {}).items()}
-    first = _first_brackets(list(versions.values()))
-    out = []
-    for rec in run.recommendations or []:
-        cur = first.get(versions.get(rec.get("market"), -1), {})
-        row: dict[str, Any] = {
-            "market": rec.get("market"),
-            "current_mmf": rec.get("current_mmf", cur.get("mmf")),
-            "current_imf": cur.get("imf"),
-            "note": rec.get("note", ""),
-            "horizons": [],
-        }
-        for key in ("h1", "h3"):
-            h = rec.get(key)
-            if not h:
-                continue
-            bt = h.get("backtest") or {}
-            row["horizons"].append(
-                {
-                    "horizon_days": h.get("horizon_days", int(key[1:])),
-                    "mmf_rec": h.get("mmf_rec"),
-                    "imf_rec": h.get("imf_rec"),
-                    "note": h.get("note", ""),
-                    "exceedances": bt.get("exceedances"),
-                    "n": bt.get("n"),
-                    "kupiec_lr": bt.get("kupiec_lr"),
-                    "critical": bt.get("critical"),
-                    "backtest": ("fail" if bt.get("reject") else "pass") if bt else "—",
-                    "below_recommendation": bool(
-                        h.get("mmf_rec") is not None
-                        and row["current_mmf"] is not None
-                        and row["current_mmf"] < h["mmf_rec"]
-                    ),
-                }
-            )
-        out.append(row)
-    return out
 
 
 def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:

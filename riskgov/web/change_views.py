@@ -188,12 +188,17 @@ def _prefill_market(symbol: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {"market": symbol, **fields}, brackets
 
 
+def _requested_market(request: HttpRequest) -> str | None:
+    """``?market=`` of the request, else the first market by symbol (what the form opens on)."""
+    return request.GET.get("market") or Market.objects.order_by("symbol").values_list("symbol", flat=True).first()
+
+
 @role_required
 def proposal_new(request: HttpRequest) -> HttpResponse:
     """An analyst drafts a proposal (``proposal_create``)."""
     if request.method == "GET" and not has_role(request.user, ANALYST):  # a POST is refused by the service
         return forbidden(request, "Creating a proposal needs the analyst role.")
-    symbol = request.GET.get("market") or (Market.objects.order_by("symbol").values_list("symbol", flat=True).first())
+    symbol = _requested_market(request)
     initial, brackets = _prefill_market(symbol or "")
     initial["effective_at"] = (timezone.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     asset = request.GET.get("asset", "")
@@ -289,7 +294,7 @@ def emergency_new(request: HttpRequest) -> HttpResponse:
     """A committee member activates a stricter-only change at once (``emergency_change``)."""
     if request.method == "GET" and not has_role(request.user, COMMITTEE):  # a POST is refused by the service
         return forbidden(request, "An emergency change needs the committee role.")
-    symbol = request.GET.get("market") or (Market.objects.order_by("symbol").values_list("symbol", flat=True).first())
+    symbol = _requested_market(request)
     initial, brackets = _prefill_market(symbol or "")
     initial["title"] = "Emergency change"
 

@@ -103,6 +103,15 @@ def test_model_health_page(render, users, health_run):
     page = render("/model-health", users[VIEWER])
     rows = find(page, "model-table").data
     assert [r["market"] for r in rows] == [r["market"] for r in run.recommendations]
+    for row, rec in zip(rows, run.recommendations, strict=True):
+        fails = any((rec.get(h) or {}).get("backtest", {}).get("reject") for h in ("h1", "h3"))
+        assert ("backtest fails" in row["status"]) == fails
+        below = any(
+            (rec.get(h) or {}).get("mmf_rec") is not None and rec["current_mmf"] < rec[h]["mmf_rec"]
+            for h in ("h1", "h3")
+        )
+        assert ("MMF below recommendation" in row["status"]) == below
+        assert row["current_imf_pct"] == f"{rec['current_imf'] * 100:.3f} %"
     rec = find(page, "model-recommendation").figure
     assert list(rec.data[0].y) == [r["current_mmf"] * 100 for r in run.recommendations]
     assert not [n for n in walk(page) if str(getattr(n, "id", "")).startswith("propose-")]
