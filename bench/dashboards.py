@@ -5,7 +5,7 @@
 
 Stores one published run of the given size directly (account and position rows by
 ``INSERT … SELECT generate_series`` with random values, 3,200 scenario rows, and the
-run-time distributions computed by ``health.distributions`` from arrays of the same size),
+run-time distributions computed by ``engine.distributions`` from arrays of the same size),
 then renders every Dash page's layout (and the liquidation-map callback) as a user would
 get it, ``--repeat`` times, and prints the median time per page.
 
@@ -62,7 +62,7 @@ def main() -> int:  # noqa: PLR0915 — a linear script
     from django.utils import timezone
     from tqdm import tqdm
 
-    from riskgov.health.distributions import chunk_distributions
+    from riskgov.engine.distributions import chunk_distributions
     from riskgov.health.models import HealthRun, RunKind, RunStatus, ScenarioResult
     from riskgov.markets.models import Asset, Market
     from riskgov.snapshots.models import Snapshot

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine.fund import adl_amount
 from riskgov.engine.scenarios import validate_shocks
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
@@ -302,7 +303,7 @@ def adl_attribution(
     total = float(short.sum())
     penalties = float(pen.sum())
     fund = float(state.insurance_fund)
-    adl = max(0.0, total - fund - penalties)
+    adl = float(adl_amount(fund, penalties, total))
     return AdlAttribution(
         shortfall_by_market=by_market,
         liquidated_size=size,

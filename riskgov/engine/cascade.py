@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
@@ -215,6 +216,6 @@ def run_cascade(
         total_shortfall=total_short,
         total_penalties=total_pen,
         insurance_fund=fund,
-        insurance_fund_after=max(0.0, fund + total_pen - total_short),
-        adl_amount=max(0.0, total_short - fund - total_pen),
+        insurance_fund_after=float(insurance_fund_after(fund, total_pen, total_short)),
+        adl_amount=float(adl_amount(fund, total_pen, total_short)),
     )

@@ -9,7 +9,8 @@ The unit layout and the §8 outcome of one unit live in ``units`` (re-exported h
 exact pruning of the fast path in ``pruning``.
 
 Scenario totals (§9): ``S = Σ shortfall``, ``IF_after = max(0, IF + penalties − S)``,
-``ADL = max(0, S − IF − penalties)``, coverage ``IF/S`` (``inf`` when ``S = 0``).
+``ADL = max(0, S − IF − penalties)`` (both in ``fund``), coverage ``IF/S`` (``inf`` when
+``S = 0``, ``tail.coverage_ratios``).
 
 The fast path (``run_scenarios``) prunes (unit, scenario) pairs with a sparse linear lower
 bound of ``E' − MM'`` and evaluates only the rest exactly; ``pruning`` explains why no
@@ -26,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.pruning import _CHUNK_POSITIONS as _CHUNK_POSITIONS  # noqa: F401
 from riskgov.engine.pruning import BatchTotals, _Acc, _Fast
 from riskgov.engine.pruning import _distinct_sorted as _distinct_sorted  # noqa: F401
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
+from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
 from riskgov.engine.units import _check as _check  # noqa: F401
@@ -105,8 +108,6 @@ def _shocks_and_names(params: ParameterSet, scenarios: ScenarioSet | F64) -> tup
 
 def _finish(names: tuple[str, ...], fund: float, acc: _Acc, detail: F64 | None) -> StressResult:
     s = acc.shortfall
-    with np.errstate(divide="ignore"):
-        coverage = np.where(s > 0, fund / np.where(s > 0, s, 1.0), np.inf)
     return StressResult(
         names=names,
         n_liquidated=acc.n_liq,
@@ -114,9 +115,9 @@ def _finish(names: tuple[str, ...], fund: float, acc: _Acc, detail: F64 | None) 
         shortfall=s,
         penalties=acc.penalties,
         insurance_fund=fund,
-        insurance_fund_after=np.maximum(0.0, fund + acc.penalties - s),
-        adl_amount=np.maximum(0.0, s - fund - acc.penalties),
-        coverage=coverage,
+        insurance_fund_after=insurance_fund_after(fund, acc.penalties, s),
+        adl_amount=adl_amount(fund, acc.penalties, s),
+        coverage=coverage_ratios(fund, s),
         top2_shortfall=acc.top2,
         top2_account=acc.top2_acc,
         evaluated_pairs=acc.evaluated,

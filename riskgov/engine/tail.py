@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from riskgov.engine.types import EngineInputError
 
-__all__ = ["cover2", "coverage", "tail_count", "top2_sum", "var_es"]
+__all__ = ["cover2", "coverage", "coverage_ratios", "tail_count", "top2_sum", "var_es"]
 
 
 def tail_count(n: int, alpha: float) -> int:
@@ -111,3 +111,18 @@ def coverage(fund: float, amount: float) -> float:
     if amount < 0:
         raise EngineInputError(f"amount to cover {amount!r} is negative")
     return float("inf") if amount == 0 else float(fund) / float(amount)
+
+
+def coverage_ratios(fund: float, amounts: npt.ArrayLike) -> np.ndarray:
+    """Coverage ``fund / amount`` of many amounts at once (RISK_MODEL §9): ``IF/S`` per scenario.
+
+    Args:
+        fund: USD insurance fund.
+        amounts: ``(n,)`` float64 USD amounts to cover (shortfall ``S`` per scenario).
+
+    Returns:
+        ``(n,)`` float64; ``inf`` where ``amount ≤ 0`` (nothing to cover), like ``coverage``.
+    """
+    s = np.asarray(amounts, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(s > 0, fund / np.where(s > 0, s, 1.0), np.inf)

@@ -269,7 +269,7 @@ def test_redelivered_chunk_task_gives_correct_results(venue, django_capture_on_c
 def test_distributions_equal_the_stored_rows(venue, django_capture_on_commit_callbacks, size):
     """The dashboards' precomputed histograms and per-market sums agree with the stored
     account/position rows, whatever the chunking (fixed bins add up exactly)."""
-    from riskgov.health.distributions import MAP_BINS, MARGIN_RATIO_EDGES
+    from riskgov.engine.distributions import MAP_BINS, MARGIN_RATIO_EDGES
 
     run = run_eager(venue, django_capture_on_commit_callbacks, chunk_accounts=size)
     d = run.distributions

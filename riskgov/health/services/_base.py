@@ -6,7 +6,6 @@ import functools
 import hashlib
 import json
 import logging
-import math
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -58,11 +57,6 @@ def code_version() -> str:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return f"{described} engine:{h.hexdigest()[:12]}"
-
-
-def _null_inf(x: float) -> float | None:
-    """``None`` for ±inf/NaN (stored NULL = infinity for ratios, "none" for prices)."""
-    return float(x) if math.isfinite(x) else None
 
 
 def _chunk_accounts_default() -> int:

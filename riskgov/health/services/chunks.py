@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,10 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
 from riskgov.core.pgcopy import copy_binary
+from riskgov.engine.combine import chunk_partial
+from riskgov.engine.distributions import chunk_distributions
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.stress import run_scenarios
-from riskgov.health.distributions import chunk_distributions
 from riskgov.health.models import (
     AccountResult,
     HealthRun,
@@ -25,6 +25,7 @@ from riskgov.health.models import (
 )
 from riskgov.health.scenarios import scenarios_from_store
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
+from riskgov.health.services._store import partial_to_json
 from riskgov.markets.models import Market
 
 log = logging.getLogger(__name__)
@@ -45,29 +46,6 @@ def _copy_frame(model: type, frame: pd.DataFrame) -> None:
     fields = {f.column: f.attname for f in model._meta.concrete_fields}
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     model.objects.bulk_create([model(**{fields[k]: v for k, v in r.items()}) for r in records], batch_size=5000)
-
-
-def _chunk_partial(health: Any, stress: Any, first_account: int) -> dict[str, Any]:
-    """Partial aggregates of one chunk that combine exactly (see module docstring)."""
-    t = health.totals
-    top2_acc = np.where(stress.top2_account >= 0, stress.top2_account + first_account, -1)
-    return {
-        "accounts": int(t.n_accounts),
-        "positions": int(t.n_positions),
-        "equity": float(t.equity),
-        "initial_margin": float(t.initial_margin),
-        "maintenance_margin": float(t.maintenance_margin),
-        "liquidatable": int(t.liquidatable_accounts),
-        "bankrupt": int(t.bankrupt_accounts),
-        "shortfall": float(t.shortfall),
-        "limit_breaches": int(t.limit_breaches),
-        "s_liquidated": stress.n_liquidated.tolist(),
-        "s_bankrupt": stress.n_bankrupt.tolist(),
-        "s_shortfall": stress.shortfall.tolist(),
-        "s_penalties": stress.penalties.tolist(),
-        "s_top2": stress.top2_shortfall.tolist(),
-        "s_top2_account": top2_acc.tolist(),
-    }
 
 
 def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) -> bool:
@@ -102,7 +80,7 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     t2 = time.perf_counter()
     stress = run_scenarios(ep.params, state, scenarios)
     t3 = time.perf_counter()
-    partial = _chunk_partial(health, stress, first_account)
+    partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
 
     am, pm, pf = health.accounts, health.positions, state.portfolio
     # §5/§6: a cross position is liquidated with its account, an isolated one on its own

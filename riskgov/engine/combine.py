@@ -1,0 +1,444 @@
+"""A chunked run's results: chunk partials, their exact combination, and the run's scenario
+results, tails and coverage (RISK_MODEL §1, §8–§10; DESIGN "Scale").
+
+A health run cuts the accounts ``[0, n)`` into ranges. Each range is evaluated by the base
+pass (``health.evaluate_health``) and the stress run (``stress.run_scenarios``); this module
+keeps what those computed in a ``ChunkPartial`` (``chunk_partial``), adds partials up
+(``combine_partials``) and derives everything the run reports from the sum (``run_result``):
+
+* counts (accounts, positions, liquidatable/bankrupt accounts, limit breaches, and per
+  scenario liquidated and bankrupt accounts) add up exactly — every account is in exactly
+  one chunk and is counted once there;
+* money sums (equity, IM, MM, base shortfall, per scenario shortfall ``S`` and penalties)
+  are float64 sums taken in account order (partials sorted by ``first_account``), so the
+  order the partials arrive in never changes a bit, and any split equals the one-chunk
+  result to float rounding (§1: 1e-9 relative);
+* the two largest account shortfalls per scenario (Cover-2 input, §10) merge exactly: the
+  venue's top 2 is the top 2 of the chunks' top 2s, ties to the smaller account index as
+  ``stress.run_scenarios`` ranks them.
+
+From the combined partial, per scenario: fund after ``max(0, IF + penalties − S)`` and ADL
+amount ``max(0, S − IF − penalties)`` (``fund``), coverage ``IF/S`` with ``inf`` when
+``S = 0`` (``tail.coverage_ratios``); over the tail family: VaR/ES (``tail.var_es``),
+Cover-2 (``tail.cover2``) and the coverages at ES and at Cover-2 (``tail.coverage``).
+
+Ratios are ``inf`` when there is nothing to cover, as everywhere in the engine; turning
+``inf`` into a stored ``NULL``/JSON ``null`` is the storage layer's job, not this module's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from riskgov.engine import tail
+from riskgov.engine.fund import adl_amount, insurance_fund_after
+from riskgov.engine.stress import StressResult
+from riskgov.engine.totals import ProtocolTotals
+from riskgov.engine.types import F64, I64, Bool, EngineInputError
+
+__all__ = [
+    "ChunkPartial",
+    "RunResult",
+    "ScenarioOutcomes",
+    "TailSummary",
+    "chunk_partial",
+    "combine_partials",
+    "empty_partial",
+    "merge_top2",
+    "run_result",
+    "scenario_outcomes",
+    "tail_summary",
+]
+
+#: default VaR/ES level (§10)
+DEFAULT_ALPHA = 0.99
+
+
+@dataclass(frozen=True)
+class ChunkPartial:
+    """What the engine computed on one account range, in a form that adds up (§5, §8–§10).
+
+    Attributes (``S`` scenarios):
+        first_account: index of the range's first account in the venue (the order of sums).
+        n_accounts, n_positions: accounts and position rows of the range.
+        equity, initial_margin, maintenance_margin: USD sums of the accounts' §5 figures.
+        liquidatable_accounts, bankrupt_accounts: accounts counted once (§5, §6, §9).
+        shortfall: USD base-pass shortfall ``Σ max(0, −E)`` of liquidatable accounts.
+        limit_breaches: positions above their market's max notional.
+        scenario_liquidated: ``(S,)`` int64 accounts liquidated per scenario.
+        scenario_bankrupt: ``(S,)`` int64 accounts with shortfall > 0 per scenario.
+        scenario_shortfall: ``(S,)`` float64 USD protocol shortfall ``S`` per scenario.
+        scenario_penalties: ``(S,)`` float64 USD penalties paid to the fund per scenario.
+        top2_shortfall: ``(S, 2)`` float64 USD the two largest account shortfalls,
+            descending, 0 when none.
+        top2_account: ``(S, 2)`` int64 their **venue** account indices, -1 when none.
+    """
+
+    first_account: int
+    n_accounts: int
+    n_positions: int
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+    liquidatable_accounts: int
+    bankrupt_accounts: int
+    shortfall: float
+    limit_breaches: int
+    scenario_liquidated: I64
+    scenario_bankrupt: I64
+    scenario_shortfall: F64
+    scenario_penalties: F64
+    top2_shortfall: F64
+    top2_account: I64
+
+    @property
+    def n_scenarios(self) -> int:
+        """Number of scenarios ``S``."""
+        return int(self.scenario_shortfall.shape[0])
+
+
+@dataclass(frozen=True)
+class ScenarioOutcomes:
+    """Per-scenario results of a run (RISK_MODEL §8, §9), ``(S,)`` arrays in scenario order.
+
+    Attributes:
+        n_liquidated, n_bankrupt: int64 account counts.
+        shortfall: float64 USD protocol shortfall ``S``.
+        penalties: float64 USD penalties paid to the fund.
+        insurance_fund_after: float64 USD ``max(0, IF + penalties − S)``.
+        adl_amount: float64 USD ``max(0, S − IF − penalties)``.
+        coverage: float64 ``IF/S`` (``inf`` when ``S = 0``).
+        top2_shortfall: ``(S, 2)`` float64 USD the two largest account shortfalls.
+        top2_account: ``(S, 2)`` int64 their venue account indices (-1 when none).
+        top2_sum: float64 USD sum of the two largest account shortfalls (Cover-2 input, §10).
+    """
+
+    n_liquidated: I64
+    n_bankrupt: I64
+    shortfall: F64
+    penalties: F64
+    insurance_fund_after: F64
+    adl_amount: F64
+    coverage: F64
+    top2_shortfall: F64
+    top2_account: I64
+    top2_sum: F64
+
+
+@dataclass(frozen=True)
+class TailSummary:
+    """Tail of protocol shortfall over the tail family (RISK_MODEL §10).
+
+    Attributes:
+        alpha: level α in ``(0, 1)``.
+        k: ``⌈(1 − α)·n⌉`` (0 when the run has no scenarios).
+        n_scenarios: ``n``, scenarios in the tail family (all scenarios when none is marked).
+        var: USD VaR_α, the ``k``-th largest ``S`` (0 without scenarios).
+        es: USD ES_α, the mean of the ``k`` largest ``S`` (0 without scenarios).
+        cover2: USD the largest, over scenarios, sum of the two largest account shortfalls
+            (0 without scenarios).
+        coverage_at_es: ``IF/ES`` (``inf`` when ``ES = 0``).
+        cover2_coverage: ``IF/Cover-2`` (``inf`` when ``Cover-2 = 0``).
+    """
+
+    alpha: float
+    k: int
+    n_scenarios: int
+    var: float
+    es: float
+    cover2: float
+    coverage_at_es: float
+    cover2_coverage: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run reports from its combined partials (RISK_MODEL §5, §8–§10).
+
+    Attributes:
+        totals: the combined ``ChunkPartial`` (venue-wide base-pass sums and counts).
+        insurance_fund: USD fund ``IF`` the run covers against.
+        coverage_ratio: base-pass ``IF/S`` (``inf`` when ``S = 0``).
+        scenarios: per-scenario outcomes.
+        tail: VaR/ES/Cover-2 and their coverages.
+        worst_scenario: index of the scenario with the largest ``S`` (first on ties; -1
+            when there are no scenarios).
+    """
+
+    totals: ChunkPartial
+    insurance_fund: float
+    coverage_ratio: float
+    scenarios: ScenarioOutcomes
+    tail: TailSummary
+    worst_scenario: int
+
+
+def chunk_partial(totals: ProtocolTotals, stress: StressResult, *, first_account: int) -> ChunkPartial:
+    """The partial of one account range from the engine's results on it.
+
+    Args:
+        totals: ``evaluate_health(...).totals`` of the range (§5, §6, §9 counts).
+        stress: ``run_scenarios`` of the range (§8, §9); its account indices are local.
+        first_account: venue index of the range's first account (added to the top-2
+            account indices).
+
+    Returns:
+        ``ChunkPartial`` with ``(S,)`` / ``(S, 2)`` arrays copied from ``stress``.
+
+    Raises:
+        EngineInputError: ``first_account < 0``.
+    """
+    if first_account < 0:
+        raise EngineInputError(f"first_account must be >= 0, got {first_account}")
+    top2_acc = np.asarray(stress.top2_account, dtype=np.int64)
+    return ChunkPartial(
+        first_account=int(first_account),
+        n_accounts=int(totals.n_accounts),
+        n_positions=int(totals.n_positions),
+        equity=float(totals.equity),
+        initial_margin=float(totals.initial_margin),
+        maintenance_margin=float(totals.maintenance_margin),
+        liquidatable_accounts=int(totals.liquidatable_accounts),
+        bankrupt_accounts=int(totals.bankrupt_accounts),
+        shortfall=float(totals.shortfall),
+        limit_breaches=int(totals.limit_breaches),
+        scenario_liquidated=np.asarray(stress.n_liquidated, dtype=np.int64).copy(),
+        scenario_bankrupt=np.asarray(stress.n_bankrupt, dtype=np.int64).copy(),
+        scenario_shortfall=np.asarray(stress.shortfall, dtype=np.float64).copy(),
+        scenario_penalties=np.asarray(stress.penalties, dtype=np.float64).copy(),
+        top2_shortfall=np.asarray(stress.top2_shortfall, dtype=np.float64).reshape(-1, 2).copy(),
+        top2_account=np.where(top2_acc >= 0, top2_acc + first_account, -1).reshape(-1, 2),
+    )
+
+
+def empty_partial(n_scenarios: int, *, first_account: int = 0) -> ChunkPartial:
+    """The partial of an empty account range (a snapshot without accounts): zeros, no top 2.
+
+    Raises:
+        EngineInputError: ``n_scenarios < 0``.
+    """
+    if n_scenarios < 0:
+        raise EngineInputError(f"n_scenarios must be >= 0, got {n_scenarios}")
+    zeros = np.zeros(n_scenarios)
+    return ChunkPartial(
+        first_account=int(first_account),
+        n_accounts=0,
+        n_positions=0,
+        equity=0.0,
+        initial_margin=0.0,
+        maintenance_margin=0.0,
+        liquidatable_accounts=0,
+        bankrupt_accounts=0,
+        shortfall=0.0,
+        limit_breaches=0,
+        scenario_liquidated=np.zeros(n_scenarios, dtype=np.int64),
+        scenario_bankrupt=np.zeros(n_scenarios, dtype=np.int64),
+        scenario_shortfall=zeros,
+        scenario_penalties=zeros.copy(),
+        top2_shortfall=np.zeros((n_scenarios, 2)),
+        top2_account=np.full((n_scenarios, 2), -1, dtype=np.int64),
+    )
+
+
+def merge_top2(values: npt.ArrayLike, accounts: npt.ArrayLike) -> tuple[F64, I64]:
+    """Merge per-chunk top-2 account shortfalls into the venue's top 2 per scenario (exact, §10).
+
+    Args:
+        values: ``(C, S, 2)`` float64 USD (0 = none).
+        accounts: ``(C, S, 2)`` int64 venue account indices (-1 = none).
+
+    Returns:
+        ``(S, 2)`` values (descending) and accounts; ties go to the smaller account index,
+        as ``stress.run_scenarios`` ranks them; 0 / -1 where fewer than two are positive.
+
+    Raises:
+        EngineInputError: shapes differ or are not ``(C, S, 2)``.
+    """
+    v3 = np.asarray(values, dtype=np.float64)
+    a3 = np.asarray(accounts, dtype=np.int64)
+    if v3.ndim != 3 or v3.shape[2] != 2 or a3.shape != v3.shape:
+        raise EngineInputError(f"top-2 values {v3.shape} and accounts {a3.shape} must be (C, S, 2)")
+    c, s, _ = v3.shape
+    v = v3.transpose(1, 0, 2).reshape(s, 2 * c)
+    a = a3.transpose(1, 0, 2).reshape(s, 2 * c)
+    big = np.iinfo(np.int64).max
+    key_acc = np.where(a >= 0, a, big)
+    order = np.lexsort((key_acc, -v), axis=-1) if s else np.zeros((0, 2 * c), dtype=np.int64)
+    top_v = np.take_along_axis(v, order, axis=1)[:, :2]
+    top_a = np.take_along_axis(a, order, axis=1)[:, :2]
+    none = top_v <= 0
+    return np.where(none, 0.0, top_v), np.where(none, -1, top_a)
+
+
+def _sum_float(values: Sequence[float]) -> float:
+    """Float64 sum in the given order, from 0.0 (the one summation order of §1)."""
+    total = 0.0
+    for x in values:
+        total += x
+    return total
+
+
+def _sum_arrays(arrays: Sequence[np.ndarray], dtype: type) -> np.ndarray:
+    """Elementwise sum in the given order, from zeros."""
+    acc = np.zeros(arrays[0].shape, dtype=dtype)
+    for x in arrays:
+        acc = acc + np.asarray(x, dtype=dtype)
+    return acc
+
+
+def combine_partials(parts: Sequence[ChunkPartial], *, n_scenarios: int | None = None) -> ChunkPartial:
+    """Add up the partials of disjoint account ranges (see the module docstring).
+
+    The partials are taken in ``first_account`` order whatever order they are given in;
+    counts and the top 2 are exact, money is summed in that order (§1).
+
+    Args:
+        parts: partials of disjoint account ranges of one venue, over the same scenarios.
+        n_scenarios: number of scenarios, needed when ``parts`` is empty (then the result
+            is ``empty_partial(n_scenarios)``); checked against the partials otherwise.
+
+    Returns:
+        ``ChunkPartial`` of the union, ``first_account`` the smallest of the parts.
+
+    Raises:
+        EngineInputError: no parts and no ``n_scenarios``; partials over different numbers
+            of scenarios; two partials with the same ``first_account``.
+    """
+    if not parts:
+        if n_scenarios is None:
+            raise EngineInputError("combining no partials needs n_scenarios")
+        return empty_partial(n_scenarios)
+    ps = sorted(parts, key=lambda p: p.first_account)
+    n_s = ps[0].n_scenarios if n_scenarios is None else n_scenarios
+    if any(p.n_scenarios != n_s or p.top2_shortfall.shape != (n_s, 2) for p in ps):
+        raise EngineInputError(f"partials cover different numbers of scenarios (expected {n_s})")
+    firsts = [p.first_account for p in ps]
+    if len(set(firsts)) != len(firsts):
+        raise EngineInputError("two partials start at the same account")
+    top_v, top_a = merge_top2(np.stack([p.top2_shortfall for p in ps]), np.stack([p.top2_account for p in ps]))
+    return ChunkPartial(
+        first_account=ps[0].first_account,
+        n_accounts=sum(p.n_accounts for p in ps),
+        n_positions=sum(p.n_positions for p in ps),
+        equity=_sum_float([p.equity for p in ps]),
+        initial_margin=_sum_float([p.initial_margin for p in ps]),
+        maintenance_margin=_sum_float([p.maintenance_margin for p in ps]),
+        liquidatable_accounts=sum(p.liquidatable_accounts for p in ps),
+        bankrupt_accounts=sum(p.bankrupt_accounts for p in ps),
+        shortfall=_sum_float([p.shortfall for p in ps]),
+        limit_breaches=sum(p.limit_breaches for p in ps),
+        scenario_liquidated=_sum_arrays([p.scenario_liquidated for p in ps], np.int64),
+        scenario_bankrupt=_sum_arrays([p.scenario_bankrupt for p in ps], np.int64),
+        scenario_shortfall=_sum_arrays([p.scenario_shortfall for p in ps], np.float64),
+        scenario_penalties=_sum_arrays([p.scenario_penalties for p in ps], np.float64),
+        top2_shortfall=top_v,
+        top2_account=top_a,
+    )
+
+
+def scenario_outcomes(totals: ChunkPartial, insurance_fund: float) -> ScenarioOutcomes:
+    """Per-scenario fund after, ADL amount and coverage of combined totals (RISK_MODEL §8, §9).
+
+    Args:
+        totals: a (combined) partial with ``(S,)`` shortfall and penalties in USD.
+        insurance_fund: USD fund ``IF`` before the scenarios.
+
+    Returns:
+        ``ScenarioOutcomes`` (``(S,)`` arrays; coverage ``inf`` where ``S = 0``).
+    """
+    s, pen = totals.scenario_shortfall, totals.scenario_penalties
+    fund = float(insurance_fund)
+    return ScenarioOutcomes(
+        n_liquidated=totals.scenario_liquidated,
+        n_bankrupt=totals.scenario_bankrupt,
+        shortfall=s,
+        penalties=pen,
+        insurance_fund_after=insurance_fund_after(fund, pen, s),
+        adl_amount=adl_amount(fund, pen, s),
+        coverage=tail.coverage_ratios(fund, s),
+        top2_shortfall=totals.top2_shortfall,
+        top2_account=totals.top2_account,
+        top2_sum=totals.top2_shortfall.sum(axis=1),
+    )
+
+
+def tail_summary(
+    outcomes: ScenarioOutcomes, *, insurance_fund: float, in_tail: Bool | None = None, alpha: float = DEFAULT_ALPHA
+) -> TailSummary:
+    """VaR/ES over the tail family, Cover-2 and their coverages (RISK_MODEL §10).
+
+    Args:
+        outcomes: per-scenario outcomes of the run.
+        insurance_fund: USD fund ``IF``.
+        in_tail: ``(S,)`` bool, the scenarios of the tail family; when ``None`` or none is
+            marked, every scenario.
+        alpha: level in ``(0, 1)``.
+
+    Returns:
+        ``TailSummary``; VaR, ES and Cover-2 are 0 (and ``k = 0``) without scenarios. Cover-2
+        is taken over every scenario of the run, as the published runs always have.
+
+    Raises:
+        EngineInputError: ``alpha`` outside ``(0, 1)``; ``in_tail`` of the wrong shape;
+            non-finite shortfalls or fund.
+    """
+    s = outcomes.shortfall
+    if in_tail is None:
+        mask = np.zeros(s.shape, dtype=bool)
+    else:
+        mask = np.asarray(in_tail, dtype=bool)
+        if mask.shape != s.shape:
+            raise EngineInputError(f"in_tail has shape {mask.shape}, expected {s.shape}")
+    tail_s = s[mask] if mask.any() else s
+    fund = float(insurance_fund)
+    if tail_s.size:
+        var, es, k = tail.var_es(tail_s, alpha)
+        cover2 = tail.cover2(outcomes.top2_sum)
+    else:
+        var = es = cover2 = 0.0
+        k = 0
+    return TailSummary(
+        alpha=float(alpha),
+        k=int(k),
+        n_scenarios=int(tail_s.size),
+        var=var,
+        es=es,
+        cover2=cover2,
+        coverage_at_es=tail.coverage(fund, es),
+        cover2_coverage=tail.coverage(fund, cover2),
+    )
+
+
+def run_result(
+    totals: ChunkPartial, *, insurance_fund: float, in_tail: Bool | None = None, alpha: float = DEFAULT_ALPHA
+) -> RunResult:
+    """A run's reported figures from its combined partials (RISK_MODEL §5, §8–§10).
+
+    Args:
+        totals: ``combine_partials`` of every chunk of the run.
+        insurance_fund: USD fund ``IF`` of the snapshot.
+        in_tail: ``(S,)`` bool tail family (see ``tail_summary``).
+        alpha: VaR/ES level in ``(0, 1)``.
+
+    Returns:
+        ``RunResult``: base coverage ``IF/S`` (``inf`` when ``S = 0``), per-scenario
+        outcomes, tail summary and the worst scenario.
+
+    Raises:
+        EngineInputError: see ``tail_summary``; a negative base shortfall.
+    """
+    fund = float(insurance_fund)
+    outcomes = scenario_outcomes(totals, fund)
+    s = outcomes.shortfall
+    return RunResult(
+        totals=totals,
+        insurance_fund=fund,
+        coverage_ratio=tail.coverage(fund, totals.shortfall),
+        scenarios=outcomes,
+        tail=tail_summary(outcomes, insurance_fund=fund, in_tail=in_tail, alpha=alpha),
+        worst_scenario=int(np.argmax(s)) if s.size else -1,
+    )

@@ -1,0 +1,160 @@
+"""The storage boundary of a health run: engine results ↔ stored JSON and rows.
+
+The engine (``riskgov.engine.combine``) computes everything a run reports; this module only
+maps its dataclasses to what is stored, and back:
+
+* ``partial_to_json`` / ``partial_from_json``: a chunk's ``ChunkPartial`` ↔ the
+  ``RunChunk.partial`` JSON (lists of numbers; the chunk's ``first_account`` is its column);
+* ``scenario_rows``: the ``ScenarioResult`` rows of a ``RunResult``;
+* ``apply_run_result``: the totals and ``tail`` JSON of a ``HealthRun``.
+
+**Infinity.** The engine says ``inf`` when there is nothing to cover (coverage ``IF/S`` with
+``S = 0``, ``IF/ES`` with ``ES = 0``, …) and for unbounded estimates. PostgreSQL float
+columns, JSON and the API formats (FORMATS.md) use ``NULL`` / ``null`` for it instead;
+``null_inf`` is the one place that conversion is made, applied here (and to the §12
+recommendation JSON) when results are stored — nowhere else recomputes a ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from riskgov.engine.combine import ChunkPartial, RunResult
+from riskgov.health.models import HealthRun, ScenarioResult
+
+_COUNT_KEYS = {
+    "accounts": "n_accounts",
+    "positions": "n_positions",
+    "liquidatable": "liquidatable_accounts",
+    "bankrupt": "bankrupt_accounts",
+    "limit_breaches": "limit_breaches",
+}
+_MONEY_KEYS = {
+    "equity": "equity",
+    "initial_margin": "initial_margin",
+    "maintenance_margin": "maintenance_margin",
+    "shortfall": "shortfall",
+}
+#: per-scenario arrays: JSON key → (attribute, dtype)
+_ARRAY_KEYS = {
+    "s_liquidated": ("scenario_liquidated", np.int64),
+    "s_bankrupt": ("scenario_bankrupt", np.int64),
+    "s_shortfall": ("scenario_shortfall", np.float64),
+    "s_penalties": ("scenario_penalties", np.float64),
+    "s_top2": ("top2_shortfall", np.float64),
+    "s_top2_account": ("top2_account", np.int64),
+}
+
+
+def null_inf(x: float) -> float | None:
+    """``None`` for ±inf/NaN, else ``float(x)``: the stored form of an engine ratio or estimate.
+
+    ``NULL`` means ∞ for ratios ("nothing to cover") and "none" for prices and estimates.
+    """
+    return float(x) if math.isfinite(x) else None
+
+
+def partial_to_json(partial: ChunkPartial) -> dict[str, Any]:
+    """The ``RunChunk.partial`` JSON of a chunk (``first_account`` is stored on the chunk row)."""
+    out: dict[str, Any] = {key: int(getattr(partial, attr)) for key, attr in _COUNT_KEYS.items()}
+    out.update({key: float(getattr(partial, attr)) for key, attr in _MONEY_KEYS.items()})
+    out.update({key: getattr(partial, attr).tolist() for key, (attr, _) in _ARRAY_KEYS.items()})
+    return out
+
+
+def partial_from_json(data: dict[str, Any], *, first_account: int) -> ChunkPartial:
+    """The ``ChunkPartial`` of a stored ``RunChunk.partial`` (extra keys such as ``dist`` ignored).
+
+    Raises:
+        KeyError: a key is missing (a partial written by another format).
+    """
+    fields: dict[str, Any] = {attr: int(data[key]) for key, attr in _COUNT_KEYS.items()}
+    fields.update({attr: float(data[key]) for key, attr in _MONEY_KEYS.items()})
+    for key, (attr, dtype) in _ARRAY_KEYS.items():
+        fields[attr] = np.asarray(data[key], dtype=dtype)
+    for attr in ("top2_shortfall", "top2_account"):
+        fields[attr] = fields[attr].reshape(-1, 2)
+    return ChunkPartial(first_account=int(first_account), **fields)
+
+
+def uniform_shocks(shocks: np.ndarray, n: int) -> np.ndarray:
+    """The uniform shock of each scenario row: its largest move (stablecoins are held, so not
+    column 0). ``shocks`` ``(S, A)`` fractions → ``(S,)`` fractions."""
+    flat = np.asarray(shocks, dtype=np.float64).reshape(n, -1)
+    if not flat.size:
+        return np.zeros(n)
+    pick = np.argmax(np.abs(flat), axis=1)
+    return flat[np.arange(n), pick]
+
+
+def scenario_rows(*, run_id: int, scenarios: Any, in_tail: np.ndarray, result: RunResult) -> list[ScenarioResult]:
+    """The ``ScenarioResult`` rows of a run (unsaved), one per scenario in order.
+
+    Args:
+        run_id: the run.
+        scenarios: the run's ``ScenarioSet`` (names, kinds, dates, shocks).
+        in_tail: ``(S,)`` bool tail family.
+        result: ``run_result`` of the run; coverage ``inf`` is stored ``NULL``.
+    """
+    o = result.scenarios
+    shock = uniform_shocks(scenarios.shocks, scenarios.n)
+    return [
+        ScenarioResult(
+            run_id=run_id,
+            idx=i,
+            name=scenarios.names[i][:120],
+            kind=scenarios.kinds[i],
+            start_date=scenarios.start_date[i],
+            end_date=scenarios.end_date[i],
+            in_tail=bool(in_tail[i]),
+            liquidatable_accounts=int(o.n_liquidated[i]),
+            bankrupt_accounts=int(o.n_bankrupt[i]),
+            shortfall_usd=float(o.shortfall[i]),
+            penalties_usd=float(o.penalties[i]),
+            insurance_fund_after_usd=float(o.insurance_fund_after[i]),
+            adl_usd=float(o.adl_amount[i]),
+            coverage_ratio=null_inf(o.coverage[i]),
+            top2_shortfall_usd=float(o.top2_sum[i]),
+            shock=float(shock[i]) if scenarios.kinds[i] == "uniform" else None,
+        )
+        for i in range(scenarios.n)
+    ]
+
+
+def apply_run_result(run: HealthRun, result: RunResult, *, population: str, scenario_names: Sequence[str]) -> None:
+    """Set a run's totals and ``tail`` JSON from its ``RunResult`` (not saved).
+
+    Args:
+        run: the locked run.
+        result: ``run_result`` of the run; ratios ``inf`` are stored ``NULL``.
+        population: the scenario set's tail population label.
+        scenario_names: the run's scenario names (for the worst scenario).
+    """
+    t, tail = result.totals, result.tail
+    run.n_accounts = t.n_accounts
+    run.n_positions = t.n_positions
+    run.equity_usd = t.equity
+    run.initial_margin_usd = t.initial_margin
+    run.maintenance_margin_usd = t.maintenance_margin
+    run.liquidatable_accounts = t.liquidatable_accounts
+    run.bankrupt_accounts = t.bankrupt_accounts
+    run.shortfall_usd = t.shortfall
+    run.insurance_fund_usd = result.insurance_fund
+    run.coverage_ratio = null_inf(result.coverage_ratio)
+    run.tail_scenarios = tail.n_scenarios
+    run.var_usd = tail.var
+    run.es_usd = tail.es
+    run.cover2_usd = tail.cover2
+    run.coverage_at_es = null_inf(tail.coverage_at_es)
+    run.tail = {
+        "alpha": tail.alpha,
+        "k": tail.k,
+        "population": population,
+        "cover2_coverage": null_inf(tail.cover2_coverage),
+        "limit_breaches": t.limit_breaches,
+        "worst_scenario": scenario_names[result.worst_scenario] if result.worst_scenario >= 0 else None,
+    }
