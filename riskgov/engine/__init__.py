@@ -11,10 +11,14 @@ Modules (import them directly; this package imports nothing):
   ``positions``, ``accounts`` and ``totals``, where the three passes live;
 * ``liquidation`` — liquidation and bankruptcy prices (§7);
 * ``health`` — ``evaluate_health``: one validated base pass (§2–§7);
-* ``tail`` — VaR, ES, Cover-2, coverage (§10);
+* ``tail`` — VaR, ES, Cover-2, coverage (§10); ``fund`` — insurance fund after and ADL
+  amount of a scenario (§8, §9);
 * ``recommend`` — volatility-based MMF/IMF and the Kupiec backtest (§12);
 * ``stress``, ``scenarios``, ``cascade`` — stress runs (§8, §9, §11); ``units`` holds the
   margin-unit layout and the §8 outcome of one unit (shared by stress, cascade and ADL),
   ``pruning`` the exact pruning of the fast stress path;
+* ``combine`` — a chunked run's partials and their exact combination; ``run`` — the run's
+  per-scenario results, tails and coverage from the combined partials (§1, §8–§10);
+* ``distributions`` — dashboard histograms and per-market sums that add up across chunks;
 * ``_parallel`` — chunked, threaded elementwise passes (bitwise independent of threads).
 """

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from riskgov.engine.liquidation import _bankruptcy_prices, _liquidation_prices, _reference
 from riskgov.engine.margin import (
     AccountMetrics,
@@ -18,9 +20,9 @@ from riskgov.engine.margin import (
     protocol_totals,
     validate_state,
 )
-from riskgov.engine.types import F64, ParameterSet, VenueState
+from riskgov.engine.types import F64, Bool, ParameterSet, VenueState
 
-__all__ = ["HealthResult", "evaluate_health"]
+__all__ = ["HealthResult", "evaluate_health", "position_liquidatable"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,22 @@ def evaluate_health(params: ParameterSet, state: VenueState, *, with_prices: boo
         liq = _liquidation_prices(params, state, pm, am, reference=ref)
         bk = _bankruptcy_prices(state, ref[0])
     return HealthResult(positions=pm, accounts=am, totals=totals, liquidation_price=liq, bankruptcy_price=bk)
+
+
+def position_liquidatable(health: HealthResult, state: VenueState) -> Bool:
+    """Whether each position is liquidatable now (RISK_MODEL §5, §6).
+
+    A cross position is liquidated with its account (``accounts.cross_liquidatable`` of
+    its owner), an isolated one on its own (``positions.isolated_liquidatable``).
+
+    Args:
+        health: ``evaluate_health(params, state)``.
+        state: the same venue state.
+
+    Returns:
+        ``(P,)`` bool.
+    """
+    pf = state.portfolio
+    return np.where(
+        pf.isolated, health.positions.isolated_liquidatable, health.accounts.cross_liquidatable[pf.position_account]
+    ).astype(bool)

@@ -1,4 +1,4 @@
-"""The combine kernel of a chunked run (RISK_MODEL §1, §8–§10; engine.combine).
+"""The combine kernel of a chunked run (RISK_MODEL §1, §8–§10; engine.combine, engine.run).
 
 Any split of the accounts into ranges, combined in any order, gives the one-chunk result:
 counts and the Cover-2 top 2 exactly, money to 1e-9 relative (§1). Fund after, ADL amount
@@ -21,9 +21,9 @@ from riskgov.engine.combine import (
     combine_partials,
     empty_partial,
     merge_top2,
-    run_result,
 )
 from riskgov.engine.health import evaluate_health
+from riskgov.engine.run import run_result
 from riskgov.engine.stress import run_scenarios
 from riskgov.engine.types import EngineInputError, Portfolio, VenueState
 from tests.engine.test_stress import random_venue

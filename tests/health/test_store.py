@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from riskgov.engine.combine import combine_partials, run_result
+from riskgov.engine.combine import combine_partials
+from riskgov.engine.run import run_result
 from riskgov.health.services._store import null_inf, partial_from_json, partial_to_json
 from tests.engine.test_combine import hand_partial
 

@@ -9,11 +9,14 @@ into ranges of ``chunk_accounts``. Each chunk evaluates the base pass (``evaluat
 and the stress run (``run_scenarios``) over its accounts — with the open interest of the
 **whole** snapshot for §3 scaling — stores its account/position rows (delete-then-insert of
 its own range in one transaction, so a redelivered chunk cannot duplicate rows) and its
-partial aggregates. ``health_run_finalize`` combines them: counts exactly, float sums in
-chunk order (so chunked totals equal single-pass totals to 1e-9 relative, §1), the two
-largest account shortfalls per scenario merged exactly (Cover-2). It then derives fund
-after, ADL amount, coverage, VaR/ES (§10), runs the §11 cascade and §8 ADL attribution of
-the worst scenario and the §12 recommendations on the whole venue, and publishes
+partial aggregates (``engine.combine.chunk_partial``, stored as JSON by ``_store``).
+``health_run_finalize`` loads them and lets the engine do the rest: ``engine.combine``
+adds the partials up (counts exactly, float sums in account order, so chunked totals equal
+single-pass totals to 1e-9 relative, §1; the two largest account shortfalls per scenario
+merged exactly for Cover-2), ``engine.run`` derives fund after, ADL amount, coverage,
+VaR/ES, Cover-2 and coverage at ES (§8–§10); the §11 cascade and §8 ADL attribution of the
+worst scenario and the §12 recommendations run on the whole venue (``_summaries``). It then
+stores the results (``_store``: the one place ``inf`` becomes ``NULL``) and publishes
 atomically.
 """
 

@@ -6,13 +6,16 @@ maps its dataclasses to what is stored, and back:
 * ``partial_to_json`` / ``partial_from_json``: a chunk's ``ChunkPartial`` ↔ the
   ``RunChunk.partial`` JSON (lists of numbers; the chunk's ``first_account`` is its column);
 * ``scenario_rows``: the ``ScenarioResult`` rows of a ``RunResult``;
-* ``apply_run_result``: the totals and ``tail`` JSON of a ``HealthRun``.
+* ``apply_run_result``: the totals and ``tail`` JSON of a ``HealthRun``;
+* ``account_frame`` / ``position_frame``: a chunk's ``AccountResult`` / ``PositionResult``
+  rows as frames for COPY.
 
 **Infinity.** The engine says ``inf`` when there is nothing to cover (coverage ``IF/S`` with
 ``S = 0``, ``IF/ES`` with ``ES = 0``, …) and for unbounded estimates. PostgreSQL float
 columns, JSON and the API formats (FORMATS.md) use ``NULL`` / ``null`` for it instead;
-``null_inf`` is the one place that conversion is made, applied here (and to the §12
-recommendation JSON) when results are stored — nowhere else recomputes a ratio.
+``null_inf`` (scalars) and ``nan_inf`` (row arrays; NaN is written NULL) are the one place
+that conversion is made, applied here (and to the §12 recommendation JSON) when results are
+stored — nowhere else recomputes a ratio.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from riskgov.engine.combine import ChunkPartial, RunResult
+from riskgov.engine.combine import ChunkPartial
+from riskgov.engine.run import RunResult
 from riskgov.health.models import HealthRun, ScenarioResult
 
 _COUNT_KEYS = {
@@ -56,6 +61,12 @@ def null_inf(x: float) -> float | None:
     ``NULL`` means ∞ for ratios ("nothing to cover") and "none" for prices and estimates.
     """
     return float(x) if math.isfinite(x) else None
+
+
+def nan_inf(x: np.ndarray) -> np.ndarray:
+    """``x`` with ±inf replaced by NaN, which the row writers store as ``NULL`` (see ``null_inf``)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
 
 
 def partial_to_json(partial: ChunkPartial) -> dict[str, Any]:
@@ -158,3 +169,69 @@ def apply_run_result(run: HealthRun, result: RunResult, *, population: str, scen
         "limit_breaches": t.limit_breaches,
         "worst_scenario": scenario_names[result.worst_scenario] if result.worst_scenario >= 0 else None,
     }
+
+
+def account_frame(*, run_id: int, first_account: int, account_ids: Any, health: Any) -> pd.DataFrame:
+    """A chunk's ``AccountResult`` rows (columns = column names) from ``evaluate_health``.
+
+    Args:
+        run_id: the run.
+        first_account: venue index of the chunk's first account.
+        account_ids: ``(A,)`` the snapshot's account ids of the chunk.
+        health: ``HealthResult`` of the chunk; margin ratio ``inf`` is stored ``NULL``.
+    """
+    am = health.accounts
+    n = int(am.equity.shape[0])
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "account_idx": np.arange(first_account, first_account + n, dtype=np.int64),
+            "account_id": np.asarray(account_ids, dtype=object),
+            "equity_usd": am.equity,
+            "initial_margin_usd": am.initial_margin,
+            "maintenance_margin_usd": am.maintenance_margin,
+            "margin_ratio": nan_inf(am.margin_ratio),
+            "liquidatable": am.liquidatable,
+            "bankrupt": am.bankrupt,
+            "shortfall_usd": am.shortfall,
+        }
+    )
+
+
+def position_frame(
+    *,
+    run_id: int,
+    first_account: int,
+    position_ids: Any,
+    portfolio: Any,
+    health: Any,
+    liquidatable: np.ndarray,
+    market_pk: np.ndarray,
+) -> pd.DataFrame:
+    """A chunk's ``PositionResult`` rows (columns = column names) from ``evaluate_health``.
+
+    Args:
+        run_id: the run.
+        first_account: venue index of the chunk's first account.
+        position_ids: ``(P,)`` the snapshot's position ids.
+        portfolio: the chunk's ``Portfolio`` (local account indices).
+        health: ``HealthResult`` of the chunk (with prices); prices ``inf``/none stored ``NULL``.
+        liquidatable: ``(P,)`` bool, ``engine.health.position_liquidatable``.
+        market_pk: ``(M,)`` int64 ``Market`` primary key per engine market index.
+    """
+    pf, pm = portfolio, health.positions
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "position_id": np.asarray(position_ids, dtype=np.int64),
+            "account_idx": pf.position_account + first_account,
+            "market_id": market_pk[pf.position_market] if pf.n_positions else np.zeros(0, dtype=np.int64),
+            "size": pf.size,
+            "notional_usd": pm.notional,
+            "initial_margin_usd": pm.initial_margin,
+            "maintenance_margin_usd": pm.maintenance_margin,
+            "liquidatable": liquidatable,
+            "liquidation_price": nan_inf(health.liquidation_price),
+            "bankruptcy_price": nan_inf(health.bankruptcy_price),
+        }
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from riskgov.core.exceptions import DomainError
 from riskgov.core.pgcopy import copy_binary
 from riskgov.engine.combine import chunk_partial
 from riskgov.engine.distributions import chunk_distributions
-from riskgov.engine.health import evaluate_health
+from riskgov.engine.health import evaluate_health, position_liquidatable
 from riskgov.engine.stress import run_scenarios
 from riskgov.health.models import (
     AccountResult,
@@ -25,7 +26,7 @@ from riskgov.health.models import (
 )
 from riskgov.health.scenarios import scenarios_from_store
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
-from riskgov.health.services._store import partial_to_json
+from riskgov.health.services._store import account_frame, partial_to_json, position_frame
 from riskgov.markets.models import Market
 
 log = logging.getLogger(__name__)
@@ -81,58 +82,63 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     stress = run_scenarios(ep.params, state, scenarios)
     t3 = time.perf_counter()
     partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
+    liquidatable = position_liquidatable(health, state)
+    partial["dist"] = _distributions(ep.params, state, health, liquidatable)
+    symbols = ep.params.markets.symbols
+    market_ids = dict(Market.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
+    accounts = account_frame(run_id=run_id, first_account=first_account, account_ids=snap.account_ids, health=health)
+    positions = position_frame(
+        run_id=run_id,
+        first_account=first_account,
+        position_ids=snap.position_ids,
+        portfolio=state.portfolio,
+        health=health,
+        liquidatable=liquidatable,
+        market_pk=np.array([market_ids[s] for s in symbols], dtype=np.int64),
+    )
+    seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2}
+    return _store_chunk(
+        run_id=run_id,
+        first_account=first_account,
+        last_account=last_account,
+        accounts=accounts,
+        positions=positions,
+        partial=partial,
+        seconds=seconds,
+        t_write=t3,
+    )
 
-    am, pm, pf = health.accounts, health.positions, state.portfolio
-    # §5/§6: a cross position is liquidated with its account, an isolated one on its own
-    position_liquidatable = np.where(
-        pf.isolated, pm.isolated_liquidatable, am.cross_liquidatable[pf.position_account]
-    ).astype(bool)
-    partial["dist"] = chunk_distributions(
-        margin_ratio=am.margin_ratio,
-        position_liquidatable=position_liquidatable,
+
+def _distributions(params: Any, state: Any, health: Any, liquidatable: np.ndarray) -> dict[str, Any]:
+    """The chunk's dashboard histograms and per-market sums (``engine.distributions``)."""
+    pf, pm = state.portfolio, health.positions
+    return chunk_distributions(
+        margin_ratio=health.accounts.margin_ratio,
+        position_liquidatable=liquidatable,
         position_market=pf.position_market,
         size=pf.size,
         notional=pm.notional,
         initial_margin=pm.initial_margin,
         maintenance_margin=pm.maintenance_margin,
         liquidation_price=health.liquidation_price,
-        mark_price=state.asset_prices[ep.params.markets.base_asset],
-        market_symbols=ep.params.markets.symbols,
+        mark_price=state.asset_prices[params.markets.base_asset],
+        market_symbols=params.markets.symbols,
     )
-    n = pf.n_accounts
-    accounts = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "account_idx": np.arange(first_account, first_account + n, dtype=np.int64),
-            "account_id": np.asarray(snap.account_ids, dtype=object),
-            "equity_usd": am.equity,
-            "initial_margin_usd": am.initial_margin,
-            "maintenance_margin_usd": am.maintenance_margin,
-            "margin_ratio": np.where(np.isfinite(am.margin_ratio), am.margin_ratio, np.nan),
-            "liquidatable": am.liquidatable,
-            "bankrupt": am.bankrupt,
-            "shortfall_usd": am.shortfall,
-        }
-    )
-    symbols = ep.params.markets.symbols
-    market_ids = dict(Market.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
-    market_pk = np.array([market_ids[s] for s in symbols], dtype=np.int64)
-    liq, bk = health.liquidation_price, health.bankruptcy_price
-    positions = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "position_id": np.asarray(snap.position_ids, dtype=np.int64),
-            "account_idx": pf.position_account + first_account,
-            "market_id": market_pk[pf.position_market] if pf.n_positions else np.zeros(0, dtype=np.int64),
-            "size": pf.size,
-            "notional_usd": pm.notional,
-            "initial_margin_usd": pm.initial_margin,
-            "maintenance_margin_usd": pm.maintenance_margin,
-            "liquidatable": position_liquidatable,
-            "liquidation_price": np.where(np.isfinite(liq), liq, np.nan),
-            "bankruptcy_price": np.where(np.isfinite(bk), bk, np.nan),
-        }
-    )
+
+
+def _store_chunk(
+    *,
+    run_id: int,
+    first_account: int,
+    last_account: int,
+    accounts: pd.DataFrame,
+    positions: pd.DataFrame,
+    partial: dict[str, Any],
+    seconds: dict[str, float],
+    t_write: float,
+) -> bool:
+    """Replace the range's rows, store the partial and count progress, in one transaction
+    under the run's row lock (``False`` when the run is no longer running)."""
     with transaction.atomic():
         run = _lock(run_id)
         if run.status != RunStatus.RUNNING:
@@ -145,7 +151,7 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
         chunk = RunChunk.objects.select_for_update().get(run=run, first_account=first_account)
         chunk.status = RunChunk.Status.DONE
         chunk.partial = partial
-        chunk.seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2, "write": t4 - t3}
+        chunk.seconds = {**seconds, "write": t4 - t_write}
         chunk.computed_at = timezone.now()
         chunk.attempts += 1
         chunk.save()

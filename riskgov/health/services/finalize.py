@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
 from riskgov.core.services import audit_record
-from riskgov.engine.combine import DEFAULT_ALPHA, RunResult, combine_partials, run_result
+from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
+from riskgov.engine.run import DEFAULT_ALPHA, RunResult, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
