@@ -19,6 +19,7 @@ and per-market sums in its partial, which add up across chunks (fixed bins, sums
   of liquidatable positions (§5 cross, §6 isolated) — the "riskiest markets" ranking.
 
 Pure numpy: arrays in, JSON-ready dicts out; float64 sums (RISK_MODEL §1 tolerance).
+(Moved from ``riskgov.health.distributions``: it holds no Django and belongs to the engine.)
 """
 
 from __future__ import annotations
@@ -43,6 +44,77 @@ _MARKET_KEYS = (
 )
 
 
+def _margin_ratio_hist(margin_ratio: np.ndarray) -> dict[str, Any]:
+    """Accounts per margin-ratio bin, ``∞`` and ``MM = 0`` counts (see the module docstring)."""
+    ratio = np.asarray(margin_ratio, dtype=np.float64)
+    finite = np.isfinite(ratio)
+    edges = np.asarray(MARGIN_RATIO_EDGES)
+    bins = np.clip(np.searchsorted(edges, ratio[finite], side="right") - 1, 0, len(edges) - 1)
+    return {
+        "edges": list(MARGIN_RATIO_EDGES),
+        "counts": np.bincount(bins, minlength=len(edges)).astype(int).tolist(),
+        "infinite": int((~finite).sum()),
+        "no_margin": int((ratio[finite] == 0).sum()),
+    }
+
+
+def _liquidation_cells(
+    *,
+    n_markets: int,
+    pm: np.ndarray,
+    long: np.ndarray,
+    liq_pos: np.ndarray,
+    notional: np.ndarray,
+    liquidation_price: np.ndarray,
+    mark_price: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """USD notional per (market, side, 1 % bin), outside the bins, and liquidatable now.
+
+    Returns:
+        ``grid`` ``(M, 2, MAP_BINS)``, ``outside`` ``(M, 2)``, ``now`` ``(M, 2)`` float64 USD;
+        side 0 = long, 1 = short.
+    """
+    m = n_markets
+    mark = np.asarray(mark_price, dtype=np.float64)[pm] if pm.size else np.zeros(0)
+    liq = np.asarray(liquidation_price, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist_pct = (liq / mark - 1.0) * 100.0
+    side_all = np.where(long, 0, 1)
+    inside = np.isfinite(dist_pct) & (dist_pct >= MAP_LOW_PCT) & (dist_pct < MAP_HIGH_PCT) & ~liq_pos
+    b = np.floor((dist_pct[inside] - MAP_LOW_PCT) / MAP_STEP_PCT).astype(np.int64)
+    side = np.where(long[inside], 0, 1)
+    flat = (pm[inside] * 2 + side) * MAP_BINS + b
+    grid = np.bincount(flat, weights=notional[inside], minlength=m * 2 * MAP_BINS).reshape(m, 2, MAP_BINS)
+    rest = ~inside & ~liq_pos
+    outside = np.bincount(pm[rest] * 2 + side_all[rest], weights=notional[rest], minlength=m * 2).reshape(m, 2)
+    now = np.bincount(pm[liq_pos] * 2 + side_all[liq_pos], weights=notional[liq_pos], minlength=m * 2).reshape(m, 2)
+    return grid, outside, now
+
+
+def _market_sums(
+    *,
+    n_markets: int,
+    pm: np.ndarray,
+    long: np.ndarray,
+    liq_pos: np.ndarray,
+    notional: np.ndarray,
+    initial_margin: np.ndarray,
+    maintenance_margin: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per market ``(M,)`` float64: long/short notional, IM, MM, liquidatable notional (USD), positions."""
+    m = n_markets
+    return {
+        "long_notional_usd": np.bincount(pm, weights=np.where(long, notional, 0.0), minlength=m),
+        "short_notional_usd": np.bincount(pm, weights=np.where(long, 0.0, notional), minlength=m),
+        "initial_margin_usd": np.bincount(pm, weights=np.asarray(initial_margin, dtype=np.float64), minlength=m),
+        "maintenance_margin_usd": np.bincount(
+            pm, weights=np.asarray(maintenance_margin, dtype=np.float64), minlength=m
+        ),
+        "liquidatable_notional_usd": np.bincount(pm, weights=np.where(liq_pos, notional, 0.0), minlength=m),
+        "positions": np.bincount(pm, minlength=m).astype(np.float64),
+    }
+
+
 def chunk_distributions(
     *,
     margin_ratio: np.ndarray,
@@ -56,12 +128,12 @@ def chunk_distributions(
     mark_price: np.ndarray,
     market_symbols: Sequence[str],
 ) -> dict[str, Any]:
-    """Histograms and per-market sums of one chunk.
+    """Histograms and per-market sums of one chunk (RISK_MODEL §3, §5–§7).
 
     Args:
         margin_ratio: ``(n,)`` float64 ``MM/E`` per account (``inf`` allowed).
         position_liquidatable: ``(p,)`` bool, the position is liquidatable now (its cross
-            account, or itself when isolated).
+            account, or itself when isolated: ``health.position_liquidatable``).
         position_market: ``(p,)`` int64 market index.
         size: ``(p,)`` float64 signed size (base units); > 0 long.
         notional, initial_margin, maintenance_margin: ``(p,)`` float64 USD.
@@ -70,49 +142,35 @@ def chunk_distributions(
         market_symbols: ``m`` symbols.
 
     Returns:
-        ``{"margin_ratio": …, "liquidation_map": …, "markets": …}`` (see module docstring).
+        ``{"margin_ratio": …, "liquidation_map": …, "markets": …}`` (see module docstring),
+        JSON-ready; markets without positions are left out.
     """
     m = len(market_symbols)
-    ratio = np.asarray(margin_ratio, dtype=np.float64)
-    finite = np.isfinite(ratio)
-    edges = np.asarray(MARGIN_RATIO_EDGES)
-    bins = np.clip(np.searchsorted(edges, ratio[finite], side="right") - 1, 0, len(edges) - 1)
-    ratio_counts = np.bincount(bins, minlength=len(edges))
-
     pm = np.asarray(position_market, dtype=np.int64)
     long = np.asarray(size) > 0
-    mark = np.asarray(mark_price, dtype=np.float64)[pm] if pm.size else np.zeros(0)
-    liq = np.asarray(liquidation_price, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dist_pct = (liq / mark - 1.0) * 100.0
     liq_pos = np.asarray(position_liquidatable, dtype=bool)
-    side_all = np.where(long, 0, 1)
-    inside = np.isfinite(dist_pct) & (dist_pct >= MAP_LOW_PCT) & (dist_pct < MAP_HIGH_PCT) & ~liq_pos
-    b = np.floor((dist_pct[inside] - MAP_LOW_PCT) / MAP_STEP_PCT).astype(np.int64)
-    side = np.where(long[inside], 0, 1)
-    flat = (pm[inside] * 2 + side) * MAP_BINS + b
     notional = np.asarray(notional, dtype=np.float64)
-    grid = np.bincount(flat, weights=notional[inside], minlength=m * 2 * MAP_BINS).reshape(m, 2, MAP_BINS)
-    rest = ~inside & ~liq_pos
-    outside = np.bincount(pm[rest] * 2 + side_all[rest], weights=notional[rest], minlength=m * 2).reshape(m, 2)
-    now = np.bincount(pm[liq_pos] * 2 + side_all[liq_pos], weights=notional[liq_pos], minlength=m * 2).reshape(m, 2)
-    per = {
-        "long_notional_usd": np.bincount(pm, weights=np.where(long, notional, 0.0), minlength=m),
-        "short_notional_usd": np.bincount(pm, weights=np.where(long, 0.0, notional), minlength=m),
-        "initial_margin_usd": np.bincount(pm, weights=np.asarray(initial_margin, dtype=np.float64), minlength=m),
-        "maintenance_margin_usd": np.bincount(
-            pm, weights=np.asarray(maintenance_margin, dtype=np.float64), minlength=m
-        ),
-        "liquidatable_notional_usd": np.bincount(pm, weights=np.where(liq_pos, notional, 0.0), minlength=m),
-        "positions": np.bincount(pm, minlength=m).astype(np.float64),
-    }
+    grid, outside, now = _liquidation_cells(
+        n_markets=m,
+        pm=pm,
+        long=long,
+        liq_pos=liq_pos,
+        notional=notional,
+        liquidation_price=liquidation_price,
+        mark_price=mark_price,
+    )
+    per = _market_sums(
+        n_markets=m,
+        pm=pm,
+        long=long,
+        liq_pos=liq_pos,
+        notional=notional,
+        initial_margin=initial_margin,
+        maintenance_margin=maintenance_margin,
+    )
+    held = [(i, sym) for i, sym in enumerate(market_symbols) if per["positions"][i] > 0]
     return {
-        "margin_ratio": {
-            "edges": list(MARGIN_RATIO_EDGES),
-            "counts": ratio_counts.astype(int).tolist(),
-            "infinite": int((~finite).sum()),
-            "no_margin": int((ratio[finite] == 0).sum()),
-        },
+        "margin_ratio": _margin_ratio_hist(margin_ratio),
         "liquidation_map": {
             "low_pct": MAP_LOW_PCT,
             "high_pct": MAP_HIGH_PCT,
@@ -127,20 +185,23 @@ def chunk_distributions(
                     "now_long": float(now[i, 0]),
                     "now_short": float(now[i, 1]),
                 }
-                for i, sym in enumerate(market_symbols)
-                if per["positions"][i] > 0
+                for i, sym in held
             },
         },
-        "markets": {
-            sym: {k: float(per[k][i]) for k in _MARKET_KEYS}
-            for i, sym in enumerate(market_symbols)
-            if per["positions"][i] > 0
-        },
+        "markets": {sym: {k: float(per[k][i]) for k in _MARKET_KEYS} for i, sym in held},
     }
 
 
 def combine_distributions(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Sum chunk distributions (fixed bins, so the sum is the venue's distribution).
+
+    Args:
+        parts: ``chunk_distributions`` results in account order (empty or ``None`` ones,
+            from chunks stored before distributions existed, are skipped).
+
+    Returns:
+        The same JSON layout over the whole venue (markets sorted by symbol), ``{}`` when
+        no part has distributions. Counts add exactly, USD sums in the order given (§1).
 
     Raises:
         ValueError: chunks were binned differently.

@@ -40,6 +40,39 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- create / start
 
 
+def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any) -> str:
+    """SHA-256 of everything a run's results depend on: snapshot, versions, spec, scenarios."""
+    return hashlib.sha256(
+        json.dumps(
+            {
+                "snapshot": snapshot.sha256,
+                "markets": ep.market_versions,
+                "assets": ep.asset_versions,
+                "spec": spec,
+                "scenarios": built.sha256,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+
+
+def _store_scenario_set(*, run: HealthRun, built: Any) -> RunScenarioSet:
+    """Freeze the run's built scenario set (``scenarios.build_scenarios``) on the run."""
+    sc = built.scenarios
+    return RunScenarioSet.objects.create(
+        run=run,
+        asset_symbols=list(sc.asset_symbols),
+        names=list(sc.names),
+        kinds=list(sc.kinds),
+        start_dates=list(sc.start_date),
+        end_dates=list(sc.end_date),
+        in_tail=list(built.in_tail),
+        shocks=sc.shocks.ravel().tolist(),
+        sha256=built.sha256,
+        meta=built.meta,
+    )
+
+
 @transaction.atomic
 def health_run_create(
     *,
@@ -87,18 +120,7 @@ def health_run_create(
     built = build_scenarios(params=ep.params, spec=spec, used_assets=used)
     refs = _override_refs(overrides)
     name, version = _parameters_label(ep, refs)
-    input_hash = hashlib.sha256(
-        json.dumps(
-            {
-                "snapshot": snapshot.sha256,
-                "markets": ep.market_versions,
-                "assets": ep.asset_versions,
-                "spec": spec,
-                "scenarios": built.sha256,
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
+    input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built)
     run = HealthRun(
         snapshot=snapshot,
         kind=kind,
@@ -118,19 +140,7 @@ def health_run_create(
     )
     run.full_clean()
     run.save()
-    sc = built.scenarios
-    RunScenarioSet.objects.create(
-        run=run,
-        asset_symbols=list(sc.asset_symbols),
-        names=list(sc.names),
-        kinds=list(sc.kinds),
-        start_dates=list(sc.start_date),
-        end_dates=list(sc.end_date),
-        in_tail=list(built.in_tail),
-        shocks=sc.shocks.ravel().tolist(),
-        sha256=built.sha256,
-        meta=built.meta,
-    )
+    _store_scenario_set(run=run, built=built)
     audit_record(
         actor=by,
         action="health.run.create",
@@ -139,7 +149,7 @@ def health_run_create(
         after={
             "snapshot": snapshot.pk,
             "kind": kind,
-            "scenarios": sc.n,
+            "scenarios": built.scenarios.n,
             "overrides": refs,
             "input_hash": input_hash,
             "chunk_accounts": size,
