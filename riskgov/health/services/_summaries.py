@@ -28,7 +28,17 @@ from riskgov.markets.selectors import price_matrix
 
 
 def recommendations(params: Any) -> list[dict[str, Any]]:
-    """§12 recommendation and Kupiec backtest of the current first-bracket MMF, per market."""
+    """§12 recommendation and Kupiec backtest of the current first-bracket MMF, per market.
+
+    Args:
+        params: the run's engine ``ParameterSet``; closes of the base assets over the last
+            ``RECOMMEND_LOOKBACK_DAYS`` come from ``markets.selectors.price_matrix``.
+
+    Returns:
+        One JSON dict per market: current MMF/IMF (fractions), the lookback, and per horizon
+        ``h1``/``h3`` the recommended MMF/IMF (fractions, ``null`` when unbounded) with the
+        backtest, or a ``note`` when the engine refused the history.
+    """
     mk = params.markets
     assets = [params.assets.symbols[i] for i in mk.base_asset]
     pm = price_matrix(symbols=sorted(set(assets)))
