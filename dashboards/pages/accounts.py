@@ -12,8 +12,8 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.health import selectors
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/accounts", title="Accounts · riskgov", name="Accounts", order=1)
 

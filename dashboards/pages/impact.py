@@ -10,11 +10,12 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards import auth, figures
+from dashboards import auth
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.governance import selectors as gov
 from riskgov.parameters.selectors import market_version_curve
+from riskgov.presentation.figures import brackets as figures
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/impact", title="Proposal impact · riskgov", name="Proposal impact", order=3)
 

@@ -10,9 +10,9 @@ import dash
 from dash import html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/model-health", title="Model health · riskgov", name="Model health", order=4)
 
@@ -82,10 +82,6 @@ def flatten(markets: list[dict]) -> list[dict]:
     return rows
 
 
-def _pct(x) -> str:
-    return "—" if x is None else f"{x * 100:.3f} %"
-
-
 def layout(run: str | None = None, **_kwargs):
     """§12 recommended vs current MMF/IMF and the Kupiec backtest per market of a published run."""
     obj = selectors.published_run(run, with_json=("recommendations",))
@@ -95,12 +91,12 @@ def layout(run: str | None = None, **_kwargs):
     table_rows = [
         {
             **r,
-            "current_mmf_pct": _pct(r["current_mmf"]),
-            "current_imf_pct": _pct(r["current_imf"]),
-            "imf_rec_h3_pct": _pct(r["imf_rec_h3"]),
-            "mmf_rec_h1_pct": _pct(r["mmf_rec_h1"]),
-            "imf_rec_h1_pct": _pct(r["imf_rec_h1"]),
-            "mmf_rec_h3_pct": _pct(r["mmf_rec_h3"]),
+            "current_mmf_pct": c.fraction(r["current_mmf"]),
+            "current_imf_pct": c.fraction(r["current_imf"]),
+            "imf_rec_h3_pct": c.fraction(r["imf_rec_h3"]),
+            "mmf_rec_h1_pct": c.fraction(r["mmf_rec_h1"]),
+            "imf_rec_h1_pct": c.fraction(r["imf_rec_h1"]),
+            "mmf_rec_h3_pct": c.fraction(r["mmf_rec_h3"]),
             "exceed_h1": f"{r['exceedances_h1']} / {r['windows_h1']}" if r["windows_h1"] else "—",
             "exceed_h3": f"{r['exceedances_h3']} / {r['windows_h3']}" if r["windows_h3"] else "—",
         }

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from dashboards import auth
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/overview", title="Overview · riskgov", name="Overview", order=0)
 

@@ -7,8 +7,8 @@ import dash
 from dash import html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.health import selectors
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
 
