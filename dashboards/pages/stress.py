@@ -30,7 +30,7 @@ def layout(run: str | None = None, **_kwargs):
     obj = selectors.published_run(run, with_json=("cascade", "adl"))
     if obj is None:
         return html.Div([html.H1("Stress and coverage"), c.no_run()])
-    rows = selectors.run_scenario_rows(obj)
+    rows = [r.as_dict() for r in selectors.run_scenario_rows(obj)]
     standard = [r for r in rows if r["kind"] != "historical"]
     tail = [r for r in rows if r["in_tail"]]
     fund = obj.insurance_fund_usd or 0.0
