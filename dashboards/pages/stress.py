@@ -8,6 +8,7 @@ from dash import html
 
 from dashboards import components as c
 from riskgov.health import selectors
+from riskgov.presentation import formats
 from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
@@ -38,9 +39,9 @@ def layout(run: str | None = None, **_kwargs):
     table_rows = [
         {
             **r,
-            "shortfall_usd": round(r["shortfall_usd"], 2),
-            "insurance_fund_after_usd": round(r["insurance_fund_after_usd"], 2),
-            "adl_usd": round(r["adl_usd"], 2),
+            "shortfall_usd": formats.rounded_money(r["shortfall_usd"]),
+            "insurance_fund_after_usd": formats.rounded_money(r["insurance_fund_after_usd"]),
+            "adl_usd": formats.rounded_money(r["adl_usd"]),
             "coverage": c.ratio(r["coverage_ratio"]),
         }
         for r in standard
