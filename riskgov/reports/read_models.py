@@ -52,3 +52,43 @@ class MarketRisk(_Dict):
     liquidatable_oi_usd: float
     liquidatable_oi_share: float
     worst_scenario_shortfall_usd: float
+
+
+@dataclass(frozen=True)
+class AccountRisk(_Dict):
+    """One account of the "riskiest accounts" table: equity, MM and shortfall (USD) and the
+    margin ratio MM / E (``None`` = ∞, no equity; §5)."""
+
+    account_id: str
+    equity_usd: float
+    maintenance_margin_usd: float
+    margin_ratio: float | None
+    liquidatable: bool
+    bankrupt: bool
+    shortfall_usd: float
+
+
+@dataclass(frozen=True)
+class ScenarioSummary(_Dict):
+    """One scenario of the report's stress tables (§8–§10): counts, USD, coverage ratio
+    (``None`` = ∞); dates of historical windows (``YYYY-MM-DD``, empty otherwise)."""
+
+    name: str
+    kind: str
+    start_date: str
+    end_date: str
+    liquidatable_accounts: int
+    bankrupt_accounts: int
+    shortfall_usd: float
+    insurance_fund_after_usd: float
+    adl_usd: float
+    coverage_ratio: float | None
+
+
+@dataclass(frozen=True)
+class StressTables(_Dict):
+    """Every standard scenario, the worst regular historical windows and how many there are."""
+
+    standard: tuple[ScenarioSummary, ...]
+    historical_worst: tuple[ScenarioSummary, ...]
+    historical_count: int

@@ -26,12 +26,12 @@ from riskgov.health.selectors import (
 from riskgov.health.selectors import run_model_health as model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
-from riskgov.reports.read_models import MarketRisk, RunOverview
+from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
 
 #: rows in the "riskiest" tables and in the worst historical windows
 TOP_N = 10
 #: overview figures compared with the previous report: ``presentation.fields.OVERVIEW_KEYS``
-__all__ = ["OVERVIEW_KEYS", "MarketRisk", "RunOverview"]
+__all__ = ["OVERVIEW_KEYS", "AccountRisk", "MarketRisk", "RunOverview", "ScenarioSummary", "StressTables"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -204,34 +204,26 @@ def riskiest_markets(run: HealthRun, *, limit: int = TOP_N) -> list[MarketRisk]:
     return out[:limit]
 
 
-def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
+def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[AccountRisk]:
     """Accounts by margin ratio descending, infinity first (the ``(run, margin_ratio)`` index)."""
-    fields = ("account_id", "equity_usd", "maintenance_margin_usd", "margin_ratio", "liquidatable", "bankrupt")
-    return list(run_accounts(run=run).values(*fields, "shortfall_usd")[:limit])
+    return [AccountRisk(**r) for r in run_accounts(run=run).values(*AccountRisk.names())[:limit]]
 
 
-def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> dict[str, Any]:
+def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> StressTables:
     """Every standard scenario (uniform, named crash days, per-asset), the worst regular
     historical windows and their count."""
-    fields = (
-        "name",
-        "kind",
-        "start_date",
-        "end_date",
-        "liquidatable_accounts",
-        "bankrupt_accounts",
-        "shortfall_usd",
-        "insurance_fund_after_usd",
-        "adl_usd",
-        "coverage_ratio",
-    )
+    fields = ScenarioSummary.names()
     scen = run_scenarios(run=run)
     hist = scen.filter(kind="historical", in_tail=True)  # the regular windows (crash days are not in the tail)
-    return {
-        "standard": list(scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)),
-        "historical_worst": list(hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]),
-        "historical_count": hist.count(),
-    }
+    return StressTables(
+        standard=tuple(
+            ScenarioSummary(**r) for r in scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)
+        ),
+        historical_worst=tuple(
+            ScenarioSummary(**r) for r in hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]
+        ),
+        historical_count=hist.count(),
+    )
 
 
 def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
@@ -321,8 +313,8 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
         changes=overview_changes(overview, prev_overview),
         previous_run_id=((previous.figures or {}).get("run") or {}).get("id") if previous else None,
         markets=[m.as_dict() for m in riskiest_markets(run)],
-        accounts=riskiest_accounts(run),
-        stress=stress_tables(run),
+        accounts=[a.as_dict() for a in riskiest_accounts(run)],
+        stress=stress_tables(run).as_dict(),
         model_health=[m.as_dict() for m in model_health(run)],
     )
     return figures

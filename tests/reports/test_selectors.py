@@ -106,3 +106,21 @@ def test_mmf_flag_of_the_report_and_of_the_alert_agree(django_capture_on_commit_
     fired = set(AlertFiring.objects.values_list("subject", flat=True))
     flagged = {m.market for m in run_model_health(run) if m.below_recommendation}
     assert fired == flagged == {"A-PERP", "C-PERP"}
+
+
+def test_stress_tables_and_riskiest_accounts_of_a_real_run(published_run):
+    from riskgov.health.models import AccountResult, ScenarioResult
+    from riskgov.reports.read_models import AccountRisk, ScenarioSummary, StressTables
+
+    tables = selectors.stress_tables(published_run)
+    assert isinstance(tables, StressTables) and all(isinstance(s, ScenarioSummary) for s in tables.standard)
+    stored = ScenarioResult.objects.filter(run=published_run)
+    assert tables.historical_count == stored.filter(kind="historical", in_tail=True).count()
+    assert len(tables.standard) == stored.exclude(kind="historical", in_tail=True).count()
+    worst = [s.shortfall_usd for s in tables.historical_worst]
+    assert worst == sorted(worst, reverse=True)
+    accounts = selectors.riskiest_accounts(published_run)
+    assert all(isinstance(a, AccountRisk) for a in accounts)
+    top = AccountResult.objects.filter(run=published_run).order_by("-margin_ratio").first()
+    assert accounts[0].margin_ratio is None or accounts[0].margin_ratio >= (top.margin_ratio or 0)
+    json.dumps(tables.as_dict(), allow_nan=False)
