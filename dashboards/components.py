@@ -1,5 +1,8 @@
-"""Shared page pieces: number formats, key-figure cards, charts with their CSV download,
-tables, and the role check for links to actions.
+"""Shared page pieces: key-figure cards, charts with their CSV download, tables, and the
+role check for links to actions.
+
+Number formats are ``riskgov.presentation.formats`` (re-exported here as ``usd``, ``ratio``,
+``count``, ``fraction`` for the pages); the CSV text is ``riskgov.presentation.exports``.
 
 Every chart is drawn by :func:`chart`, which puts the figure, the data behind it (as CSV
 text in a ``dcc.Store``), a download button and a ``dcc.Download`` side by side; one
@@ -9,9 +12,6 @@ serves every chart's download.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,23 +19,11 @@ from dash import MATCH, Input, Output, State, dash_table, dcc, html
 from dash.dash_table.Format import Format
 
 from dashboards import auth
+from riskgov.presentation.exports import csv_text
+from riskgov.presentation.formats import count, fraction, ratio
+from riskgov.presentation.formats import money as usd
 
-
-def usd(x: float | None) -> str:
-    """USD, whole dollars with thousands separators (``None`` → "—")."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"${x:,.0f}"
-
-
-def ratio(x: float | None, *, infinite: str = "∞") -> str:
-    """A ratio as percent with one decimal (``None`` = infinity, RISK_MODEL §5/§10)."""
-    return infinite if x is None else f"{x * 100:,.1f} %"
-
-
-def count(x: int | None) -> str:
-    """A count with thousands separators (``None`` → "—")."""
-    return "—" if x is None else f"{x:,}"
+__all__ = ["count", "csv_text", "fraction", "ratio", "usd"]
 
 
 def card(card_id: str, label: str, value: str, note: str = "") -> html.Div:
@@ -53,16 +41,6 @@ def card(card_id: str, label: str, value: str, note: str = "") -> html.Div:
 def cards(items: Iterable[html.Div]) -> html.Div:
     """A grid of key-figure cards."""
     return html.Div(list(items), className="kpis")
-
-
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV with a header (``None`` → empty field)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
-    return buf.getvalue()
 
 
 def csv_store(chart_id: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, str]:

@@ -12,8 +12,9 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.health import selectors
+from riskgov.presentation import formats
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/accounts", title="Accounts · riskgov", name="Accounts", order=1)
 
@@ -55,9 +56,9 @@ def account_rows(run, limit: int = RISKIEST) -> list[dict]:
     for r in rows:
         query = urlencode({"run": run.pk, "idx": r["account_idx"]})
         r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
-        r["margin_ratio_pct"] = None if r["margin_ratio"] is None else round(r["margin_ratio"] * 100, 2)
+        r["margin_ratio_pct"] = formats.percent_value(r["margin_ratio"])
         for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
-            r[k] = round(r[k], 2)
+            r[k] = formats.rounded_money(r[k])
         r["liquidatable"] = "yes" if r["liquidatable"] else "no"
         r["bankrupt"] = "yes" if r["bankrupt"] else "no"
     return rows

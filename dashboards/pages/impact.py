@@ -7,28 +7,33 @@ read from ``Proposal.impact``; nothing is recomputed.
 
 from __future__ import annotations
 
+from functools import partial
+
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards import auth, figures
+from dashboards import auth
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.governance import selectors as gov
 from riskgov.parameters.selectors import market_version_curve
+from riskgov.presentation import fields
+from riskgov.presentation.figures import brackets as figures
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/impact", title="Proposal impact · riskgov", name="Proposal impact", order=3)
 
+#: (label, stored field); each value is formatted by its field kind (``presentation.fields``)
 SIDE_BY_SIDE = [
-    ("Equity", "equity_usd", c.usd),
-    ("Initial margin", "initial_margin_usd", c.usd),
-    ("Maintenance margin", "maintenance_margin_usd", c.usd),
-    ("Liquidatable accounts", "liquidatable_accounts", c.count),
-    ("Bankrupt accounts", "bankrupt_accounts", c.count),
-    ("Shortfall now", "shortfall_usd", c.usd),
-    ("VaR", "var_usd", c.usd),
-    ("ES", "es_usd", c.usd),
-    ("Cover-2", "cover2_usd", c.usd),
-    ("Coverage at ES", "coverage_at_es", c.ratio),
+    ("Equity", "equity_usd"),
+    ("Initial margin", "initial_margin_usd"),
+    ("Maintenance margin", "maintenance_margin_usd"),
+    ("Liquidatable accounts", "liquidatable_accounts"),
+    ("Bankrupt accounts", "bankrupt_accounts"),
+    ("Shortfall now", "shortfall_usd"),
+    ("VaR", "var_usd"),
+    ("ES", "es_usd"),
+    ("Cover-2", "cover2_usd"),
+    ("Coverage at ES", "coverage_at_es"),
 ]
 SCENARIO_COLUMNS = [
     "name",
@@ -51,7 +56,8 @@ def comparison_rows(impact: dict) -> list[dict]:
     """The side-by-side table rows: label, current, proposed (formatted) and raw values."""
     cur, new = _figures_of(impact.get("current")), _figures_of(impact.get("proposed"))
     rows = []
-    for label, k, fmt in SIDE_BY_SIDE:
+    for label, k in SIDE_BY_SIDE:
+        fmt = partial(fields.format_field, k)
         rows.append(
             {
                 "measure": label,

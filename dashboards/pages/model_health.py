@@ -10,13 +10,13 @@ import dash
 from dash import html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
+from riskgov.health.read_models import MarketHealth
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/model-health", title="Model health · riskgov", name="Model health", order=4)
 
-CRITICAL = 3.841  # χ²₁ 95 % (RISK_MODEL §12)
 COLUMNS = [
     "market",
     "current_mmf",
@@ -51,39 +51,36 @@ TABLE = [
 ]
 
 
-def flatten(markets: list[dict]) -> list[dict]:
+def flatten(markets: list[MarketHealth]) -> list[dict]:
     """One table/chart row per market from ``selectors.run_model_health`` (presentation only:
-    the flags are the selector's)."""
+    the flags are the selector's, i.e. ``engine.model_flags``)."""
     rows = []
     for m in markets:
-        row = {"market": m["market"], "current_mmf": m["current_mmf"], "current_imf": m["current_imf"]}
+        row = {"market": m.market, "current_mmf": m.current_mmf, "current_imf": m.current_imf}
         problems = []
-        for h in m["horizons"]:
-            k = f"h{h['horizon_days']}"
+        for h in m.horizons:
+            k = f"h{h.horizon_days}"
             row.update(
                 {
-                    f"mmf_rec_{k}": h["mmf_rec"],
-                    f"imf_rec_{k}": h["imf_rec"],
-                    f"exceedances_{k}": h["exceedances"],
-                    f"windows_{k}": h["n"],
-                    f"kupiec_{k}": None if h["kupiec_lr"] is None else round(h["kupiec_lr"], 3),
-                    f"reject_{k}": h["backtest"] == "fail",
+                    f"mmf_rec_{k}": h.mmf_rec,
+                    f"imf_rec_{k}": h.imf_rec,
+                    f"exceedances_{k}": h.exceedances,
+                    f"windows_{k}": h.n,
+                    f"kupiec_{k}": None if h.kupiec_lr is None else round(h.kupiec_lr, 3),
+                    f"reject_{k}": h.backtest == "fail",
                 }
             )
-            if h["backtest"] == "fail":
-                problems.append(f"backtest fails ({h['horizon_days']}d)")
-            if h["below_recommendation"]:
-                problems.append(f"MMF below recommendation ({h['horizon_days']}d)")
+            if h.backtest == "fail":
+                problems.append(f"backtest fails ({h.horizon_days}d)")
+            if h.below_recommendation:
+                problems.append(f"MMF below recommendation ({h.horizon_days}d)")
         for k in ("h1", "h3"):
             for col in ("mmf_rec", "imf_rec", "exceedances", "windows", "kupiec", "reject"):
                 row.setdefault(f"{col}_{k}", None)
-        row["status"] = "; ".join(problems) or ("ok" if m["horizons"] else m["note"] or "no history")
+        row["status"] = "; ".join(problems) or ("ok" if m.horizons else m.note or "no history")
+        row["flagged"] = m.flagged
         rows.append(row)
     return rows
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{x * 100:.3f} %"
 
 
 def layout(run: str | None = None, **_kwargs):
@@ -95,18 +92,18 @@ def layout(run: str | None = None, **_kwargs):
     table_rows = [
         {
             **r,
-            "current_mmf_pct": _pct(r["current_mmf"]),
-            "current_imf_pct": _pct(r["current_imf"]),
-            "imf_rec_h3_pct": _pct(r["imf_rec_h3"]),
-            "mmf_rec_h1_pct": _pct(r["mmf_rec_h1"]),
-            "imf_rec_h1_pct": _pct(r["imf_rec_h1"]),
-            "mmf_rec_h3_pct": _pct(r["mmf_rec_h3"]),
+            "current_mmf_pct": c.fraction(r["current_mmf"]),
+            "current_imf_pct": c.fraction(r["current_imf"]),
+            "imf_rec_h3_pct": c.fraction(r["imf_rec_h3"]),
+            "mmf_rec_h1_pct": c.fraction(r["mmf_rec_h1"]),
+            "imf_rec_h1_pct": c.fraction(r["imf_rec_h1"]),
+            "mmf_rec_h3_pct": c.fraction(r["mmf_rec_h3"]),
             "exceed_h1": f"{r['exceedances_h1']} / {r['windows_h1']}" if r["windows_h1"] else "—",
             "exceed_h3": f"{r['exceedances_h3']} / {r['windows_h3']}" if r["windows_h3"] else "—",
         }
         for r in rows
     ]
-    flagged = [r for r in rows if "fails" in r["status"] or "below" in r["status"]]
+    flagged = [r for r in rows if r["flagged"]]
     links = [
         c.action_link(
             f"Propose a change to {r['market']}",
@@ -128,7 +125,7 @@ def layout(run: str | None = None, **_kwargs):
             html.Div([x for x in links if x is not None], className="actions"),
             c.chart("model-recommendation", hf.recommendation_figure(rows), rows, COLUMNS),
             c.chart("model-recommendation-imf", hf.recommendation_figure(rows, measure="imf"), rows, COLUMNS),
-            c.chart("model-kupiec", hf.kupiec_figure(rows, critical=CRITICAL), rows, COLUMNS),
+            c.chart("model-kupiec", hf.kupiec_figure(rows, critical=selectors.KUPIEC_CRITICAL), rows, COLUMNS),
             html.H2("Per market"),
             c.table("model-table", table_rows, TABLE),
         ]

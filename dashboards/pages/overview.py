@@ -8,14 +8,11 @@ from django.utils import timezone
 
 from dashboards import auth
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/overview", title="Overview · riskgov", name="Overview", order=0)
-
-#: a run older than this is flagged as stale (hours)
-STALE_AFTER_HOURS = 24
 
 
 def _utilization(run) -> str:
@@ -112,7 +109,7 @@ def layout(run: str | None = None, **_kwargs):
     fresh = html.P(
         f"Prices and positions are {age_h:,.1f} hours old (snapshot taken {obj.snapshot.taken_at:%Y-%m-%d %H:%M} UTC).",
         id="freshness",
-        className="warning" if age_h > STALE_AFTER_HOURS else "muted",
+        className="warning" if age_h > selectors.freshness_limits().run_hours else "muted",
     )
     history = selectors.run_history()
     cols = ["id", "published_at", *selectors.KEY_FIGURES]

@@ -5,9 +5,10 @@ import dash
 from dash import Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards import components as c
-from dashboards import figures
 from riskgov.core.roles import ANALYST
 from riskgov.parameters import selectors
+from riskgov.presentation import exports
+from riskgov.presentation.figures import brackets as figures
 
 dash.register_page(__name__, path="/parameters", title="Parameters · riskgov", name="Parameters", order=5)
 
@@ -115,4 +116,4 @@ def show_market(market):
 def download(_n, market):
     """The bracket data of the chosen market as CSV."""
     _, curves = _curves(market)
-    return {"content": figures.curves_csv(curves, market=market), "filename": f"{market}-brackets.csv"}
+    return {"content": exports.curves_csv(curves, market=market), "filename": f"{market}-brackets.csv"}

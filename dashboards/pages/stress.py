@@ -7,8 +7,9 @@ import dash
 from dash import html
 
 from dashboards import components as c
-from dashboards import health_figures as hf
 from riskgov.health import selectors
+from riskgov.presentation import formats
+from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
 
@@ -30,7 +31,7 @@ def layout(run: str | None = None, **_kwargs):
     obj = selectors.published_run(run, with_json=("cascade", "adl"))
     if obj is None:
         return html.Div([html.H1("Stress and coverage"), c.no_run()])
-    rows = selectors.run_scenario_rows(obj)
+    rows = [r.as_dict() for r in selectors.run_scenario_rows(obj)]
     standard = [r for r in rows if r["kind"] != "historical"]
     tail = [r for r in rows if r["in_tail"]]
     fund = obj.insurance_fund_usd or 0.0
@@ -38,9 +39,9 @@ def layout(run: str | None = None, **_kwargs):
     table_rows = [
         {
             **r,
-            "shortfall_usd": round(r["shortfall_usd"], 2),
-            "insurance_fund_after_usd": round(r["insurance_fund_after_usd"], 2),
-            "adl_usd": round(r["adl_usd"], 2),
+            "shortfall_usd": formats.rounded_money(r["shortfall_usd"]),
+            "insurance_fund_after_usd": formats.rounded_money(r["insurance_fund_after_usd"]),
+            "adl_usd": formats.rounded_money(r["adl_usd"]),
             "coverage": c.ratio(r["coverage_ratio"]),
         }
         for r in standard

@@ -6,11 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet
 
 from riskgov.core.roles import ADMIN, has_role
+from riskgov.engine.model_flags import KUPIEC_CRITICAL, backtest_fails, mmf_check
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
+from riskgov.health.read_models import (
+    FreshnessLimits,
+    HorizonHealth,
+    MarketHealth,
+    RunTail,
+    RunTotals,
+    ScenarioRow,
+)
 from riskgov.parameters.models import Bracket
+
+__all__ = ["KUPIEC_CRITICAL", "FreshnessLimits", "HorizonHealth", "MarketHealth", "RunTail", "RunTotals", "ScenarioRow"]
+
+#: a run older than this since publication, or prices older than this since the snapshot,
+#: are stale for the Overview and the reports (README; settings ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS``
+#: overrides it), and it is the default "Prices older than" alert threshold (hours)
+STALE_AFTER_HOURS = 26.0
+#: the reports' limit on the age of a run's prices (settings
+#: ``RISKGOV_REPORT_MAX_PRICE_AGE_HOURS`` overrides it), hours
+MAX_PRICE_AGE_HOURS = 48.0
 
 #: the heavy JSON columns, deferred in lists
 _HEAVY = ("cascade", "adl", "recommendations", "scenario_spec", "distributions")
@@ -47,32 +67,51 @@ def run_scenarios(*, run: HealthRun) -> QuerySet[ScenarioResult]:
     return ScenarioResult.objects.filter(run=run).order_by("idx")
 
 
+def freshness_limits() -> FreshnessLimits:
+    """The staleness limits in hours (:data:`STALE_AFTER_HOURS`, :data:`MAX_PRICE_AGE_HOURS`,
+    overridden by the settings named there): declared once for pages, reports and alerts."""
+    return FreshnessLimits(
+        run_hours=float(getattr(settings, "RISKGOV_REPORT_MAX_RUN_AGE_HOURS", STALE_AFTER_HOURS)),
+        price_hours=float(getattr(settings, "RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", MAX_PRICE_AGE_HOURS)),
+    )
+
+
+def totals_of(run: HealthRun) -> RunTotals:
+    """The totals of a run (counts, USD; coverage ratio ``None`` = infinity)."""
+    return RunTotals(
+        accounts=run.n_accounts,
+        positions=run.n_positions,
+        equity_usd=run.equity_usd,
+        initial_margin_usd=run.initial_margin_usd,
+        maintenance_margin_usd=run.maintenance_margin_usd,
+        liquidatable_accounts=run.liquidatable_accounts,
+        bankrupt_accounts=run.bankrupt_accounts,
+        shortfall_usd=run.shortfall_usd,
+        insurance_fund_usd=run.insurance_fund_usd,
+        coverage_ratio=run.coverage_ratio,
+    )
+
+
+def tail_of(run: HealthRun) -> RunTail:
+    """The tail of a run (§10): α, tail population, VaR/ES/Cover-2 (USD), coverage at ES."""
+    return RunTail(
+        alpha=run.tail_alpha,
+        scenarios=run.tail_scenarios,
+        var_usd=run.var_usd,
+        es_usd=run.es_usd,
+        cover2_usd=run.cover2_usd,
+        coverage_at_es=run.coverage_at_es,
+    )
+
+
 def run_totals(run: HealthRun) -> dict[str, Any]:
     """FORMATS.md ``totals`` of a run (``None`` = infinity for the coverage ratio)."""
-    return {
-        "accounts": run.n_accounts,
-        "positions": run.n_positions,
-        "equity_usd": run.equity_usd,
-        "initial_margin_usd": run.initial_margin_usd,
-        "maintenance_margin_usd": run.maintenance_margin_usd,
-        "liquidatable_accounts": run.liquidatable_accounts,
-        "bankrupt_accounts": run.bankrupt_accounts,
-        "shortfall_usd": run.shortfall_usd,
-        "insurance_fund_usd": run.insurance_fund_usd,
-        "coverage_ratio": run.coverage_ratio,
-    }
+    return totals_of(run).as_dict()
 
 
 def run_tail(run: HealthRun) -> dict[str, Any]:
     """FORMATS.md ``tail`` of a run (§10)."""
-    return {
-        "alpha": run.tail_alpha,
-        "scenarios": run.tail_scenarios,
-        "var_usd": run.var_usd,
-        "es_usd": run.es_usd,
-        "cover2_usd": run.cover2_usd,
-        "coverage_at_es": run.coverage_at_es,
-    }
+    return tail_of(run).as_dict()
 
 
 @dataclass(frozen=True)
@@ -251,13 +290,14 @@ def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountR
 
 
 #: the stored columns of a scenario row (``ScenarioResult``), in display order
-SCENARIO_FIELDS = tuple(f.name for f in ScenarioResult._meta.concrete_fields if f.name not in ("id", "run"))
+SCENARIO_FIELDS = ScenarioRow.names()
 
 
-def run_scenario_rows(run: HealthRun) -> list[dict[str, Any]]:
-    """Every scenario row of a run as dicts (:data:`SCENARIO_FIELDS`), in scenario order;
-    ``shock`` is the relative shock (fraction) of ``uniform`` scenarios, else ``None`` (§9)."""
-    return list(run_scenarios(run=run).values(*SCENARIO_FIELDS))
+def run_scenario_rows(run: HealthRun) -> list[ScenarioRow]:
+    """Every scenario row of a run (:class:`ScenarioRow`, :data:`SCENARIO_FIELDS`), in
+    scenario order; ``shock`` is the relative shock (fraction) of ``uniform`` scenarios, else
+    ``None`` (§9)."""
+    return [ScenarioRow(**r) for r in run_scenarios(run=run).values(*SCENARIO_FIELDS)]
 
 
 def run_market_rows(run: HealthRun) -> list[dict[str, Any]]:
@@ -289,51 +329,51 @@ def _first_brackets(version_ids: list[int]) -> dict[int, dict[str, float]]:
     }
 
 
-def run_model_health(run: HealthRun) -> list[dict[str, Any]]:
-    """§12 per market: current first-bracket MMF/IMF (fractions) of the run's versions vs the
-    recommended ones for horizons 1 and 3 days, and the Kupiec backtest of the current MMF.
+def _horizon(key: str, h: dict[str, Any], current_mmf: float | None) -> HorizonHealth:
+    bt = h.get("backtest") or {}
+    check = mmf_check(current_mmf, [h.get("mmf_rec")])
+    return HorizonHealth(
+        horizon_days=h.get("horizon_days", int(key[1:])),
+        mmf_rec=h.get("mmf_rec"),
+        imf_rec=h.get("imf_rec"),
+        note=h.get("note", ""),
+        exceedances=bt.get("exceedances"),
+        n=bt.get("n"),
+        kupiec_lr=bt.get("kupiec_lr"),
+        critical=bt.get("critical"),
+        backtest=("fail" if backtest_fails(bt) else "pass") if bt else "—",
+        below_recommendation=bool(check and check.below),
+    )
 
-    Read from ``HealthRun.recommendations`` (stored at finalize). Each row: ``market``,
-    ``current_mmf``, ``current_imf``, ``note`` and ``horizons`` — per horizon
-    ``horizon_days``, ``mmf_rec``, ``imf_rec``, ``exceedances`` of ``n`` windows,
-    ``kupiec_lr`` vs ``critical``, ``backtest`` (``"pass"``/``"fail"``/``"—"``) and
-    ``below_recommendation`` (current MMF < recommended MMF). Used by the dashboards, the
-    reports and (through the same stored JSON) the alerts.
+
+def market_health(rec: dict[str, Any], first_bracket: dict[str, float] | None = None) -> MarketHealth:
+    """The §12 model health of one stored recommendation (``HealthRun.recommendations``
+    item); ``first_bracket`` (``imf``/``mmf`` fractions) fills a missing current MMF/IMF.
+    The flags are ``engine.model_flags``' (the alert uses the same rule)."""
+    cur = first_bracket or {}
+    current_mmf = rec.get("current_mmf", cur.get("mmf"))
+    found = [(key, rec[key]) for key in ("h1", "h3") if rec.get(key)]
+    check = mmf_check(current_mmf, [h.get("mmf_rec") for _, h in found])
+    return MarketHealth(
+        market=rec.get("market"),
+        current_mmf=current_mmf,
+        current_imf=rec.get("current_imf", cur.get("imf")),
+        note=rec.get("note", ""),
+        horizons=tuple(_horizon(key, h, current_mmf) for key, h in found),
+        below_recommendation=bool(check and check.below),
+        backtest_fails=any(backtest_fails(h.get("backtest")) for _, h in found),
+    )
+
+
+def run_model_health(run: HealthRun) -> list[MarketHealth]:
+    """§12 per market (:class:`MarketHealth`): current first-bracket MMF/IMF (fractions) of
+    the run's versions vs the recommended ones for horizons 1 and 3 days, and the Kupiec
+    backtest of the current MMF (LR vs ``critical``, :data:`KUPIEC_CRITICAL`).
+
+    Read from ``HealthRun.recommendations`` (stored at finalize). Used by the dashboards and
+    the reports (``as_dict()`` in ``Report.figures``); the alerts apply the same flag rule
+    (``engine.model_flags.mmf_check``) to the same stored JSON.
     """
     versions = {sym: int(v) for sym, v in (run.market_versions or {}).items()}
     first = _first_brackets(list(versions.values()))
-    out = []
-    for rec in run.recommendations or []:
-        cur = first.get(versions.get(rec.get("market"), -1), {})
-        row: dict[str, Any] = {
-            "market": rec.get("market"),
-            "current_mmf": rec.get("current_mmf", cur.get("mmf")),
-            "current_imf": rec.get("current_imf", cur.get("imf")),
-            "note": rec.get("note", ""),
-            "horizons": [],
-        }
-        for key in ("h1", "h3"):
-            h = rec.get(key)
-            if not h:
-                continue
-            bt = h.get("backtest") or {}
-            row["horizons"].append(
-                {
-                    "horizon_days": h.get("horizon_days", int(key[1:])),
-                    "mmf_rec": h.get("mmf_rec"),
-                    "imf_rec": h.get("imf_rec"),
-                    "note": h.get("note", ""),
-                    "exceedances": bt.get("exceedances"),
-                    "n": bt.get("n"),
-                    "kupiec_lr": bt.get("kupiec_lr"),
-                    "critical": bt.get("critical"),
-                    "backtest": ("fail" if bt.get("reject") else "pass") if bt else "—",
-                    "below_recommendation": bool(
-                        h.get("mmf_rec") is not None
-                        and row["current_mmf"] is not None
-                        and row["current_mmf"] < h["mmf_rec"]
-                    ),
-                }
-            )
-        out.append(row)
-    return out
+    return [market_health(rec, first.get(versions.get(rec.get("market"), -1))) for rec in run.recommendations or []]

@@ -54,8 +54,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from riskgov.core.services import audit_record
+from riskgov.engine.model_flags import DEFAULT_MMF_TOLERANCE, mmf_check
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus
+from riskgov.health.selectors import STALE_AFTER_HOURS
 from riskgov.reports import selectors
 from riskgov.reports.models import (
     AlertFiring,
@@ -162,18 +164,21 @@ def _mmf_below(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     tol = float(rule.threshold)
     out = []
     for r in recs:
-        rec = [r[h]["mmf_rec"] for h in ("h1", "h3") if (r.get(h) or {}).get("mmf_rec") is not None]
         cur = r.get("current_mmf")
-        if not rec or cur is None:
+        check = mmf_check(cur, [(r.get(h) or {}).get("mmf_rec") for h in ("h1", "h3")], tolerance=tol)
+        if check is None:
             out.append(_unknown(r, "recommended or current MMF"))
             continue
-        line = max(rec) * (1 - tol)
-        below = cur < line
+        below = check.below
         msg = (
             f"{r['market']}: current MMF {cur:.4%} {'below' if below else 'not below'} the recommended "
-            f"{max(rec):.4%} (§12, tolerance {tol:.2%})"
+            f"{check.recommended:.4%} (§12, tolerance {tol:.2%})"
         )
-        out.append(Observation(r["market"], cur, _dec(line), below, msg, {"mmf_rec": max(rec), "tolerance": tol}))
+        out.append(
+            Observation(
+                r["market"], cur, _dec(check.line), below, msg, {"mmf_rec": check.recommended, "tolerance": tol}
+            )
+        )
     return out
 
 
@@ -532,9 +537,9 @@ DEFAULT_RULES = (
     ("Over 5 % of accounts liquidatable", AlertKind.LIQUIDATABLE_ACCOUNTS, "0.05"),
     ("Over 10 % of open interest liquidatable", AlertKind.LIQUIDATABLE_OI, "0.10"),
     ("Bankrupt account over 100,000 USD", AlertKind.BANKRUPT_ACCOUNT, "100000"),
-    ("MMF below recommendation", AlertKind.MMF_BELOW_RECOMMENDATION, "0"),
+    ("MMF below recommendation", AlertKind.MMF_BELOW_RECOMMENDATION, f"{DEFAULT_MMF_TOLERANCE:g}"),
     ("MMF fails backtest", AlertKind.BACKTEST_FAILS, "0"),
-    ("Prices older than 26 h", AlertKind.PRICES_STALE, "26"),
+    (f"Prices older than {STALE_AFTER_HOURS:g} h", AlertKind.PRICES_STALE, f"{STALE_AFTER_HOURS:g}"),
     ("Health run failed", AlertKind.RUN_FAILED, "0"),
     ("Health run overdue (3 h)", AlertKind.RUN_OVERDUE, "3"),
     ("Emergency ratification within 12 h", AlertKind.EMERGENCY_RATIFICATION, "12"),

@@ -1,10 +1,10 @@
 """Static chart images of a report, so the HTML and PDF stand alone (no JavaScript, no CDN).
 
-Charts are Plotly figures (``stress_figure``, ``model_figure``: figures dict in,
-``go.Figure`` out) rendered to PNG by **kaleido 1.x**, which drives a Chrome/Chromium
+Charts are Plotly figures built by ``riskgov.presentation.figures.report`` (figures dict
+in, bar series out, ``go.Figure`` out) rendered to PNG by **kaleido 1.x**, which drives a Chrome/Chromium
 (Debian's ``/usr/bin/chromium`` here; ``.ci/run`` installs it). If kaleido cannot render
 (no browser, a running event loop, a timeout) the same data is drawn as a plain SVG bar
-chart by ``_svg_bars`` — no browser needed — and the chart says so in its ``engine``.
+chart by ``svg_bars`` — no browser needed — and the chart says so in its ``engine``.
 ``settings.RISKGOV_REPORT_CHARTS = "svg"`` skips kaleido altogether (fast tests, hosts
 without a browser).
 
@@ -16,85 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from riskgov.presentation.figures.report import (
+    HEIGHT,
+    WIDTH,
+    model_series,
+    plotly_figure,
+    stress_series,
+    svg_bars,
+)
+
 log = logging.getLogger(__name__)
-
-WIDTH, HEIGHT = 760, 340
-#: bars per chart
-MAX_BARS = 12
-
-
-@dataclass(frozen=True)
-class BarSeries:
-    """One chart's data: labels and one or two series of values (same length)."""
-
-    title: str
-    labels: list[str]
-    series: dict[str, list[float]]
-    unit: str
-    line: float | None = None  # a reference line (e.g. the insurance fund)
-    line_label: str = ""
-
-
-def stress_series(figures: dict[str, Any]) -> BarSeries | None:
-    """Shortfall of the worst scenarios (standard and historical), USD, with the fund as a line."""
-    stress = figures.get("stress") or {}
-    rows = [*stress.get("standard", []), *stress.get("historical_worst", [])]
-    rows = sorted(rows, key=lambda r: -(r.get("shortfall_usd") or 0.0))[:MAX_BARS]
-    if not rows:
-        return None
-    fund = (figures.get("overview") or {}).get("insurance_fund_usd")
-    return BarSeries(
-        title="Shortfall of the worst scenarios vs the insurance fund (USD)",
-        labels=[r["name"] for r in rows],
-        series={"shortfall": [float(r.get("shortfall_usd") or 0.0) for r in rows]},
-        unit="USD",
-        line=float(fund) if fund is not None else None,
-        line_label="insurance fund",
-    )
-
-
-def model_series(figures: dict[str, Any]) -> BarSeries | None:
-    """Current vs recommended (h = 1 day) first-bracket MMF per market, as fractions."""
-    rows = [m for m in figures.get("model_health") or [] if m.get("horizons")][:MAX_BARS]
-    if not rows:
-        return None
-    return BarSeries(
-        title="Maintenance margin fraction: current vs recommended (§12, 1-day horizon)",
-        labels=[m["market"] for m in rows],
-        series={
-            "current MMF": [float(m.get("current_mmf") or 0.0) for m in rows],
-            "recommended MMF": [float(m["horizons"][0].get("mmf_rec") or 0.0) for m in rows],
-        },
-        unit="fraction",
-    )
-
-
-def plotly_figure(data: BarSeries) -> Any:
-    """The Plotly figure of a bar series (pure: data in, figure out)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for name, values in data.series.items():
-        fig.add_trace(go.Bar(name=name, x=data.labels, y=values))
-    if data.line is not None:
-        fig.add_hline(y=data.line, line_dash="dash", line_color="#b00020", annotation_text=data.line_label)
-    fig.update_layout(
-        title={"text": data.title, "font": {"size": 14}},
-        barmode="group",
-        template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 110},
-        legend={"orientation": "h", "y": 1.02, "x": 0},
-        yaxis_title=data.unit,
-    )
-    fig.update_xaxes(tickangle=-35, tickfont={"size": 9})
-    return fig
 
 
 def _kaleido_png(figs: list[Any]) -> list[bytes]:
@@ -106,52 +42,6 @@ def _kaleido_png(figs: list[Any]) -> list[bytes]:
             return [await k.calc_fig(fig, opts=opts) for fig in figs]
 
     return asyncio.run(render())
-
-
-def _svg_bars(data: BarSeries) -> str:
-    """A self-contained SVG grouped bar chart of ``data`` (no browser needed)."""
-    colors = ("#1f4e79", "#e07b00")
-    left, right, top, bottom = 70, 20, 40, 110
-    w, h = WIDTH - left - right, HEIGHT - top - bottom
-    values = [v for vs in data.series.values() for v in vs] + ([data.line] if data.line is not None else [])
-    vmax = max([v for v in values if v is not None] + [0.0]) or 1.0
-    n, k = len(data.labels), len(data.series)
-    slot = w / max(n, 1)
-    bar = slot * 0.8 / max(k, 1)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif">',
-        f'<text x="{left}" y="20" font-size="13">{html.escape(data.title)}</text>',
-        f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" stroke="#444"/>',
-        f'<text x="{left - 6}" y="{top + 4}" font-size="9" text-anchor="end">{vmax:,.4g}</text>',
-        f'<text x="{left - 6}" y="{top + h}" font-size="9" text-anchor="end">0</text>',
-    ]
-    for j, (name, vs) in enumerate(data.series.items()):
-        out.append(
-            f'<rect x="{left + 150 * j}" y="{HEIGHT - 14}" width="10" height="10" fill="{colors[j % 2]}"/>'
-            f'<text x="{left + 150 * j + 14}" y="{HEIGHT - 5}" font-size="10">{html.escape(name)}</text>'
-        )
-        for i, v in enumerate(vs):
-            bh = max(0.0, (v or 0.0) / vmax * h)
-            x = left + i * slot + slot * 0.1 + j * bar
-            out.append(
-                f'<rect x="{x:.1f}" y="{top + h - bh:.1f}" width="{bar:.1f}" height="{bh:.1f}" fill="{colors[j % 2]}"/>'
-            )
-    for i, label in enumerate(data.labels):
-        x = left + (i + 0.5) * slot
-        out.append(
-            f'<text x="{x:.1f}" y="{top + h + 12}" font-size="8" text-anchor="end" '
-            f'transform="rotate(-35 {x:.1f} {top + h + 12})">{html.escape(label[:28])}</text>'
-        )
-    if data.line is not None:
-        y = top + h - data.line / vmax * h
-        out.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + w}" y2="{y:.1f}" stroke="#b00020" '
-            f'stroke-dasharray="6 4"/><text x="{left + w}" y="{y - 4:.1f}" font-size="9" '
-            f'text-anchor="end" fill="#b00020">{html.escape(data.line_label)}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
 
 
 def _uri(mime: str, payload: bytes) -> str:
@@ -177,7 +67,7 @@ def render_charts(figures: dict[str, Any]) -> list[dict[str, str]]:
             "title": s.title,
             "engine": "svg",
             "mime": "image/svg+xml",
-            "data_uri": _uri("image/svg+xml", _svg_bars(s).encode()),
+            "data_uri": _uri("image/svg+xml", svg_bars(s).encode()),
         }
         for s in series
     ]

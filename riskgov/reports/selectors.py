@@ -9,41 +9,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Abs, Coalesce
 
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus, VoteDecision
 from riskgov.health.models import HealthRun, PositionResult, RunKind, RunStatus
-from riskgov.health.selectors import latest_published_run, run_accounts, run_scenarios, run_tail, run_totals
+from riskgov.health.selectors import (
+    freshness_limits,
+    latest_published_run,
+    run_accounts,
+    run_scenarios,
+    tail_of,
+    totals_of,
+)
 from riskgov.health.selectors import run_model_health as model_health
+from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
+from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
 
 #: rows in the "riskiest" tables and in the worst historical windows
 TOP_N = 10
-#: overview figures compared with the previous report (higher is worse unless in BETTER_UP)
-OVERVIEW_KEYS = (
-    "accounts",
-    "positions",
-    "equity_usd",
-    "initial_margin_usd",
-    "maintenance_margin_usd",
-    "liquidatable_accounts",
-    "liquidatable_accounts_share",
-    "liquidatable_oi_share",
-    "bankrupt_accounts",
-    "shortfall_usd",
-    "insurance_fund_usd",
-    "var_usd",
-    "es_usd",
-    "cover2_usd",
-    "coverage_at_es",
-)
-
-
-def _setting_hours(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
+#: overview figures compared with the previous report: ``presentation.fields.OVERVIEW_KEYS``
+__all__ = ["OVERVIEW_KEYS", "AccountRisk", "MarketRisk", "RunOverview", "ScenarioSummary", "StressTables"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,14 +80,15 @@ def report_run() -> HealthRun | None:
 def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     """Why a report from ``run`` is incomplete (empty: it is complete), in words.
 
-    Limits: ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS`` (default 26) since the run's publication and
-    ``RISKGOV_REPORT_MAX_PRICE_AGE_HOURS`` (default 48) since its snapshot's prices were taken.
+    Limits: ``health.selectors.freshness_limits()`` — ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS``
+    (default 26) since the run's publication and ``RISKGOV_REPORT_MAX_PRICE_AGE_HOURS``
+    (default 48) since its snapshot's prices were taken.
     """
     reasons: list[str] = []
     if run is None:
         return ["no health run has been published yet: there are no figures to report"]
-    max_run = _setting_hours("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", 26)
-    max_price = _setting_hours("RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", 48)
+    limits = freshness_limits()
+    max_run, max_price = limits.run_hours, limits.price_hours
     age = (now - run.published_at).total_seconds() / 3600 if run.published_at else float("inf")
     if age > max_run:
         reasons.append(
@@ -162,19 +151,22 @@ def run_liquidatable_oi(run: HealthRun) -> tuple[float, float]:
     return sum(m["liquidatable_oi_usd"] for m in sums), sum(m["open_interest_usd"] for m in sums)
 
 
-def run_overview(run: HealthRun) -> dict[str, Any]:
+def run_overview(run: HealthRun) -> RunOverview:
     """Totals (FORMATS ``totals``) + tail (§10) + liquidatable shares of accounts and of OI."""
-    out = {**run_totals(run), **{k: v for k, v in run_tail(run).items() if k != "scenarios"}}
-    out["tail_scenarios"] = run.tail_scenarios
+    tail = {k: v for k, v in tail_of(run).as_dict().items() if k != "scenarios"}
     liq_oi, total_oi = run_liquidatable_oi(run)
-    out["open_interest_usd"] = total_oi
-    out["liquidatable_oi_usd"] = liq_oi
-    out["liquidatable_oi_share"] = liq_oi / total_oi if total_oi > 0 else 0.0
     n = run.n_accounts or 0
-    out["liquidatable_accounts_share"] = (run.liquidatable_accounts or 0) / n if n else 0.0
-    out["cover2_coverage"] = (run.tail or {}).get("cover2_coverage")
-    out["worst_scenario"] = (run.tail or {}).get("worst_scenario")
-    return out
+    return RunOverview(
+        **totals_of(run).as_dict(),
+        **tail,
+        tail_scenarios=run.tail_scenarios,
+        open_interest_usd=total_oi,
+        liquidatable_oi_usd=liq_oi,
+        liquidatable_oi_share=liq_oi / total_oi if total_oi > 0 else 0.0,
+        liquidatable_accounts_share=(run.liquidatable_accounts or 0) / n if n else 0.0,
+        cover2_coverage=(run.tail or {}).get("cover2_coverage"),
+        worst_scenario=(run.tail or {}).get("worst_scenario"),
+    )
 
 
 def overview_changes(overview: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -188,58 +180,50 @@ def overview_changes(overview: dict[str, Any], previous: dict[str, Any] | None) 
     return out
 
 
-def riskiest_markets(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
+def riskiest_markets(run: HealthRun, *, limit: int = TOP_N) -> list[MarketRisk]:
     """Markets by worst-scenario shortfall (§8 attribution), then liquidatable open interest."""
     worst = {
         m["market"]: m.get("shortfall_longs_usd", 0.0) + m.get("shortfall_shorts_usd", 0.0)
         for m in (run.adl or {}).get("by_market", [])
     }
     out = [
-        {
-            "market": sym,
-            "positions": m["positions"],
-            "open_interest_usd": m["open_interest_usd"],
-            "maintenance_margin_usd": m["maintenance_margin_usd"],
-            "liquidatable_oi_usd": m["liquidatable_oi_usd"],
-            "liquidatable_oi_share": m["liquidatable_oi_usd"] / m["open_interest_usd"]
+        MarketRisk(
+            market=sym,
+            positions=m["positions"],
+            open_interest_usd=m["open_interest_usd"],
+            maintenance_margin_usd=m["maintenance_margin_usd"],
+            liquidatable_oi_usd=m["liquidatable_oi_usd"],
+            liquidatable_oi_share=m["liquidatable_oi_usd"] / m["open_interest_usd"]
             if m["open_interest_usd"] > 0
             else 0.0,
-            "worst_scenario_shortfall_usd": float(worst.get(sym, 0.0)),
-        }
+            worst_scenario_shortfall_usd=float(worst.get(sym, 0.0)),
+        )
         for sym, m in _market_sums(run).items()
     ]
-    out.sort(key=lambda m: (-m["worst_scenario_shortfall_usd"], -m["liquidatable_oi_usd"], m["market"]))
+    out.sort(key=lambda m: (-m.worst_scenario_shortfall_usd, -m.liquidatable_oi_usd, m.market))
     return out[:limit]
 
 
-def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[dict[str, Any]]:
+def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[AccountRisk]:
     """Accounts by margin ratio descending, infinity first (the ``(run, margin_ratio)`` index)."""
-    fields = ("account_id", "equity_usd", "maintenance_margin_usd", "margin_ratio", "liquidatable", "bankrupt")
-    return list(run_accounts(run=run).values(*fields, "shortfall_usd")[:limit])
+    return [AccountRisk(**r) for r in run_accounts(run=run).values(*AccountRisk.names())[:limit]]
 
 
-def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> dict[str, Any]:
+def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> StressTables:
     """Every standard scenario (uniform, named crash days, per-asset), the worst regular
     historical windows and their count."""
-    fields = (
-        "name",
-        "kind",
-        "start_date",
-        "end_date",
-        "liquidatable_accounts",
-        "bankrupt_accounts",
-        "shortfall_usd",
-        "insurance_fund_after_usd",
-        "adl_usd",
-        "coverage_ratio",
-    )
+    fields = ScenarioSummary.names()
     scen = run_scenarios(run=run)
     hist = scen.filter(kind="historical", in_tail=True)  # the regular windows (crash days are not in the tail)
-    return {
-        "standard": list(scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)),
-        "historical_worst": list(hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]),
-        "historical_count": hist.count(),
-    }
+    return StressTables(
+        standard=tuple(
+            ScenarioSummary(**r) for r in scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)
+        ),
+        historical_worst=tuple(
+            ScenarioSummary(**r) for r in hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]
+        ),
+        historical_count=hist.count(),
+    )
 
 
 def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
@@ -307,7 +291,7 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
     if run is None:
         return figures
     snap = run.snapshot
-    overview = run_overview(run)
+    overview = run_overview(run).as_dict()
     prev_overview = (previous.figures or {}).get("overview") if previous else None
     figures.update(
         run={
@@ -328,10 +312,10 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
         overview=overview,
         changes=overview_changes(overview, prev_overview),
         previous_run_id=((previous.figures or {}).get("run") or {}).get("id") if previous else None,
-        markets=riskiest_markets(run),
-        accounts=riskiest_accounts(run),
-        stress=stress_tables(run),
-        model_health=model_health(run),
+        markets=[m.as_dict() for m in riskiest_markets(run)],
+        accounts=[a.as_dict() for a in riskiest_accounts(run)],
+        stress=stress_tables(run).as_dict(),
+        model_health=[m.as_dict() for m in model_health(run)],
     )
     return figures
 

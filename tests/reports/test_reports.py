@@ -88,7 +88,7 @@ def test_second_report_shows_changes_since_the_previous_one(published_run):
     assert second.previous_id == first.pk
     assert second.figures["changes"]["es_usd"]["delta"] == pytest.approx(1000.0)
     assert second.figures["previous_run_id"] == published_run.pk
-    assert "+1,000.00" in second.html.read().decode()
+    assert "$+1,000" in second.html.read().decode()  # presentation.formats.money, signed
 
 
 def test_no_run_gives_an_incomplete_report_that_is_still_sent(people):
@@ -337,8 +337,8 @@ def test_liquidatable_open_interest_counts_liquidatable_positions_only(published
     assert liq == pytest.approx(sum(abs(p.notional_usd) for p in rows if p.liquidatable), rel=1e-9)
     assert total == pytest.approx(sum(abs(p.notional_usd) for p in rows), rel=1e-9)
     assert 0 < liq < total
-    markets = {m["market"]: m for m in riskiest_markets(published_run)}
+    markets = {m.market: m for m in riskiest_markets(published_run)}
     btc = [p for p in rows if p.market.symbol == "BTC-PERP"]
-    assert markets["BTC-PERP"]["liquidatable_oi_usd"] == pytest.approx(
+    assert markets["BTC-PERP"].liquidatable_oi_usd == pytest.approx(
         sum(abs(p.notional_usd) for p in btc if p.liquidatable), rel=1e-9, abs=1e-9
     )

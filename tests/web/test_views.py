@@ -24,7 +24,7 @@ def test_viewer_sees_parameters_and_version_diff(client, users):
     draft = parameters_import_document(document=doc).market_versions[0]
     client.force_login(users[VIEWER])
     page = client.get(reverse("parameters")).content.decode()
-    assert "BTC-PERP" in page and "100×" in page and "1.00 %" in page
+    assert "BTC-PERP" in page and "100×" in page and "1.000 %" in page
     page = client.get(reverse("market-version", args=[draft.pk])).content.decode()
     assert "liquidation_penalty" in page and "Draft" in page
     assert client.get(reverse("home")).status_code == 200

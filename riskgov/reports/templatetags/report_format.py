@@ -1,91 +1,59 @@
-"""Number formats of reports (presentation only): USD with thousands separators and cents,
-ratios with ``None`` shown as ∞ (nothing to cover), shares as percent, signed changes."""
+"""Template filters of reports: the one convention of :mod:`riskgov.presentation.formats`
+(money ``$1,234,567``; fractions as percent; ratios ``None`` = ∞; counts with separators)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django import template
 
+from riskgov.presentation import fields, formats
+
 register = template.Library()
 
-#: overview rows: (figure key, label, format); the change column uses the same format
-OVERVIEW_ROWS = (
-    ("accounts", "Accounts", "int"),
-    ("positions", "Positions", "int"),
-    ("equity_usd", "Equity (USD)", "usd"),
-    ("initial_margin_usd", "Initial margin (USD)", "usd"),
-    ("maintenance_margin_usd", "Maintenance margin (USD)", "usd"),
-    ("liquidatable_accounts", "Liquidatable accounts", "int"),
-    ("liquidatable_accounts_share", "Liquidatable share of accounts", "share"),
-    ("liquidatable_oi_share", "Liquidatable share of open interest", "share"),
-    ("bankrupt_accounts", "Bankrupt accounts", "int"),
-    ("shortfall_usd", "Shortfall now (USD)", "usd"),
-    ("insurance_fund_usd", "Insurance fund (USD)", "usd"),
-    ("var_usd", "VaR of shortfall (USD)", "usd"),
-    ("es_usd", "ES of shortfall (USD)", "usd"),
-    ("cover2_usd", "Cover-2 (USD)", "usd"),
-    ("coverage_at_es", "Coverage at ES (fund / ES)", "ratio"),
-)
-
-
-def _num(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x
+#: overview rows: (figure key, label, field kind), declared in ``presentation.fields``
+OVERVIEW_ROWS = tuple((k, fields.label(k), fields.field(k).kind) for k in fields.OVERVIEW_KEYS)
 
 
 @register.filter
 def usd(value: Any) -> str:
-    """1234567.891 -> '1,234,567.89'; '—' for none."""
-    x = _num(value)
-    return "—" if x is None else f"{x:,.2f}"
+    """Money: ``1234567.891`` → ``$1,234,568``; ``—`` for none."""
+    return formats.money(value)
 
 
 @register.filter
 def ratio(value: Any) -> str:
-    """A coverage ratio; ``None`` = infinity (nothing to cover)."""
-    x = _num(value)
-    return "∞" if x is None or math.isinf(x) else f"{x:,.3f}"
+    """A ratio (coverage, margin ratio) as percent; ``None`` = ∞ (nothing to cover)."""
+    return formats.ratio(value)
 
 
 @register.filter
 def share(value: Any) -> str:
-    """0.0125 -> '1.25 %'."""
-    x = _num(value)
-    return "—" if x is None else f"{x * 100:.2f} %"
+    """A share of a whole: ``0.0125`` → ``1.25 %``."""
+    return formats.share(value)
 
 
 @register.filter
 def fraction(value: Any) -> str:
-    """A margin fraction as percent with 3 places: 0.004 -> '0.400 %'."""
-    x = _num(value)
-    return "—" if x is None else f"{x * 100:.3f} %"
+    """A margin fraction as percent with 3 places: ``0.004`` → ``0.400 %``."""
+    return formats.fraction(value)
+
+
+@register.filter
+def number(value: Any) -> str:
+    """A plain number (a test statistic), 3 places: ``3.8414`` → ``3.841``."""
+    return formats.number(value)
 
 
 @register.filter
 def intcomma0(value: Any) -> str:
-    x = _num(value)
-    return "—" if x is None else f"{x:,.0f}"
+    """A count with thousands separators: ``12345`` → ``12,345``."""
+    return formats.count(value)
 
 
 def fmt(value: Any, kind: str, *, signed: bool = False) -> str:
-    x = _num(value)
-    if x is None:
-        return "∞" if kind == "ratio" and not signed else "—"
-    sign = "+" if signed else ""
-    if kind == "usd":
-        return f"{x:{sign},.2f}"
-    if kind == "int":
-        return f"{x:{sign},.0f}"
-    if kind == "share":
-        return f"{x * 100:{sign}.2f} %"
-    return f"{x:{sign},.3f}"
+    """``value`` as text for a field of ``kind`` (``presentation.fields`` kinds)."""
+    return fields.format_value(kind, value, signed=signed)
 
 
 @register.simple_tag

@@ -1,32 +1,48 @@
-"""Display filters: fractions as percent for people (RISK_MODEL §1: stored as fractions)."""
+"""Display filters of the committee UI: the one convention of
+:mod:`riskgov.presentation.formats` (fractions stored as fractions, shown as percent,
+RISK_MODEL §1; money ``$1,234,567``; max leverage ``1/IMF``, §2)."""
 
-from decimal import Decimal, InvalidOperation
+from __future__ import annotations
+
+from typing import Any
 
 from django import template
+
+from riskgov.presentation import fields, formats
 
 register = template.Library()
 
 
 @register.filter
-def pct(value, places: int = 2) -> str:
-    """0.0125 -> '1.25 %'. Empty for None."""
+def pct(value: Any, places: int = formats.SHARE_PLACES) -> str:
+    """A fraction as percent: ``0.0125`` → ``1.25 %`` (``places`` decimals); empty for None."""
     if value is None or value == "":
         return ""
-    try:
-        d = Decimal(str(value)) * 100
-    except InvalidOperation:
-        return str(value)
-    return f"{d:.{int(places)}f} %"
+    return formats.percent(value, int(places))
 
 
 @register.filter
-def leverage(imf) -> str:
-    """Max leverage shown to people, ``1/IMF`` (RISK_MODEL §2): 0.025 -> '40×'."""
-    try:
-        d = Decimal(str(imf))
-    except InvalidOperation:
+def fraction(value: Any) -> str:
+    """A margin parameter (IMF, MMF, penalty, haircut) as percent, 3 places:
+    ``0.0133333334`` → ``1.333 %``; empty for None."""
+    if value is None or value == "":
         return ""
-    if d <= 0:
-        return ""
-    lev = (Decimal(1) / d).quantize(Decimal("0.01")).normalize()
-    return f"{lev:f}×"
+    return formats.fraction(value)
+
+
+@register.filter
+def usd(value: Any) -> str:
+    """Money: ``1234567.4`` → ``$1,234,567``; ``—`` for none."""
+    return formats.money(value)
+
+
+@register.filter
+def fmt_field(value: Any, name: str) -> str:
+    """``value`` of the stored field ``name`` with its kind's format (``presentation.fields``)."""
+    return fields.format_field(name, value)
+
+
+@register.filter
+def leverage(imf: Any) -> str:
+    """Max leverage shown to people, ``1/IMF`` (RISK_MODEL §2): ``0.025`` → ``40×``."""
+    return formats.leverage(imf)

@@ -1,18 +1,29 @@
-"""Pure figure builders: data in, ``plotly.graph_objects.Figure`` out (STYLE rule 14).
+"""Bracket-table figures: curves in, ``plotly.graph_objects.Figure`` out (STYLE rule 14).
 
 Every figure has a title, axis labels with units and hover details. Fractions are shown to
-people as percent (RISK_MODEL §1); leverage is ``1/IMF`` (§2).
+people as percent (RISK_MODEL §1); leverage is ``1/IMF`` (§2). A curve is anything shaped
+like :class:`Curve` (``riskgov.parameters.selectors.BracketCurve`` is one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import Protocol
 
 import plotly.graph_objects as go
 
-from riskgov.parameters.selectors import BracketCurve
+from riskgov.presentation.figures.style import PALETTE
 
-PALETTE = ("#1f5fbf", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285")
+
+class Curve(Protocol):
+    """One bracket table of one source: floors (USD), IMF/MMF (fractions), C_k (USD)."""
+
+    label: str
+    floors: Sequence[Decimal | float]
+    imf: Sequence[Decimal | float]
+    mmf: Sequence[Decimal | float]
+    maintenance_amounts: Sequence[Decimal | float]
 
 
 def _step_x(floors: Sequence[float], x_max: float) -> list[float]:
@@ -20,7 +31,7 @@ def _step_x(floors: Sequence[float], x_max: float) -> list[float]:
     return [*xs, x_max]
 
 
-def bracket_curves_figure(curves: Sequence[BracketCurve], *, market: str, measure: str = "mmf") -> go.Figure:
+def bracket_curves_figure(curves: Sequence[Curve], *, market: str, measure: str = "mmf") -> go.Figure:
     """Step chart of a bracket table per source against position notional (log scale).
 
     Args:
@@ -69,7 +80,7 @@ def bracket_curves_figure(curves: Sequence[BracketCurve], *, market: str, measur
     return fig
 
 
-def maintenance_margin_figure(curves: Sequence[BracketCurve], *, market: str, points: int = 200) -> go.Figure:
+def maintenance_margin_figure(curves: Sequence[Curve], *, market: str, points: int = 200) -> go.Figure:
     """MM(N) = N·MMF_k − C_k in USD against notional (RISK_MODEL §2): continuous by design."""
     import numpy as np
 
@@ -99,14 +110,3 @@ def maintenance_margin_figure(curves: Sequence[BracketCurve], *, market: str, po
         template="plotly_white",
     )
     return fig
-
-
-def curves_csv(curves: Sequence[BracketCurve], *, market: str) -> str:
-    """The data behind the bracket charts, as CSV (one row per source × bracket)."""
-    lines = [
-        "market,source,bracket,notional_floor_usd,initial_margin_fraction,maintenance_margin_fraction,maintenance_amount_usd"
-    ]
-    for c in curves:
-        for k, (f, i, m, cum) in enumerate(zip(c.floors, c.imf, c.mmf, c.maintenance_amounts, strict=True), start=1):
-            lines.append(f"{market},{c.label},{k},{f},{i},{m},{cum}")
-    return "\n".join(lines) + "\n"

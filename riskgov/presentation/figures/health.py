@@ -1,7 +1,7 @@
-"""Pure figure builders for health runs: stored results in, ``go.Figure`` out (STYLE rule 14).
+"""Figures of health runs: stored results in, ``go.Figure`` out (STYLE rule 14).
 
-Inputs are the dicts the ``riskgov.health.selectors`` return (stored results, never
-recomputed). Every figure has a title, axis labels with units and hover details; money is
+Inputs are plain rows (dicts) of stored results — the selectors' rows or their read models
+flattened by the page — never recomputed. Every figure has a title, axis labels with units and hover details; money is
 USD, fractions are shown as percent (RISK_MODEL §1).
 """
 
@@ -12,17 +12,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboards.figures import PALETTE
-
-_LAYOUT = {
-    "template": "plotly_white",
-    "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
-    "legend": {"orientation": "h", "y": -0.2},
-}
+from riskgov.presentation import formats
+from riskgov.presentation.figures.style import LAYOUT, PALETTE
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:
-    fig.update_layout(title=title, xaxis={"title": x}, yaxis={"title": y}, **_LAYOUT)
+    fig.update_layout(title=title, xaxis={"title": x}, yaxis={"title": y}, **LAYOUT)
     fig.update_layout(**extra)
     return fig
 
@@ -130,7 +125,7 @@ def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) 
         "name",
         [("shortfall_usd", "shortfall", "#d9480f"), ("insurance_fund_after_usd", "insurance fund after", "#2b8a3e")],
     )
-    fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund ${insurance_fund:,.0f}")
+    fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund {formats.money(insurance_fund)}")
     return _layout(fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD")
 
 
@@ -170,7 +165,7 @@ def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance
         (es, "ES", "#d9480f"),
         (insurance_fund, "insurance fund", "#2b8a3e"),
     ):
-        fig.add_vline(x=x, line_dash="dash", line_color=color, annotation_text=f"{label} ${x:,.0f}")
+        fig.add_vline(x=x, line_dash="dash", line_color=color, annotation_text=f"{label} {formats.money(x)}")
     return _layout(
         fig,
         f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.1%})",
@@ -266,7 +261,9 @@ def kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figu
                 ),
             )
         )
-    fig.add_hline(y=critical, line_dash="dash", line_color="#b91c1c", annotation_text=f"reject above {critical:.3f}")
+    fig.add_hline(
+        y=critical, line_dash="dash", line_color="#b91c1c", annotation_text=f"reject above {formats.number(critical)}"
+    )
     return _layout(fig, "Backtest of the current MMF: Kupiec likelihood ratio", "market", "likelihood ratio (χ²₁)")
 
 

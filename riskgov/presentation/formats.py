@@ -1,0 +1,143 @@
+"""Number formats for people (presentation only; stored values are never rounded).
+
+The one convention (RISK_MODEL §1: money in USD, fractions stored as fractions):
+
+* **money** — US dollars, whole dollars with thousands separators, the sign after the
+  dollar sign (Python's ``f"${x:,.0f}"``, the convention of most pages): ``$1,234,567``,
+  ``$-1,234``; changes are signed: ``$+1,000`` / ``$-1,000``.
+* **fractions** are shown as **percent**, with a precision per kind of field
+  (:mod:`riskgov.presentation.fields`):
+
+  - margin parameters (IMF, MMF, liquidation penalty, haircut): 3 places,
+    ``0.0133333334`` → ``1.333 %``;
+  - shares of a whole (liquidatable accounts, open interest): 2 places, ``1.25 %``;
+  - ratios that may pass 100 % (coverage = fund / ES, margin ratio = MM / E): 1 place,
+    ``150.0 %``; ``None`` or ``inf`` means infinity (nothing to cover, no equity) → ``∞``.
+* **counts** — integers with thousands separators: ``12,345``.
+* **numbers** (test statistics such as Kupiec's LR) — 3 places: ``3.841``.
+* **leverage** (``1/IMF``, RISK_MODEL §2) — up to 2 places and ``×``: ``40×``, ``13.33×``.
+* a missing value (``None``, NaN, an empty string) is ``—``, except for ratios (``∞``).
+
+Every function accepts ``None``, ``int``, ``float``, ``Decimal`` and numeric strings.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MISSING = "—"
+INFINITE = "∞"
+
+#: percent places per kind of fraction (see the module docstring)
+FRACTION_PLACES = 3
+SHARE_PLACES = 2
+RATIO_PLACES = 1
+NUMBER_PLACES = 3
+
+
+def to_float(value: Any) -> float | None:
+    """A number as ``float``; ``None`` for ``None``, ``""``, NaN and anything not numeric."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def money(value: Any, *, signed: bool = False) -> str:
+    """USD, whole dollars: ``1234567.891`` → ``$1,234,568``, ``-3567.2`` → ``$-3,567``;
+    ``signed`` adds ``+`` to gains (changes): ``$+1,000``; ``—`` when missing."""
+    x = to_float(value)
+    if x is None:
+        return MISSING
+    if math.isinf(x):
+        return f"${'-' if x < 0 else '+' if signed else ''}{INFINITE}"
+    return f"${x:{'+' if signed else ''},.0f}"
+
+
+def percent(value: Any, places: int = SHARE_PLACES, *, signed: bool = False) -> str:
+    """A fraction as percent: ``0.0125`` → ``1.25 %`` (``places`` decimals; ``—`` if missing).
+
+    Decimals are multiplied exactly (no binary rounding of stored parameters)."""
+    if value is None or value == "":
+        return MISSING
+    sign = "+" if signed else ""
+    if isinstance(value, Decimal | str) and not isinstance(value, bool):
+        try:
+            d = Decimal(str(value)) * 100
+        except InvalidOperation:
+            return MISSING
+        if d.is_nan():
+            return MISSING
+        return f"{d:{sign},.{int(places)}f} %"
+    x = to_float(value)
+    return MISSING if x is None else f"{x * 100:{sign},.{int(places)}f} %"
+
+
+def fraction(value: Any) -> str:
+    """A margin parameter (IMF, MMF, penalty, haircut) as percent, 3 places: ``1.333 %``."""
+    return percent(value, FRACTION_PLACES)
+
+
+def share(value: Any, *, signed: bool = False) -> str:
+    """A share of a whole as percent, 2 places: ``0.0125`` → ``1.25 %``."""
+    return percent(value, SHARE_PLACES, signed=signed)
+
+
+def ratio(value: Any, *, infinite: str = INFINITE, signed: bool = False) -> str:
+    """A ratio that may pass 100 % as percent, 1 place: ``1.5`` → ``150.0 %``; ``None``/``inf``
+    is infinity (RISK_MODEL §5/§10: nothing to cover, no equity) → ``infinite``."""
+    x = to_float(value)
+    if x is None or math.isinf(x):
+        return MISSING if signed else infinite
+    return percent(x, RATIO_PLACES, signed=signed)
+
+
+def count(value: Any, *, signed: bool = False) -> str:
+    """A count with thousands separators: ``12345`` → ``12,345`` (``—`` if missing)."""
+    x = to_float(value)
+    return MISSING if x is None else f"{x:{'+' if signed else ''},.0f}"
+
+
+def number(value: Any, places: int = NUMBER_PLACES, *, infinite: str = INFINITE) -> str:
+    """A plain number (a test statistic): ``3.8414`` → ``3.841``; ``inf`` → ``∞``."""
+    x = to_float(value)
+    if x is None:
+        return MISSING
+    return infinite if math.isinf(x) else f"{x:,.{int(places)}f}"
+
+
+def multiple(value: Any, places: int = 2) -> str:
+    """A multiple (``×``) with trailing zeros dropped: ``40`` → ``40×``, ``13.3333`` → ``13.33×``."""
+    try:
+        d = Decimal(str(value)).quantize(Decimal(1).scaleb(-int(places)))
+    except (InvalidOperation, ValueError):
+        return ""
+    return f"{d.normalize():f}×"
+
+
+def leverage(imf: Any) -> str:
+    """Max leverage ``1/IMF`` (RISK_MODEL §2): ``0.025`` → ``40×``; empty when IMF ≤ 0 or missing."""
+    try:
+        d = Decimal(str(imf))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not d.is_finite() or d <= 0:
+        return ""
+    return multiple(Decimal(1) / d)
+
+
+def rounded_money(value: Any) -> float | None:
+    """USD rounded to cents for a numeric table cell (``None`` stays ``None``)."""
+    x = to_float(value)
+    return None if x is None else round(x, 2)
+
+
+def percent_value(value: Any, places: int = 2) -> float | None:
+    """A fraction as a percent *number* for a sortable table cell (``None`` stays ``None``)."""
+    x = to_float(value)
+    return None if x is None or math.isinf(x) else round(x * 100, places)

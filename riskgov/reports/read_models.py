@@ -1,0 +1,94 @@
+"""Typed read models of reports: frozen dataclasses the report selectors return (stored in
+``Report.figures`` through ``as_dict()``). Money USD (float, as stored), shares and ratios
+as fractions, ratios ``None`` = infinity (RISK_MODEL §1, §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskgov.health.read_models import _Dict
+
+
+@dataclass(frozen=True)
+class RunOverview(_Dict):
+    """A run's overview: FORMATS ``totals`` + ``tail`` (§10, without its ``scenarios``,
+    which is ``tail_scenarios`` here) + open interest and the liquidatable shares of
+    accounts and of open interest, Cover-2 coverage and the worst scenario's name."""
+
+    accounts: int | None
+    positions: int | None
+    equity_usd: float | None
+    initial_margin_usd: float | None
+    maintenance_margin_usd: float | None
+    liquidatable_accounts: int | None
+    bankrupt_accounts: int | None
+    shortfall_usd: float | None
+    insurance_fund_usd: float | None
+    coverage_ratio: float | None
+    alpha: float | None
+    var_usd: float | None
+    es_usd: float | None
+    cover2_usd: float | None
+    coverage_at_es: float | None
+    tail_scenarios: int | None
+    open_interest_usd: float
+    liquidatable_oi_usd: float
+    liquidatable_oi_share: float
+    liquidatable_accounts_share: float
+    cover2_coverage: float | None
+    worst_scenario: str | None
+
+
+@dataclass(frozen=True)
+class MarketRisk(_Dict):
+    """One market of the "riskiest markets" table: positions, open interest, MM and
+    liquidatable open interest (USD), its share (fraction) and the worst-scenario shortfall
+    attributed to the market (§8, USD)."""
+
+    market: str
+    positions: int
+    open_interest_usd: float
+    maintenance_margin_usd: float
+    liquidatable_oi_usd: float
+    liquidatable_oi_share: float
+    worst_scenario_shortfall_usd: float
+
+
+@dataclass(frozen=True)
+class AccountRisk(_Dict):
+    """One account of the "riskiest accounts" table: equity, MM and shortfall (USD) and the
+    margin ratio MM / E (``None`` = ∞, no equity; §5)."""
+
+    account_id: str
+    equity_usd: float
+    maintenance_margin_usd: float
+    margin_ratio: float | None
+    liquidatable: bool
+    bankrupt: bool
+    shortfall_usd: float
+
+
+@dataclass(frozen=True)
+class ScenarioSummary(_Dict):
+    """One scenario of the report's stress tables (§8–§10): counts, USD, coverage ratio
+    (``None`` = ∞); dates of historical windows (``YYYY-MM-DD``, empty otherwise)."""
+
+    name: str
+    kind: str
+    start_date: str
+    end_date: str
+    liquidatable_accounts: int
+    bankrupt_accounts: int
+    shortfall_usd: float
+    insurance_fund_after_usd: float
+    adl_usd: float
+    coverage_ratio: float | None
+
+
+@dataclass(frozen=True)
+class StressTables(_Dict):
+    """Every standard scenario, the worst regular historical windows and how many there are."""
+
+    standard: tuple[ScenarioSummary, ...]
+    historical_worst: tuple[ScenarioSummary, ...]
+    historical_count: int
