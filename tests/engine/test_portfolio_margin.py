@@ -71,7 +71,7 @@ def ref_unit(p: PMParams, s: float, legs, perp_q: float = 0.0):
         losses.append(-w * change)
     worst = max(0.0, max(losses))
     net: dict[tuple, float] = {}
-    for call, k, t, vol, q in legs:
+    for call, k, t, _vol, q in legs:
         net[(call, k, t)] = net.get((call, k, t), 0.0) + q
     c_so = p.short_option_contingency * s * sum(max(0.0, -q) for q in net.values())
     c_p = p.perp_contingency * s * abs(perp_q)
@@ -349,7 +349,7 @@ def test_liquidation_move_of_an_option_book_matches_a_direct_revaluation():
         legs = [(True, S, t, 0.6, -1.0), (False, 95_000.0, t, 0.6, -1.0)] if a == 0 else [(True, S, t, 0.6, -2.0)]
         coll = [40_000.0, 60_000.0][a]
 
-        def liq(move: float) -> bool:
+        def liq(move: float, legs=legs, coll=coll) -> bool:
             s = S * (1 + move)
             mm = ref_unit(P, s, legs)[4]
             eq = coll + sum(q * ref_price(c, s, k, v, tt) for c, k, tt, v, q in legs)
