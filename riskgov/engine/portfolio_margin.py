@@ -63,6 +63,8 @@ DEFAULT_EXTENDED: tuple[tuple[float, float], ...] = tuple(
 LIQUIDATION_MOVE_STEP = 0.005
 LIQUIDATION_MOVE_MAX = 0.5
 _SHORT_TERM_DAYS = 30.0
+#: cells (series or positions × scenarios × moves) per pass of the liquidation-move search
+_PASS_CELLS = 1 << 22
 
 
 def _check(cond: bool, name: str, why: str) -> None:
@@ -615,7 +617,7 @@ def liquidation_moves() -> F64:
 
 
 def liquidation_move(
-    *, market: PMMarket, book: PMBook, result: PMResult | None = None, batch: int = 16, validate: bool = True
+    *, market: PMMarket, book: PMBook, result: PMResult | None = None, batch: int | None = None, validate: bool = True
 ) -> F64:
     """Smallest common move ``r`` of every underlying that makes each account liquidatable (§14).
 
@@ -626,7 +628,9 @@ def liquidation_move(
     Args:
         market, book: as ``portfolio_margin``.
         result: its result, computed when ``None`` (gives the ``r = 0`` flags).
-        batch: moves evaluated per pass (accounts found drop out between passes).
+        batch: moves evaluated per pass (accounts found drop out between passes); by
+            default as many as keep a pass near ``_PASS_CELLS`` Black-76 cells and
+            sparse-product cells (one pass for a simulator-sized book).
 
     Returns:
         ``(A,)`` float64: 0 when already liquidatable, NaN when no move up to 50 % does it.
@@ -649,6 +653,9 @@ def liquidation_move(
     has_units = np.bincount(lay.unit_account, minlength=a) > 0
     pending = ~result.liquidatable & has_units  # accounts without units have MM = 0 at any move
     moves = liquidation_moves()
+    if batch is None:
+        cells = (max(market.n_series, lay.net.nnz) + 1) * (lay.move.shape[1] + 1)
+        batch = int(min(moves.size, max(2, _PASS_CELLS // cells)))
     for lo in range(0, moves.size, batch):  # a few passes over move batches, vectorised inside
         if not pending.any():
             break
