@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.special import ndtr
 
+from riskgov.engine._parallel import run_chunks
 from riskgov.engine.accounts import _ratio, collateral_value
-from riskgov.engine.options import black76_greeks, black76_price, validate_options
+from riskgov.engine.options import black76_greeks, validate_options
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, Portfolio
 
 __all__ = [
@@ -474,34 +476,68 @@ def _layout(market: PMMarket, book: PMBook) -> _Layout:
     )
 
 
-def _series_values(market: PMMarket, lay: _Layout, shift: F64) -> tuple[F64, F64]:
+def _series_values(market: PMMarket, lay: _Layout, shift: F64, threads: int | None = None) -> tuple[F64, F64]:
     """Series values at spot moved by ``shift`` ``(R,)``: base ``(K, R)`` and scenario change ``(K, R, S)``.
 
     Scenario prices are ``S·(1 + r)·(1 + m)`` (forwards alike), vols by the scenario's code,
-    ``T`` unchanged (§14).
+    ``T`` unchanged (§14); Black-76 as ``options.black76_price`` with
+    ``ln(F'/K) = ln(F/K) + ln((1 + r)(1 + m))``, intrinsic on the moved spot at ``T ≤ 0``.
+    Rows are done in blocks that stay in cache, blocks on a few threads (``_parallel``).
     """
     und = market.series_underlying
     k = market.n_series
-    r1 = 1.0 + shift  # (R,)
-    mv = 1.0 + lay.move.take(und, axis=0)  # (K, S)
-    code = lay.vol.take(und, axis=0)  # (K, S)
-    sig = np.where(code < 0, lay.vol_down[:, None], np.where(code > 0, lay.vol_up[:, None], market.series_vol[:, None]))
+    n_und = len(market.symbols)
+    r = shift.size
+    s_max = lay.move.shape[1]
+    cols = 1 + s_max  # base (no scenario move, mark vol), then the scenarios
+    # per underlying: ln of the price factor (U, R, 1+S) and the vol code 0 down | 1 none | 2 up
+    ln_move = np.log1p(np.concatenate([np.zeros((n_und, 1)), lay.move], axis=1))
+    ln_f = np.log1p(shift)[None, :, None] + ln_move[:, None, :]
+    factor_u = np.exp(ln_f)
+    code_u = np.concatenate([np.ones((n_und, 1), dtype=np.int64), lay.vol.astype(np.int64) + 1], axis=1)
+    # per series
+    t = market.series_t
+    live = t > 0
+    sqrt_t = np.sqrt(np.where(live, t, 1.0))
+    sd3 = np.stack([lay.vol_down, market.series_vol, lay.vol_up], axis=1) * sqrt_t[:, None]  # (K, 3)
+    ln_fk = np.log(market.series_forward / market.series_strike)
+    sign = np.where(market.series_is_call, 1.0, -1.0)
+    fwd_d = market.series_forward * market.series_discount
+    k_d = market.series_strike * market.series_discount
     spot = market.spot.take(und)
-    # columns: base (no scenario move, mark vol) then the scenarios
-    factor = np.concatenate([np.ones((k, 1)), mv], axis=1)[:, None, :] * r1[None, :, None]  # (K, R, 1+S)
-    vols = np.concatenate([market.series_vol[:, None], sig], axis=1)[:, None, :]
-    col = (slice(None), None, None)
-    values = black76_price(
-        is_call=market.series_is_call[col],
-        forward=market.series_forward[col] * factor,
-        strike=market.series_strike[col],
-        vol=vols,
-        t=market.series_t[col],
-        discount=market.series_discount[col],
-        spot=spot[col] * factor,
-    )
-    base = values[:, :, 0]
-    return base, values[:, :, 1:] - base[:, :, None]
+    base = np.empty((k, r))
+    change = np.empty((k, r, s_max))
+    block = max(1, (1 << 15) // max(1, r * cols))
+
+    def kernel(lo: int, hi: int) -> None:
+        for b0 in range(lo, hi, block):  # blocks of rows, vectorised inside
+            b1 = min(hi, b0 + block)
+            u = und[b0:b1]
+            sd = np.take_along_axis(sd3[b0:b1], code_u.take(u, axis=0), axis=1)[:, None, :]  # (B, 1, 1+S)
+            sg = sign[b0:b1, None, None]
+            d1 = ln_f.take(u, axis=0)  # (B, R, 1+S) fresh copy
+            d1 += ln_fk[b0:b1, None, None]
+            d1 /= sd
+            d1 += 0.5 * sd
+            d2 = d1 - sd
+            d1 *= sg
+            d2 *= sg
+            fac = factor_u.take(u, axis=0)
+            v = ndtr(d1)
+            v *= fac
+            v *= fwd_d[b0:b1, None, None]
+            v -= k_d[b0:b1, None, None] * ndtr(d2)
+            v *= sg
+            dead = ~live[b0:b1]
+            if dead.any():
+                rows = np.flatnonzero(dead)
+                moved = spot[b0:b1][rows, None, None] * fac[rows]
+                v[rows] = np.maximum(0.0, sg[rows] * (moved - market.series_strike[b0:b1][rows, None, None]))
+            base[b0:b1] = v[:, :, 0]
+            np.subtract(v[:, :, 1:], v[:, :, :1], out=change[b0:b1])
+
+    run_chunks(k, kernel, threads)
+    return base, change
 
 
 def _unit_margin(
@@ -515,12 +551,12 @@ def _unit_margin(
     opt_change = (net @ change.reshape(market.n_series, -1)).reshape(n, r, s_max)
     opt_value = np.asarray(net @ base).reshape(n, r)
     spot = market.spot.take(und)[:, None] * (1.0 + shift)[None, :]  # (n, R)
-    perp_change = (perp_q[:, None] * spot)[:, :, None] * lay.move.take(und, axis=0)[:, None, :]
     loss = opt_change
-    loss += perp_change
+    if perp_q.any():
+        loss += (perp_q[:, None] * spot)[:, :, None] * lay.move.take(und, axis=0)[:, None, :]
     loss *= -lay.weight.take(und, axis=0)[:, None, :]
-    valid = lay.valid.take(und, axis=0)[:, None, :]
-    worst = np.max(np.where(valid, loss, -np.inf), axis=2, initial=0.0)  # L = max(0, max loss)
+    # L = max(0, max loss); padded columns have weight 0, loss 0, so they never raise it
+    worst = np.max(loss, axis=2, initial=0.0)
     short_q = net.copy()
     short_q.data = np.maximum(0.0, -short_q.data)
     short_sum = np.asarray(short_q.sum(axis=1)).reshape(n)
