@@ -16,5 +16,10 @@ Modules (import them directly; this package imports nothing):
 * ``stress``, ``scenarios``, ``cascade`` — stress runs (§8, §9, §11); ``units`` holds the
   margin-unit layout and the §8 outcome of one unit (shared by stress, cascade and ADL),
   ``pruning`` the exact pruning of the fast stress path;
+* ``options`` — Black-76 prices and Greeks of European options (§14);
+* ``portfolio_margin`` — PM parameters, the scenario grid, vol shocks, MM/IM per risk unit
+  and per account, the liquidation move (§14, §4, §5);
+* ``margin_simulation`` — the margin simulator's pure core
+  (``riskgov.margin_request/1`` → ``riskgov.margin_result/1``);
 * ``_parallel`` — chunked, threaded elementwise passes (bitwise independent of threads).
 """
