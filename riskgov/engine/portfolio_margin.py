@@ -23,6 +23,7 @@ positions is one sparse product. No Python loop over rows.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ import scipy.sparse as sp
 from scipy.special import ndtr
 
 from riskgov.engine._parallel import run_chunks
-from riskgov.engine.accounts import _ratio, collateral_value
+from riskgov.engine.accounts import AccountMetrics, _ratio, collateral_value
 from riskgov.engine.options import black76_greeks, validate_options
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, Portfolio
 
@@ -46,11 +47,13 @@ __all__ = [
     "PMParams",
     "PMResult",
     "ScenarioGrid",
+    "VenueAccounts",
     "liquidation_move",
     "pm_collateral",
     "portfolio_margin",
     "scenario_grid",
     "shocked_vols",
+    "venue_accounts",
     "vol_shock_x",
 ]
 
@@ -115,13 +118,13 @@ class PMParams:
     def __post_init__(self) -> None:
         def finite(name: str) -> float:
             v = getattr(self, name)
-            _check(isinstance(v, (int, float)) and not isinstance(v, bool), name, "must be a number")
+            _check(isinstance(v, numbers.Real) and not isinstance(v, bool), name, "must be a number")
             _check(math.isfinite(v), name, "must be finite")
             return float(v)
 
         _check(0 < finite("price_range") < 1, "price_range", "must be in (0, 1)")
         _check(
-            isinstance(self.buckets, int) and not isinstance(self.buckets, bool) and self.buckets >= 1,
+            isinstance(self.buckets, numbers.Integral) and not isinstance(self.buckets, bool) and self.buckets >= 1,
             "buckets",
             "must be an integer ≥ 1",
         )
@@ -753,3 +756,63 @@ def pm_collateral(
         isolated_margin=portfolio.isolated_margin[:0],
     )
     return total, collateral_value(params, sub, asset_prices)
+
+
+@dataclass(frozen=True)
+class VenueAccounts:
+    """Every account of a venue, cross/isolated and portfolio mode together; fields ``(A,)``.
+
+    Attributes:
+        portfolio_mode: bool, True for accounts margined by PM (§14).
+        equity, initial_margin, maintenance_margin: float64 USD.
+        margin_ratio: float64 ``MM/E`` (§5).
+        liquidatable, bankrupt: bool (§5; isolated positions as ``AccountMetrics``).
+        shortfall: float64 USD.
+    """
+
+    portfolio_mode: Bool
+    equity: F64
+    initial_margin: F64
+    maintenance_margin: F64
+    margin_ratio: F64
+    liquidatable: Bool
+    bankrupt: Bool
+    shortfall: F64
+
+
+def venue_accounts(*, metrics: AccountMetrics, pm: PMResult, pm_accounts: I64) -> VenueAccounts:
+    """Put PM accounts beside cross and isolated ones (RISK_MODEL §5, §14).
+
+    Args:
+        metrics: ``accounts.account_metrics`` over all ``A`` venue accounts, computed from a
+            portfolio that leaves out the PM accounts' perps and balances (their perps are
+            margined in their risk units, not by brackets; their collateral is in ``pm``).
+        pm: ``portfolio_margin`` of the PM accounts, numbered ``0..len(pm_accounts)-1``.
+        pm_accounts: ``(A_pm,)`` int64 venue index of each PM account (distinct).
+
+    Returns:
+        ``VenueAccounts``: the rows of ``pm_accounts`` from ``pm``, the others from ``metrics``.
+    """
+    idx = _index("pm_accounts", pm_accounts, metrics.equity.shape[0])
+    _check(
+        idx.size == pm.equity.shape[0], "pm_accounts", f"needs one venue index per PM account ({pm.equity.shape[0]})"
+    )
+    _check(np.unique(idx).size == idx.size, "pm_accounts", "must be distinct")
+    mode = np.zeros(metrics.equity.shape[0], dtype=bool)
+    mode[idx] = True
+
+    def put(base, value):
+        out = np.array(base, copy=True)
+        out[idx] = value
+        return out
+
+    return VenueAccounts(
+        portfolio_mode=mode,
+        equity=put(metrics.equity, pm.equity),
+        initial_margin=put(metrics.initial_margin, pm.initial_margin_account),
+        maintenance_margin=put(metrics.maintenance_margin, pm.maintenance_margin_account),
+        margin_ratio=put(metrics.margin_ratio, pm.margin_ratio),
+        liquidatable=put(metrics.liquidatable, pm.liquidatable),
+        bankrupt=put(metrics.bankrupt, pm.bankrupt),
+        shortfall=put(metrics.shortfall, pm.shortfall),
+    )

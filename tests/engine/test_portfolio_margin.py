@@ -414,3 +414,44 @@ def test_empty_book():
     np.testing.assert_array_equal(res.maintenance_margin_account, 0.0)
     assert list(res.liquidatable) == [False, False] and list(res.bankrupt) == [False, True]
     assert np.isnan(liquidation_move(market=m, book=make_book(2, collateral=[1.0, -1.0]))).all()
+
+
+# ----------------------------------------------------------------- a venue with PM beside cross and isolated
+
+
+def test_pm_accounts_beside_cross_and_isolated_ones():
+    from riskgov.engine.accounts import account_metrics
+    from riskgov.engine.portfolio_margin import pm_collateral, venue_accounts
+    from tests.engine.reference import params, state
+
+    # venue accounts 0 (cross), 1 (PM), 2 (isolated), 3 (PM); the PM accounts' balances and
+    # perps are left out of the bracket pass
+    ps = params()
+    st = state(
+        n_accounts=4,
+        balances=[(0, 0, 5_000.0), (2, 0, 100.0)],
+        positions=[(0, 0, 0.5, 29_000.0), (2, 1, 1.0, 2_000.0, 150.0)],
+    )
+    metrics = account_metrics(ps, st)
+    # the PM accounts: 1 holds 0.2 BTC (haircut 0.05) and USDT, 3 USDT only
+    pm_state = state(n_accounts=2, balances=[(0, 1, 0.2), (0, 0, 1_000.0), (1, 0, 50.0)])
+    coll, moving = pm_collateral(
+        params=ps, portfolio=pm_state.portfolio, asset_prices=pm_state.asset_prices, moving_assets=[1]
+    )
+    np.testing.assert_allclose(coll, [0.2 * 30_000 * 0.95 + 1_000.0, 50.0])
+    np.testing.assert_allclose(moving, [0.2 * 30_000 * 0.95, 0.0])
+    m = make_market([(0, True, 30_000.0, 30 * DAY, 0.5)], spot=(30_000.0,), symbols=("BTC",))
+    pm = portfolio_margin(
+        market=m, book=make_book(2, options=[(0, 0, -1.0), (1, 0, 1.0)], collateral=coll, moving=moving)
+    )
+    venue = venue_accounts(metrics=metrics, pm=pm, pm_accounts=np.array([1, 3]))
+    np.testing.assert_array_equal(venue.portfolio_mode, [False, True, False, True])
+    np.testing.assert_allclose(venue.equity[[0, 2]], metrics.equity[[0, 2]])
+    np.testing.assert_allclose(venue.equity[[1, 3]], pm.equity)
+    np.testing.assert_allclose(venue.maintenance_margin[[1, 3]], pm.maintenance_margin_account)
+    np.testing.assert_allclose(venue.initial_margin[[0, 2]], metrics.initial_margin[[0, 2]])
+    np.testing.assert_array_equal(venue.liquidatable[[1, 3]], pm.liquidatable)
+    with pytest.raises(EngineInputError, match="^pm_accounts: must be distinct"):
+        venue_accounts(metrics=metrics, pm=pm, pm_accounts=np.array([1, 1]))
+    with pytest.raises(EngineInputError, match="^pm_accounts: index out of range"):
+        venue_accounts(metrics=metrics, pm=pm, pm_accounts=np.array([1, 4]))
