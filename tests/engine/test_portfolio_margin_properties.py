@@ -145,3 +145,17 @@ def test_mm_is_mm_factor_times_im_per_unit_and_account(p, s, data):
     shuffled = make_book(n_acc, options=[rows[i] for i in order], perps=[(a, 0, q, s) for a, q in perps])
     again = portfolio_margin(market=m, book=shuffled)
     np.testing.assert_allclose(again.maintenance_margin_account, res.maintenance_margin_account, rtol=1e-12, atol=1e-9)
+
+
+def test_the_hedge_bound_can_fail_with_vol_shocks():
+    """A recorded counterexample (default parameters): a long OTM call, hedged at its mark-vol delta.
+
+    Under ``+16 %, vol down`` its delta is lower than the hedge's, so the short perp loses
+    more than the call gains; the hedged MM exceeds the bare MM + ``c_p·S·|Δ|``. Kept to show
+    that the issue's property holds only as tested above, not for every book under §14.
+    """
+    hedged, allowed, _ = _hedge_excess(
+        PMParams(), 100.0, (True, 137.93727692140743, 224.25009140391427 * DAY, 0.2368749746475774), 1.0
+    )
+    assert hedged > allowed
+    assert hedged - allowed < 0.001 * 100.0
