@@ -20,5 +20,10 @@ Modules (import them directly; this package imports nothing):
 * ``combine`` — a chunked run's partials and their exact combination; ``run`` — the run's
   per-scenario results, tails and coverage from the combined partials (§1, §8–§10);
 * ``distributions`` — dashboard histograms and per-market sums that add up across chunks;
+* ``options`` — Black-76 prices and Greeks of European options (§14);
+* ``portfolio_margin`` — PM parameters, the scenario grid, vol shocks, MM/IM per risk unit
+  and per account, the liquidation move (§14, §4, §5);
+* ``margin_simulation`` — the margin simulator's pure core
+  (``riskgov.margin_request/1`` → ``riskgov.margin_result/1``);
 * ``_parallel`` — chunked, threaded elementwise passes (bitwise independent of threads).
 """
