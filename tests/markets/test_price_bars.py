@@ -235,3 +235,26 @@ def test_finest_return_series_prefers_long_fine_series_and_skips_holes():
     np.testing.assert_allclose(five.returns, [0.01, 99.99 / 101 - 1])
     # without a long enough series the longest one is used
     assert finest_return_series(symbols=["BTC"], min_days=1e6)["BTC"].resolution == "1h"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_keeps_existing_daily_closes_as_1d_bars():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("markets", "0001_initial")])
+    old = executor.loader.project_state([("markets", "0001_initial")]).apps
+    asset = old.get_model("markets", "Asset").objects.create(symbol="BTC")
+    old.get_model("markets", "DailyClose").objects.create(
+        asset=asset, source="yahoo", date=dt.date(2020, 3, 12), close=Decimal("4970.79")
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    bar = PriceBar.objects.get()
+    assert (bar.resolution, bar.timestamp, bar.date) == (
+        "1d",
+        dt.datetime(2020, 3, 12, tzinfo=UTC),
+        dt.date(2020, 3, 12),
+    )
+    assert DailyClose.objects.get().close == Decimal("4970.79")
