@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.db.models import Max, Min
+from django.db.models import Count
 
 from riskgov.markets.models import DailyClose, PriceBar
 from riskgov.markets.price_files import RESOLUTION_MINUTES
@@ -279,21 +279,23 @@ def finest_return_series(
 ) -> dict[str, ReturnSeries]:
     """Per asset, the returns of its finest real series long enough for §12.
 
-    The finest resolution whose series spans at least ``min_days`` (first to last bar) is
-    used, so a few days of 5-minute crash bars do not displace years of hourly bars; when no
-    series is that long, the longest one (finest at equal span). At equal resolution the
-    first of ``sources`` wins. Assets with no series are left out.
+    The finest resolution whose bars cover at least ``min_days`` (bars × resolution, so
+    holes do not count) is used, so two 10-day windows of 5-minute crash bars a year apart
+    do not displace years of hourly bars; when no series covers that much, the one covering
+    most (finest at equal coverage). At equal resolution the first of ``sources`` wins.
+    Assets with no series are left out.
     """
     wanted = list(dict.fromkeys(symbols))
     stats = (
         PriceBar.objects.filter(asset__symbol__in=wanted, source__in=list(sources))
         .values_list("asset__symbol", "source", "resolution")
-        .annotate(first=Min("timestamp"), last=Max("timestamp"))
+        .annotate(bars=Count("id"))
+        .order_by()
     )
     rank = {s: i for i, s in enumerate(sources)}
     best: dict[str, tuple] = {}
-    for symbol, source, resolution, first, last in stats:
-        days = (last - first).total_seconds() / 86400
+    for symbol, source, resolution, bars in stats:
+        days = bars * RESOLUTION_MINUTES[resolution] / 1440
         key = (days < min_days, -days if days < min_days else 0, RESOLUTION_MINUTES[resolution], rank[source])
         if symbol not in best or key < best[symbol][0]:
             best[symbol] = (key, source, resolution)

@@ -223,7 +223,8 @@ def test_finest_return_series_prefers_long_fine_series_and_skips_holes():
     hourly = [100.0 * (1.001 ** (i % 7)) for i in range(24 * 400)]
     hourly[50] = None  # a hole: the two returns around it are dropped, not stretched
     bars("BTC", "1h", d0, hourly)
-    bars("BTC", "5m", d0 + dt.timedelta(days=100), [100.0, 101.0, 99.99])  # short crash window
+    bars("BTC", "5m", d0 + dt.timedelta(days=100), [100.0, 101.0, 99.99])  # two short crash windows,
+    bars("BTC", "5m", d0 + dt.timedelta(days=390), [100.0, 100.5])  # more than 365 days apart
     bars("BTC", "1d", d0, [100.0 + i for i in range(400)], source="yahoo")
     series = finest_return_series(symbols=["BTC", "NOPE"])
     s = series["BTC"]
@@ -232,9 +233,10 @@ def test_finest_return_series_prefers_long_fine_series_and_skips_holes():
     assert s.times[0] == np.datetime64("2023-01-01T02:00")  # end of the second bar
     np.testing.assert_allclose(s.returns[:6], 0.001, rtol=1e-9)
     five = return_series(symbol="BTC", resolution="5m", source="binance")
-    np.testing.assert_allclose(five.returns, [0.01, 99.99 / 101 - 1])
-    # without a long enough series the longest one is used
-    assert finest_return_series(symbols=["BTC"], min_days=1e6)["BTC"].resolution == "1h"
+    np.testing.assert_allclose(five.returns, [0.01, 99.99 / 101 - 1, 0.005])  # not across the windows
+    # without a long enough series the one covering most is used (1d: 400 days; 1h: 400 less an hour)
+    assert finest_return_series(symbols=["BTC"], min_days=1e6)["BTC"].resolution == "1d"
+    assert finest_return_series(symbols=["BTC"], min_days=1e6, sources=("binance",))["BTC"].resolution == "1h"
 
 
 @pytest.mark.django_db(transaction=True)
