@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 from riskgov.engine.horizon import (
@@ -152,3 +154,28 @@ def test_bad_inputs():
         recommend_at_horizon([np.nan], resolution_minutes=60, brackets=ONE)
     with pytest.raises(EngineInputError, match="finite"):
         recommend_at_horizon([np.inf], resolution_minutes=60, brackets=ONE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    gaps=st.lists(st.floats(1e3, 1e8), min_size=0, max_size=8),
+    depth=st.floats(1e4, 1e9),
+    cap_factor=st.one_of(st.none(), st.floats(1.01, 10.0)),
+    vol=st.floats(1e-4, 0.3),
+    lam=st.floats(1.01, 5.0),
+    seed=st.integers(0, 2**16),
+)
+def test_property_brackets_monotone_capped_and_above_q(gaps, depth, cap_factor, vol, lam, seed):
+    floors = tuple(np.cumsum([0.0, *gaps]))
+    cap = floors[-1] * cap_factor if cap_factor and floors[-1] > 0 else None
+    b = HorizonBrackets(floors=floors, depth_usd=depth, max_position_notional=cap)
+    r = np.random.default_rng(seed).laplace(0.0, vol, 500).clip(-0.99, None)
+    rec = recommend_at_horizon(r, resolution_minutes=60, brackets=b, lam=lam)
+    assert (np.diff(rec.mmf) >= 0).all() and (np.diff(rec.imf) >= 0).all()
+    assert (rec.mmf <= 0.5).all() and (rec.imf <= 1.0).all() and (rec.imf >= rec.mmf).all()
+    assert (rec.mmf >= np.minimum(rec.q + rec.slippage, 0.5) - 1e-15).all()
+    assert rec.q == max(rec.q_recent, rec.q_long)
+    # more margin never gives more exceedances
+    lo = backtest_at_horizon(r, mmf_active=float(rec.mmf[0]) * 0.5, recommendation=rec)
+    hi = backtest_at_horizon(r, mmf_active=float(rec.mmf[0]), recommendation=rec)
+    assert hi.exceedances <= lo.exceedances and hi.n == lo.n == 500

@@ -260,3 +260,16 @@ def test_migration_keeps_existing_daily_closes_as_1d_bars():
         dt.date(2020, 3, 12),
     )
     assert DailyClose.objects.get().close == Decimal("4970.79")
+
+
+@pytest.mark.django_db
+def test_daily_close_is_the_1d_bars():
+    btc = Asset.objects.create(symbol="BTC")
+    DailyClose.objects.bulk_create(
+        [DailyClose(asset=btc, source="yahoo", date=dt.date(2020, 3, 12), close=Decimal("1"))]
+    )
+    bars("BTC", "1h", dt.datetime(2020, 3, 12, tzinfo=UTC), [2.0, 3.0])
+    row = PriceBar.objects.get(resolution="1d")
+    assert (row.timestamp, row.source) == (dt.datetime(2020, 3, 12, tzinfo=UTC), "yahoo")
+    assert DailyClose.objects.count() == 1 and PriceBar.objects.count() == 3
+    assert str(DailyClose.objects.get()) == "BTC 2020-03-12 1.000000000000 (yahoo)"
