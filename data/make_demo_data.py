@@ -8,7 +8,7 @@ file here differs (nothing is written). What is trimmed, and why, is in ``data/R
 
 Usage::
 
-    python data/make_demo_data.py            # write data/margin/*, data/prices/*
+    python data/make_demo_data.py            # write data/margin/*, data/prices/*, data/prices/intraday/*
     python data/make_demo_data.py --check    # verify the committed copies
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -42,6 +43,46 @@ ORIGINALS = {
     "prices/cryptodatadownload_binance_ETHUSDC_1h_2018-12_2022-09.csv": "bfbd75c20398c6c523a1d09d37b87f659ba01ad9758dc5f2606c3ae3361dee7e",
     "prices/coinmetrics_LUNA_reference_rate_2022-04-24_2022-05-31.csv": "7ae77dfe7d1a08d79479c4e27dc59feec6bbf56b8b7bdce478399cedec682fd6",
 }
+
+#: SHA-256 of the intraday originals (from shared/data/prices/intraday/SOURCES.md): the hourly
+#: Binance spot series of every demo asset that has one (all 13 are Yahoo coins, so demo
+#: markets) and the 5-minute windows around the 2024-08-05 and 2025-10-10 crashes (SUI, not a
+#: demo asset, is left out).
+INTRADAY_ORIGINALS = {
+    "prices/intraday/binance_ADAUSDT_1h_2020-08_2026-02.csv": "2b3f7bfd4cbb4a6845ab89fbf0b8964a1f66aa883a1875658a61dfa330b775ab",
+    "prices/intraday/binance_AVAXUSDT_1h_2022-01_2026-02.csv": "d7a6cef800f99c7faa2e98d0353a0bf1edc788704bb019e69b19119f1b9b0b95",
+    "prices/intraday/binance_BCHUSDT_1h_2024-01_2026-02.csv": "80682d7da1371ead502377fc6cd21bec2efaa2f481d2af2c03246a659e5744b2",
+    "prices/intraday/binance_BNBUSDT_1h_2020-08_2026-02.csv": "da70519d63dd7e10ebe073d0c5b7d98296d67d4c920607d9a69c4f9439a26ece",
+    "prices/intraday/binance_BTCUSDT_1h_2017-08_2026-02.csv": "2ff291f9c9a9399d3e1ce52432f55a37c09a39ee744795a4af1b533bfbedba85",
+    "prices/intraday/binance_DOGEUSDT_1h_2023-04_2026-02.csv": "92e654a85b8b69fad4ca8c761dd1bd43e57b1fdfd5d36bca78fccf8b5e1005f9",
+    "prices/intraday/binance_DOTUSDT_1h_2021-04_2025-06.csv": "9d53150cd1b8546a0c1e6fe6395fb9414e5cd466e2d4dd4502b3b9032cbab617",
+    "prices/intraday/binance_ETHUSDT_1h_2017-08_2026-02.csv": "6cc2b0b7d42cef5b10e80e7e55f6295d908eb88c5abe78fcd4a01f9a4ff95de1",
+    "prices/intraday/binance_LINKUSDT_1h_2022-01_2026-02.csv": "376bf8f954a2c8839a32073fe4c5094d18d4d45165fc951cf07f345f5b1c7b9a",
+    "prices/intraday/binance_LTCUSDT_1h_2021-01_2026-02.csv": "5977f6b055618dda09277d3e55f2c0d1f3471e13bce8fc1162f969bb2ef3b2a5",
+    "prices/intraday/binance_SOLUSDT_1h_2021-04_2026-02.csv": "84dac6823d5feeee17c549c46024aefc3ef04cf6fbe0d5db9e3f3d12093670f9",
+    "prices/intraday/binance_TRXUSDT_1h_2022-01_2026-02.csv": "0e67fc5a7b9b853fd366bed5f9d897bf1e20f6592228089628d9a1cb94190993",
+    "prices/intraday/binance_XRPUSDT_1h_2022-01_2026-02.csv": "a13b60190a359f8f704f82f057f2ea6b7f916d606b773f32eb4522bc5f863e44",
+    "prices/intraday/binance_ADAUSDT_5m_2025-10-06_2025-10-15.csv": "72f2201c8f1f0b0d8f381e32f7ebac2cc0debad56852456914a257939fb14fe5",
+    "prices/intraday/binance_AVAXUSDT_5m_2024-08-01_2024-08-10.csv": "b95277c23e86ddf71efc4f97c4e0aedbea18eba8c6effaa76e02e216e0fda380",
+    "prices/intraday/binance_BCHUSDT_5m_2024-08-01_2024-08-10.csv": "fb623a289dd17cc08733bfc9646e6a1bba558ee922775a1f65d7a451a63c1f5e",
+    "prices/intraday/binance_BCHUSDT_5m_2025-10-06_2025-10-15.csv": "303632062312c852ab8444f8e813ed4e611361c57db23bf3f95fbe872e5d3ff0",
+    "prices/intraday/binance_BNBUSDT_5m_2025-10-06_2025-10-15.csv": "df6f7776e7a7c9648ef8467d84e5c66a6d13368f86a5923d1c95aa4158aee1b1",
+    "prices/intraday/binance_BTCUSDT_5m_2024-08-01_2024-08-10.csv": "732bb2d2a8a6262956eb0cd5a960cd4231b104d96e93b6a73d6598e5fbff2807",
+    "prices/intraday/binance_BTCUSDT_5m_2025-10-06_2025-10-15.csv": "0caafed6c64a76b5fa87ec2fe5b29e72c75131d213b6f22dfdd803fe0ae08605",
+    "prices/intraday/binance_DOGEUSDT_5m_2024-08-01_2024-08-10.csv": "fc26496ecf9ff5b2086ed4ca75cf5e6f9405b18692754e70b2eb59452d8807c9",
+    "prices/intraday/binance_DOGEUSDT_5m_2025-10-06_2025-10-15.csv": "e831957a3d29c298641ce6a5777c4f3bc1844cd86352820051ab7087c2418cb6",
+    "prices/intraday/binance_ETHUSDT_5m_2024-08-01_2024-08-10.csv": "1acdea7e678984b3fea7dcf090e42b2340d935c5d9bfff43bedb0d1b2f4061e4",
+    "prices/intraday/binance_ETHUSDT_5m_2025-10-06_2025-10-15.csv": "93e1a243dea1e110a4cc43607e43168d33edc97e605a079db522df648840ce81",
+    "prices/intraday/binance_LINKUSDT_5m_2024-08-01_2024-08-10.csv": "2c592543e180c6355822c9084632f9dbfa6633cf8736390995472bff0051edf8",
+    "prices/intraday/binance_LTCUSDT_5m_2024-08-01_2024-08-10.csv": "0bdcdd7da381da4eb1810125c9cd739a97174543753c61c25fe90ba28f310c95",
+    "prices/intraday/binance_LTCUSDT_5m_2025-10-06_2025-10-15.csv": "3ba9a2df8508261de6fcc380197342e7c275fa2f88382eb61e982b0f97cbddf8",
+    "prices/intraday/binance_SOLUSDT_5m_2024-08-01_2024-08-10.csv": "095a90d43d52f8a88a517d02603bb005b8e30f935685ae13975a6a25fa2a6dc2",
+    "prices/intraday/binance_SOLUSDT_5m_2025-10-06_2025-10-15.csv": "55a60d9a898ec6027b9eba0da605c2a4693aae368e6601fdd23a001cd5cf85bb",
+    "prices/intraday/binance_TRXUSDT_5m_2024-08-01_2024-08-10.csv": "569e5655d890fa4eec72f5c95fb8e06d831fc0c91e723291fce6569d37994969",
+    "prices/intraday/binance_XRPUSDT_5m_2024-08-01_2024-08-10.csv": "4e26d546767ed8831219bef07015e5406193b7986f5ecae6d91bbb966cdd7071",
+    "prices/intraday/binance_XRPUSDT_5m_2025-10-06_2025-10-15.csv": "17bd90929c406608e41e136d01fae8fa07073840c395d146eb558329df421010",
+}
+ORIGINALS.update(INTRADAY_ORIGINALS)
 
 #: Binance USDT perps kept besides the Yahoo coins and Hyperliquid's live markets: the
 #: ``TOP_BY_LEVERAGE`` with the highest first-bracket max leverage, ties broken by the largest
@@ -171,6 +212,27 @@ def excerpt_cdd(original: bytes) -> bytes:
     return "".join(lines[:2] + body).encode("utf-8")
 
 
+def trim_intraday(original: bytes, rel: str) -> bytes:
+    """Keep ``timestamp_utc`` and ``close`` of a ``riskgov.prices/1`` file, gzipped.
+
+    The header stays exactly ``timestamp_utc,open,high,low,close,volume`` (FORMATS says only
+    ``close`` must be non-empty); open/high/low/volume are left empty, every row and its
+    close text unchanged. gzip level 9 with mtime 0 and no file name, so output depends only
+    on the input (and zlib); ``--check`` compares the decompressed text.
+    """
+    lines = original.decode("utf-8").splitlines()
+    header = "timestamp_utc,open,high,low,close,volume"
+    if lines[0] != header:
+        raise SystemExit(f"{rel}: header {lines[0]!r} is not riskgov.prices/1")
+    out = [header]
+    for line in lines[1:]:
+        cols = line.split(",")
+        if len(cols) != 6 or not cols[4]:
+            raise SystemExit(f"{rel}: unexpected row {line!r}")
+        out.append(f"{cols[0]},,,,{cols[4]},")
+    return gzip.compress(("\n".join(out) + "\n").encode("utf-8"), compresslevel=9, mtime=0)
+
+
 def build(source: Path) -> dict[str, bytes]:
     """Every output file (path relative to data/) and its bytes."""
     o = {rel: read_original(source, rel) for rel in ORIGINALS}
@@ -206,7 +268,17 @@ def build(source: Path) -> dict[str, bytes]:
         "prices/coinmetrics_LUNA_reference_rate.csv": o[
             "prices/coinmetrics_LUNA_reference_rate_2022-04-24_2022-05-31.csv"
         ],
+        **{rel + ".gz": trim_intraday(o[rel], rel) for rel in INTRADAY_ORIGINALS},
     }
+
+
+def same(target: Path, data: bytes) -> bool:
+    """The committed file equals a fresh build (gzip: same decompressed text)."""
+    if not target.exists():
+        return False
+    if target.suffix == ".gz":
+        return gzip.decompress(target.read_bytes()) == gzip.decompress(data)
+    return target.read_bytes() == data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     for rel, data in outputs.items():
         target = HERE / rel
         if args.check:
-            if not target.exists() or target.read_bytes() != data:
+            if not same(target, data):
                 stale.append(rel)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)

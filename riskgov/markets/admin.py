@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from riskgov.markets.models import Asset, DailyClose, Market
+from riskgov.markets.models import Asset, DailyClose, Market, PriceBar
 
 
 @admin.register(Asset)
@@ -21,6 +21,17 @@ class DailyCloseAdmin(admin.ModelAdmin):
     list_display = ("asset", "source", "date", "close")
     list_filter = ("source", "asset")
     date_hierarchy = "date"
+    list_select_related = ("asset",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PriceBar)
+class PriceBarAdmin(admin.ModelAdmin):
+    list_display = ("asset", "source", "resolution", "timestamp", "close")
+    list_filter = ("resolution", "source", "asset")
+    date_hierarchy = "timestamp"
     list_select_related = ("asset",)
 
     def has_change_permission(self, request, obj=None):

@@ -33,21 +33,46 @@ day, which is dropped when the file ends before 24:00 UTC (the 4 h file's 2025-0
 hourly file's 2022-09-29). Bad input raises :class:`PriceFileError`, naming the file, the 1-based line number
 and the column: non-numeric, NaN/infinite or non-positive closes, unparsable dates, and a
 second row for the same asset and timestamp.
+
+**Bars at their own resolution** (FORMATS ``riskgov.prices/1``). :func:`iter_price_bars`
+streams any supported file as :class:`Bar` tuples at the file's own resolution, never
+resampled: ``riskgov.prices/1`` files (``timestamp_utc,open,high,low,close,volume``, plain
+or ``.csv.gz``; asset, resolution and source from the name
+``<source>_<PAIR>_<resolution>_<from>_<to>.csv``), Binance 4 h bars as ``4h``,
+CryptoDataDownload hourly as ``1h`` and the daily files as ``1d`` (open time 00:00 UTC).
+``riskgov.prices/1`` rows are checked one at a time in O(1) memory: ascending open times, no
+repeat, on the resolution's grid, a positive close, numeric ``open/high/low/volume`` when
+given. The first bad row raises :class:`PriceFileError` (one line: file, line, column).
+USD-M perpetual and mark-price files (``binanceusdm_BTCUSDT-PERP_1h_…``) keep the base asset
+and get the source ``binanceusdm_perp`` / ``binanceusdm_mark``, so they never mix with spot;
+funding-rate files are refused (they hold no prices).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
+import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 COLUMNS = ["asset", "date", "close", "close_str", "source"]
 SOURCES = ("yahoo", "binance_klines_1d", "binance_4h", "cryptodatadownload_1h", "coinmetrics")
+#: File kinds :func:`detect_price_file` knows: :data:`SOURCES` plus ``riskgov.prices/1``.
+KINDS = (*SOURCES, "riskgov_prices")
+#: Bar resolutions of ``riskgov.prices/1`` (label → minutes), finest first.
+RESOLUTION_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 1440}
+#: The ``riskgov.prices/1`` header, exactly.
+PRICES_HEADER = ("timestamp_utc", "open", "high", "low", "close", "volume")
+_SERIES_NAME_RE = re.compile(
+    r"^(?P<source>[a-z0-9]+)_(?P<pair>[A-Za-z0-9]+?)(?:-(?P<kind>PERP|MARK))?_(?P<res>1m|5m|15m|1h|4h|1d)_"
+)
 
 #: Quote currencies stripped from exchange pair names (``BTCUSDT`` → ``BTC``).
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")
@@ -73,9 +98,16 @@ class PriceFileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+def _open(path: Path) -> io.TextIOBase:
+    """Open a text CSV, transparently gunzipping ``*.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return path.open(newline="", encoding="utf-8-sig")
+
+
 def _rows(path: Path, *, skip_lines: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
     """(1-based line number, row dict) for every data row; header after ``skip_lines``."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with _open(path) as fh:
         for _ in range(skip_lines):
             fh.readline()
         reader = csv.DictReader(fh)
@@ -122,7 +154,7 @@ def _require(path: Path, header: list[str] | None, columns: tuple[str, ...], lin
 
 
 def _header(path: Path, skip_lines: int = 0) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with _open(path) as fh:
         for _ in range(skip_lines):
             fh.readline()
         return next(csv.reader(fh), [])
@@ -309,13 +341,13 @@ def read_coinmetrics_reference_rate(path: str | Path, *, asset: str | None = Non
 
 
 def detect_price_file(path: str | Path) -> str:
-    """Which of :data:`SOURCES` a file is, from its first two lines.
+    """Which of :data:`KINDS` a file is, from its first two lines.
 
     Raises:
         PriceFileError: the file is empty or none of the known kinds.
     """
     p = Path(path)
-    with p.open(newline="", encoding="utf-8-sig") as fh:
+    with _open(p) as fh:
         first = fh.readline()
         second = fh.readline()
     if not first.strip():
@@ -323,6 +355,10 @@ def detect_price_file(path: str | Path) -> str:
     if "cryptodatadownload" in first.lower():
         return "cryptodatadownload_1h"
     cols = next(csv.reader([first]))
+    if cols[:1] == ["timestamp_utc"]:
+        if "funding_rate" in cols:
+            raise PriceFileError(p.name, "a funding-rate file holds no prices", line=1)
+        return "riskgov_prices"
     if {"symbol", "date", "close"} <= set(cols):
         return "yahoo"
     if cols[:1] == ["datetime"] and "close" in cols:
@@ -361,4 +397,190 @@ def read_price_file(path: str | Path, *, asset: str | None = None) -> pd.DataFra
     kind = detect_price_file(path)
     if kind == "yahoo":
         return read_yahoo_daily(path)
+    if kind == "riskgov_prices":
+        raise PriceFileError(
+            Path(path).name, "an intraday riskgov.prices/1 file: read it with iter_price_bars (never resampled)"
+        )
     return _READERS[kind](path, asset=asset)
+
+
+# ---------------------------------------------------------------------------------------
+# Bars at their own resolution (riskgov.prices/1 and the vendor files, never resampled).
+
+
+class Bar(NamedTuple):
+    """One price bar as imported.
+
+    ``timestamp`` is the bar's open time (aware UTC); the close is the price at
+    ``timestamp + resolution``. ``close_str`` is the close exactly as written.
+    """
+
+    asset: str
+    source: str
+    resolution: str
+    timestamp: dt.datetime
+    close_str: str
+
+
+class SeriesName(NamedTuple):
+    """What a ``riskgov.prices/1`` file name says: ``source``, ``asset``, ``resolution``."""
+
+    source: str
+    asset: str
+    resolution: str
+
+
+def parse_series_name(name: str) -> SeriesName | None:
+    """Read ``<source>_<PAIR>[-PERP|-MARK]_<resolution>_<from>_<to>.csv[.gz]``, or None.
+
+    ``binance_BTCUSDT_1h_…`` → (``binance``, ``BTC``, ``1h``);
+    ``binanceusdm_ETHUSDT-MARK_1h_…`` → (``binanceusdm_mark``, ``ETH``, ``1h``).
+    """
+    m = _SERIES_NAME_RE.match(Path(name).name)
+    if not m:
+        return None
+    pair = m.group("pair").upper()
+    base = next((pair[: -len(q)] for q in _QUOTES if pair.endswith(q) and len(pair) > len(q)), pair)
+    source = m.group("source") + (f"_{m.group('kind').lower()}" if m.group("kind") else "")
+    return SeriesName(source=source, asset=base, resolution=m.group("res"))
+
+
+def _number(path: Path, line: int, column: str, text: str | None) -> None:
+    raw = (text or "").strip()
+    if not raw:
+        return
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise PriceFileError(path.name, f"{raw!r} is not a number", line=line, column=column) from None
+    if not value.is_finite() or value < 0:
+        raise PriceFileError(path.name, f"{raw!r} is not a finite non-negative number", line=line, column=column)
+
+
+def _iter_riskgov_prices(p: Path, *, asset: str | None, resolution: str | None, source: str | None) -> Iterator[Bar]:
+    header = _header(p)
+    if tuple(header) != PRICES_HEADER:
+        raise PriceFileError(p.name, f"header must be {','.join(PRICES_HEADER)!r} (got {','.join(header)!r})", line=1)
+    named = parse_series_name(p.name)
+    base = asset or (named.asset if named else None)
+    res = resolution or (named.resolution if named else None)
+    src = source or (named.source if named else None)
+    if not base or not res or not src:
+        raise PriceFileError(
+            p.name, "cannot tell the asset, resolution and source from the file name; pass asset=, resolution="
+        )
+    if res not in RESOLUTION_MINUTES:
+        raise PriceFileError(p.name, f"unknown resolution {res!r} (one of {', '.join(RESOLUTION_MINUTES)})")
+    step = RESOLUTION_MINUTES[res] * 60
+    previous: tuple[dt.datetime, int] | None = None
+    for line, row in _rows(p):
+        ts = _timestamp(p, line, "timestamp_utc", row["timestamp_utc"])
+        if int(ts.timestamp()) % step or ts.microsecond:
+            raise PriceFileError(
+                p.name, f"{ts.isoformat()} is not on the {res} grid", line=line, column="timestamp_utc"
+            )
+        if previous is not None and ts <= previous[0]:
+            what = "repeats" if ts == previous[0] else "is before"
+            raise PriceFileError(
+                p.name,
+                f"{ts.isoformat()} {what} the previous bar (line {previous[1]}); rows must ascend",
+                line=line,
+                column="timestamp_utc",
+            )
+        previous = (ts, line)
+        for column in ("open", "high", "low", "volume"):
+            _number(p, line, column, row[column])
+        yield Bar(base, src, res, ts, _close(p, line, "close", row["close"]))
+
+
+def _iter_vendor_intraday(p: Path, kind: str, asset: str | None) -> Iterator[Bar]:
+    """Binance 4 h / CryptoDataDownload 1 h bars at their own resolution, ascending."""
+    if kind == "binance_4h":
+        _require(p, _header(p), ("Date", "Close"))
+        base = _asset_from_name(p, asset, _PAIR_RE)
+        bars = [
+            (line, _timestamp(p, line, "Date", row["Date"]), _close(p, line, "Close", row["Close"]))
+            for line, row in _rows(p)
+        ]
+        res = "4h"
+    else:
+        _require(p, _header(p, 1), ("Date", "Symbol", "Close"), line=2)
+        has_unix = "Unix" in _header(p, 1)
+        bars, base, res = [], asset, "1h"
+        for line, row in _rows(p, skip_lines=1):
+            if has_unix and (row["Unix"] or "").strip():
+                try:
+                    epoch = int(row["Unix"].strip())
+                except ValueError:
+                    raise PriceFileError(p.name, f"{row['Unix']!r} is not an epoch", line=line, column="Unix") from None
+                ts = dt.datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch, tz=dt.UTC)
+            else:
+                ts = _timestamp(p, line, "Date", row["Date"])
+            if base is None:
+                m = _PAIR_RE.search((row["Symbol"] or "").strip().upper())
+                if not m:
+                    raise PriceFileError(
+                        p.name, f"cannot tell the asset from {row['Symbol']!r}", line=line, column="Symbol"
+                    )
+                base = m.group(1)
+            bars.append((line, ts, _close(p, line, "Close", row["Close"])))
+    seen: dict[dt.datetime, int] = {}
+    for line, ts, _ in bars:
+        if ts in seen:
+            raise PriceFileError(p.name, f"second bar for {ts.isoformat()} (first on line {seen[ts]})", line=line)
+        seen[ts] = line
+    for _, ts, close in sorted(bars, key=lambda b: b[1]):
+        yield Bar(base or "", kind, res, ts, close)
+
+
+def iter_price_bars(
+    path: str | Path, *, asset: str | None = None, resolution: str | None = None, source: str | None = None
+) -> Iterator[Bar]:
+    """Every bar of a price file at its own resolution, ascending per asset (lazy).
+
+    ``riskgov.prices/1`` files are streamed row by row (bounded memory); the vendor files
+    are small and read whole (CryptoDataDownload runs newest first). Daily files give ``1d``
+    bars with open time 00:00 UTC of their date.
+
+    Args:
+        asset, resolution, source: override what the ``riskgov.prices/1`` file name says
+            (``asset`` also overrides single-asset vendor files).
+
+    Raises:
+        PriceFileError: unrecognised file or the first bad row (file, line, column named),
+            raised while iterating.
+    """
+    p = Path(path)
+    kind = detect_price_file(p)
+    if kind == "riskgov_prices":
+        yield from _iter_riskgov_prices(p, asset=asset, resolution=resolution, source=source)
+    elif kind in ("binance_4h", "cryptodatadownload_1h"):
+        yield from _iter_vendor_intraday(p, kind, asset)
+    else:
+        frame = read_price_file(p, asset=asset)
+        for a, d, c, s in zip(frame["asset"], frame["date"], frame["close_str"], frame["source"], strict=True):
+            yield Bar(a, s, "1d", dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC), c)
+
+
+def chunked(bars: Iterable[Bar], size: int = 5000) -> Iterator[list[Bar]]:
+    """Lists of at most ``size`` bars, in order (for batched writes)."""
+    batch: list[Bar] = []
+    for bar in bars:
+        batch.append(bar)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read_price_bars(path: str | Path, **overrides: str | None) -> pd.DataFrame:
+    """All bars of a file as a frame ``asset, source, resolution, timestamp, close, close_str``.
+
+    ``timestamp`` is the open time (``datetime64[ns, UTC]``), ``close`` float64. For analysis
+    scripts and tests; imports stream with :func:`iter_price_bars`.
+    """
+    df = pd.DataFrame(list(iter_price_bars(path, **overrides)), columns=list(Bar._fields))
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    df["close"] = df["close_str"].astype("float64")
+    return df[["asset", "source", "resolution", "timestamp", "close", "close_str"]]

@@ -1,7 +1,9 @@
-"""Write actions on markets data: importing daily closes (all or nothing, bulk)."""
+"""Write actions on markets data: importing daily closes and price bars (all or nothing, bulk)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,7 +11,8 @@ import pandas as pd
 from django.db import transaction
 
 from riskgov.core.services import audit_record
-from riskgov.markets.models import Asset, DailyClose
+from riskgov.markets.models import Asset, DailyClose, PriceBar
+from riskgov.markets.price_files import Bar, chunked
 
 BATCH = 5000
 
@@ -48,7 +51,7 @@ def prices_import(*, frame: pd.DataFrame, file_name: str = "", by=None, progress
         DailyClose.objects.bulk_create(
             rows[start : start + BATCH],
             update_conflicts=True,
-            unique_fields=["asset", "source", "date"],
+            unique_fields=["asset", "source", "resolution", "timestamp"],
             update_fields=["close"],
         )
         if progress:
@@ -63,3 +66,83 @@ def prices_import(*, frame: pd.DataFrame, file_name: str = "", by=None, progress
         after={"rows": len(rows), "series": {f"{a}/{s}": n for (a, s), n in series.items()}},
     )
     return PriceImportSummary(rows=len(rows), series=series)
+
+
+@dataclass(frozen=True)
+class BarImportSummary:
+    """Bars written per (asset, source, resolution) and in total, with each series' span.
+
+    Attributes:
+        rows: bars written (inserted or updated).
+        series: ``(asset, source, resolution) → rows``.
+        spans: ``(asset, source, resolution) → (first, last)`` bar open times (UTC).
+    """
+
+    rows: int
+    series: dict[tuple[str, str, str], int]
+    spans: dict[tuple[str, str, str], tuple[dt.datetime, dt.datetime]]
+
+
+@transaction.atomic
+def price_bars_import(
+    *, bars: Iterable[Bar], file_name: str = "", by=None, progress=None, batch: int = BATCH
+) -> BarImportSummary:
+    """Upsert price bars at their own resolution (``markets.price_files.iter_price_bars``).
+
+    Streams: ``bars`` is consumed ``batch`` at a time, so memory stays bounded whatever the
+    file's length. All or nothing: a :class:`~riskgov.markets.price_files.PriceFileError`
+    raised while iterating rolls back every bar already written by this call (and the
+    caller's transaction, if any). Re-importing is a no-op; a corrected close replaces the
+    old one. Unknown assets are created (not stable). ``progress(n)`` after each batch.
+    """
+    assets: dict[str, Asset] = {}
+    series: dict[tuple[str, str, str], int] = {}
+    spans: dict[tuple[str, str, str], tuple[dt.datetime, dt.datetime]] = {}
+    rows = 0
+    for chunk in chunked(bars, batch):
+        objs = []
+        for b in chunk:
+            if b.asset not in assets:
+                assets[b.asset], _ = Asset.objects.get_or_create(symbol=b.asset)
+            key = (b.asset, b.source, b.resolution)
+            series[key] = series.get(key, 0) + 1
+            first, last = spans.get(key, (b.timestamp, b.timestamp))
+            spans[key] = (min(first, b.timestamp), max(last, b.timestamp))
+            objs.append(
+                PriceBar(
+                    asset=assets[b.asset],
+                    source=b.source,
+                    resolution=b.resolution,
+                    timestamp=b.timestamp,
+                    date=b.timestamp.date(),
+                    close=Decimal(b.close_str),
+                )
+            )
+        PriceBar.objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["asset", "source", "resolution", "timestamp"],
+            update_fields=["close"],
+        )
+        rows += len(objs)
+        if progress:
+            progress(len(objs))
+    audit_record(
+        actor=by,
+        action="markets.prices.import",
+        object_type="markets.pricebar",
+        object_id=file_name[:64],
+        object_repr=f"price bars from {file_name}"[:200],
+        after={
+            "rows": rows,
+            "series": {
+                f"{a}/{s}/{r}": {
+                    "rows": n,
+                    "first": spans[a, s, r][0].isoformat(),
+                    "last": spans[a, s, r][1].isoformat(),
+                }
+                for (a, s, r), n in series.items()
+            },
+        },
+    )
+    return BarImportSummary(rows=rows, series=series, spans=spans)
