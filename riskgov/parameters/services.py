@@ -21,7 +21,7 @@ from django.utils import timezone
 from riskgov.core.exceptions import Conflict, DomainError
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
-from riskgov.parameters.document import FORMAT, decimal_str, derive_maintenance_amounts, validate_document
+from riskgov.parameters.document import validate_document
 from riskgov.parameters.models import (
     BRACKET_INPUT_FIELDS,
     FRACTION,
@@ -33,10 +33,28 @@ from riskgov.parameters.models import (
     ParameterImport,
     VersionStatus,
 )
+from riskgov.parameters.validation import (
+    ParameterError,
+    asset_errors,
+    derive_maintenance_amounts,
+    market_errors,
+)
 
 
 class ParameterDocumentInvalid(DomainError):
-    """The parameter document breaks the format or RISK_MODEL §2; ``extra["errors"]`` lists all."""
+    """The parameter document breaks the format or RISK_MODEL §2; ``extra["errors"]`` lists all.
+
+    Raised by the version services with ``extra = {"errors": [text, …], "parameter_errors":
+    [{subject, bracket, field, rule, message, kind}, …]}`` (the one validator's structure,
+    :class:`riskgov.parameters.validation.ParameterError`); by the document import with
+    ``extra = {"errors": [text, …]}`` (format errors have no structure).
+    """
+
+    @classmethod
+    def from_errors(cls, errors: list[ParameterError]) -> ParameterDocumentInvalid:
+        """The first error as the message, every error in ``extra``."""
+        texts = [e.text for e in errors]
+        return cls(texts[0], extra={"errors": texts, "parameter_errors": [e.as_dict() for e in errors]})
 
 
 @dataclass
@@ -129,6 +147,23 @@ def _same_as(
     return current == brackets
 
 
+def market_version_errors(
+    *, symbol: str, fields: dict[str, Any], brackets: list[dict[str, Decimal]]
+) -> list[ParameterError]:
+    """The one validator's verdict on a market version's values (RISK_MODEL §2, §3, §8).
+
+    Args:
+        symbol: the market symbol the errors name.
+        fields: ``MARKET_FIELDS`` → Decimal (``max_position_notional_usd`` may be None).
+        brackets: rows of ``BRACKET_INPUT_FIELDS`` → Decimal, bracket order.
+    """
+    return market_errors(
+        subject=symbol,
+        **{f: fields.get(f) for f in MARKET_FIELDS},
+        brackets=[tuple(b[f] for f in BRACKET_INPUT_FIELDS) for b in brackets],  # type: ignore[misc]
+    )
+
+
 @transaction.atomic
 def market_version_create(
     *,
@@ -150,23 +185,9 @@ def market_version_create(
         ParameterDocumentInvalid: a bracket table breaks §2 (checked before writing).
         Conflict: activating while another version of the market is active.
     """
-    errors = validate_document(
-        {
-            "format": FORMAT,
-            "name": "check",
-            "assets": [{"symbol": market.base_asset.symbol, "haircut": "0"}],
-            "markets": [
-                {
-                    "symbol": market.symbol,
-                    "base_asset": market.base_asset.symbol,
-                    **{k: (None if v is None else decimal_str(v)) for k, v in fields.items()},
-                    "brackets": [{k: decimal_str(v) for k, v in b.items()} for b in brackets],
-                }
-            ],
-        }
-    )
+    errors = market_version_errors(symbol=market.symbol, fields=fields, brackets=brackets)
     if errors:
-        raise ParameterDocumentInvalid(errors[0], extra={"errors": errors})
+        raise ParameterDocumentInvalid.from_errors(errors)
     Market.objects.select_for_update().get(pk=market.pk)
     now = timezone.now()
     if status == VersionStatus.ACTIVE and market.versions.filter(status=VersionStatus.ACTIVE).exists():
@@ -218,8 +239,9 @@ def asset_version_create(
     source_import: ParameterImport | None = None,
 ) -> AssetParameterVersion:
     """Create a new version of an asset's haircut (RISK_MODEL §4: ``0 <= h < 1``)."""
-    if not Decimal(0) <= haircut < Decimal(1):
-        raise ParameterDocumentInvalid(f"assets[{asset.symbol}].haircut: {haircut} not in [0, 1) (RISK_MODEL §4)")
+    errors = asset_errors(subject=asset.symbol, haircut=haircut)
+    if errors:
+        raise ParameterDocumentInvalid.from_errors(errors)
     Asset.objects.select_for_update().get(pk=asset.pk)
     if status == VersionStatus.ACTIVE and asset.versions.filter(status=VersionStatus.ACTIVE).exists():
         raise Conflict(f"{asset.symbol} already has an active version")
