@@ -71,10 +71,10 @@ class Migration(migrations.Migration):
                 blank=True, null=True, help_text="id of the version active when the change was written"
             ),
         ),
-        migrations.RunPython(forward, backward),
         migrations.RemoveConstraint(model_name="proposalchange", name="proposal_change_one_subject"),
         migrations.RemoveConstraint(model_name="proposalchange", name="proposal_change_market_once"),
         migrations.RemoveConstraint(model_name="proposalchange", name="proposal_change_asset_once"),
+        migrations.RunPython(forward, backward),
         migrations.RemoveField(model_name="proposalchange", name="market_version"),
         migrations.RemoveField(model_name="proposalchange", name="base_market_version"),
         migrations.RemoveField(model_name="proposalchange", name="asset_version"),
