@@ -60,6 +60,7 @@ from riskgov.parameters.document import (
     load_document,
     validate_document,
 )
+from riskgov.parameters.validation import bracket_table_errors
 
 __all__ = [
     "DEFAULT_DEPTH_USD_PER_1PCT",
@@ -257,19 +258,20 @@ def skip_reason_for_base(base: str) -> str | None:
 
 
 def check_brackets(draft: MarketDraft, findings: list[Finding]) -> bool:
-    """Report every RISK_MODEL §2 rule ``draft`` breaks as a ``market_skipped`` finding.
+    """Report every RISK_MODEL §2 rule ``draft`` breaks as a ``market_skipped`` finding
+    (asked of the one validator, :func:`riskgov.parameters.validation.bracket_table_errors`).
 
     Returns:
         True when the table is valid (the market can be imported).
     """
-    errors = bracket_errors(draft.floors, draft.imfs, draft.mmfs)
-    for k, field, message in errors:
+    errors = bracket_table_errors(draft.floors, draft.imfs, draft.mmfs, subject=draft.venue_symbol)
+    for e in errors:
         findings.append(
             Finding(
                 kind="market_skipped",
                 market=draft.venue_symbol,
-                message=f"{field}: {message}; market skipped",
-                tier=k or None,
+                message=f"{e.field}: {e.message}; market skipped",
+                tier=e.bracket,
             )
         )
     return not errors
