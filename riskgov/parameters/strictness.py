@@ -65,6 +65,11 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
     higher (and not disabled when they were enabled); max position notional not higher (and
     not removed); depth not higher (a thinner assumed book is the conservative side).
     """
+    return _curve_violations(subject, old, new) + _field_violations(subject, old, new)
+
+
+def _curve_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[LintError]:
+    """IMF/MMF on every interval of the union of floors, MM at every breakpoint and its last slope."""
     out: list[LintError] = []
     points = sorted(set(old.floors) | set(new.floors))
     for p in points:
@@ -98,12 +103,20 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
             )
     if new.mmf[-1] < old.mmf[-1]:
         out.append(LintError(f"{subject} last bracket", "mm_lower", f"{subject}: MM grows slower above the last floor"))
+    return out
+
+
+def _field_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[LintError]:
+    """Penalty not lower, depth not higher, OI caps and max position notional not higher or removed."""
+    out: list[LintError] = []
     if new.liquidation_penalty < old.liquidation_penalty:
         out.append(
             LintError(
                 f"{subject} liquidation_penalty",
                 "penalty_lower",
                 f"{subject}: penalty {old.liquidation_penalty} → {new.liquidation_penalty} is lower",
+                subject=subject,
+                field="liquidation_penalty",
             )
         )
     if new.depth_usd_per_1pct > old.depth_usd_per_1pct:
@@ -112,6 +125,8 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
                 f"{subject} depth_usd_per_1pct",
                 "depth_higher",
                 f"{subject}: depth {old.depth_usd_per_1pct} → {new.depth_usd_per_1pct} assumes a deeper book",
+                subject=subject,
+                field="depth_usd_per_1pct",
             )
         )
     if old.oi_cap_upper_usd > 0 and (
@@ -125,6 +140,8 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
                 "oi_caps_higher",
                 f"{subject}: OI caps {old.oi_cap_lower_usd}/{old.oi_cap_upper_usd} → "
                 f"{new.oi_cap_lower_usd}/{new.oi_cap_upper_usd} are higher or disabled",
+                subject=subject,
+                field="oi_cap_upper_usd",
             )
         )
     if old.max_position_notional_usd is not None and (
@@ -136,6 +153,8 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
                 "max_notional_higher",
                 f"{subject}: max position notional {old.max_position_notional_usd} → "
                 f"{new.max_position_notional_usd} is higher or unlimited",
+                subject=subject,
+                field="max_position_notional_usd",
             )
         )
     return out
@@ -144,5 +163,6 @@ def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -
 def haircut_violations(subject: str, old: Decimal, new: Decimal) -> list[LintError]:
     """A haircut may only go up in an emergency."""
     if new < old:
-        return [LintError(f"{subject} haircut", "haircut_lower", f"{subject}: haircut {old} → {new} is lower")]
+        msg = f"{subject}: haircut {old} → {new} is lower"
+        return [LintError(f"{subject} haircut", "haircut_lower", msg, subject=subject, field="haircut")]
     return []
