@@ -95,6 +95,8 @@ class SubjectKind(Protocol):
         version_model: the Django model of its immutable versions (one active per subject).
         same_what: what "no change" means in messages ("values", "haircut").
         version_url_name: URL name of a version page taking ``pk``, or ``""`` for none.
+        fast_track_allowed: False when a change of this kind always needs the normal quorum
+            and timelock (the policy itself).
     """
 
     name: str
@@ -102,6 +104,7 @@ class SubjectKind(Protocol):
     version_model: type
     same_what: str
     version_url_name: str
+    fast_track_allowed: bool
 
     # -- subjects and versions ---------------------------------------------------------
     def find_subject(self, symbol: str) -> Any | None:

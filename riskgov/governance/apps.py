@@ -27,4 +27,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
+        """Register the ``policy`` subject kind; keep ``GovernedKind`` in step with the registry."""
+        from riskgov.governance import subjects  # noqa: F401
+
         post_migrate.connect(sync_governed_kinds, sender=self, dispatch_uid="riskgov.governance.sync_governed_kinds")

@@ -35,10 +35,20 @@ class Policy(models.Model):
     Rows are append-only in practice: ``policy_update`` deactivates the current row and
     creates the next version (audited). Committee size ``n`` is not stored: it is the number
     of active users in the committee group at the time it is needed.
+
+    The policy is also a governed subject kind (``"policy"``, :mod:`riskgov.governance.subjects`):
+    a proposal may carry a ``{"policy": "policy", <fields>…}`` change, which creates a
+    ``draft`` row here that the normal proposal life approves and activates. ``status``
+    follows the parameter versions' lifecycle (``parameters.models.VersionStatus``) and
+    ``is_active`` is kept equal to ``status == "active"`` (CHECK constraint).
     """
 
     version = models.PositiveIntegerField(unique=True)
     is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, default="active", db_index=True, help_text="draft … active, superseded")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
     quorum = models.PositiveSmallIntegerField(default=2, help_text="approvals needed (k of n)")
     timelock_hours = models.PositiveIntegerField(default=24, help_text="minimum delay approval → activation")
     expiry_days = models.PositiveIntegerField(default=14, help_text="a submitted proposal expires after")
@@ -80,10 +90,23 @@ class Policy(models.Model):
             models.CheckConstraint(
                 condition=Q(emergency_ratification_hours__gte=1), name="policy_ratification_positive"
             ),
+            models.CheckConstraint(
+                condition=(Q(status="active") & Q(is_active=True)) | (~Q(status="active") & Q(is_active=False)),
+                name="policy_active_is_status_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "approved", "active", "superseded", "discarded"]),
+                name="policy_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"policy v{self.version}{' (active)' if self.is_active else ''}"
+
+    @property
+    def number(self) -> int:
+        """The version number (the name every governed version uses)."""
+        return self.version
 
 
 class ProposalStatus(models.TextChoices):

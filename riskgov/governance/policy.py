@@ -34,6 +34,8 @@ __all__ = [
     "lint_error",
     "maintenance_margin",
     "penalty_violations",
+    "policy_errors",
+    "policy_stricter_violations",
     "stricter_only_violations",
 ]
 
@@ -135,3 +137,91 @@ def effective_at_violations(
             )
         ]
     return []
+
+
+# --- the policy as a governed subject -----------------------------------------------------
+#: Integer policy fields and their lower bound (RISK_MODEL §13; the model's CHECK constraints).
+POLICY_INT_MIN = {
+    "quorum": 1,
+    "timelock_hours": 0,
+    "expiry_days": 1,
+    "fast_track_quorum": 1,
+    "fast_track_timelock_hours": 0,
+    "fast_track_min_days_since_change": 0,
+    "emergency_ratification_hours": 1,
+}
+#: Largest value of each integer policy field (its column: small integer for quorums).
+POLICY_INT_MAX = {f: 32767 if f.endswith("quorum") else 2147483647 for f in POLICY_INT_MIN}
+#: For each policy field: +1 when a higher value is stricter, −1 when a lower value is.
+#: Weakening = lower quorum, shorter timelock, wider fast-track bounds, longer expiry or
+#: ratification window (issue 13: the policy is itself governed).
+POLICY_STRICTER = {
+    "quorum": +1,
+    "timelock_hours": +1,
+    "expiry_days": -1,
+    "fast_track_quorum": +1,
+    "fast_track_timelock_hours": +1,
+    "fast_track_max_relative_change": -1,
+    "fast_track_min_days_since_change": +1,
+    "emergency_ratification_hours": -1,
+}
+
+
+def policy_errors(values: dict[str, Decimal]) -> list[LintError]:
+    """The one validator of a policy version's values (the same rules as the model's CHECKs).
+
+    Args:
+        values: every field of :data:`POLICY_STRICTER` → exact Decimal.
+
+    Returns:
+        Findings with ``subject="policy"`` and ``field`` set (the policy form places them);
+        empty when valid.
+    """
+    out: list[LintError] = []
+
+    def err(field: str, rule: str, message: str) -> None:
+        out.append(LintError(f"policy {field}", rule, f"policy {field}: {message}", subject="policy", field=field))
+
+    for field, low in POLICY_INT_MIN.items():
+        v = values[field]
+        if v != v.to_integral_value():
+            err(field, "policy_integer", f"{v} is not a whole number")
+        elif v < low:
+            err(field, "policy_minimum", f"{v} is not >= {low}")
+        elif v > POLICY_INT_MAX[field]:
+            err(field, "policy_maximum", f"{v} is not <= {POLICY_INT_MAX[field]}")
+    if values["fast_track_quorum"] > values["quorum"]:
+        err(
+            "fast_track_quorum",
+            "fast_track_quorum_above_quorum",
+            f"{values['fast_track_quorum']} is not <= quorum {values['quorum']}",
+        )
+    if values["fast_track_timelock_hours"] > values["timelock_hours"]:
+        err(
+            "fast_track_timelock_hours",
+            "fast_track_timelock_above_timelock",
+            f"{values['fast_track_timelock_hours']} is not <= timelock_hours {values['timelock_hours']}",
+        )
+    bound = values["fast_track_max_relative_change"]
+    if not Decimal(0) <= bound <= Decimal(1):
+        err("fast_track_max_relative_change", "fast_track_bound_range", f"{bound} is not in [0, 1]")
+    elif bound != bound.quantize(Decimal("0.000001")):
+        err("fast_track_max_relative_change", "fast_track_bound_places", f"{bound} has more than 6 decimal places")
+    return out
+
+
+def policy_stricter_violations(old: dict[str, Decimal], new: dict[str, Decimal]) -> list[LintError]:
+    """Why ``new`` weakens the policy ``old`` in some field (empty: at least as strict everywhere)."""
+    out: list[LintError] = []
+    for field, sign in POLICY_STRICTER.items():
+        if (new[field] - old[field]) * sign < 0:
+            out.append(
+                LintError(
+                    f"policy {field}",
+                    "policy_weaker",
+                    f"policy {field}: {old[field]} → {new[field]} weakens the policy",
+                    subject="policy",
+                    field=field,
+                )
+            )
+    return out

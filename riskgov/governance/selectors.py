@@ -113,9 +113,17 @@ def change_field_deltas(change: ProposalChange) -> list[FieldDelta]:
 
 
 def proposal_fast_track_findings(proposal: Proposal, *, policy: Policy, now: datetime) -> list[LintError]:
-    """Why the proposal is not within the fast-track bounds (empty: it is)."""
-    deltas = [d for c in proposal_changes(proposal) for d in change_field_deltas(c)]
-    return fast_track_violations(
+    """Why the proposal is not within the fast-track bounds (empty: it is). A change of a
+    kind that is never fast-tracked (``fast_track_allowed = False``, e.g. the policy) is a
+    finding of its own."""
+    changes = proposal_changes(proposal)
+    never = [
+        LintError(c.subject, "ft_kind_excluded", f"{c.subject}: a {c.subject_kind.label} change is never fast-tracked")
+        for c in changes
+        if not getattr(c.subject_kind, "fast_track_allowed", True)
+    ]
+    deltas = [d for c in changes for d in change_field_deltas(c)]
+    return never + fast_track_violations(
         deltas,
         max_relative_change=policy.fast_track_max_relative_change,
         min_days_since_change=policy.fast_track_min_days_since_change,

@@ -93,6 +93,7 @@ class MarketKind:
     version_model = MarketParameterVersion
     same_what = "values"
     version_url_name = "market-version"
+    fast_track_allowed = True
 
     def find_subject(self, symbol: str) -> Market | None:
         return Market.objects.filter(symbol=symbol).first()
@@ -239,6 +240,7 @@ class AssetKind:
     version_model = AssetParameterVersion
     same_what = "haircut"
     version_url_name = ""
+    fast_track_allowed = True
 
     def find_subject(self, symbol: str) -> Asset | None:
         return Asset.objects.filter(symbol=symbol).first()
