@@ -302,7 +302,7 @@ class ProposalChange(models.Model):
         """The registered :class:`riskgov.core.subjects.SubjectKind` of this change."""
         return subject_kind(self.kind)
 
-    def _load(self, attr: str, pk: int | None) -> Any:
+    def _load(self, pk: int | None) -> Any:
         cache = self.__dict__.setdefault("_versions", {})
         if pk is None:
             return None
@@ -319,12 +319,12 @@ class ProposalChange(models.Model):
     @property
     def version(self) -> Any:
         """The proposed version (a row of the kind's version model)."""
-        return self._load("version", self.version_id)
+        return self._load(self.version_id)
 
     @property
     def base_version(self) -> Any | None:
         """The version that was active when the change was written, or None."""
-        return self._load("base", self.base_version_id)
+        return self._load(self.base_version_id)
 
     # --- read-only names of the per-kind foreign keys this model had before the registry ---
     def _of(self, kind: str, pk: int | None, base: bool = False) -> Any:
