@@ -54,7 +54,8 @@ def spec_decimal(value: Any, where: str, field: str, *, subject: str = "", brack
     """A typed value as a Decimal quantized to its column (``SCALE``).
 
     Raises:
-        SpecRefused: ``not_a_number`` — not a decimal number, or not finite.
+        SpecRefused: ``not_a_number`` — not a decimal number, or not finite;
+            ``out_of_range`` — too large for the column (``NUMERIC(max_digits, decimal_places)``).
     """
     try:
         d = Decimal(str(value))
@@ -66,7 +67,16 @@ def spec_decimal(value: Any, where: str, field: str, *, subject: str = "", brack
         raise SpecRefused(
             [Finding(where, "not_a_number", f"{where}: {value!r} is not finite", subject, bracket, field)]
         )
-    return d.quantize(Decimal(1).scaleb(-SCALE[field]["decimal_places"]))
+    spec = SCALE[field]
+    try:
+        q = d.quantize(Decimal(1).scaleb(-spec["decimal_places"]))
+    except InvalidOperation:
+        q = None
+    if q is None or len(q.as_tuple().digits) > spec["max_digits"]:
+        whole = spec["max_digits"] - spec["decimal_places"]
+        msg = f"{where}: {value!r} does not fit (at most {whole} digits before the point)"
+        raise SpecRefused([Finding(where, "out_of_range", msg, subject, bracket, field)])
+    return q
 
 
 def _active(model: type, **subject: Any) -> Any | None:

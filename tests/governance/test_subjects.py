@@ -137,3 +137,11 @@ def test_migration_0002_keeps_existing_changes_both_ways():
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.parametrize("value", ["1e999", "1" * 32, "abc", "NaN"])
+def test_unreadable_numbers_are_refused_naming_the_field(make_proposal, market, value):
+    with pytest.raises(gs.LintFailed) as exc:
+        make_proposal(changes=[{"market": "BTC-PERP", "depth_usd_per_1pct": value}])
+    (e,) = exc.value.extra["errors"]
+    assert e["field"] == "depth_usd_per_1pct" and e["rule"] in {"not_a_number", "out_of_range"}
