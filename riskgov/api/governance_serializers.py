@@ -9,9 +9,8 @@ from rest_framework import serializers
 
 from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, Proposal, Vote
-from riskgov.governance.selectors import proposal_changes
+from riskgov.governance.selectors import change_diff, proposal_changes
 from riskgov.governance.services import POLICY_FIELDS
-from riskgov.parameters.selectors import asset_version_diff, market_version_diff
 
 
 class ChangeField(serializers.ListField):
@@ -109,19 +108,13 @@ class ProposalSerializer(serializers.ModelSerializer):
     def get_changes(self, obj) -> list[dict]:
         out = []
         for c in proposal_changes(obj):
-            if c.market_version_id:
-                diff = market_version_diff(c.base_market_version, c.market_version)
-                version_id = c.market_version_id
-            else:
-                diff = asset_version_diff(c.base_asset_version, c.asset_version)
-                version_id = c.asset_version_id
             out.append(
                 {
                     "subject": c.subject,
-                    "kind": "market" if c.market_version_id else "asset",
-                    "version": version_id,
-                    "base_version": c.base_market_version_id or c.base_asset_version_id,
-                    "diff": [d.as_dict() for d in diff],
+                    "kind": c.kind,
+                    "version": c.version_id,
+                    "base_version": c.base_version_id,
+                    "diff": [d.as_dict() for d in change_diff(c)],
                 }
             )
         return out

@@ -54,7 +54,12 @@ def validate_bracket_table(
     *,
     market: str = "",
 ) -> None:
-    """Check one bracket table against RISK_MODEL §2 and say exactly which rule it breaks.
+    """Check the float invariants the kernels rely on for one bracket table (RISK_MODEL §2).
+
+    The engine's own guard on what it is handed (finite values, the ordering the vectorized
+    bracket lookup and ``MM(N)`` need). Whether a parameter set a person or a venue file
+    proposes is *valid* is decided exactly, in Decimal, by the one validator
+    ``riskgov.parameters.validation`` (governance, importers, API and forms ask it, not this).
 
     Rules (``rule`` attribute of the error): ``non_empty``, ``lengths``, ``finite``,
     ``first_floor_zero``, ``floors_increasing``, ``mmf_positive``, ``mmf_below_imf``,

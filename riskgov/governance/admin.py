@@ -69,7 +69,7 @@ class ProposalChangeInline(admin.TabularInline):
     model = ProposalChange
     extra = 0
     can_delete = False
-    fields = ("subject", "market_version", "base_market_version", "asset_version", "base_asset_version")
+    fields = ("kind", "subject", "version_id", "base_version_id")
     readonly_fields = fields
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:

@@ -19,13 +19,14 @@ Proposal life::
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion
+from riskgov.core.subjects import subject_kind
 
 
 class Policy(models.Model):
@@ -34,10 +35,20 @@ class Policy(models.Model):
     Rows are append-only in practice: ``policy_update`` deactivates the current row and
     creates the next version (audited). Committee size ``n`` is not stored: it is the number
     of active users in the committee group at the time it is needed.
+
+    The policy is also a governed subject kind (``"policy"``, :mod:`riskgov.governance.subjects`):
+    a proposal may carry a ``{"policy": "policy", <fields>…}`` change, which creates a
+    ``draft`` row here that the normal proposal life approves and activates. ``status``
+    follows the parameter versions' lifecycle (``parameters.models.VersionStatus``) and
+    ``is_active`` is kept equal to ``status == "active"`` (CHECK constraint).
     """
 
     version = models.PositiveIntegerField(unique=True)
     is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, default="active", db_index=True, help_text="draft … active, superseded")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
     quorum = models.PositiveSmallIntegerField(default=2, help_text="approvals needed (k of n)")
     timelock_hours = models.PositiveIntegerField(default=24, help_text="minimum delay approval → activation")
     expiry_days = models.PositiveIntegerField(default=14, help_text="a submitted proposal expires after")
@@ -79,10 +90,23 @@ class Policy(models.Model):
             models.CheckConstraint(
                 condition=Q(emergency_ratification_hours__gte=1), name="policy_ratification_positive"
             ),
+            models.CheckConstraint(
+                condition=(Q(status="active") & Q(is_active=True)) | (~Q(status="active") & Q(is_active=False)),
+                name="policy_active_is_status_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "approved", "active", "superseded", "discarded"]),
+                name="policy_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"policy v{self.version}{' (active)' if self.is_active else ''}"
+
+    @property
+    def number(self) -> int:
+        """The version number (the name every governed version uses)."""
+        return self.version
 
 
 class ProposalStatus(models.TextChoices):
@@ -213,65 +237,132 @@ class Proposal(FSMModelMixin, models.Model):
         """An emergency change was not ratified (or was rejected): the previous values are back."""
 
 
-class ProposalChange(models.Model):
-    """One market or asset changed by a proposal: the proposed version and the base version.
+class GovernedKind(models.Model):
+    """A subject kind the database knows: its name and the table of its versions.
 
-    ``base_*_version`` is the version that was active when the change was written (None for
-    a market or asset with no active version yet). Activation refuses when the base is no
-    longer the active version (someone changed the market meanwhile).
+    One row per kind registered in :mod:`riskgov.core.subjects`, written by the kind's
+    migration (``riskgov.governance.subject_sql.kind_operations``). On PostgreSQL the
+    ``proposal_change`` trigger reads it to check that a change's versions exist in that
+    table, and a ``BEFORE DELETE`` trigger on that table refuses to delete a version a
+    change refers to (what ``on_delete=PROTECT`` did for the per-kind foreign keys).
+    """
+
+    name = models.CharField(max_length=32, primary_key=True)
+    version_table = models.CharField(max_length=63)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProposalChange(models.Model):
+    """One governed subject changed by a proposal: its kind, the proposed and the base version.
+
+    Kind-generic: ``kind`` names a registered subject kind (``"market"``, ``"asset"``,
+    :mod:`riskgov.core.subjects`), ``subject`` the subject's symbol, ``version_id`` the
+    proposed version and ``base_version_id`` the version that was active when the change was
+    written (None for a subject with no active version yet), both ids in the kind's version
+    model. Activation refuses when the base is no longer the active version.
+
+    Integrity: a foreign key cannot point into "the kind's table", so the database guards
+    the pair itself (migration ``0002_proposalchange_kind``, PostgreSQL): an insert or
+    update is refused unless ``kind`` is a ``GovernedKind`` and both versions exist in its
+    ``version_table``; deleting a referenced version is refused by a trigger on that table.
+    A per-kind mapping in Python alone would let a raw SQL write orphan a change; a
+    per-kind column pair would bring back the branching this model removes. Adding a kind
+    is its module plus one migration calling ``kind_operations``.
+
+    ``version``/``base_version`` load through the kind (cached; ``proposal_changes`` loads
+    them in bulk). The old per-kind names (``market_version``, ``asset_version_id``…) stay
+    as read-only properties for callers written before the registry.
     """
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="changes")
-    market_version = models.ForeignKey(
-        MarketParameterVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    base_market_version = models.ForeignKey(
-        MarketParameterVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    asset_version = models.ForeignKey(
-        AssetParameterVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    base_asset_version = models.ForeignKey(
-        AssetParameterVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    kind = models.CharField(max_length=32, help_text="registered subject kind (market, asset, …)")
     subject = models.CharField(max_length=40, help_text="market or asset symbol")
+    version_id = models.PositiveBigIntegerField(help_text="id of the proposed version in the kind's version model")
+    base_version_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="id of the version active when the change was written"
+    )
 
     class Meta:
         ordering = ["proposal", "id"]
         constraints = [
+            models.UniqueConstraint(fields=["proposal", "kind", "subject"], name="proposal_change_subject_once"),
             models.CheckConstraint(
-                condition=(
-                    Q(market_version__isnull=False) & Q(asset_version__isnull=True) & Q(base_asset_version__isnull=True)
-                )
-                | (
-                    Q(market_version__isnull=True)
-                    & Q(asset_version__isnull=False)
-                    & Q(base_market_version__isnull=True)
-                ),
-                name="proposal_change_one_subject",
-            ),
-            models.UniqueConstraint(
-                fields=["proposal", "subject"],
-                condition=Q(market_version__isnull=False),
-                name="proposal_change_market_once",
-            ),
-            models.UniqueConstraint(
-                fields=["proposal", "subject"],
-                condition=Q(asset_version__isnull=False),
-                name="proposal_change_asset_once",
+                condition=Q(base_version_id__isnull=True) | ~Q(base_version_id=models.F("version_id")),
+                name="proposal_change_base_differs",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.proposal_id}: {self.subject}"
+        return f"{self.proposal_id}: {self.kind} {self.subject}"
 
     @property
-    def version(self) -> MarketParameterVersion | AssetParameterVersion:
-        return self.market_version if self.market_version_id else self.asset_version  # type: ignore[return-value]
+    def subject_kind(self) -> Any:
+        """The registered :class:`riskgov.core.subjects.SubjectKind` of this change."""
+        return subject_kind(self.kind)
+
+    def _load(self, pk: int | None) -> Any:
+        cache = self.__dict__.setdefault("_versions", {})
+        if pk is None:
+            return None
+        if pk not in cache:
+            cache.update(self.subject_kind.versions_by_id([pk]))
+        return cache.get(pk)
+
+    def cache_versions(self, versions: dict[int, Any]) -> None:
+        """Give the change its versions (``proposal_changes`` loads them per kind in bulk)."""
+        self.__dict__.setdefault("_versions", {}).update(
+            {pk: v for pk, v in versions.items() if pk in (self.version_id, self.base_version_id)}
+        )
 
     @property
-    def base_version(self) -> MarketParameterVersion | AssetParameterVersion | None:
-        return self.base_market_version if self.market_version_id else self.base_asset_version
+    def version(self) -> Any:
+        """The proposed version (a row of the kind's version model)."""
+        return self._load(self.version_id)
+
+    @property
+    def base_version(self) -> Any | None:
+        """The version that was active when the change was written, or None."""
+        return self._load(self.base_version_id)
+
+    # --- read-only names of the per-kind foreign keys this model had before the registry ---
+    def _of(self, kind: str, pk: int | None, base: bool = False) -> Any:
+        if self.kind != kind or pk is None:
+            return None
+        return self.base_version if base else self.version
+
+    @property
+    def market_version_id(self) -> int | None:
+        return self.version_id if self.kind == "market" else None
+
+    @property
+    def base_market_version_id(self) -> int | None:
+        return self.base_version_id if self.kind == "market" else None
+
+    @property
+    def asset_version_id(self) -> int | None:
+        return self.version_id if self.kind == "asset" else None
+
+    @property
+    def base_asset_version_id(self) -> int | None:
+        return self.base_version_id if self.kind == "asset" else None
+
+    @property
+    def market_version(self) -> Any:
+        return self._of("market", self.version_id)
+
+    @property
+    def base_market_version(self) -> Any:
+        return self._of("market", self.base_version_id, base=True)
+
+    @property
+    def asset_version(self) -> Any:
+        return self._of("asset", self.version_id)
+
+    @property
+    def base_asset_version(self) -> Any:
+        return self._of("asset", self.base_version_id, base=True)
 
 
 class VoteDecision(models.TextChoices):

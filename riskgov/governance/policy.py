@@ -1,5 +1,8 @@
 """Pure governance checks: fast-track bounds, stricter-only emergencies, lint records.
 
+The stricter-only tests of market and asset parameters belong to their subject kinds and
+live in :mod:`riskgov.parameters.strictness` (re-exported here).
+
 No database here: selectors turn versions into the plain values below, services decide
 what to do with the findings. All arithmetic is exact (``Decimal``, RISK_MODEL §1).
 """
@@ -11,17 +14,38 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from riskgov.core.subjects import Finding
+from riskgov.parameters.strictness import (
+    MarketTerms,
+    finding,
+    haircut_violations,
+    maintenance_margin,
+    stricter_only_violations,
+)
+from riskgov.parameters.validation import penalty_errors
 
-@dataclass(frozen=True)
-class LintError:
-    """One failed check: ``where`` (e.g. ``"BTC-PERP bracket 2"``), ``rule`` (machine name), ``message``."""
+__all__ = [
+    "FieldDelta",
+    "LintError",
+    "MarketTerms",
+    "effective_at_violations",
+    "fast_track_violations",
+    "haircut_violations",
+    "lint_error",
+    "maintenance_margin",
+    "penalty_violations",
+    "policy_errors",
+    "policy_stricter_violations",
+    "stricter_only_violations",
+]
 
-    where: str
-    rule: str
-    message: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {"where": self.where, "rule": self.rule, "message": self.message}
+#: One failed check: ``where`` (e.g. ``"BTC-PERP bracket 2"``), ``rule`` (machine name),
+#: ``message``, and the structure ``subject``/``bracket``/``field`` the web forms map to
+#: their fields (:class:`riskgov.core.subjects.Finding`).
+LintError = Finding
+#: One validator error (:class:`riskgov.parameters.validation.ParameterError`) as a lint error.
+lint_error = finding
 
 
 # --- fast track ---------------------------------------------------------------------------
@@ -91,143 +115,10 @@ def fast_track_violations(
     return out
 
 
-# --- stricter-only (emergency) ------------------------------------------------------------
-@dataclass(frozen=True)
-class MarketTerms:
-    """A market version as plain values (brackets ordered by floor)."""
-
-    floors: tuple[Decimal, ...]
-    imf: tuple[Decimal, ...]
-    mmf: tuple[Decimal, ...]
-    liquidation_penalty: Decimal
-    depth_usd_per_1pct: Decimal
-    oi_cap_lower_usd: Decimal
-    oi_cap_upper_usd: Decimal
-    max_position_notional_usd: Decimal | None
-
-
-def _bracket_at(floors: Sequence[Decimal], n: Decimal) -> int:
-    """0-based index of the bracket covering notional ``n`` (last floor ≤ n)."""
-    k = 0
-    for i, f in enumerate(floors):
-        if f <= n:
-            k = i
-    return k
-
-
-def maintenance_margin(floors: Sequence[Decimal], mmf: Sequence[Decimal], n: Decimal) -> Decimal:
-    """``MM(N) = N·MMF_k − C_k`` exactly (RISK_MODEL §2); equals ∫₀ᴺ MMF(x) dx."""
-    k = _bracket_at(floors, n)
-    cum = sum((floors[j] * (mmf[j] - mmf[j - 1]) for j in range(1, k + 1)), Decimal(0))
-    return n * mmf[k] - cum
-
-
-def stricter_only_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[LintError]:
-    """Why ``new`` is not at least as strict as ``old`` everywhere (empty list: it is).
-
-    Curves, not rows: both bracket tables are step functions of notional, so IMF/MMF are
-    compared on every interval of the union of both tables' floors, and the maintenance
-    margin amount ``MM(N)`` (piecewise linear and continuous) at every breakpoint and in its
-    final slope. Shifting a floor up while keeping the rows' fractions lowers MM between the
-    old and the new floor and is refused. ``IM(N) = N·IMF(N)`` (before OI scaling), so IMF ≥
-    at every notional is IM ≥ at every notional. Other fields: penalty not lower; OI caps not
-    higher (and not disabled when they were enabled); max position notional not higher (and
-    not removed); depth not higher (a thinner assumed book is the conservative side).
-    """
-    out: list[LintError] = []
-    points = sorted(set(old.floors) | set(new.floors))
-    for p in points:
-        ko, kn = _bracket_at(old.floors, p), _bracket_at(new.floors, p)
-        if new.imf[kn] < old.imf[ko]:
-            out.append(
-                LintError(
-                    f"{subject} notional {p}",
-                    "imf_lower",
-                    f"{subject}: IMF at notional {p} falls from {old.imf[ko]} to {new.imf[kn]}",
-                )
-            )
-        if new.mmf[kn] < old.mmf[ko]:
-            out.append(
-                LintError(
-                    f"{subject} notional {p}",
-                    "mmf_lower",
-                    f"{subject}: MMF at notional {p} falls from {old.mmf[ko]} to {new.mmf[kn]}",
-                )
-            )
-    for p in points[1:]:
-        # MM is continuous: the value at each breakpoint and the last slope decide.
-        mo, mn = maintenance_margin(old.floors, old.mmf, p), maintenance_margin(new.floors, new.mmf, p)
-        if mn < mo:
-            out.append(
-                LintError(
-                    f"{subject} notional {p}",
-                    "mm_lower",
-                    f"{subject}: maintenance margin at notional {p} USD falls from {mo} to {mn} USD",
-                )
-            )
-    if new.mmf[-1] < old.mmf[-1]:
-        out.append(LintError(f"{subject} last bracket", "mm_lower", f"{subject}: MM grows slower above the last floor"))
-    if new.liquidation_penalty < old.liquidation_penalty:
-        out.append(
-            LintError(
-                f"{subject} liquidation_penalty",
-                "penalty_lower",
-                f"{subject}: penalty {old.liquidation_penalty} → {new.liquidation_penalty} is lower",
-            )
-        )
-    if new.depth_usd_per_1pct > old.depth_usd_per_1pct:
-        out.append(
-            LintError(
-                f"{subject} depth_usd_per_1pct",
-                "depth_higher",
-                f"{subject}: depth {old.depth_usd_per_1pct} → {new.depth_usd_per_1pct} assumes a deeper book",
-            )
-        )
-    if old.oi_cap_upper_usd > 0 and (
-        new.oi_cap_upper_usd == 0
-        or new.oi_cap_upper_usd > old.oi_cap_upper_usd
-        or new.oi_cap_lower_usd > old.oi_cap_lower_usd
-    ):
-        out.append(
-            LintError(
-                f"{subject} oi_caps",
-                "oi_caps_higher",
-                f"{subject}: OI caps {old.oi_cap_lower_usd}/{old.oi_cap_upper_usd} → "
-                f"{new.oi_cap_lower_usd}/{new.oi_cap_upper_usd} are higher or disabled",
-            )
-        )
-    if old.max_position_notional_usd is not None and (
-        new.max_position_notional_usd is None or new.max_position_notional_usd > old.max_position_notional_usd
-    ):
-        out.append(
-            LintError(
-                f"{subject} max_position_notional_usd",
-                "max_notional_higher",
-                f"{subject}: max position notional {old.max_position_notional_usd} → "
-                f"{new.max_position_notional_usd} is higher or unlimited",
-            )
-        )
-    return out
-
-
-def haircut_violations(subject: str, old: Decimal, new: Decimal) -> list[LintError]:
-    """A haircut may only go up in an emergency."""
-    if new < old:
-        return [LintError(f"{subject} haircut", "haircut_lower", f"{subject}: haircut {old} → {new} is lower")]
-    return []
-
-
 def penalty_violations(subject: str, penalty: Decimal, mmf_1: Decimal) -> list[LintError]:
-    """RISK_MODEL §8: the liquidation penalty must not exceed the first bracket's MMF."""
-    if penalty > mmf_1:
-        return [
-            LintError(
-                f"{subject} liquidation_penalty",
-                "penalty_above_mmf1",
-                f"{subject}: liquidation penalty {penalty} is above MMF of bracket 1 ({mmf_1}) (RISK_MODEL §8)",
-            )
-        ]
-    return []
+    """RISK_MODEL §8: the liquidation penalty must not exceed the first bracket's MMF
+    (asked of the one validator, :func:`riskgov.parameters.validation.penalty_errors`)."""
+    return [lint_error(e) for e in penalty_errors(subject=subject, liquidation_penalty=penalty, mmf_1=mmf_1)]
 
 
 def effective_at_violations(
@@ -242,6 +133,95 @@ def effective_at_violations(
                 "effective_at_before_timelock",
                 f"effective_at {requested:%Y-%m-%d %H:%M} UTC is before now + {kind_label} timelock "
                 f"{timelock_hours} h ({earliest:%Y-%m-%d %H:%M} UTC)",
+                field="effective_at",
             )
         ]
     return []
+
+
+# --- the policy as a governed subject -----------------------------------------------------
+#: Integer policy fields and their lower bound (RISK_MODEL §13; the model's CHECK constraints).
+POLICY_INT_MIN = {
+    "quorum": 1,
+    "timelock_hours": 0,
+    "expiry_days": 1,
+    "fast_track_quorum": 1,
+    "fast_track_timelock_hours": 0,
+    "fast_track_min_days_since_change": 0,
+    "emergency_ratification_hours": 1,
+}
+#: Largest value of each integer policy field (its column: small integer for quorums).
+POLICY_INT_MAX = {f: 32767 if f.endswith("quorum") else 2147483647 for f in POLICY_INT_MIN}
+#: For each policy field: +1 when a higher value is stricter, −1 when a lower value is.
+#: Weakening = lower quorum, shorter timelock, wider fast-track bounds, longer expiry or
+#: ratification window (issue 13: the policy is itself governed).
+POLICY_STRICTER = {
+    "quorum": +1,
+    "timelock_hours": +1,
+    "expiry_days": -1,
+    "fast_track_quorum": +1,
+    "fast_track_timelock_hours": +1,
+    "fast_track_max_relative_change": -1,
+    "fast_track_min_days_since_change": +1,
+    "emergency_ratification_hours": -1,
+}
+
+
+def policy_errors(values: dict[str, Decimal]) -> list[LintError]:
+    """The one validator of a policy version's values (the same rules as the model's CHECKs).
+
+    Args:
+        values: every field of :data:`POLICY_STRICTER` → exact Decimal.
+
+    Returns:
+        Findings with ``subject="policy"`` and ``field`` set (the policy form places them);
+        empty when valid.
+    """
+    out: list[LintError] = []
+
+    def err(field: str, rule: str, message: str) -> None:
+        out.append(LintError(f"policy {field}", rule, f"policy {field}: {message}", subject="policy", field=field))
+
+    for field, low in POLICY_INT_MIN.items():
+        v = values[field]
+        if v != v.to_integral_value():
+            err(field, "policy_integer", f"{v} is not a whole number")
+        elif v < low:
+            err(field, "policy_minimum", f"{v} is not >= {low}")
+        elif v > POLICY_INT_MAX[field]:
+            err(field, "policy_maximum", f"{v} is not <= {POLICY_INT_MAX[field]}")
+    if values["fast_track_quorum"] > values["quorum"]:
+        err(
+            "fast_track_quorum",
+            "fast_track_quorum_above_quorum",
+            f"{values['fast_track_quorum']} is not <= quorum {values['quorum']}",
+        )
+    if values["fast_track_timelock_hours"] > values["timelock_hours"]:
+        err(
+            "fast_track_timelock_hours",
+            "fast_track_timelock_above_timelock",
+            f"{values['fast_track_timelock_hours']} is not <= timelock_hours {values['timelock_hours']}",
+        )
+    bound = values["fast_track_max_relative_change"]
+    if not Decimal(0) <= bound <= Decimal(1):
+        err("fast_track_max_relative_change", "fast_track_bound_range", f"{bound} is not in [0, 1]")
+    elif bound != bound.quantize(Decimal("0.000001")):
+        err("fast_track_max_relative_change", "fast_track_bound_places", f"{bound} has more than 6 decimal places")
+    return out
+
+
+def policy_stricter_violations(old: dict[str, Decimal], new: dict[str, Decimal]) -> list[LintError]:
+    """Why ``new`` weakens the policy ``old`` in some field (empty: at least as strict everywhere)."""
+    out: list[LintError] = []
+    for field, sign in POLICY_STRICTER.items():
+        if (new[field] - old[field]) * sign < 0:
+            out.append(
+                LintError(
+                    f"policy {field}",
+                    "policy_weaker",
+                    f"policy {field}: {old[field]} → {new[field]} weakens the policy",
+                    subject="policy",
+                    field=field,
+                )
+            )
+    return out

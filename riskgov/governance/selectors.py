@@ -12,8 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from riskgov.core.roles import ANALYST, COMMITTEE, has_role
-from riskgov.engine.brackets import validate_bracket_table
-from riskgov.engine.types import BracketTableError
+from riskgov.core.subjects import subject_kind
 from riskgov.governance.models import EDITABLE, Policy, Proposal, ProposalChange, ProposalKind, ProposalStatus
 from riskgov.governance.policy import (
     FieldDelta,
@@ -21,15 +20,9 @@ from riskgov.governance.policy import (
     MarketTerms,
     effective_at_violations,
     fast_track_violations,
-    penalty_violations,
 )
-from riskgov.parameters.models import (
-    BRACKET_INPUT_FIELDS,
-    MARKET_FIELDS,
-    AssetParameterVersion,
-    MarketParameterVersion,
-    VersionStatus,
-)
+from riskgov.parameters.models import MarketParameterVersion
+from riskgov.parameters.subjects import MARKET
 
 
 def committee_members() -> QuerySet[Any]:
@@ -69,41 +62,29 @@ def proposals_awaiting_vote(*, member: Any) -> QuerySet[Proposal]:
 
 
 def proposal_changes(proposal: Proposal) -> list[ProposalChange]:
-    """The proposal's changes with versions, bases and brackets loaded."""
-    return list(
-        proposal.changes.select_related(
-            "market_version__market__base_asset",
-            "base_market_version",
-            "asset_version__asset",
-            "base_asset_version",
-        ).prefetch_related("market_version__brackets", "base_market_version__brackets")
-    )
+    """The proposal's changes with their versions and bases loaded (in bulk, per kind)."""
+    changes = list(proposal.changes.all())
+    load_change_versions(changes)
+    return changes
+
+
+def load_change_versions(changes: list[ProposalChange]) -> None:
+    """Load the versions and bases of ``changes`` with one query per kind (``versions_by_id``)."""
+    by_kind: dict[str, set[int]] = {}
+    for c in changes:
+        ids = by_kind.setdefault(c.kind, set())
+        ids.add(c.version_id)
+        if c.base_version_id is not None:
+            ids.add(c.base_version_id)
+    loaded = {kind: subject_kind(kind).versions_by_id(sorted(ids)) for kind, ids in by_kind.items()}
+    for c in changes:
+        c.cache_versions(loaded[c.kind])
 
 
 # --- plain values of versions -------------------------------------------------------------
 def market_terms(version: MarketParameterVersion) -> MarketTerms:
     """A market version as ``policy.MarketTerms`` (exact decimals)."""
-    rows = sorted(version.brackets.all(), key=lambda b: b.index)
-    return MarketTerms(
-        floors=tuple(b.notional_floor for b in rows),
-        imf=tuple(b.initial_margin_fraction for b in rows),
-        mmf=tuple(b.maintenance_margin_fraction for b in rows),
-        liquidation_penalty=version.liquidation_penalty,
-        depth_usd_per_1pct=version.depth_usd_per_1pct,
-        oi_cap_lower_usd=version.oi_cap_lower_usd,
-        oi_cap_upper_usd=version.oi_cap_upper_usd,
-        max_position_notional_usd=version.max_position_notional_usd,
-    )
-
-
-def _market_values(version: MarketParameterVersion | None) -> dict[str, Decimal | None]:
-    if version is None:
-        return {}
-    values: dict[str, Decimal | None] = {f: getattr(version, f) for f in MARKET_FIELDS}
-    for b in version.brackets.all():
-        for f in BRACKET_INPUT_FIELDS:
-            values[f"brackets[{b.index}].{f}"] = getattr(b, f)
-    return values
+    return MARKET.terms(version)
 
 
 def _last_changed(history: list[dict[str, Decimal | None]], times: list[datetime], path: str) -> datetime | None:
@@ -120,29 +101,10 @@ def _last_changed(history: list[dict[str, Decimal | None]], times: list[datetime
 
 def change_field_deltas(change: ProposalChange) -> list[FieldDelta]:
     """Field-by-field before (base) / after (proposed) with each field's last change time."""
-    if change.market_version_id:
-        new = change.market_version
-        assert new is not None
-        hist = list(
-            MarketParameterVersion.objects.filter(market_id=new.market_id, activated_at__isnull=False)
-            .filter(status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED])
-            .prefetch_related("brackets")
-            .order_by("activated_at", "number")
-        )
-        before, after = _market_values(change.base_market_version), _market_values(new)
-        values = [_market_values(v) for v in hist]
-    else:
-        av = change.asset_version
-        assert av is not None
-        hist = list(
-            AssetParameterVersion.objects.filter(asset_id=av.asset_id, activated_at__isnull=False)
-            .filter(status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED])
-            .order_by("activated_at", "number")
-        )
-        base = change.base_asset_version
-        before = {} if base is None else {"haircut": base.haircut}
-        after = {"haircut": av.haircut}
-        values = [{"haircut": v.haircut} for v in hist]
+    kind = change.subject_kind
+    hist = kind.history(change.version)
+    before, after = kind.values(change.base_version), kind.values(change.version)
+    values = [kind.values(v) for v in hist]
     times = [v.activated_at for v in hist]
     return [
         FieldDelta(change.subject, path, before.get(path), after.get(path), _last_changed(values, times, path))
@@ -151,9 +113,17 @@ def change_field_deltas(change: ProposalChange) -> list[FieldDelta]:
 
 
 def proposal_fast_track_findings(proposal: Proposal, *, policy: Policy, now: datetime) -> list[LintError]:
-    """Why the proposal is not within the fast-track bounds (empty: it is)."""
-    deltas = [d for c in proposal_changes(proposal) for d in change_field_deltas(c)]
-    return fast_track_violations(
+    """Why the proposal is not within the fast-track bounds (empty: it is). A change of a
+    kind that is never fast-tracked (``fast_track_allowed = False``, e.g. the policy) is a
+    finding of its own."""
+    changes = proposal_changes(proposal)
+    never = [
+        LintError(c.subject, "ft_kind_excluded", f"{c.subject}: a {c.subject_kind.label} change is never fast-tracked")
+        for c in changes
+        if not getattr(c.subject_kind, "fast_track_allowed", True)
+    ]
+    deltas = [d for c in changes for d in change_field_deltas(c)]
+    return never + fast_track_violations(
         deltas,
         max_relative_change=policy.fast_track_max_relative_change,
         min_days_since_change=policy.fast_track_min_days_since_change,
@@ -161,24 +131,10 @@ def proposal_fast_track_findings(proposal: Proposal, *, policy: Policy, now: dat
     )
 
 
-def _active_id(change: ProposalChange) -> int | None:
-    if change.market_version_id:
-        qs = MarketParameterVersion.objects.filter(
-            market_id=change.market_version.market_id,  # type: ignore[union-attr]
-            status=VersionStatus.ACTIVE,
-        )
-    else:
-        qs = AssetParameterVersion.objects.filter(
-            asset_id=change.asset_version.asset_id,  # type: ignore[union-attr]
-            status=VersionStatus.ACTIVE,
-        )
-    return qs.values_list("pk", flat=True).first()
-
-
 def change_base_errors(change: ProposalChange) -> list[LintError]:
     """The base version must still be the active one (else the change is stale)."""
-    base_id = change.base_market_version_id if change.market_version_id else change.base_asset_version_id
-    active_id = _active_id(change)
+    base_id = change.base_version_id
+    active_id = change.subject_kind.active_version_id(change.version)
     if base_id != active_id:
         base = change.base_version
         return [
@@ -188,47 +144,38 @@ def change_base_errors(change: ProposalChange) -> list[LintError]:
                 f"{change.subject}: the change was written against "
                 f"{'no active version' if base is None else f'v{base.number}'}, but the active version is now "
                 f"{'none' if active_id is None else f'id {active_id}'}; edit the proposal to rebase it",
+                subject=change.subject,
             )
         ]
     return []
 
 
+def change_diff(change: ProposalChange) -> Any:
+    """The change's diff against its base, in its kind's format (``FieldChange`` rows)."""
+    return change.subject_kind.diff(change.base_version, change.version)
+
+
 def _version_errors(change: ProposalChange) -> list[LintError]:
-    out: list[LintError] = []
-    if change.market_version_id:
-        v = change.market_version
-        assert v is not None
-        rows = sorted(v.brackets.all(), key=lambda b: b.index)
-        try:
-            validate_bracket_table(
-                [b.notional_floor for b in rows],
-                [b.initial_margin_fraction for b in rows],
-                [b.maintenance_margin_fraction for b in rows],
-                market=change.subject,
+    """The one validator on the proposed values, and "a change must change something"."""
+    kind = change.subject_kind
+    out = kind.validate(change.subject, kind.payload_of(change.version))
+    if change.base_version is not None and kind.values(change.base_version) == kind.values(change.version):
+        out.append(
+            LintError(
+                change.subject,
+                "no_change",
+                f"{change.subject}: same {kind.same_what} as the active version",
+                subject=change.subject,
             )
-        except BracketTableError as exc:
-            where = f"{change.subject} bracket {exc.bracket}" if exc.bracket else change.subject
-            out.append(LintError(where, exc.rule, str(exc)))
-        if rows:
-            out += penalty_violations(change.subject, v.liquidation_penalty, rows[0].maintenance_margin_fraction)
-        base = change.base_market_version
-        if base is not None and not [
-            d for d in change_field_deltas(change) if d.before != d.after
-        ]:  # same values as the base
-            out.append(LintError(change.subject, "no_change", f"{change.subject}: same values as the active version"))
-    else:
-        av, base = change.asset_version, change.base_asset_version
-        assert av is not None
-        if base is not None and base.haircut == av.haircut:
-            out.append(LintError(change.subject, "no_change", f"{change.subject}: same haircut as the active version"))
+        )
     return out
 
 
 def proposal_lint(proposal: Proposal, *, policy: Policy, now: datetime | None = None) -> list[LintError]:
     """Every check a proposal must pass before submission; each names the rule and where.
 
-    Engine bracket validation (RISK_MODEL §2) per market, penalty ≤ MMF₁ (§8), a change
-    must change something, the base version must still be active, the requested
+    The one exact validator on every change (``SubjectKind.validate``: RISK_MODEL §2
+    brackets, penalty ≤ MMF₁ §8, haircut §4, …), a change must change something, the base version must still be active, the requested
     ``effective_at`` must leave the timelock (the fast-track timelock when the proposal is
     within the fast-track bounds), and enough eligible committee members must exist to
     reach the quorum (the proposer and co-authors cannot vote).

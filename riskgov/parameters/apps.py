@@ -7,3 +7,7 @@ class ParametersConfig(AppConfig):
     name = "riskgov.parameters"
     label = "parameters"
     verbose_name = "Parameters"
+
+    def ready(self) -> None:
+        """Register the ``market`` and ``asset`` governed subject kinds (riskgov.core.subjects)."""
+        from riskgov.parameters import subjects  # noqa: F401

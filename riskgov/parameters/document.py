@@ -13,10 +13,14 @@ round-trip exactly through :class:`decimal.Decimal` and PostgreSQL ``NUMERIC``.
 Public API:
 
 - :func:`validate_document` — every rule violation as a human-readable message naming the
-  market/asset symbol, the 1-based bracket index and the field.
-- :func:`bracket_errors` — the RISK_MODEL §2 rules for one bracket table (used by the venue
-  importers to decide whether a venue market can be imported).
-- :func:`derive_maintenance_amounts` — ``C_k`` exactly in Decimal (RISK_MODEL §2).
+  market/asset symbol, the 1-based bracket index and the field. The format checks (keys,
+  types, decimal strings, symbols) are here; the value rules are asked of the one exact
+  validator, :mod:`riskgov.parameters.validation`.
+- :func:`bracket_errors` — the RISK_MODEL §2 rules for one bracket table as
+  ``(bracket, field, message)`` tuples (kept for the venue importers; built on
+  :func:`~riskgov.parameters.validation.bracket_table_errors`).
+- :func:`derive_maintenance_amounts` — ``C_k`` exactly in Decimal (RISK_MODEL §2),
+  re-exported from :mod:`riskgov.parameters.validation`.
 - :func:`dump_document` / :func:`load_document` — stable JSON out, parse-and-validate in;
   loading raises :class:`ParameterDocumentError` with the full list of errors.
 - :func:`decimal_str` / :func:`parse_decimal_str` — the decimal-string convention.
@@ -24,13 +28,21 @@ Public API:
 
 from __future__ import annotations
 
-import decimal
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from riskgov.parameters.validation import (
+    ParameterError,
+    asset_errors,
+    bracket_table_errors,
+    decimal_str,
+    derive_maintenance_amounts,
+    market_errors,
+)
 
 FORMAT = "riskgov.parameters/1"
 
@@ -66,8 +78,21 @@ BRACKET_REQUIRED = (
     "maintenance_margin_fraction",
 )
 
-# Enough precision that sums of products of the values found in venue tables are exact.
-_EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
+__all__ = [
+    "ASSET_SYMBOL_RE",
+    "DECIMAL_RE",
+    "FORMAT",
+    "MARKET_SYMBOL_RE",
+    "ParameterDocumentError",
+    "ParameterError",
+    "bracket_errors",
+    "decimal_str",
+    "derive_maintenance_amounts",
+    "dump_document",
+    "load_document",
+    "parse_decimal_str",
+    "validate_document",
+]
 
 
 class ParameterDocumentError(ValueError):
@@ -87,20 +112,6 @@ class ParameterDocumentError(ValueError):
         super().__init__(f"{filename}: {n} error{'s' if n != 1 else ''}: {shown}{more}")
 
 
-def decimal_str(value: Decimal | int | str) -> str:
-    """Format a number as a plain decimal string without trailing zeros (``"0.004"``, ``"300000"``).
-
-    Raises:
-        ValueError: ``value`` is not finite.
-    """
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    if not d.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    if d == 0:
-        return "0"
-    return format(d.normalize(_EXACT), "f")
-
-
 def parse_decimal_str(text: str) -> Decimal:
     """Parse a decimal string in plain notation (see :data:`DECIMAL_RE`).
 
@@ -112,46 +123,14 @@ def parse_decimal_str(text: str) -> Decimal:
     return Decimal(text)
 
 
-def _as_decimal(value: Decimal | int | str | float) -> Decimal:
-    """Decimal as is; int/str exactly; float through its shortest repr (``0.004`` → ``0.004``)."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def derive_maintenance_amounts(floors: Sequence[Decimal], mmfs: Sequence[Decimal]) -> list[Decimal]:
-    """Maintenance amounts ``C_k`` (USD) of one bracket table, exact (RISK_MODEL §2).
-
-    ``C_1 = 0``, ``C_k = C_{k-1} + F_k·(MMF_k − MMF_{k-1})`` — Binance's ``cum``,
-    Hyperliquid's "deduction". Computed in :class:`~decimal.Decimal` with 80 significant
-    digits, so the result is exact for any table a venue publishes.
-
-    Args:
-        floors: notional floors ``F_k`` in USD, bracket order.
-        mmfs: maintenance margin fractions ``MMF_k`` (fractions), same length. Values may be
-            Decimal, int, str or float (floats through their shortest repr).
-
-    Raises:
-        ValueError: the sequences differ in length.
-    """
-    if len(floors) != len(mmfs):
-        raise ValueError(f"{len(floors)} floors but {len(mmfs)} maintenance margin fractions")
-    fs = [_as_decimal(f) for f in floors]
-    ms = [_as_decimal(m) for m in mmfs]
-    amounts: list[Decimal] = []
-    cum = Decimal(0)
-    for k in range(len(fs)):
-        if k > 0:
-            cum = _EXACT.add(cum, _EXACT.multiply(fs[k], _EXACT.subtract(ms[k], ms[k - 1])))
-        amounts.append(cum)
-    return amounts
-
-
 def bracket_errors(
     floors: Sequence[Decimal], imfs: Sequence[Decimal], mmfs: Sequence[Decimal]
 ) -> list[tuple[int, str, str]]:
-    """The RISK_MODEL §2 rules one bracket table breaks.
+    """The RISK_MODEL §2 rules one bracket table breaks, as tuples.
 
     Rules: at least one bracket; ``F_1 = 0``; floors strictly increasing;
-    ``0 < MMF_k < IMF_k ≤ 1``; ``IMF_k`` and ``MMF_k`` non-decreasing in ``k``.
+    ``0 < MMF_k < IMF_k ≤ 1``; ``IMF_k`` and ``MMF_k`` non-decreasing in ``k``
+    (:func:`riskgov.parameters.validation.bracket_table_errors`, which also names the rule).
 
     Args:
         floors: notional floors (USD); imfs, mmfs: fractions; all the same length.
@@ -163,52 +142,7 @@ def bracket_errors(
     Raises:
         ValueError: the three sequences differ in length.
     """
-    if not len(floors) == len(imfs) == len(mmfs):
-        raise ValueError(f"lengths differ: {len(floors)} floors, {len(imfs)} IMFs, {len(mmfs)} MMFs")
-    out: list[tuple[int, str, str]] = []
-    if not floors:
-        return [(0, "brackets", "must have at least one bracket (RISK_MODEL §2)")]
-    fl, im, mm = "notional_floor", "initial_margin_fraction", "maintenance_margin_fraction"
-    for k in range(len(floors)):
-        i = k + 1
-        f, imf, mmf = floors[k], imfs[k], mmfs[k]
-        if k == 0 and f != 0:
-            out.append((i, fl, f"{decimal_str(f)} must be 0 for the first bracket (RISK_MODEL §2)"))
-        if k > 0 and not f > floors[k - 1]:
-            out.append(
-                (
-                    i,
-                    fl,
-                    f"{decimal_str(f)} is not > previous notional_floor {decimal_str(floors[k - 1])} (RISK_MODEL §2)",
-                )
-            )
-        if not mmf > 0:
-            out.append((i, mm, f"{decimal_str(mmf)} is not > 0 (RISK_MODEL §2)"))
-        if not mmf < imf:
-            out.append(
-                (i, mm, f"{decimal_str(mmf)} is not < initial_margin_fraction {decimal_str(imf)} (RISK_MODEL §2)")
-            )
-        if not imf <= 1:
-            out.append((i, im, f"{decimal_str(imf)} is not <= 1 (RISK_MODEL §2)"))
-        if k > 0 and imf < imfs[k - 1]:
-            out.append(
-                (
-                    i,
-                    im,
-                    f"{decimal_str(imf)} is below previous initial_margin_fraction "
-                    f"{decimal_str(imfs[k - 1])} (must be non-decreasing, RISK_MODEL §2)",
-                )
-            )
-        if k > 0 and mmf < mmfs[k - 1]:
-            out.append(
-                (
-                    i,
-                    mm,
-                    f"{decimal_str(mmf)} is below previous maintenance_margin_fraction "
-                    f"{decimal_str(mmfs[k - 1])} (must be non-decreasing, RISK_MODEL §2)",
-                )
-            )
-    return out
+    return [(e.bracket or 0, e.field, e.message) for e in bracket_table_errors(floors, imfs, mmfs)]
 
 
 class _Checker:
@@ -233,17 +167,9 @@ class _Checker:
                 self.err(f"{where}.{key}", "is not a known field")
         return ok
 
-    def dec(
-        self,
-        where: str,
-        value: Any,
-        *,
-        min_value: Decimal | None = None,
-        min_inclusive: bool = True,
-        max_value: Decimal | None = None,
-        max_inclusive: bool = True,
-    ) -> Decimal | None:
-        """Check a decimal string and its range; return it parsed, or None on error."""
+    def dec(self, where: str, value: Any) -> Decimal | None:
+        """Check a decimal string; return it parsed, or None on error (ranges are the
+        validator's business, see :meth:`rules`)."""
         if not isinstance(value, str):
             kind = "null" if value is None else type(value).__name__
             if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
@@ -251,19 +177,14 @@ class _Checker:
             self.err(where, f"must be a decimal string, got {kind}")
             return None
         try:
-            d = parse_decimal_str(value)
+            return parse_decimal_str(value)
         except ValueError:
             self.err(where, f"{value!r} is not a plain decimal string")
             return None
-        if min_value is not None and (d < min_value if min_inclusive else d <= min_value):
-            op = ">=" if min_inclusive else ">"
-            self.err(where, f"{value} is not {op} {decimal_str(min_value)}")
-            return None
-        if max_value is not None and (d > max_value if max_inclusive else d >= max_value):
-            op = "<=" if max_inclusive else "<"
-            self.err(where, f"{value} is not {op} {decimal_str(max_value)}")
-            return None
-        return d
+
+    def rules(self, errors: Iterable[ParameterError]) -> None:
+        """Record the one validator's errors under their document path."""
+        self.errors.extend(e.text for e in errors)
 
     def symbol(self, where: str, value: Any, pattern: re.Pattern[str]) -> bool:
         if not isinstance(value, str):
@@ -333,13 +254,9 @@ def validate_document(doc: Any) -> list[str]:
                 c.err(f"{where}.symbol", f"duplicate asset symbol {sym!r}")
             asset_symbols.add(sym)
         if "haircut" in asset:
-            c.dec(
-                f"{where}.haircut",
-                asset["haircut"],
-                min_value=Decimal(0),
-                max_value=Decimal(1),
-                max_inclusive=False,
-            )
+            haircut = c.dec(f"{where}.haircut", asset["haircut"])
+            if haircut is not None:
+                c.rules(asset_errors(subject=where[len("assets[") : -1], haircut=haircut))
         if "stable" in asset and not isinstance(asset["stable"], bool):
             c.err(f"{where}.stable", f"must be true or false, got {asset['stable']!r}")
 
@@ -375,64 +292,48 @@ def _validate_market(
         if base not in asset_symbols:
             c.err(f"{where}.base_asset", f"{base!r} is not in assets")
 
-    floors: list[Decimal] = []
-    imfs: list[Decimal] = []
-    mmfs: list[Decimal] = []
-    brackets_ok = False
-    brackets = market.get("brackets")
-    if "brackets" in market and not isinstance(brackets, list):
-        c.err(f"{where}.brackets", f"must be a list, got {type(brackets).__name__}")
-    elif isinstance(brackets, list):
-        brackets_ok = True
-        for k, bracket in enumerate(brackets):
-            bw = f"{where}.brackets[{k + 1}]"
-            if not isinstance(bracket, Mapping):
-                c.err(bw, f"must be an object, got {type(bracket).__name__}")
-                brackets_ok = False
-                continue
-            c.keys(bw, bracket, BRACKET_REQUIRED, ())
-            values = [c.dec(f"{bw}.{key}", bracket[key]) if key in bracket else None for key in BRACKET_REQUIRED]
-            if any(v is None for v in values):
-                brackets_ok = False
-                continue
-            floors.append(values[0])
-            imfs.append(values[1])
-            mmfs.append(values[2])
-        if brackets_ok:
-            for k, field, message in bracket_errors(floors, imfs, mmfs):
-                c.err(f"{where}.brackets" + (f"[{k}].{field}" if k else ""), message)
-
-    if "liquidation_penalty" in market:
-        pen = c.dec(f"{where}.liquidation_penalty", market["liquidation_penalty"], min_value=Decimal(0))
-        if pen is not None and brackets_ok and mmfs and pen > mmfs[0]:
-            c.err(
-                f"{where}.liquidation_penalty",
-                f"{decimal_str(pen)} is not <= brackets[1].maintenance_margin_fraction "
-                f"{decimal_str(mmfs[0])} (RISK_MODEL §8)",
-            )
-    if "depth_usd_per_1pct" in market:
-        c.dec(
-            f"{where}.depth_usd_per_1pct",
-            market["depth_usd_per_1pct"],
-            min_value=Decimal(0),
-            min_inclusive=False,
-        )
-    lo = c.dec(f"{where}.oi_cap_lower_usd", market.get("oi_cap_lower_usd", "0"), min_value=Decimal(0))
-    hi = c.dec(f"{where}.oi_cap_upper_usd", market.get("oi_cap_upper_usd", "0"), min_value=Decimal(0))
-    if lo is not None and hi is not None and hi != 0 and not lo < hi:
-        c.err(
-            f"{where}.oi_cap_lower_usd",
-            f"{decimal_str(lo)} is not < oi_cap_upper_usd {decimal_str(hi)} "
-            "(set oi_cap_upper_usd to 0 to disable, RISK_MODEL §3)",
-        )
+    rows = _brackets(c, where, market)
+    values = {}
+    for key in ("liquidation_penalty", "depth_usd_per_1pct"):
+        values[key] = c.dec(f"{where}.{key}", market[key]) if key in market else None
+    for key in ("oi_cap_lower_usd", "oi_cap_upper_usd"):
+        values[key] = c.dec(f"{where}.{key}", market.get(key, "0"))
     cap = market.get("max_position_notional_usd")
-    if cap is not None:
-        cap_d = c.dec(f"{where}.max_position_notional_usd", cap, min_value=Decimal(0), min_inclusive=False)
-        if cap_d is not None and brackets_ok and floors and not cap_d > floors[-1]:
-            c.err(
-                f"{where}.max_position_notional_usd",
-                f"{decimal_str(cap_d)} is not > last notional_floor {decimal_str(floors[-1])} (RISK_MODEL §2)",
-            )
+    cap_d = None if cap is None else c.dec(f"{where}.max_position_notional_usd", cap)
+    c.rules(
+        market_errors(
+            subject=where[len("markets[") : -1],
+            max_position_notional_usd=cap_d,
+            brackets=rows,
+            **values,
+        )
+    )
+
+
+def _brackets(c: _Checker, where: str, market: Mapping[str, Any]) -> list[tuple[Decimal, Decimal, Decimal]] | None:
+    """The market's bracket rows parsed, or None when the list is missing or any row is unreadable
+    (each problem recorded)."""
+    brackets = market.get("brackets")
+    if "brackets" not in market:
+        return None
+    if not isinstance(brackets, list):
+        c.err(f"{where}.brackets", f"must be a list, got {type(brackets).__name__}")
+        return None
+    rows: list[tuple[Decimal, Decimal, Decimal]] = []
+    ok = True
+    for k, bracket in enumerate(brackets):
+        bw = f"{where}.brackets[{k + 1}]"
+        if not isinstance(bracket, Mapping):
+            c.err(bw, f"must be an object, got {type(bracket).__name__}")
+            ok = False
+            continue
+        c.keys(bw, bracket, BRACKET_REQUIRED, ())
+        values = [c.dec(f"{bw}.{key}", bracket[key]) if key in bracket else None for key in BRACKET_REQUIRED]
+        if any(v is None for v in values):
+            ok = False
+            continue
+        rows.append((values[0], values[1], values[2]))  # type: ignore[arg-type]
+    return rows if ok else None
 
 
 def _plain(value: Any) -> Any:

@@ -77,13 +77,17 @@ class FieldChange:
         }
 
 
-def _change(path: str, a: Decimal | None, b: Decimal | None) -> FieldChange | None:
+def field_change(path: str, a: Decimal | None, b: Decimal | None) -> FieldChange | None:
+    """One field's change from ``a`` to ``b`` (None when equal); any governed kind's diff row."""
     if a == b:
         return None
     rel = None
     if a is not None and b is not None and a != 0:
         rel = ((b - a) / abs(a)).quantize(Decimal("1e-6"))
     return FieldChange(path, None if a is None else decimal_str(a), None if b is None else decimal_str(b), rel)
+
+
+_change = field_change
 
 
 def market_version_diff(before: MarketParameterVersion | None, after: MarketParameterVersion) -> list[FieldChange]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -58,40 +57,36 @@ def _active_haircut(symbol: str) -> Decimal | None:
     return None if v is None else v.haircut
 
 
-_WHERE = re.compile(r"^(?P<sym>\S+) (?P<rest>.+)$")
-
-
 def _place_errors(
-    errors: list[dict[str, str]], *, form: Any, formset: Any, form_index: list[int]
+    errors: list[dict[str, Any]], *, form: Any, form_index: list[int]
 ) -> tuple[list[str], dict[int, list[str]]]:
-    """Put each ``{where, rule, message}`` next to what it names: a form field, a bracket
-    row, or the change/proposal as a whole. Returns (general errors, bracket row errors)."""
+    """Put each error next to what its structure names — ``{subject, bracket, field, rule,
+    message}`` (the one validator's, riskgov.core.subjects.Finding): a bracket row of this
+    form's subject, a form field, or else the change/proposal as a whole. Never parses the
+    message text. Returns (general errors, bracket row errors by form row)."""
     general: list[str] = []
     rows: dict[int, list[str]] = {}
-    market = form.cleaned_data.get("market") if hasattr(form, "cleaned_data") else None
-    asset = form.cleaned_data.get("asset") if hasattr(form, "cleaned_data") else None
+    data = getattr(form, "cleaned_data", {}) or {}
+    mine = {s for s in (data.get("market"), data.get("asset")) if s}
     for e in errors:
-        where, text = e.get("where", ""), f"{e.get('message', '')} [rule: {e.get('rule', '')}]"
-        if where in form.fields and where not in ("market", "asset"):
-            form.add_error(where, text)
-            continue
-        m = _WHERE.match(where)
-        if m and m.group("sym") in (market, asset):
-            rest = m.group("rest")
-            b = re.match(r"bracket (\d+)(?: (\w+))?$", rest)
-            if b and 1 <= int(b.group(1)) <= len(form_index):
-                i = form_index[int(b.group(1)) - 1]
-                rows.setdefault(i, []).append(text)
-                continue
-            if rest in form.fields and rest not in ("market", "asset"):
-                form.add_error(rest, text)
-                continue
-        general.append(text)
+        text = f"{e.get('message', '')} [rule: {e.get('rule', '')}]"
+        subject, bracket, field = e.get("subject") or "", e.get("bracket"), e.get("field") or ""
+        if subject and subject not in mine:
+            general.append(text)
+        elif isinstance(bracket, int) and 1 <= bracket <= len(form_index):
+            rows.setdefault(form_index[bracket - 1], []).append(text)
+        elif field in form.fields and field not in ("market", "asset"):
+            form.add_error(field, text)
+        else:
+            general.append(text)
     return general, rows
 
 
-def _domain_errors(exc: DomainError) -> list[dict[str, str]]:
+def _domain_errors(exc: DomainError) -> list[dict[str, Any]]:
+    """A refused service call's errors as ``{subject, bracket, field, rule, message}`` dicts."""
     extra = exc.extra or {}
+    if extra.get("parameter_errors"):  # the one validator's structure (parameter services)
+        return [{**e, "message": f"{e['subject']} {e['field']}: {e['message']}"} for e in extra["parameter_errors"]]
     if extra.get("errors") and all(isinstance(e, dict) for e in extra["errors"]):
         return list(extra["errors"])
     if isinstance(extra.get("fields"), dict):
@@ -99,11 +94,11 @@ def _domain_errors(exc: DomainError) -> list[dict[str, str]]:
         for field, msgs in extra["fields"].items():
             where = "effective_at" if field == "requested_effective_at" else field
             for msg in msgs:
-                out.append({"where": where, "rule": "invalid", "message": f"{field}: {msg}"})
+                out.append({"field": where, "rule": "invalid", "message": f"{field}: {msg}"})
         return out
     if extra.get("errors"):  # e.g. parameter document findings (strings)
-        return [{"where": "", "rule": "invalid", "message": str(e)} for e in extra["errors"]]
-    return [{"where": "", "rule": "refused", "message": exc.message}]
+        return [{"rule": "invalid", "message": str(e)} for e in extra["errors"]]
+    return [{"rule": "refused", "message": exc.message}]
 
 
 def _current_brackets(version: Any) -> list[dict[str, str]]:
@@ -145,9 +140,7 @@ def _change_page(
             except NotAllowed:
                 raise
             except DomainError as exc:
-                general, row_errors = _place_errors(
-                    _domain_errors(exc), form=form, formset=formset, form_index=form_index
-                )
+                general, row_errors = _place_errors(_domain_errors(exc), form=form, form_index=form_index)
             except ValidationError as exc:
                 general = list(exc.messages)
             else:
@@ -223,14 +216,8 @@ def proposal_new(request: HttpRequest) -> HttpResponse:
 
 
 def _specs_of(changes: list[Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for c in changes:
-        if c.market_version_id:
-            fields, brackets = _version_initial(c.market_version)
-            out.append({"market": c.subject, **fields, "brackets": brackets})
-        else:
-            out.append({"asset": c.subject, "haircut": c.asset_version.haircut})
-    return out
+    """Changes the form does not show, as specs (kept as they are on save)."""
+    return [c.subject_kind.spec_of(c.subject, c.version) for c in changes]
 
 
 @role_required
@@ -241,8 +228,8 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET" and not gov_selectors.proposal_allowed_actions(p, request.user).edit:
         return forbidden(request, "Only the proposer or a co-author (analyst role) may edit a proposal.")
     changes = gov_selectors.proposal_changes(p)
-    market_change = next((c for c in changes if c.market_version_id), None)
-    asset_change = next((c for c in changes if c.asset_version_id), None)
+    market_change = next((c for c in changes if c.kind == "market"), None)
+    asset_change = next((c for c in changes if c.kind == "asset"), None)
     kept = [c for c in changes if c is not market_change and c is not asset_change]
     initial: dict[str, Any] = {
         "title": p.title,
@@ -255,10 +242,10 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         m_initial, brackets = _prefill_market(symbol)
         initial.update(m_initial)
     elif market_change is not None:
-        fields, brackets = _version_initial(market_change.market_version)
+        fields, brackets = _version_initial(market_change.version)
         initial.update(market=market_change.subject, **fields)
     if asset_change is not None:
-        initial.update(asset=asset_change.subject, haircut=_plain(asset_change.asset_version.haircut))
+        initial.update(asset=asset_change.subject, haircut=_plain(asset_change.version.haircut))
 
     def submit(form: f.ChangeForm, specs: list[dict[str, Any]]) -> Proposal:
         d = form.cleaned_data

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_fsm import TransitionNotAllowed
 
@@ -29,7 +30,6 @@ from riskgov.core.roles import ANALYST, COMMITTEE, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
-from riskgov.parameters import selectors as param_selectors
 from riskgov.web import forms as f
 from riskgov.web.access import role_required
 from riskgov.web.templatetags.riskgov_format import leverage, pct
@@ -85,10 +85,7 @@ def _diff_rows(changes: list[Any]) -> list[dict[str, Any]]:
     """For each change: subject, versions and rows (field, before, after, relative change)."""
     out = []
     for c in changes:
-        if c.market_version_id:
-            diff = param_selectors.market_version_diff(c.base_market_version, c.market_version)
-        else:
-            diff = param_selectors.asset_version_diff(c.base_asset_version, c.asset_version)
+        diff = gov_selectors.change_diff(c)
         rows = []
         for fc in diff:
             d = fc.as_dict()
@@ -107,7 +104,16 @@ def _diff_rows(changes: list[Any]) -> list[dict[str, Any]]:
                     "leverage": lev,
                 }
             )
-        out.append({"change": c, "version": c.version, "base": c.base_version, "rows": rows})
+        url_name = c.subject_kind.version_url_name
+        out.append(
+            {
+                "change": c,
+                "version": c.version,
+                "base": c.base_version,
+                "rows": rows,
+                "version_url": reverse(url_name, args=[c.version_id]) if url_name else "",
+            }
+        )
     return out
 
 

@@ -33,8 +33,8 @@ def policy_page(request: HttpRequest) -> HttpResponse:
                 raise
             except DomainError as exc:
                 for e in _domain_errors(exc):
-                    if e["where"] in form.fields:
-                        form.add_error(e["where"], e["message"])
+                    if e.get("field") in form.fields:
+                        form.add_error(e["field"], e["message"])
                     else:
                         general.append(e["message"])
             else:

@@ -184,3 +184,24 @@ def test_votes_endpoint_and_deleting_a_draft_withdraws_it(api, people, make_prop
     other.refresh_from_db()
     assert other.status == "withdrawn"
     assert AuditEvent.objects.filter(object_id=str(other.pk), to_state="withdrawn").count() == 1
+
+
+def test_invalid_change_is_a_400_with_the_validators_structure(api, people, market):
+    bad = [dict(b) for b in BRACKETS]
+    bad[1]["maintenance_margin_fraction"] = "0.03"  # above bracket 2's IMF
+    data = {**body(), "changes": [{"market": "BTC-PERP", "brackets": bad}]}
+    before = state()
+    r = as_user(api, people["analyst"]).post("/api/v1/proposals/", data, format="json")
+    assert r.status_code == 400 and set(r.json()) == {"message", "extra"}
+    errors = r.json()["extra"]["errors"]
+    e = errors[0]
+    assert [(x["bracket"], x["rule"]) for x in errors] == [(2, "mmf_below_imf"), (3, "mmf_non_decreasing")]
+    assert {k: e[k] for k in ("subject", "bracket", "field", "rule", "where")} == {
+        "subject": "BTC-PERP",
+        "bracket": 2,
+        "field": "maintenance_margin_fraction",
+        "rule": "mmf_below_imf",
+        "where": "BTC-PERP bracket 2",
+    }
+    assert e["message"].startswith("BTC-PERP bracket 2 maintenance_margin_fraction: 0.03 is not <")
+    assert state() == before

@@ -70,7 +70,7 @@ def test_create_refuses_penalty_above_mmf1(make_proposal):
     with pytest.raises(gs.LintFailed) as exc:
         make_proposal(changes=[{"market": "BTC-PERP", "liquidation_penalty": "0.005"}])
     assert exc.value.errors[0].rule == "penalty_above_mmf1"
-    assert "above MMF of bracket 1 (0.004" in exc.value.message
+    assert "is not <= brackets[1].maintenance_margin_fraction 0.004" in exc.value.message
 
 
 # --- lint ---------------------------------------------------------------------------------

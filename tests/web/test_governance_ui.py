@@ -321,7 +321,8 @@ def test_form_errors_name_the_bracket_and_the_rule(client, people, market):
     assert r.status_code == 200
     page = r.content.decode()
     assert 'class="error bracket-error" data-bracket="2"' in page
-    assert "Bracket 2: BTC-PERP bracket 2: MMF 0.03" in page and "mmf_below_imf" in page
+    assert "Bracket 2: BTC-PERP bracket 2 maintenance_margin_fraction: 0.03 is not &lt; initial_margin_fraction" in page
+    assert "mmf_below_imf" in page
     assert _snapshot() == before
 
     r = client.post(reverse("proposal-new"), change_post(liquidation_penalty="0.01"))

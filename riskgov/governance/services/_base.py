@@ -17,11 +17,6 @@ from riskgov.governance.models import (
     Proposal,
 )
 from riskgov.governance.policy import LintError
-from riskgov.parameters.models import (
-    FRACTION,
-    MARKET_FIELDS,
-    MONEY,
-)
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +30,6 @@ POLICY_FIELDS = (
     "fast_track_min_days_since_change",
     "emergency_ratification_hours",
 )
-_SCALE = {f: FRACTION if f == "liquidation_penalty" else MONEY for f in MARKET_FIELDS}
-_SCALE.update({"notional_floor": MONEY, "initial_margin_fraction": FRACTION, "maintenance_margin_fraction": FRACTION})
 
 
 class LintFailed(DomainError):
@@ -84,8 +77,8 @@ def _dump(proposal: Proposal) -> dict[str, Any]:
         "changes": [
             {
                 "subject": c.subject,
-                "version_id": c.version.pk,
-                "base_version_id": None if c.base_version is None else c.base_version.pk,
+                "version_id": c.version_id,
+                "base_version_id": c.base_version_id,
             }
             for c in proposal.changes.all()
         ],

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from riskgov.core.exceptions import Conflict
+from riskgov.core.subjects import subject_kind
 from riskgov.governance.models import (
     Proposal,
     ProposalChange,
@@ -22,48 +23,31 @@ from riskgov.governance.selectors import (
 )
 from riskgov.governance.services._base import _audit, _on_commit, _transition
 from riskgov.governance.services.policies import policy_current
-from riskgov.markets.models import Asset, Market
-from riskgov.parameters.models import (
-    AssetParameterVersion,
-    MarketParameterVersion,
-    VersionStatus,
-)
-from riskgov.parameters.services import (
-    asset_version_set_status,
-    market_version_set_status,
-)
+from riskgov.parameters.models import VersionStatus
 
 
 # --- activation ---------------------------------------------------------------------------
 def _lock_subjects(changes: Sequence[ProposalChange]) -> None:
-    """Lock the markets/assets touched (in id order) so that activations and version
-    creation on the same market are serialized."""
-    market_ids = sorted({c.market_version.market_id for c in changes if c.market_version_id})  # type: ignore[union-attr]
-    asset_ids = sorted({c.asset_version.asset_id for c in changes if c.asset_version_id})  # type: ignore[union-attr]
-    list(Market.objects.select_for_update().filter(pk__in=market_ids).order_by("pk").values_list("pk", flat=True))
-    list(Asset.objects.select_for_update().filter(pk__in=asset_ids).order_by("pk").values_list("pk", flat=True))
+    """Lock the subjects touched (per kind, in id order) so that activations and version
+    creation on the same subject are serialized."""
+    by_kind: dict[str, list[Any]] = {}
+    for c in changes:
+        by_kind.setdefault(c.kind, []).append(c.version)
+    for kind in sorted(by_kind):
+        subject_kind(kind).lock_subjects(by_kind[kind])
 
 
 def _swap(change: ProposalChange, *, now: datetime, by: Any, reason: str) -> None:
     """Supersede the base (active) version and activate the change's version."""
-    if change.market_version_id:
-        base_id = change.base_market_version_id
-        if base_id is not None:
-            base = MarketParameterVersion.objects.get(pk=base_id)
-            market_version_set_status(version=base, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=reason)
-        v = MarketParameterVersion.objects.get(pk=change.market_version_id)
-        if v.status == VersionStatus.DRAFT:
-            v = market_version_set_status(version=v, status=VersionStatus.APPROVED, by=by, at=now, reason=reason)
-        market_version_set_status(version=v, status=VersionStatus.ACTIVE, by=by, at=now, reason=reason)
-    else:
-        base_id = change.base_asset_version_id
-        if base_id is not None:
-            base_a = AssetParameterVersion.objects.get(pk=base_id)
-            asset_version_set_status(version=base_a, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=reason)
-        av = AssetParameterVersion.objects.get(pk=change.asset_version_id)
-        if av.status == VersionStatus.DRAFT:
-            av = asset_version_set_status(version=av, status=VersionStatus.APPROVED, by=by, at=now, reason=reason)
-        asset_version_set_status(version=av, status=VersionStatus.ACTIVE, by=by, at=now, reason=reason)
+    kind = change.subject_kind
+    model = kind.version_model
+    if change.base_version_id is not None:
+        base = model.objects.get(pk=change.base_version_id)
+        kind.set_status(base, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=reason)
+    v = model.objects.get(pk=change.version_id)
+    if v.status == VersionStatus.DRAFT:
+        v = kind.set_status(v, status=VersionStatus.APPROVED, by=by, at=now, reason=reason)
+    kind.set_status(v, status=VersionStatus.ACTIVE, by=by, at=now, reason=reason)
 
 
 def _activate_locked(p: Proposal, *, now: datetime) -> None:

@@ -15,30 +15,16 @@ from riskgov.governance.models import (
     ProposalKind,
     ProposalStatus,
 )
-from riskgov.governance.policy import LintError, haircut_violations, stricter_only_violations
+from riskgov.governance.policy import LintError
 from riskgov.governance.selectors import (
     change_base_errors,
-    market_terms,
     proposal_changes,
 )
 from riskgov.governance.services._base import LintFailed, _audit, _dump, _full_clean, _on_commit, _require, _transition
 from riskgov.governance.services.activation import _lock_subjects, _swap
 from riskgov.governance.services.changes import _create_changes
 from riskgov.governance.services.policies import policy_current
-from riskgov.parameters.models import (
-    BRACKET_INPUT_FIELDS,
-    MARKET_FIELDS,
-    AssetParameterVersion,
-    MarketParameterVersion,
-    VersionStatus,
-)
-from riskgov.parameters.services import (
-    asset_version_create,
-    asset_version_set_status,
-    market_version_as_dict,
-    market_version_create,
-    market_version_set_status,
-)
+from riskgov.parameters.models import VersionStatus
 
 
 # --- emergencies --------------------------------------------------------------------------
@@ -82,10 +68,8 @@ def emergency_change(
         base = c.base_version
         if base is None:
             errors.append(LintError(c.subject, "no_active_version", f"{c.subject}: nothing active to tighten"))
-        elif c.market_version_id:
-            errors += stricter_only_violations(c.subject, market_terms(base), market_terms(c.market_version))  # type: ignore[arg-type]
         else:
-            errors += haircut_violations(c.subject, base.haircut, c.asset_version.haircut)  # type: ignore[union-attr]
+            errors += c.subject_kind.stricter_violations(c.subject, base, c.version)
     if errors:
         raise LintFailed(errors)
     _audit(p, by=by, action="create", to=ProposalStatus.DRAFT, after=_dump(p), comment=rationale)
@@ -105,39 +89,21 @@ def _emergency_revert(p: Proposal, *, by: Any, now: datetime, reason: str) -> No
     changes = proposal_changes(p)
     _lock_subjects(changes)
     for c in changes:
-        v = type(c.version).objects.get(pk=c.version.pk)
+        kind = c.subject_kind
+        v = kind.version_model.objects.get(pk=c.version_id)
         if v.status != VersionStatus.ACTIVE:
             skipped.append(c.subject)  # replaced since by another change: leave it alone
             continue
         base = c.base_version
         why = f"revert of emergency proposal #{p.pk}: {reason}"
-        if c.market_version_id:
-            assert isinstance(base, MarketParameterVersion)
-            new = market_version_create(
-                market=base.market,
-                fields={f: getattr(base, f) for f in MARKET_FIELDS},
-                brackets=[{f: getattr(b, f) for f in BRACKET_INPUT_FIELDS} for b in base.brackets.order_by("index")],
-                by=by,
-                reason=why,
-            )
-            market_version_set_status(version=v, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=why)
-            new = market_version_set_status(version=new, status=VersionStatus.APPROVED, by=by, at=now, reason=why)
-            market_version_set_status(version=new, status=VersionStatus.ACTIVE, by=by, at=now, reason=why)
-            restored.append(
-                {
-                    "subject": c.subject,
-                    "version_id": new.pk,
-                    "copied_from": base.pk,
-                    "values": market_version_as_dict(new),
-                }
-            )
-        else:
-            assert isinstance(base, AssetParameterVersion)
-            new_a = asset_version_create(asset=base.asset, haircut=base.haircut, by=by, reason=why)
-            asset_version_set_status(version=v, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=why)
-            new_a = asset_version_set_status(version=new_a, status=VersionStatus.APPROVED, by=by, at=now, reason=why)
-            asset_version_set_status(version=new_a, status=VersionStatus.ACTIVE, by=by, at=now, reason=why)
-            restored.append({"subject": c.subject, "version_id": new_a.pk, "copied_from": base.pk})
+        subject = kind.find_subject(c.subject)
+        new = kind.create_version(subject=subject, payload=kind.payload_of(base), by=by, reason=why)
+        kind.set_status(v, status=VersionStatus.SUPERSEDED, by=by, at=now, reason=why)
+        new = kind.set_status(new, status=VersionStatus.APPROVED, by=by, at=now, reason=why)
+        new = kind.set_status(new, status=VersionStatus.ACTIVE, by=by, at=now, reason=why)
+        restored.append(
+            {"subject": c.subject, "version_id": new.pk, "copied_from": base.pk, "values": kind.as_audit(new)}
+        )
     p.closed_at = now
     _transition(p, "revert", by=by, comment=reason, after={"restored": restored, "skipped": skipped})
     _on_commit("reverted", p.pk, reason=reason)

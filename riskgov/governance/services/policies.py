@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
 from riskgov.core.roles import ADMIN
@@ -12,7 +15,8 @@ from riskgov.core.services import audit_record
 from riskgov.governance.models import (
     Policy,
 )
-from riskgov.governance.services._base import POLICY_FIELDS, _full_clean, _require
+from riskgov.governance.policy import policy_errors
+from riskgov.governance.services._base import POLICY_FIELDS, LintFailed, _full_clean, _require
 
 
 # --- policy -------------------------------------------------------------------------------
@@ -28,7 +32,7 @@ def policy_current() -> Policy:
         return p
     try:
         with transaction.atomic():
-            p = Policy(version=1, is_active=True, comment="default policy")
+            p = Policy(version=1, is_active=True, comment="default policy", activated_at=timezone.now())
             p.save()
             audit_record(actor=None, action="governance.policy.create", obj=p, to_state="active", after=_policy_dict(p))
             return p
@@ -42,7 +46,9 @@ def policy_update(*, by: Any, comment: str = "", **fields: Any) -> Policy:
 
     Raises:
         NotAllowed: ``by`` is not an admin.
-        DomainError: an unknown field or a value the policy constraints refuse.
+        LintFailed: the one policy validator (``policy.policy_errors``) refuses the values
+            (each finding names its ``field``).
+        DomainError: an unknown field or a value the model refuses.
     """
     _require(by, ADMIN, action="changing the policy")
     unknown = set(fields) - set(POLICY_FIELDS)
@@ -52,10 +58,21 @@ def policy_update(*, by: Any, comment: str = "", **fields: Any) -> Policy:
     if not current.is_active:  # replaced while we waited for the lock
         current = Policy.objects.select_for_update().get(is_active=True)
     values = {f: getattr(current, f) for f in POLICY_FIELDS} | fields
-    Policy.objects.filter(pk=current.pk).update(is_active=False)
+    try:
+        exact = {f: Decimal(str(v)) for f, v in values.items()}
+    except ArithmeticError:
+        exact = None  # not numbers: the model's field validation names them below
+    errors = policy_errors(exact) if exact is not None else []
+    if errors:
+        raise LintFailed(errors)
+    now = timezone.now()
+    Policy.objects.filter(pk=current.pk).update(is_active=False, status="superseded", superseded_at=now)
     new = Policy(
-        version=current.version + 1,
+        version=(Policy.objects.aggregate(n=Max("version"))["n"] or 0) + 1,
         is_active=True,
+        status="active",
+        approved_at=now,
+        activated_at=now,
         comment=comment,
         created_by=by,
         created_by_name=by.get_username(),

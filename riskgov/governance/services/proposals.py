@@ -242,7 +242,7 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
             revision,
         )
         return "no_hook"
-    overrides = [c.version for c in proposal_changes(p)]
+    overrides = [v for c in proposal_changes(p) for v in c.subject_kind.engine_overrides([c.version])]
     try:
         result = run(overrides=overrides, by=None)
     except DomainError as exc:  # e.g. no snapshot yet: nothing to evaluate, not a task failure

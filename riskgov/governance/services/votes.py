@@ -58,6 +58,13 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
         raise NotAllowed("the proposer and co-authors cannot vote on their own proposal (maker-checker)")
     if not proposal_open_to_votes(p, now):
         raise Conflict(f"proposal #{p.pk} is {p.status}: votes are closed")
+    vote = _vote_record(p, by=by, decision=decision, comment=comment)
+    _vote_outcome(p, by=by, now=now)
+    return vote
+
+
+def _vote_record(p: Proposal, *, by: Any, decision: str, comment: str) -> Vote:
+    """Write (or change) ``by``'s vote on the locked proposal ``p``, audited."""
     vote = Vote.objects.filter(proposal=p, voter=by).first()
     if vote is None:
         vote = Vote(
@@ -94,6 +101,11 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
             comment=comment,
             after={"impact_revision": p.impact_revision, "revision": p.revision},
         )
+    return vote
+
+
+def _vote_outcome(p: Proposal, *, by: Any, now: datetime) -> None:
+    """Count the votes of the locked proposal ``p`` and move it when a quorum is met."""
     policy = p.policy or policy_current()
     quorum = proposal_quorum(p, policy)
     approvals = p.votes.filter(decision=VoteDecision.APPROVE).count()
@@ -118,4 +130,3 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
         _transition(p, "reject", by=by, after=tally, comment="quorum of rejections reached")
         _discard_changes(p, by=by, reason=f"proposal #{p.pk} rejected")
         _on_commit("rejected", p.pk)
-    return vote

@@ -140,6 +140,58 @@ def read_binance_tiers(path: str | Path) -> dict[str, list[dict[str, Decimal]]]:
     return _tiers_from_csv(p) if p.suffix.lower() == ".csv" else _tiers_from_json(p)
 
 
+def _symbol_draft(
+    venue_symbol: str, base: str | None, tiers: list[dict[str, Decimal]], findings: list[Finding]
+) -> MarketDraft | None:
+    """One symbol's brackets (IMF = 1/maxLeverage, MMF = maintenanceMarginRate), or None with
+    the finding saying why not (out of scope, bad base, no tiers, leverage 0, RISK_MODEL §2)."""
+    if base is None:
+        findings.append(
+            Finding("out_of_scope", venue_symbol, "not a USDT-margined linear perpetual (BASE/USDT:USDT); not imported")
+        )
+        return None
+    reason = skip_reason_for_base(base)
+    if reason:
+        findings.append(Finding("market_skipped", venue_symbol, reason))
+        return None
+    if not tiers:
+        findings.append(Finding("market_skipped", venue_symbol, "no tiers; market skipped"))
+        return None
+    try:
+        imfs = [fraction_of(Decimal(1), t["lev"]) for t in tiers]
+    except ArithmeticError:
+        findings.append(Finding("market_skipped", venue_symbol, "maxLeverage 0 in a tier; market skipped"))
+        return None
+    draft = MarketDraft(
+        venue_symbol=venue_symbol,
+        base=base,
+        floors=[t["min"] for t in tiers],
+        imfs=imfs,
+        mmfs=[t["mmr"] for t in tiers],
+        max_position_notional_usd=tiers[-1]["max"],
+    )
+    return draft if check_brackets(draft, findings) else None
+
+
+def _compare_cum(draft: MarketDraft, tiers: list[dict[str, Decimal]], findings: list[Finding]) -> None:
+    """A ``maintenance_amount_mismatch`` finding per tier whose ``cum`` differs from the derived ``C_k``."""
+    for k, (t, derived) in enumerate(
+        zip(tiers, derive_maintenance_amounts(draft.floors, draft.mmfs), strict=True), start=1
+    ):
+        if t["cum"] != derived:
+            findings.append(
+                Finding(
+                    "maintenance_amount_mismatch",
+                    draft.venue_symbol,
+                    f"venue maintenance amount (cum) {decimal_str(t['cum'])} USD != derived "
+                    f"{decimal_str(derived)} USD (RISK_MODEL §2); derived value used",
+                    tier=k,
+                    venue_value=decimal_str(t["cum"]),
+                    derived_value=decimal_str(derived),
+                )
+            )
+
+
 def parse_binance(
     path: str | Path,
     *,
@@ -178,58 +230,14 @@ def parse_binance(
     findings: list[Finding] = []
     drafts: list[MarketDraft] = []
     for venue_symbol in sorted(tiers_by_symbol):
-        tiers = tiers_by_symbol[venue_symbol]
         m = USDT_PERP_RE.fullmatch(venue_symbol)
         base = m.group("base") if m else None
         if not is_requested(venue_symbol, base, wanted, seen):
             continue
-        if m is None:
-            findings.append(
-                Finding(
-                    "out_of_scope",
-                    venue_symbol,
-                    "not a USDT-margined linear perpetual (BASE/USDT:USDT); not imported",
-                )
-            )
-            continue
-        reason = skip_reason_for_base(base)
-        if reason:
-            findings.append(Finding("market_skipped", venue_symbol, reason))
-            continue
-        if not tiers:
-            findings.append(Finding("market_skipped", venue_symbol, "no tiers; market skipped"))
-            continue
-        try:
-            imfs = [fraction_of(Decimal(1), t["lev"]) for t in tiers]
-        except ArithmeticError:
-            findings.append(Finding("market_skipped", venue_symbol, "maxLeverage 0 in a tier; market skipped"))
-            continue
-        draft = MarketDraft(
-            venue_symbol=venue_symbol,
-            base=base,
-            floors=[t["min"] for t in tiers],
-            imfs=imfs,
-            mmfs=[t["mmr"] for t in tiers],
-            max_position_notional_usd=tiers[-1]["max"],
-        )
-        if not check_brackets(draft, findings):
-            continue
-        for k, (t, derived) in enumerate(
-            zip(tiers, derive_maintenance_amounts(draft.floors, draft.mmfs), strict=True), start=1
-        ):
-            if t["cum"] != derived:
-                findings.append(
-                    Finding(
-                        "maintenance_amount_mismatch",
-                        venue_symbol,
-                        f"venue maintenance amount (cum) {decimal_str(t['cum'])} USD != derived "
-                        f"{decimal_str(derived)} USD (RISK_MODEL §2); derived value used",
-                        tier=k,
-                        venue_value=decimal_str(t["cum"]),
-                        derived_value=decimal_str(derived),
-                    )
-                )
-        drafts.append(draft)
+        draft = _symbol_draft(venue_symbol, base, tiers_by_symbol[venue_symbol], findings)
+        if draft is not None:
+            _compare_cum(draft, tiers_by_symbol[venue_symbol], findings)
+            drafts.append(draft)
     report_not_found(wanted, seen, findings)
     label = file_label(p)
     doc = build_document(

@@ -60,6 +60,7 @@ from riskgov.parameters.document import (
     load_document,
     validate_document,
 )
+from riskgov.parameters.validation import bracket_table_errors
 
 __all__ = [
     "DEFAULT_DEPTH_USD_PER_1PCT",
@@ -257,22 +258,71 @@ def skip_reason_for_base(base: str) -> str | None:
 
 
 def check_brackets(draft: MarketDraft, findings: list[Finding]) -> bool:
-    """Report every RISK_MODEL §2 rule ``draft`` breaks as a ``market_skipped`` finding.
+    """Report every RISK_MODEL §2 rule ``draft`` breaks as a ``market_skipped`` finding
+    (asked of the one validator, :func:`riskgov.parameters.validation.bracket_table_errors`).
 
     Returns:
         True when the table is valid (the market can be imported).
     """
-    errors = bracket_errors(draft.floors, draft.imfs, draft.mmfs)
-    for k, field, message in errors:
+    errors = bracket_table_errors(draft.floors, draft.imfs, draft.mmfs, subject=draft.venue_symbol)
+    for e in errors:
         findings.append(
             Finding(
                 kind="market_skipped",
                 market=draft.venue_symbol,
-                message=f"{field}: {message}; market skipped",
-                tier=k or None,
+                message=f"{e.field}: {e.message}; market skipped",
+                tier=e.bracket,
             )
         )
     return not errors
+
+
+def _draft_penalty(d: MarketDraft, findings: list[Finding], *, override: Decimal | None, mmf_share: Decimal) -> Decimal:
+    """The market's liquidation penalty (:func:`choose_penalty`); a ``penalty_clamped`` finding
+    when the wanted value had to be clamped to ``MMF_1`` (RISK_MODEL §8)."""
+    penalty, clamped = choose_penalty(d.mmfs[0], venue_fee=d.venue_fee, override=override, mmf_share=mmf_share)
+    if clamped:
+        if override is not None:
+            wanted = override
+        elif d.venue_fee is not None:
+            wanted = d.venue_fee
+        else:
+            wanted = d.mmfs[0] * Decimal(mmf_share)
+        findings.append(
+            Finding(
+                kind="penalty_clamped",
+                market=d.venue_symbol,
+                message=(
+                    f"liquidation penalty {decimal_str(wanted)} exceeds MMF_1 "
+                    f"{decimal_str(d.mmfs[0])}; clamped to MMF_1 (RISK_MODEL §8)"
+                ),
+                venue_value=decimal_str(wanted),
+                derived_value=decimal_str(penalty),
+            )
+        )
+    return penalty
+
+
+def _market_entry(d: MarketDraft, penalty: Decimal, depth: Decimal) -> dict[str, Any]:
+    """One ``markets[]`` entry of the document (decimal strings; OI caps "0")."""
+    cap = d.max_position_notional_usd
+    return {
+        "symbol": market_symbol(d.base),
+        "base_asset": d.base,
+        "liquidation_penalty": decimal_str(penalty),
+        "depth_usd_per_1pct": decimal_str(depth),
+        "oi_cap_lower_usd": "0",
+        "oi_cap_upper_usd": "0",
+        "max_position_notional_usd": None if cap is None else decimal_str(cap),
+        "brackets": [
+            {
+                "notional_floor": decimal_str(f),
+                "initial_margin_fraction": decimal_str(imf),
+                "maintenance_margin_fraction": decimal_str(mmf),
+            }
+            for f, imf, mmf in zip(d.floors, d.imfs, d.mmfs, strict=True)
+        ],
+    }
 
 
 def build_document(
@@ -315,53 +365,8 @@ def build_document(
                 "symbol": d.base,
                 "haircut": decimal_str(cuts.get(d.base, Decimal(default_haircut))),
             }
-        penalty, clamped = choose_penalty(
-            d.mmfs[0],
-            venue_fee=d.venue_fee,
-            override=liquidation_penalty,
-            mmf_share=penalty_mmf_share,
-        )
-        if clamped:
-            wanted = (
-                liquidation_penalty
-                if liquidation_penalty is not None
-                else d.venue_fee
-                if d.venue_fee is not None
-                else d.mmfs[0] * Decimal(penalty_mmf_share)
-            )
-            findings.append(
-                Finding(
-                    kind="penalty_clamped",
-                    market=d.venue_symbol,
-                    message=(
-                        f"liquidation penalty {decimal_str(wanted)} exceeds MMF_1 "
-                        f"{decimal_str(d.mmfs[0])}; clamped to MMF_1 (RISK_MODEL §8)"
-                    ),
-                    venue_value=decimal_str(wanted),
-                    derived_value=decimal_str(penalty),
-                )
-            )
-        depth = depths.get(d.base, Decimal(default_depth_usd_per_1pct))
-        cap = d.max_position_notional_usd
-        markets.append(
-            {
-                "symbol": market_symbol(d.base),
-                "base_asset": d.base,
-                "liquidation_penalty": decimal_str(penalty),
-                "depth_usd_per_1pct": decimal_str(depth),
-                "oi_cap_lower_usd": "0",
-                "oi_cap_upper_usd": "0",
-                "max_position_notional_usd": None if cap is None else decimal_str(cap),
-                "brackets": [
-                    {
-                        "notional_floor": decimal_str(f),
-                        "initial_margin_fraction": decimal_str(imf),
-                        "maintenance_margin_fraction": decimal_str(mmf),
-                    }
-                    for f, imf, mmf in zip(d.floors, d.imfs, d.mmfs, strict=True)
-                ],
-            }
-        )
+        penalty = _draft_penalty(d, findings, override=liquidation_penalty, mmf_share=penalty_mmf_share)
+        markets.append(_market_entry(d, penalty, depths.get(d.base, Decimal(default_depth_usd_per_1pct))))
     doc = {
         "format": FORMAT,
         "name": name,

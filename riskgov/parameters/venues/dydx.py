@@ -141,6 +141,56 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     return markets
 
 
+def _market_draft(
+    m: dict[str, Any], base: str | None, fee: Decimal | None, findings: list[Finding]
+) -> MarketDraft | None:
+    """One market as one bracket (IMF = im_ppm/1e6, MMF = IMF × mf_ppm/1e6), or None with the
+    finding saying why not; CSV-published IMF/MMF that differ are ``value_mismatch`` findings."""
+    ticker = m["ticker"]
+    if base is None:
+        findings.append(Finding("out_of_scope", ticker, "ticker is not BASE-USD; not imported"))
+        return None
+    reason = skip_reason_for_base(base)
+    if reason:
+        findings.append(Finding("market_skipped", ticker, reason))
+        return None
+    imf = m["im_ppm"] / PPM
+    mmf = imf * m["mf_ppm"] / PPM
+    draft = MarketDraft(venue_symbol=ticker, base=base, floors=[Decimal(0)], imfs=[imf], mmfs=[mmf], venue_fee=fee)
+    if not check_brackets(draft, findings):
+        return None
+    if m["published"] is not None:
+        for label, venue_value, derived in (("imf", m["published"][0], imf), ("mmf", m["published"][1], mmf)):
+            if venue_value != derived:
+                findings.append(
+                    Finding(
+                        "value_mismatch",
+                        ticker,
+                        f"CSV {label} {decimal_str(venue_value)} != derived "
+                        f"{decimal_str(derived)} from ppm columns; derived value used",
+                        tier=1,
+                        venue_value=decimal_str(venue_value),
+                        derived_value=decimal_str(derived),
+                    )
+                )
+    return draft
+
+
+def _note_tier_scaling(m: dict[str, Any], noted_tiers: set[int], findings: list[Finding]) -> None:
+    """One ``note`` per liquidity tier whose sqrt position scaling is not imported."""
+    if m["base_notional"] > 0 and m["tier_id"] not in noted_tiers:
+        noted_tiers.add(m["tier_id"])
+        usd = decimal_str(m["base_notional"] / QUANTUMS_PER_USD)
+        findings.append(
+            Finding(
+                "note",
+                f"liquidity tier {m['tier_id']} ({m['tier_name']})",
+                f"dYdX scaled a position's margin by sqrt(N / {usd} USD) above "
+                f"base_position_notional {usd} USD; imported as one bracket without it",
+            )
+        )
+
+
 def parse_dydx(
     path: str | Path,
     *,
@@ -185,53 +235,10 @@ def parse_dydx(
         base = match.group("base") if match else None
         if not is_requested(ticker, base, wanted, seen):
             continue
-        if base is None:
-            findings.append(Finding("out_of_scope", ticker, "ticker is not BASE-USD; not imported"))
+        draft = _market_draft(m, base, fee, findings)
+        if draft is None:
             continue
-        reason = skip_reason_for_base(base)
-        if reason:
-            findings.append(Finding("market_skipped", ticker, reason))
-            continue
-        imf = m["im_ppm"] / PPM
-        mmf = imf * m["mf_ppm"] / PPM
-        draft = MarketDraft(
-            venue_symbol=ticker,
-            base=base,
-            floors=[Decimal(0)],
-            imfs=[imf],
-            mmfs=[mmf],
-            venue_fee=fee,
-        )
-        if not check_brackets(draft, findings):
-            continue
-        if m["published"] is not None:
-            for label, venue_value, derived in (
-                ("imf", m["published"][0], imf),
-                ("mmf", m["published"][1], mmf),
-            ):
-                if venue_value != derived:
-                    findings.append(
-                        Finding(
-                            "value_mismatch",
-                            ticker,
-                            f"CSV {label} {decimal_str(venue_value)} != derived "
-                            f"{decimal_str(derived)} from ppm columns; derived value used",
-                            tier=1,
-                            venue_value=decimal_str(venue_value),
-                            derived_value=decimal_str(derived),
-                        )
-                    )
-        if m["base_notional"] > 0 and m["tier_id"] not in noted_tiers:
-            noted_tiers.add(m["tier_id"])
-            usd = decimal_str(m["base_notional"] / QUANTUMS_PER_USD)
-            findings.append(
-                Finding(
-                    "note",
-                    f"liquidity tier {m['tier_id']} ({m['tier_name']})",
-                    f"dYdX scaled a position's margin by sqrt(N / {usd} USD) above "
-                    f"base_position_notional {usd} USD; imported as one bracket without it",
-                )
-            )
+        _note_tier_scaling(m, noted_tiers, findings)
         drafts.append(draft)
     report_not_found(wanted, seen, findings)
     label = file_label(p)

@@ -245,6 +245,72 @@ def _tiers_from_csv(
     return tiers, published
 
 
+def _depths(
+    stats: Mapping[str, HyperliquidPerpStats],
+    depth_by_base: Mapping[str, Decimal] | None,
+    volume_fraction: Decimal,
+    min_depth: Decimal,
+) -> dict[str, Decimal]:
+    """Depth per coin (USD per 1 %): from the snapshot's day volume, explicit values winning."""
+    depths = {
+        coin: depth_from_day_volume(s.day_notional_volume_usd, volume_fraction=volume_fraction, min_depth=min_depth)
+        for coin, s in stats.items()
+        if s.day_notional_volume_usd is not None
+    }
+    depths.update({k: Decimal(v) for k, v in (depth_by_base or {}).items()})
+    return depths
+
+
+def _coin_draft(
+    coin: str, tiers: list[tuple[Decimal, Decimal]], delisted: set[str], findings: list[Finding]
+) -> MarketDraft | None:
+    """One coin's brackets (IMF = 1/lev, MMF = 0.5/lev), or None with the finding saying why not."""
+    if coin in delisted:
+        findings.append(Finding("delisted", coin, "coin is delisted; not imported"))
+        return None
+    reason = skip_reason_for_base(coin)
+    if reason:
+        findings.append(Finding("market_skipped", coin, reason))
+        return None
+    levs = [lev for _, lev in tiers]
+    if any(lev <= 0 for lev in levs):
+        findings.append(Finding("market_skipped", coin, "maxLeverage <= 0; market skipped"))
+        return None
+    draft = MarketDraft(
+        venue_symbol=coin,
+        base=coin,
+        floors=[lb for lb, _ in tiers],
+        imfs=[fraction_of(Decimal(1), lev) for lev in levs],
+        mmfs=[fraction_of(MAINTENANCE_SHARE, lev) for lev in levs],
+    )
+    return draft if check_brackets(draft, findings) else None
+
+
+#: The tiers CSV rounds fractions to 6 places.
+CSV_TOLERANCE = Decimal("0.000001")
+
+
+def _compare_published(draft: MarketDraft, published: list[tuple[Decimal, Decimal]], findings: list[Finding]) -> None:
+    """A ``value_mismatch`` finding per CSV IMF/MMF that differs from the derived one beyond rounding."""
+    for k, (imf_mmf, imf, mmf) in enumerate(zip(published, draft.imfs, draft.mmfs, strict=False), start=1):
+        for label, venue_value, derived in (
+            ("initial_margin_fraction", imf_mmf[0], imf),
+            ("maintenance_margin_fraction", imf_mmf[1], mmf),
+        ):
+            if abs(venue_value - derived) > CSV_TOLERANCE:
+                findings.append(
+                    Finding(
+                        "value_mismatch",
+                        draft.venue_symbol,
+                        f"CSV {label} {decimal_str(venue_value)} != derived "
+                        f"{decimal_str(derived)} from max_leverage; derived value used",
+                        tier=k,
+                        venue_value=decimal_str(venue_value),
+                        derived_value=decimal_str(derived),
+                    )
+                )
+
+
 def parse_hyperliquid(
     path: str | Path,
     *,
@@ -300,63 +366,17 @@ def parse_hyperliquid(
             )
     else:
         tiers, delisted = _tiers_from_meta(p)
-    depths = {
-        coin: depth_from_day_volume(
-            s.day_notional_volume_usd,
-            volume_fraction=depth_volume_fraction,
-            min_depth=min_depth_usd_per_1pct,
-        )
-        for coin, s in stats.items()
-        if s.day_notional_volume_usd is not None
-    }
-    depths.update({k: Decimal(v) for k, v in (depth_by_base or {}).items()})
-
+    depths = _depths(stats, depth_by_base, depth_volume_fraction, min_depth_usd_per_1pct)
     wanted = wanted_symbols(symbols)
     seen: set[str] = set()
     drafts: list[MarketDraft] = []
-    tolerance = Decimal("0.000001")  # the CSV rounds fractions to 6 places
     for coin in sorted(tiers):
         if not is_requested(coin, coin, wanted, seen):
             continue
-        if coin in delisted:
-            findings.append(Finding("delisted", coin, "coin is delisted; not imported"))
+        draft = _coin_draft(coin, tiers[coin], delisted, findings)
+        if draft is None:
             continue
-        reason = skip_reason_for_base(coin)
-        if reason:
-            findings.append(Finding("market_skipped", coin, reason))
-            continue
-        levs = [lev for _, lev in tiers[coin]]
-        if any(lev <= 0 for lev in levs):
-            findings.append(Finding("market_skipped", coin, "maxLeverage <= 0; market skipped"))
-            continue
-        draft = MarketDraft(
-            venue_symbol=coin,
-            base=coin,
-            floors=[lb for lb, _ in tiers[coin]],
-            imfs=[fraction_of(Decimal(1), lev) for lev in levs],
-            mmfs=[fraction_of(MAINTENANCE_SHARE, lev) for lev in levs],
-        )
-        if not check_brackets(draft, findings):
-            continue
-        for k, (imf_mmf, imf, mmf) in enumerate(
-            zip(published.get(coin, []), draft.imfs, draft.mmfs, strict=False), start=1
-        ):
-            for label, venue_value, derived in (
-                ("initial_margin_fraction", imf_mmf[0], imf),
-                ("maintenance_margin_fraction", imf_mmf[1], mmf),
-            ):
-                if abs(venue_value - derived) > tolerance:
-                    findings.append(
-                        Finding(
-                            "value_mismatch",
-                            coin,
-                            f"CSV {label} {decimal_str(venue_value)} != derived "
-                            f"{decimal_str(derived)} from max_leverage; derived value used",
-                            tier=k,
-                            venue_value=decimal_str(venue_value),
-                            derived_value=decimal_str(derived),
-                        )
-                    )
+        _compare_published(draft, published.get(coin, []), findings)
         drafts.append(draft)
     report_not_found(wanted, seen, findings)
     label = file_label(p)
