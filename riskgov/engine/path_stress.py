@@ -53,7 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from riskgov.engine.paths import PathSet, validate_paths
-from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
+from riskgov.engine.pruning import _PAIR_CELLS, _Fast, _run_starts, reduce_pairs
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
 
@@ -159,54 +159,119 @@ def _paths_of(params: ParameterSet, paths: PathSet | F64) -> tuple[F64, PathSet 
     return validate_paths(paths, params.assets.n), None
 
 
-def _first_liquidations(fast: _Fast, rows: I64, j: I64, e_pair: F64, rb: F64, n_t: int, nb: int) -> tuple:
-    """Step-ordered exact evaluation of the (row, scenario) groups of ``pairs`` output.
+def _any_rows(flags: np.ndarray) -> np.ndarray:
+    """``flags.any(axis=1)`` of a C-contiguous ``(n, T)`` bool matrix, 8 flags per word when ``8 | T``."""
+    flags = np.ascontiguousarray(flags)
+    if flags.shape[1] % 8 or not flags.shape[1]:
+        return flags.any(axis=1)
+    words = flags.view(np.uint64)
+    acc = words[:, 0].copy()
+    for k in range(1, words.shape[1]):
+        acc |= words[:, k]
+    return acc != 0
 
-    Pairs come row-major with ``j = s·T + t`` ascending, so each (row, s) group is one run
-    with its steps ascending. Each round evaluates the next pair of every open group; a
-    group closes at its first liquidated pair, or at the last step (its non-liquidated
-    ``max(0, −E_T)``), or when its pairs run out (the later steps were bounded away).
+
+def _shocked_equity(fast: _Fast, rows: I64, j: I64, rc_flat: F64, n_c: int) -> F64:
+    """``E' = E + X·r`` of (row, step) pairs, ``(n,)`` USD, without the dense product.
+
+    ``rc_flat`` is ``_Fast._shocks(rb).ravel()`` (``n_c`` columns per step). The products of
+    a row are summed in its storage order starting from 0, then added to ``E`` — the float
+    operations of ``_Fast.pairs`` (``csr_matvecs`` then ``e0 + ex``).
+    """
+    x = fast.X
+    start = x.indptr.take(rows).astype(np.int64)
+    cnt = x.indptr.take(rows + 1) - start
+    acc = np.zeros(rows.size)
+    live = np.flatnonzero(cnt > 0)
+    base = j * np.int64(n_c)
+    k = 0
+    while live.size:
+        idx = start.take(live) + k
+        acc[live] += x.data.take(idx) * rc_flat.take(base.take(live) + x.indices.take(idx))
+        k += 1
+        live = live[cnt.take(live) > k]
+    e = fast.e0.take(rows)
+    e += acc
+    return e
+
+
+def _first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int) -> tuple:
+    """Levels 2 and 3 of the pruning for one batch: step bounds, then step-ordered evaluation.
+
+    Per chunk of candidate rows, the ``BD`` bound of every (row, scenario, step) — with
+    ``lo = hi = r_{s,t}`` it is ``L(r_{s,t})``, as in ``_Fast.pairs`` — flags the steps that
+    may liquidate; ``E' = E + X·r`` is computed for the evaluated steps only. Then each round evaluates
+    exactly (``_Fast.evaluate``) the first flagged step of every open (row, scenario) group;
+    a group closes at its first liquidated step, or at the last step (its non-liquidated
+    ``max(0, −E_T)``), or when no flagged step is left (the later steps were bounded away).
+
+    Args:
+        cand: ``(n,)`` ascending candidate rows of the batch.
+        rb: ``(nb·T, A)`` the batch's steps, scenario-major.
 
     Returns:
-        ``(row, s, liq, pen, short, step, evaluated)`` per group (``step`` -1 when the
-        group recorded nothing) and ``(nb,)`` evaluated pairs per scenario.
+        ``(row, s, liq, pen, short, step, evaluated)`` per (row, scenario) group with a
+        flagged step, rows ascending then scenarios (``step`` is the 0-based step of the
+        recorded outcome, -1 when nothing was recorded); ``evaluated`` ``(nb,)`` counts the
+        exact (unit, step) evaluations per scenario.
     """
-    s_loc = j // n_t
-    t_loc = j - s_loc * n_t
-    new = _run_starts(rows * np.int64(nb) + s_loc)
-    gstart = np.flatnonzero(new)
-    gend = np.append(gstart[1:], rows.size)
-    n_g = gstart.size
-    g_liq = np.zeros(n_g, dtype=np.bool_)
-    g_pen = np.zeros(n_g)
-    g_short = np.zeros(n_g)
-    g_step = np.full(n_g, -1, dtype=np.int64)
+    n_j = nb * n_t
+    rc = fast._shocks(rb)
+    rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
+    rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
+    rc_flat = rc.ravel()
     evaluated = np.zeros(nb, dtype=np.int64)
-    ptr = gstart.copy()
-    open_ = np.arange(n_g)
-    while open_.size:
-        idx = ptr.take(open_)
-        liq, pen, short = fast.evaluate(rows.take(idx), j.take(idx), e_pair.take(idx), rb)
-        evaluated += np.bincount(s_loc.take(idx), minlength=nb)
-        tt = t_loc.take(idx)
-        done = liq | (tt == n_t - 1)
-        g = open_[done]
-        g_liq[g] = liq[done]
-        g_pen[g] = pen[done]
-        g_short[g] = short[done]
-        g_step[g] = tt[done]
-        rest = open_[~done]
-        ptr[rest] += 1
-        open_ = rest[ptr.take(rest) < gend.take(rest)]
-    return rows.take(gstart), s_loc.take(gstart), g_liq, g_pen, g_short, g_step, evaluated
+    parts = []
+    chunk = max(1, _PAIR_CELLS // max(n_j, 1))
+    for c0 in range(0, cand.size, chunk):
+        rows = cand[c0 : c0 + chunk]
+        bound = fast.BD[rows] @ rhs
+        # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
+        # rounding of either form, so no step that can liquidate is dropped
+        flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
+        del bound
+        f3 = flag.reshape(rows.size * nb, n_t)
+        grp = np.flatnonzero(_any_rows(f3))  # group = local row · nb + s
+        if not grp.size:
+            continue
+        f3 = f3[grp]
+        g_row = rows.take(grp // nb)
+        g_s = grp % nb
+        n_g = grp.size
+        g_liq = np.zeros(n_g, dtype=np.bool_)
+        g_pen = np.zeros(n_g)
+        g_short = np.zeros(n_g)
+        g_step = np.full(n_g, -1, dtype=np.int64)
+        open_ = np.arange(n_g)
+        while open_.size:
+            t = np.argmax(f3[open_], axis=1)  # first flagged step still to evaluate
+            s_o = g_s.take(open_)
+            r_o, j_o = g_row.take(open_), s_o * n_t + t
+            e_pair = _shocked_equity(fast, r_o, j_o, rc_flat, rc.shape[1])
+            liq, pen, short = fast.evaluate(r_o, j_o, e_pair, rb)
+            evaluated += np.bincount(s_o, minlength=nb)
+            done = liq | (t == n_t - 1)
+            g = open_[done]
+            g_liq[g] = liq[done]
+            g_pen[g] = pen[done]
+            g_short[g] = short[done]
+            g_step[g] = t[done]
+            rest = open_[~done]
+            f3[rest, t[~done]] = False
+            open_ = rest[_any_rows(f3[rest])]
+        parts.append((g_row, g_s, g_liq, g_pen, g_short, g_step))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), z, evaluated
+    cols = [np.concatenate([p[k] for p in parts]) for k in range(6)]
+    return (*cols, evaluated)
 
 
 def _batch(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, n_m: int, want_acct: bool) -> _BatchOut:
     """One batch of ``nb`` scenarios: pairs, step-ordered exact evaluation, per-scenario totals."""
     book = fast.book
     n_acc = book.n_accounts
-    rows, j, e_pair = fast.pairs(cand, rb)
-    g_row, g_s, liq, pen, short, step, evaluated = _first_liquidations(fast, rows, j, e_pair, rb, n_t, nb)
+    g_row, g_s, liq, pen, short, step, evaluated = _first_liquidations(fast, cand, rb, nb, n_t)
     owner = fast.row_owner.take(g_row)
     tot = reduce_pairs(nb, n_acc, g_s, owner, liq, pen, short)
     cand_units = np.bincount(g_s, minlength=nb)
