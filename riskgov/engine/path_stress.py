@@ -159,6 +159,22 @@ def _paths_of(params: ParameterSet, paths: PathSet | F64) -> tuple[F64, PathSet 
     return validate_paths(paths, params.assets.n), None
 
 
+def _batch_order(moves: F64, batch_size: int) -> I64:
+    """Order of the scenarios cut into batches: similar paths together, so batch ranges stay tight.
+
+    ``moves``: ``(S, T, A')`` shocks of the moving assets. Scenarios are ranked by their mean
+    path minimum, cut into ``⌈√(S / batch_size)⌉`` equal-count bands, and ordered inside a
+    band by their mean path maximum (ascending and descending in turn, a snake), so that a
+    batch is narrow in both the down and the up direction. Only speed depends on it.
+    """
+    n_s = moves.shape[0]
+    lo = moves.min(axis=1).mean(axis=1)
+    hi = moves.max(axis=1).mean(axis=1)
+    n_band = max(1, int(np.ceil(np.sqrt(n_s / batch_size))))
+    band = np.argsort(np.argsort(lo, kind="stable"), kind="stable") * n_band // n_s
+    return np.lexsort((np.where(band % 2 == 0, hi, -hi), band))
+
+
 def _any_rows(flags: np.ndarray) -> np.ndarray:
     """``flags.any(axis=1)`` of a C-contiguous ``(n, T)`` bool matrix, 8 flags per word when ``8 | T``."""
     flags = np.ascontiguousarray(flags)
@@ -332,8 +348,9 @@ def run_path_stress(
         state: venue state at base prices with its insurance fund.
         paths: a ``PathSet`` over ``params.assets`` or an ``(S, T, A)`` float64 array of
             relative shocks (fractions ``> −1``); ``T = 1`` is the gap stress.
-        batch_size: scenarios per pruning batch (after sorting by mean path minimum);
-            default ``max(1, 400 // T)`` (one batch bounds ``nb·T`` steps at once).
+        batch_size: scenarios per pruning batch (in ``_batch_order``);
+            default 50 for gaps (as ``stress.run_scenarios``), else ``max(1, 384 // T)``
+            (16 for one-day paths; one batch bounds ``nb·T`` steps at once).
         prune: ``False`` evaluates every step of every active unit (same code, infinite
             tolerance): the exactness reference, ``O(S·T·P)``.
         want_account_shortfall: also return the dense ``(S, A)`` per-account shortfall.
@@ -352,7 +369,7 @@ def run_path_stress(
     shocks, pset = _paths_of(params, paths)
     n_s, n_t, n_a = shocks.shape
     if batch_size is None:
-        batch_size = max(1, 400 // n_t)
+        batch_size = 50 if n_t == 1 else max(1, 384 // n_t)
     if batch_size < 1:
         raise EngineInputError(f"batch_size must be >= 1, got {batch_size}")
     if book is None:
@@ -378,9 +395,7 @@ def run_path_stress(
             fast.tol = np.full_like(fast.tol, np.inf)
         if n_s:
             moving = ~params.assets.stable
-            cols = shocks[:, :, moving] if moving.any() else shocks
-            key = cols.min(axis=1).mean(axis=1)
-            order = np.argsort(key, kind="stable")
+            order = _batch_order(shocks[:, :, moving] if moving.any() else shocks, batch_size)
             batches = [order[i : i + batch_size] for i in range(0, n_s, batch_size)]
             lo = np.stack([shocks[b].min(axis=(0, 1)) for b in batches])
             hi = np.stack([shocks[b].max(axis=(0, 1)) for b in batches])
