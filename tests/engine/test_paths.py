@@ -274,3 +274,28 @@ def test_family_tail_is_labelled_and_uses_section_10():
     t2 = family_tail(res, 0.5)  # k = 2: mean of the two largest
     top = np.sort(res.shortfall)[::-1][:2]
     assert t2.k == 2 and t2.es == pytest.approx(top.mean()) and t2.var == top[1]
+
+
+def test_higher_mmf_can_cost_more_when_slippage_exceeds_the_margin():
+    # RISK_MODEL §9's "raising any MMF never increases shortfall" needs the close's slippage to
+    # stay below MM. 5 USDT + 1 BTC long at 100, depth 30 USD per 1 %; BTC 97 then back to 100.
+    # MMF 1 %: step 1 E = 2 ≥ 0.97, never liquidated, no shortfall.
+    # MMF 5 %: step 1 E = 2 < 4.85 → closed at 97 with slip 0.01·97/30: cost 97²·0.01/30 = 3.136…
+    # → E_after = −1.136…: a shortfall the lower margin never had.
+    state = long_one(collateral=5.0)
+    r = path_of(one_btc(0.01), [-0.03, 0.0])
+    low = run_path_stress(one_btc(0.01, depth=30.0), state, r)
+    high = run_path_stress(one_btc(0.05, depth=30.0), state, r)
+    assert low.shortfall.tolist() == [0.0] and low.n_liquidated.tolist() == [0]
+    assert high.shortfall[0] == pytest.approx(97**2 * 0.01 / 30 - 2, rel=1e-12)
+
+
+def test_three_day_windows_overlap_one_per_day():
+    params = ref.params()
+    hours = np.arange(np.datetime64("2024-03-01T00", "h"), np.datetime64("2024-03-05T01", "h"))  # 97 hours
+    px = np.column_stack([np.linspace(100, 120, hours.size), np.linspace(50, 40, hours.size)])
+    ps = historical_paths(params.assets, px, ["BTC", "ETH"], hours, 72)
+    assert ps.family == "hist_3d" and ps.start == ("2024-03-01T00", "2024-03-02T00") and ps.horizon_hours == 72
+    assert ps.shocks[1, -1, params.assets.index("ETH")] == pytest.approx(px[96, 1] / px[24, 1] - 1, rel=1e-15)
+    res = run_path_stress(params, long_one(), ps)
+    assert res.shortfall_by_step.shape == (2, 72) and res.family == "hist_3d"
