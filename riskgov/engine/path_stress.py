@@ -27,12 +27,16 @@ the shocks, valid for every shock inside the run's per-asset range. Three levels
    per-asset min/max over all its steps (``_Fast.batch_candidates``): a unit whose bound is
    ``≥ tol`` cannot reach its threshold anywhere on any path of the batch and is never
    evaluated step by step;
-2. for the surviving units, the bound of every (scenario, step) of the batch
-   (``_Fast.pairs`` on the batch's ``(nb·T, A)`` steps): steps with bound ``≥ tol`` cannot
-   liquidate and are skipped;
-3. the remaining (unit, scenario, step) triples are evaluated exactly (``_Fast.evaluate``)
-   in step order, one step per open (unit, scenario) at a time: evaluation stops at the
-   first liquidating step (later steps are never evaluated) or at the last step.
+2. for the surviving units, the bound of every (scenario, step) of the batch (the ``BD``
+   product of ``_Fast.pairs`` on the batch's ``(nb·T, A)`` steps, one flag matrix per row
+   chunk): steps with bound ``≥ tol`` cannot liquidate and are skipped;
+3. the flagged steps are evaluated exactly (``_Fast.evaluate``, with ``E' = E + X·r``
+   summed as ``_Fast.pairs`` does) in step order, the first flagged step of every open
+   (unit, scenario) per round: evaluation stops at the first liquidating step (later steps
+   are never evaluated) or at the last step.
+
+Batches are formed by ``_batch_order`` (bands of path minimum, a snake on path maximum);
+the order changes only the speed.
 
 A skipped step is one where the unit cannot be liquidated, so the first liquidating step is
 the same as in a full evaluation; the float operations of an evaluated step are those of the
