@@ -147,3 +147,27 @@ def test_raising_any_mmf_never_increases_an_account_shortfall(seed, n_t):
     tol = 1e-9 * np.abs(lo.account_shortfall) + 1e-6
     assert (hi.account_shortfall <= lo.account_shortfall + tol).all()
     assert (hi.shortfall <= lo.shortfall + 1e-9 * lo.shortfall + 1e-6).all()
+
+
+@given(SEEDS, st.integers(1, 6))
+@SETTINGS
+def test_replay_without_impact_is_the_path_stress_of_its_scenario(seed, n_t):
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    if rng.random() < 0.5:
+        params = finite_depth(params, rng)
+    r = random_paths(rng, params, 2, n_t)
+    res = run_path_stress(params, state, r, want_account_shortfall=True)
+    for s in range(2):
+        rep = run_path_cascade(params, state, r, scenario=s, impact=False)
+        assert rep.n_liquidated == res.n_liquidated[s] and rep.n_bankrupt == res.n_bankrupt[s]
+        assert rep.liquidated_by_step.tolist() == res.liquidated_by_step[s].tolist()
+        assert rep.worst_step == res.worst_step[s] or np.isclose(
+            rep.shortfall_by_step[rep.worst_step - 1], res.shortfall_by_step[s, res.worst_step[s] - 1], rtol=1e-9
+        )
+        assert rep.top2_account.tolist() == res.top2_account[s].tolist()
+        np.testing.assert_allclose(rep.shortfall_by_step, res.shortfall_by_step[s], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(rep.account_shortfall, res.account_shortfall[s], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(rep.liquidated_notional, res.liquidated_notional[s], rtol=1e-9, atol=1e-6)
+        assert np.isclose(rep.penalties, res.penalties[s], rtol=1e-9, atol=1e-6)
+        assert (rep.rounds_by_step <= 1).all() and rep.converged.all()
