@@ -46,6 +46,7 @@ __all__ = [
     "concat_paths",
     "gap_paths",
     "historical_paths",
+    "to_hourly",
     "trend_paths",
     "validate_paths",
 ]
@@ -326,6 +327,66 @@ def historical_paths(
         interpolated_share=share,
         interpolated_by_asset=by_asset,
     )
+
+
+def to_hourly(
+    times: Sequence[object], prices: F64, hours: Sequence[object], *, max_gap_hours: int = 24
+) -> tuple[F64, Bool]:
+    """One asset's series on an hourly grid, interpolated linearly between its own observations (§9).
+
+    An hour that is an observation keeps its price (not interpolated); an hour strictly
+    between two consecutive observations at most ``max_gap_hours`` apart gets the linear
+    interpolation ``P_a + (P_b − P_a)·(h − t_a)/(t_b − t_a)`` and is marked interpolated;
+    any other hour (before the first, after the last observation, or inside a longer hole)
+    is NaN. An hourly series therefore comes back unchanged with no mask; a 4 h or 1 d
+    series is filled in between its bars, as §9 says for assets without a finer series.
+
+    Args:
+        times: ``(n,)`` observation times (anything ``datetime64[h]`` accepts), strictly
+            increasing, on whole hours.
+        prices: ``(n,)`` float64 USD, ``> 0`` (NaN observations are dropped first).
+        hours: ``(H_T,)`` the target hourly grid.
+        max_gap_hours: the longest span between observations that is bridged.
+
+    Returns:
+        ``(prices_on_grid, interpolated)``: ``(H_T,)`` float64 USD (NaN = no price) and
+        ``(H_T,)`` bool, inputs of ``historical_paths``.
+
+    Raises:
+        EngineInputError: shapes differ, times not strictly increasing, ``max_gap_hours < 1``.
+        PriceError: a finite price ``≤ 0``.
+    """
+    t = np.asarray(times, dtype="datetime64[h]")
+    p = np.asarray(prices, dtype=np.float64)
+    grid = np.asarray(hours, dtype="datetime64[h]")
+    if t.shape != p.shape or t.ndim != 1:
+        raise EngineInputError(f"times {t.shape} and prices {p.shape} must be equal 1-D shapes")
+    if max_gap_hours < 1:
+        raise EngineInputError(f"max_gap_hours must be >= 1, got {max_gap_hours}")
+    ok = np.isfinite(p)
+    if (p[ok] <= 0).any():
+        raise PriceError("prices must be > 0 (NaN marks a missing price)")
+    t, p = t[ok], p[ok]
+    if t.size > 1 and not (np.diff(t) > np.timedelta64(0, "h")).all():
+        raise EngineInputError("times must be strictly increasing")
+    out = np.full(grid.shape, np.nan)
+    mask = np.zeros(grid.shape, dtype=np.bool_)
+    if not t.size:
+        return out, mask
+    ti, gi = t.astype(np.int64), grid.astype(np.int64)
+    right = np.searchsorted(ti, gi, side="left")  # first observation at or after the hour
+    exact = (right < ti.size) & (ti[np.minimum(right, ti.size - 1)] == gi)
+    out[exact] = p[right[exact]]
+    inner = ~exact & (right > 0) & (right < ti.size)
+    a, b = right[inner] - 1, right[inner]
+    span = ti[b] - ti[a]
+    bridge = span <= max_gap_hours
+    idx = np.flatnonzero(inner)[bridge]
+    a, b, span = a[bridge], b[bridge], span[bridge]
+    w = (gi[idx] - ti[a]) / span
+    out[idx] = p[a] + (p[b] - p[a]) * w
+    mask[idx] = True
+    return out, mask
 
 
 def concat_paths(*sets: PathSet, family: str | None = None) -> PathSet:

@@ -299,3 +299,19 @@ def test_three_day_windows_overlap_one_per_day():
     assert ps.shocks[1, -1, params.assets.index("ETH")] == pytest.approx(px[96, 1] / px[24, 1] - 1, rel=1e-15)
     res = run_path_stress(params, long_one(), ps)
     assert res.shortfall_by_step.shape == (2, 72) and res.family == "hist_3d"
+
+
+def test_to_hourly_interpolates_a_coarser_series_and_marks_it():
+    from riskgov.engine.paths import to_hourly
+
+    grid = np.arange(np.datetime64("2024-01-01T00", "h"), np.datetime64("2024-01-02T06", "h"))
+    obs = np.array(["2024-01-01T00", "2024-01-01T04", "2024-01-01T08", "2024-01-02T04"], dtype="datetime64[h]")
+    px, mask = to_hourly(obs, np.array([100.0, 104.0, 96.0, 50.0]), grid, max_gap_hours=8)
+    assert px[:9].tolist() == [100, 101, 102, 103, 104, 102, 100, 98, 96]
+    assert mask[:9].tolist() == [False, True, True, True, False, True, True, True, False]
+    assert np.isnan(px[9:28]).all() and not mask[9:28].any()  # 20 h hole: not bridged
+    assert px[28] == 50.0 and not mask[28] and np.isnan(px[29])
+    hourly, m = to_hourly(grid, np.arange(grid.size) + 1.0, grid)
+    assert np.array_equal(hourly, np.arange(grid.size) + 1.0) and not m.any()
+    with pytest.raises(PriceError):
+        to_hourly(obs, np.array([1.0, -1.0, 1.0, 1.0]), grid)
