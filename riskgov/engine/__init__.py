@@ -16,7 +16,8 @@ Modules (import them directly; this package imports nothing):
 * ``stress``, ``scenarios``, ``cascade`` — stress runs (§8, §9, §11); ``units`` holds the
   margin-unit layout and the §8 outcome of one unit (shared by stress, cascade and ADL),
   ``pruning`` the exact pruning of the fast stress path;
-* ``paths``, ``path_stress``, ``path_cascade``, ``path_tail`` — path scenarios (gap, trend,
+* ``paths``, ``path_stress`` (+ ``path_pruning``), ``path_cascade``, ``path_tail`` — path
+  scenarios (gap, trend,
   historical hourly windows, ``(S, T, A)`` shocks), step-by-step first liquidation with the
   same exact pruning, the cascade along one path and its replay series, tails per family
   (§8–§11);
