@@ -17,9 +17,8 @@ Modules (import them directly; this package imports nothing):
   margin-unit layout and the §8 outcome of one unit (shared by stress, cascade and ADL),
   ``pruning`` the exact pruning of the fast stress path;
 * ``paths``, ``path_stress`` (+ ``path_pruning``), ``path_cascade``, ``path_tail`` — path
-  scenarios (gap, trend,
-  historical hourly windows, ``(S, T, A)`` shocks), step-by-step first liquidation with the
-  same exact pruning, the cascade along one path and its replay series, tails per family
-  (§8–§11);
+  scenarios (gap, trend, historical hourly windows, ``(S, T, A)`` shocks), step-by-step
+  first liquidation with the same exact pruning, the cascade along one path and its replay
+  series, tails per family (§8–§11);
 * ``_parallel`` — chunked, threaded elementwise passes (bitwise independent of threads).
 """
