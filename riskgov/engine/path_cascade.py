@@ -31,13 +31,16 @@ Tolerance: float64, relative 1e-9 (absolute 1e-6 USD), RISK_MODEL §1.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.paths import PathSet, validate_paths
-from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.pruning import _Fast
+from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
 
 __all__ = ["PathCascadeResult", "path_replay", "run_path_cascade"]
@@ -143,6 +146,7 @@ def run_path_cascade(
     impact: bool = True,
     max_rounds: int = MAX_ROUNDS,
     book: UnitBook | None = None,
+    prune: bool = True,
 ) -> PathCascadeResult:
     """Run one path step by step with the §11 cascade inside each step (RISK_MODEL §9, §11).
 
@@ -156,6 +160,11 @@ def run_path_cascade(
             ``path_stress`` for this scenario.
         max_rounds: at most this many rounds per step (50 in §11).
         book: a ``build_unit_book(params, state)`` to reuse.
+        prune: step only the units that can be liquidated for prices inside an envelope of
+            the path (its per-asset min/max ± δ, δ = 5 %), bounded exactly as the stress
+            run does (``pruning._Fast``); if the cascade moves an effective price out of the
+            envelope, the run restarts with δ four times wider, and beyond 100 % without
+            pruning. ``False`` steps every unit (same result; counts exact, money rtol 1e-9).
 
     Returns:
         ``PathCascadeResult``.
@@ -169,13 +178,112 @@ def run_path_cascade(
     r = _path_of(params, paths, scenario)
     if book is None:
         book = build_unit_book(params, state)
+    if not prune:
+        return _run(params, state, r, impact, max_rounds, book, None)
+    delta = 0.05
+    while True:
+        lo = np.maximum(r.min(axis=0) - delta, -1.0 + 1e-6)
+        hi = r.max(axis=0) + delta
+        try:
+            return _run(params, state, r, impact, max_rounds, book, (lo, hi))
+        except _Outside:
+            if delta > 1.0:
+                return _run(params, state, r, impact, max_rounds, book, None)
+            delta *= 4.0
+
+
+class _Outside(Exception):
+    """An effective price left the envelope the candidate units were bounded over."""
+
+
+class _Sub:
+    """The positions and balances of a subset of margin units, with compact unit ids."""
+
+    def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:
+        remap = np.full(book.n_units, -1, dtype=np.int64)
+        remap[units] = np.arange(units.size)
+        self.n = units.size
+        self.owner = book.unit_owner[units]
+        self.margin = book.unit_margin[units]
+        self.count = book.unit_count[units]
+        pos = np.flatnonzero(remap[book.pos_unit] >= 0)
+        self.pos_unit = remap[book.pos_unit[pos]]
+        self.pos_market = book.pos_market[pos]
+        self.size = book.size[pos]
+        self.entry = book.entry_price[pos]
+        self.depth = book.depth[pos]
+        self.penalty_rate = book.penalty_rate[pos]
+        bal = np.flatnonzero(remap[book.bal_unit] >= 0)
+        self.bal_unit = remap[book.bal_unit[bal]]
+        self.bal_asset = book.bal_asset[bal]
+        self.bal_amount = book.bal_amount[bal]
+        self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
+
+    def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
+        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
+        p = mkt_px[self.pos_market]
+        notional = np.abs(self.size) * p
+        equity = (
+            np.bincount(
+                self.bal_unit,
+                weights=self.bal_amount * asset_px[self.bal_asset] * self.haircut_factor,
+                minlength=self.n,
+            )
+            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
+            + self.margin
+        )
+        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
+        return equity, mm, notional
+
+
+def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> tuple[I64, I64]:
+    """Units that may be liquidatable (or bankrupt) for some prices inside ``[lo, hi]``, and the rest.
+
+    The bound of ``pruning._Fast`` over the envelope: it holds term by term, so for any
+    effective moves of the positions' markets and the collateral inside the per-asset
+    envelope, even when markets on one asset move apart under impact.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        fast = _Fast(params, book, np.stack([lo, hi]), pool)
+        rows = fast.batch_candidates(lo[None], hi[None])[0]
+    cand = np.zeros(book.n_units, dtype=np.bool_)
+    cand[fast.act[rows]] = True
+    return np.flatnonzero(cand), np.flatnonzero(~cand)
+
+
+def _run(
+    params: ParameterSet,
+    state: VenueState,
+    r: F64,
+    impact: bool,
+    max_rounds: int,
+    book: UnitBook,
+    envelope: tuple[F64, F64] | None,
+) -> PathCascadeResult:
+    """The step and round loop over the candidate units of ``envelope`` (all units when None)."""
     mk = params.markets
     n_t = r.shape[0]
-    n_m, n_a, n_u, n_acc = mk.n, params.assets.n, book.n_units, book.n_accounts
+    n_m, n_a, n_acc = mk.n, params.assets.n, book.n_accounts
     base_px = np.asarray(state.asset_prices, dtype=np.float64)
+    if envelope is None:
+        sub, rest_units = _Sub(params, book, np.arange(book.n_units)), None
+    else:
+        cand, other = _candidate_units(params, book, *envelope)
+        sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
+        env_lo, env_hi = envelope
+
+    def check(asset_px: F64, mkt_px: F64) -> None:
+        if envelope is None:
+            return
+        m_eff = mkt_px / base_px[mk.base_asset] - 1.0
+        a_eff = asset_px / base_px - 1.0
+        b = mk.base_asset
+        if (m_eff < env_lo[b]).any() or (m_eff > env_hi[b]).any() or (a_eff < env_lo).any() or (a_eff > env_hi).any():
+            raise _Outside
+
+    n_u = sub.n
     pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
     has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
-    haircut_factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
     m_imp = np.ones(n_m)  # carried market impact I_m
     a_imp = np.ones(n_a)  # carried collateral impact J_a
     alive = np.ones(n_u, dtype=np.bool_)
@@ -194,45 +302,38 @@ def run_path_cascade(
     conv = np.ones(n_t, dtype=np.bool_)
     rec: dict[str, list] = {k: [] for k in ("step", "round", "px", "units", "net", "short", "pen")}
 
-    def revalue(asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
-        p = mkt_px[book.pos_market]
-        notional = np.abs(book.size) * p
-        equity = (
-            np.bincount(
-                book.bal_unit, weights=book.bal_amount * asset_px[book.bal_asset] * haircut_factor, minlength=n_u
-            )
-            + np.bincount(book.pos_unit, weights=book.size * (p - book.entry_price), minlength=n_u)
-            + book.unit_margin
-        )
-        mm = np.bincount(book.pos_unit, weights=maintenance_margin(mk, book.pos_market, notional), minlength=n_u)
-        return equity, mm, notional
-
     asset_px = base_px.copy()
     mkt_px = base_px[mk.base_asset].copy()
     for t in range(n_t):
         move = 1.0 + r[t]
         asset_px = base_px * move * a_imp
         mkt_px = base_px[mk.base_asset] * move[mk.base_asset] * m_imp
+        check(asset_px, mkt_px)
         a_hist[t], m_hist[t] = asset_px, mkt_px
         for rnd in range(max_rounds):
-            equity, mm, notional = revalue(asset_px, mkt_px)
+            equity, mm, notional = sub.revalue(mk, asset_px, mkt_px)
             if rnd == 0:
                 o = alive & (mm > 0)
                 open_e[t], open_mm[t] = float(equity[o].sum()), float(mm[o].sum())
+                if rest_units is not None:  # units that cannot be liquidated are all open
+                    e_r, mm_r, _ = rest_units.revalue(mk, asset_px, mkt_px)
+                    o_r = mm_r > 0
+                    open_e[t] += float(e_r[o_r].sum())
+                    open_mm[t] += float(mm_r[o_r].sum())
             new = alive & (mm > 0) & (equity < mm)
             if not new.any():
                 break
-            s_cost, p_due = close_costs(notional, book.depth, book.penalty_rate)
-            slip_u = np.bincount(book.pos_unit, weights=s_cost, minlength=n_u)
-            pen_u = np.bincount(book.pos_unit, weights=p_due, minlength=n_u)
+            s_cost, p_due = close_costs(notional, sub.depth, sub.penalty_rate)
+            slip_u = np.bincount(sub.pos_unit, weights=s_cost, minlength=n_u)
+            pen_u = np.bincount(sub.pos_unit, weights=p_due, minlength=n_u)
             _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
             unit_short[new] = short
-            closing = new[book.pos_unit]
+            closing = new[sub.pos_unit]
             net = np.bincount(
-                book.pos_market[closing], weights=(book.size * mkt_px[book.pos_market])[closing], minlength=n_m
+                sub.pos_market[closing], weights=(sub.size * mkt_px[sub.pos_market])[closing], minlength=n_m
             )
-            liq_notional += np.bincount(book.pos_market[closing], weights=notional[closing], minlength=n_m)
-            owners = book.unit_owner[new]
+            liq_notional += np.bincount(sub.pos_market[closing], weights=notional[closing], minlength=n_m)
+            owners = sub.owner[new]
             first = np.unique(owners[~hit[owners]])
             hit[owners] = True
             alive &= ~new
@@ -261,15 +362,17 @@ def run_path_cascade(
             )
             a_imp = a_imp * a_move
             asset_px = asset_px * a_move
+            check(asset_px, mkt_px)
         else:
             conv[t] = False
     if n_t:
-        # units never liquidated: max(0, −E) at the final prices, at the last step
-        equity, _, _ = revalue(asset_px, mkt_px)
+        # units never liquidated: max(0, −E) at the final prices, at the last step (the units
+        # outside the candidates have E ≥ MM + tol > 0 there)
+        equity, _, _ = sub.revalue(mk, asset_px, mkt_px)
         rest = np.maximum(0.0, -equity) * alive
         unit_short += rest
         short_t[-1] += float(rest.sum())
-    acct_short = np.bincount(book.unit_owner, weights=unit_short, minlength=n_acc)
+    acct_short = np.bincount(sub.owner, weights=unit_short, minlength=n_acc)
     fund = float(state.insurance_fund)
     s_tot, p_tot = float(short_t.sum()), float(pen_t.sum())
     order = np.lexsort((np.arange(n_acc), -acct_short))[:2]

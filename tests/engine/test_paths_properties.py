@@ -171,3 +171,24 @@ def test_replay_without_impact_is_the_path_stress_of_its_scenario(seed, n_t):
         np.testing.assert_allclose(rep.liquidated_notional, res.liquidated_notional[s], rtol=1e-9, atol=1e-6)
         assert np.isclose(rep.penalties, res.penalties[s], rtol=1e-9, atol=1e-6)
         assert (rep.rounds_by_step <= 1).all() and rep.converged.all()
+
+
+@given(SEEDS, st.booleans())
+@SETTINGS
+def test_pruned_cascade_equals_the_full_one(seed, shallow):
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    params = finite_depth(params, rng)
+    if shallow:  # big price impact: effective prices leave the first envelope, the run widens it
+        mk = params.markets
+        params = dataclasses.replace(
+            params, markets=dataclasses.replace(mk, depth_usd_per_1pct=mk.depth_usd_per_1pct / 100)
+        )
+    r = random_paths(rng, params, 1, 5, vol=0.08)
+    a = run_path_cascade(params, state, r)
+    b = run_path_cascade(params, state, r, prune=False)
+    assert (a.n_liquidated, a.n_bankrupt) == (b.n_liquidated, b.n_bankrupt)
+    assert a.round_liquidated_units.tolist() == b.round_liquidated_units.tolist()
+    assert a.liquidated_by_step.tolist() == b.liquidated_by_step.tolist()
+    for k in ("shortfall_by_step", "account_shortfall", "open_equity", "open_mm", "final_market_prices"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-6)
