@@ -161,7 +161,7 @@ def run_path_cascade(
         max_rounds: at most this many rounds per step (50 in §11).
         book: a ``build_unit_book(params, state)`` to reuse.
         prune: step only the units that can be liquidated for prices inside an envelope of
-            the path (its per-asset min/max ± δ, δ = 5 %), bounded exactly as the stress
+            the path (its per-asset min/max ± δ, δ = 25 %), bounded exactly as the stress
             run does (``pruning._Fast``); if the cascade moves an effective price out of the
             envelope, the run restarts with δ four times wider, and beyond 100 % without
             pruning. ``False`` steps every unit (same result; counts exact, money rtol 1e-9).
@@ -180,7 +180,7 @@ def run_path_cascade(
         book = build_unit_book(params, state)
     if not prune:
         return _run(params, state, r, impact, max_rounds, book, None)
-    delta = 0.05
+    delta = 0.25
     while True:
         lo = np.maximum(r.min(axis=0) - delta, -1.0 + 1e-6)
         hi = r.max(axis=0) + delta
