@@ -25,5 +25,9 @@ Modules (import them directly; this package imports nothing):
   and per account, the liquidation move (§14, §4, §5);
 * ``margin_simulation`` — the margin simulator's pure core
   (``riskgov.margin_request/1`` → ``riskgov.margin_result/1``);
+* ``paths``, ``path_stress`` (+ ``path_pruning``), ``path_cascade``, ``path_tail`` — path
+  scenarios (gap, trend, historical hourly windows, ``(S, T, A)`` shocks), step-by-step
+  first liquidation with the same exact pruning, the cascade along one path and its replay
+  series, tails per family (§8–§11);
 * ``_parallel`` — chunked, threaded elementwise passes (bitwise independent of threads).
 """

@@ -1,0 +1,434 @@
+"""One path step by step, with the liquidation cascade inside it (RISK_MODEL §8, §9, §11).
+
+A dense, slower companion of ``path_stress`` for a chosen scenario (the worst of a family,
+a replay chart): every step revalues every open margin unit at full resolution, so it also
+gives the book's per-step series. For each step ``t = 1..T``:
+
+1. prices ``p_{m,t} = p_m·(1 + r_{a(m),t})·I_m`` where ``I_m`` is the market's impact
+   carried from earlier steps and rounds (1 without impact); collateral of asset ``a`` at
+   ``P_a·(1 + r_{a,t})·J_a`` (``J_a`` the pooled impact of its markets);
+2. each round: revalue the open units, liquidate those newly liquidatable (``MM > 0`` and
+   ``E < MM``) with the closes of §8, then — with ``impact`` — move each market by its
+   net notional sold, ``I_m ← I_m·max(0, 1 − 0.01·net_sold_m/D_m)``, and collateral by the
+   pooled move of its markets (the conventions of ``cascade``); repeat until none is newly
+   liquidatable or ``max_rounds`` (50) rounds; without impact a step has one round;
+3. the impact stays for every later step, on top of the path's own moves.
+
+Units never liquidated contribute ``max(0, −E)`` at the final prices (after the last step's
+impact), attributed to the last step — as ``path_stress`` does at step ``T``. Without
+impact the result equals ``path_stress`` for that scenario (counts exact, money rtol
+1e-9): the tests use it as a second reference.
+
+Per-step series (the replay chart): round-0 prices of the step, the open book's equity and
+maintenance margin and their ratio ``mm_coverage = Σ E / Σ MM`` over open units with
+``MM > 0`` (riskgov's choice of "MM coverage": ``< 1`` means the open book as a whole is
+below maintenance; ``inf`` when no open MM), shortfall, penalties and first liquidations
+by step. Per (step, round): the prices evaluated at, units liquidated, net sold, shortfall.
+
+Vectorised over units and positions; the Python loops are over steps and rounds only.
+Tolerance: float64, relative 1e-9 (absolute 1e-6 USD), RISK_MODEL §1.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine.paths import PathSet, validate_paths
+from riskgov.engine.pruning import _Fast
+from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
+from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
+
+__all__ = ["PathCascadeResult", "path_replay", "run_path_cascade"]
+
+MAX_ROUNDS = 50
+PRICE_IMPACT_PER_DEPTH = 0.01  # relative move per depth-sized net flow (§11)
+
+
+@dataclass(frozen=True)
+class PathCascadeResult:
+    """Step-by-step (and round-by-round) outcome of one path (RISK_MODEL §9, §11).
+
+    Per step (``T`` steps; ``M`` markets, ``A`` assets):
+        asset_prices: ``(T, A)`` float64 USD collateral prices at round 0 of each step.
+        market_prices: ``(T, M)`` float64 USD market prices at round 0 of each step.
+        open_equity, open_mm: ``(T,)`` float64 USD ``Σ E`` and ``Σ MM`` of the units open at
+            round 0 of the step, over units with ``MM > 0``.
+        mm_coverage: ``(T,)`` float64 ``open_equity / open_mm`` (``inf`` when ``open_mm = 0``).
+        shortfall_by_step, penalties_by_step: ``(T,)`` float64 USD.
+        liquidated_by_step: ``(T,)`` int64 accounts liquidated for the first time.
+        liquidated_units_by_step: ``(T,)`` int64 units liquidated.
+        rounds_by_step: ``(T,)`` int64 rounds with liquidations in each step.
+        converged: ``(T,)`` bool, False where a step hit ``max_rounds``.
+    Per round with liquidations (``R`` in all, in step order):
+        round_step: ``(R,)`` int64 1-based step; round_index: ``(R,)`` int64 0-based round.
+        round_market_prices: ``(R, M)`` float64 USD prices the round was evaluated at.
+        round_liquidated_units: ``(R,)`` int64; round_net_sold: ``(R, M)`` float64 USD.
+        round_shortfall, round_penalties: ``(R,)`` float64 USD.
+    Totals:
+        final_market_prices: ``(M,)`` USD after the last impact.
+        n_liquidated, n_bankrupt: accounts (once).
+        shortfall, penalties, insurance_fund, insurance_fund_after, adl_amount, coverage:
+            as ``path_stress.PathStressResult`` (USD; coverage ``inf`` when ``S = 0``).
+        worst_step: 1-based step with the most shortfall (0 when ``S = 0``).
+        liquidated_notional: ``(M,)`` USD ``|q|·p`` closed at the round's prices.
+        account_shortfall: ``(A_accounts,)`` USD.
+        top2_shortfall: ``(2,)`` USD, top2_account: ``(2,)`` int64 (-1 when none).
+        impact: whether liquidations moved prices.
+    """
+
+    asset_prices: F64
+    market_prices: F64
+    open_equity: F64
+    open_mm: F64
+    mm_coverage: F64
+    shortfall_by_step: F64
+    penalties_by_step: F64
+    liquidated_by_step: I64
+    liquidated_units_by_step: I64
+    rounds_by_step: I64
+    converged: Bool
+    round_step: I64
+    round_index: I64
+    round_market_prices: F64
+    round_liquidated_units: I64
+    round_net_sold: F64
+    round_shortfall: F64
+    round_penalties: F64
+    final_market_prices: F64
+    n_liquidated: int
+    n_bankrupt: int
+    shortfall: float
+    penalties: float
+    insurance_fund: float
+    insurance_fund_after: float
+    adl_amount: float
+    coverage: float
+    worst_step: int
+    liquidated_notional: F64
+    account_shortfall: F64
+    top2_shortfall: F64
+    top2_account: I64
+    impact: bool
+
+    @property
+    def n_steps(self) -> int:
+        """Steps ``T``."""
+        return int(self.shortfall_by_step.shape[0])
+
+
+def _path_of(params: ParameterSet, paths: PathSet | F64, scenario: int) -> F64:
+    if isinstance(paths, PathSet):
+        if paths.asset_symbols != tuple(params.assets.symbols):
+            raise EngineInputError("path set was built for other assets")
+        if not 0 <= scenario < paths.n:
+            raise EngineInputError(f"scenario index {scenario} out of range 0..{paths.n - 1}")
+        return paths.shocks[scenario]
+    r = np.asarray(paths, dtype=np.float64)
+    if r.ndim == 2:
+        r = r[None]
+    r = validate_paths(r, params.assets.n)
+    if not 0 <= scenario < r.shape[0]:
+        raise EngineInputError(f"scenario index {scenario} out of range 0..{r.shape[0] - 1}")
+    return r[scenario]
+
+
+def run_path_cascade(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    *,
+    scenario: int = 0,
+    impact: bool = True,
+    max_rounds: int = MAX_ROUNDS,
+    book: UnitBook | None = None,
+    prune: bool = True,
+) -> PathCascadeResult:
+    """Run one path step by step with the §11 cascade inside each step (RISK_MODEL §9, §11).
+
+    Args:
+        params: margin parameters (depths drive slippage and price impact).
+        state: venue state at base prices with its insurance fund.
+        paths: a ``PathSet`` (and ``scenario``), an ``(S, T, A)`` array, or one ``(T, A)`` path
+            of relative shocks.
+        scenario: which scenario of ``paths``.
+        impact: ``False`` turns the cascade off (one round per step): the replay of
+            ``path_stress`` for this scenario.
+        max_rounds: at most this many rounds per step (50 in §11).
+        book: a ``build_unit_book(params, state)`` to reuse.
+        prune: step only the units that can be liquidated for prices inside an envelope of
+            the path (its per-asset min/max ± δ, δ = 25 %), bounded exactly as the stress
+            run does (``pruning._Fast``); if the cascade moves an effective price out of the
+            envelope, the run restarts with δ four times wider, and beyond 100 % without
+            pruning. ``False`` steps every unit (same result; counts exact, money rtol 1e-9).
+
+    Returns:
+        ``PathCascadeResult``.
+
+    Raises:
+        PriceError: a shock ``≤ −1`` or non-finite; bad base prices.
+        EngineInputError: bad shapes, scenario index or ``max_rounds < 1``.
+    """
+    if max_rounds < 1:
+        raise EngineInputError(f"max_rounds must be >= 1, got {max_rounds}")
+    r = _path_of(params, paths, scenario)
+    if book is None:
+        book = build_unit_book(params, state)
+    if not prune:
+        return _run(params, state, r, impact, max_rounds, book, None)
+    delta = 0.25
+    while True:
+        lo = np.maximum(r.min(axis=0) - delta, -1.0 + 1e-6)
+        hi = r.max(axis=0) + delta
+        try:
+            return _run(params, state, r, impact, max_rounds, book, (lo, hi))
+        except _Outside:
+            if delta > 1.0:
+                return _run(params, state, r, impact, max_rounds, book, None)
+            delta *= 4.0
+
+
+class _Outside(Exception):
+    """An effective price left the envelope the candidate units were bounded over."""
+
+
+class _Sub:
+    """The positions and balances of a subset of margin units, with compact unit ids."""
+
+    def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:
+        remap = np.full(book.n_units, -1, dtype=np.int64)
+        remap[units] = np.arange(units.size)
+        self.n = units.size
+        self.owner = book.unit_owner[units]
+        self.margin = book.unit_margin[units]
+        self.count = book.unit_count[units]
+        pos = np.flatnonzero(remap[book.pos_unit] >= 0)
+        self.pos_unit = remap[book.pos_unit[pos]]
+        self.pos_market = book.pos_market[pos]
+        self.size = book.size[pos]
+        self.entry = book.entry_price[pos]
+        self.depth = book.depth[pos]
+        self.penalty_rate = book.penalty_rate[pos]
+        bal = np.flatnonzero(remap[book.bal_unit] >= 0)
+        self.bal_unit = remap[book.bal_unit[bal]]
+        self.bal_asset = book.bal_asset[bal]
+        self.bal_amount = book.bal_amount[bal]
+        self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
+
+    def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
+        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
+        p = mkt_px[self.pos_market]
+        notional = np.abs(self.size) * p
+        equity = (
+            np.bincount(
+                self.bal_unit,
+                weights=self.bal_amount * asset_px[self.bal_asset] * self.haircut_factor,
+                minlength=self.n,
+            )
+            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
+            + self.margin
+        )
+        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
+        return equity, mm, notional
+
+
+def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> tuple[I64, I64]:
+    """Units that may be liquidatable (or bankrupt) for some prices inside ``[lo, hi]``, and the rest.
+
+    The bound of ``pruning._Fast`` over the envelope: it holds term by term, so for any
+    effective moves of the positions' markets and the collateral inside the per-asset
+    envelope, even when markets on one asset move apart under impact.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        fast = _Fast(params, book, np.stack([lo, hi]), pool)
+        rows = fast.batch_candidates(lo[None], hi[None])[0]
+    cand = np.zeros(book.n_units, dtype=np.bool_)
+    cand[fast.act[rows]] = True
+    return np.flatnonzero(cand), np.flatnonzero(~cand)
+
+
+def _run(
+    params: ParameterSet,
+    state: VenueState,
+    r: F64,
+    impact: bool,
+    max_rounds: int,
+    book: UnitBook,
+    envelope: tuple[F64, F64] | None,
+) -> PathCascadeResult:
+    """The step and round loop over the candidate units of ``envelope`` (all units when None)."""
+    mk = params.markets
+    n_t = r.shape[0]
+    n_m, n_a, n_acc = mk.n, params.assets.n, book.n_accounts
+    base_px = np.asarray(state.asset_prices, dtype=np.float64)
+    if envelope is None:
+        sub, rest_units = _Sub(params, book, np.arange(book.n_units)), None
+    else:
+        cand, other = _candidate_units(params, book, *envelope)
+        sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
+        env_lo, env_hi = envelope
+
+    def check(asset_px: F64, mkt_px: F64) -> None:
+        if envelope is None:
+            return
+        m_eff = mkt_px / base_px[mk.base_asset] - 1.0
+        a_eff = asset_px / base_px - 1.0
+        b = mk.base_asset
+        if (m_eff < env_lo[b]).any() or (m_eff > env_hi[b]).any() or (a_eff < env_lo).any() or (a_eff > env_hi).any():
+            raise _Outside
+
+    n_u = sub.n
+    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
+    has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
+    m_imp = np.ones(n_m)  # carried market impact I_m
+    a_imp = np.ones(n_a)  # carried collateral impact J_a
+    alive = np.ones(n_u, dtype=np.bool_)
+    hit = np.zeros(n_acc, dtype=np.bool_)
+    unit_short = np.zeros(n_u)
+    liq_notional = np.zeros(n_m)
+    a_hist = np.zeros((n_t, n_a))
+    m_hist = np.zeros((n_t, n_m))
+    open_e = np.zeros(n_t)
+    open_mm = np.zeros(n_t)
+    short_t = np.zeros(n_t)
+    pen_t = np.zeros(n_t)
+    liq_acc_t = np.zeros(n_t, dtype=np.int64)
+    liq_unit_t = np.zeros(n_t, dtype=np.int64)
+    rounds_t = np.zeros(n_t, dtype=np.int64)
+    conv = np.ones(n_t, dtype=np.bool_)
+    rec: dict[str, list] = {k: [] for k in ("step", "round", "px", "units", "net", "short", "pen")}
+
+    asset_px = base_px.copy()
+    mkt_px = base_px[mk.base_asset].copy()
+    for t in range(n_t):
+        move = 1.0 + r[t]
+        asset_px = base_px * move * a_imp
+        mkt_px = base_px[mk.base_asset] * move[mk.base_asset] * m_imp
+        check(asset_px, mkt_px)
+        a_hist[t], m_hist[t] = asset_px, mkt_px
+        for rnd in range(max_rounds):
+            equity, mm, notional = sub.revalue(mk, asset_px, mkt_px)
+            if rnd == 0:
+                o = alive & (mm > 0)
+                open_e[t], open_mm[t] = float(equity[o].sum()), float(mm[o].sum())
+                if rest_units is not None:  # units that cannot be liquidated are all open
+                    e_r, mm_r, _ = rest_units.revalue(mk, asset_px, mkt_px)
+                    o_r = mm_r > 0
+                    open_e[t] += float(e_r[o_r].sum())
+                    open_mm[t] += float(mm_r[o_r].sum())
+            new = alive & (mm > 0) & (equity < mm)
+            if not new.any():
+                break
+            s_cost, p_due = close_costs(notional, sub.depth, sub.penalty_rate)
+            slip_u = np.bincount(sub.pos_unit, weights=s_cost, minlength=n_u)
+            pen_u = np.bincount(sub.pos_unit, weights=p_due, minlength=n_u)
+            _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
+            unit_short[new] = short
+            closing = new[sub.pos_unit]
+            net = np.bincount(
+                sub.pos_market[closing], weights=(sub.size * mkt_px[sub.pos_market])[closing], minlength=n_m
+            )
+            liq_notional += np.bincount(sub.pos_market[closing], weights=notional[closing], minlength=n_m)
+            owners = sub.owner[new]
+            first = np.unique(owners[~hit[owners]])
+            hit[owners] = True
+            alive &= ~new
+            short_t[t] += float(short.sum())
+            pen_t[t] += float(pen.sum())
+            liq_acc_t[t] += first.size
+            liq_unit_t[t] += int(np.count_nonzero(new))
+            rounds_t[t] += 1
+            for k, v in zip(
+                rec,
+                (t + 1, rnd, mkt_px.copy(), int(np.count_nonzero(new)), net, float(short.sum()), float(pen.sum())),
+                strict=True,
+            ):
+                rec[k].append(v)
+            if not impact:
+                break
+            factor = np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
+            m_imp = m_imp * factor
+            mkt_px = mkt_px * factor
+            net_a = np.bincount(mk.base_asset, weights=net, minlength=n_a)
+            a_move = np.maximum(
+                0.0,
+                np.where(
+                    has_market, 1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0), 1.0
+                ),
+            )
+            a_imp = a_imp * a_move
+            asset_px = asset_px * a_move
+            check(asset_px, mkt_px)
+        else:
+            conv[t] = False
+    if n_t:
+        # units never liquidated: max(0, −E) at the final prices, at the last step (the units
+        # outside the candidates have E ≥ MM + tol > 0 there)
+        equity, _, _ = sub.revalue(mk, asset_px, mkt_px)
+        rest = np.maximum(0.0, -equity) * alive
+        unit_short += rest
+        short_t[-1] += float(rest.sum())
+    acct_short = np.bincount(sub.owner, weights=unit_short, minlength=n_acc)
+    fund = float(state.insurance_fund)
+    s_tot, p_tot = float(short_t.sum()), float(pen_t.sum())
+    order = np.lexsort((np.arange(n_acc), -acct_short))[:2]
+    top2 = np.zeros(2)
+    top2_acc = np.full(2, -1, dtype=np.int64)
+    pos = order[acct_short[order] > 0]
+    top2[: pos.size], top2_acc[: pos.size] = acct_short[pos], pos
+    n_r = len(rec["step"])
+    return PathCascadeResult(
+        asset_prices=a_hist,
+        market_prices=m_hist,
+        open_equity=open_e,
+        open_mm=open_mm,
+        mm_coverage=np.where(open_mm > 0, open_e / np.where(open_mm > 0, open_mm, 1.0), np.inf),
+        shortfall_by_step=short_t,
+        penalties_by_step=pen_t,
+        liquidated_by_step=liq_acc_t,
+        liquidated_units_by_step=liq_unit_t,
+        rounds_by_step=rounds_t,
+        converged=conv,
+        round_step=np.array(rec["step"], dtype=np.int64),
+        round_index=np.array(rec["round"], dtype=np.int64),
+        round_market_prices=np.array(rec["px"]).reshape(n_r, n_m),
+        round_liquidated_units=np.array(rec["units"], dtype=np.int64),
+        round_net_sold=np.array(rec["net"]).reshape(n_r, n_m),
+        round_shortfall=np.array(rec["short"]),
+        round_penalties=np.array(rec["pen"]),
+        final_market_prices=mkt_px.copy(),
+        n_liquidated=int(np.count_nonzero(hit)),
+        n_bankrupt=int(np.count_nonzero(acct_short > 0)),
+        shortfall=s_tot,
+        penalties=p_tot,
+        insurance_fund=fund,
+        insurance_fund_after=max(0.0, fund + p_tot - s_tot),
+        adl_amount=max(0.0, s_tot - fund - p_tot),
+        coverage=float("inf") if s_tot == 0 else fund / s_tot,
+        worst_step=int(np.argmax(short_t)) + 1 if s_tot > 0 else 0,
+        liquidated_notional=liq_notional,
+        account_shortfall=acct_short,
+        top2_shortfall=top2,
+        top2_account=top2_acc,
+        impact=bool(impact),
+    )
+
+
+def path_replay(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    *,
+    scenario: int = 0,
+    book: UnitBook | None = None,
+) -> PathCascadeResult:
+    """Per-step series of one scenario without the cascade, for a replay chart (§9).
+
+    ``run_path_cascade(..., impact=False)``: price, MM coverage, shortfall and liquidations
+    by step; its totals equal ``path_stress.run_path_stress`` for that scenario.
+    """
+    return run_path_cascade(params, state, paths, scenario=scenario, impact=False, book=book)

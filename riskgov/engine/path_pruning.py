@@ -1,0 +1,139 @@
+"""The step-level exact pruning behind ``path_stress.run_path_stress`` (RISK_MODEL §8, §9).
+
+Levels 2 and 3 of the pruning described in ``path_stress`` (level 1 is
+``pruning._Fast.batch_candidates``), and the batch order. Everything here reuses the
+sparse bounds and the exact evaluation of ``pruning._Fast`` unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from riskgov.engine.pruning import _PAIR_CELLS, _Fast
+from riskgov.engine.types import F64, I64
+
+__all__ = ["batch_order", "first_liquidations"]
+
+
+def batch_order(moves: F64, batch_size: int) -> I64:
+    """Order of the scenarios cut into batches: similar paths together, so batch ranges stay tight.
+
+    ``moves``: ``(S, T, A')`` shocks of the moving assets. Scenarios are ranked by their mean
+    path minimum, cut into ``⌈√(S / batch_size)⌉`` equal-count bands, and ordered inside a
+    band by their mean path maximum (ascending and descending in turn, a snake), so that a
+    batch is narrow in both the down and the up direction. Only speed depends on it.
+    """
+    n_s = moves.shape[0]
+    lo = moves.min(axis=1).mean(axis=1)
+    hi = moves.max(axis=1).mean(axis=1)
+    n_band = max(1, int(np.ceil(np.sqrt(n_s / batch_size))))
+    band = np.argsort(np.argsort(lo, kind="stable"), kind="stable") * n_band // n_s
+    return np.lexsort((np.where(band % 2 == 0, hi, -hi), band))
+
+
+def _any_rows(flags: np.ndarray) -> np.ndarray:
+    """``flags.any(axis=1)`` of a C-contiguous ``(n, T)`` bool matrix, 8 flags per word when ``8 | T``."""
+    flags = np.ascontiguousarray(flags)
+    if flags.shape[1] % 8 or not flags.shape[1]:
+        return flags.any(axis=1)
+    words = flags.view(np.uint64)
+    acc = words[:, 0].copy()
+    for k in range(1, words.shape[1]):
+        acc |= words[:, k]
+    return acc != 0
+
+
+def _shocked_equity(fast: _Fast, rows: I64, j: I64, rc_flat: F64, n_c: int) -> F64:
+    """``E' = E + X·r`` of (row, step) pairs, ``(n,)`` USD, without the dense product.
+
+    ``rc_flat`` is ``_Fast._shocks(rb).ravel()`` (``n_c`` columns per step). The products of
+    a row are summed in its storage order starting from 0, then added to ``E`` — the float
+    operations of ``_Fast.pairs`` (``csr_matvecs`` then ``e0 + ex``).
+    """
+    x = fast.X
+    start = x.indptr.take(rows).astype(np.int64)
+    cnt = x.indptr.take(rows + 1) - start
+    acc = np.zeros(rows.size)
+    live = np.flatnonzero(cnt > 0)
+    base = j * np.int64(n_c)
+    k = 0
+    while live.size:
+        idx = start.take(live) + k
+        acc[live] += x.data.take(idx) * rc_flat.take(base.take(live) + x.indices.take(idx))
+        k += 1
+        live = live[cnt.take(live) > k]
+    e = fast.e0.take(rows)
+    e += acc
+    return e
+
+
+def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int) -> tuple:
+    """Levels 2 and 3 of the pruning for one batch: step bounds, then step-ordered evaluation.
+
+    Per chunk of candidate rows, the ``BD`` bound of every (row, scenario, step) — with
+    ``lo = hi = r_{s,t}`` it is ``L(r_{s,t})``, as in ``_Fast.pairs`` — flags the steps that
+    may liquidate; ``E' = E + X·r`` is computed for the evaluated steps only. Then each round evaluates
+    exactly (``_Fast.evaluate``) the first flagged step of every open (row, scenario) group;
+    a group closes at its first liquidated step, or at the last step (its non-liquidated
+    ``max(0, −E_T)``), or when no flagged step is left (the later steps were bounded away).
+
+    Args:
+        cand: ``(n,)`` ascending candidate rows of the batch.
+        rb: ``(nb·T, A)`` the batch's steps, scenario-major.
+
+    Returns:
+        ``(row, s, liq, pen, short, step, evaluated)`` per (row, scenario) group with a
+        flagged step, rows ascending then scenarios (``step`` is the 0-based step of the
+        recorded outcome, -1 when nothing was recorded); ``evaluated`` ``(nb,)`` counts the
+        exact (unit, step) evaluations per scenario.
+    """
+    n_j = nb * n_t
+    rc = fast._shocks(rb)
+    rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
+    rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
+    rc_flat = rc.ravel()
+    evaluated = np.zeros(nb, dtype=np.int64)
+    parts = []
+    chunk = max(1, _PAIR_CELLS // max(n_j, 1))
+    for c0 in range(0, cand.size, chunk):
+        rows = cand[c0 : c0 + chunk]
+        bound = fast.BD[rows] @ rhs
+        # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
+        # rounding of either form, so no step that can liquidate is dropped
+        flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
+        del bound
+        f3 = flag.reshape(rows.size * nb, n_t)
+        grp = np.flatnonzero(_any_rows(f3))  # group = local row · nb + s
+        if not grp.size:
+            continue
+        f3 = f3[grp]
+        g_row = rows.take(grp // nb)
+        g_s = grp % nb
+        n_g = grp.size
+        g_liq = np.zeros(n_g, dtype=np.bool_)
+        g_pen = np.zeros(n_g)
+        g_short = np.zeros(n_g)
+        g_step = np.full(n_g, -1, dtype=np.int64)
+        open_ = np.arange(n_g)
+        while open_.size:
+            t = np.argmax(f3[open_], axis=1)  # first flagged step still to evaluate
+            s_o = g_s.take(open_)
+            r_o, j_o = g_row.take(open_), s_o * n_t + t
+            e_pair = _shocked_equity(fast, r_o, j_o, rc_flat, rc.shape[1])
+            liq, pen, short = fast.evaluate(r_o, j_o, e_pair, rb)
+            evaluated += np.bincount(s_o, minlength=nb)
+            done = liq | (t == n_t - 1)
+            g = open_[done]
+            g_liq[g] = liq[done]
+            g_pen[g] = pen[done]
+            g_short[g] = short[done]
+            g_step[g] = t[done]
+            rest = open_[~done]
+            f3[rest, t[~done]] = False
+            open_ = rest[_any_rows(f3[rest])]
+        parts.append((g_row, g_s, g_liq, g_pen, g_short, g_step))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), z, evaluated
+    cols = [np.concatenate([p[k] for p in parts]) for k in range(6)]
+    return (*cols, evaluated)

@@ -1,0 +1,337 @@
+"""Path stress: step-by-step first liquidation of every margin unit along paths (RISK_MODEL §8, §9).
+
+At each step ``t = 1..T`` of a path every margin unit still open (an account's cross side,
+or an isolated position with its own margin, see ``units``) is evaluated at that step's
+prices ``p_{a,t} = p_a·(1 + r_{a,t})`` (§5, §6); a unit liquidatable there (``MM > 0`` and
+``E < MM``) is liquidated at that step with the closes of §8 (``units.unit_outcome``:
+slippage ``min(1, 0.01·N/D_m)``, penalty ``min(N·pen_m, max(0, E_after))``, shortfall
+``max(0, −E_after)``) and leaves the book. A unit never liquidated on the path contributes
+``max(0, −E_T)`` at the last step — only ever non-zero for a unit without positions whose
+liabilities exceed its collateral, as in the gap stress (``units``), so a path with
+``T = 1`` is exactly the gap stress of its shocks (``stress.run_scenarios``). There is no
+price impact here (no cascade, §11: see ``path_cascade``).
+
+Per scenario (§9): liquidated accounts (once, whatever the number of units or steps),
+bankrupt accounts (units' shortfall sum > 0), ``S = Σ`` shortfall over the steps,
+penalties, fund after ``max(0, IF + penalties − S)``, ADL amount ``max(0, S − IF −
+penalties)``, coverage ``IF/S`` (``inf`` when ``S = 0``), the step where most shortfall
+arose, the liquidated notional per market (``N`` at the liquidation step's price), the two
+largest account shortfalls (Cover-2, §10), and per-step shortfall and first liquidations.
+
+Exact pruning (the ideas of ``pruning``, reused as they are)
+-----------------------------------------------------------
+``pruning._Fast`` bounds ``E' − MM'`` of a unit from below by a sparse linear function of
+the shocks, valid for every shock inside the run's per-asset range. Three levels:
+
+1. every unit over the whole run's range, then per batch of scenarios over the batch's
+   per-asset min/max over all its steps (``_Fast.batch_candidates``): a unit whose bound is
+   ``≥ tol`` cannot reach its threshold anywhere on any path of the batch and is never
+   evaluated step by step;
+2. for the surviving units, the bound of every (scenario, step) of the batch (the ``BD``
+   product of ``_Fast.pairs`` on the batch's ``(nb·T, A)`` steps, one flag matrix per row
+   chunk): steps with bound ``≥ tol`` cannot liquidate and are skipped;
+3. the flagged steps are evaluated exactly (``_Fast.evaluate``, with ``E' = E + X·r``
+   summed as ``_Fast.pairs`` does) in step order, the first flagged step of every open
+   (unit, scenario) per round: evaluation stops at the first liquidating step (later steps
+   are never evaluated) or at the last step.
+
+Batches are formed by ``path_pruning.batch_order`` (bands of path minimum, a snake on path maximum);
+the order changes only the speed.
+
+A skipped step is one where the unit cannot be liquidated, so the first liquidating step is
+the same as in a full evaluation; the float operations of an evaluated step are those of the
+gap stress. ``prune=False`` runs the same code with an infinite tolerance (nothing pruned),
+the exactness reference; ``tests/engine/path_reference.py`` is a plain-loop reference.
+
+Tolerance: float64, agreeing with exact arithmetic to a relative 1e-9 (absolute 1e-6 USD),
+RISK_MODEL §1; counts are exact.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from riskgov.engine.path_pruning import batch_order, first_liquidations
+from riskgov.engine.paths import PathSet, validate_paths
+from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
+from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
+from riskgov.engine.units import UnitBook, build_unit_book
+
+__all__ = ["PathStressResult", "run_path_stress"]
+
+
+@dataclass(frozen=True)
+class PathStressResult:
+    """Per-scenario outcome of a path stress run (RISK_MODEL §8, §9; inputs of §10).
+
+    Attributes (``S`` scenarios in the order given, ``T`` steps, ``M`` markets, ``A`` accounts):
+        family, kind: the ``PathSet``'s family label and kind (``"paths"``/``""`` for an array).
+        step_hours: step length in hours; ``horizon_hours`` = ``T·step_hours``.
+        names: ``(S,)`` scenario names.
+        n_liquidated: ``(S,)`` int64 accounts with a unit liquidated at some step (once).
+        n_bankrupt: ``(S,)`` int64 accounts whose units' shortfall sum is > 0.
+        shortfall: ``(S,)`` float64 USD ``S = Σ_t`` shortfall.
+        penalties: ``(S,)`` float64 USD paid to the fund.
+        insurance_fund: USD fund before.
+        insurance_fund_after: ``(S,)`` USD ``max(0, IF + penalties − S)``.
+        adl_amount: ``(S,)`` USD ``max(0, S − IF − penalties)``.
+        coverage: ``(S,)`` ``IF/S`` (``inf`` when ``S = 0``).
+        worst_step: ``(S,)`` int64 1-based step with the most shortfall (first on ties; 0 when
+            ``S = 0``).
+        shortfall_by_step: ``(S, T)`` float64 USD shortfall arising at each step.
+        liquidated_by_step: ``(S, T)`` int64 accounts liquidated for the first time at each step.
+        liquidated_notional: ``(S, M)`` float64 USD ``Σ |q|·p_t`` of the positions closed, at
+            their liquidation step's price (before slippage).
+        top2_shortfall: ``(S, 2)`` float64 USD the two largest account shortfalls (0 if fewer).
+        top2_account: ``(S, 2)`` int64 their accounts (-1 when none).
+        evaluated_steps: ``(S,)`` int64 (unit, step) pairs evaluated exactly (pruning
+            diagnostic; with ``prune=False`` every step up to the liquidating one).
+        candidate_units: ``(S,)`` int64 units that survived the path bound (evaluated at
+            some step of the scenario).
+        interpolated_share: ``(S,)`` float64 share of interpolated prices (``PathSet``).
+        worst_scenario: index of the largest ``S`` (first on ties; -1 when no scenario).
+        account_shortfall: ``(S, A)`` float64 USD per-account shortfall, only when asked
+            (``want_account_shortfall``; dense, for small venues and tests).
+    """
+
+    family: str
+    kind: str
+    step_hours: float
+    names: tuple[str, ...]
+    n_liquidated: I64
+    n_bankrupt: I64
+    shortfall: F64
+    penalties: F64
+    insurance_fund: float
+    insurance_fund_after: F64
+    adl_amount: F64
+    coverage: F64
+    worst_step: I64
+    shortfall_by_step: F64
+    liquidated_by_step: I64
+    liquidated_notional: F64
+    top2_shortfall: F64
+    top2_account: I64
+    evaluated_steps: I64
+    candidate_units: I64
+    interpolated_share: F64
+    worst_scenario: int
+    account_shortfall: F64 | None = None
+
+    @property
+    def n_steps(self) -> int:
+        """Steps per scenario ``T``."""
+        return int(self.shortfall_by_step.shape[1])
+
+    @property
+    def horizon_hours(self) -> float:
+        """``T·Δ`` in hours."""
+        return self.n_steps * self.step_hours
+
+    @property
+    def cover2(self) -> float:
+        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
+        if self.top2_shortfall.shape[0] == 0:
+            return 0.0
+        return float(self.top2_shortfall.sum(axis=1).max())
+
+
+class _BatchOut(NamedTuple):
+    penalties: F64
+    shortfall: F64
+    n_liq: I64
+    n_bk: I64
+    top2: F64
+    top2_acc: I64
+    evaluated: I64
+    candidates: I64
+    by_step: F64
+    liq_by_step: I64
+    notional: F64
+    acct: tuple[I64, I64, F64] | None
+
+
+def _paths_of(params: ParameterSet, paths: PathSet | F64) -> tuple[F64, PathSet | None]:
+    if isinstance(paths, PathSet):
+        if paths.asset_symbols != tuple(params.assets.symbols):
+            raise UnknownSymbolError("path set was built for other assets than the parameter set")
+        return paths.shocks, paths
+    return validate_paths(paths, params.assets.n), None
+
+
+def _batch(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, n_m: int, want_acct: bool) -> _BatchOut:
+    """One batch of ``nb`` scenarios: pairs, step-ordered exact evaluation, per-scenario totals."""
+    book = fast.book
+    n_acc = book.n_accounts
+    g_row, g_s, liq, pen, short, step, evaluated = first_liquidations(fast, cand, rb, nb, n_t)
+    owner = fast.row_owner.take(g_row)
+    tot = reduce_pairs(nb, n_acc, g_s, owner, liq, pen, short)
+    cand_units = np.bincount(g_s, minlength=nb)
+    rec = step >= 0
+    by_step = np.bincount(g_s[rec] * n_t + step[rec], weights=short[rec], minlength=nb * n_t).reshape(nb, n_t)
+    # accounts liquidated for the first time at a step: the earliest step per (owner, s)
+    li = np.flatnonzero(liq)
+    key = owner.take(li) * np.int64(nb) + g_s.take(li)
+    order = np.lexsort((step.take(li), key))
+    key_o = key.take(order)
+    first = order[_run_starts(key_o)]
+    liq_by_step = np.bincount(g_s.take(li).take(first) * n_t + step.take(li).take(first), minlength=nb * n_t).reshape(
+        nb, n_t
+    )
+    # liquidated notional per market: N' = N·(1 + r) at the liquidation step, as evaluate
+    r_l = g_row.take(li)
+    cnt = fast.row_count.take(r_l)
+    pair = np.repeat(np.arange(li.size), cnt)
+    pos = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(fast.row_start.take(r_l), cnt)
+    jj = (g_s.take(li) * n_t + step.take(li)).take(pair)
+    growth = (1.0 + rb).ravel().take(jj * rb.shape[1] + book.pos_asset.take(pos))
+    notional = book.notional0.take(pos) * growth
+    mkt_n = np.bincount(
+        g_s.take(li).take(pair) * n_m + book.pos_market.take(pos), weights=notional, minlength=nb * n_m
+    ).reshape(nb, n_m)
+    acct = (g_s, owner, short) if want_acct else None
+    return _BatchOut(
+        tot.penalties,
+        tot.shortfall,
+        tot.n_liquidated,
+        tot.n_bankrupt,
+        tot.top2,
+        tot.top2_account,
+        evaluated,
+        cand_units,
+        by_step,
+        liq_by_step,
+        mkt_n,
+        acct,
+    )
+
+
+def run_path_stress(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    *,
+    batch_size: int | None = None,
+    prune: bool = True,
+    want_account_shortfall: bool = False,
+    book: UnitBook | None = None,
+    threads: int | None = None,
+) -> PathStressResult:
+    """Path stress: every unit liquidated at its first liquidatable step (RISK_MODEL §8, §9).
+
+    Args:
+        params: margin parameters (brackets, penalties, depths, haircuts).
+        state: venue state at base prices with its insurance fund.
+        paths: a ``PathSet`` over ``params.assets`` or an ``(S, T, A)`` float64 array of
+            relative shocks (fractions ``> −1``); ``T = 1`` is the gap stress.
+        batch_size: scenarios per pruning batch (in ``path_pruning.batch_order``);
+            default 50 for gaps (as ``stress.run_scenarios``), else ``max(1, 384 // T)``
+            (16 for one-day paths; one batch bounds ``nb·T`` steps at once).
+        prune: ``False`` evaluates every step of every active unit (same code, infinite
+            tolerance): the exactness reference, ``O(S·T·P)``.
+        want_account_shortfall: also return the dense ``(S, A)`` per-account shortfall.
+        book: a ``build_unit_book(params, state)`` to reuse.
+        threads: worker threads (default ``min(4, os.cpu_count())``).
+
+    Returns:
+        ``PathStressResult``; pruned and unpruned results are equal (counts exact, money to
+        float rounding, rtol 1e-9).
+
+    Raises:
+        PriceError: a shock ``≤ −1`` or non-finite; bad base prices.
+        UnknownSymbolError: a path set over other assets; bad indices.
+        EngineInputError: bad shapes or ``batch_size < 1``.
+    """
+    shocks, pset = _paths_of(params, paths)
+    n_s, n_t, n_a = shocks.shape
+    if batch_size is None:
+        batch_size = 50 if n_t == 1 else max(1, 384 // n_t)
+    if batch_size < 1:
+        raise EngineInputError(f"batch_size must be >= 1, got {batch_size}")
+    if book is None:
+        book = build_unit_book(params, state)
+    n_m = params.markets.n
+    n_acc = book.n_accounts
+    pen = np.zeros(n_s)
+    short = np.zeros(n_s)
+    n_liq = np.zeros(n_s, dtype=np.int64)
+    n_bk = np.zeros(n_s, dtype=np.int64)
+    top2 = np.zeros((n_s, 2))
+    top2_acc = np.full((n_s, 2), -1, dtype=np.int64)
+    evaluated = np.zeros(n_s, dtype=np.int64)
+    candidates = np.zeros(n_s, dtype=np.int64)
+    by_step = np.zeros((n_s, n_t))
+    liq_by_step = np.zeros((n_s, n_t), dtype=np.int64)
+    notional = np.zeros((n_s, n_m))
+    acct = np.zeros((n_s, n_acc)) if want_account_shortfall else None
+    workers = max(1, min(4, os.cpu_count() or 1)) if threads is None else max(1, threads)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        fast = _Fast(params, book, shocks.reshape(n_s * n_t, n_a), pool)
+        if not prune:
+            fast.tol = np.full_like(fast.tol, np.inf)
+        if n_s:
+            moving = ~params.assets.stable
+            order = batch_order(shocks[:, :, moving] if moving.any() else shocks, batch_size)
+            batches = [order[i : i + batch_size] for i in range(0, n_s, batch_size)]
+            lo = np.stack([shocks[b].min(axis=(0, 1)) for b in batches])
+            hi = np.stack([shocks[b].max(axis=(0, 1)) for b in batches])
+            cands = fast.batch_candidates(lo, hi)
+            todo = np.argsort([-c.size for c in cands], kind="stable")
+
+            def one(k: int) -> tuple[int, _BatchOut]:
+                b = batches[k]
+                rb = shocks[b].reshape(b.size * n_t, n_a)
+                return k, _batch(fast, cands[k], rb, b.size, n_t, n_m, want_account_shortfall)
+
+            for k, out in pool.map(one, todo):
+                b = batches[k]
+                pen[b] = out.penalties
+                short[b] = out.shortfall
+                n_liq[b] = out.n_liq
+                n_bk[b] = out.n_bk
+                top2[b] = out.top2
+                top2_acc[b] = out.top2_acc
+                evaluated[b] = out.evaluated
+                candidates[b] = out.candidates
+                by_step[b] = out.by_step
+                liq_by_step[b] = out.liq_by_step
+                notional[b] = out.notional
+                if acct is not None and out.acct is not None:
+                    g_s, owner, sh = out.acct
+                    np.add.at(acct, (b[g_s], owner), sh)
+            del cands
+    fund = float(state.insurance_fund)
+    with np.errstate(divide="ignore"):
+        coverage = np.where(short > 0, fund / np.where(short > 0, short, 1.0), np.inf)
+    worst_step = np.where(short > 0, np.argmax(by_step, axis=1) + 1, 0) if n_t else np.zeros(n_s, dtype=np.int64)
+    share = pset.interpolated_share if pset is not None else np.zeros(n_s)
+    return PathStressResult(
+        family=pset.family if pset is not None else "paths",
+        kind=pset.kind if pset is not None else "",
+        step_hours=float(pset.step_hours) if pset is not None else 1.0,
+        names=pset.names if pset is not None else tuple(f"path {i}" for i in range(n_s)),
+        n_liquidated=n_liq,
+        n_bankrupt=n_bk,
+        shortfall=short,
+        penalties=pen,
+        insurance_fund=fund,
+        insurance_fund_after=np.maximum(0.0, fund + pen - short),
+        adl_amount=np.maximum(0.0, short - fund - pen),
+        coverage=coverage,
+        worst_step=worst_step.astype(np.int64),
+        shortfall_by_step=by_step,
+        liquidated_by_step=liq_by_step,
+        liquidated_notional=notional,
+        top2_shortfall=top2,
+        top2_account=top2_acc,
+        evaluated_steps=evaluated,
+        candidate_units=candidates,
+        interpolated_share=share,
+        worst_scenario=int(np.argmax(short)) if n_s else -1,
+        account_shortfall=acct,
+    )
