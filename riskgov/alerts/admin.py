@@ -19,6 +19,8 @@ from riskgov.reports.admin import ReadOnlyAdmin
 
 
 class AlertRuleForm(forms.ModelForm):
+    """A rule's fields, with its roles as checkboxes."""
+
     roles = forms.MultipleChoiceField(
         choices=[(r, ROLE_LABELS[r]) for r in ALL_ROLES], widget=forms.CheckboxSelectMultiple, required=True
     )
@@ -30,6 +32,8 @@ class AlertRuleForm(forms.ModelForm):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    """Rules are edited here; a save enqueues an evaluation after commit (module docstring)."""
+
     form = AlertRuleForm
     list_display = ("name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles")
     list_filter = ("kind", "enabled")
@@ -51,11 +55,15 @@ def _evaluate_soon() -> None:
 
 @admin.register(AlertFiring)
 class AlertFiringAdmin(ReadOnlyAdmin):
+    """Firings, read-only (opened and closed by the evaluation)."""
+
     list_display = ("rule", "subject", "value", "threshold", "run", "fired_at", "last_notified_at", "cleared_at")
     list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
 
 
 @admin.register(AlertNotification)
 class AlertNotificationAdmin(ReadOnlyAdmin):
+    """Notifications, read-only (sent by ``alerts.notify``)."""
+
     list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
     list_filter = ("event", "status")
