@@ -52,13 +52,13 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from riskgov.demo import DemoFiles, demo_load
     from riskgov.health.models import HealthRun, RunStatus
     from riskgov.health.services import health_run_create
     from riskgov.health.tasks import health_run
     from riskgov.parameters.selectors import active_market_versions
     from riskgov.snapshots.generator import generate_snapshot
     from riskgov.snapshots.services import snapshot_import
-    from riskgov.web.demo import DemoFiles, demo_load
 
     rows: list[tuple[str, str]] = []
     t = time.perf_counter()

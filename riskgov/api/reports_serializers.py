@@ -1,9 +1,9 @@
-"""Serializers of reports and alerts (read-only; send-now takes roles)."""
+"""Serializers of reports (read-only; send-now takes roles); alerts: ``alerts_serializers``."""
 
 from rest_framework import serializers
 
 from riskgov.core.roles import ALL_ROLES
-from riskgov.reports.models import AlertFiring, AlertRule, Report
+from riskgov.reports.models import Report
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -55,40 +55,3 @@ class SendNowSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="roles to e-mail (default RISKGOV_REPORT_ROLES)",
     )
-
-
-class AlertRuleSerializer(serializers.ModelSerializer):
-    market = serializers.SlugRelatedField(slug_field="symbol", read_only=True)
-    kind = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = AlertRule
-        fields = ["id", "name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles"]
-        read_only_fields = fields
-
-
-class AlertFiringSerializer(serializers.ModelSerializer):
-    rule_name = serializers.CharField(source="rule.name", read_only=True)
-    kind = serializers.CharField(source="rule.kind", read_only=True)
-    active = serializers.BooleanField(source="is_active", read_only=True)
-
-    class Meta:
-        model = AlertFiring
-        fields = [
-            "id",
-            "rule",
-            "rule_name",
-            "kind",
-            "subject",
-            "run",
-            "value",
-            "threshold",
-            "message",
-            "detail",
-            "fired_at",
-            "last_seen_at",
-            "last_notified_at",
-            "cleared_at",
-            "active",
-        ]
-        read_only_fields = fields

@@ -1,13 +1,11 @@
-"""Reports and alerts API (``/api/v1/reports/``, ``/api/v1/alerts/``, ``/api/v1/alert-rules/``).
+"""Reports API (``/api/v1/reports/``; alerts: ``alerts_views``).
 
 * reports: list, retrieve (with figures), ``html`` and ``pdf`` downloads — any role;
-  ``send-now`` (POST, admins; the service checks it) — 202, built and sent by a task;
-* alerts: firings (``?active=1`` for the open ones) — any role;
-* alert-rules: read-only (rules are edited in the admin).
+  ``send-now`` (POST, admins; the service checks it) — 202, built and sent by a task.
 """
 
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -65,30 +63,3 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data.is_valid(raise_exception=True)
         report_send_now(by=request.user, roles=data.validated_data.get("roles"))
         return Response({"message": "report queued"}, status=status.HTTP_202_ACCEPTED)
-
-
-class AlertFiringViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Alert firings, newest first (``?active=1``: only those still firing)."""
-
-    permission_classes = [HasAnyRole]
-    serializer_class = rs.AlertFiringSerializer
-    filterset_fields = ["rule", "run", "subject"]
-
-    @extend_schema(parameters=[OpenApiParameter("active", bool, description="only open firings")])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        if self.request.query_params.get("active") in ("1", "true", "yes"):
-            return selectors.active_firings()
-        return selectors.firings_history()
-
-
-class AlertRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Alert rules, read-only (edited in the admin)."""
-
-    permission_classes = [HasAnyRole]
-    serializer_class = rs.AlertRuleSerializer
-
-    def get_queryset(self):
-        return selectors.alert_rules()

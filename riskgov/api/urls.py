@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from riskgov.api import governance_views, health_views, reports_views, views
+from riskgov.api import alerts_views, governance_views, health_views, reports_views, views
 
 router = DefaultRouter()
 router.register("assets", views.AssetViewSet, basename="asset")
@@ -18,8 +18,8 @@ router.register("votes", governance_views.VoteViewSet, basename="vote")
 router.register("policy", governance_views.PolicyViewSet, basename="policy")
 router.register("audit-events", governance_views.AuditEventViewSet, basename="audit-event")
 router.register("reports", reports_views.ReportViewSet, basename="report")
-router.register("alerts", reports_views.AlertFiringViewSet, basename="alert")
-router.register("alert-rules", reports_views.AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", alerts_views.AlertFiringViewSet, basename="alert")
+router.register("alert-rules", alerts_views.AlertRuleViewSet, basename="alert-rule")
 
 urlpatterns = [
     path("", include(router.urls)),

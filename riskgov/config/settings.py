@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "riskgov.snapshots",
     "riskgov.health",
     "riskgov.reports",
+    "riskgov.alerts",
     "riskgov.web",
 ]
 
@@ -144,7 +145,7 @@ vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="riskgov <riskgov@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# --- Reports and alerts (riskgov.reports) ------------------------------------------------
+# --- Reports (riskgov.reports) and alerts (riskgov.alerts) -------------------------------
 # Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).
 RISKGOV_REPORT_ROLES = env.list("RISKGOV_REPORT_ROLES", default=["committee", "admin"])
 RISKGOV_REPORT_MAX_RUN_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", default=26.0)

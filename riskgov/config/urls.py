@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("riskgov.api.urls")),
     path("", include("riskgov.reports.urls")),
+    path("", include("riskgov.alerts.urls")),
     path("", include("riskgov.web.urls")),
 ]

@@ -21,12 +21,6 @@ from __future__ import annotations
 
 from celery import chord, shared_task
 
-# Make the project's Celery app (riskgov.config.celery, the only place it is made) the
-# current app before the tasks bind to one: ``riskgov.config`` does not import it, so a
-# process that only imported Django (runserver, pytest, a management command) would
-# otherwise bind these tasks to Celery's unconfigured default app.
-import riskgov.config.celery  # noqa: E402,F401  isort: skip
-
 
 def _fail(run_id: int, exc: BaseException) -> None:
     from riskgov.health.services import health_run_fail

@@ -1,26 +1,19 @@
-"""Admin: alert rules are edited here; reports, deliveries, firings and notifications are
-read-only (their state changes only through services). The report and alert schedules are
+"""Admin: reports and deliveries are read-only (their state changes only through services;
+alert rules are edited in the alerts app's admin, ``riskgov.alerts.admin``). The report and alert schedules are
 django-celery-beat "Periodic tasks" (``manage.py setup_schedules``); by default the daily
 report goes to ``RISKGOV_REPORT_ROLES``; other roles may be set in that task's ``kwargs``
 (``{"kind": "scheduled", "roles": ["committee", "admin"]}``; unknown names are dropped with
 a warning in the worker log).
-
-Saving a rule enqueues an evaluation after commit: disabling a rule, or changing its kind or
-market, closes its open firings then ("cleared" e-mail saying why, see ``alerts``) instead of
-at the next scheduled evaluation.
 """
 
-import logging
-
-from django import forms
 from django.contrib import admin
-from django.db import transaction
 
-from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
-from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report, ReportDelivery
+from riskgov.reports.models import Report, ReportDelivery
 
 
-class _ReadOnly(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A model whose rows change only through services: listed and viewed, never added or edited."""
+
     def has_add_permission(self, request):
         return False
 
@@ -29,57 +22,14 @@ class _ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(_ReadOnly):
+class ReportAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "kind", "status", "run", "created_by_name")
     list_filter = ("status", "kind")
     exclude = ("figures",)
 
 
 @admin.register(ReportDelivery)
-class ReportDeliveryAdmin(_ReadOnly):
+class ReportDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("report", "email", "status", "attempts", "claimed_at", "sent_at")
     list_filter = ("status",)
     search_fields = ("email",)
-
-
-class AlertRuleForm(forms.ModelForm):
-    roles = forms.MultipleChoiceField(
-        choices=[(r, ROLE_LABELS[r]) for r in ALL_ROLES], widget=forms.CheckboxSelectMultiple, required=True
-    )
-
-    class Meta:
-        model = AlertRule
-        fields = ["name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles"]
-
-
-@admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
-    form = AlertRuleForm
-    list_display = ("name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles")
-    list_filter = ("kind", "enabled")
-    list_editable = ("enabled",)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(_evaluate_soon, robust=True)
-
-
-def _evaluate_soon() -> None:
-    from riskgov.reports.tasks import alerts_evaluate_task
-
-    try:
-        alerts_evaluate_task.delay()
-    except Exception:  # noqa: BLE001 — the scheduled evaluation makes up for it
-        logging.getLogger(__name__).exception("could not enqueue an alert evaluation after a rule edit")
-
-
-@admin.register(AlertFiring)
-class AlertFiringAdmin(_ReadOnly):
-    list_display = ("rule", "subject", "value", "threshold", "run", "fired_at", "last_notified_at", "cleared_at")
-    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
-
-
-@admin.register(AlertNotification)
-class AlertNotificationAdmin(_ReadOnly):
-    list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("event", "status")

@@ -25,7 +25,7 @@ from riskgov.health.selectors import (
 )
 from riskgov.health.selectors import run_model_health as model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
-from riskgov.reports.models import AlertFiring, AlertNotification, AlertRule, Report
+from riskgov.reports.models import Report
 from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
 
 #: rows in the "riskiest" tables and in the worst historical windows
@@ -343,24 +343,3 @@ def role_recipients(roles: list[str] | tuple[str, ...]) -> list[Any]:
             seen.add(key)
             out.append(user)
     return out
-
-
-# --------------------------------------------------------------------------- alerts
-def alert_rules() -> QuerySet[AlertRule]:
-    """Every rule, with its market."""
-    return AlertRule.objects.select_related("market").order_by("kind", "name")
-
-
-def active_firings() -> QuerySet[AlertFiring]:
-    """Open firings, newest first."""
-    return AlertFiring.objects.filter(cleared_at__isnull=True).select_related("rule").order_by("-fired_at", "-id")
-
-
-def firings_history() -> QuerySet[AlertFiring]:
-    """Every firing (open and cleared), newest first."""
-    return AlertFiring.objects.select_related("rule").order_by("-fired_at", "-id")
-
-
-def pending_notifications() -> QuerySet[AlertNotification]:
-    """Notifications not yet sent (pending or failed), oldest first."""
-    return AlertNotification.objects.filter(status__in=["pending", "failed"]).order_by("created_at", "id")

@@ -1,4 +1,4 @@
-"""Celery interface of reports and alerts (STYLE rule 9): thin tasks, ids in, services inside.
+"""Celery interface of reports (STYLE rule 9): thin tasks, ids in, services inside.
 
 * ``reports.build_and_deliver`` — beat (daily, ``core.schedules``; the entry's kwargs may
   name ``roles``, editable in the admin — unknown names are dropped with a warning, and
@@ -6,14 +6,7 @@
   report keyed by the task id (a retry reuses the report it built) and delivers it once per
   person. Idempotent → ``acks_late``, retried on any error with backoff.
 * ``reports.retry_failed`` — re-sends one report's ``failed`` deliveries (enqueued by the
-  sweep of ``alerts.evaluate``).
-* ``alerts.evaluate`` — beat (every 15 min) and after every published run (signal). The run
-  id is only a trigger: the latest published run is evaluated (an older run is skipped).
-  Idempotent (state-based: a second evaluation of the same state changes nothing). The
-  scheduled call (no run id) also re-enqueues notifications and report deliveries whose
-  sending never happened or failed for good (``alerts.alert_notifications_requeue``,
-  ``services.report_deliveries_requeue``).
-* ``alerts.notify`` — one notification, claimed before sending, retried on failure.
+  sweep of ``alerts.evaluate``, ``riskgov.alerts.tasks``).
 """
 
 from __future__ import annotations
@@ -22,8 +15,6 @@ import logging
 from typing import Any
 
 from celery import shared_task
-
-import riskgov.config.celery  # noqa: E402,F401  isort: skip  (bind to the project's app)
 
 log = logging.getLogger(__name__)
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
@@ -64,28 +55,3 @@ def report_retry_failed_task(report_id: int) -> dict[str, int]:
     if report is None:
         return {"sent": 0, "skipped": 0, "failed": 0}
     return report_deliveries_retry(report=report)
-
-
-@shared_task(name="alerts.evaluate", acks_late=True, soft_time_limit=300, time_limit=330, **RETRY)
-def alerts_evaluate_task(run_id: int | None = None) -> dict[str, list[int]]:
-    """Evaluate the alert rules on the latest published run; ``run_id`` (a publication) is a
-    trigger only — an evaluation triggered by a run older than the latest is skipped. The
-    scheduled call (no ``run_id``) then re-enqueues stuck notifications and failed deliveries."""
-    from riskgov.reports.alerts import alert_notifications_requeue, alerts_evaluate
-    from riskgov.reports.services import report_deliveries_requeue
-
-    requeued = {}
-    if run_id is None:  # first, so that a failing evaluation does not hold the outbox back
-        requeued = {
-            "requeued_notifications": alert_notifications_requeue(),
-            "requeued_reports": report_deliveries_requeue(),
-        }
-    return {**alerts_evaluate(run_id=run_id), **requeued}
-
-
-@shared_task(name="alerts.notify", acks_late=True, soft_time_limit=120, time_limit=150, **RETRY)
-def alerts_notify_task(notification_id: int) -> int:
-    """Send one alert notification (at most once)."""
-    from riskgov.reports.alerts import alert_notification_send
-
-    return alert_notification_send(notification_id=notification_id)

@@ -1,4 +1,4 @@
-"""Committee UI URLs of reports and alerts (included by ``riskgov.config.urls``)."""
+"""Committee UI URLs of reports (included by ``riskgov.config.urls``)."""
 
 from django.urls import path
 
@@ -9,5 +9,4 @@ urlpatterns = [
     path("reports/send-now/", views.report_send_now_view, name="report-send-now"),
     path("reports/<int:pk>/html/", views.report_html, name="report-html"),
     path("reports/<int:pk>/pdf/", views.report_pdf, name="report-pdf"),
-    path("alerts/", views.alerts_page, name="alerts"),
 ]

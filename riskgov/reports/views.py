@@ -1,7 +1,8 @@
-"""Committee UI of reports and alerts: thin views over ``selectors`` and ``services``.
+"""Committee UI of reports: thin views over ``selectors`` and ``services`` (alerts:
+``riskgov.alerts.views``).
 
-Any role reads reports (list, HTML, PDF) and alerts; only admins "send now" (the service
-checks it too); alert rules are edited in the Django admin. The archived files are served
+Any role reads reports (list, HTML, PDF); only admins "send now" (the service checks it
+too). The archived files are served
 through these role-checked views, never as public media.
 """
 
@@ -13,12 +14,12 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from riskgov.core.access import role_required
 from riskgov.core.exceptions import DomainError, NotAllowed
 from riskgov.core.roles import ADMIN, ALL_ROLES, ROLE_LABELS, has_role
 from riskgov.reports import selectors
 from riskgov.reports.models import Report
 from riskgov.reports.services import report_roles_default, report_send_now
-from riskgov.web.access import role_required
 
 PAGE_SIZE = 50
 
@@ -80,19 +81,3 @@ def report_send_now_view(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, "The report is being built and sent; it appears here when it is archived.")
     return redirect("reports")
-
-
-@role_required
-def alerts_page(request: HttpRequest) -> HttpResponse:
-    """Active firings, the history of firings, and the rules (edited in the admin)."""
-    page = Paginator(selectors.firings_history(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "reports/alerts.html",
-        {
-            "active": list(selectors.active_firings()),
-            "page": page,
-            "rules": selectors.alert_rules(),
-            "can_edit_rules": request.user.is_staff and has_role(request.user, ADMIN),
-        },
-    )

@@ -231,6 +231,37 @@ def _prices(snapshot: Snapshot, params: ParameterSet, used: set[str]) -> tuple[n
     return out, tuple(source)
 
 
+def _symbols_checked(
+    snapshot: Snapshot, params: ParameterSet
+) -> tuple[dict[int, str], dict[int, str], set[str], dict[str, str]]:
+    """The symbols the whole snapshot uses (not just one range: every chunk fails alike),
+    checked against ``params``. Returns ``(market symbol by pk, asset symbol by pk, assets
+    held, base asset of each market used)``.
+
+    Raises:
+        DomainError: markets or assets missing from ``params`` (names all of them).
+    """
+    market_symbols = dict(Market.objects.values_list("pk", "symbol"))
+    asset_symbols = dict(Asset.objects.values_list("pk", "symbol"))
+    used_markets = set(snapshot.long_open_interest)
+    bal_assets = SnapshotBalance.objects.filter(snapshot=snapshot).values_list("asset_id", flat=True).distinct()
+    used_assets = {asset_symbols[a] for a in bal_assets.order_by()}
+    base_of = dict(Market.objects.filter(symbol__in=used_markets).values_list("symbol", "base_asset__symbol"))
+    missing_markets = sorted(used_markets - set(params.markets.symbols))
+    missing_assets = sorted(used_assets - set(params.assets.symbols))
+    if missing_markets or missing_assets:
+        parts = []
+        if missing_markets:
+            parts.append(f"markets {', '.join(missing_markets)}")
+        if missing_assets:
+            parts.append(f"assets {', '.join(missing_assets)}")
+        raise DomainError(
+            f"snapshot {snapshot.pk} uses symbols missing from the parameter set: {'; '.join(parts)}",
+            extra={"missing_markets": missing_markets, "missing_assets": missing_assets},
+        )
+    return market_symbols, asset_symbols, used_assets, base_of
+
+
 def snapshot_venue_state(
     *, snapshot: Snapshot, params: ParameterSet, first_account: int = 0, last_account: int | None = None
 ) -> SnapshotState:
@@ -255,25 +286,7 @@ def snapshot_venue_state(
     if not 0 <= first <= last <= n_total:
         raise DomainError(f"account range [{first}, {last}) is not within [0, {n_total}]")
 
-    # Symbols used by the whole snapshot (not just this range): every chunk fails alike.
-    market_symbols = dict(Market.objects.values_list("pk", "symbol"))
-    asset_symbols = dict(Asset.objects.values_list("pk", "symbol"))
-    used_markets = set(snapshot.long_open_interest)
-    bal_assets = SnapshotBalance.objects.filter(snapshot=snapshot).values_list("asset_id", flat=True).distinct()
-    used_assets = {asset_symbols[a] for a in bal_assets.order_by()}
-    base_of = dict(Market.objects.filter(symbol__in=used_markets).values_list("symbol", "base_asset__symbol"))
-    missing_markets = sorted(used_markets - set(params.markets.symbols))
-    missing_assets = sorted(used_assets - set(params.assets.symbols))
-    if missing_markets or missing_assets:
-        parts = []
-        if missing_markets:
-            parts.append(f"markets {', '.join(missing_markets)}")
-        if missing_assets:
-            parts.append(f"assets {', '.join(missing_assets)}")
-        raise DomainError(
-            f"snapshot {snapshot.pk} uses symbols missing from the parameter set: {'; '.join(parts)}",
-            extra={"missing_markets": missing_markets, "missing_assets": missing_assets},
-        )
+    market_symbols, asset_symbols, used_assets, base_of = _symbols_checked(snapshot, params)
     prices, price_source = _prices(snapshot, params, used_assets | set(base_of.values()))
 
     # Whole-snapshot open interest (§3): exact long sizes × mark price.

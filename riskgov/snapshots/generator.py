@@ -47,20 +47,19 @@ amounts) and at most 10 decimals for USD margins, so the files are exact decimal
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date as date_cls
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from django.conf import settings
 
 from riskgov.core.exceptions import DomainError
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.selectors import price_matrix
+from riskgov.snapshots.generator_files import decimal_strings, table_write, venue_tables
 from riskgov.snapshots.validation import FORMAT
 
 __all__ = ["generate_snapshot"]
@@ -89,29 +88,6 @@ NEAR_RANGE = (1.02, 1.15)
 INSURANCE_FUND_SHARE_OF_OI = 0.0075
 HL_SNAPSHOT = Path("margin") / "hyperliquid_perp_meta_snapshot.csv"
 _CHUNK = 100_000
-
-
-def _decimal_strings(values: np.ndarray, *, sig: int, max_places: int = 18) -> tuple[np.ndarray, pa.Array]:
-    """Round to ``sig`` significant digits (at most ``max_places`` decimals) and write plain decimals.
-
-    Returns the rounded float values and their exact decimal strings (vectorized: integer
-    mantissa and decimals, then pyarrow string kernels).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    mag = np.floor(np.log10(np.where(v != 0, np.abs(v), 1.0))).astype(np.int64)
-    places = np.clip(sig - 1 - mag, 0, max_places)
-    scale = 10.0**places
-    mant = np.rint(np.abs(v) * scale).astype(np.int64)
-    pow10 = 10 ** places.astype(np.int64)
-    ip, fp = np.divmod(mant, pow10)
-    fp18 = fp * 10 ** (18 - places)
-    frac = pc.utf8_lpad(pc.cast(pa.array(fp18), pa.string()), 18, "0")
-    frac = pc.utf8_rtrim(frac, "0")
-    sign = pc.if_else(pa.array((v < 0) & (mant != 0)), "-", "")
-    text = pc.binary_join_element_wise(sign, pc.cast(pa.array(ip), pa.string()), "", "")
-    text = pc.if_else(pc.equal(frac, ""), text, pc.binary_join_element_wise(text, frac, "."))
-    rounded = np.sign(v) * (ip + fp / scale)
-    return rounded, text
 
 
 def _choose_date(pm, wanted: str | None) -> tuple[int, str]:
@@ -143,13 +119,51 @@ def _hl_weights(symbols: list[str]) -> np.ndarray:
     return w / w.sum()
 
 
-def _table_write(table: pa.Table, out: Path, name: str, fmt: str) -> None:
-    if fmt == "parquet":
-        pq.write_table(table, out / f"{name}.parquet")
-    else:
-        with (out / f"{name}.csv").open("wb") as fh:
-            fh.write((",".join(table.column_names) + "\n").encode())
-            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+@dataclass(frozen=True)
+class _PriceDay:
+    """The prices the venue is generated at: the date's closes and the entry window.
+
+    ``price`` (assets,) close on ``day`` (NaN: no price; stables without one are 1);
+    ``price_full`` the same with NaN → 1 (unused assets: any valid price); ``window``
+    (days, columns of ``col_of``) the closes of the entry window, gaps filled with the day's
+    close; ``live`` the markets whose base asset has a price (``skipped`` the others);
+    ``stable`` the stable asset held by every account, ``extras`` the multi-collateral assets.
+    """
+
+    day: str
+    price: np.ndarray
+    price_full: np.ndarray
+    window: np.ndarray
+    col_of: dict[str, int]
+    live: np.ndarray
+    skipped: int
+    stable: int
+    extras: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Book:
+    """The accounts and positions drawn: account arrays (A,), position arrays (P,)."""
+
+    n: int
+    value: np.ndarray
+    account: np.ndarray
+    market: np.ndarray
+    isolated: np.ndarray
+    iso_margin: np.ndarray
+    entry: np.ndarray
+    entry_text: pa.Array
+    size: np.ndarray
+    size_text: pa.Array
+
+
+@dataclass(frozen=True)
+class _Collateral:
+    """Balances per account: ``stable_amount`` (A,), ``extra_amount`` (A, extras), ``multi`` (A,)."""
+
+    multi: np.ndarray
+    stable_amount: np.ndarray
+    extra_amount: np.ndarray
 
 
 def generate_snapshot(
@@ -187,11 +201,27 @@ def generate_snapshot(
         from riskgov.parameters.adapters import engine_parameters
 
         params = engine_parameters().params
-    rng = np.random.default_rng(seed)
-    mk, ak = params.markets, params.assets
-    n = int(accounts)
+    rng = np.random.default_rng(seed)  # the draws below happen in this order, always
+    prices = _price_day(params, date)
+    book = _book(rng, params, prices, int(accounts))
+    collateral = _collateral(rng, params, prices, book)
+    stable_amount, iso_margin = _settle_health(rng, params, prices, book, collateral)
+    tables = venue_tables(params, prices, book, collateral, stable_amount=stable_amount, iso_margin=iso_margin)
+    meta = _meta(params, prices, book, seed=seed, insurance_fund_usd=insurance_fund_usd)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("prices", "accounts", "balances", "positions"):
+        for ext in ("csv", "parquet"):
+            (out / f"{stale}.{ext}").unlink(missing_ok=True)
+    (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    for name, table in tables.items():
+        table_write(table, out, name, fmt)
+    return out
 
-    # ---- prices at the date, the 30-day window for entries
+
+def _price_day(params: ParameterSet, date: str | None) -> _PriceDay:
+    """Prices at the date, the 30-day window for entries, the collateral assets."""
+    mk, ak = params.markets, params.assets
     base_symbols = sorted({ak.symbols[i] for i in mk.base_asset.tolist()})
     extra_symbols = [s for s in MULTI_COLLATERAL_ASSETS if s in ak.symbols]
     pm = price_matrix(symbols=list(dict.fromkeys(base_symbols + extra_symbols)))
@@ -216,15 +246,14 @@ def generate_snapshot(
         raise DomainError("the parameter set has no stable asset to hold as collateral")
     stable = ak.index("USDT") if "USDT" in ak.symbols and bool(ak.stable[ak.index("USDT")]) else stables[0]
     extras = np.array([ak.index(s) for s in extra_symbols if np.isfinite(price[ak.index(s)]) and ak.index(s) != stable])
+    price_full = np.where(np.isfinite(price), price, 1.0)  # unused assets: any valid price
+    return _PriceDay(day, price, price_full, window, col_of, live, skipped, stable, extras)
 
-    # ---- accounts: collateral value, positions per account
-    value = np.clip((rng.pareto(PARETO_ALPHA, n) + 1.0) * EQUITY_SCALE_USD, *EQUITY_CLIP_USD)
-    active = rng.random(n) >= IDLE_SHARE
-    k = rng.geometric(POSITIONS_GEOMETRIC_P, n) + np.maximum(0, np.floor(np.log10(value / 1e4))).astype(np.int64)
-    k = np.where(active, np.minimum(k, min(MAX_POSITIONS, live.size)), 0)
-    kmax = int(k.max(initial=0))
 
-    # ---- distinct markets per account: Gumbel top-k on log Hyperliquid OI shares
+def _markets_chosen(rng: np.random.Generator, params: ParameterSet, live: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``k[a]`` distinct markets per account: Gumbel top-k on log Hyperliquid OI shares -> (P,)."""
+    mk = params.markets
+    n, kmax = k.size, int(k.max(initial=0))
     logw = np.log(_hl_weights([mk.symbols[i] for i in live.tolist()]))
     chosen = []
     for lo in range(0, n, _CHUNK):
@@ -233,11 +262,23 @@ def generate_snapshot(
         top = np.argsort(-keys, axis=1)[:, :kmax]
         take = np.arange(kmax)[None, :] < k[lo:hi, None]
         chosen.append(live[top[take]])
-    market = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+    return np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+
+
+def _book(rng: np.random.Generator, params: ParameterSet, prices: _PriceDay, n: int) -> _Book:
+    """Accounts (collateral value, positions per account) and their positions: markets,
+    margin shares (Dirichlet with a free slot), leverage within the bracket limit, entry
+    prices from the real 30-day window, sizes at entry notional."""
+    mk, ak = params.markets, params.assets
+    live = prices.live
+    value = np.clip((rng.pareto(PARETO_ALPHA, n) + 1.0) * EQUITY_SCALE_USD, *EQUITY_CLIP_USD)
+    active = rng.random(n) >= IDLE_SHARE
+    k = rng.geometric(POSITIONS_GEOMETRIC_P, n) + np.maximum(0, np.floor(np.log10(value / 1e4))).astype(np.int64)
+    k = np.where(active, np.minimum(k, min(MAX_POSITIONS, live.size)), 0)
+    market = _markets_chosen(rng, params, live, k)
     account = np.repeat(np.arange(n), k)
     n_pos = market.size
 
-    # ---- margin shares (Dirichlet with a free slot), leverage within the bracket limit
     g = rng.gamma(1.0, size=n_pos)
     free = rng.gamma(FREE_SHARE_ALPHA, size=n)
     total = np.bincount(account, weights=g, minlength=n) + free
@@ -254,23 +295,27 @@ def generate_snapshot(
     notional = np.minimum(margin * lev, 0.95 * mk.max_position_notional[market])
     isolated = rng.random(n_pos) < ISOLATED_SHARE
 
-    # ---- entry prices from the real 30-day window, sizes at entry notional
     asset_of = mk.base_asset[market]
-    cols = np.array([col_of.get(ak.symbols[a], -1) for a in range(ak.n)])[asset_of]
-    day_pick = rng.integers(0, window.shape[0], n_pos)
-    entry = window[day_pick, cols] * (1.0 + rng.normal(0.0, ENTRY_NOISE, n_pos))
-    entry, entry_text = _decimal_strings(entry, sig=10)
+    cols = np.array([prices.col_of.get(ak.symbols[a], -1) for a in range(ak.n)])[asset_of]
+    day_pick = rng.integers(0, prices.window.shape[0], n_pos)
+    entry = prices.window[day_pick, cols] * (1.0 + rng.normal(0.0, ENTRY_NOISE, n_pos))
+    entry, entry_text = decimal_strings(entry, sig=10)
     side = np.where(rng.random(n_pos) < LONG_SHARE, 1.0, -1.0)
-    size, size_text = _decimal_strings(side * notional / entry, sig=10)
+    size, size_text = decimal_strings(side * notional / entry, sig=10)
     iso_margin = np.where(isolated, margin, 0.0)
+    return _Book(n, value, account, market, isolated, iso_margin, entry, entry_text, size, size_text)
 
-    # ---- collateral: cross value = value − isolated margins; composition
-    cross_value = value - np.bincount(account, weights=iso_margin, minlength=n)
+
+def _collateral(rng: np.random.Generator, params: ParameterSet, prices: _PriceDay, book: _Book) -> _Collateral:
+    """Cross collateral = value − isolated margins; stablecoin, or BTC/ETH/USDC for 10 % of
+    the accounts (a tenth of those with a stablecoin liability backed by more of them)."""
+    ak, n, extras, price = params.assets, book.n, prices.extras, prices.price
+    cross_value = book.value - np.bincount(book.account, weights=book.iso_margin, minlength=n)
     multi = (rng.random(n) < MULTI_COLLATERAL_SHARE) & (extras.size > 0)
     liability = multi & (rng.random(n) < LIABILITY_SHARE)
     extra_share = np.where(multi, rng.uniform(0.3, 0.9, n), 0.0)
     debt = np.where(liability, rng.uniform(0.05, 0.3, n) * cross_value, 0.0)
-    stable_amount = (cross_value * (1.0 - extra_share) - debt) / price[stable]
+    stable_amount = (cross_value * (1.0 - extra_share) - debt) / price[prices.stable]
     if extras.size:
         w = rng.dirichlet(np.full(extras.size, 0.7), n)
         w = np.where(w < 0.1, 0.0, w)
@@ -280,26 +325,41 @@ def generate_snapshot(
         extra_amount = np.where(multi[:, None], extra_amount, 0.0)
     else:
         extra_amount = np.zeros((n, 0))
+    return _Collateral(multi, stable_amount, extra_amount)
 
-    # ---- health at the snapshot's prices: top up, then a handful under / near MM
-    def state_of(stable_amt: np.ndarray, iso_w: np.ndarray) -> VenueState:
-        rows_a, rows_j = np.nonzero(extra_amount)
-        portfolio = Portfolio(
-            n_accounts=n,
-            balance_account=np.concatenate([np.arange(n), rows_a]).astype(np.int64),
-            balance_asset=np.concatenate([np.full(n, stable), extras[rows_j] if extras.size else []]).astype(np.int64),
-            balance_amount=np.concatenate([stable_amt, extra_amount[rows_a, rows_j]]),
-            position_account=account.astype(np.int64),
-            position_market=market.astype(np.int64),
-            size=size,
-            entry_price=entry,
-            isolated=isolated,
-            isolated_margin=iso_w,
-        )
-        return VenueState(portfolio=portfolio, asset_prices=price_full)
 
-    price_full = np.where(np.isfinite(price), price, 1.0)  # unused assets: any valid price
-    health = evaluate_health(params, state_of(stable_amount, iso_margin), with_prices=False)
+def _venue_state(
+    prices: _PriceDay, book: _Book, extra_amount: np.ndarray, stable_amt: np.ndarray, iso_w: np.ndarray
+) -> VenueState:
+    """The engine's view of the drawn venue (balances: the stable row, then the extras)."""
+    n, extras, stable = book.n, prices.extras, prices.stable
+    rows_a, rows_j = np.nonzero(extra_amount)
+    portfolio = Portfolio(
+        n_accounts=n,
+        balance_account=np.concatenate([np.arange(n), rows_a]).astype(np.int64),
+        balance_asset=np.concatenate([np.full(n, stable), extras[rows_j] if extras.size else []]).astype(np.int64),
+        balance_amount=np.concatenate([stable_amt, extra_amount[rows_a, rows_j]]),
+        position_account=book.account.astype(np.int64),
+        position_market=book.market.astype(np.int64),
+        size=book.size,
+        entry_price=book.entry,
+        isolated=book.isolated,
+        isolated_margin=iso_w,
+    )
+    return VenueState(portfolio=portfolio, asset_prices=prices.price_full)
+
+
+def _settle_health(
+    rng: np.random.Generator, params: ParameterSet, prices: _PriceDay, book: _Book, coll: _Collateral
+) -> tuple[np.ndarray, np.ndarray]:
+    """Health at the snapshot's prices: top up what a month of moves left under maintenance
+    margin, then set a handful just under and just above it. Returns the stable amounts
+    (A,) and isolated margins (P,)."""
+    n, n_pos, stable, price = book.n, book.market.size, prices.stable, prices.price
+    stable_amount, iso_margin = coll.stable_amount, book.iso_margin
+    health = evaluate_health(
+        params, _venue_state(prices, book, coll.extra_amount, stable_amount, iso_margin), with_prices=False
+    )
     pmx, am = health.positions, health.accounts
     bad_iso = pmx.isolated_liquidatable
     iso_margin = iso_margin + np.where(
@@ -314,68 +374,22 @@ def generate_snapshot(
     handful = max(3, round(n * HANDFUL_SHARE))
     under_t = mm * rng.uniform(*UNDER_RANGE, n)
     near_t = mm * rng.uniform(*NEAR_RANGE, n)
-    eligible = (mm > 0) & ~multi & (stable_amount * price[stable] + (under_t - eq) >= 0)
+    eligible = (mm > 0) & ~coll.multi & (stable_amount * price[stable] + (under_t - eq) >= 0)
     cand = rng.permutation(np.flatnonzero(eligible))
     under, near = cand[:handful], cand[handful : 2 * handful]
     stable_amount[under] += (under_t[under] - eq[under]) / price[stable]
     stable_amount[near] += (near_t[near] - eq[near]) / price[stable]
+    return stable_amount, iso_margin
 
-    # ---- exact strings
-    _, stable_text = _decimal_strings(stable_amount, sig=12, max_places=10)
-    iso_margin, iso_text = _decimal_strings(iso_margin, sig=12, max_places=10)
-    rows_a, rows_j = np.nonzero(extra_amount)
-    _, extra_text = _decimal_strings(extra_amount[rows_a, rows_j], sig=10)
-    width = max(7, len(str(n)))
-    ids = pc.binary_join_element_wise(
-        "acct-", pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), width, "0"), ""
-    )
 
-    # prices: every asset used (stable, extras, bases of live markets), real close strings
-    used_assets = sorted({stable, *extras.tolist(), *mk.base_asset[live].tolist()}, key=lambda i: ak.symbols[i])
-    _, ptext = _decimal_strings(price[used_assets], sig=12)
-    prices_t = pa.table({"asset": pa.array([ak.symbols[i] for i in used_assets]), "price": ptext})
-    accounts_t = pa.table({"account_id": ids})
-    # balances in account order: stable row, then extras
-    b_acc = np.concatenate([np.arange(n), rows_a])
-    b_asset = np.concatenate([np.full(n, stable), extras[rows_j] if extras.size else np.zeros(0, np.int64)]).astype(
-        np.int64
-    )
-    b_text = pa.concat_arrays([stable_text, extra_text])
-    b_order = np.argsort(b_acc, kind="stable")
-    asset_names = pa.array(list(ak.symbols))
-    balances_t = pa.table(
-        {
-            "account_id": ids.take(pa.array(b_acc[b_order])),
-            "asset": asset_names.take(pa.array(b_asset[b_order])),
-            "amount": b_text.take(pa.array(b_order)),
-        }
-    )
-    market_names = pa.array(list(mk.symbols))
-    positions_t = pa.table(
-        {
-            "account_id": ids.take(pa.array(account)),
-            "market": market_names.take(pa.array(market)),
-            "size": size_text,
-            "entry_price": entry_text,
-            "margin_mode": pc.if_else(pa.array(isolated), "isolated", "cross"),
-            "isolated_margin": pc.if_else(pa.array(isolated), iso_text, pa.scalar(None, pa.string())),
-        }
-    )
-    oi = float(np.sum(np.maximum(size, 0.0) * price_full[mk.base_asset[market]]))
+def _meta(
+    params: ParameterSet, prices: _PriceDay, book: _Book, *, seed: int, insurance_fund_usd: float | None
+) -> dict[str, str]:
+    """``snapshot.json``: the venue's label, the date and the insurance fund (0.75 % of OI by default)."""
+    mk, n = params.markets, book.n
+    oi = float(np.sum(np.maximum(book.size, 0.0) * prices.price_full[mk.base_asset[book.market]]))
     fund = INSURANCE_FUND_SHARE_OF_OI * oi if insurance_fund_usd is None else float(insurance_fund_usd)
-    fund_text = _decimal_strings(np.array([round(fund, 2)]), sig=20, max_places=2)[1][0].as_py()
-    note = f"; {skipped} markets without prices skipped" if skipped else ""
-    venue = f"Generated demo venue (seed {seed}, {n:,} accounts, prices of {day}{note})"[:100]
-    meta = {"format": FORMAT, "venue": venue, "taken_at": f"{day}T23:59:59Z", "insurance_fund_usd": fund_text}
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("prices", "accounts", "balances", "positions"):
-        for ext in ("csv", "parquet"):
-            (out / f"{stale}.{ext}").unlink(missing_ok=True)
-    (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    _table_write(prices_t, out, "prices", fmt)
-    _table_write(accounts_t, out, "accounts", fmt)
-    _table_write(balances_t, out, "balances", fmt)
-    _table_write(positions_t, out, "positions", fmt)
-    return out
+    fund_text = decimal_strings(np.array([round(fund, 2)]), sig=20, max_places=2)[1][0].as_py()
+    note = f"; {prices.skipped} markets without prices skipped" if prices.skipped else ""
+    venue = f"Generated demo venue (seed {seed}, {n:,} accounts, prices of {prices.day}{note})"[:100]
+    return {"format": FORMAT, "venue": venue, "taken_at": f"{prices.day}T23:59:59Z", "insurance_fund_usd": fund_text}

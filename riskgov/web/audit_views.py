@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from riskgov.core.access import role_required
 from riskgov.core.models import AuditEvent
 from riskgov.web import forms as f
-from riskgov.web.access import role_required
 
 AUDIT_PAGE_SIZE = 50
 AUDIT_CSV_FIELDS = (

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from riskgov.core.access import forbidden, role_required
 from riskgov.core.exceptions import DomainError, NotAllowed
 from riskgov.core.roles import ANALYST, COMMITTEE, has_role
 from riskgov.governance import selectors as gov_selectors
@@ -22,7 +23,6 @@ from riskgov.markets.models import Asset, Market
 from riskgov.parameters import selectors as param_selectors
 from riskgov.parameters.models import BRACKET_INPUT_FIELDS, MARKET_FIELDS, VersionStatus
 from riskgov.web import forms as f
-from riskgov.web.access import forbidden, role_required
 from riskgov.web.governance_views import _money
 from riskgov.web.templatetags.riskgov_format import leverage, pct
 

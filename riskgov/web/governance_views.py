@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_fsm import TransitionNotAllowed
 
+from riskgov.core.access import role_required
 from riskgov.core.exceptions import DomainError, NotAllowed
 from riskgov.core.models import AuditEvent
 from riskgov.core.roles import ANALYST, COMMITTEE, has_role
@@ -31,7 +32,6 @@ from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
 from riskgov.web import forms as f
-from riskgov.web.access import role_required
 from riskgov.web.templatetags.riskgov_format import leverage, pct
 
 FRACTION_FIELDS = {"liquidation_penalty", "initial_margin_fraction", "maintenance_margin_fraction", "haircut"}

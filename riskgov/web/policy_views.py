@@ -6,13 +6,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from riskgov.core.access import role_required
 from riskgov.core.exceptions import DomainError, NotAllowed
 from riskgov.core.roles import ADMIN, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy
 from riskgov.web import forms as f
-from riskgov.web.access import role_required
 from riskgov.web.change_views import _domain_errors
 
 

@@ -6,8 +6,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
 from riskgov.core.roles import ADMIN, VIEWER
-from riskgov.reports.models import AlertFiring, AlertKind, AlertRule, Report
+from riskgov.reports.models import Report
 from riskgov.reports.services import report_build
 from tests.reports.conftest import make_run
 
@@ -57,7 +58,7 @@ def test_no_role_no_reports(api, users, report):
 
 
 def test_alerts_api_lists_firings_and_rules(api, users, django_capture_on_commit_callbacks):
-    from riskgov.reports.alerts import alerts_evaluate
+    from riskgov.alerts.services import alerts_evaluate
 
     AlertRule.objects.create(name="cov", kind=AlertKind.COVERAGE_AT_ES, threshold=Decimal(1))
     with django_capture_on_commit_callbacks(execute=True):
@@ -99,7 +100,7 @@ def test_send_now_needs_csrf(users, report):
 
 
 def test_alerts_page_and_nav(client, users, django_capture_on_commit_callbacks):
-    from riskgov.reports.alerts import alerts_evaluate
+    from riskgov.alerts.services import alerts_evaluate
 
     AlertRule.objects.create(name="coverage rule", kind=AlertKind.COVERAGE_AT_ES, threshold=Decimal(1))
     with django_capture_on_commit_callbacks(execute=True):

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from riskgov.reports.models import AlertFiring, AlertKind, AlertNotification, AlertRule, DeliveryStatus, Report
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertNotification, AlertRule
+from riskgov.reports.models import DeliveryStatus, Report
 from tests import celery_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -15,8 +15,8 @@ from django.utils import timezone
 from riskgov.health.selectors import freshness_limits, run_model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports import selectors
-from riskgov.reports.alerts import alerts_evaluate
-from riskgov.reports.models import AlertFiring, AlertKind, AlertRule
+from riskgov.alerts.firing import alerts_evaluate
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
 from riskgov.reports.read_models import MarketRisk, RunOverview
 from tests.reports.conftest import make_run
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from riskgov.demo import DemoFiles, demo_load
 from riskgov.engine.brackets import bracket_index
 from riskgov.engine.health import evaluate_health
 from riskgov.parameters.adapters import engine_parameters
 from riskgov.snapshots.adapters import snapshot_venue_state
 from riskgov.snapshots.generator import generate_snapshot
 from riskgov.snapshots.models import Snapshot
-from riskgov.web.demo import DemoFiles, demo_load
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from riskgov.web.demo import DemoFiles, demo_health_run, demo_load, demo_snapshot_ensure
+from riskgov.demo import DemoFiles, demo_health_run, demo_load, demo_snapshot_ensure
 
 
 class Command(BaseCommand):

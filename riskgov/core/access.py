@@ -1,4 +1,4 @@
-"""Access to the committee UI: a riskgov role is required; refusals render one 403 page."""
+"""Access to the committee UI and the reports: a riskgov role is required; refusals render one 403 page."""
 
 from __future__ import annotations
 

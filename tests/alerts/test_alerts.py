@@ -10,13 +10,15 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from riskgov.alerts import outbox
+from riskgov.alerts import services as alerts
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertNotification, AlertRule
+from riskgov.alerts.services import alert_notification_send, alert_notifications_requeue, alerts_evaluate
+from riskgov.alerts.tasks import alerts_evaluate_task
 from riskgov.governance.models import Proposal, ProposalKind
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunStatus
 from riskgov.markets.models import Market
-from riskgov.reports import alerts
-from riskgov.reports.alerts import alert_notification_send, alert_notifications_requeue, alerts_evaluate
-from riskgov.reports.models import AlertFiring, AlertKind, AlertNotification, AlertRule, DeliveryStatus
-from riskgov.reports.tasks import alerts_evaluate_task
+from riskgov.reports.models import DeliveryStatus
 from riskgov.snapshots.models import Snapshot
 from tests.factories import AssetFactory, MarketFactory, UserFactory
 from tests.reports.conftest import make_run
@@ -332,7 +334,7 @@ def test_unknown_inputs_keep_the_state_and_disabled_rules_are_skipped(committee,
 def test_a_notification_is_sent_once_even_when_retried(committee, django_capture_on_commit_callbacks):
     rule(AlertKind.COVERAGE_AT_ES, 1)
     run = make_run(coverage_at_es=0.5)
-    with mock.patch.object(alerts.EmailMessage, "send", side_effect=ConnectionError("smtp down")):
+    with mock.patch.object(outbox.EmailMessage, "send", side_effect=ConnectionError("smtp down")):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             out = alerts_evaluate(run=run)
         with pytest.raises(ConnectionError):
@@ -444,7 +446,7 @@ def test_a_failed_enqueue_is_made_up_by_the_scheduled_sweep(committee, django_ca
     cap = django_capture_on_commit_callbacks
     rule(AlertKind.COVERAGE_AT_ES, 1)
     make_run(coverage_at_es=0.5)
-    with mock.patch("riskgov.reports.tasks.alerts_notify_task.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("riskgov.alerts.tasks.alerts_notify_task.delay", side_effect=ConnectionError("broker down")):
         out = evaluate(capture=cap)  # robust on_commit: the error is logged, the evaluation stands
     n = AlertNotification.objects.get(pk=out["notifications"][0])
     assert n.status == DeliveryStatus.PENDING and mail.outbox == []
@@ -519,7 +521,7 @@ def test_a_rule_whose_kind_or_market_changed_closes_the_old_episode(committee, b
 def test_saving_a_rule_in_the_admin_evaluates_soon(committee, rf, django_capture_on_commit_callbacks):
     from django.contrib.admin.sites import site
 
-    from riskgov.reports.admin import AlertRuleAdmin
+    from riskgov.alerts.admin import AlertRuleAdmin
 
     cap = django_capture_on_commit_callbacks
     r = rule(AlertKind.COVERAGE_AT_ES, 1)

@@ -5,7 +5,7 @@ Rules that exist (by name), perhaps edited in the admin, are kept as they are.
 
 from django.core.management.base import BaseCommand
 
-from riskgov.reports.alerts import alert_rules_ensure_defaults
+from riskgov.alerts.services import alert_rules_ensure_defaults
 
 
 class Command(BaseCommand):

@@ -1,0 +1,69 @@
+"""Admin of the alerts: rules are edited here; firings and notifications are read-only (their
+state changes only through ``firing`` and ``outbox``). The alert schedule is the
+django-celery-beat "Periodic task" ``alerts.evaluate`` (``manage.py setup_schedules``).
+
+Saving a rule enqueues an evaluation after commit: disabling a rule, or changing its kind or
+market, closes its open firings then ("cleared" e-mail saying why, see ``riskgov.alerts``)
+instead of at the next scheduled evaluation.
+"""
+
+import logging
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+
+from riskgov.alerts.models import AlertFiring, AlertNotification, AlertRule
+from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
+from riskgov.reports.admin import ReadOnlyAdmin
+
+
+class AlertRuleForm(forms.ModelForm):
+    """A rule's fields, with its roles as checkboxes."""
+
+    roles = forms.MultipleChoiceField(
+        choices=[(r, ROLE_LABELS[r]) for r in ALL_ROLES], widget=forms.CheckboxSelectMultiple, required=True
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = ["name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Rules are edited here; a save enqueues an evaluation after commit (module docstring)."""
+
+    form = AlertRuleForm
+    list_display = ("name", "kind", "threshold", "market", "enabled", "renotify_minutes", "roles")
+    list_filter = ("kind", "enabled")
+    list_editable = ("enabled",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(_evaluate_soon, robust=True)
+
+
+def _evaluate_soon() -> None:
+    from riskgov.alerts.tasks import alerts_evaluate_task
+
+    try:
+        alerts_evaluate_task.delay()
+    except Exception:  # noqa: BLE001 — the scheduled evaluation makes up for it
+        logging.getLogger(__name__).exception("could not enqueue an alert evaluation after a rule edit")
+
+
+@admin.register(AlertFiring)
+class AlertFiringAdmin(ReadOnlyAdmin):
+    """Firings, read-only (opened and closed by the evaluation)."""
+
+    list_display = ("rule", "subject", "value", "threshold", "run", "fired_at", "last_notified_at", "cleared_at")
+    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
+
+
+@admin.register(AlertNotification)
+class AlertNotificationAdmin(ReadOnlyAdmin):
+    """Notifications, read-only (sent by ``alerts.notify``)."""
+
+    list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("event", "status")

@@ -1,0 +1,216 @@
+"""Alert evaluators: one function per ``AlertKind`` that observes its subjects now.
+
+An evaluator reads the latest published run (``Context``), governance and prices and returns
+``Observation``s (one per subject: the venue, a market, a proposal), or ``None`` when the
+rule's inputs are unknown (its state is kept). ``EVALUATORS`` maps a kind to its function;
+the state machine that turns observations into firings is ``riskgov.alerts.firing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Max
+
+from riskgov.alerts.models import AlertKind, AlertRule
+from riskgov.engine.model_flags import mmf_check
+from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
+from riskgov.health.models import AccountResult, HealthRun, RunStatus
+from riskgov.reports import selectors
+
+PLACES = Decimal("1e-12")
+
+
+def dec(x: float | int | Decimal | None) -> Decimal | None:
+    """An observed value as stored (``Decimal`` at 12 places; ``None`` stays ``None``)."""
+    if x is None:
+        return None
+    return Decimal(str(x)).quantize(PLACES)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One subject of a rule as observed now: its value, the line, whether it is crossed
+    (``firing``: ``None`` = this subject's inputs are unknown — its state is kept)."""
+
+    subject: str
+    value: float | None
+    threshold: float | Decimal
+    firing: bool | None
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What the evaluators read: the latest published run and the clock."""
+
+    run: HealthRun | None
+    now: datetime
+
+
+def _coverage(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    if ctx.run is None:
+        return None
+    t = float(rule.threshold)
+    v = ctx.run.coverage_at_es  # None = infinity: fully covered
+    shown = "∞" if v is None else f"{v:.3f}"
+    return [Observation("", v, rule.threshold, v is not None and v < t, f"coverage at ES {shown} (threshold {t:g})")]
+
+
+def _liq_accounts(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    if ctx.run is None:
+        return None
+    n = ctx.run.n_accounts or 0
+    share = (ctx.run.liquidatable_accounts or 0) / n if n else 0.0
+    t = float(rule.threshold)
+    msg = f"{ctx.run.liquidatable_accounts} of {n} accounts liquidatable ({share:.2%}, threshold {t:.2%})"
+    return [Observation("", share, rule.threshold, share > t, msg)]
+
+
+def _liq_oi(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    if ctx.run is None:
+        return None
+    liq, total = selectors.run_liquidatable_oi(ctx.run)
+    share = liq / total if total > 0 else 0.0
+    t = float(rule.threshold)
+    msg = f"{share:.2%} of open interest is held by liquidatable accounts ({liq:,.2f} of {total:,.2f} USD; threshold {t:.2%})"
+    return [Observation("", share, rule.threshold, share > t, msg, {"liquidatable_oi_usd": liq, "oi_usd": total})]
+
+
+def _bankrupt(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    if ctx.run is None:
+        return None
+    t = float(rule.threshold)
+    qs = AccountResult.objects.filter(run=ctx.run, bankrupt=True)
+    worst = qs.aggregate(m=Max("shortfall_usd"))["m"]
+    above = qs.filter(shortfall_usd__gt=t).count()
+    v = float(worst) if worst is not None else 0.0
+    msg = f"{above} bankrupt account(s) with shortfall above {t:,.2f} USD (largest {v:,.2f} USD)"
+    return [Observation("", v, rule.threshold, above > 0, msg, {"accounts_above": above})]
+
+
+def _recs(rule: AlertRule, ctx: Context) -> list[dict[str, Any]] | None:
+    """The run's §12 recommendations (of the rule's market only, if it has one); ``None``
+    when the run has none at all (not computed: unknown, not "every market is gone")."""
+    if ctx.run is None or not ctx.run.recommendations:
+        return None
+    recs = [r for r in ctx.run.recommendations if r.get("market")]
+    if rule.market_id:
+        recs = [r for r in recs if r.get("market") == rule.market.symbol]
+    return recs
+
+
+def _unknown(r: dict[str, Any], what: str) -> Observation:
+    note = r.get("note") or "; ".join((r.get(h) or {}).get("note") or "" for h in ("h1", "h3")).strip("; ")
+    msg = f"{r['market']}: {what} unknown{f' ({note})' if note else ''}; state kept"
+    return Observation(r["market"], None, 0, None, msg)
+
+
+def _mmf_below(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    recs = _recs(rule, ctx)
+    if recs is None:
+        return None
+    tol = float(rule.threshold)
+    out = []
+    for r in recs:
+        cur = r.get("current_mmf")
+        check = mmf_check(cur, [(r.get(h) or {}).get("mmf_rec") for h in ("h1", "h3")], tolerance=tol)
+        if check is None:
+            out.append(_unknown(r, "recommended or current MMF"))
+            continue
+        below = check.below
+        msg = (
+            f"{r['market']}: current MMF {cur:.4%} {'below' if below else 'not below'} the recommended "
+            f"{check.recommended:.4%} (§12, tolerance {tol:.2%})"
+        )
+        out.append(
+            Observation(r["market"], cur, dec(check.line), below, msg, {"mmf_rec": check.recommended, "tolerance": tol})
+        )
+    return out
+
+
+def _backtest(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    recs = _recs(rule, ctx)
+    if recs is None:
+        return None
+    out = []
+    for r in recs:
+        tests = [(h, r[h]["backtest"]) for h in ("h1", "h3") if (r.get(h) or {}).get("backtest")]
+        if not tests:
+            out.append(_unknown(r, "backtest"))
+            continue
+        failing = [(h, bt) for h, bt in tests if bt.get("reject")]
+        h, bt = (failing or tests)[0]
+        lr = bt.get("kupiec_lr")
+        verdict = "fails" if failing else "passes"
+        msg = (
+            f"{r['market']}: current MMF {bt.get('mmf', 0):.4%} {verdict} the Kupiec backtest at horizon {h[1:]} d "
+            f"({bt.get('exceedances')} exceedances in {bt.get('n')}, LR {lr if lr is not None else '∞'}, "
+            f"critical {bt.get('critical')})"
+        )
+        out.append(Observation(r["market"], lr, dec(bt.get("critical", 0.0)), bool(failing), msg, {"horizon": h, **bt}))
+    return out
+
+
+def _prices(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    from riskgov.snapshots.selectors import latest_snapshot
+
+    snap = latest_snapshot()
+    if snap is None:
+        return None
+    hours = (ctx.now - snap.taken_at).total_seconds() / 3600
+    t = float(rule.threshold)
+    msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {hours:.1f} h old (threshold {t:g} h)"
+    return [Observation("", hours, rule.threshold, hours > t, msg, {"snapshot": snap.pk})]
+
+
+def _run_failed(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    newest = selectors.latest_finished_venue_run()  # a run in progress changes nothing
+    if newest is None:
+        return None
+    failed = newest.status == RunStatus.FAILED
+    msg = (
+        f"health run #{newest.pk} failed: {newest.error[:200]}"
+        if failed
+        else f"health run #{newest.pk} {newest.status}"
+    )
+    return [Observation("", 1.0 if failed else 0.0, rule.threshold, failed, msg, {"run": newest.pk})]
+
+
+def _run_overdue(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    t = float(rule.threshold)
+    if ctx.run is None or ctx.run.published_at is None:
+        return [Observation("", None, rule.threshold, True, "no health run has ever been published")]
+    hours = (ctx.now - ctx.run.published_at).total_seconds() / 3600
+    msg = f"the latest published health run (#{ctx.run.pk}) is {hours:.1f} h old (threshold {t:g} h)"
+    return [Observation("", hours, rule.threshold, hours > t, msg, {"run": ctx.run.pk})]
+
+
+def _emergency(rule: AlertRule, ctx: Context) -> list[Observation] | None:
+    t = float(rule.threshold)
+    qs = Proposal.objects.filter(status=ProposalStatus.ACTIVE, kind=ProposalKind.EMERGENCY, ratify_by__isnull=False)
+    out = []
+    for p in qs.order_by("pk"):
+        left = (p.ratify_by - ctx.now).total_seconds() / 3600
+        msg = f"emergency change #{p.pk} '{p.title[:80]}' must be ratified within {left:.1f} h (by {p.ratify_by:%Y-%m-%d %H:%M} UTC)"
+        out.append(Observation(f"proposal #{p.pk}", left, rule.threshold, left <= t, msg, {"proposal": p.pk}))
+    return out
+
+
+EVALUATORS: dict[str, Callable[[AlertRule, Context], list[Observation] | None]] = {
+    AlertKind.COVERAGE_AT_ES: _coverage,
+    AlertKind.LIQUIDATABLE_ACCOUNTS: _liq_accounts,
+    AlertKind.LIQUIDATABLE_OI: _liq_oi,
+    AlertKind.BANKRUPT_ACCOUNT: _bankrupt,
+    AlertKind.MMF_BELOW_RECOMMENDATION: _mmf_below,
+    AlertKind.BACKTEST_FAILS: _backtest,
+    AlertKind.PRICES_STALE: _prices,
+    AlertKind.RUN_FAILED: _run_failed,
+    AlertKind.RUN_OVERDUE: _run_overdue,
+    AlertKind.EMERGENCY_RATIFICATION: _emergency,
+}
