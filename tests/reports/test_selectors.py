@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from riskgov.alerts.firing import alerts_evaluate
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
 from riskgov.health.selectors import freshness_limits, run_model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports import selectors
-from riskgov.alerts.firing import alerts_evaluate
-from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
 from riskgov.reports.read_models import MarketRisk, RunOverview
 from tests.reports.conftest import make_run
 
