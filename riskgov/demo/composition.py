@@ -192,11 +192,11 @@ def demo_health_run(*, snapshot):
     The demo runs the task graph eagerly whatever the broker setting, so that it can print
     the figures; production runs go through the workers (``run_health`` or the API).
     """
-    from riskgov.config.celery import app
     from riskgov.health.models import HealthRun, RunKind
     from riskgov.health.services import health_run_create
     from riskgov.health.tasks import health_run
 
+    app = health_run.app  # the project's app, bound in riskgov.config
     run = health_run_create(snapshot=snapshot, kind=RunKind.MANUAL, label="demo", enqueue=False)
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True

@@ -15,7 +15,6 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from riskgov.config.celery import app
 from riskgov.core.exceptions import DomainError
 from riskgov.health.export import write_health_json
 from riskgov.health.models import HealthRun, RunKind, RunStatus
@@ -61,7 +60,7 @@ class Command(BaseCommand):
             failed = HealthRun.objects.filter(snapshot=snapshot, status=RunStatus.FAILED).order_by("-id").first()
             reason = failed.error if failed else f"{type(exc).__name__}: {exc}"
             raise CommandError(f"health run failed: {reason.splitlines()[0]}") from None
-        if not app.conf.task_always_eager:
+        if not health_run.app.conf.task_always_eager:
             run = self._follow(run.pk, o["timeout"])
         run.refresh_from_db()
         if run.status != RunStatus.SUCCEEDED:
