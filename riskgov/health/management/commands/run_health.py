@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseError
+from django.db import connection
 from tqdm import tqdm
 
 from riskgov.config.celery import app
@@ -133,10 +135,18 @@ class Command(BaseCommand):
         next_sweep = time.monotonic() + SWEEP_EVERY
         with tqdm(total=100, unit="%", desc=f"health run {run_id}", disable=None) as bar:
             while True:
-                if time.monotonic() >= next_sweep:  # lost chunks sent again, the deadline enforced
-                    health_runs_sweep(run_id=run_id)
-                    next_sweep = time.monotonic() + SWEEP_EVERY
-                run = HealthRun.objects.get(pk=run_id)
+                try:
+                    if time.monotonic() >= next_sweep:  # lost chunks sent again, the deadline enforced
+                        health_runs_sweep(run_id=run_id)
+                        next_sweep = time.monotonic() + SWEEP_EVERY
+                    run = HealthRun.objects.get(pk=run_id)
+                except DatabaseError:  # the database is away: the run ends by its deadline; keep following
+                    with contextlib.suppress(DatabaseError):
+                        connection.close()
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+                    continue
                 bar.update(run.progress - bar.n)
                 if bar.disable:
                     self.stdout.write(f"health run {run_id}: {run.status} {run.progress}%")
