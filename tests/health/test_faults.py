@@ -203,9 +203,11 @@ def test_a_broker_restarted_without_persistence_loses_chunks_that_are_sent_again
 
 def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(clean_run, venue, tmp_path):
     """The worker and ``run_health`` use a throwaway PostgreSQL holding a copy of the test
-    database; it is stopped while chunks are being written and started again 4 s later."""
+    database (and a throwaway Redis); the database is stopped while chunks are being written
+    and started again 4 s later."""
     s = connection.settings_dict
-    with faults.throwaway_postgres() as pg:
+    with faults.throwaway_postgres() as pg, faults.throwaway_redis() as broker:  # a broker of its own: the
+        # default queue that run_health sends to is then ours alone
         dump = subprocess.run(
             [str(pg.bin / "pg_dump"), "-h", s["HOST"] or "127.0.0.1", "-p", str(s["PORT"] or 5432)]
             + ["-U", s["USER"], "--no-owner", s["NAME"]],
@@ -229,6 +231,7 @@ def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(c
             name="pg",
             log_path=LOGS / "riskgov-fault-pg.log",
             database_url=url,
+            broker_url=broker.url,
             app_module="tests.health.fault_app",
             extra_env=env,
             default_queue_too=True,  # run_health sends health.run to the default queue
@@ -238,8 +241,8 @@ def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(c
                 **env,
                 "DJANGO_SETTINGS_MODULE": "riskgov.config.settings",
                 "DATABASE_URL": url,
-                "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
-                "CELERY_RESULT_BACKEND": os.environ["CELERY_BROKER_URL"],
+                "CELERY_BROKER_URL": broker.url,
+                "CELERY_RESULT_BACKEND": broker.url,
                 "CELERY_TASK_ALWAYS_EAGER": "0",
             }
             cmd = subprocess.Popen(
