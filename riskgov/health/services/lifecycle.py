@@ -69,12 +69,15 @@ def beating(model: type, pk: int) -> Iterator[None]:
     """Update ``model(pk).heartbeat_at`` every ``RISKGOV_HEALTH_HEARTBEAT_SECONDS`` while the
     block runs, from a daemon thread with its own database connection.
 
-    No thread inside an open transaction (its rows would not be visible to the thread's
-    connection: the eager tests) or with a period ≤ 0. A failed beat (database away) is logged
+    No thread in eager mode (the run is in this process: no worker to lose; and the embedded
+    SQLite file would take a second writer), inside an open transaction (its rows would not be
+    visible to the thread's connection) or with a period ≤ 0. A failed beat (database away) is logged
     and the next one tried: the sweep decides what a missing beat means.
     """
+    from riskgov.config.celery import app
+
     period = float(getattr(settings, "RISKGOV_HEALTH_HEARTBEAT_SECONDS", 30.0))
-    if period <= 0 or connection.in_atomic_block:
+    if period <= 0 or connection.in_atomic_block or app.conf.task_always_eager:
         yield
         return
     stop = threading.Event()
