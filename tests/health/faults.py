@@ -20,7 +20,10 @@ import redis
 
 
 def free_port(start: int) -> int:
-    """The first port from ``start`` that nothing listens on (50 tried)."""
+    """The first port from ``start`` (+ 10 per xdist worker, so that two workers do not race
+    for one) that nothing listens on (50 tried)."""
+    xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    start += 10 * (int(xdist[2:]) if xdist[2:].isdigit() else 0)
     for port in range(start, start + 50):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) != 0:
