@@ -44,6 +44,11 @@ def real_worker(
     log_path: Path,
     extra_env: dict[str, str] | None = None,
     default_queue_too: bool = False,
+    broker_url: str | None = None,
+    queue: str | None = None,
+    pool: str = "solo",
+    app_module: str = "riskgov.config.celery",
+    database_url: str | None = None,
 ) -> Iterator[subprocess.Popen]:
     """Start a worker on the test database; yield its process; restore the app afterwards.
 
@@ -54,6 +59,12 @@ def real_worker(
         extra_env: more environment for the worker (settings it should see).
         default_queue_too: also consume the default ``celery`` queue (tasks the worker
             sends itself, e.g. from a signal receiver, go there).
+        broker_url: broker and result backend instead of the shared Redis database (a
+            throwaway Redis of a fault test).
+        queue: the queue to consume (two workers of a fault test share one).
+        pool: ``solo`` (one process) or ``prefork`` (a main process and one pool child).
+        app_module: the ``-A`` module (a fault test's app that slows chunks down).
+        database_url: the worker's database instead of the test database.
     """
     from django.db import connection
 
@@ -61,8 +72,8 @@ def real_worker(
 
     xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     n = int(xdist[2:]) if xdist[2:].isdigit() else 0
-    url = f"redis://127.0.0.1:6379/{redis_db - n}"
-    queue = f"riskgov-{name}-test-{xdist}-{os.getpid()}"
+    url = broker_url or f"redis://127.0.0.1:6379/{redis_db - n}"
+    queue = queue or f"riskgov-{name}-test-{xdist}-{os.getpid()}"
     s = connection.settings_dict
     env = {
         **os.environ,
@@ -70,7 +81,8 @@ def real_worker(
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CELERY_BROKER_URL": url,
         "CELERY_RESULT_BACKEND": url,
-        "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
+        "DATABASE_URL": database_url
+        or f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
         "CONN_MAX_AGE": "0",
         **(extra_env or {}),
     }
@@ -83,13 +95,14 @@ def real_worker(
             "-m",
             "celery",
             "-A",
-            "riskgov.config.celery",
+            app_module,
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            *(["--concurrency=1"] if pool == "prefork" else []),
             "-Q",
             ",".join(queues),
             "-n",
-            f"riskgov-{name}-{xdist}@%h",
+            f"riskgov-{name}-{xdist}-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -117,7 +130,8 @@ def real_worker(
         app.conf.update(
             task_always_eager=saved[0], broker_url=saved_env["CELERY_BROKER_URL"], task_default_queue=saved[1]
         )
-        redis.Redis.from_url(url).delete(*queues)
+        with contextlib.suppress(redis.RedisError):  # a fault test's broker may be gone
+            redis.Redis.from_url(url).delete(*queues)
         reset_app_caches(app)
         proc.terminate()
         try:

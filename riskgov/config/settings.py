@@ -221,3 +221,37 @@ RISKGOV_MODE = (
     if DATABASES["default"]["ENGINE"].endswith("sqlite3") and CELERY_TASK_ALWAYS_EAGER
     else "full stack"
 )
+
+# === Health-run lifecycle (riskgov.health: runs that always end) ===========================
+# Accounts per chunk of a health run (API, scheduled, impact and `run_health` without
+# --chunk-accounts).
+RISKGOV_HEALTH_CHUNK_ACCOUNTS = env.int("RISKGOV_HEALTH_CHUNK_ACCOUNTS", default=250_000)
+# Time budget of one chunk: its soft time limit (hard = budget + 60 s) and, times the number
+# of chunks, the run's deadline. Finalize (combine, cascade, §12, publish) has its own budget.
+RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS = env.int("RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS", default=600)
+RISKGOV_HEALTH_FINALIZE_BUDGET_SECONDS = env.int("RISKGOV_HEALTH_FINALIZE_BUDGET_SECONDS", default=1800)
+# A run's deadline, seconds after it starts: 0 = derived, finalize budget + chunks × chunk
+# budget (the worst case of one worker). Past it the sweep fails the run with the reason.
+RISKGOV_HEALTH_RUN_DEADLINE_SECONDS = env.int("RISKGOV_HEALTH_RUN_DEADLINE_SECONDS", default=0)
+# Workers beat each running chunk (and finalize) every HEARTBEAT seconds; a chunk whose beat
+# (or, never started, whose message) is older than STALE seconds is lost: the sweep
+# (`health.sweep`, beat, every minute) sends it again, at most MAX_REDISPATCH times, then
+# fails the run with the reason.
+RISKGOV_HEALTH_HEARTBEAT_SECONDS = env.float("RISKGOV_HEALTH_HEARTBEAT_SECONDS", default=30.0)
+RISKGOV_HEALTH_STALE_SECONDS = env.float("RISKGOV_HEALTH_STALE_SECONDS", default=120.0)
+RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH = env.int("RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH", default=3)
+# A run still pending this long after it was created (its start message lost) is failed.
+RISKGOV_HEALTH_START_TIMEOUT_SECONDS = env.int("RISKGOV_HEALTH_START_TIMEOUT_SECONDS", default=3600)
+# Marking a run failed while the database is away: `health.fail` retries with exponential
+# backoff (capped at 60 s) this many times; the sweep's deadline is the backstop.
+RISKGOV_HEALTH_FAIL_MAX_RETRIES = env.int("RISKGOV_HEALTH_FAIL_MAX_RETRIES", default=30)
+# Redis/SQS redeliver an unacknowledged (acks_late) message after the visibility timeout; it
+# must exceed the longest task that holds one: finalize's hard limit (budget + 60 s), plus a
+# margin. A lost worker is found sooner by the sweep (heartbeats), not by this timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "RISKGOV_BROKER_VISIBILITY_TIMEOUT",
+        default=max(RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS, RISKGOV_HEALTH_FINALIZE_BUDGET_SECONDS) + 60 + 600,
+    ),
+}
+# === end health-run lifecycle ==============================================================

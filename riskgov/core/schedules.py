@@ -36,8 +36,11 @@ DAILY_REPORT = Schedule(
     crontab=("0", "7"),
     kwargs={"kind": "scheduled"},
 )
+#: every run ends: lost chunks sent again, runs past their deadline failed (RISKGOV_HEALTH_*)
+HEALTH_SWEEP = Schedule("health: sweep unfinished runs (lost chunks, deadlines)", "health.sweep", 1)
 SCHEDULES = (
     HEALTH_RUN,
+    HEALTH_SWEEP,
     Schedule("governance: activate due proposals", "governance.activate_due", 1),
     Schedule("governance: expire proposals", "governance.expire_due", 1),
     Schedule("governance: revert unratified emergencies", "governance.revert_due", 1),

@@ -61,6 +61,13 @@ class HealthRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    # lifecycle (every run ends: published, or failed with its reason, by ``deadline_at``)
+    deadline_at = models.DateTimeField(null=True, blank=True, help_text="the sweep fails the run after this")
+    queue = models.CharField(max_length=200, blank=True, help_text="queue its chunks and finalize are sent to")
+    finalize_dispatched_at = models.DateTimeField(null=True, blank=True)
+    finalize_dispatches = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="finalize's last heartbeat")
+
     # provenance (reproducibility)
     market_versions = models.JSONField(default=dict, help_text="{market symbol: MarketParameterVersion id}")
     asset_versions = models.JSONField(default=dict, help_text="{asset symbol: AssetParameterVersion id}")
@@ -146,6 +153,10 @@ class RunScenarioSet(models.Model):
 class RunChunk(models.Model):
     """One account range ``[first_account, last_account)`` of a run and its partial aggregates.
 
+    Lifecycle: ``pending`` (message sent at ``dispatched_at``) → ``running`` (a worker
+    started it at ``started_at`` and beats ``heartbeat_at``) → ``done``. The sweep sends a
+    chunk again when its message or its worker was lost (``services.sweep``).
+
     ``partial`` holds sums that combine exactly across chunks: base totals, and per scenario
     (``S``-long lists) liquidated/bankrupt counts, shortfall, penalties and the two largest
     account shortfalls with their (global) account indices.
@@ -153,6 +164,7 @@ class RunChunk(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
         DONE = "done", "Done"
 
     run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="chunks")
@@ -162,7 +174,12 @@ class RunChunk(models.Model):
     partial = models.JSONField(default=dict, blank=True)
     seconds = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="times a worker started it")
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="its message was last sent")
+    dispatches = models.PositiveIntegerField(default=0, help_text="messages sent (1 + re-dispatches)")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host and pid that last started it")
 
     class Meta:
         ordering = ["run", "first_account"]

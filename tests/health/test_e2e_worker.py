@@ -40,7 +40,7 @@ def _wait(run_id: int, timeout: float = 120) -> HealthRun:
     raise AssertionError(f"run {run_id} still {run.status} after {timeout} s")
 
 
-def test_real_worker_runs_chunks_as_a_chord_and_publishes(real_worker, venue):
+def test_real_worker_runs_the_chunks_and_publishes(real_worker, venue):
     from riskgov.health.services import health_run_create
 
     run = health_run_create(snapshot=venue, chunk_accounts=4)  # autocommit: enqueued on commit

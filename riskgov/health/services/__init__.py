@@ -18,11 +18,16 @@ VaR/ES, Cover-2 and coverage at ES (§8–§10); the §11 cascade and §8 ADL at
 worst scenario and the §12 recommendations run on the whole venue (``_summaries``). It then
 stores the results (``_store``: the one place ``inf`` becomes ``NULL``) and publishes
 atomically.
+
+Every run ends (``lifecycle``): chunks and finalize beat a heartbeat while they work, the run
+has a deadline, and the sweep (``health_runs_sweep``, beat) sends lost work again or fails
+the run with its reason.
 """
 
 from riskgov.health.services._base import code_version
 from riskgov.health.services.chunks import health_chunk_compute
 from riskgov.health.services.finalize import health_run_finalize
+from riskgov.health.services.lifecycle import health_run_finalize_claim, health_runs_sweep
 from riskgov.health.services.runs import (
     health_impact_run,
     health_run_create,
@@ -38,6 +43,8 @@ __all__ = [
     "health_run_create",
     "health_run_fail",
     "health_run_finalize",
+    "health_run_finalize_claim",
     "health_run_scheduled",
     "health_run_start",
+    "health_runs_sweep",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
@@ -27,6 +28,7 @@ from riskgov.health.models import (
 from riskgov.health.scenarios import scenarios_from_store
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import account_frame, partial_to_json, position_frame
+from riskgov.health.services.lifecycle import beating, worker_name
 from riskgov.markets.models import Market
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ def _copy_frame(model: type, frame: pd.DataFrame) -> None:
 def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) -> bool:
     """Compute one account range ``[first_account, last_account)`` and store it (idempotent).
 
-    The engine work runs outside any transaction; the write (delete the range's rows, COPY
+    The chunk is marked started (``attempts``, ``started_at``, ``worker``) and beats
+    ``heartbeat_at`` while it computes (``lifecycle.beating``). The engine work runs outside any transaction; the write (delete the range's rows, COPY
     the new ones, store the partial, count progress) is one transaction under the run's
     row lock, so running the same chunk twice leaves exactly one copy of its rows.
 
@@ -67,8 +70,26 @@ def health_chunk_compute(*, run_id: int, first_account: int, last_account: int) 
     if run.status != RunStatus.RUNNING:
         log.info("health run %s is %s: chunk %s skipped", run_id, run.status, first_account)
         return False
-    if not RunChunk.objects.filter(run=run, first_account=first_account, last_account=last_account).exists():
+    if not _chunk_begin(run_id=run_id, first_account=first_account, last_account=last_account):
         raise DomainError(f"run {run_id} has no chunk [{first_account}, {last_account})")
+    with beating(RunChunk, RunChunk.objects.only("pk").get(run_id=run_id, first_account=first_account).pk):
+        return _compute(run=run, first_account=first_account, last_account=last_account)
+
+
+def _chunk_begin(*, run_id: int, first_account: int, last_account: int) -> bool:
+    """Record that this worker started the chunk (attempts, ``started_at``, first heartbeat);
+    a pending chunk becomes running (a done one, redelivered, stays done until rewritten).
+    ``False`` when the run has no such chunk."""
+    now = timezone.now()
+    mine = RunChunk.objects.filter(run_id=run_id, first_account=first_account, last_account=last_account)
+    n = mine.update(attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, worker=worker_name())
+    mine.filter(status=RunChunk.Status.PENDING).update(status=RunChunk.Status.RUNNING)
+    return n > 0
+
+
+def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
+    """The engine work of a chunk, then ``_store_chunk``."""
+    run_id = run.pk
     t0 = time.perf_counter()
     ep = _run_parameters(run)
     scenarios, _ = scenarios_from_store(run.scenario_set)
@@ -153,7 +174,6 @@ def _store_chunk(
         chunk.partial = partial
         chunk.seconds = {**seconds, "write": t4 - t_write}
         chunk.computed_at = timezone.now()
-        chunk.attempts += 1
         chunk.save()
         run.chunks_done = RunChunk.objects.filter(run=run, status=RunChunk.Status.DONE).count()
         run.progress = min(CHUNK_PROGRESS, CHUNK_PROGRESS * run.chunks_done // max(run.chunks_total, 1))

@@ -28,6 +28,7 @@ from riskgov.health.scenarios import scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
+from riskgov.health.services.lifecycle import beating
 from riskgov.health.signals import run_published
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
 
     Publication — totals, scenario rows, ``status = succeeded`` and ``published_at`` — is
     one transaction; before it commits no reader sees the run. A run already published or
-    no longer running is returned unchanged.
+    no longer running is returned unchanged. Finalize beats the run's ``heartbeat_at`` while
+    it works (``lifecycle.beating``).
 
     Raises:
         DomainError: a chunk is missing.
@@ -124,6 +126,13 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
     run = HealthRun.objects.select_related("snapshot").get(pk=run_id)
     if run.published_at is not None or run.status != RunStatus.RUNNING:
         return run
+    HealthRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())  # started: the sweep waits for it
+    with beating(HealthRun, run_id):
+        return _finalize(run)
+
+
+def _finalize(run: HealthRun) -> HealthRun:
+    run_id = run.pk
     t0 = time.perf_counter()
     chunks = _done_chunks(run)
     ep = _run_parameters(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from riskgov.health.services._base import (
     _parameters_label,
     code_version,
 )
+from riskgov.health.services.lifecycle import run_deadline_seconds
 from riskgov.parameters.adapters import engine_parameters
 from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion
 
@@ -163,8 +165,12 @@ def health_run_create(
 
 
 @transaction.atomic
-def health_run_start(*, run_id: int) -> list[tuple[int, int]] | None:
-    """Move a pending run to running and plan its chunks.
+def health_run_start(*, run_id: int, queue: str = "") -> list[tuple[int, int]] | None:
+    """Move a pending run to running, plan its chunks and set its deadline.
+
+    The caller sends one ``health.run_chunk`` per range after this commits (``queue``: where
+    they and finalize go, also for the sweep's re-dispatches; empty = default routing); the
+    chunks are recorded as dispatched now.
 
     Returns:
         The ``[first, last)`` account ranges to compute (empty for a snapshot without
@@ -177,13 +183,32 @@ def health_run_start(*, run_id: int) -> list[tuple[int, int]] | None:
     n = int(run.snapshot.n_accounts)
     size = int(run.chunk_accounts)
     ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
-    RunChunk.objects.bulk_create([RunChunk(run=run, first_account=a, last_account=b) for a, b in ranges])
+    now = timezone.now()
+    RunChunk.objects.bulk_create(
+        [RunChunk(run=run, first_account=a, last_account=b, dispatched_at=now, dispatches=1) for a, b in ranges]
+    )
     run.status = RunStatus.RUNNING
-    run.started_at = timezone.now()
+    run.started_at = now
+    run.deadline_at = now + dt.timedelta(seconds=run_deadline_seconds(len(ranges)))
+    run.queue = (queue or "")[:200]
     run.chunks_total = len(ranges)
     run.chunks_done = 0
     run.progress = 0
-    run.save(update_fields=["status", "started_at", "chunks_total", "chunks_done", "progress"])
+    if not ranges:  # nothing to chunk: the caller sends finalize now
+        run.finalize_dispatched_at, run.finalize_dispatches = now, 1
+    run.save(
+        update_fields=[
+            "status",
+            "started_at",
+            "deadline_at",
+            "queue",
+            "chunks_total",
+            "chunks_done",
+            "progress",
+            "finalize_dispatched_at",
+            "finalize_dispatches",
+        ]
+    )
     audit_record(
         actor=None, action="health.run.start", obj=run, from_state=RunStatus.PENDING, to_state=RunStatus.RUNNING
     )

@@ -5,23 +5,53 @@
 
 Eager mode (the embedded default) runs the task graph in-process; with a broker the run is
 enqueued and followed (a progress bar on a terminal, plain lines otherwise) until it is
-published or fails. Exits non-zero with a one-line reason on bad input or a failed run.
+published or fails. Exits non-zero with a one-line reason on bad input, a failed run or
+any other failure (database or broker away: no traceback; ``-v 2`` keeps the task logs).
+While following, it also sweeps its own run (``health_runs_sweep``), so the run ends —
+published, or failed with its reason by its deadline — even where no beat is running.
 """
 
+import contextlib
+import logging
 import os
 import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseError
+from django.db import connection
 from tqdm import tqdm
 
 from riskgov.core.exceptions import DomainError
 from riskgov.health.export import write_health_json
 from riskgov.health.models import HealthRun, RunKind, RunStatus
-from riskgov.health.services import health_run_create
+from riskgov.health.services import health_run_create, health_runs_sweep
 from riskgov.health.tasks import health_run
 from riskgov.snapshots.models import Snapshot
 from riskgov.snapshots.selectors import latest_snapshot
+
+#: seconds between the command's sweeps of its own run while following it
+SWEEP_EVERY = 5.0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+
+
+@contextlib.contextmanager
+def _quiet_task_logs():
+    """Eager tasks log their error with a traceback (``celery.app.trace``) and the health tasks
+    log what they did about it; the command reports the one-line reason instead."""
+    names = ("celery.app.trace", "riskgov.health")
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
 
 
 class Command(BaseCommand):
@@ -38,6 +68,16 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to wait with a broker")
 
     def handle(self, *args, **o):
+        quiet = int(o.get("verbosity", 1)) < 2
+        with _quiet_task_logs() if quiet else contextlib.nullcontext():
+            try:
+                self._handle(**o)
+            except CommandError:
+                raise
+            except Exception as exc:  # database/broker away, anything unforeseen: one line, non-zero
+                raise CommandError(f"run_health failed: {_one_line(exc)}") from None
+
+    def _handle(self, **o):
         if o["proposal"] is not None:
             raise CommandError("--proposal: proposals arrive with the governance issue")
         snapshot = self._snapshot(o["snapshot"])
@@ -57,9 +97,12 @@ class Command(BaseCommand):
             # safe; in eager mode this runs the whole task graph here
             health_run.delay(run.pk)
         except Exception as exc:  # eager mode: a task error surfaces here, the run is marked failed
-            failed = HealthRun.objects.filter(snapshot=snapshot, status=RunStatus.FAILED).order_by("-id").first()
-            reason = failed.error if failed else f"{type(exc).__name__}: {exc}"
-            raise CommandError(f"health run failed: {reason.splitlines()[0]}") from None
+            try:
+                failed = HealthRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first()
+            except Exception:  # the database is away: the task's own error is the reason
+                failed = None
+            reason = failed.error if failed and failed.error else _one_line(exc)
+            raise CommandError(f"health run {run.pk} failed: {reason.splitlines()[0]}") from None
         if not health_run.app.conf.task_always_eager:
             run = self._follow(run.pk, o["timeout"])
         run.refresh_from_db()
@@ -88,9 +131,21 @@ class Command(BaseCommand):
 
     def _follow(self, run_id: int, timeout: float) -> HealthRun:
         deadline = time.monotonic() + timeout
+        next_sweep = time.monotonic() + SWEEP_EVERY
         with tqdm(total=100, unit="%", desc=f"health run {run_id}", disable=None) as bar:
             while True:
-                run = HealthRun.objects.get(pk=run_id)
+                try:
+                    if time.monotonic() >= next_sweep:  # lost chunks sent again, the deadline enforced
+                        health_runs_sweep(run_id=run_id)
+                        next_sweep = time.monotonic() + SWEEP_EVERY
+                    run = HealthRun.objects.get(pk=run_id)
+                except DatabaseError:  # the database is away: the run ends by its deadline; keep following
+                    with contextlib.suppress(DatabaseError):
+                        connection.close()
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+                    continue
                 bar.update(run.progress - bar.n)
                 if bar.disable:
                     self.stdout.write(f"health run {run_id}: {run.status} {run.progress}%")
