@@ -1,12 +1,13 @@
 """factory_boy factories for the Django models (factories over fixtures, STYLE rule 13)."""
 
+import datetime as dt
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from riskgov.markets.models import Asset, Market
+from riskgov.markets.models import Asset, Market, PriceBar
 from riskgov.parameters.models import VersionStatus
 
 
@@ -45,6 +46,20 @@ class MarketFactory(factory.django.DjangoModelFactory):
 
     base_asset = factory.SubFactory(AssetFactory)
     symbol = factory.LazyAttribute(lambda m: f"{m.base_asset.symbol}-PERP")
+
+
+class PriceBarFactory(factory.django.DjangoModelFactory):
+    """One price bar; ``timestamp`` is the bar's open time (its close is the price at open + resolution)."""
+
+    class Meta:
+        model = PriceBar
+
+    asset = factory.SubFactory(AssetFactory)
+    source = "binance"
+    resolution = "1h"
+    timestamp = factory.Sequence(lambda n: dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n))
+    date = factory.LazyAttribute(lambda b: b.timestamp.astimezone(dt.UTC).date())
+    close = Decimal(100)
 
 
 def brackets(*rows):
