@@ -129,12 +129,19 @@ def _utc(day: dt.date) -> dt.datetime:
 
 
 def _series(
-    symbols: list[str], sources: Sequence[str], first: dt.datetime | None, last: dt.datetime | None
+    symbols: list[str],
+    sources: Sequence[str],
+    first: dt.datetime | None,
+    last: dt.datetime | None,
+    *,
+    lead: dt.timedelta = dt.timedelta(0),
 ) -> pd.DataFrame:
-    """Bars as ``asset, source, resolution, minutes, at (end instant, datetime64[m]), close``."""
+    """Bars opened in ``[first − lead, last]`` as ``asset, source, resolution, minutes, at (end
+    instant, datetime64[m]), close``; ``lead`` reaches back for the bar before a window (the
+    hourly matrix interpolates from it)."""
     qs = PriceBar.objects.filter(asset__symbol__in=symbols, source__in=list(sources))
     if first is not None:
-        qs = qs.filter(timestamp__gte=first - dt.timedelta(days=1))
+        qs = qs.filter(timestamp__gte=first - lead)
     if last is not None:
         qs = qs.filter(timestamp__lte=last)
     frame = pd.DataFrame.from_records(
@@ -191,7 +198,7 @@ def hourly_price_matrix(
     times = np.arange(
         np.datetime64(first.replace(tzinfo=None), "m"), np.datetime64(last.replace(tzinfo=None), "m") + HOUR, HOUR
     )
-    frame = _series(wanted, sources, first, last)
+    frame = _series(wanted, sources, first, last, lead=dt.timedelta(days=1))
     rank = {s: i for i, s in enumerate(sources)}
     prices = np.full((len(times), len(wanted)), np.nan)
     interpolated = np.zeros((len(times), len(wanted)), dtype=bool)

@@ -242,3 +242,25 @@ def test_finest_return_series_finest_long_enough_else_the_longest(db):
     assert pick(1.5)["BTC"].resolution == "1h"  # 5 m is too short, 1 h covers 2 days
     assert pick(365)["BTC"].resolution == "1h"  # none covers a year: most coverage, finest at equal coverage
     assert len(pick(1.0)["BTC"].returns) == 299 and len(pick(365)["BTC"].returns) == 47
+
+
+def test_return_series_reads_only_bars_opened_inside_the_window():
+    """``start``/``end`` bound the bars read: no day of lead (that is the hourly matrix's)."""
+    import datetime as _dt
+
+    from riskgov.markets.selectors import return_series
+
+    asset = AssetFactory(symbol="BTC")
+    t0 = _dt.datetime(2024, 1, 2, tzinfo=_dt.UTC)
+    for h in range(48):
+        PriceBarFactory(
+            asset=asset, source="binance", resolution="1h", timestamp=t0 + _dt.timedelta(hours=h), close=100 + h
+        )
+    out = return_series(
+        symbol="BTC",
+        resolution="1h",
+        source="binance",
+        start=_dt.datetime(2024, 1, 3, tzinfo=_dt.UTC),
+        end=_dt.datetime(2024, 1, 3, 5, tzinfo=_dt.UTC),
+    )
+    assert len(out.returns) == 5
