@@ -148,8 +148,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Reports (riskgov.reports) and alerts (riskgov.alerts) -------------------------------
 # Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).
 RISKGOV_REPORT_ROLES = env.list("RISKGOV_REPORT_ROLES", default=["committee", "admin"])
-RISKGOV_REPORT_MAX_RUN_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", default=26.0)
-RISKGOV_REPORT_MAX_PRICE_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", default=48.0)
+# Staleness limits (hours): unset = the defaults declared once in riskgov.health.selectors
+# (STALE_AFTER_HOURS 26, MAX_PRICE_AGE_HOURS 48), read through freshness_limits().
+RISKGOV_REPORT_MAX_RUN_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_RUN_AGE_HOURS", default=None)
+RISKGOV_REPORT_MAX_PRICE_AGE_HOURS = env.float("RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", default=None)
 # "kaleido" (PNG through Chromium, SVG fallback when it cannot run) or "svg" (no browser)
 RISKGOV_REPORT_CHARTS = env.str("RISKGOV_REPORT_CHARTS", default="kaleido")
 

@@ -70,9 +70,11 @@ def run_scenarios(*, run: HealthRun) -> QuerySet[ScenarioResult]:
 def freshness_limits() -> FreshnessLimits:
     """The staleness limits in hours (:data:`STALE_AFTER_HOURS`, :data:`MAX_PRICE_AGE_HOURS`,
     overridden by the settings named there): declared once for pages, reports and alerts."""
+    run_hours = getattr(settings, "RISKGOV_REPORT_MAX_RUN_AGE_HOURS", None)
+    price_hours = getattr(settings, "RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", None)
     return FreshnessLimits(
-        run_hours=float(getattr(settings, "RISKGOV_REPORT_MAX_RUN_AGE_HOURS", STALE_AFTER_HOURS)),
-        price_hours=float(getattr(settings, "RISKGOV_REPORT_MAX_PRICE_AGE_HOURS", MAX_PRICE_AGE_HOURS)),
+        run_hours=STALE_AFTER_HOURS if run_hours is None else float(run_hours),
+        price_hours=MAX_PRICE_AGE_HOURS if price_hours is None else float(price_hours),
     )
 
 
