@@ -1,0 +1,196 @@
+"""Rebuilding account state from a fill + ledger history (FORMATS.md "Venue history").
+
+Pure and streaming: the history files are merged by time (ledger rows before fills of the
+same second) and applied one row at a time to a :class:`Book`; memory grows with the
+number of (user, coin) pairs, never with the number of rows. At each requested instant the
+replay hands out the book as it stands after every row *at or before* that instant.
+
+Per user (exact ``Decimal`` arithmetic):
+
+* **cash** = Σ ledger ``delta_usd`` (deposits +, withdrawals −) + realised PnL;
+* per coin the **net size** (Σ signed fill sizes) and the **average entry price**: a fill
+  that adds to the position (or opens one) moves the entry to the size-weighted average; a
+  fill that reduces it realises ``closed · (px − entry) · sign(size)`` and keeps the entry;
+  a fill that crosses zero closes the old position (realising its PnL) and opens the rest at
+  the fill price (the entry is reset);
+* **marks** are each coin's last fill price (any user) at or before the instant.
+
+What the data lacks, and what that does to equity (RISK_MODEL §5 ``E = cash + Σ uPnL``):
+
+* **trading fees** are not in the files: the replayed cash is too high by the fees paid.
+  Bounded above by ``FEE_RATE_BOUND`` × the user's traded notional (``Account.traded``);
+* **funding payments** are not in the files: unbounded by the data itself (sign unknown);
+  at a typical 0.01 % per 8 h a position pays ~0.03 % of its notional a day;
+* **the liquidator's side** of a liquidation is not in the files (it is a market maker);
+  the liquidated user's own closing fill is, so the user's state stays right;
+* **isolated margin** is not recorded: every position is replayed as cross.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from riskgov.snapshots.history.reading import LEDGER_FILE, TRADES_FILE, HistoryError, iter_ledger, iter_trades
+
+__all__ = ["FEE_RATE_BOUND", "Account", "Book", "Position", "history_events", "replay_at"]
+
+#: Assumed upper bound on Hyperliquid's taker fee in 2023, as a fraction of the traded
+#: notional (its published taker rates then were a few basis points); used only to bound
+#: the equity error of the missing fees.
+FEE_RATE_BOUND = Decimal("0.0005")
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Position:
+    """A user's net position in one coin: signed size (coin units) and entry price (USD)."""
+
+    size: Decimal = ZERO
+    entry: Decimal = ZERO
+
+
+@dataclass
+class Account:
+    """One user's replayed state.
+
+    Attributes:
+        cash: USD, deposits − withdrawals + realised PnL (no fees, no funding).
+        deposits: USD, Σ ledger deltas alone.
+        realised: USD, realised PnL alone.
+        traded: USD, Σ |size| · price over the user's fills (for the fee bound).
+        positions: coin → :class:`Position` (flat positions are removed).
+    """
+
+    cash: Decimal = ZERO
+    deposits: Decimal = ZERO
+    realised: Decimal = ZERO
+    traded: Decimal = ZERO
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass
+class Book:
+    """Every user's state and every coin's mark (last fill price) at one point of the replay.
+
+    Attributes:
+        accounts: user → :class:`Account`, users in order of first appearance.
+        marks: coin → last fill price (USD).
+        rows: history rows applied so far.
+        time: epoch seconds of the last row applied (``None`` before the first).
+    """
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    rows: int = 0
+    time: int | None = None
+
+    def account(self, user: str) -> Account:
+        """The user's account, created empty on first sight."""
+        acc = self.accounts.get(user)
+        if acc is None:
+            acc = self.accounts[user] = Account()
+        return acc
+
+    def ledger(self, user: str, delta: Decimal) -> None:
+        """A deposit (``delta > 0``) or withdrawal (``< 0``) in USD."""
+        acc = self.account(user)
+        acc.cash += delta
+        acc.deposits += delta
+
+    def fill(self, user: str, coin: str, size: Decimal, price: Decimal) -> None:
+        """One fill of ``size`` coin units (signed: > 0 buys) at ``price`` USD."""
+        acc = self.account(user)
+        self.marks[coin] = price
+        acc.traded += abs(size) * price
+        pos = acc.positions.get(coin)
+        if pos is None:
+            acc.positions[coin] = Position(size, price)
+            return
+        q = pos.size
+        if (q > 0) == (size > 0):  # adds to the position
+            new = q + size
+            pos.entry = (abs(q) * pos.entry + abs(size) * price) / abs(new)
+            pos.size = new
+            return
+        closed = min(abs(size), abs(q))
+        pnl = closed * (price - pos.entry) if q > 0 else closed * (pos.entry - price)
+        acc.cash += pnl
+        acc.realised += pnl
+        new = q + size
+        if new == 0:
+            del acc.positions[coin]
+        elif (new > 0) != (q > 0):  # crossed zero: the rest opens at the fill price
+            pos.size, pos.entry = new, price
+        else:
+            pos.size = new
+
+
+def history_events(directory: str | Path) -> Iterator[tuple[int, int, tuple]]:
+    """Ledger rows and fills of ``directory`` merged by time: ``(time, kind, row)``.
+
+    ``kind`` 0 is a ledger row ``(time, user, delta)``, 1 a fill ``(time, user, coin, size,
+    price)``; at the same second ledger rows come first. A directory without a ledger file
+    replays fills alone.
+
+    Raises:
+        HistoryError: the trades file is missing, or a bad row (see ``reading``).
+    """
+    d = Path(directory)
+    trades = d / TRADES_FILE
+    if not trades.is_file():
+        raise HistoryError(f"{d}: no {TRADES_FILE}")
+    streams = [((r[0], 1, r) for r in iter_trades(trades))]
+    ledger = d / LEDGER_FILE
+    if ledger.is_file():
+        streams.insert(0, ((r[0], 0, r) for r in iter_ledger(ledger)))
+    return heapq.merge(*streams, key=lambda e: (e[0], e[1]))
+
+
+def replay_at(directory: str | Path, instants: Iterable[int]) -> Iterator[tuple[int, Book]]:
+    """Replay the history and yield ``(instant, book)`` at each instant (epoch seconds).
+
+    ``instants`` must be non-decreasing. The book is the live replay state after every row
+    at or before the instant: read it before asking for the next one (it keeps changing).
+    The whole history is read, also after the last instant, so that a bad row anywhere
+    fails the replay (all or nothing).
+
+    Raises:
+        HistoryError: a bad row, or instants out of order.
+    """
+    book = Book()
+    events = history_events(directory)
+    pending = None
+    last = None
+    for instant in instants:
+        if last is not None and instant < last:
+            raise HistoryError(f"instants must be in time order ({instant} after {last})")
+        last = instant
+        while True:
+            if pending is None:
+                pending = next(events, None)
+                if pending is None:
+                    break
+            if pending[0] > instant:
+                break
+            _apply(book, pending)
+            pending = None
+        yield instant, book
+    if pending is not None:
+        _apply(book, pending)
+    for e in events:
+        _apply(book, e)
+
+
+def _apply(book: Book, event: tuple[int, int, tuple]) -> None:
+    t, kind, row = event
+    if kind == 0:
+        book.ledger(row[1], row[2])
+    else:
+        book.fill(row[1], row[2], row[3], row[4])
+    book.rows += 1
+    book.time = t
