@@ -223,6 +223,9 @@ def _evaluate(book: Book, instant: int, params: Sequence[ParameterSet]) -> Evalu
         mark = np.array([float(book.marks[c]) for c in coins])
         notional = np.bincount(acct, weights=np.abs(size) * mark, minlength=n)
         fee = np.array([float(book.accounts[u].traded * FEE_RATE_BOUND) for u in users])
+        oldest = np.full(n, instant, dtype=np.int64)
+        np.minimum.at(oldest, acct, np.array([book.mark_times.get(c, instant) for c in coins], dtype=np.int64))
+        age = (instant - oldest).astype(np.float64)
         for j, ps in enumerate(params):
             state = _state(ps, cash, acct, coins, size, entry, book.marks, n)
             am = evaluate_health(ps, state, with_prices=False).accounts
@@ -290,14 +293,13 @@ def _num(x: float | None, places: int = 6) -> float | None:
 
 
 def backtest_document(
-    bt: Backtest, *, s: int = 0, window_minutes: float = 60, since: int | None = None, cash_of=None
+    bt: Backtest, *, s: int = 0, window_minutes: float = 60, since: int | None = None
 ) -> dict[str, Any]:
     """The ``riskgov.liquidation_backtest/1`` document of parameter set ``s``.
 
     Args:
         window_minutes: how soon after an alarm a liquidation must follow.
         since: score only events (and alarm episodes) at or after this epoch second.
-        cash_of: unused (kept for symmetry with the stored details).
     """
     window = window_minutes * 60
     since = since if since is not None else -(2**62)
@@ -381,3 +383,109 @@ def alarm_episodes(bt: Backtest, s: int = 0) -> Iterable[tuple[str, Evaluation, 
                 open_runs[u] = (ev, ev.instant)
     out.extend((u, first, last) for u, (first, last) in open_runs.items())
     return sorted(out, key=lambda x: (x[1].instant, x[0]))
+
+
+#: Hours of margin-ratio history kept per event for the page.
+SERIES_HOURS = 48
+
+
+def backtest_details(
+    bt: Backtest,
+    document: dict[str, Any],
+    *,
+    factors: Sequence[float],
+    base: int,
+    window_minutes: float = 60,
+    since: int | None = None,
+) -> dict[str, Any]:
+    """What the page and the report show beside the document: per event the model's margin
+    ratio over the ``SERIES_HOURS`` before it and why a miss was missed, and the sensitivity.
+
+    Args:
+        document: :func:`backtest_document` of column ``base``.
+        factors: the MMF multiplier of each column (``factors[base]`` is 1 for the table as is).
+
+    Returns:
+        ``{"events": [...], "sensitivity": [...]}``; every event row has ``time``, ``user``,
+        ``series`` (``[[minutes before, margin ratio or None], ...]``), ``fee_bound_usd``,
+        ``mark_age_minutes``, ``equity_error_usd``, ``mm_over_reported`` (model MM ÷
+        reported account value), ``leverage_type`` and ``explanation``.
+    """
+    rows = {(r["time"], r["user"]): r for r in document["liquidations"]}
+    events = []
+    for e, ev in zip(bt.events, bt.at_event, strict=True):
+        r = rows.get((iso(e.time), e.user))
+        if r is None:
+            continue
+        series = []
+        for g in bt.grid:
+            if e.time - SERIES_HOURS * 3600 <= g.instant < e.time:
+                row = _row(g, e.user, base)
+                if row is not None:
+                    series.append([round((e.time - g.instant) / 60, 1), _num(row[2])])
+        row = _row(ev, e.user, base)
+        if row is not None:
+            series.append([0.0, _num(row[2])])
+        i = ev.users.index(e.user) if e.user in ev.users else None
+        fee = float(ev.fee_bound[i]) if i is not None else 0.0
+        age = float(ev.mark_age[i]) / 60 if i is not None else None
+        err = None if r["equity_usd"] is None else r["equity_usd"] - r["reported_account_value_usd"]
+        mm = r["maintenance_margin_usd"] or 0.0
+        ratio = mm / e.account_value_usd if e.account_value_usd > 0 else None
+        events.append(
+            {
+                "time": r["time"],
+                "user": e.user,
+                "predicted_liquidatable": r["predicted_liquidatable"],
+                "lead_minutes": r["lead_minutes"],
+                "series": series,
+                "fee_bound_usd": _num(fee),
+                "mark_age_minutes": _num(age, 1),
+                "equity_error_usd": _num(err),
+                "mm_over_reported": _num(ratio),
+                "leverage_type": e.leverage_type,
+                "explanation": _explain(r, err, fee, age, ratio, e.leverage_type),
+            }
+        )
+    sensitivity = []
+    for s, k in enumerate(factors):
+        doc = document if s == base else backtest_document(bt, s=s, window_minutes=window_minutes, since=since)
+        t = doc["totals"]
+        scored = [(e, ev) for e, ev in zip(bt.events, bt.at_event, strict=True) if since is None or e.time >= since]
+        below = sum(1 for e, ev in scored if (r := _row(ev, e.user, s)) is not None and e.account_value_usd < r[1])
+        sensitivity.append(
+            {
+                "mmf_factor": k,
+                "events": t["events"],
+                "detected": t["detected"],
+                "recall": t["recall"],
+                "false_alarms": t["false_alarms"],
+                "precision": t["precision"],
+                "reported_value_below_mm": below,
+            }
+        )
+    return {"events": events, "sensitivity": sensitivity}
+
+
+def _explain(r: dict, err: float | None, fee: float, age: float | None, ratio: float | None, kind: str) -> str:
+    """One plain sentence on why the model did or did not flag the event."""
+    if r["predicted_liquidatable"]:
+        return f"flagged {r['lead_minutes']} min ahead on the grid"
+    if err is None:
+        return "no open position in the replay just before the event (fills missing)"
+    parts = []
+    if kind == "Isolated":
+        parts.append("isolated position replayed as cross (its margin is not in the data)")
+    if ratio is not None and ratio > 1:
+        parts.append(
+            f"the model's MM is above the venue's reported account value (×{ratio:.2f}): with the venue's "
+            "equity the model would flag it — the replayed equity is the gap"
+        )
+    parts.append(f"replayed equity exceeds the reported value by {err:,.2f} USD")
+    if err > fee:
+        parts.append(f"more than the fee bound ({fee:,.2f} USD): missing funding, transfers or fills")
+    else:
+        parts.append(f"within the fee bound ({fee:,.2f} USD)")
+    if age is not None and age > 60:
+        parts.append(f"marks up to {age:,.0f} min old (last fill of the coin)")
+    return "; ".join(parts)

@@ -80,12 +80,14 @@ class Book:
     Attributes:
         accounts: user → :class:`Account`, users in order of first appearance.
         marks: coin → last fill price (USD).
+        mark_times: coin → epoch seconds of that fill.
         rows: history rows applied so far.
         time: epoch seconds of the last row applied (``None`` before the first).
     """
 
     accounts: dict[str, Account] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
+    mark_times: dict[str, int] = field(default_factory=dict)
     rows: int = 0
     time: int | None = None
 
@@ -102,10 +104,11 @@ class Book:
         acc.cash += delta
         acc.deposits += delta
 
-    def fill(self, user: str, coin: str, size: Decimal, price: Decimal) -> None:
-        """One fill of ``size`` coin units (signed: > 0 buys) at ``price`` USD."""
+    def fill(self, user: str, coin: str, size: Decimal, price: Decimal, time: int = 0) -> None:
+        """One fill of ``size`` coin units (signed: > 0 buys) at ``price`` USD at ``time``."""
         acc = self.account(user)
         self.marks[coin] = price
+        self.mark_times[coin] = time
         acc.traded += abs(size) * price
         pos = acc.positions.get(coin)
         if pos is None:
@@ -191,6 +194,6 @@ def _apply(book: Book, event: tuple[int, int, tuple]) -> None:
     if kind == 0:
         book.ledger(row[1], row[2])
     else:
-        book.fill(row[1], row[2], row[3], row[4])
+        book.fill(row[1], row[2], row[3], row[4], t)
     book.rows += 1
     book.time = t
