@@ -10,7 +10,8 @@ Per user (exact ``Decimal`` arithmetic):
 * **cash** = Σ ledger ``delta_usd`` (deposits +, withdrawals −) + realised PnL;
 * per coin the **net size** (Σ signed fill sizes) and the **average entry price**: a fill
   that adds to the position (or opens one) moves the entry to the size-weighted average; a
-  fill that reduces it realises ``closed · (px − entry) · sign(size)`` and keeps the entry;
+  fill that reduces it realises ``closed · (px − entry) · sign(size)`` and keeps the entry
+  (kept as a cost basis, so a round trip realises exactly Σ sells − Σ buys);
   a fill that crosses zero closes the old position (realising its PnL) and opens the rest at
   the fill price (the entry is reset);
 * **marks** are each coin's last fill price (any user) at or before the instant.
@@ -48,10 +49,21 @@ ZERO = Decimal(0)
 
 @dataclass
 class Position:
-    """A user's net position in one coin: signed size (coin units) and entry price (USD)."""
+    """A user's net position in one coin.
+
+    Attributes:
+        size: signed size in coin units.
+        cost: USD cost basis ``|size| · entry``, kept instead of the entry price so that a
+            position opened and closed in pieces realises exactly Σ closed · px − Σ opened · px.
+    """
 
     size: Decimal = ZERO
-    entry: Decimal = ZERO
+    cost: Decimal = ZERO
+
+    @property
+    def entry(self) -> Decimal:
+        """Average entry price (USD per coin), ``cost / |size|``."""
+        return self.cost / abs(self.size)
 
 
 @dataclass
@@ -112,25 +124,25 @@ class Book:
         acc.traded += abs(size) * price
         pos = acc.positions.get(coin)
         if pos is None:
-            acc.positions[coin] = Position(size, price)
+            acc.positions[coin] = Position(size, abs(size) * price)
             return
         q = pos.size
         if (q > 0) == (size > 0):  # adds to the position
-            new = q + size
-            pos.entry = (abs(q) * pos.entry + abs(size) * price) / abs(new)
-            pos.size = new
+            pos.size = q + size
+            pos.cost += abs(size) * price
             return
         closed = min(abs(size), abs(q))
-        pnl = closed * (price - pos.entry) if q > 0 else closed * (pos.entry - price)
+        portion = pos.cost if closed == abs(q) else pos.cost * closed / abs(q)
+        pnl = closed * price - portion if q > 0 else portion - closed * price
         acc.cash += pnl
         acc.realised += pnl
         new = q + size
         if new == 0:
             del acc.positions[coin]
         elif (new > 0) != (q > 0):  # crossed zero: the rest opens at the fill price
-            pos.size, pos.entry = new, price
+            pos.size, pos.cost = new, abs(new) * price
         else:
-            pos.size = new
+            pos.size, pos.cost = new, pos.cost - portion
 
 
 def history_events(directory: str | Path) -> Iterator[tuple[int, int, tuple]]:
