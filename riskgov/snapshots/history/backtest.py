@@ -157,7 +157,8 @@ def _first_last_time(directory: Path) -> tuple[int, int]:
     from riskgov.snapshots.history.replay import history_events
 
     first = last = None
-    for t, _, _ in history_events(directory):
+    for row in history_events(directory):
+        t = row[0]
         if first is None:
             first = t
         last = t

@@ -3,9 +3,9 @@
 Coin ``X`` becomes market ``X-PERP`` on base asset ``X``; cash is a ``USDC`` balance
 (FORMATS.md "Venue history"). Values are exact decimal strings, rounded to
 ``PLACES`` decimals (the snapshot format allows 18) — the average entry price is the only
-value that is not already a short decimal. The tables go through the generator's writer
-(:func:`riskgov.snapshots.generator_files.table_write`), so a replayed snapshot is laid out
-exactly like a generated one. A ``NOTES.md`` beside the tables states what the history
+value that is not already a short decimal. The layout is the generator's (header line,
+unquoted values), and a replayed snapshot goes through the one snapshot validation
+(``riskgov.snapshots.validation``) when it is imported. A ``NOTES.md`` beside the tables states what the history
 lacks (fees, funding, the liquidator's side, isolated margin); the snapshot reader ignores
 files it does not know.
 """
@@ -17,12 +17,9 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-import pyarrow as pa
-
-from riskgov.snapshots.generator_files import table_write
 from riskgov.snapshots.history.replay import FEE_RATE_BOUND, Book
 
-__all__ = ["CASH_ASSET", "NOTES", "PLACES", "book_tables", "iso", "market_of", "snapshot_write"]
+__all__ = ["CASH_ASSET", "NOTES", "PLACES", "SnapshotWriter", "iso", "market_of", "snapshot_write"]
 
 CASH_ASSET = "USDC"
 #: Decimal places kept in the files (≤ 18, the snapshot format's limit).
@@ -62,63 +59,69 @@ def _plain(d: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def book_tables(book: Book) -> dict[str, pa.Table]:
-    """The four tables of the book as string columns, accounts in first-seen order."""
-    users = list(book.accounts)
-    b_user, b_amount = [], []
-    p_user, p_market, p_size, p_entry = [], [], [], []
-    coins: set[str] = set()
-    for user in users:
-        acc = book.accounts[user]
-        b_user.append(user)
-        b_amount.append(_plain(acc.cash))
-        for coin, pos in acc.positions.items():
-            p_user.append(user)
-            p_market.append(market_of(coin))
-            p_size.append(_plain(pos.size))
-            p_entry.append(_plain(pos.entry))
-            coins.add(coin)
-    assets = [CASH_ASSET, *sorted(coins)]
-    prices = ["1", *(_plain(book.marks[c]) for c in sorted(coins))]
-    n = len(p_user)
-    none = pa.array([None] * n, pa.string())
-    return {
-        "prices": pa.table({"asset": pa.array(assets), "price": pa.array(prices)}),
-        "accounts": pa.table({"account_id": pa.array(users, pa.string())}),
-        "balances": pa.table(
-            {
-                "account_id": pa.array(b_user, pa.string()),
-                "asset": pa.array([CASH_ASSET] * len(b_user), pa.string()),
-                "amount": pa.array(b_amount, pa.string()),
-            }
-        ),
-        "positions": pa.table(
-            {
-                "account_id": pa.array(p_user, pa.string()),
-                "market": pa.array(p_market, pa.string()),
-                "size": pa.array(p_size, pa.string()),
-                "entry_price": pa.array(p_entry, pa.string()),
-                "margin_mode": pa.array(["cross"] * n, pa.string()),
-                "isolated_margin": none,
-            }
-        ),
-    }
+class SnapshotWriter:
+    """Writes successive snapshots of one replay, re-formatting only the accounts that
+    changed since the previous snapshot (their ``Account.version``): an hourly grid over a
+    month of a busy venue formats each account a few times, not once per hour.
+
+    The files are CSV with a header line and unquoted values — the layout of the
+    generator's ``table_write`` (user ids and coins cannot contain a comma, the reader
+    refuses them).
+    """
+
+    def __init__(self, *, venue: str) -> None:
+        self.venue = venue
+        self._cache: dict[str, tuple[int, str, list[str], frozenset[str]]] = {}
+
+    def _lines(self, user: str, acc) -> tuple[str, list[str], frozenset[str]]:
+        cached = self._cache.get(user)
+        if cached is not None and cached[0] == acc.version:
+            return cached[1], cached[2], cached[3]
+        balance = f"{user},{CASH_ASSET},{_plain(acc.cash)}\n"
+        positions = [
+            f"{user},{market_of(c)},{_plain(p.size)},{_plain(p.entry)},cross,\n" for c, p in acc.positions.items()
+        ]
+        coins = frozenset(acc.positions)
+        self._cache[user] = (acc.version, balance, positions, coins)
+        return balance, positions, coins
+
+    def write(self, book: Book, instant: int, out: Path) -> Path:
+        """Write the book at ``instant`` as a ``riskgov.snapshot/1`` directory ``out``."""
+        out.mkdir(parents=True, exist_ok=True)
+        accounts, balances, positions = ["account_id\n"], ["account_id,asset,amount\n"], [POSITIONS_HEADER]
+        coins: set[str] = set()
+        for user, acc in book.accounts.items():
+            b, ps, cs = self._lines(user, acc)
+            accounts.append(user + "\n")
+            balances.append(b)
+            positions.extend(ps)
+            coins |= cs
+        prices = ["asset,price\n", f"{CASH_ASSET},1\n", *(f"{c},{_plain(book.marks[c])}\n" for c in sorted(coins))]
+        for name, lines in (
+            ("accounts", accounts),
+            ("balances", balances),
+            ("positions", positions),
+            ("prices", prices),
+        ):
+            (out / f"{name}.csv").write_text("".join(lines), encoding="utf-8")
+        meta = {
+            "format": "riskgov.snapshot/1",
+            "venue": self.venue,
+            "taken_at": iso(instant),
+            "insurance_fund_usd": "0",
+        }
+        (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        fee_bound = sum((a.traded for a in book.accounts.values()), Decimal(0)) * FEE_RATE_BOUND
+        (out / "NOTES.md").write_text(
+            NOTES.format(fee_rate=f"{FEE_RATE_BOUND * 100:f} %", fee_bound=_plain(fee_bound.quantize(Decimal("0.01")))),
+            encoding="utf-8",
+        )
+        return out
+
+
+POSITIONS_HEADER = "account_id,market,size,entry_price,margin_mode,isolated_margin\n"
 
 
 def snapshot_write(book: Book, instant: int, out: Path, *, venue: str) -> Path:
-    """Write the book at ``instant`` as a ``riskgov.snapshot/1`` directory ``out`` (created).
-
-    Returns:
-        ``out``.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"format": "riskgov.snapshot/1", "venue": venue, "taken_at": iso(instant), "insurance_fund_usd": "0"}
-    (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    for name, table in book_tables(book).items():
-        table_write(table, out, name, "csv")
-    fee_bound = sum((a.traded for a in book.accounts.values()), Decimal(0)) * FEE_RATE_BOUND
-    (out / "NOTES.md").write_text(
-        NOTES.format(fee_rate=f"{FEE_RATE_BOUND * 100:f} %", fee_bound=_plain(fee_bound.quantize(Decimal("0.01")))),
-        encoding="utf-8",
-    )
-    return out
+    """Write one snapshot of ``book`` (see :class:`SnapshotWriter`). Returns ``out``."""
+    return SnapshotWriter(venue=venue).write(book, instant, out)

@@ -29,7 +29,6 @@ What the data lacks, and what that does to equity (RISK_MODEL §5 ``E = cash + �
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -76,6 +75,7 @@ class Account:
         realised: USD, realised PnL alone.
         traded: USD, Σ |size| · price over the user's fills (for the fee bound).
         positions: coin → :class:`Position` (flat positions are removed).
+        version: bumped on every change (lets a writer reuse the text of unchanged accounts).
     """
 
     cash: Decimal = ZERO
@@ -83,6 +83,7 @@ class Account:
     realised: Decimal = ZERO
     traded: Decimal = ZERO
     positions: dict[str, Position] = field(default_factory=dict)
+    version: int = 0
 
 
 @dataclass
@@ -113,12 +114,14 @@ class Book:
     def ledger(self, user: str, delta: Decimal) -> None:
         """A deposit (``delta > 0``) or withdrawal (``< 0``) in USD."""
         acc = self.account(user)
+        acc.version += 1
         acc.cash += delta
         acc.deposits += delta
 
     def fill(self, user: str, coin: str, size: Decimal, price: Decimal, time: int = 0) -> None:
         """One fill of ``size`` coin units (signed: > 0 buys) at ``price`` USD at ``time``."""
         acc = self.account(user)
+        acc.version += 1
         self.marks[coin] = price
         self.mark_times[coin] = time
         acc.traded += abs(size) * price
@@ -145,12 +148,10 @@ class Book:
             pos.size, pos.cost = new, pos.cost - portion
 
 
-def history_events(directory: str | Path) -> Iterator[tuple[int, int, tuple]]:
-    """Ledger rows and fills of ``directory`` merged by time: ``(time, kind, row)``.
-
-    ``kind`` 0 is a ledger row ``(time, user, delta)``, 1 a fill ``(time, user, coin, size,
-    price)``; at the same second ledger rows come first. A directory without a ledger file
-    replays fills alone.
+def history_events(directory: str | Path) -> Iterator[tuple]:
+    """Ledger rows and fills of ``directory`` merged by time (ledger rows first at the same
+    second): a ledger row is ``(time, user, delta)``, a fill ``(time, user, coin, size,
+    price)``. A directory without a ledger file replays fills alone.
 
     Raises:
         HistoryError: the trades file is missing, or a bad row (see ``reading``).
@@ -159,11 +160,22 @@ def history_events(directory: str | Path) -> Iterator[tuple[int, int, tuple]]:
     trades = d / TRADES_FILE
     if not trades.is_file():
         raise HistoryError(f"{d}: no {TRADES_FILE}")
-    streams = [((r[0], 1, r) for r in iter_trades(trades))]
     ledger = d / LEDGER_FILE
-    if ledger.is_file():
-        streams.insert(0, ((r[0], 0, r) for r in iter_ledger(ledger)))
-    return heapq.merge(*streams, key=lambda e: (e[0], e[1]))
+    return _merge(iter_trades(trades), iter_ledger(ledger) if ledger.is_file() else iter(()))
+
+
+def _merge(trades: Iterator[tuple], ledger: Iterator[tuple]) -> Iterator[tuple]:
+    """Two time-ordered streams as one; the ledger row wins a tie."""
+    nxt = next(ledger, None)
+    for fill in trades:
+        t = fill[0]
+        while nxt is not None and nxt[0] <= t:
+            yield nxt
+            nxt = next(ledger, None)
+        yield fill
+    while nxt is not None:
+        yield nxt
+        nxt = next(ledger, None)
 
 
 def replay_at(directory: str | Path, instants: Iterable[int]) -> Iterator[tuple[int, Book]]:
@@ -201,11 +213,10 @@ def replay_at(directory: str | Path, instants: Iterable[int]) -> Iterator[tuple[
         _apply(book, e)
 
 
-def _apply(book: Book, event: tuple[int, int, tuple]) -> None:
-    t, kind, row = event
-    if kind == 0:
+def _apply(book: Book, row: tuple) -> None:
+    if len(row) == 3:
         book.ledger(row[1], row[2])
     else:
-        book.fill(row[1], row[2], row[3], row[4], t)
+        book.fill(row[1], row[2], row[3], row[4], row[0])
     book.rows += 1
-    book.time = t
+    book.time = row[0]

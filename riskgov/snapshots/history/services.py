@@ -29,7 +29,7 @@ from riskgov.snapshots.history.backtest import (
     backtest_evaluate,
     scale_mmf,
 )
-from riskgov.snapshots.history.files import iso, snapshot_write
+from riskgov.snapshots.history.files import SnapshotWriter, iso
 from riskgov.snapshots.history.replay import replay_at
 from riskgov.snapshots.models import LiquidationBacktest, Snapshot
 from riskgov.snapshots.services import snapshot_import
@@ -61,8 +61,9 @@ def history_replay_write(
     venue = venue or f"history:{Path(directory).name}"
     try:
         names = []
+        writer = SnapshotWriter(venue=venue)
         for instant, book in replay_at(directory, instants):
-            snapshot_write(book, instant, tmp / _stamp(instant), venue=venue)
+            writer.write(book, instant, tmp / _stamp(instant))
             names.append(_stamp(instant))
             if progress is not None:
                 progress(1)
