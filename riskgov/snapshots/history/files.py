@@ -111,7 +111,7 @@ class SnapshotWriter:
             "insurance_fund_usd": "0",
         }
         (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        fee_bound = sum((a.traded for a in book.accounts.values()), Decimal(0)) * FEE_RATE_BOUND
+        fee_bound = book.traded * FEE_RATE_BOUND
         (out / "NOTES.md").write_text(
             NOTES.format(fee_rate=f"{FEE_RATE_BOUND * 100:f} %", fee_bound=_plain(fee_bound.quantize(Decimal("0.01")))),
             encoding="utf-8",

@@ -94,6 +94,7 @@ class Book:
         accounts: user → :class:`Account`, users in order of first appearance.
         marks: coin → last fill price (USD).
         mark_times: coin → epoch seconds of that fill.
+        traded: USD, Σ |size| · price over every fill (all users).
         rows: history rows applied so far.
         time: epoch seconds of the last row applied (``None`` before the first).
     """
@@ -101,6 +102,7 @@ class Book:
     accounts: dict[str, Account] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
     mark_times: dict[str, int] = field(default_factory=dict)
+    traded: Decimal = ZERO
     rows: int = 0
     time: int | None = None
 
@@ -124,7 +126,9 @@ class Book:
         acc.version += 1
         self.marks[coin] = price
         self.mark_times[coin] = time
-        acc.traded += abs(size) * price
+        notional = abs(size) * price
+        acc.traded += notional
+        self.traded += notional
         pos = acc.positions.get(coin)
         if pos is None:
             acc.positions[coin] = Position(size, abs(size) * price)
