@@ -6,31 +6,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('snapshots', '0001_initial'),
+        ("snapshots", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LiquidationBacktest',
+            name="LiquidationBacktest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text='history directory replayed', max_length=255)),
-                ('parameters_name', models.CharField(max_length=255)),
-                ('parameters_sha256', models.CharField(max_length=64)),
-                ('window_minutes', models.FloatField()),
-                ('every_minutes', models.FloatField(help_text='replay grid step')),
-                ('since', models.DateTimeField(blank=True, null=True)),
-                ('rows', models.PositiveIntegerField(default=0, help_text='history rows replayed')),
-                ('document', models.JSONField()),
-                ('details', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(help_text="history directory replayed", max_length=255)),
+                ("parameters_name", models.CharField(max_length=255)),
+                ("parameters_sha256", models.CharField(max_length=64)),
+                ("window_minutes", models.FloatField()),
+                ("every_minutes", models.FloatField(help_text="replay grid step")),
+                ("since", models.DateTimeField(blank=True, null=True)),
+                ("rows", models.PositiveIntegerField(default=0, help_text="history rows replayed")),
+                ("document", models.JSONField()),
+                ("details", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ('-created_at', '-id'),
+                "ordering": ("-created_at", "-id"),
             },
         ),
     ]
