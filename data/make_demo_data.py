@@ -42,7 +42,13 @@ ORIGINALS = {
     "prices/binance_spot_BTCUSDT_4h_2018-2025.csv": "27b0a82160ba6728499282ca7aff94ff175a2a5af1e12f6ec1c572a0eef11a02",
     "prices/cryptodatadownload_binance_ETHUSDC_1h_2018-12_2022-09.csv": "bfbd75c20398c6c523a1d09d37b87f659ba01ad9758dc5f2606c3ae3361dee7e",
     "prices/coinmetrics_LUNA_reference_rate_2022-04-24_2022-05-31.csv": "7ae77dfe7d1a08d79479c4e27dc59feec6bbf56b8b7bdce478399cedec682fd6",
+    "history/hyperliquid_2023/non_mm_trades.csv": "a7519346b7413cfb68acdd96d1dcbbbab2ac98f550df3125ed280dec18e4c4c3",
+    "history/hyperliquid_2023/non_mm_ledger_updates.csv": "ad8af3542b45a4d532a8f18a5334fadafe7ff03c55f9e559f19eb4c5ef133bec",
+    "history/hyperliquid_2023/liquidations.csv": "056b9eb2ce8d5649d249fbadb2f4df8b7e282f9e1a52e11f6201acc8a2c545a7",
 }
+
+#: The Hyperliquid history month (validation data, identical copies).
+HISTORY_FILES = tuple(rel for rel in ORIGINALS if rel.startswith("history/"))
 
 #: SHA-256 of the intraday originals (from shared/data/prices/intraday/SOURCES.md): the hourly
 #: Binance spot series of every demo asset that has one (all 13 are Yahoo coins, so demo
@@ -269,6 +275,7 @@ def build(source: Path) -> dict[str, bytes]:
             "prices/coinmetrics_LUNA_reference_rate_2022-04-24_2022-05-31.csv"
         ],
         **{rel + ".gz": trim_intraday(o[rel], rel) for rel in INTRADAY_ORIGINALS},
+        **{rel: o[rel] for rel in HISTORY_FILES},
     }
 
 

@@ -102,3 +102,43 @@ def engine_parameters(
         market_versions={s: v.pk for s, v in by_market.items()},
         asset_versions={s: v.pk for s, v in by_asset.items()},
     )
+
+
+def engine_parameters_from_document(document: dict) -> ParameterSet:
+    """A validated ``riskgov.parameters/1`` document (``document.load_document``) as an engine
+    ``ParameterSet``, without touching the database — the same field mapping as
+    :func:`engine_parameters` (assets and markets in symbol order; maintenance amounts
+    derived by the engine, RISK_MODEL §2).
+
+    Used where a document is evaluated as it stands (the liquidation backtest).
+
+    Raises:
+        DomainError: the set is invalid for the engine (the message names the market).
+    """
+    assets = [
+        AssetSpec(symbol=a["symbol"], haircut=float(a.get("haircut", 0)), stable=bool(a.get("stable", False)))
+        for a in sorted(document["assets"], key=lambda a: a["symbol"])
+    ]
+    known = {a.symbol for a in assets}
+    assets += [AssetSpec(symbol=s) for s in sorted({m["base_asset"] for m in document["markets"]} - known)]
+    markets = [
+        MarketSpec(
+            symbol=m["symbol"],
+            base_asset=m["base_asset"],
+            floors=[float(b["notional_floor"]) for b in m["brackets"]],
+            imf=[float(b["initial_margin_fraction"]) for b in m["brackets"]],
+            mmf=[float(b["maintenance_margin_fraction"]) for b in m["brackets"]],
+            liquidation_penalty=float(m.get("liquidation_penalty", 0)),
+            depth_usd_per_1pct=float(m.get("depth_usd_per_1pct", "inf")),
+            oi_cap_lower=float(m.get("oi_cap_lower_usd", 0)),
+            oi_cap_upper=float(m.get("oi_cap_upper_usd", 0)),
+            max_position_notional=None
+            if m.get("max_position_notional_usd") is None
+            else float(m["max_position_notional_usd"]),
+        )
+        for m in sorted(document["markets"], key=lambda m: m["symbol"])
+    ]
+    try:
+        return build_parameter_set(assets=assets, markets=markets)
+    except ValueError as exc:
+        raise DomainError(f"parameters not usable by the engine: {exc}") from exc

@@ -27,6 +27,7 @@ from riskgov.health.selectors import run_model_health as model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import Report
 from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
+from riskgov.snapshots.selectors import latest_backtest
 
 #: rows in the "riskiest" tables and in the worst historical windows
 TOP_N = 10
@@ -275,6 +276,29 @@ def changes_activated(*, since: datetime, until: datetime) -> list[dict[str, Any
     ]
 
 
+def liquidation_backtest_summary() -> dict[str, Any] | None:
+    """The latest stored liquidation backtest for the report: totals, the MMF sensitivity
+    and the three worst misses (largest equity error), JSON-able; ``None`` when none."""
+    bt = latest_backtest()
+    if bt is None:
+        return None
+    misses = sorted(
+        (e for e in bt.events if not e["predicted_liquidatable"]), key=lambda e: -abs(e["equity_error_usd"] or 0)
+    )
+    return {
+        "id": bt.id,
+        "source": bt.source,
+        "parameters_name": bt.parameters_name,
+        "created_at": _iso(bt.created_at),
+        "totals": bt.totals,
+        "sensitivity": bt.sensitivity,
+        "worst_misses": [
+            {k: e[k] for k in ("time", "user", "equity_error_usd", "mm_over_reported", "explanation")}
+            for e in misses[:3]
+        ],
+    }
+
+
 def report_figures(*, run: HealthRun | None, previous: Report | None, now: datetime) -> dict[str, Any]:
     """Everything a report shows, as JSON-able values (stored in ``Report.figures``)."""
     since = previous.created_at if previous else now - timedelta(days=1)
@@ -287,6 +311,7 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
             "activated": changes_activated(since=since, until=now),
         },
         "run": None,
+        "liquidation_backtest": liquidation_backtest_summary(),
     }
     if run is None:
         return figures

@@ -129,3 +129,33 @@ class SnapshotPrice(models.Model):
 
     def __str__(self) -> str:
         return f"asset {self.asset_id}: {self.price}"
+
+
+class LiquidationBacktest(models.Model):
+    """A stored liquidation backtest (FORMATS.md ``riskgov.liquidation_backtest/1``).
+
+    ``document`` is the exported document as written; ``details`` holds what the model
+    validation page and the health report show beside it (per-event margin-ratio series,
+    explanations of misses, the MMF sensitivity), computed by
+    ``riskgov.snapshots.history.backtest.backtest_details``. Immutable once stored.
+    """
+
+    source = models.CharField(max_length=255, help_text="history directory replayed")
+    parameters_name = models.CharField(max_length=255)
+    parameters_sha256 = models.CharField(max_length=64)
+    window_minutes = models.FloatField()
+    every_minutes = models.FloatField(help_text="replay grid step")
+    since = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0, help_text="history rows replayed")
+    document = models.JSONField()
+    details = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"backtest {self.pk} of {self.source} ({self.parameters_name})"
