@@ -130,3 +130,42 @@ def test_database_keeps_active_versions_immutable(btc_pm):
                 )
             },
         )
+
+
+# --- import_pm_parameters -----------------------------------------------------------------------
+SAMPLE = "tests/portfolio/data/deribit_pme_simulate_btc.json"
+
+
+def _import(*args):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("import_pm_parameters", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_import_deribit_sample_first_active_then_a_draft(market):
+    out = _import(SAMPLE)
+    assert "BTC: PM version 1 active" in out and "note: currency_pair.btc_usd: " in out
+    v1 = active_pm()
+    assert v1.source.startswith("Deribit API v2 private/pme/simulate") and "1718619740501" in v1.source
+    assert (v1.price_range, v1.buckets, v1.mm_factor) == (Decimal("0.16"), 4, Decimal("0.8"))
+    out = _import(SAMPLE, "--reason", "refresh")
+    assert "BTC: draft PM version 2; propose it with the change spec {" in out
+    assert PMParameterVersion.objects.get(number=2).status == "draft"
+
+
+def test_import_refuses_bad_files_and_unknown_assets(market, tmp_path):
+    from django.core.management.base import CommandError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"general": {"mm_factor": 0.8, "buckets_count": 4}, "currency_pair": {"eth_usd": {}}}')
+    with pytest.raises(CommandError, match="currency_pair.eth_usd.price_range: missing"):
+        _import(str(bad))
+    with pytest.raises(CommandError, match="no underlying"):
+        _import(SAMPLE, "--underlying", "ETH")
+    assert PMParameterVersion.objects.count() == 0
+    assert "BTC: PM version 1 active (RISK_MODEL §14 defaults)" in _import()
+    assert "nothing seeded" in _import()
