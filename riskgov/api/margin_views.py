@@ -16,10 +16,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, has_role
-from riskgov.portfolio.simulation import MarginRequestError, margin_simulate
-
-SIMULATOR_ROLES = (ANALYST, COMMITTEE, ADMIN)
+from riskgov.core.roles import has_role
+from riskgov.portfolio.simulation import SIMULATOR_ROLES, MarginRequestError, margin_simulate
 
 
 class CanSimulateMargin(BasePermission):

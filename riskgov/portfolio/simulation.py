@@ -14,14 +14,18 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE
 from riskgov.engine.margin_simulation import MarginRequestError, simulate_margin
 from riskgov.engine.portfolio_margin import PMParams
 from riskgov.portfolio.adapters import active_pm_params, pm_params
 from riskgov.portfolio.models import PMParameterVersion
 
-__all__ = ["MarginRequestError", "margin_simulate", "pm_proposals_open", "proposal_pm_params"]
+__all__ = ["SIMULATOR_ROLES", "MarginRequestError", "margin_simulate", "pm_proposals_open", "proposal_pm_params"]
 
 OPEN_STATUSES = ("draft", "submitted", "approved", "scheduled")
+#: who may simulate (API and page): a what-if for analysts (DESIGN "Roles"), and committee
+#: members weighing a PM proposal before they vote; admins. Viewers only read.
+SIMULATOR_ROLES = (ANALYST, COMMITTEE, ADMIN)
 
 
 def _symbols(request: Any) -> list[str] | None:
