@@ -85,7 +85,7 @@ def loss_grid(u: Mapping[str, Any]) -> LossGrid:
             )
             cells.append(
                 GridCell(
-                    text=fmt.money(s["loss_usd"]),
+                    text=fmt.money(float(round(s["loss_usd"]))),  # whole dollars, never "$-0"
                     colour=_colour(s["loss_usd"], largest),
                     title=f"move {fmt.percent(move, 1, signed=True)}, vol {vol}, weight {fmt.number(s['weight'])}: "
                     f"loss {fmt.money(s['loss_usd'])}",
@@ -121,7 +121,9 @@ def loss_grid_figure(u: Mapping[str, Any]) -> go.Figure:
 
 
 def _move(x: Any) -> str:
-    return "none within ±50 %" if x is None else fmt.percent(x, 1, signed=True)
+    if x is None:
+        return "none within ±50 %"
+    return "already liquidatable" if x == 0 else fmt.percent(x, 1, signed=True)
 
 
 def account_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -133,7 +135,7 @@ def account_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Maintenance margin", fmt.money(a["maintenance_margin_usd"])),
         ("Margin ratio (MM / equity)", fmt.ratio(a["margin_ratio"])),
         ("Liquidatable", "yes" if a["liquidatable"] else "no"),
-        ("Liquidation move", "already liquidatable" if a["liquidation_move"] == 0 else _move(a["liquidation_move"])),
+        ("Liquidation move", _move(a["liquidation_move"])),
     ]
 
 
