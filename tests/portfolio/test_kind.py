@@ -169,3 +169,13 @@ def test_import_refuses_bad_files_and_unknown_assets(market, tmp_path):
     assert PMParameterVersion.objects.count() == 0
     assert "BTC: PM version 1 active (RISK_MODEL §14 defaults)" in _import()
     assert "nothing seeded" in _import()
+
+
+def test_proposal_page_and_api_show_the_pm_diff(client, api, people, btc_pm, make_proposal):
+    p = make_proposal(changes=[{"pm": "BTC", "price_range": "0.2", "extended": [{"move": "-0.5", "weight": "0.07"}]}])
+    client.force_login(people["m1"])
+    html = client.get(f"/proposals/{p.pk}/").content.decode()
+    assert "price_range" in html and "0.16" in html and "0.2" in html and "extended[8].move" in html
+    api.force_authenticate(people["m1"])
+    body = api.get(f"/api/v1/proposals/{p.pk}/").json()
+    assert "pm" in str(body) and "price_range" in str(body)
