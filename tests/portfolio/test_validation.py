@@ -155,3 +155,68 @@ def test_deribit_sample_maps_to_the_section_14_defaults():
 def test_deribit_bad_files_name_the_place(text, where):
     with pytest.raises(DeribitPMEError, match=where.replace(".", r"\.")):
         read_deribit_pme(text)
+
+
+# --- the stricter-than proof, checked against the engine on random books ----------------------
+def _pm_json(values):
+    out = {f: str(v) for f, v in values.items() if f not in ("extended", "scenarios")}
+    out["buckets"] = int(values["buckets"])
+    out["extended"] = [{"move": str(m), "weight": str(w)} for m, w in values["extended"]]
+    if values.get("scenarios") is not None:
+        out["scenarios"] = [{"move": str(m), "vol": v, "weight": str(w)} for m, v, w in values["scenarios"]]
+    return out
+
+
+def _random_book(rng):
+    from tests.engine.test_margin_simulation import request
+
+    legs = []
+    for _ in range(int(rng.integers(1, 7))):
+        expiry = str(rng.choice(["2026-12-04T08:00:00Z", "2026-12-24T08:00:00Z", "2027-03-26T08:00:00Z"]))
+        strike = int(rng.integers(60, 150)) * 1000
+        legs.append(
+            {
+                "underlying": "BTC",
+                "expiry": expiry,
+                "strike": str(strike),
+                "kind": str(rng.choice(["call", "put"])),
+                "size": str(round(float(rng.normal(0, 2)), 3) or 0.5),
+                "mark_iv": str(0.4 + abs(strike - 100_000) / 200_000 + 0.1 * int(expiry[6])),  # a smile, one per series
+            }
+        )
+    perps = [
+        {
+            "market": "BTC-PERP",
+            "underlying": "BTC",
+            "size": str(round(float(rng.normal(0, 1)), 3)),
+            "entry_price": "99000",
+        }
+    ]
+    return request(options=legs, perps=perps)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"price_range": D("0.32"), "buckets": D(8)},
+        {"extended": (*DEFAULT_EXTENDED, (D("-0.5"), D("0.5")))},
+        {"short_option_contingency": D("0.02"), "perp_contingency": D("0.015"), "mm_factor": D("0.7")},
+        {"extended": tuple((m, min(D(1), w * 2)) for m, w in DEFAULT_EXTENDED)},
+    ],
+)
+def test_a_change_that_passes_the_test_never_lowers_mm_or_im_on_random_books(change):
+    import numpy as np
+
+    from riskgov.engine.margin_simulation import simulate_margin
+
+    old, new = default_values(), {**default_values(), **change}
+    assert stricter_violations(subject="BTC", old=old, new=new) == []
+    rng = np.random.default_rng(17)
+    for _ in range(40):
+        book = _random_book(rng)
+        res = {}
+        for name, v in (("old", old), ("new", new)):
+            book["underlyings"] = [{"asset": "BTC", "price": "100000", "pm": _pm_json(v)}]
+            res[name] = simulate_margin(book)["account"]
+        for key in ("maintenance_margin_usd", "initial_margin_usd"):
+            assert res["new"][key] >= res["old"][key] - 1e-6 * max(1.0, res["old"][key])
