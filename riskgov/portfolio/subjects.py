@@ -88,7 +88,7 @@ class PMKind:
     label = "PM parameters"
     version_model = PMParameterVersion
     same_what = "values"
-    version_url_name = ""
+    version_url_name = "pm-version"
     fast_track_allowed = True
 
     def find_subject(self, symbol: str) -> Asset | None:

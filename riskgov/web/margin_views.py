@@ -1,4 +1,5 @@
-"""The margin simulator page (``/margin/simulator/``): an analyst builds one account's book —
+"""The margin simulator page (``/margin/simulator/``) and the PM version page
+(``/margin/pm-versions/<pk>/``, linked from proposals as the ``pm`` kind's version page): an analyst builds one account's book —
 underlyings, collateral, perps and options, legs added and removed in the page — and sees its
 portfolio margin (RISK_MODEL §14) with the active PM parameters, the loss grid as a heat map,
 and, when a PM proposal is chosen, the same book under the proposal's parameters side by side.
@@ -15,11 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from riskgov.core.access import forbidden, role_required
 from riskgov.core.roles import has_role
 from riskgov.engine.margin_simulation import REQUEST_FORMAT
+from riskgov.parameters.validation import decimal_str
+from riskgov.portfolio.models import PMParameterVersion
+from riskgov.portfolio.selectors import pm_version_diff
 from riskgov.portfolio.simulation import (
     SIMULATOR_ROLES,
     MarginRequestError,
@@ -27,6 +31,7 @@ from riskgov.portfolio.simulation import (
     pm_proposals_open,
     proposal_pm_params,
 )
+from riskgov.presentation import formats as fmt
 from riskgov.presentation import margin as pres
 
 #: (section, request key, columns); a column is (name, label, kind)
@@ -165,3 +170,44 @@ def margin_simulator(request: HttpRequest) -> HttpResponse:
             ctx["proposed_title"] = f"Proposal #{chosen.pk} PM parameters"
             ctx["comparison"] = pres.comparison_rows(active, proposed)
     return render(request, "web/margin_simulator.html", ctx)
+
+
+#: how each PM field is read by people (RISK_MODEL §14)
+PM_FIELD_LABELS = (
+    ("price_range", "Price range R (largest standard move)", "pct"),
+    ("buckets", "Buckets n (moves R·i/n, i = −n..n)", "plain"),
+    ("vol_range_up", "Vol range up u", "plain"),
+    ("vol_range_down", "Vol range down d", "plain"),
+    ("short_term_vega_power", "Short-term vega power p_s (DTE < 30 days)", "plain"),
+    ("long_term_vega_power", "Long-term vega power p_l", "plain"),
+    ("dte_floor_days", "DTE floor (days)", "plain"),
+    ("min_vol_for_shock_up", "Minimum shocked-up vol", "pct"),
+    ("mm_factor", "MM factor (MM / IM)", "plain"),
+    ("short_option_contingency", "Short-option contingency c_so (of spot per contract)", "pct"),
+    ("perp_contingency", "Perp contingency c_p (of spot per unit)", "pct"),
+)
+
+
+@role_required
+def pm_version(request: HttpRequest, pk: int) -> HttpResponse:
+    """One PM parameter version: its values, extended table or scenario list, its diff from the
+    version before it and the underlying's history (any role, like the parameters pages)."""
+    version = get_object_or_404(PMParameterVersion.objects.select_related("underlying"), pk=pk)
+    history = PMParameterVersion.objects.filter(underlying=version.underlying).order_by("-number")
+    previous = history.filter(number__lt=version.number).first()
+    rows = []
+    for name, label, kind in PM_FIELD_LABELS:
+        v = getattr(version, name)
+        shown = decimal_str(v) if kind == "plain" else f"{fmt.percent(v, 3)} ({decimal_str(v)})"
+        rows.append((label, name, shown))
+    return render(
+        request,
+        "web/pm_version.html",
+        {
+            "version": version,
+            "rows": rows,
+            "previous": previous,
+            "diff": pm_version_diff(previous, version) if previous else [],
+            "history": history,
+        },
+    )

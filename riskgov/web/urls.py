@@ -25,4 +25,5 @@ urlpatterns = [
     path("audit/", audit_views.audit_log, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("margin/simulator/", margin_views.margin_simulator, name="margin-simulator"),
+    path("margin/pm-versions/<int:pk>/", margin_views.pm_version, name="pm-version"),
 ]

@@ -73,3 +73,15 @@ def test_compare_active_with_a_pm_proposal(client, people, market, make_proposal
     html = client.post(URL, book(proposal=str(p.pk))).content.decode()
     assert 'id="comparison"' in html and 'id="result-proposal"' in html
     assert html.count('class="cell') == 2 * 27 + 13 * 3 + 2 * 8 - 27  # active 27+8, proposal 39+8
+
+
+def test_pm_version_page_any_role(client, people, market, make_proposal):
+    v1 = pm_defaults_seed(underlying=Asset.objects.get(symbol="BTC"))
+    p = make_proposal(changes=[{"pm": "BTC", "price_range": "0.2"}])
+    v2 = p.changes.get().version
+    client.force_login(people["viewer"])
+    html = client.get(f"/margin/pm-versions/{v2.pk}/").content.decode()
+    assert "PM parameters version 2" in html and "20.000 %" in html and "Changes from version 1" in html
+    assert f"/margin/pm-versions/{v1.pk}/" in html and "-0.66" in html
+    client.force_login(people["m1"])
+    assert f"/margin/pm-versions/{v2.pk}/" in client.get(f"/proposals/{p.pk}/").content.decode()
