@@ -1,8 +1,9 @@
-"""The margin simulator page (``/margin/simulator/``) and the PM version page
-(``/margin/pm-versions/<pk>/``, linked from proposals as the ``pm`` kind's version page): an analyst builds one account's book —
+"""The margin simulator page (``/margin/simulator/``): an analyst builds one account's book —
 underlyings, collateral, perps and options, legs added and removed in the page — and sees its
 portfolio margin (RISK_MODEL §14) with the active PM parameters, the loss grid as a heat map,
 and, when a PM proposal is chosen, the same book under the proposal's parameters side by side.
+Also the PM version page (``/margin/pm-versions/<pk>/``), the ``pm`` kind's version page
+linked from proposals.
 
 A Django page (not Dash): it is a form the user edits and posts, like the proposal forms;
 the page computes nothing itself — it builds a ``riskgov.margin_request/1`` document and calls
