@@ -17,7 +17,12 @@ Times, on the same in-memory data:
 (e) the simulator core (``margin_simulation.simulate_margin``) on one account of 50 legs,
     full liquidation-move search (no move liquidates it, so all 200 moves are tried):
     median of 21 runs;
-(f) ``liquidation_move`` on a sample of accounts.
+(f) ``liquidation_move`` on a sample of accounts;
+(g) the same 50-leg request through ``POST /api/v1/margin/simulate`` in process (DRF
+    request parsing, the role check, the active PM parameters read from the database, the
+    simulation, JSON rendering; no network): median of 21 runs against the 50 ms claim.
+    Needs the configured database migrated (``DATABASE_URL``); skipped with the reason
+    otherwise, or with ``--no-api``.
 
 Prints seconds, the 1-minute load average at the start and the end, CPU time of (a), and
 the peak RSS. ``--small`` (10k accounts, 100k positions) is a smoke run.
@@ -188,12 +193,59 @@ def sim_request(legs: int) -> dict:
     }
 
 
+def api_simulate_row(req: dict, runs: int = 21) -> tuple[str, float, str]:
+    """(g): ``POST /api/v1/margin/simulate`` in process, median of ``runs`` (50 ms claim)."""
+    name = "(g) POST /api/v1/margin/simulate, 50 legs, in process (median of 21; claim ≤ 50 ms)"
+    try:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "riskgov.config.settings")
+        import django
+
+        django.setup()
+        from django.contrib.auth import get_user_model
+        from rest_framework.test import APIRequestFactory, force_authenticate
+
+        from riskgov.api.margin_views import MarginSimulateView
+        from riskgov.portfolio.adapters import active_pm_params
+
+        active = sorted(active_pm_params())  # also checks the database answers
+    except Exception as exc:  # noqa: BLE001 — a bench without a database reports why and goes on
+        return (name, float("nan"), f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    view = MarginSimulateView.as_view()
+    factory = APIRequestFactory()
+    user = get_user_model()(username="bench", is_superuser=True, is_active=True)  # unsaved: no role query
+    import json as _json
+
+    body = _json.dumps(req)
+
+    def once() -> tuple[float, int]:
+        t0 = time.perf_counter()
+        request = factory.post("/api/v1/margin/simulate", body, content_type="application/json")
+        force_authenticate(request, user=user)
+        response = view(request)
+        response.render()
+        return time.perf_counter() - t0, response.status_code
+
+    once()
+    c0 = time.process_time()
+    times, codes = zip(*(once() for _ in range(runs)), strict=True)
+    cpu = (time.process_time() - c0) / runs
+    ts = sorted(times)
+    verdict = "OK" if ts[runs // 2] <= 0.05 else "OVER the 50 ms claim (wall; see cpu and the load average)"
+    return (
+        name,
+        ts[runs // 2],
+        f"min {ts[0] * 1e3:.1f} ms, max {ts[-1] * 1e3:.1f} ms, cpu {cpu * 1e3:.1f} ms/run, status {set(codes)}, active PM {active or 'none (defaults)'}; "
+        f"{verdict}",
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=100_000)
     ap.add_argument("--positions", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--small", action="store_true")
+    ap.add_argument("--no-api", action="store_true", help="skip (g), the simulator through the API")
     args = ap.parse_args()
     if args.small:
         args.accounts, args.positions = 10_000, 100_000
@@ -302,6 +354,9 @@ def main() -> None:
             f"{np.nanmedian(np.abs(mv[mv != 0])) if np.any(mv != 0) else float('nan'):.3f}",
         )
     )
+
+    if not args.no_api:
+        rows.append(api_simulate_row(req))
 
     width = max(len(r[0]) for r in rows)
     for name, sec, note in rows:

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from riskgov.api import alerts_views, governance_views, health_views, reports_views, views
+from riskgov.api import alerts_views, governance_views, health_views, margin_views, reports_views, views
 
 router = DefaultRouter()
 router.register("assets", views.AssetViewSet, basename="asset")
@@ -23,6 +23,7 @@ router.register("alert-rules", alerts_views.AlertRuleViewSet, basename="alert-ru
 
 urlpatterns = [
     path("", include(router.urls)),
+    path("margin/simulate", margin_views.MarginSimulateView.as_view(), name="margin-simulate"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

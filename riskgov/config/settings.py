@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "riskgov.markets",
     "riskgov.parameters",
     "riskgov.governance",
+    "riskgov.portfolio",
     "riskgov.snapshots",
     "riskgov.health",
     "riskgov.reports",

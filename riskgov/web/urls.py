@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from riskgov.web import audit_views, change_views, policy_views, views
+from riskgov.web import audit_views, change_views, margin_views, policy_views, views
 from riskgov.web import governance_views as gv
 
 urlpatterns = [
@@ -24,4 +24,6 @@ urlpatterns = [
     path("policy/", policy_views.policy_page, name="policy"),
     path("audit/", audit_views.audit_log, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),
+    path("margin/simulator/", margin_views.margin_simulator, name="margin-simulator"),
+    path("margin/pm-versions/<int:pk>/", margin_views.pm_version, name="pm-version"),
 ]

@@ -1,0 +1,180 @@
+"""The ``pm`` governed subject kind: portfolio-margin parameters per underlying (RISK_MODEL §14, §13).
+
+Registered from ``PortfolioConfig.ready`` into :mod:`riskgov.core.subjects`. The subject is
+an underlying ``Asset`` (``BTC``); versions are ``PMParameterVersion`` rows. A change spec::
+
+    {"pm": "BTC", "price_range": "0.18", "buckets": 4, …,
+     "extended": [{"move": "-0.66", "weight": "0.0545"}, …],
+     "scenarios": null | [{"move": "-0.2", "vol": "up", "weight": "1"}, …]}
+
+Fields left out keep the active version's values, or the §14 defaults (Deribit's published
+BTC set) when the underlying has no PM parameters yet. The validator is
+:func:`riskgov.portfolio.validation.pm_errors`, the stricter-than test
+:func:`riskgov.portfolio.strictness.stricter_violations` (parameter-wise, with its proof),
+the engine adapter :func:`riskgov.portfolio.adapters.pm_params`. ``engine_overrides`` is
+empty: health runs do not read PM parameters yet (the margin simulator reads the active
+versions, or a proposal's, itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from riskgov.core.subjects import Finding, SpecRefused, register
+from riskgov.markets.models import Asset
+from riskgov.parameters.models import VersionStatus
+from riskgov.portfolio import selectors, services
+from riskgov.portfolio.models import PMParameterVersion
+from riskgov.portfolio.strictness import stricter_violations
+from riskgov.portfolio.validation import SCALAR_FIELDS, PMError, default_values, pm_errors
+
+NAME = "pm"
+SPEC_FIELDS = (*SCALAR_FIELDS, "extended", "scenarios")
+
+
+def pm_finding(e: PMError) -> Finding:
+    """A validator error as a governance finding (field = the form field)."""
+    return Finding(e.where, e.rule, e.text, subject=e.subject, field=e.top_field)
+
+
+def _number(value: Any, sym: str, path: str) -> Decimal:
+    where = f"{sym} {path}"
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        d = None
+    if isinstance(value, bool) or d is None or not d.is_finite():
+        field = path.split("[", 1)[0]
+        raise SpecRefused(
+            [Finding(where, "not_a_number", f"{where}: {value!r} is not a decimal number", sym, None, field)]
+        )
+    if abs(d) >= Decimal(10) ** 4:
+        field = path.split("[", 1)[0]
+        raise SpecRefused(
+            [
+                Finding(
+                    where,
+                    "out_of_range",
+                    f"{where}: {value!r} does not fit (at most 4 digits before the point)",
+                    sym,
+                    None,
+                    field,
+                )
+            ]
+        )
+    return d
+
+
+def _rows(value: Any, sym: str, key: str, cols: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    if not isinstance(value, list):
+        raise SpecRefused([Finding(f"{sym} {key}", "not_a_list", f"{sym} {key}: must be a list", sym, None, key)])
+    out = []
+    for i, row in enumerate(value):
+        if isinstance(row, list | tuple) and len(row) == len(cols):
+            row = dict(zip(cols, row, strict=True))
+        if not isinstance(row, dict) or set(row) != set(cols):
+            msg = f"{sym} {key}[{i}]: needs exactly {', '.join(cols)}"
+            raise SpecRefused([Finding(f"{sym} {key}[{i}]", "row_fields", msg, sym, None, key)])
+        out.append(tuple(row[c] if c == "vol" else _number(row[c], sym, f"{key}[{i}].{c}") for c in cols))
+    return tuple(out)
+
+
+class PMKind:
+    """PM parameters of one underlying: ``PMParameterVersion`` (RISK_MODEL §14)."""
+
+    name = NAME
+    label = "PM parameters"
+    version_model = PMParameterVersion
+    same_what = "values"
+    version_url_name = "pm-version"
+    fast_track_allowed = True
+
+    def find_subject(self, symbol: str) -> Asset | None:
+        return Asset.objects.filter(symbol=symbol).first()
+
+    def subject_symbol(self, version: PMParameterVersion) -> str:
+        return version.underlying.symbol
+
+    def active_version(self, subject: Asset) -> PMParameterVersion | None:
+        return PMParameterVersion.objects.filter(underlying=subject, status=VersionStatus.ACTIVE).first()
+
+    def active_version_id(self, version: PMParameterVersion) -> int | None:
+        return (
+            PMParameterVersion.objects.filter(underlying_id=version.underlying_id, status=VersionStatus.ACTIVE)
+            .values_list("pk", flat=True)
+            .first()
+        )
+
+    def lock_subjects(self, versions: Sequence[PMParameterVersion]) -> None:
+        ids = sorted({v.underlying_id for v in versions})
+        list(Asset.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+    def versions_by_id(self, ids: Sequence[int]) -> dict[int, PMParameterVersion]:
+        return PMParameterVersion.objects.select_related("underlying").in_bulk(list(ids))
+
+    def parse_spec(
+        self, spec: Mapping[str, Any], *, subject: Asset, base: PMParameterVersion | None, where: str = ""
+    ) -> dict[str, Any]:
+        sym = subject.symbol
+        unknown = set(spec) - {NAME, *SPEC_FIELDS}
+        if unknown:
+            msg = f"{where or sym} ({sym} PM): unknown field(s) {sorted(unknown)}"
+            raise SpecRefused([Finding(where or sym, "unknown_field", msg, sym)])
+        values = selectors.pm_version_values(base) if base is not None else default_values()
+        for f in SCALAR_FIELDS:
+            if f in spec:
+                values[f] = _number(spec[f], sym, f)
+        if "extended" in spec:
+            values["extended"] = _rows(spec["extended"], sym, "extended", ("move", "weight"))
+        if "scenarios" in spec:
+            raw = spec["scenarios"]
+            values["scenarios"] = None if raw is None else _rows(raw, sym, "scenarios", ("move", "vol", "weight"))
+        return values
+
+    def validate(self, symbol: str, payload: dict[str, Any]) -> list[Finding]:
+        return [pm_finding(e) for e in pm_errors(subject=symbol, values=payload)]
+
+    def create_version(self, *, subject: Asset, payload: dict[str, Any], by: Any, reason: str) -> PMParameterVersion:
+        return services.pm_version_create(underlying=subject, values=payload, by=by, reason=reason)
+
+    def payload_of(self, version: PMParameterVersion) -> dict[str, Any]:
+        return selectors.pm_version_values(version)
+
+    def spec_of(self, symbol: str, version: PMParameterVersion) -> dict[str, Any]:
+        d = selectors.pm_version_as_dict(version)
+        return {NAME: symbol, **{f: d[f] for f in SPEC_FIELDS}}
+
+    def set_status(
+        self, version: PMParameterVersion, *, status: str, by: Any, at: Any, reason: str
+    ) -> PMParameterVersion:
+        return services.pm_version_set_status(version=version, status=status, by=by, at=at, reason=reason)
+
+    def values(self, version: PMParameterVersion | None) -> dict[str, Decimal | None]:
+        return selectors.pm_version_flat(version)
+
+    def history(self, version: PMParameterVersion) -> list[PMParameterVersion]:
+        return list(
+            PMParameterVersion.objects.filter(
+                underlying_id=version.underlying_id,
+                activated_at__isnull=False,
+                status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
+            ).order_by("activated_at", "number")
+        )
+
+    def diff(self, base: PMParameterVersion | None, new: PMParameterVersion) -> list[Any]:
+        return selectors.pm_version_diff(base, new)
+
+    def stricter_violations(self, symbol: str, base: PMParameterVersion, new: PMParameterVersion) -> list[Finding]:
+        old_v, new_v = selectors.pm_version_values(base), selectors.pm_version_values(new)
+        return [pm_finding(e) for e in stricter_violations(subject=symbol, old=old_v, new=new_v)]
+
+    def as_audit(self, version: PMParameterVersion) -> dict[str, Any]:
+        return selectors.pm_version_as_dict(version)
+
+    def engine_overrides(self, versions: Sequence[PMParameterVersion]) -> list[Any]:
+        return []
+
+
+PM = register(PMKind())
