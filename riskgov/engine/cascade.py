@@ -38,7 +38,7 @@ import numpy as np
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
-from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.types import F64, I64, EngineInputError, MarketParams, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
 
 __all__ = ["CascadeResult", "run_cascade"]
@@ -91,13 +91,46 @@ class CascadeResult:
     adl_amount: float
 
 
+def _scenario_row(shocks: F64, scenario: int) -> F64:
+    """Row ``scenario`` of ``(S, …)`` shocks (one scenario's ``(A,)`` or ``(T, A)`` fractions).
+
+    Shared with ``path_cascade``. Raises ``EngineInputError`` for an index outside ``0..S − 1``.
+    """
+    if not 0 <= scenario < shocks.shape[0]:
+        raise EngineInputError(f"scenario index {scenario} out of range 0..{shocks.shape[0] - 1}")
+    return shocks[scenario]
+
+
+def _impact_factors(mk: MarketParams, n_assets: int, net: F64) -> tuple[F64, F64]:
+    """Price moves of one cascade round's net selling (RISK_MODEL §11; shared with ``path_cascade``).
+
+    Args:
+        mk: the markets (``depth_usd_per_1pct`` ``D_m``, ``base_asset``).
+        n_assets: ``A``.
+        net: ``(M,)`` float64 USD net notional sold per market in the round.
+
+    Returns:
+        ``(market, asset)``: ``(M,)`` factors ``max(0, 1 − 0.01·net_m/D_m)`` and ``(A,)``
+        factors ``max(0, 1 − 0.01·Σ_m net_m/Σ_m D_m)`` over the asset's markets (1 for an
+        asset without a market); prices are multiplied by them.
+    """
+    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_assets)
+    has_market = np.bincount(mk.base_asset, minlength=n_assets) > 0
+    market = np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
+    net_a = np.bincount(mk.base_asset, weights=net, minlength=n_assets)
+    move = np.where(
+        has_market,
+        1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0),
+        1.0,
+    )
+    return market, np.maximum(0.0, move)
+
+
 def _shock_vector(params: ParameterSet, shocks: ScenarioSet | F64, scenario: int) -> F64:
     if isinstance(shocks, ScenarioSet):
         if shocks.asset_symbols != tuple(params.assets.symbols):
             raise EngineInputError("scenario set was built for other assets")
-        if not 0 <= scenario < shocks.n:
-            raise EngineInputError(f"scenario index {scenario} out of range 0..{shocks.n - 1}")
-        return shocks.shocks[scenario]
+        return _scenario_row(shocks.shocks, scenario)
     r = np.asarray(shocks, dtype=np.float64)
     return validate_shocks(r.reshape(1, -1), params.assets.n)[0]
 
@@ -137,8 +170,6 @@ def run_cascade(
     n_m, n_a, n_u = mk.n, params.assets.n, book.n_units
     asset_px = state.asset_prices * (1.0 + r)
     mkt_px = asset_px[mk.base_asset].copy()
-    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
-    has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
     haircut_factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
     alive = np.ones(n_u, dtype=np.bool_)
     hit = np.zeros(book.n_accounts, dtype=np.bool_)
@@ -179,14 +210,9 @@ def run_cascade(
         sold.append(net)
         short_r.append(float(short.sum()))
         pen_r.append(float(pen.sum()))
-        mkt_px = mkt_px * np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
-        net_a = np.bincount(mk.base_asset, weights=net, minlength=n_a)
-        move = np.where(
-            has_market,
-            1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0),
-            1.0,
-        )
-        asset_px = asset_px * np.maximum(0.0, move)
+        m_move, a_move = _impact_factors(mk, n_a, net)
+        mkt_px = mkt_px * m_move
+        asset_px = asset_px * a_move
         m_hist.append(mkt_px.copy())
         a_hist.append(asset_px.copy())
     if not converged:
