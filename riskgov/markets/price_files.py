@@ -260,6 +260,23 @@ def _daily_from_intraday(
     return _frame([(asset, day, close) for day, (_, close) in last.items()], source)
 
 
+def _single_asset_daily(p: Path, base: str, day_column: str, close_column: str, source: str) -> pd.DataFrame:
+    """Daily closes of a one-asset daily file: one row per UTC day, a repeated day is an error.
+
+    ``day_column`` holds the UTC day (an ISO date or timestamp, first 10 characters),
+    ``close_column`` the close in USD per unit; every row belongs to asset ``base``.
+    """
+    records: list[tuple[str, dt.date, str]] = []
+    seen: dict[dt.date, int] = {}
+    for line, row in _rows(p):
+        day = _day(p, line, day_column, row[day_column])
+        if day in seen:
+            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
+        seen[day] = line
+        records.append((base, day, _close(p, line, close_column, row[close_column])))
+    return _frame(records, source)
+
+
 def read_yahoo_daily(path: str | Path) -> pd.DataFrame:
     """Yahoo Finance daily closes in long format (``symbol,date,...,close``).
 
@@ -297,16 +314,7 @@ def read_binance_klines_1d(path: str | Path, *, asset: str | None = None) -> pd.
     """
     p = Path(path)
     _require(p, _header(p), ("datetime", "close"))
-    base = _asset_from_name(p, asset, _PAIR_RE)
-    records: list[tuple[str, dt.date, str]] = []
-    seen: dict[dt.date, int] = {}
-    for line, row in _rows(p):
-        day = _day(p, line, "datetime", row["datetime"])
-        if day in seen:
-            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
-        seen[day] = line
-        records.append((base, day, _close(p, line, "close", row["close"])))
-    return _frame(records, "binance_klines_1d")
+    return _single_asset_daily(p, _asset_from_name(p, asset, _PAIR_RE), "datetime", "close", "binance_klines_1d")
 
 
 def read_binance_4h(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
@@ -359,16 +367,9 @@ def read_coinmetrics_reference_rate(path: str | Path, *, asset: str | None = Non
     """
     p = Path(path)
     _require(p, _header(p), ("time", "ReferenceRateUSD"))
-    base = _asset_from_name(p, asset, _COINMETRICS_RE)
-    records: list[tuple[str, dt.date, str]] = []
-    seen: dict[dt.date, int] = {}
-    for line, row in _rows(p):
-        day = _day(p, line, "time", row["time"])
-        if day in seen:
-            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
-        seen[day] = line
-        records.append((base, day, _close(p, line, "ReferenceRateUSD", row["ReferenceRateUSD"])))
-    return _frame(records, "coinmetrics")
+    return _single_asset_daily(
+        p, _asset_from_name(p, asset, _COINMETRICS_RE), "time", "ReferenceRateUSD", "coinmetrics"
+    )
 
 
 def detect_price_file(path: str | Path) -> str:
