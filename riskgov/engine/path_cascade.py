@@ -37,15 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskgov.engine._parallel import default_threads
-from riskgov.engine.brackets import maintenance_margin
-from riskgov.engine.cascade import MAX_ROUNDS, _impact_factors, _scenario_row
+from riskgov.engine.cascade import MAX_ROUNDS, _impact_factors, _scenario_row, _Sub
 from riskgov.engine.cascade import PRICE_IMPACT_PER_DEPTH as PRICE_IMPACT_PER_DEPTH  # noqa: F401
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast
 from riskgov.engine.tail import coverage
-from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
-from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
+from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.units import UnitBook, build_unit_book
 
 __all__ = ["PathCascadeResult", "path_replay", "run_path_cascade"]
 
@@ -192,43 +191,6 @@ class _Outside(Exception):
     """An effective price left the envelope the candidate units were bounded over."""
 
 
-class _Sub:
-    """The positions and balances of a subset of margin units, with compact unit ids."""
-
-    def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:
-        remap = np.full(book.n_units, -1, dtype=np.int64)
-        remap[units] = np.arange(units.size)
-        self.n = units.size
-        self.owner = book.unit_owner[units]
-        self.margin = book.unit_margin[units]
-        self.count = book.unit_count[units]
-        pos = np.flatnonzero(remap[book.pos_unit] >= 0)
-        self.pos_unit = remap[book.pos_unit[pos]]
-        self.pos_market, self.size, self.entry, self.depth, self.penalty_rate = (
-            a[pos] for a in (book.pos_market, book.size, book.entry_price, book.depth, book.penalty_rate)
-        )
-        bal = np.flatnonzero(remap[book.bal_unit] >= 0)
-        self.bal_unit = remap[book.bal_unit[bal]]
-        self.bal_asset, self.bal_amount = book.bal_asset[bal], book.bal_amount[bal]
-        self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
-
-    def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
-        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
-        p = mkt_px[self.pos_market]
-        notional = np.abs(self.size) * p
-        equity = (
-            np.bincount(
-                self.bal_unit,
-                weights=self.bal_amount * asset_px[self.bal_asset] * self.haircut_factor,
-                minlength=self.n,
-            )
-            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
-            + self.margin
-        )
-        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
-        return equity, mm, notional
-
-
 def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> tuple[I64, I64]:
     """Units that may be liquidatable (or bankrupt) for some prices inside ``[lo, hi]``, and the rest.
 
@@ -259,7 +221,7 @@ def _run(
     n_m, n_a, n_acc = mk.n, params.assets.n, book.n_accounts
     base_px = np.asarray(state.asset_prices, dtype=np.float64)
     if envelope is None:
-        sub, rest_units = _Sub(params, book, np.arange(book.n_units)), None
+        sub, rest_units = _Sub(params, book, None), None
     else:
         cand, other = _candidate_units(params, book, *envelope)
         sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
@@ -314,15 +276,8 @@ def _run(
             new = alive & (mm > 0) & (equity < mm)
             if not new.any():
                 break
-            s_cost, p_due = close_costs(notional, sub.depth, sub.penalty_rate)
-            slip_u = np.bincount(sub.pos_unit, weights=s_cost, minlength=n_u)
-            pen_u = np.bincount(sub.pos_unit, weights=p_due, minlength=n_u)
-            _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
+            pen, short, closing, net = sub.liquidate(new, equity, mm, notional, mkt_px, n_m)
             unit_short[new] = short
-            closing = new[sub.pos_unit]
-            net = np.bincount(
-                sub.pos_market[closing], weights=(sub.size * mkt_px[sub.pos_market])[closing], minlength=n_m
-            )
             liq_notional += np.bincount(sub.pos_market[closing], weights=notional[closing], minlength=n_m)
             owners = sub.owner[new]
             first = np.unique(owners[~hit[owners]])
