@@ -60,7 +60,7 @@ from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.path_pruning import batch_order, first_liquidations
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
-from riskgov.engine.stress import _batch_plan, _cover2
+from riskgov.engine.stress import _batch_plan, _Cover2
 from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
@@ -69,7 +69,7 @@ __all__ = ["PathStressResult", "run_path_stress"]
 
 
 @dataclass(frozen=True)
-class PathStressResult:
+class PathStressResult(_Cover2):
     """Per-scenario outcome of a path stress run (RISK_MODEL §8, §9; inputs of §10).
 
     Attributes (``S`` scenarios in the order given, ``T`` steps, ``M`` markets, ``A`` accounts):
@@ -135,11 +135,6 @@ class PathStressResult:
     def horizon_hours(self) -> float:
         """``T·Δ`` in hours."""
         return self.n_steps * self.step_hours
-
-    @property
-    def cover2(self) -> float:
-        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
-        return _cover2(self.top2_shortfall)
 
 
 class _BatchOut(NamedTuple):

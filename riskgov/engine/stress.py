@@ -48,8 +48,24 @@ __all__ = [
 ]
 
 
+class _Cover2:
+    """Cover-2 (§10) of a per-scenario result with ``top2_shortfall`` ``(S, 2)`` float64 USD.
+
+    Shared by ``StressResult`` and ``path_stress.PathStressResult`` (a plain base: no fields).
+    """
+
+    top2_shortfall: F64
+
+    @property
+    def cover2(self) -> float:
+        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
+        if self.top2_shortfall.shape[0] == 0:
+            return 0.0
+        return float(self.top2_shortfall.sum(axis=1).max())
+
+
 @dataclass(frozen=True)
-class StressResult:
+class StressResult(_Cover2):
     """Per-scenario outcome of a stress run (RISK_MODEL §8, §9, inputs of §10).
 
     Attributes (``S`` scenarios, in the order given):
@@ -88,21 +104,6 @@ class StressResult:
     evaluated_pairs: I64
     worst_scenario: int
     worst_account_shortfall: F64 | None = None
-
-    @property
-    def cover2(self) -> float:
-        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
-        return _cover2(self.top2_shortfall)
-
-
-def _cover2(top2_shortfall: F64) -> float:
-    """Cover-2 (§10) from ``(S, 2)`` float64 USD top-two account shortfalls: ``max_s`` of their sum (0 when ``S = 0``).
-
-    Shared by ``StressResult`` and ``path_stress.PathStressResult``.
-    """
-    if top2_shortfall.shape[0] == 0:
-        return 0.0
-    return float(top2_shortfall.sum(axis=1).max())
 
 
 def _batch_plan(fast: _Fast, shocks: F64, order: I64, batch_size: int) -> tuple[list[I64], list[I64], I64]:
