@@ -7,6 +7,7 @@ same way. Benchmarks only; nothing here is part of riskgov.
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import time
@@ -75,3 +76,14 @@ def take_scenarios(sc: ScenarioSet, take: np.ndarray) -> ScenarioSet:
         start_date=tuple(sc.start_date[i] for i in take),
         end_date=tuple(sc.end_date[i] for i in take),
     )
+
+
+def venue_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the seeded synthetic venue's sizes (``bench.venue.make_venue``):
+    ``--accounts`` (1,000,000), ``--positions`` (3,000,000), ``--markets`` (50), ``--seed`` (7)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--positions", type=int, default=3_000_000)
+    ap.add_argument("--markets", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=7)
+    return ap

@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._common import check_agree, peak_rss_gib, print_rows, take_scenarios, timed  # noqa: E402
+from bench._common import check_agree, peak_rss_gib, print_rows, take_scenarios, timed, venue_parser  # noqa: E402
 from bench.venue import Venue, make_venue  # noqa: E402
 from riskgov.engine import cascade, liquidation, margin, stress  # noqa: E402
 from riskgov.engine.scenarios import ScenarioSet  # noqa: E402
@@ -349,12 +349,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (``--small`` overrides sizes with 50k accounts, 500 scenarios)."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--positions", type=int, default=3_000_000)
-    ap.add_argument("--markets", type=int, default=50)
+    ap = venue_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--small", action="store_true", help="quick run: 50k accounts, 500 scenarios")
     args = ap.parse_args(argv)
     if args.small:

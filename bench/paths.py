@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._common import check_agree, peak_rss_gib, print_rows, timed  # noqa: E402
+from bench._common import check_agree, peak_rss_gib, print_rows, timed, venue_parser  # noqa: E402
 from bench.engine import subsample  # noqa: E402
 from bench.venue import make_venue  # noqa: E402
 from riskgov.engine import path_cascade, path_stress, stress  # noqa: E402
@@ -181,12 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (``--small``: 50k accounts, 150k positions, 500 paths)."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--positions", type=int, default=3_000_000)
-    ap.add_argument("--markets", type=int, default=50)
+    ap = venue_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--paths", type=int, default=2500)
-    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--cascade", action="store_true", help="also run the path cascade on the worst path")
     ap.add_argument("--no-check", action="store_true", help="skip the pruned = unpruned subsample check")
