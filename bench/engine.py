@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._common import check_agree, peak_rss_gib, print_rows, take_scenarios, timed, venue_parser  # noqa: E402
 from bench.venue import Venue, make_venue  # noqa: E402
 from riskgov.engine import cascade, liquidation, margin, stress  # noqa: E402
 from riskgov.engine.scenarios import ScenarioSet  # noqa: E402
@@ -237,38 +236,18 @@ def subsample(venue: Venue, n_accounts: int, scenario_step: int) -> tuple[VenueS
         isolated_margin=pf.isolated_margin[kp],
     )
     st = VenueState(portfolio=sub, asset_prices=venue.state.asset_prices, insurance_fund=venue.state.insurance_fund)
-    sc = venue.scenarios
-    take = np.arange(0, sc.n, scenario_step)
-    scen = ScenarioSet(
-        names=tuple(sc.names[i] for i in take),
-        kinds=tuple(sc.kinds[i] for i in take),
-        shocks=sc.shocks[take],
-        asset_symbols=sc.asset_symbols,
-        start_date=tuple(sc.start_date[i] for i in take),
-        end_date=tuple(sc.end_date[i] for i in take),
-    )
-    return st, scen
+    return st, take_scenarios(venue.scenarios, np.arange(0, venue.scenarios.n, scenario_step))
 
 
 def compare_stress(fast: stress.StressResult, dense: stress.StressResult) -> None:
     """Raise AssertionError unless the fast and dense stress results agree (§8, §9)."""
-    for k in ("n_liquidated", "n_bankrupt", "top2_account"):
-        if not np.array_equal(getattr(fast, k), getattr(dense, k)):
-            raise AssertionError(f"stress {k} differs between fast path and dense loop")
-    for k in ("shortfall", "penalties", "top2_shortfall", "adl_amount", "insurance_fund_after"):
-        if not np.allclose(getattr(fast, k), getattr(dense, k), rtol=1e-9, atol=1e-6):
-            raise AssertionError(f"stress {k} differs between fast path and dense loop")
-
-
-def _timed(fn, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
-    t = time.perf_counter()
-    out = fn(*a, **k)
-    return out, time.perf_counter() - t
+    money = ("shortfall", "penalties", "top2_shortfall", "adl_amount", "insurance_fund_after")
+    check_agree(fast, dense, money, "stress {k} differs between fast path and dense loop")
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Run the benchmark and print the table; returns the timings in seconds."""
-    venue, t_gen = _timed(make_venue, args.accounts, args.positions, args.markets, args.scenarios, args.seed)
+    venue, t_gen, _ = timed(make_venue, args.accounts, args.positions, args.markets, args.scenarios, args.seed)
     params, state = venue.params, venue.state
     print(
         f"venue: {args.accounts:,} accounts, {state.portfolio.n_positions:,} positions "
@@ -276,38 +255,38 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         f"{params.assets.n} assets, {state.portfolio.n_balances:,} balances; "
         f"{venue.scenarios.n} scenarios: {venue.shock_source}; generated in {t_gen:.1f} s"
     )
-    ref, t_engine = _timed(base_engine, params, state)
+    ref, t_engine, _ = timed(base_engine, params, state)
     pm = margin.position_metrics(params, state)
     am = margin.account_metrics(params, state, pm)
-    liq_px, t_liq = _timed(liquidation.liquidation_prices, params, state, pm, am)
+    liq_px, t_liq, _ = timed(liquidation.liquidation_prices, params, state, pm, am)
     del pm, am
     frames = _frames(params, state)
-    pd_tot, t_pandas = _timed(base_pandas, params, state, frames)
+    pd_tot, t_pandas, _ = timed(base_pandas, params, state, frames)
     check_totals("pandas", ref, pd_tot)
     con = duckdb_connect(frames)
-    db_tot, t_duck = _timed(base_duckdb, con)
+    db_tot, t_duck, _ = timed(base_duckdb, con)
     check_totals("duckdb", ref, db_tot)
     con.close()
     del frames
 
     load = os.getloadavg()[0]
     cpu0 = os.times()
-    res, t_stress = _timed(stress.run_scenarios, params, state, venue.scenarios)
+    res, t_stress, _ = timed(stress.run_scenarios, params, state, venue.scenarios)
     cpu1 = os.times()
     cpu_stress = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     sys_stress = cpu1.system - cpu0.system
     worst = res.worst_scenario
-    casc, t_casc = _timed(cascade.run_cascade, params, state, venue.scenarios, scenario=max(worst, 0))
+    casc, t_casc, _ = timed(cascade.run_cascade, params, state, venue.scenarios, scenario=max(worst, 0))
     # zero-shock consistency is covered by the tests; here: naive loop on a subsample
     n_sub = max(1, args.accounts // 20)
     step = max(1, venue.scenarios.n // 100)
     sub_state, sub_scen = subsample(venue, n_sub, step)
-    dense, t_dense_sub = _timed(stress.run_scenarios_dense, params, sub_state, sub_scen)
+    dense, t_dense_sub, _ = timed(stress.run_scenarios_dense, params, sub_state, sub_scen)
     fast_sub = stress.run_scenarios(params, sub_state, sub_scen)
     compare_stress(fast_sub, dense)
     scale = (state.portfolio.n_positions / sub_state.portfolio.n_positions) * (venue.scenarios.n / sub_scen.n)
     t_naive = t_dense_sub * scale
-    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rss_gib = peak_rss_gib()
 
     rows = [
         ("(a) base pass, engine (margin.py)", t_engine, ""),
@@ -327,10 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         ("(f) liquidation prices, engine (liquidation.py)", t_liq, ""),
         (f"(g) cascade, engine, worst scenario ({venue.scenarios.names[max(worst, 0)]})", t_casc, ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'step':<{width}}  {'seconds':>9}  ratio")
-    for name, t, ratio in rows:
-        print(f"{name:<{width}}  {t:>9.3f}  {ratio}")
+    print_rows(rows, col=9, places=3, note="ratio")
     print(
         f"base totals agree (engine = pandas = duckdb): liquidatable {ref['liquidatable']:,}, "
         f"bankrupt {ref['bankrupt']:,}, shortfall {ref['shortfall']:,.2f} USD, "
@@ -373,12 +349,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (``--small`` overrides sizes with 50k accounts, 500 scenarios)."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--positions", type=int, default=3_000_000)
-    ap.add_argument("--markets", type=int, default=50)
+    ap = venue_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--small", action="store_true", help="quick run: 50k accounts, 500 scenarios")
     args = ap.parse_args(argv)
     if args.small:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import resource
 import sys
 import time
 
@@ -41,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._common import peak_rss_mib, print_rows  # noqa: E402
 from riskgov.engine import portfolio_margin as pmm  # noqa: E402
 from riskgov.engine.margin_simulation import simulate_margin  # noqa: E402
 from riskgov.engine.options import black76_price, forward_and_discount  # noqa: E402
@@ -358,11 +358,9 @@ def main() -> None:
     if not args.no_api:
         rows.append(api_simulate_row(req))
 
-    width = max(len(r[0]) for r in rows)
-    for name, sec, note in rows:
-        print(f"{name:<{width}}  {sec:10.3f} s  {note}")
+    print_rows(rows, col=10, places=3, unit=" s")
     print(f"(a) vs (c): {rows[2][1] / rows[0][1]:.0f}×; (a) vs (d): {rows[3][1] / rows[0][1]:.0f}×")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mib()
     print(f"load average (1 min) at start {load0:.2f}, at end {os.getloadavg()[0]:.2f}; peak RSS {rss:.0f} MiB")
 
 

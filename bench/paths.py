@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._common import check_agree, peak_rss_gib, print_rows, timed, venue_parser  # noqa: E402
 from bench.engine import subsample  # noqa: E402
 from bench.venue import make_venue  # noqa: E402
 from riskgov.engine import path_cascade, path_stress, stress  # noqa: E402
@@ -118,21 +117,9 @@ def gaps_of(paths: PathSet) -> ScenarioSet:
     )
 
 
-def _timed(fn, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
-    c0, t0 = os.times(), time.perf_counter()
-    out = fn(*a, **k)
-    t1, c1 = time.perf_counter(), os.times()
-    return out, t1 - t0, (c1.user - c0.user) + (c1.system - c0.system)
-
-
 def check_equal(a, b, what: str) -> None:  # noqa: ANN001
     """Raise AssertionError unless two stress results agree (counts exact, money rtol 1e-9)."""
-    for k in ("n_liquidated", "n_bankrupt", "top2_account"):
-        if not np.array_equal(getattr(a, k), getattr(b, k)):
-            raise AssertionError(f"{what}: {k} differs")
-    for k in ("shortfall", "penalties", "top2_shortfall"):
-        if not np.allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-6):
-            raise AssertionError(f"{what}: {k} differs")
+    check_agree(a, b, ("shortfall", "penalties", "top2_shortfall"), f"{what}: {{k}} differs")
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -145,13 +132,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         f"venue: {args.accounts:,} accounts, {state.portfolio.n_positions:,} positions, {params.markets.n} markets, "
         f"{params.assets.n} assets; {paths.n} paths x {paths.n_steps} steps: {src}"
     )
-    book, t_book, _ = _timed(build_unit_book, params, state)
+    book, t_book, _ = timed(build_unit_book, params, state)
     load_g = os.getloadavg()[0]
-    g, t_gap, c_gap = _timed(stress.run_scenarios, params, state, gaps, book=book)
-    g1, t_gap1, c_gap1 = _timed(path_stress.run_path_stress, params, state, gaps.shocks[:, None, :], book=book)
+    g, t_gap, c_gap = timed(stress.run_scenarios, params, state, gaps, book=book)
+    g1, t_gap1, c_gap1 = timed(path_stress.run_path_stress, params, state, gaps.shocks[:, None, :], book=book)
     check_equal(g, g1, "T=1 path stress vs gap stress")
     load_p = os.getloadavg()[0]
-    p, t_path, c_path = _timed(path_stress.run_path_stress, params, state, paths, book=book, batch_size=args.batch_size)
+    p, t_path, c_path = timed(path_stress.run_path_stress, params, state, paths, book=book, batch_size=args.batch_size)
     rows = [
         ("(a) unit book (shared)", t_book, ""),
         (f"(b) gap stress, stress.run_scenarios, {gaps.n} gaps", t_gap, f"CPU {c_gap:.1f} s, load {load_g:.1f}"),
@@ -164,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     ]
     if args.cascade:
         w = max(p.worst_scenario, 0)
-        casc, t_casc, _ = _timed(path_cascade.run_path_cascade, params, state, paths, scenario=w, book=book)
+        casc, t_casc, _ = timed(path_cascade.run_path_cascade, params, state, paths, scenario=w, book=book)
         rows.append(
             (
                 f"(e) path cascade, worst path ({paths.names[w]})",
@@ -172,11 +159,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 f"{int(casc.rounds_by_step.sum())} rounds, S {casc.shortfall:,.0f} vs {p.shortfall[w]:,.0f} USD",
             )
         )
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    width = max(len(r[0]) for r in rows)
-    print(f"{'step':<{width}}  {'seconds':>8}  notes")
-    for name, t, note in rows:
-        print(f"{name:<{width}}  {t:>8.2f}  {note}")
+    rss = peak_rss_gib()
+    print_rows(rows, col=8, places=2, note="notes")
     pairs = int(p.evaluated_steps.sum())
     print(
         f"paths: liquidated/path mean {p.n_liquidated.mean():,.0f} max {p.n_liquidated.max():,}; "
@@ -197,12 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (``--small``: 50k accounts, 150k positions, 500 paths)."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--positions", type=int, default=3_000_000)
-    ap.add_argument("--markets", type=int, default=50)
+    ap = venue_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--paths", type=int, default=2500)
-    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--cascade", action="store_true", help="also run the path cascade on the worst path")
     ap.add_argument("--no-check", action="store_true", help="skip the pruned = unpruned subsample check")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench._common import take_scenarios
 from riskgov.engine.brackets import build_parameter_set, initial_margin, maintenance_margin
 from riskgov.engine.scenarios import ScenarioSet, concat, historical_scenarios
 from riskgov.engine.types import AssetSpec, MarketSpec, ParameterSet, Portfolio, VenueState
@@ -256,14 +257,7 @@ def make_venue(
         take = np.arange(max(0, allset.n - n_scenarios), allset.n)
         if len(sets) > 1:
             take = np.concatenate([np.arange(one.n), np.arange(one.n, allset.n)])[:n_scenarios]
-        scen = ScenarioSet(
-            names=tuple(allset.names[i] for i in take),
-            kinds=tuple(allset.kinds[i] for i in take),
-            shocks=allset.shocks[take],
-            asset_symbols=allset.asset_symbols,
-            start_date=tuple(allset.start_date[i] for i in take),
-            end_date=tuple(allset.end_date[i] for i in take),
-        )
+        scen = take_scenarios(allset, take)
         source = (
             f"historical 1-day joint windows of {len(COINS)} coins "
             f"(Yahoo daily closes, {os.path.basename(str(price_path))})"

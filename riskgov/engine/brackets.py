@@ -77,64 +77,34 @@ def validate_bracket_table(
             market=market,
             rule="lengths",
         )
-    for k, (f, i, m) in enumerate(zip(floors, imf, mmf, strict=False), start=1):
-        at = f"{where} bracket {k}"
-        if not all(math.isfinite(float(x)) for x in (f, i, m)):
-            raise BracketTableError(
-                f"{at}: floor, IMF and MMF must be finite numbers (got {f}, {i}, {m})",
-                market=market,
-                bracket=k,
-                rule="finite",
-            )
-        if k == 1 and float(f) != 0.0:
-            raise BracketTableError(
-                f"{at}: the first notional floor must be 0 (got {f})",
-                market=market,
-                bracket=k,
-                rule="first_floor_zero",
-            )
-        if k > 1 and not float(f) > float(floors[k - 2]):
-            raise BracketTableError(
-                f"{at}: notional floor {f} is not above the previous floor {floors[k - 2]}",
-                market=market,
-                bracket=k,
-                rule="floors_increasing",
-            )
-        if not float(m) > 0:
-            raise BracketTableError(
-                f"{at}: MMF {m} must be > 0",
-                market=market,
-                bracket=k,
-                rule="mmf_positive",
-            )
-        if not float(m) < float(i):
-            raise BracketTableError(
-                f"{at}: MMF {m} must be < IMF {i}",
-                market=market,
-                bracket=k,
-                rule="mmf_below_imf",
-            )
-        if not float(i) <= 1:
-            raise BracketTableError(
-                f"{at}: IMF {i} must be <= 1",
-                market=market,
-                bracket=k,
-                rule="imf_at_most_one",
-            )
-        if k > 1 and float(i) < float(imf[k - 2]):
-            raise BracketTableError(
-                f"{at}: IMF {i} is below the previous bracket's IMF {imf[k - 2]}",
-                market=market,
-                bracket=k,
-                rule="imf_non_decreasing",
-            )
-        if k > 1 and float(m) < float(mmf[k - 2]):
-            raise BracketTableError(
-                f"{at}: MMF {m} is below the previous bracket's MMF {mmf[k - 2]}",
-                market=market,
-                bracket=k,
-                rule="mmf_non_decreasing",
-            )
+    for k in range(1, len(floors) + 1):
+        broken = _broken_rule(k, floors, imf, mmf)
+        if broken is not None:
+            rule, message = broken
+            raise BracketTableError(f"{where} bracket {k}: {message}", market=market, bracket=k, rule=rule)
+
+
+def _broken_rule(k: int, floors: Sequence[float], imf: Sequence[float], mmf: Sequence[float]) -> tuple[str, str] | None:
+    """The first rule of ``validate_bracket_table`` that 1-based bracket ``k`` breaks, as
+    ``(rule, message)``, or None (RISK_MODEL §2; floors USD notional, IMF/MMF fractions)."""
+    f, i, m = floors[k - 1], imf[k - 1], mmf[k - 1]
+    if not all(math.isfinite(float(x)) for x in (f, i, m)):
+        return "finite", f"floor, IMF and MMF must be finite numbers (got {f}, {i}, {m})"
+    if k == 1 and float(f) != 0.0:
+        return "first_floor_zero", f"the first notional floor must be 0 (got {f})"
+    if k > 1 and not float(f) > float(floors[k - 2]):
+        return "floors_increasing", f"notional floor {f} is not above the previous floor {floors[k - 2]}"
+    if not float(m) > 0:
+        return "mmf_positive", f"MMF {m} must be > 0"
+    if not float(m) < float(i):
+        return "mmf_below_imf", f"MMF {m} must be < IMF {i}"
+    if not float(i) <= 1:
+        return "imf_at_most_one", f"IMF {i} must be <= 1"
+    if k > 1 and float(i) < float(imf[k - 2]):
+        return "imf_non_decreasing", f"IMF {i} is below the previous bracket's IMF {imf[k - 2]}"
+    if k > 1 and float(m) < float(mmf[k - 2]):
+        return "mmf_non_decreasing", f"MMF {m} is below the previous bracket's MMF {mmf[k - 2]}"
+    return None
 
 
 def build_parameter_set(*, assets: Sequence[AssetSpec], markets: Sequence[MarketSpec]) -> ParameterSet:

@@ -38,7 +38,7 @@ import numpy as np
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
-from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
 
 __all__ = ["CascadeResult", "run_cascade"]
@@ -91,13 +91,121 @@ class CascadeResult:
     adl_amount: float
 
 
+def _scenario_row(shocks: F64, scenario: int) -> F64:
+    """Row ``scenario`` of ``(S, …)`` shocks (one scenario's ``(A,)`` or ``(T, A)`` fractions).
+
+    Shared with ``path_cascade``. Raises ``EngineInputError`` for an index outside ``0..S − 1``.
+    """
+    if not 0 <= scenario < shocks.shape[0]:
+        raise EngineInputError(f"scenario index {scenario} out of range 0..{shocks.shape[0] - 1}")
+    return shocks[scenario]
+
+
+def _impact_factors(mk: MarketParams, n_assets: int, net: F64) -> tuple[F64, F64]:
+    """Price moves of one cascade round's net selling (RISK_MODEL §11; shared with ``path_cascade``).
+
+    Args:
+        mk: the markets (``depth_usd_per_1pct`` ``D_m``, ``base_asset``).
+        n_assets: ``A``.
+        net: ``(M,)`` float64 USD net notional sold per market in the round.
+
+    Returns:
+        ``(market, asset)``: ``(M,)`` factors ``max(0, 1 − 0.01·net_m/D_m)`` and ``(A,)``
+        factors ``max(0, 1 − 0.01·Σ_m net_m/Σ_m D_m)`` over the asset's markets (1 for an
+        asset without a market); prices are multiplied by them.
+    """
+    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_assets)
+    has_market = np.bincount(mk.base_asset, minlength=n_assets) > 0
+    market = np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
+    net_a = np.bincount(mk.base_asset, weights=net, minlength=n_assets)
+    move = np.where(
+        has_market,
+        1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0),
+        1.0,
+    )
+    return market, np.maximum(0.0, move)
+
+
+class _Sub:
+    """The positions and balances of a set of margin units, with compact unit ids (§4–§8).
+
+    ``units``: ``(U,)`` int64 units of ``book`` (ascending), or ``None`` for every unit (the
+    book's arrays are used as they are). Shared by ``run_cascade`` and ``path_cascade``.
+    """
+
+    def __init__(self, params: ParameterSet, book: UnitBook, units: I64 | None) -> None:
+        if units is None:
+            self.n, self.owner, self.margin, self.count = (
+                book.n_units,
+                book.unit_owner,
+                book.unit_margin,
+                book.unit_count,
+            )
+            pos = bal = slice(None)
+            self.pos_unit, self.bal_unit = book.pos_unit, book.bal_unit
+        else:
+            remap = np.full(book.n_units, -1, dtype=np.int64)
+            remap[units] = np.arange(units.size)
+            self.n = units.size
+            self.owner, self.margin, self.count = (
+                book.unit_owner[units],
+                book.unit_margin[units],
+                book.unit_count[units],
+            )
+            pos = np.flatnonzero(remap[book.pos_unit] >= 0)
+            bal = np.flatnonzero(remap[book.bal_unit] >= 0)
+            self.pos_unit, self.bal_unit = remap[book.pos_unit[pos]], remap[book.bal_unit[bal]]
+        self.pos_market, self.size, self.entry, self.depth, self.penalty_rate = (
+            a[pos] for a in (book.pos_market, book.size, book.entry_price, book.depth, book.penalty_rate)
+        )
+        self.bal_asset, self.bal_amount = book.bal_asset[bal], book.bal_amount[bal]
+        self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
+
+    def collateral(self, asset_px: F64) -> F64:
+        """``(U,)`` USD haircut collateral value per unit at asset prices ``(A,)`` (§4)."""
+        return np.bincount(
+            self.bal_unit,
+            weights=self.bal_amount * asset_px[self.bal_asset] * self.haircut_factor,
+            minlength=self.n,
+        )
+
+    def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
+        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
+        p = mkt_px[self.pos_market]
+        notional = np.abs(self.size) * p
+        equity = (
+            self.collateral(asset_px)
+            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
+            + self.margin
+        )
+        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
+        return equity, mm, notional
+
+    def liquidate(
+        self, new: Bool, equity: F64, mm: F64, notional: F64, mkt_px: F64, n_markets: int
+    ) -> tuple[F64, F64, Bool, F64]:
+        """Close the units ``new`` ``(U,)`` bool with the §8 closes at market prices ``(M,)``.
+
+        ``equity``, ``mm`` ``(U,)`` and ``notional`` (per position) from :meth:`revalue`.
+        Returns ``(penalties, shortfall)`` USD per closed unit (in unit order), the ``(P,)``
+        bool positions closed and ``(M,)`` USD net notional sold per market (``Σ q·p``).
+        """
+        s_cost, p_due = close_costs(notional, self.depth, self.penalty_rate)
+        slip_u = np.bincount(self.pos_unit, weights=s_cost, minlength=self.n)
+        pen_u = np.bincount(self.pos_unit, weights=p_due, minlength=self.n)
+        _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
+        closing = new[self.pos_unit]
+        net = np.bincount(
+            self.pos_market[closing], weights=(self.size * mkt_px[self.pos_market])[closing], minlength=n_markets
+        )
+        return pen, short, closing, net
+
+
 def _shock_vector(params: ParameterSet, shocks: ScenarioSet | F64, scenario: int) -> F64:
     if isinstance(shocks, ScenarioSet):
         if shocks.asset_symbols != tuple(params.assets.symbols):
             raise EngineInputError("scenario set was built for other assets")
-        if not 0 <= scenario < shocks.n:
-            raise EngineInputError(f"scenario index {scenario} out of range 0..{shocks.n - 1}")
-        return shocks.shocks[scenario]
+        return _scenario_row(shocks.shocks, scenario)
     r = np.asarray(shocks, dtype=np.float64)
     return validate_shocks(r.reshape(1, -1), params.assets.n)[0]
 
@@ -137,9 +245,7 @@ def run_cascade(
     n_m, n_a, n_u = mk.n, params.assets.n, book.n_units
     asset_px = state.asset_prices * (1.0 + r)
     mkt_px = asset_px[mk.base_asset].copy()
-    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
-    has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
-    haircut_factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
+    sub = _Sub(params, book, None)
     alive = np.ones(n_u, dtype=np.bool_)
     hit = np.zeros(book.n_accounts, dtype=np.bool_)
     m_hist, a_hist = [mkt_px.copy()], [asset_px.copy()]
@@ -147,28 +253,12 @@ def run_cascade(
     converged = False
     equity = np.zeros(n_u)
     for _ in range(max_rounds):
-        p = mkt_px[book.pos_market]
-        notional = np.abs(book.size) * p
-        equity = (
-            np.bincount(
-                book.bal_unit,
-                weights=book.bal_amount * asset_px[book.bal_asset] * haircut_factor,
-                minlength=n_u,
-            )
-            + np.bincount(book.pos_unit, weights=book.size * (p - book.entry_price), minlength=n_u)
-            + book.unit_margin
-        )
-        mm = np.bincount(book.pos_unit, weights=maintenance_margin(mk, book.pos_market, notional), minlength=n_u)
+        equity, mm, notional = sub.revalue(mk, asset_px, mkt_px)
         new = alive & (mm > 0) & (equity < mm)
         if not new.any():
             converged = True
             break
-        s_cost, p_due = close_costs(notional, book.depth, book.penalty_rate)
-        slip_u = np.bincount(book.pos_unit, weights=s_cost, minlength=n_u)
-        pen_u = np.bincount(book.pos_unit, weights=p_due, minlength=n_u)
-        _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
-        closing = new[book.pos_unit]
-        net = np.bincount(book.pos_market[closing], weights=(book.size * p)[closing], minlength=n_m)
+        pen, short, _, net = sub.liquidate(new, equity, mm, notional, mkt_px, n_m)
         owners = book.unit_owner[new]
         first = np.zeros(book.n_accounts, dtype=np.bool_)
         first[owners[~hit[owners]]] = True
@@ -179,23 +269,14 @@ def run_cascade(
         sold.append(net)
         short_r.append(float(short.sum()))
         pen_r.append(float(pen.sum()))
-        mkt_px = mkt_px * np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
-        net_a = np.bincount(mk.base_asset, weights=net, minlength=n_a)
-        move = np.where(
-            has_market,
-            1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0),
-            1.0,
-        )
-        asset_px = asset_px * np.maximum(0.0, move)
+        m_move, a_move = _impact_factors(mk, n_a, net)
+        mkt_px = mkt_px * m_move
+        asset_px = asset_px * a_move
         m_hist.append(mkt_px.copy())
         a_hist.append(asset_px.copy())
     if not converged:
         # equity of position-less units at the final prices
-        equity = np.bincount(
-            book.bal_unit,
-            weights=book.bal_amount * asset_px[book.bal_asset] * haircut_factor,
-            minlength=n_u,
-        )
+        equity = sub.collateral(asset_px)
     no_pos = book.unit_count == 0
     coll_short = float(np.maximum(0.0, -equity[no_pos]).sum())
     fund = float(state.insurance_fund)

@@ -31,22 +31,22 @@ Tolerance: float64, relative 1e-9 (absolute 1e-6 USD), RISK_MODEL §1.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from riskgov.engine.brackets import maintenance_margin
+from riskgov.engine._parallel import default_threads
+from riskgov.engine.cascade import MAX_ROUNDS, _impact_factors, _scenario_row, _Sub
+from riskgov.engine.cascade import PRICE_IMPACT_PER_DEPTH as PRICE_IMPACT_PER_DEPTH  # noqa: F401
+from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast
-from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
-from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
+from riskgov.engine.tail import coverage
+from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, VenueState
+from riskgov.engine.units import UnitBook, build_unit_book
 
 __all__ = ["PathCascadeResult", "path_replay", "run_path_cascade"]
-
-MAX_ROUNDS = 50
-PRICE_IMPACT_PER_DEPTH = 0.01  # relative move per depth-sized net flow (§11)
 
 
 @dataclass(frozen=True)
@@ -125,16 +125,11 @@ def _path_of(params: ParameterSet, paths: PathSet | F64, scenario: int) -> F64:
     if isinstance(paths, PathSet):
         if paths.asset_symbols != tuple(params.assets.symbols):
             raise EngineInputError("path set was built for other assets")
-        if not 0 <= scenario < paths.n:
-            raise EngineInputError(f"scenario index {scenario} out of range 0..{paths.n - 1}")
-        return paths.shocks[scenario]
+        return _scenario_row(paths.shocks, scenario)
     r = np.asarray(paths, dtype=np.float64)
     if r.ndim == 2:
         r = r[None]
-    r = validate_paths(r, params.assets.n)
-    if not 0 <= scenario < r.shape[0]:
-        raise EngineInputError(f"scenario index {scenario} out of range 0..{r.shape[0] - 1}")
-    return r[scenario]
+    return _scenario_row(validate_paths(r, params.assets.n), scenario)
 
 
 def run_path_cascade(
@@ -196,46 +191,6 @@ class _Outside(Exception):
     """An effective price left the envelope the candidate units were bounded over."""
 
 
-class _Sub:
-    """The positions and balances of a subset of margin units, with compact unit ids."""
-
-    def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:
-        remap = np.full(book.n_units, -1, dtype=np.int64)
-        remap[units] = np.arange(units.size)
-        self.n = units.size
-        self.owner = book.unit_owner[units]
-        self.margin = book.unit_margin[units]
-        self.count = book.unit_count[units]
-        pos = np.flatnonzero(remap[book.pos_unit] >= 0)
-        self.pos_unit = remap[book.pos_unit[pos]]
-        self.pos_market = book.pos_market[pos]
-        self.size = book.size[pos]
-        self.entry = book.entry_price[pos]
-        self.depth = book.depth[pos]
-        self.penalty_rate = book.penalty_rate[pos]
-        bal = np.flatnonzero(remap[book.bal_unit] >= 0)
-        self.bal_unit = remap[book.bal_unit[bal]]
-        self.bal_asset = book.bal_asset[bal]
-        self.bal_amount = book.bal_amount[bal]
-        self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
-
-    def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
-        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
-        p = mkt_px[self.pos_market]
-        notional = np.abs(self.size) * p
-        equity = (
-            np.bincount(
-                self.bal_unit,
-                weights=self.bal_amount * asset_px[self.bal_asset] * self.haircut_factor,
-                minlength=self.n,
-            )
-            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
-            + self.margin
-        )
-        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
-        return equity, mm, notional
-
-
 def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> tuple[I64, I64]:
     """Units that may be liquidatable (or bankrupt) for some prices inside ``[lo, hi]``, and the rest.
 
@@ -243,7 +198,7 @@ def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> 
     effective moves of the positions' markets and the collateral inside the per-asset
     envelope, even when markets on one asset move apart under impact.
     """
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=default_threads(None)) as pool:
         fast = _Fast(params, book, np.stack([lo, hi]), pool)
         rows = fast.batch_candidates(lo[None], hi[None])[0]
     cand = np.zeros(book.n_units, dtype=np.bool_)
@@ -266,7 +221,7 @@ def _run(
     n_m, n_a, n_acc = mk.n, params.assets.n, book.n_accounts
     base_px = np.asarray(state.asset_prices, dtype=np.float64)
     if envelope is None:
-        sub, rest_units = _Sub(params, book, np.arange(book.n_units)), None
+        sub, rest_units = _Sub(params, book, None), None
     else:
         cand, other = _candidate_units(params, book, *envelope)
         sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
@@ -282,8 +237,6 @@ def _run(
             raise _Outside
 
     n_u = sub.n
-    pooled_depth = np.bincount(mk.base_asset, weights=mk.depth_usd_per_1pct, minlength=n_a)
-    has_market = np.bincount(mk.base_asset, minlength=n_a) > 0
     m_imp = np.ones(n_m)  # carried market impact I_m
     a_imp = np.ones(n_a)  # carried collateral impact J_a
     alive = np.ones(n_u, dtype=np.bool_)
@@ -323,15 +276,8 @@ def _run(
             new = alive & (mm > 0) & (equity < mm)
             if not new.any():
                 break
-            s_cost, p_due = close_costs(notional, sub.depth, sub.penalty_rate)
-            slip_u = np.bincount(sub.pos_unit, weights=s_cost, minlength=n_u)
-            pen_u = np.bincount(sub.pos_unit, weights=p_due, minlength=n_u)
-            _, _, pen, short = unit_outcome(equity[new], mm[new], slip_u[new], pen_u[new])
+            pen, short, closing, net = sub.liquidate(new, equity, mm, notional, mkt_px, n_m)
             unit_short[new] = short
-            closing = new[sub.pos_unit]
-            net = np.bincount(
-                sub.pos_market[closing], weights=(sub.size * mkt_px[sub.pos_market])[closing], minlength=n_m
-            )
             liq_notional += np.bincount(sub.pos_market[closing], weights=notional[closing], minlength=n_m)
             owners = sub.owner[new]
             first = np.unique(owners[~hit[owners]])
@@ -350,16 +296,9 @@ def _run(
                 rec[k].append(v)
             if not impact:
                 break
-            factor = np.maximum(0.0, 1.0 - PRICE_IMPACT_PER_DEPTH * net / mk.depth_usd_per_1pct)
+            factor, a_move = _impact_factors(mk, n_a, net)
             m_imp = m_imp * factor
             mkt_px = mkt_px * factor
-            net_a = np.bincount(mk.base_asset, weights=net, minlength=n_a)
-            a_move = np.maximum(
-                0.0,
-                np.where(
-                    has_market, 1.0 - PRICE_IMPACT_PER_DEPTH * net_a / np.where(has_market, pooled_depth, 1.0), 1.0
-                ),
-            )
             a_imp = a_imp * a_move
             asset_px = asset_px * a_move
             check(asset_px, mkt_px)
@@ -406,9 +345,9 @@ def _run(
         shortfall=s_tot,
         penalties=p_tot,
         insurance_fund=fund,
-        insurance_fund_after=max(0.0, fund + p_tot - s_tot),
-        adl_amount=max(0.0, s_tot - fund - p_tot),
-        coverage=float("inf") if s_tot == 0 else fund / s_tot,
+        insurance_fund_after=float(insurance_fund_after(fund, p_tot, s_tot)),
+        adl_amount=float(adl_amount(fund, p_tot, s_tot)),
+        coverage=coverage(fund, s_tot),
         worst_step=int(np.argmax(short_t)) + 1 if s_tot > 0 else 0,
         liquidated_notional=liq_notional,
         account_shortfall=acct_short,

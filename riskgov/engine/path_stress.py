@@ -49,16 +49,19 @@ RISK_MODEL §1; counts are exact.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from riskgov.engine._parallel import default_threads
+from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.path_pruning import batch_order, first_liquidations
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
+from riskgov.engine.stress import _batch_plan, _Cover2
+from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
 
@@ -66,7 +69,7 @@ __all__ = ["PathStressResult", "run_path_stress"]
 
 
 @dataclass(frozen=True)
-class PathStressResult:
+class PathStressResult(_Cover2):
     """Per-scenario outcome of a path stress run (RISK_MODEL §8, §9; inputs of §10).
 
     Attributes (``S`` scenarios in the order given, ``T`` steps, ``M`` markets, ``A`` accounts):
@@ -132,13 +135,6 @@ class PathStressResult:
     def horizon_hours(self) -> float:
         """``T·Δ`` in hours."""
         return self.n_steps * self.step_hours
-
-    @property
-    def cover2(self) -> float:
-        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
-        if self.top2_shortfall.shape[0] == 0:
-            return 0.0
-        return float(self.top2_shortfall.sum(axis=1).max())
 
 
 class _BatchOut(NamedTuple):
@@ -269,19 +265,14 @@ def run_path_stress(
     liq_by_step = np.zeros((n_s, n_t), dtype=np.int64)
     notional = np.zeros((n_s, n_m))
     acct = np.zeros((n_s, n_acc)) if want_account_shortfall else None
-    workers = max(1, min(4, os.cpu_count() or 1)) if threads is None else max(1, threads)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=default_threads(threads)) as pool:
         fast = _Fast(params, book, shocks.reshape(n_s * n_t, n_a), pool)
         if not prune:
             fast.tol = np.full_like(fast.tol, np.inf)
         if n_s:
             moving = ~params.assets.stable
             order = batch_order(shocks[:, :, moving] if moving.any() else shocks, batch_size)
-            batches = [order[i : i + batch_size] for i in range(0, n_s, batch_size)]
-            lo = np.stack([shocks[b].min(axis=(0, 1)) for b in batches])
-            hi = np.stack([shocks[b].max(axis=(0, 1)) for b in batches])
-            cands = fast.batch_candidates(lo, hi)
-            todo = np.argsort([-c.size for c in cands], kind="stable")
+            batches, cands, todo = _batch_plan(fast, shocks, order, batch_size)
 
             def one(k: int) -> tuple[int, _BatchOut]:
                 b = batches[k]
@@ -306,8 +297,6 @@ def run_path_stress(
                     np.add.at(acct, (b[g_s], owner), sh)
             del cands
     fund = float(state.insurance_fund)
-    with np.errstate(divide="ignore"):
-        coverage = np.where(short > 0, fund / np.where(short > 0, short, 1.0), np.inf)
     worst_step = np.where(short > 0, np.argmax(by_step, axis=1) + 1, 0) if n_t else np.zeros(n_s, dtype=np.int64)
     share = pset.interpolated_share if pset is not None else np.zeros(n_s)
     return PathStressResult(
@@ -320,9 +309,9 @@ def run_path_stress(
         shortfall=short,
         penalties=pen,
         insurance_fund=fund,
-        insurance_fund_after=np.maximum(0.0, fund + pen - short),
-        adl_amount=np.maximum(0.0, short - fund - pen),
-        coverage=coverage,
+        insurance_fund_after=insurance_fund_after(fund, pen, short),
+        adl_amount=adl_amount(fund, pen, short),
+        coverage=coverage_ratios(fund, short),
         worst_step=worst_step.astype(np.int64),
         shortfall_by_step=by_step,
         liquidated_by_step=liq_by_step,

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskgov.engine.scenarios import ScenarioSet
-from riskgov.engine.types import F64, AssetParams, Bool, EngineInputError, PriceError, UnknownSymbolError
+from riskgov.engine.scenarios import ScenarioSet, _price_panel, _required_history
+from riskgov.engine.types import F64, AssetParams, Bool, EngineInputError, PriceError
 
 __all__ = [
     "PATH_KINDS",
@@ -272,32 +272,13 @@ def historical_paths(
     t_n = int(steps)
     if t_n < 1:
         raise EngineInputError(f"steps must be >= 1, got {steps}")
-    px = np.asarray(hourly, dtype=np.float64)
-    hist = list(hist_symbols)
-    if px.ndim != 2 or px.shape[1] != len(hist):
-        raise EngineInputError(f"hourly must be (H_T, {len(hist)}), got {px.shape}")
-    hours = np.asarray(times, dtype="datetime64[h]")
-    if hours.shape != (px.shape[0],):
-        raise EngineInputError(f"times must have {px.shape[0]} entries, got {hours.shape}")
-    if hours.size > 1 and not (np.diff(hours) > np.timedelta64(0, "h")).all():
-        raise EngineInputError("times must be strictly increasing")
+    px, hist, hours = _price_panel(hourly, hist_symbols, times, "h", names=("hourly", "H_T", "times"))
     mask = np.zeros(px.shape, dtype=np.bool_) if interpolated is None else np.asarray(interpolated, dtype=np.bool_)
     if mask.shape != px.shape:
         raise EngineInputError(f"interpolated must be {px.shape}, got {mask.shape}")
-    for sym in proxies:
-        assets.index(sym)
-    required = np.flatnonzero(~assets.stable)
-    cols = np.empty(required.size, dtype=np.int64)
-    for j, a in enumerate(required):
-        sym = assets.symbols[a]
-        src = proxies.get(sym, sym)
-        if src not in hist:
-            what = f"proxy {src!r} has no price history" if sym in proxies else "has no price history and no proxy"
-            raise UnknownSymbolError(f"asset {sym!r}: {what} (RISK_MODEL §9)")
-        cols[j] = hist.index(src)
-    sub = px[:, cols]
-    if (np.isfinite(sub) & (sub <= 0)).any():
-        raise PriceError("historical prices must be > 0 (NaN marks a missing price)")
+    required, cols, sub = _required_history(
+        assets, px, hist, proxies, no_proxy="asset {sym!r}: has no price history and no proxy", what="price"
+    )
     bad = ~np.isfinite(sub).all(axis=1)
     n_bad = np.concatenate([[0], np.cumsum(bad)])  # bad rows before row i: n_bad[i]
     i0 = np.arange(max(0, hours.size - t_n))

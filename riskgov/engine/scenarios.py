@@ -185,6 +185,80 @@ def concat(*sets: ScenarioSet) -> ScenarioSet:
     )
 
 
+def _price_panel(
+    prices: F64, hist_symbols: Sequence[str], stamps: Sequence[object], unit: str, *, names: tuple[str, str, str]
+) -> tuple[F64, list[str], np.ndarray]:
+    """Check a price history panel and its time stamps (RISK_MODEL §9; shared with ``paths``).
+
+    Args:
+        prices: ``(N, H)`` USD prices, one row per stamp, one column per history symbol.
+        hist_symbols: ``(H,)`` column symbols.
+        stamps: ``(N,)`` times (anything ``numpy.datetime64[unit]`` accepts), strictly increasing.
+        unit: numpy time unit of the stamps (``"D"`` daily closes, ``"h"`` hourly prices).
+        names: (prices argument, its row count in messages, stamps argument), e.g.
+            ``("closes", "T", "dates")``.
+
+    Returns:
+        ``(px, hist, stamps)``: ``(N, H)`` float64, the symbols as a list, ``(N,)``
+        ``datetime64[unit]``.
+
+    Raises:
+        EngineInputError: bad shapes or stamps not strictly increasing.
+    """
+    what, rows, when = names
+    px = np.asarray(prices, dtype=np.float64)
+    hist = list(hist_symbols)
+    if px.ndim != 2 or px.shape[1] != len(hist):
+        raise EngineInputError(f"{what} must be ({rows}, {len(hist)}), got {px.shape}")
+    at = np.asarray(stamps, dtype=f"datetime64[{unit}]")
+    if at.shape != (px.shape[0],):
+        raise EngineInputError(f"{when} must have {px.shape[0]} entries, got {at.shape}")
+    if at.size > 1 and not (np.diff(at) > np.timedelta64(0, unit)).all():
+        raise EngineInputError(f"{when} must be strictly increasing")
+    return px, hist, at
+
+
+def _required_history(
+    assets: AssetParams, px: F64, hist: list[str], proxies: Mapping[str, str], *, no_proxy: str, what: str
+) -> tuple[np.ndarray, np.ndarray, F64]:
+    """The history columns of the required (non-stable) assets (RISK_MODEL §9; shared with ``paths``).
+
+    Asset ``a``'s history is the column named ``proxies.get(a, a)``; no proxy is invented.
+
+    Args:
+        assets: the asset list of the parameter set.
+        px: ``(N, H)`` float64 USD prices (NaN = no price); hist: ``(H,)`` its column symbols.
+        proxies: ``{asset symbol: history symbol}`` explicit proxies.
+        no_proxy: message for a required asset with neither history nor proxy, a
+            ``str.format`` template of ``sym`` (before `` (RISK_MODEL §9)``).
+        what: the price word in the positivity message (``"close"``, ``"price"``).
+
+    Returns:
+        ``(required, cols, sub)``: ``(R,)`` int64 asset indices of the required assets, ``(R,)``
+        int64 their columns of ``px``, and ``px[:, cols]`` ``(N, R)``.
+
+    Raises:
+        UnknownSymbolError: a proxy of an unknown asset, or a required asset without history.
+        PriceError: a finite price ``≤ 0``.
+    """
+    for sym in proxies:
+        assets.index(sym)  # raises UnknownSymbolError for a proxy of an unknown asset
+    required = np.flatnonzero(~assets.stable)
+    cols = np.empty(required.size, dtype=np.int64)
+    for j, a in enumerate(required):
+        sym = assets.symbols[a]
+        src = proxies.get(sym, sym)
+        if src not in hist:
+            if sym in proxies:
+                raise UnknownSymbolError(f"asset {sym!r}: proxy {src!r} has no price history (RISK_MODEL §9)")
+            raise UnknownSymbolError(no_proxy.format(sym=sym) + " (RISK_MODEL §9)")
+        cols[j] = hist.index(src)
+    sub = px[:, cols]
+    if (np.isfinite(sub) & (sub <= 0)).any():
+        raise PriceError(f"historical {what}s must be > 0 (NaN marks a missing {what})")
+    return required, cols, sub
+
+
 def historical_scenarios(
     assets: AssetParams,
     closes: F64,
@@ -224,30 +298,10 @@ def historical_scenarios(
     h = int(horizon_days)
     if h < 1:
         raise EngineInputError(f"horizon_days must be >= 1, got {horizon_days}")
-    px = np.asarray(closes, dtype=np.float64)
-    hist = list(hist_symbols)
-    if px.ndim != 2 or px.shape[1] != len(hist):
-        raise EngineInputError(f"closes must be (T, {len(hist)}), got {px.shape}")
-    day = np.asarray(dates, dtype="datetime64[D]")
-    if day.shape != (px.shape[0],):
-        raise EngineInputError(f"dates must have {px.shape[0]} entries, got {day.shape}")
-    if day.size > 1 and not (np.diff(day) > np.timedelta64(0, "D")).all():
-        raise EngineInputError("dates must be strictly increasing")
-    for sym in proxies:
-        assets.index(sym)  # raises UnknownSymbolError for a proxy of an unknown asset
-    required = np.flatnonzero(~assets.stable)
-    cols = np.empty(required.size, dtype=np.int64)
-    for j, a in enumerate(required):
-        sym = assets.symbols[a]
-        src = proxies.get(sym, sym)
-        if src not in hist:
-            if sym in proxies:
-                raise UnknownSymbolError(f"asset {sym!r}: proxy {src!r} has no price history (RISK_MODEL §9)")
-            raise UnknownSymbolError(f"asset {sym!r} has no price history and no explicit proxy (RISK_MODEL §9)")
-        cols[j] = hist.index(src)
-    sub = px[:, cols]
-    if (np.isfinite(sub) & (sub <= 0)).any():
-        raise PriceError("historical closes must be > 0 (NaN marks a missing close)")
+    px, hist, day = _price_panel(closes, hist_symbols, dates, "D", names=("closes", "T", "dates"))
+    required, _, sub = _required_history(
+        assets, px, hist, proxies, no_proxy="asset {sym!r} has no price history and no explicit proxy", what="close"
+    )
     shared = np.isfinite(sub).all(axis=1)
     d_sh = day[shared]
     p_sh = sub[shared]

@@ -20,12 +20,12 @@ the reference the tests compare against.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from riskgov.engine._parallel import default_threads
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.pruning import _CHUNK_POSITIONS as _CHUNK_POSITIONS  # noqa: F401
@@ -48,8 +48,24 @@ __all__ = [
 ]
 
 
+class _Cover2:
+    """Cover-2 (§10) of a per-scenario result with ``top2_shortfall`` ``(S, 2)`` float64 USD.
+
+    Shared by ``StressResult`` and ``path_stress.PathStressResult`` (a plain base: no fields).
+    """
+
+    top2_shortfall: F64
+
+    @property
+    def cover2(self) -> float:
+        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
+        if self.top2_shortfall.shape[0] == 0:
+            return 0.0
+        return float(self.top2_shortfall.sum(axis=1).max())
+
+
 @dataclass(frozen=True)
-class StressResult:
+class StressResult(_Cover2):
     """Per-scenario outcome of a stress run (RISK_MODEL §8, §9, inputs of §10).
 
     Attributes (``S`` scenarios, in the order given):
@@ -89,12 +105,29 @@ class StressResult:
     worst_scenario: int
     worst_account_shortfall: F64 | None = None
 
-    @property
-    def cover2(self) -> float:
-        """Cover-2 (§10): the largest, over scenarios, sum of the two largest account shortfalls."""
-        if self.top2_shortfall.shape[0] == 0:
-            return 0.0
-        return float(self.top2_shortfall.sum(axis=1).max())
+
+def _batch_plan(fast: _Fast, shocks: F64, order: I64, batch_size: int) -> tuple[list[I64], list[I64], I64]:
+    """Cut the scenarios into pruning batches and bound each (§9; shared with ``path_stress``).
+
+    Args:
+        fast: the run's ``pruning._Fast``.
+        shocks: ``(S, A)`` scenario shocks or ``(S, T, A)`` path shocks (fractions).
+        order: ``(S,)`` int64 scenario order (similar scenarios together; speed only).
+        batch_size: scenarios per batch.
+
+    Returns:
+        ``(batches, cands, todo)``: the ``(nb,)`` int64 scenario indices of each batch, in
+        ``order``; per batch the rows of ``fast`` its per-asset min/max shock (over its
+        scenarios and steps) cannot exclude; batch indices heaviest first (so the workers
+        finish together).
+    """
+    batches = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+    axes = tuple(range(shocks.ndim - 1))
+    lo = np.stack([shocks[b].min(axis=axes) for b in batches])
+    hi = np.stack([shocks[b].max(axis=axes) for b in batches])
+    cands = fast.batch_candidates(lo, hi)
+    todo = np.argsort([-c.size for c in cands], kind="stable")
+    return batches, cands, todo
 
 
 def _shocks_and_names(params: ParameterSet, scenarios: ScenarioSet | F64) -> tuple[F64, tuple[str, ...]]:
@@ -167,19 +200,12 @@ def run_scenarios(
     n_s = shocks.shape[0]
     acc = _Acc(n_s, book.n_accounts)
     detail = None
-    workers = max(1, min(4, os.cpu_count() or 1)) if threads is None else max(1, threads)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=default_threads(threads)) as pool:
         fast = _Fast(params, book, shocks, pool)
         if n_s:
             moving = ~params.assets.stable
             key = shocks[:, moving].mean(axis=1) if moving.any() else shocks.mean(axis=1)
-            order = np.argsort(key, kind="stable")
-            batches = [order[i : i + batch_size] for i in range(0, n_s, batch_size)]
-            lo = np.stack([shocks[b].min(axis=0) for b in batches])
-            hi = np.stack([shocks[b].max(axis=0) for b in batches])
-            cands = fast.batch_candidates(lo, hi)
-            # heaviest batches first, so the workers finish together
-            todo = np.argsort([-c.size for c in cands], kind="stable")
+            batches, cands, todo = _batch_plan(fast, shocks, np.argsort(key, kind="stable"), batch_size)
 
             def one(j: int) -> tuple[int, BatchTotals]:
                 return j, fast.batch_totals(cands[j], shocks[batches[j]])

@@ -176,6 +176,65 @@ def _asset_from_name(path: Path, asset: str | None, pattern: re.Pattern[str]) ->
     return m.group(1).upper() if pattern is _PAIR_RE else m.group(1)
 
 
+def _refuse_repeated_bars(path: Path, bars: list[tuple[int, dt.datetime, str]]) -> None:
+    """Raise on the first bar (in file order) whose open time an earlier bar already has.
+
+    ``bars`` are (1-based line, open time aware UTC, close text) as the vendor readers give them.
+    """
+    seen: dict[dt.datetime, int] = {}
+    for line, ts, _ in bars:
+        if ts in seen:
+            raise PriceFileError(path.name, f"second bar for {ts.isoformat()} (first on line {seen[ts]})", line=line)
+        seen[ts] = line
+
+
+def _binance_4h_bars(p: Path, asset: str | None) -> tuple[str, list[tuple[int, dt.datetime, str]]]:
+    """Base asset and (line, open time UTC, close text) of every row of a Binance 4 h file.
+
+    ``Date`` is the bar's open time, ``Close`` the close in USD per unit; the asset comes
+    from ``asset`` or the file name (``..._BTCUSDT_4h...`` → ``BTC``). Rows in file order.
+    """
+    _require(p, _header(p), ("Date", "Close"))
+    base = _asset_from_name(p, asset, _PAIR_RE)
+    bars = [
+        (line, _timestamp(p, line, "Date", row["Date"]), _close(p, line, "Close", row["Close"]))
+        for line, row in _rows(p)
+    ]
+    return base, bars
+
+
+def _cryptodatadownload_bars(p: Path, asset: str | None) -> tuple[str, list[tuple[int, dt.datetime, str]]]:
+    """Base asset and (line, open time UTC, close text) of every row of a CryptoDataDownload hourly file.
+
+    The banner line is skipped; ``Unix`` (epoch ms, seconds accepted) wins over ``Date`` when
+    present and non-empty. The asset is ``asset`` or, from the first row, the ``Symbol``
+    column (``ETHUSDC`` → ``ETH``); ``""`` for a file without rows. Rows in file order
+    (newest first, as the vendor writes them).
+    """
+    _require(p, _header(p, 1), ("Date", "Symbol", "Close"), line=2)
+    has_unix = "Unix" in _header(p, 1)
+    bars = []
+    base = asset
+    for line, row in _rows(p, skip_lines=1):
+        if has_unix and (row["Unix"] or "").strip():
+            try:
+                epoch = int(row["Unix"].strip())
+            except ValueError:
+                raise PriceFileError(p.name, f"{row['Unix']!r} is not an epoch", line=line, column="Unix") from None
+            ts = dt.datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch, tz=dt.UTC)
+        else:
+            ts = _timestamp(p, line, "Date", row["Date"])
+        if base is None:
+            m = _PAIR_RE.search((row["Symbol"] or "").strip().upper())
+            if not m:
+                raise PriceFileError(
+                    p.name, f"cannot tell the asset from {row['Symbol']!r}", line=line, column="Symbol"
+                )
+            base = m.group(1)
+        bars.append((line, ts, _close(p, line, "Close", row["Close"])))
+    return base or "", bars
+
+
 def _daily_from_intraday(
     path: Path,
     bars: list[tuple[int, dt.datetime, str]],
@@ -188,12 +247,9 @@ def _daily_from_intraday(
     The file's last day is dropped when its latest bar (open time + ``bar``) ends before
     24:00 UTC: the file was cut mid-day and that close is not a daily close.
     """
-    seen: dict[dt.datetime, int] = {}
+    _refuse_repeated_bars(path, bars)
     last: dict[dt.date, tuple[dt.datetime, str]] = {}
-    for line, ts, close in bars:
-        if ts in seen:
-            raise PriceFileError(path.name, f"second bar for {ts.isoformat()} (first on line {seen[ts]})", line=line)
-        seen[ts] = line
+    for _line, ts, close in bars:
         day = ts.date()
         if day not in last or ts > last[day][0]:
             last[day] = (ts, close)
@@ -202,6 +258,23 @@ def _daily_from_intraday(
         if last[final][0] + bar < dt.datetime.combine(final + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC):
             del last[final]
     return _frame([(asset, day, close) for day, (_, close) in last.items()], source)
+
+
+def _single_asset_daily(p: Path, base: str, day_column: str, close_column: str, source: str) -> pd.DataFrame:
+    """Daily closes of a one-asset daily file: one row per UTC day, a repeated day is an error.
+
+    ``day_column`` holds the UTC day (an ISO date or timestamp, first 10 characters),
+    ``close_column`` the close in USD per unit; every row belongs to asset ``base``.
+    """
+    records: list[tuple[str, dt.date, str]] = []
+    seen: dict[dt.date, int] = {}
+    for line, row in _rows(p):
+        day = _day(p, line, day_column, row[day_column])
+        if day in seen:
+            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
+        seen[day] = line
+        records.append((base, day, _close(p, line, close_column, row[close_column])))
+    return _frame(records, source)
 
 
 def read_yahoo_daily(path: str | Path) -> pd.DataFrame:
@@ -241,16 +314,7 @@ def read_binance_klines_1d(path: str | Path, *, asset: str | None = None) -> pd.
     """
     p = Path(path)
     _require(p, _header(p), ("datetime", "close"))
-    base = _asset_from_name(p, asset, _PAIR_RE)
-    records: list[tuple[str, dt.date, str]] = []
-    seen: dict[dt.date, int] = {}
-    for line, row in _rows(p):
-        day = _day(p, line, "datetime", row["datetime"])
-        if day in seen:
-            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
-        seen[day] = line
-        records.append((base, day, _close(p, line, "close", row["close"])))
-    return _frame(records, "binance_klines_1d")
+    return _single_asset_daily(p, _asset_from_name(p, asset, _PAIR_RE), "datetime", "close", "binance_klines_1d")
 
 
 def read_binance_4h(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
@@ -267,12 +331,7 @@ def read_binance_4h(path: str | Path, *, asset: str | None = None) -> pd.DataFra
         PriceFileError: missing column, unknown asset, bad timestamp or close, repeated bar.
     """
     p = Path(path)
-    _require(p, _header(p), ("Date", "Close"))
-    base = _asset_from_name(p, asset, _PAIR_RE)
-    bars = [
-        (line, _timestamp(p, line, "Date", row["Date"]), _close(p, line, "Close", row["Close"]))
-        for line, row in _rows(p)
-    ]
+    base, bars = _binance_4h_bars(p, asset)
     return _daily_from_intraday(p, bars, base, "binance_4h", dt.timedelta(hours=4))
 
 
@@ -291,28 +350,8 @@ def read_cryptodatadownload_hourly(path: str | Path, *, asset: str | None = None
         PriceFileError: missing column, bad timestamp or close, repeated hour.
     """
     p = Path(path)
-    _require(p, _header(p, 1), ("Date", "Symbol", "Close"), line=2)
-    has_unix = "Unix" in _header(p, 1)
-    bars = []
-    base = asset
-    for line, row in _rows(p, skip_lines=1):
-        if has_unix and (row["Unix"] or "").strip():
-            try:
-                epoch = int(row["Unix"].strip())
-            except ValueError:
-                raise PriceFileError(p.name, f"{row['Unix']!r} is not an epoch", line=line, column="Unix") from None
-            ts = dt.datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch, tz=dt.UTC)
-        else:
-            ts = _timestamp(p, line, "Date", row["Date"])
-        if base is None:
-            m = _PAIR_RE.search((row["Symbol"] or "").strip().upper())
-            if not m:
-                raise PriceFileError(
-                    p.name, f"cannot tell the asset from {row['Symbol']!r}", line=line, column="Symbol"
-                )
-            base = m.group(1)
-        bars.append((line, ts, _close(p, line, "Close", row["Close"])))
-    return _daily_from_intraday(p, bars, base or "", "cryptodatadownload_1h", dt.timedelta(hours=1))
+    base, bars = _cryptodatadownload_bars(p, asset)
+    return _daily_from_intraday(p, bars, base, "cryptodatadownload_1h", dt.timedelta(hours=1))
 
 
 def read_coinmetrics_reference_rate(path: str | Path, *, asset: str | None = None) -> pd.DataFrame:
@@ -328,16 +367,9 @@ def read_coinmetrics_reference_rate(path: str | Path, *, asset: str | None = Non
     """
     p = Path(path)
     _require(p, _header(p), ("time", "ReferenceRateUSD"))
-    base = _asset_from_name(p, asset, _COINMETRICS_RE)
-    records: list[tuple[str, dt.date, str]] = []
-    seen: dict[dt.date, int] = {}
-    for line, row in _rows(p):
-        day = _day(p, line, "time", row["time"])
-        if day in seen:
-            raise PriceFileError(p.name, f"second row for {day} (first on line {seen[day]})", line=line)
-        seen[day] = line
-        records.append((base, day, _close(p, line, "ReferenceRateUSD", row["ReferenceRateUSD"])))
-    return _frame(records, "coinmetrics")
+    return _single_asset_daily(
+        p, _asset_from_name(p, asset, _COINMETRICS_RE), "time", "ReferenceRateUSD", "coinmetrics"
+    )
 
 
 def detect_price_file(path: str | Path) -> str:
@@ -496,41 +528,12 @@ def _iter_riskgov_prices(p: Path, *, asset: str | None, resolution: str | None, 
 def _iter_vendor_intraday(p: Path, kind: str, asset: str | None) -> Iterator[Bar]:
     """Binance 4 h / CryptoDataDownload 1 h bars at their own resolution, ascending."""
     if kind == "binance_4h":
-        _require(p, _header(p), ("Date", "Close"))
-        base = _asset_from_name(p, asset, _PAIR_RE)
-        bars = [
-            (line, _timestamp(p, line, "Date", row["Date"]), _close(p, line, "Close", row["Close"]))
-            for line, row in _rows(p)
-        ]
-        res = "4h"
+        (base, bars), res = _binance_4h_bars(p, asset), "4h"
     else:
-        _require(p, _header(p, 1), ("Date", "Symbol", "Close"), line=2)
-        has_unix = "Unix" in _header(p, 1)
-        bars, base, res = [], asset, "1h"
-        for line, row in _rows(p, skip_lines=1):
-            if has_unix and (row["Unix"] or "").strip():
-                try:
-                    epoch = int(row["Unix"].strip())
-                except ValueError:
-                    raise PriceFileError(p.name, f"{row['Unix']!r} is not an epoch", line=line, column="Unix") from None
-                ts = dt.datetime.fromtimestamp(epoch / 1000 if epoch > 10**11 else epoch, tz=dt.UTC)
-            else:
-                ts = _timestamp(p, line, "Date", row["Date"])
-            if base is None:
-                m = _PAIR_RE.search((row["Symbol"] or "").strip().upper())
-                if not m:
-                    raise PriceFileError(
-                        p.name, f"cannot tell the asset from {row['Symbol']!r}", line=line, column="Symbol"
-                    )
-                base = m.group(1)
-            bars.append((line, ts, _close(p, line, "Close", row["Close"])))
-    seen: dict[dt.datetime, int] = {}
-    for line, ts, _ in bars:
-        if ts in seen:
-            raise PriceFileError(p.name, f"second bar for {ts.isoformat()} (first on line {seen[ts]})", line=line)
-        seen[ts] = line
+        (base, bars), res = _cryptodatadownload_bars(p, asset), "1h"
+    _refuse_repeated_bars(p, bars)
     for _, ts, close in sorted(bars, key=lambda b: b[1]):
-        yield Bar(base or "", kind, res, ts, close)
+        yield Bar(base, kind, res, ts, close)
 
 
 def iter_price_bars(

@@ -15,40 +15,15 @@ register = template.Library()
 OVERVIEW_ROWS = tuple((k, fields.label(k), fields.field(k).kind) for k in fields.OVERVIEW_KEYS)
 
 
-@register.filter
-def usd(value: Any) -> str:
-    """Money: ``1234567.891`` → ``$1,234,568``; ``—`` for none."""
-    return formats.money(value)
-
-
-@register.filter
-def ratio(value: Any) -> str:
-    """A ratio (coverage, margin ratio) as percent; ``None`` = ∞ (nothing to cover)."""
-    return formats.ratio(value)
-
-
-@register.filter
-def share(value: Any) -> str:
-    """A share of a whole: ``0.0125`` → ``1.25 %``."""
-    return formats.share(value)
-
-
-@register.filter
-def fraction(value: Any) -> str:
-    """A margin fraction as percent with 3 places: ``0.004`` → ``0.400 %``."""
-    return formats.fraction(value)
-
-
-@register.filter
-def number(value: Any) -> str:
-    """A plain number (a test statistic), 3 places: ``3.8414`` → ``3.841``."""
-    return formats.number(value)
-
-
-@register.filter
-def intcomma0(value: Any) -> str:
-    """A count with thousands separators: ``12345`` → ``12,345``."""
-    return formats.count(value)
+# The filters are the presentation functions themselves (one formatting package), under
+# the names the templates use: usd ``$1,234,568``; ratio ``150.0 %`` (``None`` = ∞); share
+# ``1.25 %``; fraction ``0.400 %``; number ``3.841``; intcomma0 ``12,345``.
+usd = register.filter("usd", formats.money)
+ratio = register.filter("ratio", formats.ratio)
+share = register.filter("share", formats.share)
+fraction = register.filter("fraction", formats.fraction)
+number = register.filter("number", formats.number)
+intcomma0 = register.filter("intcomma0", formats.count)
 
 
 def fmt(value: Any, kind: str, *, signed: bool = False) -> str:
