@@ -192,6 +192,17 @@ class MarketHealth(_Dict):
         """Flagged by §12: below the recommendation or failing the backtest."""
         return self.below_recommendation or self.backtest_fails
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields plus ``flagged``, ``label``, ``mmf_rec`` and ``imf_rec`` (bracket 1), so a
+        stored document (``Report.figures``) reads like the object."""
+        return {
+            **super().as_dict(),
+            "flagged": self.flagged,
+            "label": self.label,
+            "mmf_rec": self.mmf_rec,
+            "imf_rec": self.imf_rec,
+        }
+
     @property
     def has_recommendation(self) -> bool:
         """A recommendation was computed (edition 2: brackets; edition 1: any horizon)."""
