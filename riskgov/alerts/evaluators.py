@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Max
 
 from riskgov.alerts.models import AlertKind, AlertRule
-from riskgov.engine.model_flags import mmf_check
+from riskgov.engine.model_flags import backtest_fails, backtests, mmf_check, recommended_mmfs
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
 from riskgov.health.models import AccountResult, HealthRun, RunStatus
 from riskgov.reports import selectors
@@ -119,7 +119,7 @@ def _mmf_below(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     out = []
     for r in recs:
         cur = r.get("current_mmf")
-        check = mmf_check(cur, [(r.get(h) or {}).get("mmf_rec") for h in ("h1", "h3")], tolerance=tol)
+        check = mmf_check(cur, recommended_mmfs(r), tolerance=tol)
         if check is None:
             out.append(_unknown(r, "recommended or current MMF"))
             continue
@@ -140,16 +140,16 @@ def _backtest(rule: AlertRule, ctx: Context) -> list[Observation] | None:
         return None
     out = []
     for r in recs:
-        tests = [(h, r[h]["backtest"]) for h in ("h1", "h3") if (r.get(h) or {}).get("backtest")]
+        tests = backtests(r)
         if not tests:
             out.append(_unknown(r, "backtest"))
             continue
-        failing = [(h, bt) for h, bt in tests if bt.get("reject")]
+        failing = [(h, bt) for h, bt in tests if backtest_fails(bt)]
         h, bt = (failing or tests)[0]
-        lr = bt.get("kupiec_lr")
+        lr = bt.get("lr", bt.get("kupiec_lr"))
         verdict = "fails" if failing else "passes"
         msg = (
-            f"{r['market']}: current MMF {bt.get('mmf', 0):.4%} {verdict} the Kupiec backtest at horizon {h[1:]} d "
+            f"{r['market']}: current MMF {bt.get('mmf', 0):.4%} {verdict} the Kupiec backtest at horizon {h} "
             f"({bt.get('exceedances')} exceedances in {bt.get('n')}, LR {lr if lr is not None else '∞'}, "
             f"critical {bt.get('critical')})"
         )

@@ -48,6 +48,7 @@ class MarketVersionSerializer(serializers.ModelSerializer):
             "oi_cap_lower_usd",
             "oi_cap_upper_usd",
             "max_position_notional_usd",
+            "liquidation_horizon_minutes",
             "brackets",
             "reason",
             "created_by_name",

@@ -1,7 +1,8 @@
 """``riskgov.health/1`` writer (FORMATS.md "Health run output"), streamed.
 
 Keys and their order are exactly FORMATS.md's: ``format, snapshot, parameters, totals,
-accounts, positions, scenarios, tail``; ``accounts``/``positions`` are left out when
+accounts, positions, scenarios, tail``, then ``recommendations`` (``riskgov.health/2``: per
+market and bracket, :func:`recommendation_rows`); ``accounts``/``positions`` are left out when
 ``include_accounts=False`` (very large runs), the other keys never are. ``null`` stands for
 "none" (no liquidation/bankruptcy price) and for infinity in ratios. Accounts are in
 snapshot order (``idx``), positions by account then position id, scenarios in run order.
@@ -15,6 +16,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from riskgov.engine.model_flags import edition
 from riskgov.health.models import AccountResult, HealthRun, PositionResult
 from riskgov.health.selectors import run_scenarios, run_tail, run_totals
 
@@ -134,7 +136,86 @@ def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iter
         for r in run_scenarios(run=run).iterator(chunk_size=_BATCH)
     )
     yield from _array("scenarios", scenarios)
-    yield ', "tail": ' + _dumps(run_tail(run)) + "}\n"
+    yield ', "tail": ' + _dumps(run_tail(run))
+    yield ', "recommendations": ' + _dumps(recommendation_rows(run.recommendations or [])) + "}\n"
+
+
+#: Keys of one ``recommendations`` row of ``riskgov.health/2`` (FORMATS.md), in order.
+RECOMMENDATION_KEYS = (
+    "market",
+    "bracket",
+    "mmf_rec",
+    "imf_rec",
+    "q_recent",
+    "q_long",
+    "horizon_minutes",
+    "resolution",
+    "n",
+    "exceedances",
+    "expected",
+    "lr",
+    "flagged",
+)
+
+
+def recommendation_rows(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """FORMATS.md ``riskgov.health/2`` ``recommendations``: one row per market and bracket with
+    ``mmf_rec, imf_rec, q_recent, q_long, horizon_minutes, resolution`` and the backtest of the
+    market's MMF_1 (``n, exceedances, expected, lr, flagged``; the same on each bracket row of
+    a market), then ``verdict`` (the sentence) and ``note``.
+
+    A market with no history is one row with ``bracket`` and the figures ``null`` and its
+    ``note``. A run stored before the liquidation horizon (first edition, ``h1``/``h3``) has
+    no figures at a horizon in minutes: one row per market, figures ``null``, ``note`` saying
+    so (its stored JSON is unchanged and still shown by the pages).
+    """
+    rows: list[dict[str, Any]] = []
+    for rec in recs:
+        if edition(rec) < 2:
+            rows.append(
+                {
+                    **dict.fromkeys(RECOMMENDATION_KEYS),
+                    "market": rec.get("market"),
+                    "flagged": None,
+                    "verdict": "",
+                    "note": "first-edition 1-/3-day recommendation (stored before the liquidation horizon)",
+                }
+            )
+            continue
+        bt = rec.get("backtest") or {}
+        market_level = {
+            "n": bt.get("n"),
+            "exceedances": bt.get("exceedances"),
+            "expected": bt.get("expected"),
+            "lr": bt.get("lr"),
+            "flagged": bool(rec.get("flagged")),
+        }
+        brackets = rec.get("brackets") or []
+        if not brackets:
+            rows.append(
+                {
+                    **dict.fromkeys(RECOMMENDATION_KEYS),
+                    "market": rec.get("market"),
+                    "horizon_minutes": rec.get("horizon_minutes"),
+                    "flagged": False,
+                    "verdict": "",
+                    "note": rec.get("note", "no history"),
+                }
+            )
+            continue
+        for b in brackets:
+            rows.append(
+                {
+                    "market": rec.get("market"),
+                    "bracket": b.get("bracket"),
+                    **{k: b.get(k) for k in ("mmf_rec", "imf_rec", "q_recent", "q_long", "horizon_minutes")},
+                    "resolution": b.get("resolution"),
+                    **market_level,
+                    "verdict": rec.get("verdict", ""),
+                    "note": rec.get("note", ""),
+                }
+            )
+    return rows
 
 
 def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True) -> None:

@@ -10,10 +10,20 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 
 from riskgov.core.roles import ADMIN, has_role
-from riskgov.engine.model_flags import KUPIEC_CRITICAL, backtest_fails, mmf_check
+from riskgov.engine.model_flags import (
+    DEFAULT_MMF_TOLERANCE,
+    KUPIEC_CRITICAL,
+    backtest_fails,
+    backtests,
+    edition,
+    mmf_check,
+    recommended_mmfs,
+)
 from riskgov.health.models import AccountResult, HealthRun, RunKind, RunStatus, ScenarioResult
 from riskgov.health.read_models import (
+    BracketRecommendation,
     FreshnessLimits,
+    HorizonBacktestHealth,
     HorizonHealth,
     MarketHealth,
     RunTail,
@@ -332,6 +342,7 @@ def _first_brackets(version_ids: list[int]) -> dict[int, dict[str, float]]:
 
 
 def _horizon(key: str, h: dict[str, Any], current_mmf: float | None) -> HorizonHealth:
+    """One first-edition horizon (``h1``/``h3``) of a run stored before the liquidation horizon."""
     bt = h.get("backtest") or {}
     check = mmf_check(current_mmf, [h.get("mmf_rec")])
     return HorizonHealth(
@@ -348,29 +359,78 @@ def _horizon(key: str, h: dict[str, Any], current_mmf: float | None) -> HorizonH
     )
 
 
-def market_health(rec: dict[str, Any], first_bracket: dict[str, float] | None = None) -> MarketHealth:
+def _at_horizon(rec: dict[str, Any]) -> dict[str, Any]:
+    """The edition-2 fields of :class:`MarketHealth` from one stored recommendation."""
+    bt = rec.get("backtest")
+    look = rec.get("lookbacks") or {}
+    return {
+        "edition": 2,
+        "asset": rec.get("asset", ""),
+        "horizon_minutes": rec.get("horizon_minutes"),
+        "resolution": rec.get("resolution", ""),
+        "resolution_minutes": rec.get("resolution_minutes"),
+        "source": rec.get("source", ""),
+        "beta": rec.get("beta"),
+        "lam": rec.get("lambda"),
+        "scaling": rec.get("scaling", ""),
+        "q_recent": rec.get("q_recent"),
+        "q_long": rec.get("q_long"),
+        "q": rec.get("q"),
+        "floor_binds": bool(rec.get("floor_binds")),
+        "recent_days": look.get("recent_days"),
+        "n_recent": look.get("n_recent"),
+        "long_days": look.get("long_days"),
+        "n_long": look.get("n_long"),
+        "first": look.get("first", ""),
+        "last": look.get("last", ""),
+        "brackets": tuple(
+            BracketRecommendation(
+                **{k: b.get(k) for k in BracketRecommendation.names() if k != "capped"}, capped=bool(b.get("capped"))
+            )
+            for b in rec.get("brackets") or []
+        ),
+        "backtest": None
+        if not bt
+        else HorizonBacktestHealth(
+            **{k: bt.get(k) for k in ("n", "exceedances", "expected", "lr", "critical", "threshold", "tol")},
+            reject=bool(bt.get("reject")),
+            too_many=bool(backtest_fails(bt)),
+            too_low=bool(bt.get("too_low")),
+        ),
+        "verdict": rec.get("verdict", ""),
+    }
+
+
+def market_health(
+    rec: dict[str, Any], first_bracket: dict[str, float] | None = None, *, tolerance: float = DEFAULT_MMF_TOLERANCE
+) -> MarketHealth:
     """The §12 model health of one stored recommendation (``HealthRun.recommendations``
-    item); ``first_bracket`` (``imf``/``mmf`` fractions) fills a missing current MMF/IMF.
-    The flags are ``engine.model_flags``' (the alert uses the same rule)."""
+    item), of either edition (``engine.model_flags``); ``first_bracket`` (``imf``/``mmf``
+    fractions) fills a missing current MMF/IMF. The flags are ``engine.model_flags``' (§12:
+    tolerance 0.25, backtest flagged only when it rejects with more exceedances than
+    expected; the alerts use the same rule)."""
     cur = first_bracket or {}
     current_mmf = rec.get("current_mmf", cur.get("mmf"))
+    check = mmf_check(current_mmf, recommended_mmfs(rec), tolerance=tolerance)
+    common = {
+        "market": rec.get("market"),
+        "current_mmf": current_mmf,
+        "current_imf": rec.get("current_imf", cur.get("imf")),
+        "note": rec.get("note", ""),
+        "below_recommendation": bool(check and check.below),
+        "backtest_fails": any(backtest_fails(bt) for _, bt in backtests(rec)),
+    }
+    if edition(rec) >= 2:
+        return MarketHealth(**common, horizons=(), **_at_horizon(rec))
     found = [(key, rec[key]) for key in ("h1", "h3") if rec.get(key)]
-    check = mmf_check(current_mmf, [h.get("mmf_rec") for _, h in found])
-    return MarketHealth(
-        market=rec.get("market"),
-        current_mmf=current_mmf,
-        current_imf=rec.get("current_imf", cur.get("imf")),
-        note=rec.get("note", ""),
-        horizons=tuple(_horizon(key, h, current_mmf) for key, h in found),
-        below_recommendation=bool(check and check.below),
-        backtest_fails=any(backtest_fails(h.get("backtest")) for _, h in found),
-    )
+    return MarketHealth(**common, horizons=tuple(_horizon(key, h, current_mmf) for key, h in found))
 
 
 def run_model_health(run: HealthRun) -> list[MarketHealth]:
     """§12 per market (:class:`MarketHealth`): current first-bracket MMF/IMF (fractions) of
-    the run's versions vs the recommended ones for horizons 1 and 3 days, and the Kupiec
-    backtest of the current MMF (LR vs ``critical``, :data:`KUPIEC_CRITICAL`).
+    the run's versions vs the recommended ones at the market's liquidation horizon (runs
+    stored before it: at 1 and 3 days, edition 1), and the Kupiec backtest of the current
+    MMF (LR vs ``critical``, :data:`KUPIEC_CRITICAL`).
 
     Read from ``HealthRun.recommendations`` (stored at finalize). Used by the dashboards and
     the reports (``as_dict()`` in ``Report.figures``); the alerts apply the same flag rule

@@ -9,7 +9,7 @@ Decimals become float64 here (RISK_MODEL §1 tolerance).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from riskgov.core.exceptions import DomainError
 from riskgov.engine.brackets import build_parameter_set
@@ -28,11 +28,14 @@ class EngineParameters:
         market_versions: ``{market symbol: MarketParameterVersion id}``.
         asset_versions: ``{asset symbol: AssetParameterVersion id}`` (assets with no
             version get haircut 0 and are absent here).
+        horizons: ``{market symbol: liquidation horizon h_m in minutes}`` (RISK_MODEL §12;
+            not an engine margin input, used by the §12 recommendation and its backtest).
     """
 
     params: ParameterSet
     market_versions: dict[str, int]
     asset_versions: dict[str, int]
+    horizons: dict[str, float] = field(default_factory=dict)
 
 
 def engine_parameters(
@@ -101,6 +104,7 @@ def engine_parameters(
         params=params,
         market_versions={s: v.pk for s, v in by_market.items()},
         asset_versions={s: v.pk for s, v in by_asset.items()},
+        horizons={s: float(v.liquidation_horizon_minutes) for s, v in by_market.items()},
     )
 
 

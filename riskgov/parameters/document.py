@@ -6,7 +6,7 @@ RISK_MODEL §2 brackets, §3 open-interest caps, §4 haircuts, §8 liquidation p
 
 Units: notional floors, depth, caps and max position notional are USD; every fraction
 (initial/maintenance margin fraction, haircut, penalty) is a plain fraction (0.05 = 5 %),
-never percent. In the JSON every such number is a *decimal string* in plain notation
+never percent; the liquidation horizon is in minutes. In the JSON every such number is a *decimal string* in plain notation
 (``"0.004"``, ``"300000"``), never a JSON number and never exponent notation, so values
 round-trip exactly through :class:`decimal.Decimal` and PostgreSQL ``NUMERIC``.
 
@@ -71,6 +71,7 @@ MARKET_OPTIONAL = {
     "oi_cap_lower_usd": "0",
     "oi_cap_upper_usd": "0",
     "max_position_notional_usd": None,
+    "liquidation_horizon_minutes": "5",
 }
 BRACKET_REQUIRED = (
     "notional_floor",
@@ -209,13 +210,14 @@ def validate_document(doc: Any) -> list[str]:
     ``symbol, haircut`` required, ``stable`` optional bool; markets: ``symbol, base_asset,
     liquidation_penalty, depth_usd_per_1pct, brackets`` required, ``oi_cap_lower_usd,
     oi_cap_upper_usd`` optional (default ``"0"``), ``max_position_notional_usd`` optional
-    (decimal string or null)); types; decimal strings in plain notation; symbols match
+    (decimal string or null), ``liquidation_horizon_minutes`` optional (default ``"5"``, so
+    documents written before it existed stay valid)); types; decimal strings in plain notation; symbols match
     :data:`ASSET_SYMBOL_RE` / :data:`MARKET_SYMBOL_RE` and are unique; every market's
     ``base_asset`` is an asset; haircut in ``[0, 1)`` (§4); brackets valid per
     :func:`bracket_errors` (§2); ``0 ≤ liquidation_penalty ≤ MMF_1`` (§8);
     ``depth_usd_per_1pct > 0`` (§8); ``0 ≤ oi_cap_lower_usd < oi_cap_upper_usd`` unless
     ``oi_cap_upper_usd`` is 0 (disabled, §3); ``max_position_notional_usd`` null or greater
-    than the last notional floor (§2).
+    than the last notional floor (§2); ``0 < liquidation_horizon_minutes ≤ 1440`` (§12).
 
     Args:
         doc: the parsed document (a dict; decimal fields as strings).
@@ -296,8 +298,8 @@ def _validate_market(
     values = {}
     for key in ("liquidation_penalty", "depth_usd_per_1pct"):
         values[key] = c.dec(f"{where}.{key}", market[key]) if key in market else None
-    for key in ("oi_cap_lower_usd", "oi_cap_upper_usd"):
-        values[key] = c.dec(f"{where}.{key}", market.get(key, "0"))
+    for key in ("oi_cap_lower_usd", "oi_cap_upper_usd", "liquidation_horizon_minutes"):
+        values[key] = c.dec(f"{where}.{key}", market.get(key, MARKET_OPTIONAL[key]))
     cap = market.get("max_position_notional_usd")
     cap_d = None if cap is None else c.dec(f"{where}.max_position_notional_usd", cap)
     c.rules(

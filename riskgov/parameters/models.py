@@ -14,7 +14,7 @@ version. Why per subject rather than one version for the whole parameter set:
 
 A version is immutable once it leaves ``draft``: only its status and the activation
 timestamps may change afterwards. Services enforce it, and on PostgreSQL triggers
-(migration 0002) refuse any other update and any change to its brackets at the database
+(migration 0002; 0003 adds the liquidation horizon) refuse any other update and any change to its brackets at the database
 level, and check the cross-row bracket rules (floors increasing, fractions non-decreasing).
 """
 
@@ -28,6 +28,10 @@ from riskgov.markets.models import Asset, Market
 
 MONEY = {"max_digits": 28, "decimal_places": 10}
 FRACTION = {"max_digits": 16, "decimal_places": 12}
+#: Minutes (the liquidation horizon, RISK_MODEL §12): up to 99,999,999.9999 min, 1e-4 min steps.
+MINUTES = {"max_digits": 12, "decimal_places": 4}
+#: Default liquidation horizon ``h_m`` in minutes (RISK_MODEL §12).
+DEFAULT_LIQUIDATION_HORIZON_MINUTES = 5
 
 # The governed fields of a market version and of a bracket (in document order).
 MARKET_FIELDS = (
@@ -36,6 +40,7 @@ MARKET_FIELDS = (
     "oi_cap_lower_usd",
     "oi_cap_upper_usd",
     "max_position_notional_usd",
+    "liquidation_horizon_minutes",
 )
 BRACKET_INPUT_FIELDS = ("notional_floor", "initial_margin_fraction", "maintenance_margin_fraction")
 BRACKET_FIELDS = BRACKET_INPUT_FIELDS + ("maintenance_amount",)
@@ -105,7 +110,9 @@ class MarketParameterVersion(VersionBase):
     """One immutable version of a market's margin parameters (brackets in ``Bracket``).
 
     Units: penalty as a fraction of notional (§8); depth in USD of notional per 1 % price
-    move (§8, §11); OI caps and max position notional in USD (§2, §3).
+    move (§8, §11); OI caps and max position notional in USD (§2, §3); the liquidation
+    horizon ``h_m`` in minutes (§12: the time the venue needs to detect and close a position,
+    the horizon of the margin recommendation and its backtest).
     """
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="versions")
@@ -114,6 +121,12 @@ class MarketParameterVersion(VersionBase):
     oi_cap_lower_usd = models.DecimalField(**MONEY, default=0)
     oi_cap_upper_usd = models.DecimalField(**MONEY, default=0)
     max_position_notional_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    liquidation_horizon_minutes = models.DecimalField(
+        **MINUTES,
+        default=DEFAULT_LIQUIDATION_HORIZON_MINUTES,
+        db_default=DEFAULT_LIQUIDATION_HORIZON_MINUTES,
+        help_text="RISK_MODEL §12 liquidation horizon h_m (minutes, > 0)",
+    )
 
     class Meta:
         ordering = ["market__symbol", "-number"]
@@ -138,6 +151,10 @@ class MarketParameterVersion(VersionBase):
             models.CheckConstraint(
                 condition=Q(max_position_notional_usd__isnull=True) | Q(max_position_notional_usd__gt=0),
                 name="market_version_max_notional_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(liquidation_horizon_minutes__gt=0),
+                name="market_version_horizon_positive",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in VersionStatus]),

@@ -152,6 +152,7 @@ def parameters_document(
                 "oi_cap_lower_usd": _dec(v.oi_cap_lower_usd),
                 "oi_cap_upper_usd": _dec(v.oi_cap_upper_usd),
                 "max_position_notional_usd": _dec(v.max_position_notional_usd),
+                "liquidation_horizon_minutes": _dec(v.liquidation_horizon_minutes),
                 "brackets": [
                     {
                         "notional_floor": _dec(b.notional_floor),

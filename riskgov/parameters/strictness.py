@@ -36,6 +36,7 @@ class MarketTerms:
     oi_cap_lower_usd: Decimal
     oi_cap_upper_usd: Decimal
     max_position_notional_usd: Decimal | None
+    liquidation_horizon_minutes: Decimal = Decimal(5)
 
 
 def _bracket_at(floors: Sequence[Decimal], n: Decimal) -> int:
@@ -107,7 +108,8 @@ def _curve_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[
 
 
 def _field_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[LintError]:
-    """Penalty not lower, depth not higher, OI caps and max position notional not higher or removed."""
+    """Penalty not lower, depth not higher, OI caps and max position notional not higher or
+    removed, liquidation horizon not shorter (a shorter horizon assumes a faster close, §12)."""
     out: list[LintError] = []
     if new.liquidation_penalty < old.liquidation_penalty:
         out.append(
@@ -155,6 +157,17 @@ def _field_violations(subject: str, old: MarketTerms, new: MarketTerms) -> list[
                 f"{new.max_position_notional_usd} is higher or unlimited",
                 subject=subject,
                 field="max_position_notional_usd",
+            )
+        )
+    if new.liquidation_horizon_minutes < old.liquidation_horizon_minutes:
+        out.append(
+            LintError(
+                f"{subject} liquidation_horizon_minutes",
+                "horizon_shorter",
+                f"{subject}: liquidation horizon {old.liquidation_horizon_minutes} → "
+                f"{new.liquidation_horizon_minutes} minutes assumes a faster close",
+                subject=subject,
+                field="liquidation_horizon_minutes",
             )
         )
     return out

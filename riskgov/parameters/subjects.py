@@ -12,8 +12,8 @@ Change specs:
 
 - market: ``{"market": symbol, <MARKET_FIELDS>…, "brackets": [{notional_floor,
   initial_margin_fraction, maintenance_margin_fraction}, …]}``; fields left out keep the
-  active version's values (oi caps default to ``0``, max notional to unlimited when there is
-  no active version). Payload: ``(fields, brackets)`` of Decimals quantized to the columns.
+  active version's values (oi caps default to ``0``, max notional to unlimited, the
+  liquidation horizon to 5 minutes when there is no active version). Payload: ``(fields, brackets)`` of Decimals quantized to the columns.
 - asset: ``{"asset": symbol, "haircut": value}``. Payload: the Decimal haircut.
 """
 
@@ -30,18 +30,20 @@ from riskgov.parameters.models import (
     BRACKET_INPUT_FIELDS,
     FRACTION,
     MARKET_FIELDS,
+    MINUTES,
     MONEY,
     AssetParameterVersion,
     MarketParameterVersion,
     VersionStatus,
 )
 from riskgov.parameters.strictness import MarketTerms, finding, haircut_violations, stricter_only_violations
-from riskgov.parameters.validation import asset_errors
+from riskgov.parameters.validation import DEFAULT_HORIZON_MINUTES, asset_errors
 
 #: Column scale of every governed decimal field (what a typed value is quantized to).
 SCALE: dict[str, dict[str, int]] = {f: FRACTION if f == "liquidation_penalty" else MONEY for f in MARKET_FIELDS}
 SCALE.update(
     {
+        "liquidation_horizon_minutes": MINUTES,
         "notional_floor": MONEY,
         "initial_margin_fraction": FRACTION,
         "maintenance_margin_fraction": FRACTION,
@@ -149,6 +151,8 @@ class MarketKind:
                 fields[f] = Decimal(0)
             elif f == "max_position_notional_usd":
                 fields[f] = None
+            elif f == "liquidation_horizon_minutes":
+                fields[f] = DEFAULT_HORIZON_MINUTES
             else:
                 msg = f"{sym}: {f} is required (no active version)"
                 raise SpecRefused([Finding(f"{sym} {f}", "missing_field", msg, sym, None, f)])
@@ -228,6 +232,7 @@ class MarketKind:
             oi_cap_lower_usd=version.oi_cap_lower_usd,
             oi_cap_upper_usd=version.oi_cap_upper_usd,
             max_position_notional_usd=version.max_position_notional_usd,
+            liquidation_horizon_minutes=version.liquidation_horizon_minutes,
         )
 
     def stricter_violations(

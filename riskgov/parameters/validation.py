@@ -32,6 +32,10 @@ Rules (the ``rule`` of each error):
 ``oi_caps_ordered``          ``U_lo < U_hi`` unless ``U_hi = 0`` (disabled, §3)
 ``max_notional_positive``    max position notional ``> 0`` (§2)
 ``max_notional_above_floor`` max position notional ``> F_K`` (§2)
+``horizon_positive``         liquidation horizon ``h_m > 0`` minutes (§12)
+``horizon_at_most_one_day``  liquidation horizon ``h_m ≤ 1440`` minutes (§12: the time to
+                             detect and close a position; a day or more is a scenario
+                             horizon, §9, not a liquidation horizon)
 ``haircut_range``            ``0 ≤ h < 1`` (§4)
 ===========================  ===========================================================
 """
@@ -44,11 +48,14 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 __all__ = [
+    "DEFAULT_HORIZON_MINUTES",
+    "MAX_HORIZON_MINUTES",
     "ParameterError",
     "asset_errors",
     "bracket_table_errors",
     "decimal_str",
     "derive_maintenance_amounts",
+    "horizon_errors",
     "market_errors",
     "penalty_errors",
 ]
@@ -58,6 +65,12 @@ EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
 
 MARKET = "market"
 ASSET = "asset"
+
+#: Default liquidation horizon ``h_m`` in minutes (RISK_MODEL §12), when a document or venue
+#: gives none.
+DEFAULT_HORIZON_MINUTES = Decimal(5)
+#: Upper bound of a liquidation horizon (minutes): one day.
+MAX_HORIZON_MINUTES = Decimal(1440)
 
 
 @dataclass(frozen=True)
@@ -251,6 +264,7 @@ def market_errors(
     oi_cap_lower_usd: Decimal | None = Decimal(0),
     oi_cap_upper_usd: Decimal | None = Decimal(0),
     max_position_notional_usd: Decimal | None = None,
+    liquidation_horizon_minutes: Decimal | None = DEFAULT_HORIZON_MINUTES,
     brackets: Sequence[tuple[Decimal, Decimal, Decimal]] | None,
 ) -> list[ParameterError]:
     """Every rule one market's parameters break (RISK_MODEL §2, §3, §8), exactly.
@@ -261,6 +275,7 @@ def market_errors(
         depth_usd_per_1pct: USD of notional per 1 % price move (§8).
         oi_cap_lower_usd, oi_cap_upper_usd: USD (§3; upper 0 disables the scaling).
         max_position_notional_usd: USD, or None for unlimited (§2).
+        liquidation_horizon_minutes: ``h_m`` in minutes, ``0 < h_m ≤ 1440`` (§12).
         brackets: ``(notional_floor, initial_margin_fraction, maintenance_margin_fraction)``
             rows in bracket order.
 
@@ -310,7 +325,30 @@ def market_errors(
                 "max_notional_above_floor",
                 f"{s(cap)} is not > last notional_floor {s(brackets[-1][0])} (RISK_MODEL §2)",
             )
+    out += horizon_errors(subject=subject, liquidation_horizon_minutes=liquidation_horizon_minutes)
     return out
+
+
+def horizon_errors(*, subject: str, liquidation_horizon_minutes: Decimal | None) -> list[ParameterError]:
+    """RISK_MODEL §12: ``0 < h_m ≤ 1440`` minutes (nothing when the value is None, unread)."""
+    h = liquidation_horizon_minutes
+    field = "liquidation_horizon_minutes"
+    if h is None:
+        return []
+    if not h > 0:
+        return [ParameterError(subject, None, field, "horizon_positive", f"{decimal_str(h)} minutes is not > 0")]
+    if h > MAX_HORIZON_MINUTES:
+        return [
+            ParameterError(
+                subject,
+                None,
+                field,
+                "horizon_at_most_one_day",
+                f"{decimal_str(h)} minutes is more than {decimal_str(MAX_HORIZON_MINUTES)} (one day; "
+                "a liquidation horizon is the time to detect and close a position, RISK_MODEL §12)",
+            )
+        ]
+    return []
 
 
 def penalty_errors(*, subject: str, liquidation_penalty: Decimal, mmf_1: Decimal | None) -> list[ParameterError]:

@@ -61,6 +61,9 @@ class ChangeForm(forms.Form):
     oi_cap_lower_usd = _decimal("OI cap, lower (USD)", help_text="0 = no OI scaling")
     oi_cap_upper_usd = _decimal("OI cap, upper (USD)", help_text="0 = no OI scaling")
     max_position_notional_usd = _decimal("Max position notional (USD)", help_text="empty = unlimited")
+    liquidation_horizon_minutes = _decimal(
+        "Liquidation horizon (minutes)", help_text="time to detect and close a position (RISK_MODEL §12)"
+    )
     asset = forms.ChoiceField(required=False, choices=_asset_choices, label="Collateral asset")
     haircut = _decimal("Haircut (fraction)")
 

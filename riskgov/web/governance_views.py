@@ -41,6 +41,7 @@ FIELD_LABELS = {
     "oi_cap_lower_usd": "OI cap lower (USD)",
     "oi_cap_upper_usd": "OI cap upper (USD)",
     "max_position_notional_usd": "Max position notional (USD)",
+    "liquidation_horizon_minutes": "Liquidation horizon (min)",
     "notional_floor": "notional floor (USD)",
     "initial_margin_fraction": "IMF",
     "maintenance_margin_fraction": "MMF",

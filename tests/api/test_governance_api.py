@@ -205,3 +205,16 @@ def test_invalid_change_is_a_400_with_the_validators_structure(api, people, mark
     }
     assert e["message"].startswith("BTC-PERP bracket 2 maintenance_margin_fraction: 0.03 is not <")
     assert state() == before
+
+
+def test_a_horizon_only_change_over_http(api, people, market):
+    """The API change spec takes the liquidation horizon (RISK_MODEL §12); a bad one is a 400
+    naming its rule; the version serializer shows it."""
+    data = {**body(), "changes": [{"market": "BTC-PERP", "liquidation_horizon_minutes": "15"}]}
+    r = as_user(api, people["analyst"]).post("/api/v1/proposals/", data, format="json")
+    assert r.status_code == 201, r.content
+    draft = Proposal.objects.get(pk=r.json()["id"]).changes.get().market_version
+    assert str(draft.liquidation_horizon_minutes.normalize()) == "15"
+    bad = {**body(), "changes": [{"market": "BTC-PERP", "liquidation_horizon_minutes": "2000"}]}
+    r = as_user(api, people["analyst"]).post("/api/v1/proposals/", bad, format="json")
+    assert r.status_code == 400 and r.json()["extra"]["errors"][0]["rule"] == "horizon_at_most_one_day"

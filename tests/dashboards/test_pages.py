@@ -99,22 +99,67 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
 
 
 def test_model_health_page(render, users, health_run):
+    """At the liquidation horizon: horizon, series, lookbacks, n, x, expected x, LR and the
+    verdict in words; flagged exactly as §12 (engine.model_flags) says."""
+    from riskgov.engine.model_flags import backtest_fails, mmf_check, recommended_mmfs
+
     run = health_run
     page = render("/model-health", users[VIEWER])
     rows = find(page, "model-table").data
     assert [r["market"] for r in rows] == [r["market"] for r in run.recommendations]
     for row, rec in zip(rows, run.recommendations, strict=True):
-        fails = any((rec.get(h) or {}).get("backtest", {}).get("reject") for h in ("h1", "h3"))
-        assert ("backtest fails" in row["status"]) == fails
-        below = any(
-            (rec.get(h) or {}).get("mmf_rec") is not None and rec["current_mmf"] < rec[h]["mmf_rec"]
-            for h in ("h1", "h3")
-        )
-        assert ("MMF below recommendation" in row["status"]) == below
+        assert rec["edition"] == 2
+        assert ("backtest rejects" in row["status"]) == bool(backtest_fails(rec["backtest"]))
+        check = mmf_check(rec["current_mmf"], recommended_mmfs(rec))
+        assert ("MMF_1 below 75 %" in row["status"]) == bool(check and check.below)
         assert row["current_imf_pct"] == f"{rec['current_imf'] * 100:.3f} %"
+        assert row["horizon_label"] == "5 min" and row["series"] == "1d yahoo"  # daily closes only here
+        assert row["n"] == rec["backtest"]["n"] and row["exceedances"] == rec["backtest"]["exceedances"]
+        assert row["expected_txt"] == f"{rec['backtest']['expected']:,.1f}"
+    verdicts = text(find(page, "model-verdicts"))
+    for rec in run.recommendations:
+        assert rec["verdict"] in verdicts
+    assert "liquidation horizon" in verdicts and "Kupiec LR" in verdicts and "expected" in verdicts
+    summary = text(find(page, "model-health-summary"))
+    flagged = [rec["market"] for rec in run.recommendations if rec["flagged"]]
+    assert summary.startswith(f"{len(flagged)} of {len(rows)} markets flagged at their liquidation horizon")
+    method = text(find(page, "model-health-method"))
+    assert "√(h/Δ)" in method and "last 365 days" in method and "10 years" in method
+    assert find(page, "model-brackets").data[0]["bracket"] == 1
     rec = find(page, "model-recommendation").figure
     assert list(rec.data[0].y) == [r["current_mmf"] * 100 for r in run.recommendations]
+    assert list(rec.data[1].y) == [r["brackets"][0]["mmf_rec"] * 100 for r in run.recommendations]
     assert not [n for n in walk(page) if str(getattr(n, "id", "")).startswith("propose-")]
+
+
+def test_model_health_page_of_a_first_edition_run(render, users, health_run):
+    """A run stored before the liquidation horizon (h1/h3 JSON) still renders, labelled."""
+    health_run.recommendations = [
+        {
+            "market": "BTC-PERP",
+            "current_mmf": 0.004,
+            "current_imf": 0.01,
+            "h1": {
+                "horizon_days": 1,
+                "mmf_rec": 0.1068,
+                "imf_rec": 0.2136,
+                "backtest": {
+                    "exceedances": 870,
+                    "n": 1094,
+                    "expected_rate": 0.005,
+                    "kupiec_lr": 8112.0,
+                    "critical": 3.841,
+                    "reject": True,
+                },
+            },
+            "h3": {"horizon_days": 3, "mmf_rec": 0.2, "imf_rec": 0.4},
+        }
+    ]
+    health_run.save(update_fields=["recommendations"])
+    page = render("/model-health", users[VIEWER])
+    assert "first-edition 1-/3-day recommendation" in text(find(page, "model-health-edition"))
+    (row,) = find(page, "model-table").data
+    assert "backtest fails (1d)" in row["status"] and "MMF below recommendation (3d)" in row["status"]
 
 
 def test_pages_without_a_run_say_so(render, users, db):

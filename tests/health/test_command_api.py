@@ -11,7 +11,25 @@ from riskgov.health.models import HealthRun, RunStatus
 
 pytestmark = pytest.mark.django_db
 
-TOP = ["format", "snapshot", "parameters", "totals", "accounts", "positions", "scenarios", "tail"]
+TOP = ["format", "snapshot", "parameters", "totals", "accounts", "positions", "scenarios", "tail", "recommendations"]
+#: riskgov.health/2 recommendations: per market and bracket (FORMATS.md keys), then the sentence
+RECOMMENDATION = [
+    "market",
+    "bracket",
+    "mmf_rec",
+    "imf_rec",
+    "q_recent",
+    "q_long",
+    "horizon_minutes",
+    "resolution",
+    "n",
+    "exceedances",
+    "expected",
+    "lr",
+    "flagged",
+    "verdict",
+    "note",
+]
 TOTALS = [
     "accounts",
     "positions",
@@ -70,6 +88,10 @@ def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     assert all(list(p) == POSITION for p in doc["positions"]) and doc["positions"]
     assert all(list(s) == SCENARIO for s in doc["scenarios"])
     assert list(doc["tail"]) == TAIL
+    assert doc["recommendations"] and all(list(r) == RECOMMENDATION for r in doc["recommendations"])
+    btc = [r for r in doc["recommendations"] if r["market"] == "BTC-PERP"]
+    assert [r["bracket"] for r in btc] == list(range(1, len(btc) + 1))
+    assert {r["horizon_minutes"] for r in btc} == {5.0} and btc[0]["verdict"].startswith("BTC-PERP: at a 5 min")
     # null = infinity / none; never NaN or Infinity in the file
     assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
     assert any(a["margin_ratio"] is None for a in doc["accounts"] if a["equity_usd"] <= 0)
@@ -80,7 +102,7 @@ def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     out2 = tmp_path / "small.json"
     call_command("run_health", "--output-json", str(out2), "--no-accounts", "--scenarios", "uniform")
     small = json.loads(out2.read_text())
-    assert list(small) == ["format", "snapshot", "parameters", "totals", "scenarios", "tail"]
+    assert list(small) == ["format", "snapshot", "parameters", "totals", "scenarios", "tail", "recommendations"]
     assert len(small["scenarios"]) == 10
 
 

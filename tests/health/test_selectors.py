@@ -106,7 +106,7 @@ def test_scenario_rows_are_typed_and_cover_every_stored_column():
 
 def test_model_health_flags_are_the_engine_rule():
     recs = [
-        _rec("A-PERP", 0.004, h1=0.003, h3=0.005),  # below the 3-day recommendation only
+        _rec("A-PERP", 0.004, h1=0.003, h3=0.006),  # below 75 % of the 3-day recommendation only
         _rec("B-PERP", 0.01, h1=0.008, h3=0.009),  # above both
         _rec("C-PERP", 0.01, h1=0.008, reject=True),  # backtest fails
         _rec("D-PERP", None, h1=0.008),  # current MMF unknown: not flagged as below
@@ -121,9 +121,12 @@ def test_model_health_flags_are_the_engine_rule():
     assert [by[k].flagged for k in "ABCDE"] == [True, False, True, False, False]
     a = by["A"]
     assert [h.below_recommendation for h in a.horizons] == [False, True]
-    assert a.horizon(3).mmf_rec == 0.005 and a.horizon(2) is None
+    assert a.horizon(3).mmf_rec == 0.006 and a.horizon(2) is None
+    assert a.edition == 1 and a.label.startswith("first-edition 1-/3-day recommendation")
     for m, rec in zip(rows, recs, strict=True):
-        check = mmf_check(rec.get("current_mmf"), [(rec.get(h) or {}).get("mmf_rec") for h in ("h1", "h3")])
+        check = mmf_check(
+            rec.get("current_mmf"), [(rec.get(h) or {}).get("mmf_rec") for h in ("h1", "h3")], tolerance=0.25
+        )
         assert m.below_recommendation == bool(check and check.below)
     assert by["C"].horizons[0].backtest == "fail" and by["E"].horizons == () and by["E"].note
     doc = a.as_dict()

@@ -26,11 +26,12 @@ def test_diff_lists_changed_fields_brackets_and_relative_change():
     assert changes["brackets[3].notional_floor"].after is None  # bracket 3 removed
     assert "brackets[1].initial_margin_fraction" not in changes
     assert "depth_usd_per_1pct" not in changes
+    assert "liquidation_horizon_minutes" not in changes
 
 
 def test_diff_against_nothing_lists_everything_and_refuses_other_markets():
     a = market_version()
-    assert len(market_version_diff(None, a)) == 5 - 1 + 3 * 4  # max notional None both sides
+    assert len(market_version_diff(None, a)) == 6 - 1 + 3 * 4  # max notional None both sides
     other = market_version(MarketFactory(symbol="ETH-PERP"))
     with pytest.raises(ValueError):
         market_version_diff(a, other)

@@ -342,3 +342,39 @@ def test_liquidatable_open_interest_counts_liquidatable_positions_only(published
     assert markets["BTC-PERP"].liquidatable_oi_usd == pytest.approx(
         sum(abs(p.notional_usd) for p in btc if p.liquidatable), rel=1e-9, abs=1e-9
     )
+
+
+# --------------------------------------------------------------------------- §12 at the horizon
+def test_report_model_health_states_horizon_series_backtest_and_verdict(published_run):
+    import html as htmllib
+
+    report = report_build()
+    page = htmllib.unescape(report.html.read().decode())
+    rec = published_run.recommendations[0]
+    assert rec["edition"] == 2
+    assert "5 min, from 1d yahoo" in page  # horizon and the series it was estimated from
+    assert rec["verdict"] in page  # the verdict in words (n, x, expected, LR, flagged or not)
+    assert f"expected {rec['backtest']['expected']:.1f}" in page
+    assert "liquidation horizon h" in page and "√(h/Δ)" in page  # why it differs from the venue
+    m = report.figures["model_health"][0]
+    assert m["edition"] == 2 and m["label"] == "at the 5-minute liquidation horizon"
+    assert m["mmf_rec"] == rec["brackets"][0]["mmf_rec"] and m["flagged"] == rec["flagged"]
+    assert report.figures["charts"][1]["title"].endswith("(§12, 5-minute liquidation horizon)")
+
+
+def test_report_of_a_first_edition_run_still_renders(published_run):
+    HealthRun.objects.filter(pk=published_run.pk).update(
+        recommendations=[
+            {
+                "market": "BTC-PERP",
+                "current_mmf": 0.004,
+                "current_imf": 0.01,
+                "h1": {"horizon_days": 1, "mmf_rec": 0.1068, "imf_rec": 0.2136},
+                "h3": {"horizon_days": 3, "mmf_rec": 0.2, "imf_rec": 0.4},
+            }
+        ]
+    )
+    report = report_build()
+    page = report.html.read().decode()
+    assert "1 d (first edition)" in page and "first-edition 1-/3-day recommendation" in page
+    assert report.figures["model_health"][0]["edition"] == 1

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from riskgov.alerts.firing import alerts_evaluate
 from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
+from riskgov.engine.model_flags import DEFAULT_MMF_TOLERANCE
 from riskgov.health.selectors import freshness_limits, run_model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports import selectors
@@ -88,7 +89,8 @@ def test_report_gaps_use_the_declared_run_age_limit():
 
 def test_mmf_flag_of_the_report_and_of_the_alert_agree(django_capture_on_commit_callbacks):
     """One rule (engine.model_flags): the selector's market flag and the default alert rule
-    (tolerance 0) flag the same markets, including one below its 3-day recommendation only."""
+    (§12 tolerance 0.25) flag the same markets, including one below its 3-day recommendation
+    only (a first-edition run: the alert still reads h1/h3)."""
 
     def rec(market, current, h1, h3):
         return {
@@ -98,14 +100,22 @@ def test_mmf_flag_of_the_report_and_of_the_alert_agree(django_capture_on_commit_
             "h3": {"horizon_days": 3, "mmf_rec": h3, "imf_rec": 2 * h3},
         }
 
-    recs = [rec("A-PERP", 0.004, 0.003, 0.005), rec("B-PERP", 0.01, 0.008, 0.009), rec("C-PERP", 0.002, 0.003, 0.003)]
+    recs = [
+        rec("A-PERP", 0.0035, 0.003, 0.005),  # 0.0035 < 0.75 · 0.005
+        rec("B-PERP", 0.01, 0.008, 0.009),
+        rec("C-PERP", 0.002, 0.003, 0.003),
+        rec("D-PERP", 0.004, 0.003, 0.005),  # below 0.005 but within the tolerance
+    ]
     run = make_run(recommendations=recs)
-    AlertRule.objects.create(name="mmf", kind=AlertKind.MMF_BELOW_RECOMMENDATION, threshold=Decimal("0"))
+    assert DEFAULT_MMF_TOLERANCE == 0.25
+    AlertRule.objects.create(
+        name="mmf", kind=AlertKind.MMF_BELOW_RECOMMENDATION, threshold=Decimal(str(DEFAULT_MMF_TOLERANCE))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         alerts_evaluate(run=run, now=timezone.now() + dt.timedelta(seconds=1))
     fired = set(AlertFiring.objects.values_list("subject", flat=True))
     flagged = {m.market for m in run_model_health(run) if m.below_recommendation}
-    assert fired == flagged == {"A-PERP", "C-PERP"}
+    assert fired == flagged == {"A-PERP", "C-PERP"}  # D-PERP within the tolerance
 
 
 def test_stress_tables_and_riskiest_accounts_of_a_real_run(published_run):

@@ -463,3 +463,15 @@ def test_audit_request_id_filter(client, people, make_proposal):
     rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
     assert rows and {row["request_id"] for row in rows} == {"req-web-42"}
     assert len(rows) == AuditEvent.objects.filter(request_id="req-web-42").count()
+
+
+def test_change_form_carries_the_liquidation_horizon(client, people, market):
+    client.force_login(people["analyst"])
+    page = client.get(reverse("proposal-new"), {"market": "BTC-PERP"}).content.decode()
+    assert 'name="liquidation_horizon_minutes"' in page and 'value="5"' in page
+    r = client.post(reverse("proposal-new"), change_post(title="Slower close", liquidation_horizon_minutes="15"))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    p = Proposal.objects.get(title="Slower close")
+    assert str(p.changes.get().market_version.liquidation_horizon_minutes.normalize()) == "15"
+    page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
+    assert "Liquidation horizon (min)" in page

@@ -25,11 +25,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_ACCOUNTS = 250_000
 #: share of the progress bar taken by the chunks; finalize takes the rest
 CHUNK_PROGRESS = 95
-RECOMMEND_HORIZONS = (1, 3)
-RECOMMEND_BETA = 0.995
+#: §12 confidence level β and λ = IMF/MMF (RISK_MODEL §12 defaults)
+RECOMMEND_BETA = 0.99
 RECOMMEND_LAMBDA = 2.0
-#: §12 lookback window in calendar days (the most recent closes)
-RECOMMEND_LOOKBACK_DAYS = 3 * 365
 
 
 # --------------------------------------------------------------------------- helpers

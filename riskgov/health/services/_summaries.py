@@ -2,90 +2,207 @@
 attribution of the worst scenario, and the §12 recommendations per market.
 
 The engine computes them (``cascade.run_cascade``, ``adl.adl_attribution``,
-``recommend.recommend_margin`` / ``backtest_mmf``); these functions only lay their results
-out as the stored JSON (FORMATS.md), ``inf`` stored ``null`` through ``_store.null_inf``.
+``horizon.recommend_at_horizon`` / ``backtest_at_horizon``); these functions only lay their
+results out as the stored JSON (FORMATS.md ``riskgov.health/2`` ``recommendations``), ``inf``
+and NaN stored ``null`` through ``_store.null_inf``.
+
+The §12 recommendation is at each market's liquidation horizon (edition 2). Runs stored
+before it hold the first edition (``h1``/``h3``: 1- and 3-day windows of daily closes); they
+are kept as stored, never rewritten, and read as such (``health.selectors.market_health``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from riskgov.engine.adl import adl_attribution
 from riskgov.engine.cascade import run_cascade
-from riskgov.engine.recommend import backtest_mmf, recommend_margin
+from riskgov.engine.horizon import LONG_DAYS, RECENT_DAYS, HorizonBrackets, backtest_at_horizon, recommend_at_horizon
+from riskgov.engine.model_flags import DEFAULT_MMF_TOLERANCE
 from riskgov.engine.types import EngineInputError
-from riskgov.health.services._base import (
-    RECOMMEND_BETA,
-    RECOMMEND_HORIZONS,
-    RECOMMEND_LAMBDA,
-    RECOMMEND_LOOKBACK_DAYS,
-)
+from riskgov.health.services._base import RECOMMEND_BETA, RECOMMEND_LAMBDA
 from riskgov.health.services._store import null_inf
-from riskgov.markets.selectors import price_matrix
+from riskgov.markets.selectors import ReturnSeries, finest_return_series, price_matrix
+from riskgov.parameters.models import DEFAULT_LIQUIDATION_HORIZON_MINUTES as DEFAULT_HORIZON_MINUTES
+
+#: Edition of the stored §12 JSON: 2 = at the liquidation horizon (this module); runs stored
+#: before it (1- and 3-day windows of daily closes, keys ``h1``/``h3``) have no ``edition``.
+RECOMMENDATION_EDITION = 2
 
 
-def recommendations(params: Any) -> list[dict[str, Any]]:
-    """§12 recommendation and Kupiec backtest of the current first-bracket MMF, per market.
+def _daily_proxy(symbols: Sequence[str]) -> dict[str, ReturnSeries]:
+    """1-day returns from the daily closes (``DailyClose``) of assets with no price bars: the
+    proxy series of §12 (resolution 1 d), returns only between closes exactly one day apart."""
+    if not symbols:
+        return {}
+    pm = price_matrix(symbols=list(symbols))
+    out: dict[str, ReturnSeries] = {}
+    for j, sym in enumerate(pm.symbols):
+        col = pm.closes[:, j]
+        ok = np.isfinite(col)
+        days, close = pm.dates[ok], col[ok]
+        if close.size < 2:
+            continue
+        step = (days[1:] - days[:-1]).astype(np.int64) == 1
+        # a daily close stands at the end of its UTC day: the return ends at the next midnight
+        end = (days[1:] + np.timedelta64(1, "D")).astype("datetime64[m]")
+        out[sym] = ReturnSeries(
+            symbol=sym,
+            source=pm.sources[j],
+            resolution="1d",
+            resolution_minutes=1440,
+            times=end[step],
+            returns=(close[1:] / close[:-1] - 1.0)[step],
+        )
+    return out
+
+
+def _iso_minute(t: np.datetime64) -> str:
+    return str(np.datetime64(t, "m")) + "Z"
+
+
+def _market_recommendation(*, params: Any, m: int, series: ReturnSeries, horizon: float, tol: float) -> dict[str, Any]:
+    """The §12 entry of market ``m`` from one asset's return series (module docstring)."""
+    mk = params.markets
+    symbol = mk.symbols[m]
+    k = int(mk.n_brackets[m])
+    floors = tuple(float(f) for f in mk.floors[m, :k])
+    cap = float(mk.max_position_notional[m])
+    brackets = HorizonBrackets(
+        floors=floors,
+        depth_usd=float(mk.depth_usd_per_1pct[m]),
+        max_position_notional=cap if math.isfinite(cap) else None,
+    )
+    kw = {"times": series.times}
+    rec = recommend_at_horizon(
+        series.returns,
+        resolution_minutes=series.resolution_minutes,
+        brackets=brackets,
+        horizon_minutes=horizon,
+        beta=RECOMMEND_BETA,
+        lam=RECOMMEND_LAMBDA,
+        **kw,
+    )
+    bt = backtest_at_horizon(
+        series.returns, mmf_active=float(mk.mmf[m, 0]), recommendation=rec, tol=tol, label=symbol, **kw
+    )
+    common = {
+        "horizon_minutes": rec.horizon_minutes,
+        "resolution": series.resolution,
+        "q_recent": null_inf(rec.q_recent),
+        "q_long": null_inf(rec.q_long),
+    }
+    rows = [
+        {
+            "bracket": i + 1,
+            "notional_floor": floors[i],
+            "upper_notional_usd": float(rec.upper_notional[i]),
+            "slippage": float(rec.slippage[i]),
+            "current_mmf": float(mk.mmf[m, i]),
+            "current_imf": float(mk.imf[m, i]),
+            "mmf_rec": float(rec.mmf[i]),
+            "imf_rec": float(rec.imf[i]),
+            "capped": bool(rec.capped[i]),
+            **common,
+        }
+        for i in range(k)
+    ]
+    return {
+        "resolution_minutes": series.resolution_minutes,
+        "source": series.source,
+        "beta": rec.beta,
+        "lambda": rec.lam,
+        "scale": rec.scale,
+        "scaling": rec.scaling,
+        **common,
+        "q": rec.q,
+        "floor_binds": rec.floor_binds,
+        "lookbacks": {
+            "recent_days": RECENT_DAYS,
+            "n_recent": rec.n_recent,
+            "long_days_max": LONG_DAYS,
+            "long_days": round(rec.long_days, 1),
+            "n_long": rec.n_long,
+            "first": _iso_minute(series.times.min()),
+            "last": _iso_minute(series.times.max()),
+        },
+        "brackets": rows,
+        "backtest": {
+            "mmf": bt.mmf_active,
+            "mmf_rec": bt.mmf_recommended,
+            "threshold": bt.threshold,
+            "n": bt.n,
+            "exceedances": bt.exceedances,
+            "expected": bt.expected,
+            "lr": null_inf(bt.lr),
+            "critical": bt.critical,
+            "reject": bt.reject,
+            "too_many": bt.too_many,
+            "too_low": bt.too_low,
+            "tol": bt.tol,
+            "flagged": bt.flagged,
+        },
+        "flagged": bt.flagged,
+        "verdict": bt.verdict,
+    }
+
+
+def recommendations(
+    params: Any, *, horizons: Mapping[str, float] | None = None, tol: float = DEFAULT_MMF_TOLERANCE
+) -> list[dict[str, Any]]:
+    """§12 at each market's liquidation horizon, and the backtest of its MMF_1, per market.
+
+    Each market's base asset's finest real series (``markets.selectors.finest_return_series``:
+    price bars at their own resolution, the finest covering at least a year), else its daily
+    closes as a 1-day proxy; a market whose asset has neither is stored with ``note`` "no
+    history" and nothing else (nothing invented). The engine computes everything
+    (``engine.horizon.recommend_at_horizon`` / ``backtest_at_horizon``); this lays it out.
 
     Args:
-        params: the run's engine ``ParameterSet``; closes of the base assets over the last
-            ``RECOMMEND_LOOKBACK_DAYS`` come from ``markets.selectors.price_matrix``.
+        params: the run's engine ``ParameterSet`` (brackets, depth, max position notional).
+        horizons: ``{market symbol: h_m minutes}`` (the versions' liquidation horizons,
+            ``EngineParameters.horizons``); a market absent here gets the §12 default 5.
+        tol: the §12 tolerance of the MMF_1-below-recommendation flag (0.25).
 
     Returns:
-        One JSON dict per market: current MMF/IMF (fractions), the lookback, and per horizon
-        ``h1``/``h3`` the recommended MMF/IMF (fractions, ``null`` when unbounded) with the
-        backtest, or a ``note`` when the engine refused the history.
+        One JSON dict per market (``edition`` 2): ``market, asset, edition, current_mmf,
+        current_imf, horizon_minutes, resolution, resolution_minutes, source, beta, lambda,
+        scale, scaling, q_recent, q_long, q, floor_binds, lookbacks, brackets`` (per bracket
+        ``mmf_rec, imf_rec, q_recent, q_long, horizon_minutes, resolution`` and the bracket's
+        upper notional, slippage, current MMF/IMF, ``capped``), ``backtest`` (``n,
+        exceedances, expected, lr, critical, reject, too_many, too_low, tol, flagged``, of
+        MMF_1), ``flagged`` and ``verdict`` (the sentence); or ``note`` instead of the
+        figures when there is no history or the engine refused it.
     """
     mk = params.markets
+    horizons = dict(horizons or {})
     assets = [params.assets.symbols[i] for i in mk.base_asset]
-    pm = price_matrix(symbols=sorted(set(assets)))
+    wanted = sorted(set(assets))
+    series = finest_return_series(symbols=wanted)
+    series.update(_daily_proxy([a for a in wanted if a not in series]))
     out: list[dict[str, Any]] = []
-    if pm.closes.size:
-        cutoff = pm.dates[-1] - np.timedelta64(RECOMMEND_LOOKBACK_DAYS, "D")
-        keep = pm.dates > cutoff
-        dates, closes = pm.dates[keep], pm.closes[keep]
     for m, symbol in enumerate(mk.symbols):
+        horizon = float(horizons.get(symbol, DEFAULT_HORIZON_MINUTES))
         entry: dict[str, Any] = {
             "market": symbol,
             "asset": assets[m],
+            "edition": RECOMMENDATION_EDITION,
             "current_mmf": float(mk.mmf[m, 0]),
             "current_imf": float(mk.imf[m, 0]),
+            "horizon_minutes": horizon,
         }
-        if assets[m] not in pm.symbols:
-            entry["note"] = "no price history for the base asset"
-            out.append(entry)
-            continue
-        col = closes[:, pm.symbols.index(assets[m])]
-        entry["lookback"] = {"first": str(dates[0]), "last": str(dates[-1]), "days": int(np.isfinite(col).sum())}
-        for h in RECOMMEND_HORIZONS:
+        s = series.get(assets[m])
+        if s is None or s.returns.size == 0:
+            entry["note"] = "no history: the base asset has no price series"
+        else:
             try:
-                rec = recommend_margin(col, horizon_days=h, beta=RECOMMEND_BETA, lam=RECOMMEND_LAMBDA)
-                bt = backtest_mmf(col, float(mk.mmf[m, 0]), horizon_days=h, beta=RECOMMEND_BETA)
+                entry.update(_market_recommendation(params=params, m=m, series=s, horizon=horizon, tol=tol))
             except EngineInputError as exc:
-                entry[f"h{h}"] = {"note": str(exc)}
-                continue
-            entry[f"h{h}"] = {
-                "horizon_days": h,
-                "beta": RECOMMEND_BETA,
-                "lambda": RECOMMEND_LAMBDA,
-                "mmf_rec": null_inf(rec.mmf),
-                "imf_rec": null_inf(rec.imf),
-                "n_windows": int(rec.n_windows),
-                "feasible": bool(rec.feasible),
-                "backtest": {
-                    "mmf": float(mk.mmf[m, 0]),
-                    "exceedances": int(bt.exceedances),
-                    "n": int(bt.n),
-                    "expected_rate": float(bt.expected_rate),
-                    "observed_rate": null_inf(bt.observed_rate),
-                    "kupiec_lr": null_inf(bt.kupiec_lr),
-                    "critical": float(bt.critical),
-                    "reject": bool(bt.reject),
-                },
-            }
+                entry["note"] = str(exc)
         out.append(entry)
     return out
 

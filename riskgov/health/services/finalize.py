@@ -3,7 +3,7 @@ run's results, store them and publish atomically.
 
 Every figure comes from the engine: ``engine.combine`` (combined totals, per-scenario fund
 after / ADL / coverage, VaR/ES, Cover-2 and coverage at ES, §8–§10), ``engine.cascade`` and
-``engine.adl`` (worst scenario, §11, §8), ``engine.recommend`` (§12) and
+``engine.adl`` (worst scenario, §11, §8), ``engine.horizon`` (§12) and
 ``engine.distributions`` (dashboard histograms). This module loads, calls, stores (through
 ``_store``, the one place ``inf`` becomes ``NULL``) and publishes.
 """
@@ -156,7 +156,7 @@ def _finalize(run: HealthRun) -> HealthRun:
         )
         del full
     t2 = time.perf_counter()
-    recs = recommendations(ep.params)
+    recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
     rows = scenario_rows(run_id=run_id, scenarios=scenarios, in_tail=in_tail, result=result)
     fields = {

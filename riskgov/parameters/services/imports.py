@@ -21,6 +21,7 @@ from riskgov.parameters.document import validate_document
 from riskgov.parameters.models import (
     BRACKET_INPUT_FIELDS,
     FRACTION,
+    MINUTES,
     MONEY,
     AssetParameterVersion,
     MarketParameterVersion,
@@ -29,6 +30,7 @@ from riskgov.parameters.models import (
 )
 from riskgov.parameters.services._base import ParameterDocumentInvalid, _quantize
 from riskgov.parameters.services.versions import asset_version_create, market_version_create
+from riskgov.parameters.validation import DEFAULT_HORIZON_MINUTES
 
 
 @dataclass
@@ -59,6 +61,11 @@ def _market_payload(m: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, D
             None
             if m.get("max_position_notional_usd") is None
             else _quantize(Decimal(m["max_position_notional_usd"]), MONEY, f"markets[{sym}].max_position_notional_usd")
+        ),
+        "liquidation_horizon_minutes": _quantize(
+            Decimal(m.get("liquidation_horizon_minutes") or DEFAULT_HORIZON_MINUTES),
+            MINUTES,
+            f"markets[{sym}].liquidation_horizon_minutes",
         ),
     }
     brackets = []

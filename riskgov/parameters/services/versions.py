@@ -28,6 +28,7 @@ from riskgov.parameters.models import (
 )
 from riskgov.parameters.services._base import ParameterDocumentInvalid, _next_number, _provenance, _quantize
 from riskgov.parameters.validation import (
+    DEFAULT_HORIZON_MINUTES,
     ParameterError,
     asset_errors,
     derive_maintenance_amounts,
@@ -42,12 +43,14 @@ def market_version_errors(
 
     Args:
         symbol: the market symbol the errors name.
-        fields: ``MARKET_FIELDS`` → Decimal (``max_position_notional_usd`` may be None).
+        fields: ``MARKET_FIELDS`` → Decimal (``max_position_notional_usd`` may be None; a
+            missing ``liquidation_horizon_minutes`` is the §12 default, 5).
         brackets: rows of ``BRACKET_INPUT_FIELDS`` → Decimal, bracket order.
     """
     return market_errors(
         subject=symbol,
-        **{f: fields.get(f) for f in MARKET_FIELDS},
+        **{f: fields.get(f) for f in MARKET_FIELDS if f != "liquidation_horizon_minutes"},
+        liquidation_horizon_minutes=fields.get("liquidation_horizon_minutes", DEFAULT_HORIZON_MINUTES),
         brackets=[tuple(b[f] for f in BRACKET_INPUT_FIELDS) for b in brackets],  # type: ignore[misc]
     )
 

@@ -15,6 +15,8 @@ Rules (Binance "Leverage and Margin of USDⓈ-M Futures"):
 - bracket ``k``: ``F_k = minNotional``, ``IMF_k = 1 / maxLeverage`` (rounded up to 10 places
   when it does not terminate, see :mod:`.common`), ``MMF_k = maintenanceMarginRate``;
 - ``max_position_notional_usd`` = the last tier's ``maxNotional``;
+- ``liquidation_horizon_minutes`` = ``"5"`` (RISK_MODEL §12 default): Binance publishes no
+  liquidation horizon, so the default is used and said so (:mod:`.common`);
 - the venue's maintenance amount (``info.cum`` / ``maint_amount_cum``) is compared with the
   derived ``C_k`` (RISK_MODEL §2); each difference is a ``maintenance_amount_mismatch``
   finding and the venue's value is never used;

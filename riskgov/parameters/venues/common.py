@@ -38,6 +38,11 @@ Defaults for fields no venue file carries (all keyword arguments of the importer
 - Open-interest caps ``"0"`` / ``"0"`` (RISK_MODEL §3 scaling disabled).
 - ``max_position_notional_usd``: the last tier's finite ``maxNotional`` where the venue gives
   one (Binance), else ``null``.
+- Liquidation horizon ``liquidation_horizon_minutes`` (RISK_MODEL §12): ``"5"``
+  (:data:`DEFAULT_LIQUIDATION_HORIZON_MINUTES`) for every market. Binance, Hyperliquid and
+  dYdX publish no liquidation horizon (the time their liquidation engine needs to detect and
+  close a position) in any file read here, so the §12 default is used and stated; a
+  committee sets its own per market through a proposal.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ __all__ = [
     "DEFAULT_DEPTH_USD_PER_1PCT",
     "DEFAULT_HAIRCUT",
     "DEFAULT_HAIRCUTS",
+    "DEFAULT_LIQUIDATION_HORIZON_MINUTES",
     "DEPTH_VOLUME_FRACTION",
     "FORMAT",
     "FRACTION_PLACES",
@@ -105,6 +111,8 @@ DEPTH_VOLUME_FRACTION = Decimal("0.005")
 MIN_DEPTH_USD_PER_1PCT = Decimal("100000")
 #: Depth when no volume is known (USD per 1 % of price).
 DEFAULT_DEPTH_USD_PER_1PCT = Decimal("1000000")
+#: Liquidation horizon of every imported market (minutes, RISK_MODEL §12): no venue publishes one.
+DEFAULT_LIQUIDATION_HORIZON_MINUTES = Decimal("5")
 
 
 class VenueFileError(ValueError):
@@ -304,7 +312,7 @@ def _draft_penalty(d: MarketDraft, findings: list[Finding], *, override: Decimal
 
 
 def _market_entry(d: MarketDraft, penalty: Decimal, depth: Decimal) -> dict[str, Any]:
-    """One ``markets[]`` entry of the document (decimal strings; OI caps "0")."""
+    """One ``markets[]`` entry of the document (decimal strings; OI caps "0"; horizon 5 min)."""
     cap = d.max_position_notional_usd
     return {
         "symbol": market_symbol(d.base),
@@ -314,6 +322,7 @@ def _market_entry(d: MarketDraft, penalty: Decimal, depth: Decimal) -> dict[str,
         "oi_cap_lower_usd": "0",
         "oi_cap_upper_usd": "0",
         "max_position_notional_usd": None if cap is None else decimal_str(cap),
+        "liquidation_horizon_minutes": decimal_str(DEFAULT_LIQUIDATION_HORIZON_MINUTES),
         "brackets": [
             {
                 "notional_floor": decimal_str(f),

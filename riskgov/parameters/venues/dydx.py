@@ -20,7 +20,9 @@ Rules (dYdX v4 ``x/perpetuals`` liquidity tiers, ``x/clob`` liquidations config)
 - the CSV's ``imf``/``mmf`` columns are compared with the ppm-derived values
   (``value_mismatch`` findings);
 - ``max_position_notional_usd`` null; OI caps "0" (genesis tiers have no OI caps); depth the
-  flat default unless ``depth_by_base`` is given.
+  flat default unless ``depth_by_base`` is given;
+- ``liquidation_horizon_minutes`` ``"5"`` (RISK_MODEL §12 default): dYdX publishes no
+  liquidation horizon, so the default is used and said so (:mod:`.common`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ Rules (Hyperliquid docs, "Trading → Margin tiers" and "Liquidations"):
   ``note`` finding says it was not checked.
 - ``max_position_notional_usd`` is null (Hyperliquid tiers have no upper bound); the
   penalty is the :mod:`.common` default ``MMF_1/2``; depth comes from the snapshot's
-  ``dayNtlVlm`` where given (:func:`.common.depth_from_day_volume`), else the flat default.
+  ``dayNtlVlm`` where given (:func:`.common.depth_from_day_volume`), else the flat default;
+- ``liquidation_horizon_minutes`` ``"5"`` (RISK_MODEL §12 default): Hyperliquid publishes no
+  liquidation horizon, so the default is used and said so (:mod:`.common`).
 """
 
 from __future__ import annotations

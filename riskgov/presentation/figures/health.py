@@ -267,6 +267,65 @@ def kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figu
     return _layout(fig, "Backtest of the current MMF: Kupiec likelihood ratio", "market", "likelihood ratio (χ²₁)")
 
 
+def horizon_recommendation_figure(rows: Sequence[dict[str, Any]], *, measure: str = "mmf") -> go.Figure:
+    """Current first-bracket MMF (or IMF) against the §12 recommendation at each market's
+    liquidation horizon (bracket 1), in %; the horizon and series are in the hover."""
+    label = measure.upper()
+    fig = go.Figure()
+    xs = [r["market"] for r in rows]
+    for key, name, color in (
+        (f"current_{measure}", f"current {label}", "#111827"),
+        (f"{measure}_rec", f"recommended {label} at the liquidation horizon", "#1f5fbf"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=xs,
+                y=[None if r.get(key) is None else r[key] * 100.0 for r in rows],
+                name=name,
+                marker_color=color,
+                customdata=[[r.get("horizon_label") or "—", r.get("series") or "—"] for r in rows],
+                hovertemplate=(
+                    f"%{{x}}<br>{name} %{{y:.3f}} %<br>horizon %{{customdata[0]}}, from %{{customdata[1]}}"
+                    "<extra></extra>"
+                ),
+            )
+        )
+    title = "Maintenance" if measure == "mmf" else "Initial"
+    return _layout(
+        fig,
+        f"{title} margin fraction, bracket 1: current vs recommended at the liquidation horizon (§12)",
+        "market",
+        f"{label} (%)",
+    )
+
+
+def horizon_kupiec_figure(rows: Sequence[dict[str, Any]], *, critical: float) -> go.Figure:
+    """Kupiec POF likelihood ratio of the current MMF_1 per market at its horizon (§12); bars
+    of markets whose backtest flags (rejected with more exceedances than expected) in red."""
+    fig = go.Figure(
+        go.Bar(
+            x=[r["market"] for r in rows],
+            y=[r.get("lr") for r in rows],
+            name="Kupiec LR",
+            marker_color=["#b91c1c" if r.get("too_many") else "#1f5fbf" for r in rows],
+            customdata=[[r.get("exceedances"), r.get("n"), r.get("expected")] for r in rows],
+            hovertemplate=(
+                "%{x}<br>LR %{y:.3f}<br>exceedances %{customdata[0]} of %{customdata[1]} "
+                "(expected %{customdata[2]:.1f})<extra></extra>"
+            ),
+        )
+    )
+    fig.add_hline(
+        y=critical, line_dash="dash", line_color="#b91c1c", annotation_text=f"reject above {formats.number(critical)}"
+    )
+    return _layout(
+        fig,
+        "Backtest of the current MMF_1 at the liquidation horizon: Kupiec likelihood ratio",
+        "market",
+        "likelihood ratio (χ²₁)",
+    )
+
+
 def impact_scenarios_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Shortfall per standard scenario under the current and the proposed parameters."""
     fig = _bars(

@@ -49,12 +49,27 @@ def stress_series(figures: dict[str, Any]) -> BarSeries | None:
 
 
 def model_series(figures: dict[str, Any]) -> BarSeries | None:
-    """Current vs recommended (h = 1 day) first-bracket MMF per market, as fractions."""
-    rows = [m for m in figures.get("model_health") or [] if m.get("horizons")][:MAX_BARS]
+    """Current vs recommended first-bracket MMF per market, as fractions: at each market's
+    liquidation horizon (§12), or, for a run stored before it, the first-edition 1-day one."""
+    models = figures.get("model_health") or []
+    horizon = [m for m in models if (m.get("edition") or 1) >= 2 and m.get("mmf_rec") is not None][:MAX_BARS]
+    if horizon:
+        hs = sorted({float(m.get("horizon_minutes") or 0) for m in horizon})
+        h = f"{hs[0]:g}-minute" if len(hs) == 1 else "each market's"
+        return BarSeries(
+            title=f"Maintenance margin fraction, bracket 1: current vs recommended (§12, {h} liquidation horizon)",
+            labels=[m["market"] for m in horizon],
+            series={
+                "current MMF": [float(m.get("current_mmf") or 0.0) for m in horizon],
+                "recommended MMF": [float(m["mmf_rec"]) for m in horizon],
+            },
+            unit="fraction",
+        )
+    rows = [m for m in models if m.get("horizons")][:MAX_BARS]
     if not rows:
         return None
     return BarSeries(
-        title="Maintenance margin fraction: current vs recommended (§12, 1-day horizon)",
+        title="Maintenance margin fraction: current vs recommended (§12 first edition, 1-day horizon)",
         labels=[m["market"] for m in rows],
         series={
             "current MMF": [float(m.get("current_mmf") or 0.0) for m in rows],
