@@ -22,6 +22,7 @@ from riskgov.reports.templatetags.report_format import ratio, usd
 from riskgov.snapshots.models import Snapshot
 from tests.factories import UserFactory
 from tests.reports.conftest import make_run
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.django_db
 COMMITTEE_AND_ADMIN = {"m1@example.org", "m2@example.org", "adm@example.org"}
@@ -219,6 +220,7 @@ def test_send_report_command(published_run, people):
 
 def test_charts_are_rendered_by_kaleido(published_run, settings):
     """Real PNG charts through kaleido + Chromium (the production renderer)."""
+    require_tool("chromium")  # skipped without it, unless RISKGOV_REQUIRE_TOOLS=1 (CI)
     settings.RISKGOV_REPORT_CHARTS = "kaleido"
     report = report_build()
     assert [c["engine"] for c in report.figures["charts"]] == ["kaleido", "kaleido"]
