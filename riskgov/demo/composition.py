@@ -38,6 +38,26 @@ DEMO_USERS = (
 )
 
 
+#: The demo ``admin``'s Django-admin permissions: everything on the apps an administrator
+#: runs from *Admin* (alert rules, periodic tasks, users and groups), and view-only on the
+#: rest of riskgov's models (parameters, proposals and the audit log change only through
+#: the governance services). Not a superuser: a superuser holds every role, and the demo's
+#: administrator must not count as a committee member.
+DEMO_ADMIN_FULL_APPS = ("alerts", "django_celery_beat", "auth")
+DEMO_ADMIN_VIEW_APPS = ("core", "markets", "parameters", "governance", "snapshots", "health", "reports")
+
+
+def demo_admin_permissions():
+    """The permissions of :data:`DEMO_ADMIN_FULL_APPS` and the view permissions of the rest."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    return Permission.objects.filter(
+        Q(content_type__app_label__in=DEMO_ADMIN_FULL_APPS)
+        | Q(content_type__app_label__in=DEMO_ADMIN_VIEW_APPS, codename__startswith="view_")
+    )
+
+
 @dataclass(frozen=True)
 class DemoFiles:
     """Where the demo's real data lives (the repo's ``data/`` copy by default)."""
@@ -103,6 +123,11 @@ def demo_users_ensure() -> list[tuple[str, str, tuple[str, ...], bool]]:
             user.is_staff = ADMIN in roles
             user.save()
             user.groups.set([groups[r] for r in roles])
+        if ADMIN in roles:  # also on reruns: demos set up before the admin had permissions
+            if not user.is_staff:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+            user.user_permissions.add(*demo_admin_permissions())
         out.append((username, password, roles, created))
     return out
 
