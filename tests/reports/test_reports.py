@@ -344,3 +344,21 @@ def test_liquidatable_open_interest_counts_liquidatable_positions_only(published
     assert markets["BTC-PERP"].liquidatable_oi_usd == pytest.approx(
         sum(abs(p.notional_usd) for p in btc if p.liquidatable), rel=1e-9, abs=1e-9
     )
+
+
+def test_without_chromium_the_warning_says_how_to_get_it_from_the_os_packages(
+    published_run, settings, monkeypatch, caplog
+):
+    from choreographer.browsers.chromium import ChromeNotFoundError
+
+    from riskgov.reports import charts
+
+    def no_browser(figs):
+        raise ChromeNotFoundError("Kaleido v1 and later requires Chrome. use the CLI command `kaleido_get_chrome`")
+
+    settings.RISKGOV_REPORT_CHARTS = "kaleido"
+    monkeypatch.setattr(charts, "_kaleido_png", no_browser)
+    with caplog.at_level("WARNING", logger="riskgov.reports.charts"):
+        report = report_build()
+    assert [c["engine"] for c in report.figures["charts"]] == ["svg", "svg"]
+    assert "apt-get install chromium" in caplog.text and "kaleido_get_chrome" not in caplog.text
