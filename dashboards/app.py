@@ -54,6 +54,35 @@ class RiskgovDash(dash.Dash):
         return html.replace("RISKGOV_NAV", nav)
 
 
+#: the pages of the shared page bar, in order (the account page is reached from Accounts)
+PAGE_BAR_EXCLUDE = ("/account",)
+
+
+def page_bar() -> dash.html.Div:
+    """The navigation between the dashboard pages, above every page (``id="dash-pages"``; a
+    ``div`` with the navigation role: ``nav`` is the site's bar, which tests address)."""
+    pages = sorted(
+        (p for p in dash.page_registry.values() if p["path"] not in PAGE_BAR_EXCLUDE),
+        key=lambda p: (p["path"] != "/", p.get("order") if p.get("order") is not None else 99),
+    )
+    return dash.html.Div(
+        [
+            dash.dcc.Link(
+                "All dashboards" if p["path"] == "/" else p["name"], href=p["relative_path"], className="dash-page-link"
+            )
+            for p in pages
+        ],
+        className="subnav",
+        id="dash-pages",
+        role="navigation",
+    )
+
+
+def _layout():
+    """The app's layout, built per request (Dash pages: ``layout()`` as a function)."""
+    return dash.html.Div([page_bar(), dash.page_container])
+
+
 def create_app() -> dash.Dash:
     """Build the Dash app (pages are imported from ``dashboards/pages``)."""
     app = RiskgovDash(
@@ -69,7 +98,7 @@ def create_app() -> dash.Dash:
     )
     app.index_string = INDEX
     auth.install(app.server, prefix=PREFIX)
-    app.layout = dash.html.Div([dash.page_container])
+    app.layout = _layout
     components.register_callbacks(app)
     return app
 

@@ -20,21 +20,25 @@ from dash.dash_table.Format import Format
 
 from dashboards import auth
 from riskgov.presentation.exports import csv_text
-from riskgov.presentation.formats import count, fraction, ratio
+from riskgov.presentation.formats import count, fraction, ratio, share
 from riskgov.presentation.formats import money as usd
 
-__all__ = ["count", "csv_text", "fraction", "ratio", "usd"]
+__all__ = ["count", "csv_text", "fraction", "ratio", "share", "usd"]
 
 
-def card(card_id: str, label: str, value: str, note: str = "") -> html.Div:
-    """One key figure; the value's element id is ``card_id`` (browser tests read it)."""
+def card(card_id: str, label: str, value: str, note: str = "", status: str | None = None) -> html.Div:
+    """One key figure; the value's element id is ``card_id`` (browser tests read it).
+
+    ``status`` ``"bad"`` / ``"ok"`` colours the card against an alert threshold (the card's
+    class becomes ``kpi kpi-bad`` / ``kpi kpi-ok``, its element id ``<card_id>-card``)."""
     return html.Div(
         [
             html.Div(label, className="kpi-label"),
             html.Div(value, id=card_id, className="kpi-value"),
             html.Div(note, className="kpi-note"),
         ],
-        className="kpi",
+        id=f"{card_id}-card",
+        className=f"kpi kpi-{status}" if status else "kpi",
     )
 
 

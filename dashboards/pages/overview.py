@@ -8,9 +8,12 @@ from django.utils import timezone
 
 from dashboards import auth
 from dashboards import components as c
+from riskgov.alerts.models import AlertKind
+from riskgov.alerts.selectors import figure_thresholds
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
 from riskgov.presentation.figures import health as hf
+from riskgov.snapshots.selectors import snapshot_price_age
 
 dash.register_page(__name__, path="/overview", title="Overview · riskgov", name="Overview", order=0)
 
@@ -22,8 +25,29 @@ def _utilization(run) -> str:
     return c.ratio(run.maintenance_margin_usd / run.equity_usd)
 
 
-def key_figures(run) -> html.Div:
-    """The key-figure cards of a run (USD, counts; coverage as percent, ∞ when nothing to cover)."""
+def _judged(thresholds: dict, kind: str, value, shown: str) -> tuple[str, str | None]:
+    """(note, status) of a figure against the alert rule of ``kind`` (no rule: no colour)."""
+    t = thresholds.get(kind)
+    if t is None:
+        return "", None
+    bad = t.breached(value)
+    if bad is None:
+        return "", None
+    word = "below" if t.bad_when == "below" else "above"
+    limit = c.ratio(t.threshold) if kind == AlertKind.COVERAGE_AT_ES else c.share(t.threshold)
+    verdict = f"{word} the alert threshold {limit}" if bad else f"within the alert threshold ({word} {limit} fires)"
+    return f"{shown}{verdict} — rule “{t.rule}”", "bad" if bad else "ok"
+
+
+def key_figures(run, thresholds: dict | None = None) -> html.Div:
+    """The key-figure cards of a run (USD, counts; coverage as percent, ∞ when nothing to cover),
+    coloured against the venue-wide alert rules (``alerts.selectors.figure_thresholds``)."""
+    thresholds = thresholds or {}
+    liq_share = run.liquidatable_accounts / run.n_accounts if run.n_accounts else None
+    liq_note, liq_status = _judged(
+        thresholds, AlertKind.LIQUIDATABLE_ACCOUNTS, liq_share, f"{c.share(liq_share)} of accounts; "
+    )
+    cov_note, cov_status = _judged(thresholds, AlertKind.COVERAGE_AT_ES, run.coverage_at_es, "fund / ES; ")
     return c.cards(
         [
             c.card("kpi-accounts", "Accounts", c.count(run.n_accounts), f"{c.count(run.n_positions)} positions"),
@@ -35,7 +59,13 @@ def key_figures(run) -> html.Div:
                 f"{c.ratio(run.initial_margin_usd / run.equity_usd)} of equity" if run.equity_usd else "",
             ),
             c.card("kpi-mm", "Maintenance margin", c.usd(run.maintenance_margin_usd), f"{_utilization(run)} of equity"),
-            c.card("kpi-liquidatable", "Liquidatable accounts", c.count(run.liquidatable_accounts)),
+            c.card(
+                "kpi-liquidatable",
+                "Liquidatable accounts",
+                c.count(run.liquidatable_accounts),
+                liq_note or f"{c.share(liq_share)} of accounts",
+                liq_status,
+            ),
             c.card("kpi-bankrupt", "Bankrupt accounts", c.count(run.bankrupt_accounts)),
             c.card("kpi-shortfall", "Shortfall now", c.usd(run.shortfall_usd)),
             c.card("kpi-fund", "Insurance fund", c.usd(run.insurance_fund_usd)),
@@ -46,7 +76,13 @@ def key_figures(run) -> html.Div:
                 f"over {c.count(run.tail_scenarios)} historical scenarios",
             ),
             c.card("kpi-es", f"ES {run.tail_alpha or 0.99:.1%}", c.usd(run.es_usd)),
-            c.card("kpi-coverage-es", "Coverage at ES", c.ratio(run.coverage_at_es), "insurance fund / ES"),
+            c.card(
+                "kpi-coverage-es",
+                "Coverage at ES",
+                c.ratio(run.coverage_at_es),
+                cov_note or "insurance fund / ES",
+                cov_status,
+            ),
             c.card("kpi-cover2", "Cover-2", c.usd(run.cover2_usd), "two largest account shortfalls"),
         ]
     )
@@ -105,11 +141,11 @@ def layout(run: str | None = None, **_kwargs):
         head.append(html.P(propose))
     if obj is None:
         return html.Div([*head, c.no_run()])
-    age_h = (timezone.now() - obj.snapshot.taken_at).total_seconds() / 3600
+    age = snapshot_price_age(snapshot=obj.snapshot, now=timezone.now())  # historical: its own date
     fresh = html.P(
-        f"Prices and positions are {age_h:,.1f} hours old (snapshot taken {obj.snapshot.taken_at:%Y-%m-%d %H:%M} UTC).",
+        age.note,
         id="freshness",
-        className="warning" if age_h > selectors.freshness_limits().run_hours else "muted",
+        className="warning" if age.hours > selectors.freshness_limits().run_hours else "muted",
     )
     history = selectors.run_history()
     cols = ["id", "published_at", *selectors.KEY_FIGURES]
@@ -118,7 +154,7 @@ def layout(run: str | None = None, **_kwargs):
             *head,
             c.run_header(obj),
             fresh,
-            key_figures(obj),
+            key_figures(obj, figure_thresholds()),
             html.H2("History"),
             html.Div(
                 [

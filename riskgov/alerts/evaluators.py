@@ -158,14 +158,17 @@ def _backtest(rule: AlertRule, ctx: Context) -> list[Observation] | None:
 
 
 def _prices(rule: AlertRule, ctx: Context) -> list[Observation] | None:
-    from riskgov.snapshots.selectors import latest_snapshot
+    from riskgov.snapshots.selectors import latest_snapshot, snapshot_price_age
 
     snap = latest_snapshot()
     if snap is None:
         return None
-    hours = (ctx.now - snap.taken_at).total_seconds() / 3600
+    age = snapshot_price_age(snapshot=snap, now=ctx.now)  # historical: judged against its own date
+    hours = age.hours
     t = float(rule.threshold)
     msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {hours:.1f} h old (threshold {t:g} h)"
+    if age.historical:
+        msg += "; historical data, judged against the snapshot's own date"
     return [Observation("", hours, rule.threshold, hours > t, msg, {"snapshot": snap.pk})]
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from the package: /api/v1/docs/ works offline
     "django_celery_beat",
     "django_celery_results",
     "riskgov.core",
@@ -191,6 +192,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Margin parameters, governance and venue health for a derivatives venue.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's JS/CSS from drf-spectacular-sidecar (static files), never a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ProposalStatusEnum": "riskgov.governance.models.ProposalStatus",
         "VersionStatusEnum": "riskgov.parameters.models.VersionStatus",

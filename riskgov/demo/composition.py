@@ -38,6 +38,26 @@ DEMO_USERS = (
 )
 
 
+#: The demo ``admin``'s Django-admin permissions: everything on the apps an administrator
+#: runs from *Admin* (alert rules, periodic tasks, users and groups), and view-only on the
+#: rest of riskgov's models (parameters, proposals and the audit log change only through
+#: the governance services). Not a superuser: a superuser holds every role, and the demo's
+#: administrator must not count as a committee member.
+DEMO_ADMIN_FULL_APPS = ("alerts", "django_celery_beat", "auth")
+DEMO_ADMIN_VIEW_APPS = ("core", "markets", "parameters", "governance", "snapshots", "health", "reports")
+
+
+def demo_admin_permissions():
+    """The permissions of :data:`DEMO_ADMIN_FULL_APPS` and the view permissions of the rest."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    return Permission.objects.filter(
+        Q(content_type__app_label__in=DEMO_ADMIN_FULL_APPS)
+        | Q(content_type__app_label__in=DEMO_ADMIN_VIEW_APPS, codename__startswith="view_")
+    )
+
+
 @dataclass(frozen=True)
 class DemoFiles:
     """Where the demo's real data lives (the repo's ``data/`` copy by default)."""
@@ -47,6 +67,8 @@ class DemoFiles:
     hyperliquid_snapshot: Path
     dydx: Path
     prices: tuple[Path, ...]
+    #: ``prices/intraday/*.csv.gz``: hourly and 5-minute bars, imported at their own resolution
+    intraday: tuple[Path, ...] = ()
 
     @classmethod
     def locate(cls, root: Path | None = None) -> DemoFiles:
@@ -72,6 +94,7 @@ class DemoFiles:
             hyperliquid_snapshot=one("hyperliquid_perp_meta_snapshot*.csv"),
             dydx=one("dydx*genesis*.json"),
             prices=prices,
+            intraday=tuple(sorted((root / "prices" / "intraday").glob("*.csv.gz"))),
         )
 
 
@@ -80,6 +103,11 @@ class DemoReport:
     """What the demo loaded, for printing."""
 
     price_rows: int = 0
+    #: intraday bars: rows in the files, rows written now (0 for a file already imported)
+    bar_rows: int = 0
+    bar_rows_written: int = 0
+    bar_files: int = 0
+    bar_resolutions: dict[str, int] = field(default_factory=dict)
     active_markets: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     users: list[tuple[str, str, tuple[str, ...], bool]] = field(default_factory=list)
@@ -103,6 +131,11 @@ def demo_users_ensure() -> list[tuple[str, str, tuple[str, ...], bool]]:
             user.is_staff = ADMIN in roles
             user.save()
             user.groups.set([groups[r] for r in roles])
+        if ADMIN in roles:  # also on reruns: demos set up before the admin had permissions
+            if not user.is_staff:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+            user.user_permissions.add(*demo_admin_permissions())
         out.append((username, password, roles, created))
     return out
 
@@ -149,6 +182,53 @@ def demo_load(files: DemoFiles, *, log: Callable[[str], None] = print, progress=
 
     report.users = demo_users_ensure()
     return report
+
+
+def demo_intraday_load(files: DemoFiles, *, report: DemoReport, log: Callable[[str], None] = print) -> None:
+    """Import ``prices/intraday/*.csv.gz`` at their own resolution (``markets.price_bars_import``).
+
+    A file whose bars are all stored already (same series, span and count) is not written
+    again, so a rerun costs only reading the files.
+    """
+    from riskgov.markets.models import PriceBar
+    from riskgov.markets.price_files import iter_price_bars
+    from riskgov.markets.services import price_bars_import
+
+    for path in files.intraday:
+        bars = list(iter_price_bars(path))
+        if not bars:
+            continue
+        b0 = bars[0]
+        report.bar_files += 1
+        report.bar_rows += len(bars)
+        report.bar_resolutions[b0.resolution] = report.bar_resolutions.get(b0.resolution, 0) + len(bars)
+        stored = PriceBar.objects.filter(
+            asset__symbol=b0.asset,
+            source=b0.source,
+            resolution=b0.resolution,
+            timestamp__gte=min(b.timestamp for b in bars),
+            timestamp__lte=max(b.timestamp for b in bars),
+        ).count()
+        if stored == len(bars):
+            continue
+        with transaction.atomic():
+            summary = price_bars_import(bars=iter(bars), file_name=path.name)
+        report.bar_rows_written += summary.rows
+    log(
+        f"prices: {report.bar_files} intraday files, {report.bar_rows:,} bars "
+        f"({', '.join(f'{n:,} × {r}' for r, n in sorted(report.bar_resolutions.items()))}; "
+        f"{report.bar_rows_written:,} written now)"
+    )
+
+
+def demo_alerts_and_schedules_ensure() -> tuple[int, int]:
+    """The default alert rules (``alerts.services.alert_rules_ensure_defaults``) and the beat
+    entries (``core.services.schedules_ensure``), idempotent; rules and entries edited in
+    the admin are kept. Returns ``(rules, periodic tasks)``."""
+    from riskgov.alerts.services import alert_rules_ensure_defaults
+    from riskgov.core.services import schedules_ensure
+
+    return len(alert_rules_ensure_defaults()), len(schedules_ensure())
 
 
 #: The demo snapshot's generator seed (fixed: reruns find the same snapshot).

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from riskgov.core.roles import ANALYST, COMMITTEE, has_role
@@ -251,3 +251,11 @@ def proposal_allowed_actions(proposal: Proposal, user: Any, *, now: datetime | N
         withdraw=user.pk == proposal.proposer_id and proposal_editable(proposal),
         vote=has_role(user, COMMITTEE) and not author and proposal_open_to_votes(proposal, now or timezone.now()),
     )
+
+
+def proposals_next_activations(*, limit: int = 5) -> QuerySet[Proposal]:
+    """Approved and scheduled proposals, the soonest activation first (``effective_at``,
+    else the requested time): what will change next (the home page)."""
+    return Proposal.objects.filter(status__in=[ProposalStatus.APPROVED, ProposalStatus.SCHEDULED]).order_by(
+        F("effective_at").asc(nulls_last=True), "requested_effective_at", "id"
+    )[:limit]

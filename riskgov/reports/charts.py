@@ -44,6 +44,24 @@ def _kaleido_png(figs: list[Any]) -> list[bytes]:
     return asyncio.run(render())
 
 
+#: How to get a browser for the PNG charts: the OS's own package, never a download at run time.
+CHROMIUM_HINT = (
+    "install Chromium from the OS packages (Debian/Ubuntu: `apt-get install chromium`; "
+    "Fedora: `dnf install chromium`; macOS: `brew install --cask chromium`), "
+    "or set RISKGOV_REPORT_CHARTS=svg"
+)
+
+
+def chart_fallback_message(exc: BaseException) -> str:
+    """The warning when kaleido cannot render: a missing browser says how to get one from the
+    OS packages (kaleido's own advice, ``kaleido_get_chrome``, downloads Chrome and cannot work
+    offline); any other failure is named."""
+    if type(exc).__name__ == "ChromeNotFoundError":
+        return f"no Chromium found for the report's PNG charts, using SVG charts: {CHROMIUM_HINT}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"kaleido could not render the report charts ({type(exc).__name__}: {first}); using SVG charts"
+
+
 def _uri(mime: str, payload: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
 
@@ -61,7 +79,7 @@ def render_charts(figures: dict[str, Any]) -> list[dict[str, str]]:
                 for s, png in zip(series, pngs, strict=True)
             ]
         except Exception as exc:  # noqa: BLE001 — any renderer failure falls back to SVG, logged
-            log.warning("kaleido could not render the report charts (%s: %s); using SVG", type(exc).__name__, exc)
+            log.warning("%s", chart_fallback_message(exc))
     return [
         {
             "title": s.title,

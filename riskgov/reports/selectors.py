@@ -27,7 +27,7 @@ from riskgov.health.selectors import run_model_health as model_health
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import Report
 from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
-from riskgov.snapshots.selectors import latest_backtest
+from riskgov.snapshots.selectors import latest_backtest, snapshot_price_age
 
 #: rows in the "riskiest" tables and in the worst historical windows
 TOP_N = 10
@@ -81,7 +81,8 @@ def report_run() -> HealthRun | None:
 def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     """Why a report from ``run`` is incomplete (empty: it is complete), in words.
 
-    Limits: ``health.selectors.freshness_limits()`` — ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS``
+    A historical (generated) snapshot's prices are judged against its own date
+    (``snapshots.selectors.snapshot_price_age``). Limits: ``health.selectors.freshness_limits()`` — ``RISKGOV_REPORT_MAX_RUN_AGE_HOURS``
     (default 26) since the run's publication and ``RISKGOV_REPORT_MAX_PRICE_AGE_HOURS``
     (default 48) since its snapshot's prices were taken.
     """
@@ -98,7 +99,7 @@ def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     newest = latest_finished_venue_run()
     if newest is not None and newest.pk != run.pk and newest.status == RunStatus.FAILED:
         reasons.append(f"the latest health run (#{newest.pk}) failed: {newest.error[:200] or 'unknown error'}")
-    price_age = (now - run.snapshot.taken_at).total_seconds() / 3600
+    price_age = snapshot_price_age(snapshot=run.snapshot, now=now).hours  # historical: its own date
     if price_age > max_price:
         reasons.append(
             f"stale prices: the run's snapshot prices were taken at {run.snapshot.taken_at:%Y-%m-%d %H:%M} UTC, "
@@ -332,6 +333,7 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
                 "venue": snap.venue,
                 "taken_at": _iso(snap.taken_at),
                 "generated": snap.generated,
+                "freshness": snapshot_price_age(snapshot=snap, now=now).note,
             },
         },
         overview=overview,

@@ -13,18 +13,22 @@ How a venue is made (every constant is below, in one place):
   default the latest date on which every base asset with history has a close;
 * **market popularity**: positions pick markets with probability ∝ the market's real
   Hyperliquid open interest (``data/margin/hyperliquid_perp_meta_snapshot.csv``); markets
-  Hyperliquid does not list get half the smallest listed share;
+  Hyperliquid does not list get half the smallest listed share. Markets are drawn without
+  replacement per account, which under-picks the two big ones (BTC, ETH ≈ 42 % each), so
+  each position's margin share is weighted by target share / picked share: the venue's
+  notional per market follows the real OI shares (target → realised: BTC 42.5 → 45.6 %,
+  ETH 42.4 → 38.5 %, SOL 8.7 → 7.5 %);
 * **accounts**: collateral value (after haircuts) is Pareto-tailed, ``(Pareto(1.2)+1)·250``
   USD (median ≈ 450 USD, mean ≈ 1,500 USD, a few whales at millions), clipped to
   ``[10, 5e7]``; 22 % of accounts hold collateral but no position; the others hold
   ``1 + Geometric`` distinct markets (mean ≈ 2, more for large accounts, at most 8);
 * **leverage and size**: each position gets a Dirichlet share of its account's collateral as
-  margin and a leverage ``~ LogNormal(ln 4, 0.9)`` (3 % of positions near the market's max),
-  capped so that the leverage at entry never exceeds ``1/IMF`` of the bracket the entry
-  notional falls in (RISK_MODEL §2; the OI scaling of §3 is not applied) and the notional
-  stays under the market's max position notional. Hence, for every account, Σ IM at entry
-  ≤ collateral value. The total open interest therefore follows from the collateral:
-  about accounts × 1,500 USD × ~5 leverage × 78 % active ≈ 5–6k USD of notional per account;
+  margin (a free-collateral slot beside it) and a leverage ``~ LogNormal(ln 3.5, 0.45)``,
+  × ``(1 + 1.5 per decade of collateral above 10,000 USD)`` (large accounts lever more), and
+  0.2 % of positions at 30–55 % of the market's max leverage; capped so that the leverage at
+  entry never exceeds ``1/IMF`` of the bracket the entry notional falls in (RISK_MODEL §2;
+  the OI scaling of §3 is not applied) and the notional stays under the market's max
+  position notional. Hence, for every account, Σ IM at entry ≤ collateral value;
 * **entry prices**: the close of a random day among the 30 before ``date`` (or the date
   itself), × ``(1 + N(0, 0.3 %))``, so uPnL is as large as a month of real moves makes it;
   52 % of positions are long;
@@ -35,10 +39,39 @@ How a venue is made (every constant is below, in one place):
   BTC/ETH/USDC;
 * **health**: the engine evaluates the venue at the snapshot's prices; accounts (and
   isolated positions) that a month of price moves left under maintenance margin are topped
-  up with stablecoin to 1.3–2.5× MM (a real venue would have liquidated them); then a
-  handful (0.05 % of the accounts, at least 3) are set just under MM (0.85–0.98×) and as
-  many just above it (1.02–1.15×);
-* **insurance fund**: 0.75 % of open interest (long notional at mark) unless given.
+  up with stablecoin to the larger of 1.3–2.5× MM and 50–100 % of their starting collateral
+  (the trader restored the margin; a real venue would have liquidated the others); then a
+  handful (0.05 % of the accounts, at least 3) with 200–5,000 USD of MM (a small venue
+  without enough of them: the largest MM) are set just under MM (0.85–0.98×) and as many
+  just above it (1.02–1.15×);
+* **insurance fund**: 5 % of open interest (long notional at mark) unless given.
+
+Calibration — the published facts each choice follows (before → after, demo seed 7,
+20,000 accounts, prices of 2025-02-20):
+
+* **Insurance fund relative to open interest**: BitMEX's published coverage table (blog
+  "Upcoming changes to our Insurance Fund", 2025, fund ÷ OI): Binance 0.11, Bybit 0.07,
+  KuCoin 0.05, Gate 0.02, HTX 0.01 (BitMEX itself 0.88). The median of the five, 5 %, is
+  the default (was 0.75 %: the fund was 1.2 % of equity; now 5.7 %).
+* **Leverage**: venue-wide, OI ÷ collateral on Hyperliquid, the venue whose OI shares the
+  demo uses, was ≈ 1.8 (Nansen, Nov 2024: OI $2B+, TVL $1.1B) to ≈ 2.9 (blocmates,
+  26 May 2025: OI $10.1B, USDC TVL $3.5B) — TVL includes idle and vault balances, so an
+  upper bound of margin leverage; the demo venue's long OI ÷ equity is 1.13 (was 1.63, with
+  a fat tail: 99th percentile account leverage 137× from 3 % of positions at 70–100 % of
+  the max). Position leverage: BitMEX (blog, 15 May 2019) reported 80 % of XBTUSD positions
+  at ≤ 54× on a 100× contract and weighted means of 22–30× on its *isolated* margins; on a
+  cross-margin venue the account's leverage is far lower (free collateral), so the high end
+  is 0.2 % of positions at 30–55 % of the max. Account leverage now: median 2.1×, 90th
+  percentile 4.6×, 99th 13.5×.
+* **Stress**: on 10 Oct 2025 (BTC −12 %, ETH −16 %, alts −30 % and worse) about $19B of
+  positions were liquidated across venues, ~1.6M accounts (Coinglass, via yellow.com
+  research) — a day far worse than a uniform −10 %. A uniform −10 % shock now makes 257
+  accounts (1.3 %) liquidatable and 234 (1.2 %) bankrupt (was 1,280 and 1,246, 6.2 %).
+* **Share of OI per market**: the real Hyperliquid OI (above); realised shares now within
+  ±4 points of it for the top five (BTC was 34 % against 42.5 %, now 45.6 %).
+* **Size**: the riskiest accounts are traders with size — equity $184–$4,268 among the 20
+  with the highest margin ratio (was $0.33–$240: dust topped up to just above MM; the venue's largest whales are not
+  among them either).
 
 Values are written as plain decimals with 10–12 significant digits (sizes, prices,
 amounts) and at most 10 decimals for USD margins, so the files are exact decimals.
@@ -64,16 +97,26 @@ from riskgov.snapshots.validation import FORMAT
 
 __all__ = ["generate_snapshot"]
 
+# --- calibration (module docstring, "Calibration"; data/README.md "Generated venue") -------
 PARETO_ALPHA = 1.2
 EQUITY_SCALE_USD = 250.0
 EQUITY_CLIP_USD = (10.0, 5e7)
 IDLE_SHARE = 0.22
 POSITIONS_GEOMETRIC_P = 0.5
 MAX_POSITIONS = 8
-LEVERAGE_MEDIAN = 4.0
-LEVERAGE_SIGMA = 0.9
-DEGEN_SHARE = 0.03
-FREE_SHARE_ALPHA = 1.5
+#: position leverage (notional / the position's margin share) ~ LogNormal(ln 3.5, 0.45)
+LEVERAGE_MEDIAN = 3.5
+LEVERAGE_SIGMA = 0.45
+#: large accounts lever more: × (1 + 1.5 per decade of collateral above 10,000 USD)
+WHALE_LEVERAGE_PER_DECADE = 1.5
+#: 0.2 % of positions near the high end a market allows: 30–55 % of 1/IMF (BitMEX: 80 % of
+#: positions at ≤ 54 % of the maximum)
+DEGEN_SHARE = 0.002
+DEGEN_RANGE = (0.3, 0.55)
+#: free collateral: a Gamma(1) slot beside each position's Gamma(1) share
+FREE_SHARE_ALPHA = 1.0
+#: notional per market follows the real open-interest shares (not only the position counts)
+OI_SHARE_CORRECTION = True
 ENTRY_WINDOW_DAYS = 30
 ENTRY_NOISE = 0.003
 LONG_SHARE = 0.52
@@ -81,11 +124,19 @@ ISOLATED_SHARE = 0.05
 MULTI_COLLATERAL_SHARE = 0.10
 MULTI_COLLATERAL_ASSETS = ("BTC", "ETH", "USDC")
 LIABILITY_SHARE = 0.10
+#: what a month of moves left under MM is topped up to: the larger of 1.3–2.5 × MM and
+#: 50–100 % of the collateral the account started with (the trader restores the margin)
 TOPUP_RANGE = (1.3, 2.5)
+RESTORE_RANGE: tuple[float, float] | None = (0.5, 1.0)
+#: the handful set just under / above MM are accounts with 200–5,000 USD of MM (the riskiest
+#: accounts are traders with size, not dust, nor the venue's largest whales)
 HANDFUL_SHARE = 0.0005
+HANDFUL_MM_RANGE_USD = (200.0, 5000.0)
 UNDER_RANGE = (0.85, 0.98)
 NEAR_RANGE = (1.02, 1.15)
-INSURANCE_FUND_SHARE_OF_OI = 0.0075
+#: insurance fund / open interest: the median of the five large venues in BitMEX's published
+#: coverage table (Binance 0.11, Bybit 0.07, KuCoin 0.05, Gate 0.02, HTX 0.01; 2025)
+INSURANCE_FUND_SHARE_OF_OI = 0.05
 HL_SNAPSHOT = Path("margin") / "hyperliquid_perp_meta_snapshot.csv"
 _CHUNK = 100_000
 
@@ -185,7 +236,7 @@ def generate_snapshot(
         date: ``YYYY-MM-DD`` of the prices (default: the latest date every base asset has).
         params: parameter set (default: the active one, ``engine_parameters().params``).
         fmt: ``"csv"`` or ``"parquet"``.
-        insurance_fund_usd: default 0.75 % of open interest.
+        insurance_fund_usd: default 5 % of open interest.
 
     Returns:
         ``out_dir`` as a ``Path``.
@@ -280,14 +331,23 @@ def _book(rng: np.random.Generator, params: ParameterSet, prices: _PriceDay, n: 
     n_pos = market.size
 
     g = rng.gamma(1.0, size=n_pos)
+    if OI_SHARE_CORRECTION:
+        # markets are drawn without replacement, so the big ones are under-picked by
+        # accounts with several positions: weight each position's margin share by
+        # target share / picked share, so notional per market follows the real OI shares
+        w = np.zeros(mk.n)
+        w[live] = _hl_weights([mk.symbols[i] for i in live.tolist()])
+        picked = np.bincount(market, minlength=mk.n) / max(1, market.size)
+        g = g * np.where(picked[market] > 0, w[market] / np.maximum(picked[market], 1e-12), 1.0)
     free = rng.gamma(FREE_SHARE_ALPHA, size=n)
     total = np.bincount(account, weights=g, minlength=n) + free
     margin = value[account] * g / total[account]
     lev = np.exp(rng.normal(np.log(LEVERAGE_MEDIAN), LEVERAGE_SIGMA, n_pos))
+    lev = lev * (1.0 + WHALE_LEVERAGE_PER_DECADE * np.maximum(0.0, np.log10(value[account] / 1e4)))
     lev = np.maximum(lev, 0.2)
     imf1 = mk.imf[market, 0]
     degen = rng.random(n_pos) < DEGEN_SHARE
-    lev = np.where(degen, rng.uniform(0.7, 1.0, n_pos) / imf1, lev)
+    lev = np.where(degen, rng.uniform(*DEGEN_RANGE, n_pos) / imf1, lev)
     notional = margin * lev
     bracket = (notional[:, None] >= mk.floors[market]).sum(axis=1) - 1
     cap = 1.0 / mk.imf[market, bracket]
@@ -362,20 +422,25 @@ def _settle_health(
     )
     pmx, am = health.positions, health.accounts
     bad_iso = pmx.isolated_liquidatable
-    iso_margin = iso_margin + np.where(
-        bad_iso,
-        pmx.maintenance_margin * rng.uniform(*TOPUP_RANGE, n_pos) - pmx.isolated_equity,
-        0.0,
-    )
+    iso_target = pmx.maintenance_margin * rng.uniform(*TOPUP_RANGE, n_pos)
+    if RESTORE_RANGE is not None:  # the trader restores the margin the month's moves took
+        iso_target = np.maximum(iso_target, book.iso_margin * rng.uniform(*RESTORE_RANGE, n_pos))
+    iso_margin = iso_margin + np.where(bad_iso, iso_target - pmx.isolated_equity, 0.0)
     mm, eq = am.cross_maintenance_margin, am.cross_equity
     target = mm * rng.uniform(*TOPUP_RANGE, n)
+    if RESTORE_RANGE is not None:
+        cross_value = book.value - np.bincount(book.account, weights=book.iso_margin, minlength=n)
+        target = np.maximum(target, cross_value * rng.uniform(*RESTORE_RANGE, n))
     stable_amount = stable_amount + np.where(am.cross_liquidatable, (target - eq) / price[stable], 0.0)
     eq = np.where(am.cross_liquidatable, target, eq)
     handful = max(3, round(n * HANDFUL_SHARE))
     under_t = mm * rng.uniform(*UNDER_RANGE, n)
     near_t = mm * rng.uniform(*NEAR_RANGE, n)
     eligible = (mm > 0) & ~coll.multi & (stable_amount * price[stable] + (under_t - eq) >= 0)
-    cand = rng.permutation(np.flatnonzero(eligible))
+    big = eligible & (mm >= HANDFUL_MM_RANGE_USD[0]) & (mm <= HANDFUL_MM_RANGE_USD[1])
+    # accounts with size first (random order); a small venue tops up with the largest MM
+    rest = np.flatnonzero(eligible & ~big)
+    cand = np.concatenate([rng.permutation(np.flatnonzero(big)), rest[np.argsort(-mm[rest], kind="stable")]])
     under, near = cand[:handful], cand[handful : 2 * handful]
     stable_amount[under] += (under_t[under] - eq[under]) / price[stable]
     stable_amount[near] += (near_t[near] - eq[near]) / price[stable]
@@ -385,7 +450,7 @@ def _settle_health(
 def _meta(
     params: ParameterSet, prices: _PriceDay, book: _Book, *, seed: int, insurance_fund_usd: float | None
 ) -> dict[str, str]:
-    """``snapshot.json``: the venue's label, the date and the insurance fund (0.75 % of OI by default)."""
+    """``snapshot.json``: the venue's label, the date and the insurance fund (5 % of OI by default)."""
     mk, n = params.markets, book.n
     oi = float(np.sum(np.maximum(book.size, 0.0) * prices.price_full[mk.base_asset[book.market]]))
     fund = INSURANCE_FUND_SHARE_OF_OI * oi if insurance_fund_usd is None else float(insurance_fund_usd)

@@ -68,3 +68,43 @@ def latest_backtest() -> BacktestView | None:
         events=det.get("events", []),
         sensitivity=det.get("sensitivity", []),
     )
+
+
+@dataclass(frozen=True)
+class PriceAge:
+    """How old a snapshot's prices are, and against what they are judged.
+
+    A **historical** snapshot (a generated one: the generator dates it at the end of its
+    price data, ``taken_at`` = the last day of the closes it was priced with) is judged
+    against its own date: its prices are as fresh as that date, ``hours`` is 0, and
+    ``hours_since_now`` says how far that date lies behind today. A live (imported) snapshot
+    is judged against now.
+    """
+
+    hours: float
+    historical: bool
+    taken_at: datetime
+    hours_since_now: float
+
+    @property
+    def note(self) -> str:
+        """One sentence for pages and reports."""
+        when = f"{self.taken_at:%Y-%m-%d %H:%M} UTC"
+        if self.historical:
+            return (
+                f"Historical data: the snapshot is dated at the end of its price data ({when}); "
+                f"freshness is judged against that date, not today ({self.hours_since_now:,.0f} h ago)."
+            )
+        return f"Prices and positions are {self.hours:,.1f} hours old (snapshot taken {when})."
+
+
+def snapshot_price_age(*, snapshot: Snapshot, now: datetime) -> PriceAge:
+    """The age of ``snapshot``'s prices as :class:`PriceAge` (historical when generated)."""
+    since_now = (now - snapshot.taken_at).total_seconds() / 3600
+    historical = bool(snapshot.generated)
+    return PriceAge(
+        hours=0.0 if historical else since_now,
+        historical=historical,
+        taken_at=snapshot.taken_at,
+        hours_since_now=since_now,
+    )

@@ -12,6 +12,7 @@ from riskgov.core.roles import can_view
 from riskgov.markets.models import Asset, DailyClose
 from riskgov.parameters import selectors as param_selectors
 from riskgov.parameters.models import MarketParameterVersion, VersionStatus
+from riskgov.presentation.formats import count
 
 
 def _require_viewer(request: HttpRequest) -> None:
@@ -19,19 +20,113 @@ def _require_viewer(request: HttpRequest) -> None:
         raise PermissionDenied("You have no riskgov role yet; ask an administrator.")
 
 
+def _headline(run) -> dict | None:
+    """The health headline of the latest published run: a few figures, each judged against
+    the venue-wide alert rules (``alerts.selectors.figure_thresholds``), and its freshness."""
+    from django.utils import timezone
+
+    from riskgov.alerts.models import AlertKind
+    from riskgov.alerts.selectors import figure_thresholds
+    from riskgov.presentation import formats as f
+    from riskgov.snapshots.selectors import snapshot_price_age
+
+    if run is None:
+        return None
+    limits = figure_thresholds()
+    liq_share = run.liquidatable_accounts / run.n_accounts if run.n_accounts else None
+
+    def judged(kind, value):
+        t = limits.get(kind)
+        if t is None:
+            return None, ""
+        bad = t.breached(value)
+        if bad is None:
+            return None, ""
+        limit = f.ratio(t.threshold) if kind == AlertKind.COVERAGE_AT_ES else f.share(t.threshold)
+        side = "below" if t.bad_when == "below" else "above"
+        return ("bad" if bad else "ok"), (f"alert when {side} {limit}")
+
+    cov_status, cov_note = judged(AlertKind.COVERAGE_AT_ES, run.coverage_at_es)
+    liq_status, liq_note = judged(AlertKind.LIQUIDATABLE_ACCOUNTS, liq_share)
+    figures = [
+        {
+            "id": "home-equity",
+            "label": "Equity",
+            "value": f.money(run.equity_usd),
+            "note": f"{f.count(run.n_accounts)} accounts",
+        },
+        {
+            "id": "home-liquidatable",
+            "label": "Liquidatable accounts",
+            "value": f.count(run.liquidatable_accounts),
+            "note": f"{f.share(liq_share)} of accounts" + (f"; {liq_note}" if liq_note else ""),
+            "status": liq_status,
+        },
+        {
+            "id": "home-es",
+            "label": f"ES {run.tail_alpha or 0.99:.1%}",
+            "value": f.money(run.es_usd),
+            "note": "expected shortfall, historical",
+        },
+        {"id": "home-fund", "label": "Insurance fund", "value": f.money(run.insurance_fund_usd), "note": ""},
+        {
+            "id": "home-coverage",
+            "label": "Coverage at ES",
+            "value": f.ratio(run.coverage_at_es),
+            "note": "fund / ES" + (f"; {cov_note}" if cov_note else ""),
+            "status": cov_status,
+        },
+    ]
+    bad = [x["label"] for x in figures if x.get("status") == "bad"]
+    return {
+        "run": run,
+        "figures": figures,
+        "verdict": ("Outside the alert thresholds: " + ", ".join(bad)) if bad else "Within the alert thresholds",
+        "verdict_status": "bad" if bad else "ok",
+        "freshness": snapshot_price_age(snapshot=run.snapshot, now=timezone.now()),
+    }
+
+
+def _firing_groups(firings) -> list[dict]:
+    """Open firings grouped by rule: a venue-wide rule with its message, a per-market rule
+    with how many markets and which (the home page stays short when every market fires)."""
+    groups: dict[int, dict] = {}
+    for f in firings:
+        g = groups.setdefault(f.rule_id, {"rule": f.rule.name, "since": f.fired_at, "subjects": [], "message": ""})
+        g["since"] = min(g["since"], f.fired_at)
+        if f.subject:
+            g["subjects"].append(f.subject)
+        else:
+            g["message"] = f.message
+    return list(groups.values())
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Venue overview (the health figures join here once health runs exist)."""
+    """The committee's start: the health headline of the latest published run, the alerts
+    firing, the proposals awaiting my vote and the next activations; then the venue's data."""
+    from riskgov.alerts.selectors import active_firings
+    from riskgov.core.roles import COMMITTEE, has_role
+    from riskgov.governance.selectors import proposals_awaiting_vote, proposals_next_activations
+    from riskgov.health.selectors import latest_published_run
+
     _require_viewer(request)
     span = DailyClose.objects.aggregate(first=Min("date"), last=Max("date"))
+    member = has_role(request.user, COMMITTEE)
     return render(
         request,
         "web/home.html",
         {
+            "headline": _headline(latest_published_run()),
+            "firing_groups": _firing_groups(active_firings()),
+            "firing_count": active_firings().count(),
+            "is_member": member,
+            "awaiting": list(proposals_awaiting_vote(member=request.user)[:10]) if member else [],
+            "activations": list(proposals_next_activations()),
             "active_markets": param_selectors.active_market_versions().count(),
             "assets": Asset.objects.count(),
             "drafts": MarketParameterVersion.objects.filter(status=VersionStatus.DRAFT).count(),
-            "closes": DailyClose.objects.count(),
+            "closes": count(DailyClose.objects.count()),
             "first_close": span["first"],
             "last_close": span["last"],
             "references": param_selectors.reference_imports().only("name", "venue", "created_at", "document"),

@@ -1,14 +1,15 @@
 """docker-compose.yml: the full stack is declared with healthchecks, and the file is valid.
 
-There is no Docker engine on CI; Debian's docker-compose validates the file without one.
+There is no Docker engine on CI; Debian's docker-compose validates the file without one
+(an optional tool: ``tests/tools.py``).
 """
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,8 +25,6 @@ def test_services_and_healthchecks():
 
 
 def test_docker_compose_config_accepts_the_file():
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.fail("docker-compose is not installed (.ci/run installs Debian's docker-compose)")
+    exe = require_tool("docker-compose")  # skipped without it, unless RISKGOV_REQUIRE_TOOLS=1 (CI)
     out = subprocess.run([exe, "-f", str(REPO / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

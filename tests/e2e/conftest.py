@@ -6,14 +6,14 @@ Screenshots go to ``artifacts/screenshots/`` (CI keeps the folder).
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.tools import require_tool
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -45,12 +45,13 @@ def browser_page(monkeypatch):
     makes there are plain synchronous calls, so Django's async guard is relaxed for this
     test only (the server runs in its own threads, unaffected).
     """
+    chromium = require_tool("chromium")  # skipped without it, unless RISKGOV_REQUIRE_TOOLS=1 (CI)
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30000)
         try:

@@ -1,7 +1,9 @@
 """Price-file parsers on the real files (no Django, no DB).
 
-The ``data/`` copies always run; the shared originals (``../shared/data`` next to the repo)
-run when present and are skipped, with the reason, when not.
+Every test reads the product's own trimmed copies in ``data/prices/`` (provenance and the
+originals' SHA-256 in ``data/README.md``; ``data/make_demo_data.py --check`` proves the copies
+equal a fresh trim of the originals). Nothing here reads a folder outside the repository;
+the parsers' edge cases of the full files are rebuilt from the copies in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -23,26 +25,19 @@ from riskgov.markets.price_files import (
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "prices"
-SHARED = REPO.parent / "shared" / "data" / "prices"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"shared originals not present at {SHARED} (data/ copies still tested)"
-)
 
-YAHOO = {"data": DATA / "yahoo_daily_closes.csv", "shared": SHARED / "yahoo_crypto_daily_ohlcv_22coins_2014-2025.csv"}
-BINANCE_1D = {"data": DATA / "binance_BTCUSDT_1d.csv", "shared": SHARED / "binance_spot_BTCUSDT_1d_2018-2025.csv"}
+YAHOO = {"data": DATA / "yahoo_daily_closes.csv"}
+BINANCE_1D = {"data": DATA / "binance_BTCUSDT_1d.csv"}
 BINANCE_4H = {
     "data": DATA / "binance_BTCUSDT_4h_2020-03.csv",
-    "shared": SHARED / "binance_spot_BTCUSDT_4h_2018-2025.csv",
 }
 CDD_1H = {
     "data": DATA / "cryptodatadownload_ETHUSDC_1h_2020-03.csv",
-    "shared": SHARED / "cryptodatadownload_binance_ETHUSDC_1h_2018-12_2022-09.csv",
 }
 LUNA = {
     "data": DATA / "coinmetrics_LUNA_reference_rate.csv",
-    "shared": SHARED / "coinmetrics_LUNA_reference_rate_2022-04-24_2022-05-31.csv",
 }
-VARIANTS = [pytest.param("data", id="data"), pytest.param("shared", id="shared", marks=needs_shared)]
+VARIANTS = [pytest.param("data", id="data")]
 D = dt.date
 
 
@@ -97,11 +92,17 @@ def test_binance_4h_daily_close_is_last_bar_and_matches_daily_klines(variant):
     assert (march.set_index("date")["close"] == daily.loc[march["date"]]).all()
 
 
-@needs_shared
-def test_binance_4h_full_file_drops_only_the_cut_final_day():
-    df = read_binance_4h(BINANCE_4H["shared"])
-    assert len(df) == 2592 and df["date"].max() == D(2025, 2, 4)  # 2025-02-05 has only 00:00
-    assert close_on(df, "BTC", D(2018, 2, 8))["close_str"] == "7784.02"  # outage day kept
+def test_binance_4h_drops_only_a_cut_final_day(tmp_path):
+    # The full original ends on a day with only its 00:00 bar: rebuild that ending from the copy.
+    text = BINANCE_4H["data"].read_text()
+    cut = tmp_path / "binance_BTCUSDT_4h_cut.csv"
+    cut.write_text(text.rstrip("\n") + "\n2020-04-01 00:00:00+00:00,6424.35,6505.0,6400.0,6410.44,1000.0\n")
+    df = read_binance_4h(cut)
+    assert len(df) == 31 and df["date"].max() == D(2020, 3, 31)  # 2020-04-01 has only 00:00
+    assert (
+        close_on(df, "BTC", D(2020, 3, 12))["close_str"]
+        == read_binance_4h(BINANCE_4H["data"]).pipe(close_on, "BTC", D(2020, 3, 12))["close_str"]
+    )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -114,12 +115,16 @@ def test_cryptodatadownload_hourly(variant):
     assert df["date"].is_monotonic_increasing
 
 
-@needs_shared
-def test_cryptodatadownload_full_file():
-    df = read_cryptodatadownload_hourly(CDD_1H["shared"])
-    assert len(df) == 1384 and df["date"].min() == D(2018, 12, 15)
-    assert df["date"].max() == D(2022, 9, 28)  # 2022-09-29 ends at 02:00, dropped
-    assert close_on(df, "ETH", D(2021, 11, 10))["close_str"] == "4633.94"
+def test_cryptodatadownload_drops_a_final_day_without_its_23h_bar(tmp_path):
+    # The full original ends at 02:00 of its last day (rows newest first): rebuild that from the copy.
+    banner, header, *rows = CDD_1H["data"].read_text().splitlines()
+    extra = "1585706400000,2020-04-01 02:00:00,ETHUSDC,134.0,134.5,133.5,134.2,100.0,13420.0,50"
+    cut = tmp_path / "cdd_cut.csv"
+    cut.write_text("\n".join([banner, header, extra, *rows]) + "\n")
+    df = read_cryptodatadownload_hourly(cut)
+    assert len(df) == 31 and df["date"].min() == D(2020, 3, 1)
+    assert df["date"].max() == D(2020, 3, 31)  # 2020-04-01 ends at 02:00, dropped
+    assert close_on(df, "ETH", D(2020, 3, 31))["close_str"] == "133.14"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -1,7 +1,8 @@
 """Venue importers and the parameter document, on the real venue files (no Django, no DB).
 
-The ``data/`` copies always run; the shared originals (``../shared/data`` next to the repo)
-run when present and are skipped, with the reason, when not.
+Every test reads the product's own copies in ``data/margin/`` (provenance and the originals'
+SHA-256 in ``data/README.md``; ``data/make_demo_data.py --check`` proves the copies equal a
+fresh trim of the originals, so no test reads a folder outside the repository).
 """
 
 from __future__ import annotations
@@ -38,40 +39,29 @@ from riskgov.parameters.venues.common import fraction_of
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "margin"
-SHARED = REPO.parent / "shared" / "data" / "margin"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"shared originals not present at {SHARED} (data/ copies still tested)"
-)
 
 BINANCE_JSON = {
     "data": DATA / "binance_usdm_leverage_tiers.json",
-    "shared": SHARED / "binance" / "binance_usdm_leverage_tiers_freqtrade-2026.9.json",
 }
 BINANCE_CSV = {
     "data": DATA / "binance_usdm_leverage_tiers_flat.csv",
-    "shared": SHARED / "binance" / "binance_usdm_leverage_tiers_2026.9_flat.csv",
 }
 HL_META = {
     "data": DATA / "hyperliquid_meta_universe_marginTables.json",
-    "shared": SHARED / "hyperliquid" / "hyperliquid_meta_universe_marginTables.json",
 }
 HL_CSV = {
     "data": DATA / "hyperliquid_margin_tiers_by_coin.csv",
-    "shared": SHARED / "hyperliquid" / "hyperliquid_margin_tiers_by_coin.csv",
 }
 HL_SNAPSHOT = {
     "data": DATA / "hyperliquid_perp_meta_snapshot.csv",
-    "shared": SHARED / "hyperliquid" / "hyperliquid_perp_meta_snapshot.csv",
 }
 DYDX_GENESIS = {
     "data": DATA / "dydx_v4_genesis_perpetuals.json",
-    "shared": SHARED / "dydx" / "dydx_v4_mainnet_genesis_2023-10-26.json",
 }
 DYDX_CSV = {
     "data": DATA / "dydx_v4_genesis_perp_margin_params.csv",
-    "shared": SHARED / "dydx" / "dydx_v4_mainnet_genesis_perp_margin_params.csv",
 }
-VARIANTS = [pytest.param("data", id="data"), pytest.param("shared", id="shared", marks=needs_shared)]
+VARIANTS = [pytest.param("data", id="data")]
 
 
 def market(doc: dict, symbol: str) -> dict:
@@ -115,17 +105,6 @@ def test_binance_btc_brackets_match_file(files, variant):
     assert btc["liquidation_penalty"] == "0.002"  # MMF_1 / 2
     assert btc["oi_cap_lower_usd"] == btc["oi_cap_upper_usd"] == "0"
     assert kinds(findings)["maintenance_amount_mismatch"] == 0
-
-
-@needs_shared
-@pytest.mark.parametrize("files", [BINANCE_JSON, BINANCE_CSV], ids=["json", "flat_csv"])
-def test_binance_full_file_counts(files):
-    doc, findings = parse_binance(files["shared"])
-    # 907 symbols: 858 USDT perps, of which 5 have non-ASCII names; 49 other contracts.
-    assert len(doc["markets"]) == 853
-    assert kinds(findings) == Counter({"out_of_scope": 49, "market_skipped": 5})
-    assert {a["symbol"] for a in doc["assets"]} >= {"USDT", "USDC", "BTC", "ETH"}
-    assert len(doc["assets"]) == 854  # 853 bases (USDC among them) + USDT
 
 
 def test_binance_demo_copy_counts():
@@ -320,13 +299,6 @@ def test_dydx_genesis_fractions_equal_csv_columns(variant):
     csv_doc, csv_findings = parse_dydx(DYDX_CSV[variant])
     assert kinds(csv_findings)["value_mismatch"] == 0
     assert [brackets(m) for m in csv_doc["markets"]] == [brackets(m) for m in doc["markets"]]
-
-
-@needs_shared
-def test_dydx_trimmed_genesis_gives_same_document():
-    full, _ = parse_dydx(DYDX_GENESIS["shared"])
-    trimmed, _ = parse_dydx(DYDX_GENESIS["data"])
-    assert full["markets"] == trimmed["markets"]
 
 
 def test_dydx_fee_above_mmf_is_clamped_and_reported(tmp_path):

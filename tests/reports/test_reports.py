@@ -22,6 +22,7 @@ from riskgov.reports.templatetags.report_format import ratio, usd
 from riskgov.snapshots.models import Snapshot
 from tests.factories import UserFactory
 from tests.reports.conftest import make_run
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.django_db
 COMMITTEE_AND_ADMIN = {"m1@example.org", "m2@example.org", "adm@example.org"}
@@ -219,6 +220,7 @@ def test_send_report_command(published_run, people):
 
 def test_charts_are_rendered_by_kaleido(published_run, settings):
     """Real PNG charts through kaleido + Chromium (the production renderer)."""
+    require_tool("chromium")  # skipped without it, unless RISKGOV_REQUIRE_TOOLS=1 (CI)
     settings.RISKGOV_REPORT_CHARTS = "kaleido"
     report = report_build()
     assert [c["engine"] for c in report.figures["charts"]] == ["kaleido", "kaleido"]
@@ -378,3 +380,21 @@ def test_report_of_a_first_edition_run_still_renders(published_run):
     page = report.html.read().decode()
     assert "1 d (first edition)" in page and "first-edition 1-/3-day recommendation" in page
     assert report.figures["model_health"][0]["edition"] == 1
+
+
+def test_without_chromium_the_warning_says_how_to_get_it_from_the_os_packages(
+    published_run, settings, monkeypatch, caplog
+):
+    from choreographer.browsers.chromium import ChromeNotFoundError
+
+    from riskgov.reports import charts
+
+    def no_browser(figs):
+        raise ChromeNotFoundError("Kaleido v1 and later requires Chrome. use the CLI command `kaleido_get_chrome`")
+
+    settings.RISKGOV_REPORT_CHARTS = "kaleido"
+    monkeypatch.setattr(charts, "_kaleido_png", no_browser)
+    with caplog.at_level("WARNING", logger="riskgov.reports.charts"):
+        report = report_build()
+    assert [c["engine"] for c in report.figures["charts"]] == ["svg", "svg"]
+    assert "apt-get install chromium" in caplog.text and "kaleido_get_chrome" not in caplog.text

@@ -35,7 +35,69 @@ def test_demo_loads_real_data_and_reruns_safely(capsys, settings, tmp_path):
         "dydx",
     }
     assert "member1 / member1-demo" in out
+    # the summary: what was loaded, what ran, the key figures, the alerts, the URLs and users
+    summary = out[out.index("── riskgov demo: summary") :]
+    for key in ("loaded", "set up", "ran", "freshness", "venue", "tail", "fund", "alerts", "open", "users"):
+        assert f"\n  {key} " in summary, key
+    assert "incomplete" not in summary  # a historical snapshot is judged against its own date
+    assert "Historical data" in summary and "/api/v1/docs/" in summary
+    # the hourly and 5-minute bars at their own resolution, the default alert rules
+    from riskgov.alerts.models import AlertRule
+    from riskgov.markets.models import PriceBar
+
+    assert PriceBar.objects.filter(resolution="1h").count() == 439_900
+    assert PriceBar.objects.filter(resolution="5m").count() == 54_720
+    assert AlertRule.objects.count() == 10
+    assert "Coverage at ES below 1" in summary or "none firing" in summary
     audit = AuditEvent.objects.count()
     call_command("demo", "--no-serve")
     assert counts() == (closes, versions, references)
     assert AuditEvent.objects.count() > audit  # the reruns' price imports are audited, nothing else changes
+    assert "0 written now" in capsys.readouterr().out  # the intraday bars are not written again
+
+
+def test_demo_quiets_the_libraries_loggers_and_restores_them():
+    import logging
+
+    from riskgov.demo.logs import demo_quiet_logs
+
+    before = logging.getLogger("weasyprint").level
+    with demo_quiet_logs():
+        for name in ("fontTools", "weasyprint", "kaleido", "choreographer", "celery.app.trace"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        assert logging.getLogger("riskgov.reports.charts").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("weasyprint").level == before
+
+
+def test_demo_admin_reaches_alert_rules_and_periodic_tasks_but_holds_no_committee_role(client):
+    from riskgov.core.roles import COMMITTEE, user_roles
+    from riskgov.demo.composition import demo_users_ensure
+
+    demo_users_ensure()
+    demo_users_ensure()  # rerun: idempotent
+    assert client.login(username="admin", password="admin-demo")
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert b"permission to view or edit anything" not in index.content
+    assert client.get("/admin/alerts/alertrule/").status_code == 200
+    assert client.get("/admin/alerts/alertrule/add/").status_code == 200
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
+    assert client.get("/admin/core/auditevent/").status_code == 200  # read-only
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.get(username="admin")
+    assert not admin.is_superuser and COMMITTEE not in user_roles(admin)
+    assert not admin.has_perm("governance.change_proposal")
+    client.logout()
+    assert client.login(username="viewer", password="viewer-demo")
+    assert client.get("/admin/alerts/alertrule/").status_code == 302
+
+
+def test_api_docs_are_served_without_a_cdn(client):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("docs", password="pw")
+    client.login(username="docs", password="pw")
+    html = client.get("/api/v1/docs/").content.decode()
+    assert "cdn.jsdelivr" not in html and "unpkg" not in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
