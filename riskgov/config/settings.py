@@ -234,6 +234,9 @@ RISKGOV_MODE = (
 # Accounts per chunk of a health run (API, scheduled, impact and `run_health` without
 # --chunk-accounts).
 RISKGOV_HEALTH_CHUNK_ACCOUNTS = env.int("RISKGOV_HEALTH_CHUNK_ACCOUNTS", default=250_000)
+# Per chunk, the riskiest accounts whose result rows (and positions) stay in PostgreSQL, with
+# every liquidatable/bankrupt one; all rows go to the run's Parquet files (media store).
+RISKGOV_HEALTH_PG_TOP_ACCOUNTS = env.int("RISKGOV_HEALTH_PG_TOP_ACCOUNTS", default=1000)
 # Time budget of one chunk: its soft time limit (hard = budget + 60 s) and, times the number
 # of chunks, the run's deadline. Finalize (combine, cascade, §12, publish) has its own budget.
 RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS = env.int("RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS", default=600)

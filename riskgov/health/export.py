@@ -6,8 +6,9 @@ market and bracket, :func:`recommendation_rows`); ``accounts``/``positions`` are
 ``include_accounts=False`` (very large runs), the other keys never are. ``null`` stands for
 "none" (no liquidation/bankruptcy price) and for infinity in ratios. Accounts are in
 snapshot order (``idx``), positions by account then position id, scenarios in run order.
-The document is produced piece by piece from database iterators, so a 1M-account run is
-written without holding it in memory.
+The document is produced piece by piece, so a 1M-account run is written without holding
+it in memory: accounts and positions stream from the run's Parquet result files one row
+group at a time (``health.services.results_file``; older runs: from their database rows).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from riskgov.engine.model_flags import edition
 from riskgov.health.models import AccountResult, HealthRun, PositionResult
 from riskgov.health.selectors import run_scenarios, run_tail, run_totals
+from riskgov.health.services import results_file
 
 FORMAT = "riskgov.health/1"
 _BATCH = 20_000
@@ -32,7 +34,48 @@ def _iso(dt: Any) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
+_ACCOUNT_KEYS = (
+    "account_id",
+    "equity_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "margin_ratio",
+    "liquidatable",
+    "bankrupt",
+    "shortfall_usd",
+)
+_POSITION_KEYS = (
+    "account_id",
+    "market",
+    "size",
+    "notional_usd",
+    "initial_margin_usd",
+    "maintenance_margin_usd",
+    "liquidation_price",
+    "bankruptcy_price",
+)
+
+
 def _accounts(run: HealthRun) -> Iterator[dict[str, Any]]:
+    """Account objects from the run's result files (row group by row group), or from the
+    database for runs stored before the files existed."""
+    if results_file.has_files(run):
+        for row in results_file.iter_rows(run, "accounts", list(_ACCOUNT_KEYS)):
+            yield dict(zip(_ACCOUNT_KEYS, row, strict=True))
+        return
+    yield from _accounts_db(run)
+
+
+def _positions(run: HealthRun) -> Iterator[dict[str, Any]]:
+    """Position objects (by account, then position id), files first as ``_accounts``."""
+    if results_file.has_files(run):
+        for row in results_file.iter_rows(run, "positions", list(_POSITION_KEYS)):
+            yield dict(zip(_POSITION_KEYS, row, strict=True))
+        return
+    yield from _positions_db(run)
+
+
+def _accounts_db(run: HealthRun) -> Iterator[dict[str, Any]]:
     rows = (
         AccountResult.objects.filter(run=run)
         .order_by("account_idx")
@@ -60,7 +103,7 @@ def _accounts(run: HealthRun) -> Iterator[dict[str, Any]]:
         }
 
 
-def _positions(run: HealthRun) -> Iterator[dict[str, Any]]:
+def _positions_db(run: HealthRun) -> Iterator[dict[str, Any]]:
     """Positions with their account id, by walking accounts and positions both sorted by idx."""
     ids = AccountResult.objects.filter(run=run).order_by("account_idx").values_list("account_idx", "account_id")
     id_iter = ids.iterator(chunk_size=_BATCH)

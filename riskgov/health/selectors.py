@@ -282,8 +282,8 @@ def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountR
     except (TypeError, ValueError):
         return None, []
     account = AccountResult.objects.filter(run=run, account_idx=idx).first()
-    if account is None:
-        return None, []
+    if account is None:  # not among the rows kept in PostgreSQL: the run's result files
+        return _account_from_file(run, idx)
     positions = list(
         PositionResult.objects.filter(run=run, account_idx=account.account_idx)
         .order_by("market__symbol", "position_id")
@@ -299,6 +299,29 @@ def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountR
         )
     )
     return account, positions
+
+
+def _account_from_file(run: HealthRun, idx: int) -> tuple[AccountResult | None, list[dict[str, Any]]]:
+    """``run_account`` for an account whose row is only in the run's result files (an unsaved
+    ``AccountResult`` and its positions in the same shape)."""
+    from riskgov.health.services.results_file import account_from_file
+
+    row, positions = account_from_file(run, idx)
+    if row is None:
+        return None, []
+    account = AccountResult(run=run, **{k: row[k] for k in ACCOUNT_FIELDS})
+    keys = ("position_id", "size", "notional_usd", "initial_margin_usd", "maintenance_margin_usd")
+    out = [
+        {
+            **{k: p[k] for k in keys},
+            "liquidation_price": p["liquidation_price"],
+            "bankruptcy_price": p["bankruptcy_price"],
+            "market_symbol": p["market"],
+        }
+        for p in positions
+    ]
+    out.sort(key=lambda p: (p["market_symbol"], p["position_id"]))
+    return account, out
 
 
 #: the stored columns of a scenario row (``ScenarioResult``), in display order

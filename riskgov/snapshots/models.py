@@ -1,6 +1,11 @@
 """Venue snapshots (FORMATS.md ``riskgov.snapshot/1``).
 
 A snapshot is immutable once imported. Rows are stored for bulk loading and bulk reading:
+the bulk tables (accounts, balances, positions) carry no database foreign-key constraints
+and no per-FK index: the import checks every reference itself, in SQL, once per table
+before the transaction commits (``services._check_references``), instead of a deferred
+trigger per row (which cost more than the ``COPY`` itself at 1M accounts); deletes still
+cascade and ``PROTECT`` through Django.
 accounts get a dense 0-based ``idx`` within their snapshot, and balances and positions refer
 to it (``account_idx``) rather than to a row id, so the engine arrays come straight from
 ``values_list`` / ``COPY TO`` without joins. Money, sizes and prices are exact decimals.
@@ -57,7 +62,9 @@ class SnapshotAccount(models.Model):
     """An account of a snapshot: its venue id and its dense index."""
 
     # No separate index on snapshot_id: the composite index/constraint below starts with it.
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="accounts", db_index=False)
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="accounts", db_index=False, db_constraint=False
+    )
     idx = models.PositiveIntegerField()
     account_id = models.CharField(max_length=100)
 
@@ -75,9 +82,11 @@ class SnapshotBalance(models.Model):
     """A balance of an asset in an account; negative = liability (RISK_MODEL §4)."""
 
     # No separate index on snapshot_id: the composite index/constraint below starts with it.
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="balances", db_index=False)
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="balances", db_index=False, db_constraint=False
+    )
     account_idx = models.PositiveIntegerField()
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     amount = models.DecimalField(**AMOUNT)
 
     class Meta:
@@ -91,9 +100,11 @@ class SnapshotPosition(models.Model):
     """A position: signed size in base units, entry price in USD, margin mode (§5, §6)."""
 
     # No separate index on snapshot_id: the composite index/constraint below starts with it.
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="positions", db_index=False)
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="positions", db_index=False, db_constraint=False
+    )
     account_idx = models.PositiveIntegerField()
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     size = models.DecimalField(**AMOUNT)
     entry_price = models.DecimalField(**PRICE)
     isolated = models.BooleanField(default=False)

@@ -3,7 +3,9 @@
 ``snapshot_import`` validates the whole input first (:mod:`.validation`), then stores it in
 one transaction: the ``Snapshot`` row and its prices through the ORM, accounts, balances and
 positions in bulk — PostgreSQL ``COPY … FROM STDIN`` (CSV blocks written by pyarrow), other
-databases ``executemany`` in batches. Decimal values are stored as the files' strings, so
+databases ``executemany`` in batches. The bulk tables have no foreign-key constraints: the
+references are checked (and the referenced rows key-share locked) once, in SQL, before the
+rows are written (``_lock_references``), so nothing is visible until the one commit. Decimal values are stored as the files' strings, so
 they are exact. Rows are written in account order (a stable sort of the file order), so that
 reading an account range back is an index range scan.
 """
@@ -24,6 +26,7 @@ from django.db import connection, transaction
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
 from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+from riskgov.snapshots.reading import Errors
 from riskgov.snapshots.validation import SnapshotData, SnapshotInvalid, snapshot_read
 
 __all__ = ["SnapshotInvalid", "snapshot_import"]
@@ -63,6 +66,7 @@ def snapshot_import(
 
 
 def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | None, generated: bool, source: str):
+    _lock_references(data)
     snapshot = Snapshot(
         venue=data.venue,
         taken_at=data.taken_at,
@@ -138,6 +142,42 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
         comment=f"imported from {source}",
     )
     return snapshot
+
+
+def _lock_references(data: SnapshotData) -> None:
+    """The bulk tables have no foreign-key constraints (see the models): check the references
+    in SQL once, before any row is written, instead of a deferred trigger per row.
+
+    The rows written are exactly the validated arrays, so their distinct asset and market
+    ids are what the rows refer to: each is key-share locked until the import commits (what
+    a foreign-key trigger does), so it cannot be deleted meanwhile, and must still exist.
+    Account indices were checked against the account list by the validation.
+
+    Raises:
+        SnapshotInvalid: an asset or market was deleted after the files were validated;
+            the transaction is rolled back, nothing is stored.
+    """
+    asset_ids = {*np.unique(data.balances["asset_id"]).tolist(), *data.prices["asset_id"].tolist()}
+    market_ids = set(np.unique(data.positions["market_id"]).tolist())
+    errors = Errors()
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    for model, ids, file, column in (
+        (Asset, asset_ids, "balances", "asset"),
+        (Market, market_ids, "positions", "market"),
+    ):
+        wanted = sorted(int(i) for i in ids)
+        if not wanted:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {connection.ops.quote_name(model._meta.db_table)} "
+                f"WHERE id IN ({', '.join(['%s'] * len(wanted))}) ORDER BY id{lock}",
+                wanted,
+            )
+            found = {r[0] for r in cursor.fetchall()}
+        for gone in (i for i in wanted if i not in found):
+            errors.add(file, None, column, f"{column} id {gone} was deleted during the import")
+    errors.raise_if_any()
 
 
 def _column_list(model, table: pa.Table) -> str:

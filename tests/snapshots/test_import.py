@@ -290,3 +290,19 @@ def test_commands(snap_dir, tmp_path, capsys):
         call_command("import_snapshot", str(tmp_path / "nowhere"))
     assert Snapshot.objects.count() == 1
     json.dumps(info.value.args)
+
+
+def test_reference_deleted_after_validation_stores_nothing(snap_dir, monkeypatch):
+    """The bulk tables have no FK constraints: the import checks references in SQL itself."""
+    real = services.snapshot_read
+
+    def read_then_delete(*args, **kwargs):  # as if the market were deleted after the file checks
+        data = real(*args, **kwargs)
+        data.positions["market_id"][0] = 987654
+        return data
+
+    monkeypatch.setattr(services, "snapshot_read", read_then_delete)
+    before = counts()
+    with pytest.raises(SnapshotInvalid, match=r"positions, column market: market id 987654 was deleted"):
+        snapshot_import(path=snap_dir)
+    assert counts() == before

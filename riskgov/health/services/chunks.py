@@ -26,6 +26,7 @@ from riskgov.health.models import (
     RunStatus,
 )
 from riskgov.health.scenarios import scenarios_from_store
+from riskgov.health.services import results_file
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import account_frame, partial_to_json, position_frame
 from riskgov.health.services.lifecycle import beating, worker_name
@@ -117,7 +118,15 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         liquidatable=liquidatable,
         market_pk=np.array([market_ids[s] for s in symbols], dtype=np.int64),
     )
-    seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2}
+    t_files = time.perf_counter()
+    accounts, positions = results_file.write_chunk(  # every row to the files; the queried few stay in PG
+        run_id=run_id,
+        first_account=first_account,
+        accounts=accounts,
+        positions=positions,
+        market_symbols={pk: s for s, pk in market_ids.items()},
+    )
+    seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2, "files": time.perf_counter() - t_files}
     return _store_chunk(
         run_id=run_id,
         first_account=first_account,

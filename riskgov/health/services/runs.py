@@ -26,6 +26,7 @@ from riskgov.health.models import (
     ScenarioResult,
 )
 from riskgov.health.scenarios import build_scenarios, parse_spec
+from riskgov.health.services import results_file
 from riskgov.health.services._base import (
     _chunk_accounts_default,
     _lock,
@@ -233,6 +234,7 @@ def health_run_fail(*, run_id: int, error: str) -> HealthRun | None:
     PositionResult.objects.filter(run=run).delete()
     ScenarioResult.objects.filter(run=run).delete()
     RunChunk.objects.filter(run=run).update(partial={}, status=RunChunk.Status.PENDING)
+    transaction.on_commit(lambda: results_file.delete_run_files(run_id))
     run.status = RunStatus.FAILED
     run.error = (error or "unknown error")[:5000]
     run.finished_at = timezone.now()
