@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
-from riskgov.alerts.models import AlertFiring, AlertNotification, AlertRule
+from riskgov.alerts.models import AlertFiring, AlertNotification, AlertNotificationItem, AlertRule
 from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
 from riskgov.reports.admin import ReadOnlyAdmin
 
@@ -61,9 +61,27 @@ class AlertFiringAdmin(ReadOnlyAdmin):
     list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
 
 
+class AlertNotificationItemInline(admin.TabularInline):
+    """The firings a digest lists, read-only."""
+
+    model = AlertNotificationItem
+    fields = ("firing", "event")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AlertNotification)
 class AlertNotificationAdmin(ReadOnlyAdmin):
-    """Notifications, read-only (sent by ``alerts.notify``)."""
+    """Notifications (one digest per rule per evaluation), read-only (sent by ``alerts.notify``)."""
 
-    list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("event", "status")
+    list_display = ("rule", "n_items", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "rule")
+    inlines = [AlertNotificationItemInline]
+
+    @admin.display(description="firings")
+    def n_items(self, obj: AlertNotification) -> int:
+        return obj.items.count()
