@@ -12,6 +12,7 @@ import logging
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import Count
 
 from riskgov.alerts.models import AlertFiring, AlertNotification, AlertNotificationItem, AlertRule
 from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
@@ -82,6 +83,9 @@ class AlertNotificationAdmin(ReadOnlyAdmin):
     list_filter = ("status", "rule")
     inlines = [AlertNotificationItemInline]
 
-    @admin.display(description="firings")
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule").annotate(_n_items=Count("items"))
+
+    @admin.display(description="firings", ordering="_n_items")
     def n_items(self, obj: AlertNotification) -> int:
-        return obj.items.count()
+        return obj._n_items

@@ -697,3 +697,13 @@ def test_a_digest_whose_send_failed_is_resent_once_by_the_sweep(committee, djang
         assert alert_notifications_requeue(now=later) == out["notifications"]
         assert alert_notifications_requeue(now=later) == []
     assert len(mail.outbox) == 1 and "20 fired" in mail.outbox[0].subject
+
+
+def test_the_admin_lists_a_digest_and_its_items(committee, client, django_capture_on_commit_callbacks):
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0)
+    out = evaluate(_all_flagged(), capture=django_capture_on_commit_callbacks)
+    client.force_login(UserFactory(username="root", roles=["admin"], is_staff=True, is_superuser=True))
+    page = client.get("/admin/alerts/alertnotification/")
+    assert page.status_code == 200 and b">20<" in page.content  # the digest's number of firings
+    page = client.get(f"/admin/alerts/alertnotification/{out['notifications'][0]}/change/")
+    assert page.status_code == 200 and b"M19-PERP" in page.content
