@@ -28,7 +28,10 @@ trigger only: the latest published run is evaluated, and a trigger older than it
 (its newer run's evaluation has run or will run), so a late or retried task never moves a
 firing back to an old run.
 
-Notifications are rows created in that transaction and sent after commit by
+Notifications are **digests**: the events of one rule in one evaluation (every market that
+fired, is still firing with a renotify due, or cleared) are one ``AlertNotification`` with an
+``AlertNotificationItem`` each, so one e-mail per recipient per rule per evaluation (issue
+#12); each firing and clearing still has its own audit row. They are rows created in that transaction and sent after commit by
 ``alerts.notify`` with the claim-then-send protocol of report deliveries (a retried task
 never sends one twice; a ``sending`` or ``sent`` row is never sent again); the scheduled
 evaluation re-enqueues those still ``pending``/``failed`` after ``NOTIFY_RETRY_AFTER``
@@ -37,9 +40,9 @@ one per e-mail address (case-insensitive).
 
 Units per kind: ``AlertKind`` labels. Observed values are stored as ``Decimal`` (12 places).
 
-Modules: ``models`` (rules, firings, notifications; the reports app's tables, kept),
+Modules: ``models`` (rules, firings, notifications (digests) and their items; the reports app's tables, kept),
 ``evaluators`` (one function per rule kind → observations), ``firing`` (the state machine
-of episodes: fire, persist, renotify, clear), ``outbox`` (notification rows, claim-then-send
+of episodes: fire, persist, renotify, clear), ``outbox`` (digest rows, claim-then-send
 e-mail), ``sweep`` (re-enqueue stuck notifications), ``services`` (the public write API and
 the default rules), ``selectors`` (reads), ``tasks`` (``alerts.evaluate``, ``alerts.notify``),
 ``receivers`` (evaluation after a publication), ``views`` / ``urls`` (``/alerts/``), ``admin``.

@@ -12,8 +12,9 @@ import logging
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import Count
 
-from riskgov.alerts.models import AlertFiring, AlertNotification, AlertRule
+from riskgov.alerts.models import AlertFiring, AlertNotification, AlertNotificationItem, AlertRule
 from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
 from riskgov.reports.admin import ReadOnlyAdmin
 
@@ -61,9 +62,30 @@ class AlertFiringAdmin(ReadOnlyAdmin):
     list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
 
 
+class AlertNotificationItemInline(admin.TabularInline):
+    """The firings a digest lists, read-only."""
+
+    model = AlertNotificationItem
+    fields = ("firing", "event")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AlertNotification)
 class AlertNotificationAdmin(ReadOnlyAdmin):
-    """Notifications, read-only (sent by ``alerts.notify``)."""
+    """Notifications (one digest per rule per evaluation), read-only (sent by ``alerts.notify``)."""
 
-    list_display = ("firing", "event", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("event", "status")
+    list_display = ("rule", "n_items", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "rule")
+    inlines = [AlertNotificationItemInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule").annotate(_n_items=Count("items"))
+
+    @admin.display(description="firings", ordering="_n_items")
+    def n_items(self, obj: AlertNotification) -> int:
+        return obj._n_items

@@ -1,12 +1,16 @@
 """The firing state machine: per (rule, subject), observations open, update and close episodes.
 
-* condition starts  → a new ``AlertFiring`` and a ``fired`` notification;
-* condition persists → the firing's value/run are updated; a ``renotify`` notification
+* condition starts  → a new ``AlertFiring`` and a ``fired`` event;
+* condition persists → the firing's value/run are updated; a ``renotify`` event
   only when ``renotify_minutes`` (> 0) have passed since the last one;
 * condition ends (or its subject is gone) → ``cleared_at`` is set and **one** ``cleared``
-  notification is sent, showing the value observed at clearing;
+  event, showing the value observed at clearing;
 * a subject whose inputs are unknown keeps its state; a disabled or changed rule closes its
   open episodes ("rule disabled" / "rule changed").
+
+The events of one rule in one evaluation are e-mailed as **one digest** (one
+``AlertNotification`` with an item per event, ``riskgov.alerts.outbox.digest_notify``):
+a per-market rule flagging twenty markets at once sends one e-mail per recipient, not twenty.
 
 ``alerts_evaluate`` locks every rule, then picks the latest published run, so concurrent
 evaluations serialize; a trigger older than the latest published run is skipped (the
@@ -31,7 +35,7 @@ from riskgov.alerts.models import (
     AlertRule,
     NotificationEvent,
 )
-from riskgov.alerts.outbox import firing_notify
+from riskgov.alerts.outbox import digest_notify, firing_event
 from riskgov.health.models import HealthRun, RunKind
 from riskgov.reports import selectors
 
@@ -42,17 +46,19 @@ def _clear(
     f: AlertFiring,
     now: datetime,
     result: dict[str, list[int]],
+    events: list[tuple[AlertFiring, str]],
     *,
     reason: str,
     message: str,
     value: float | None = None,
 ) -> None:
-    """Close an open episode once, record what was observed then, notify ``cleared``."""
+    """Close an open episode once, record what was observed then, notify ``cleared`` (in the
+    rule's digest)."""
     f.cleared_at = f.last_seen_at = now
     f.detail = {**f.detail, "cleared_value": value, "cleared_message": message[:300], "cleared_reason": reason}
     f.save(update_fields=["cleared_at", "last_seen_at", "detail"])
     result["cleared"].append(f.pk)
-    firing_notify(f, NotificationEvent.CLEARED, now, result["notifications"])
+    firing_event(f, NotificationEvent.CLEARED, events)
 
 
 def _scope(rule: AlertRule) -> str:
@@ -69,16 +75,27 @@ def _is_stale_trigger(trigger: HealthRun | None, latest: HealthRun | None) -> bo
 
 
 def _evaluate_rule(rule: AlertRule, ctx: Context, result: dict[str, list[int]]) -> None:
+    """The state machine of one rule; its events of this evaluation become one digest."""
+    events: list[tuple[AlertFiring, str]] = []
+    _observe_rule(rule, ctx, result, events)
+    digest_notify(rule, events, ctx.now, result["notifications"])
+
+
+def _observe_rule(
+    rule: AlertRule, ctx: Context, result: dict[str, list[int]], events: list[tuple[AlertFiring, str]]
+) -> None:
     now = ctx.now
     open_ = {f.subject: f for f in AlertFiring.objects.select_for_update().filter(rule=rule, cleared_at__isnull=True)}
     if not rule.enabled:
         for f in open_.values():
-            _clear(f, now, result, reason=CLEARED_DISABLED, message="the rule was disabled: this episode is closed")
+            _clear(
+                f, now, result, events, reason=CLEARED_DISABLED, message="the rule was disabled: this episode is closed"
+            )
         return
     for subject, f in list(open_.items()):
         if f.rule_kind and (f.rule_kind != rule.kind or f.rule_market_id != rule.market_id):
             msg = f"the rule was changed to watch {_scope(rule)}: this episode is closed"
-            _clear(f, now, result, reason=CLEARED_CHANGED, message=msg)
+            _clear(f, now, result, events, reason=CLEARED_CHANGED, message=msg)
             del open_[subject]
     observations = EVALUATORS[rule.kind](rule, ctx)
     if observations is None:
@@ -105,7 +122,7 @@ def _evaluate_rule(rule: AlertRule, ctx: Context, result: dict[str, list[int]]) 
                 last_notified_at=now,
             )
             result["fired"].append(f.pk)
-            firing_notify(f, NotificationEvent.FIRED, now, result["notifications"])
+            firing_event(f, NotificationEvent.FIRED, events)
         elif o.firing:
             f.run, f.value, f.threshold = ctx.run, dec(o.value), dec(o.threshold)
             f.message, f.detail, f.last_seen_at = o.message[:300], o.detail, now
@@ -115,14 +132,14 @@ def _evaluate_rule(rule: AlertRule, ctx: Context, result: dict[str, list[int]]) 
             if due:
                 f.last_notified_at = now
                 result["renotified"].append(f.pk)
-                firing_notify(f, NotificationEvent.RENOTIFY, now, result["notifications"])
+                firing_event(f, NotificationEvent.RENOTIFY, events)
             f.save()
         elif f is not None:
-            _clear(f, now, result, reason=CLEARED_CONDITION, message=o.message, value=o.value)
+            _clear(f, now, result, events, reason=CLEARED_CONDITION, message=o.message, value=o.value)
     for subject, f in open_.items():
         if subject not in seen:  # the subject is gone (market removed, proposal ratified)
             what = subject or "the venue"
-            _clear(f, now, result, reason=CLEARED_GONE, message=f"{what} is no longer observed (gone): cleared")
+            _clear(f, now, result, events, reason=CLEARED_GONE, message=f"{what} is no longer observed (gone): cleared")
 
 
 def alerts_evaluate(

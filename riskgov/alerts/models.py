@@ -169,12 +169,13 @@ class NotificationEvent(models.TextChoices):
 
 
 class AlertNotification(models.Model):
-    """One e-mail about a firing (fired, still firing, cleared), created in the evaluation's
-    transaction and sent after commit by ``alerts.notify`` — claimed first, so a retried
-    task never sends it twice (same protocol as ``ReportDelivery``)."""
+    """One e-mail — a **digest** — about the firing events of one rule in one evaluation
+    (issue #12): every subject that fired, is still firing (renotify due) or cleared, one
+    ``AlertNotificationItem`` each. Created in the evaluation's transaction and sent after
+    commit by ``alerts.notify`` — claimed first, so a retried task never sends it twice
+    (same protocol as ``ReportDelivery``). A venue-wide rule's digest has one item."""
 
-    firing = models.ForeignKey(AlertFiring, on_delete=models.CASCADE, related_name="notifications")
-    event = models.CharField(max_length=16, choices=NotificationEvent.choices)
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="notifications")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     recipients = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -185,6 +186,23 @@ class AlertNotification(models.Model):
     class Meta:
         db_table = "reports_alertnotification"
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class AlertNotificationItem(models.Model):
+    """One line of a digest: a firing and what happened to it in that evaluation."""
+
+    notification = models.ForeignKey(AlertNotification, on_delete=models.CASCADE, related_name="items")
+    firing = models.ForeignKey(AlertFiring, on_delete=models.CASCADE, related_name="notification_items")
+    event = models.CharField(max_length=16, choices=NotificationEvent.choices)
+
+    class Meta:
+        ordering = ["notification", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "firing"], name="alert_digest_one_item_per_firing"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} {self.firing}"

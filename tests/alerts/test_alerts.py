@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from riskgov.alerts import outbox
 from riskgov.alerts import services as alerts
-from riskgov.alerts.models import AlertFiring, AlertKind, AlertNotification, AlertRule
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertNotification, AlertNotificationItem, AlertRule
 from riskgov.alerts.services import alert_notification_send, alert_notifications_requeue, alerts_evaluate
-from riskgov.alerts.tasks import alerts_evaluate_task
+from riskgov.alerts.tasks import alerts_evaluate_task, alerts_notify_task
 from riskgov.governance.models import Proposal, ProposalKind
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunStatus
 from riskgov.markets.models import Market
@@ -458,6 +458,12 @@ def test_a_failed_enqueue_is_made_up_by_the_scheduled_sweep(committee, django_ca
     assert alert_notifications_requeue(now=later) == [] and len(mail.outbox) == 1  # sent: never again
 
 
+def _digest(f, event="renotify", **kw):
+    n = AlertNotification.objects.create(rule=f.rule, **kw)
+    AlertNotificationItem.objects.create(notification=n, firing=f, event=event)
+    return n
+
+
 def test_failed_notifications_are_retried_but_sending_ones_never(committee, django_capture_on_commit_callbacks):
     cap = django_capture_on_commit_callbacks
     r = rule(AlertKind.COVERAGE_AT_ES, 1)
@@ -465,15 +471,9 @@ def test_failed_notifications_are_retried_but_sending_ones_never(committee, djan
     f = AlertFiring.objects.get(rule=r)
     mail.outbox.clear()
     old = timezone.now() - dt.timedelta(minutes=30)
-    failed = AlertNotification.objects.create(
-        firing=f, event="renotify", status=DeliveryStatus.FAILED, attempts=6, created_at=old
-    )
-    sending = AlertNotification.objects.create(
-        firing=f, event="renotify", status=DeliveryStatus.SENDING, created_at=old
-    )
-    ancient = AlertNotification.objects.create(
-        firing=f, event="renotify", status=DeliveryStatus.FAILED, created_at=old - dt.timedelta(days=3)
-    )
+    failed = _digest(f, status=DeliveryStatus.FAILED, attempts=6, created_at=old)
+    sending = _digest(f, status=DeliveryStatus.SENDING, created_at=old)
+    ancient = _digest(f, status=DeliveryStatus.FAILED, created_at=old - dt.timedelta(days=3))
     with cap(execute=True):
         out = alerts_evaluate_task.apply(throw=True).get()  # the scheduled evaluation sweeps
     assert out["requeued_notifications"] == [failed.pk]
@@ -567,3 +567,143 @@ def test_one_alert_email_per_address(committee, django_capture_on_commit_callbac
     out = evaluate(make_run(coverage_at_es=0.5), capture=django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 1 and sorted(mail.outbox[0].to) == ["m1@example.org", "m2@example.org"]
     assert alert_notification_send(notification_id=out["notifications"][0]) == 0  # and once only
+
+
+# --------------------------------------------------------------------------- digests (issue #12)
+MARKETS = [f"M{i:02d}-PERP" for i in range(20)]
+
+
+def _all_flagged(good=()):
+    """A run whose 20 markets are all below their recommendation and fail the backtest,
+    except ``good`` (fine on both)."""
+    return make_run(
+        recommendations=[rec(m, 0.007, 0.006) if m in good else rec(m, 0.004, 0.006, reject=True) for m in MARKETS]
+    )
+
+
+def _per_rule(outbox):
+    """E-mails of each rule (by the rule's name in the subject) → how many each address got."""
+    out = {}
+    for m in outbox:
+        name = "MMF fails" if "backtest" in m.subject else "MMF below"
+        for to in m.to:
+            out.setdefault(name, {}).setdefault(to.lower(), 0)
+            out[name][to.lower()] += 1
+    return out
+
+
+def test_twenty_markets_flagged_at_once_are_one_digest_per_rule_and_recipient(
+    committee, django_capture_on_commit_callbacks
+):
+    cap = django_capture_on_commit_callbacks
+    UserFactory(username="m1-alt", roles=["committee"], email="M1@Example.org")  # one e-mail per address
+    below = AlertRule.objects.create(name="MMF below recommendation", kind=AlertKind.MMF_BELOW_RECOMMENDATION)
+    bt = AlertRule.objects.create(name="MMF fails backtest", kind=AlertKind.BACKTEST_FAILS)
+    for r in (below, bt):
+        r.roles = ["committee"]
+        r.save()
+    out = evaluate(_all_flagged(), capture=cap)
+    assert len(out["fired"]) == 40 and len(out["notifications"]) == 2  # one digest per rule
+    assert len(mail.outbox) == 2
+    assert _per_rule(mail.outbox) == {
+        "MMF below": {"m1@example.org": 1, "m2@example.org": 1},
+        "MMF fails": {"m1@example.org": 1, "m2@example.org": 1},
+    }
+    for m in mail.outbox:
+        assert "ALERT" in m.subject and "20 fired" in m.subject
+        assert all(f"--- {s}: ALERT" in m.body for s in MARKETS)  # every market listed …
+    body = next(m.body for m in mail.outbox if "below" in m.subject)
+    assert "M07-PERP: current MMF 0.4000% below the recommended 0.6000%" in body  # … with its message,
+    assert "Value: 0.004   Threshold: 0.006" in body  # value and threshold
+    assert {n.items.count() for n in AlertNotification.objects.all()} == {20}
+    from riskgov.core.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="alerts.fired").count() == 40  # each firing still audited
+
+
+def test_a_second_evaluation_sends_nothing_unless_renotify_is_due_then_one_digest(
+    committee, django_capture_on_commit_callbacks
+):
+    cap = django_capture_on_commit_callbacks
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=60)
+    run = _all_flagged()
+    t0 = timezone.now()
+    evaluate(run, now=t0, capture=cap)
+    assert len(mail.outbox) == 1
+    out = evaluate(run, now=t0 + dt.timedelta(minutes=30), capture=cap)  # nothing new
+    assert out == {"fired": [], "renotified": [], "cleared": [], "notifications": []} and len(mail.outbox) == 1
+    out = evaluate(run, now=t0 + dt.timedelta(minutes=61), capture=cap)  # renotify due for all 20
+    assert len(out["renotified"]) == 20 and len(out["notifications"]) == 1 and len(mail.outbox) == 2
+    m = mail.outbox[-1]
+    assert "STILL FIRING" in m.subject and "20 still firing" in m.subject
+    assert all(f"--- {s}: STILL FIRING" in m.body for s in MARKETS)
+
+
+def test_a_clearing_of_three_markets_is_one_digest(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    r = rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=0)
+    evaluate(_all_flagged(), capture=cap)
+    fixed = MARKETS[:3]
+    out = evaluate(_all_flagged(good=fixed), capture=cap)
+    assert len(out["cleared"]) == 3 and len(out["notifications"]) == 1 and len(mail.outbox) == 2
+    m = mail.outbox[-1]
+    assert "cleared" in m.subject and "3 cleared" in m.subject
+    for s in fixed:
+        assert f"--- {s}: cleared" in m.body and f"Observed: {s}: current MMF 0.7000% not below" in m.body
+    assert "Also still firing (17, notified before):" in m.body  # the rule's whole state
+    assert all(f"- {s}: " in m.body for s in MARKETS[3:])
+    assert AlertFiring.objects.filter(rule=r, cleared_at__isnull=True).count() == 17
+
+
+def test_fired_and_cleared_in_one_evaluation_share_the_digest(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0, renotify_minutes=0)
+    evaluate(make_run(recommendations=[rec("BTC-PERP", 0.004, 0.006), rec("ETH-PERP", 0.01, 0.008)]), capture=cap)
+    out = evaluate(
+        make_run(recommendations=[rec("BTC-PERP", 0.007, 0.006), rec("ETH-PERP", 0.005, 0.008)]), capture=cap
+    )
+    assert len(out["fired"]) == 1 and len(out["cleared"]) == 1 and len(out["notifications"]) == 1
+    m = mail.outbox[-1]
+    assert "ALERT" in m.subject and "1 fired, 1 cleared" in m.subject
+    assert m.body.index("--- ETH-PERP: ALERT") < m.body.index("--- BTC-PERP: cleared")
+
+
+def test_a_crash_between_claim_and_send_never_double_sends(committee, django_capture_on_commit_callbacks):
+    """The worker dies after claiming a digest (before or after the SMTP call): the retried
+    task and the sweep never send it again; it stays ``sending`` for a person to look at."""
+    cap = django_capture_on_commit_callbacks
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0)
+    with cap(execute=False):
+        out = alerts_evaluate(run=_all_flagged())
+    (nid,) = out["notifications"]
+    assert outbox._claim_notification(nid) is not None  # claimed … then the process is killed
+    with cap(execute=True):
+        assert alerts_notify_task.apply(args=[nid], throw=True).get() == 0  # acks_late redelivery
+        assert alert_notifications_requeue(now=timezone.now() + dt.timedelta(minutes=10)) == []
+    n = AlertNotification.objects.get(pk=nid)
+    assert n.status == DeliveryStatus.SENDING and n.attempts == 1 and mail.outbox == []
+
+
+def test_a_digest_whose_send_failed_is_resent_once_by_the_sweep(committee, django_capture_on_commit_callbacks):
+    cap = django_capture_on_commit_callbacks
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0)
+    with mock.patch.object(outbox.EmailMessage, "send", side_effect=ConnectionError("smtp down")):
+        with cap(execute=False):
+            out = alerts_evaluate(run=_all_flagged())
+        with pytest.raises(ConnectionError):
+            alert_notification_send(notification_id=out["notifications"][0])
+    later = timezone.now() + dt.timedelta(minutes=10)
+    with cap(execute=True):
+        assert alert_notifications_requeue(now=later) == out["notifications"]
+        assert alert_notifications_requeue(now=later) == []
+    assert len(mail.outbox) == 1 and "20 fired" in mail.outbox[0].subject
+
+
+def test_the_admin_lists_a_digest_and_its_items(committee, client, django_capture_on_commit_callbacks):
+    rule(AlertKind.MMF_BELOW_RECOMMENDATION, 0)
+    out = evaluate(_all_flagged(), capture=django_capture_on_commit_callbacks)
+    client.force_login(UserFactory(username="root", roles=["admin"], is_staff=True, is_superuser=True))
+    page = client.get("/admin/alerts/alertnotification/")
+    assert page.status_code == 200 and b">20<" in page.content  # the digest's number of firings
+    page = client.get(f"/admin/alerts/alertnotification/{out['notifications'][0]}/change/")
+    assert page.status_code == 200 and b"M19-PERP" in page.content

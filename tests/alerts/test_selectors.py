@@ -48,9 +48,7 @@ def test_pending_notifications_are_the_unsent_ones_oldest_first():
     f = _firing(rule, hours_ago=1)
     now = timezone.now()
     rows = {
-        status: AlertNotification.objects.create(
-            firing=f, event="fired", status=status, created_at=now - dt.timedelta(minutes=i)
-        )
+        status: AlertNotification.objects.create(rule=f.rule, status=status, created_at=now - dt.timedelta(minutes=i))
         for i, status in enumerate(DeliveryStatus.values)
     }
     pending = list(selectors.pending_notifications())

@@ -53,7 +53,7 @@ def test_real_worker_alerts_after_publication_and_delivers_a_report_once(worker,
     run = health_run_create(snapshot=venue)  # autocommit: enqueued on commit, run by the worker
     firing = _until(lambda: AlertFiring.objects.filter(rule=rule).first())
     assert firing.run_id == run.pk
-    n = _until(lambda: AlertNotification.objects.filter(firing=firing, status=DeliveryStatus.SENT).first())
+    n = _until(lambda: AlertNotification.objects.filter(items__firing=firing, status=DeliveryStatus.SENT).first())
     assert sorted(n.recipients) == ["adm@example.org", "m1@example.org", "m2@example.org"]  # default roles
 
     task_id = f"e2e-report-{uuid.uuid4()}"  # results outlive the test in Redis: never reuse an id
