@@ -520,3 +520,29 @@ def test_edit_form_edits_every_change_and_adds_and_removes(client, people, make_
     r = client.post(edit + "?market=ETH-PERP", post)
     assert r.status_code == 302
     assert {c.subject for c in p.changes.all()} == {"ETH-PERP", "BTC"}
+
+
+# --- issue #16 item 13: reads write nothing; the audit log filters by names ---------------
+def test_opening_the_policy_page_writes_no_audit_record(client, people):
+    client.force_login(people["viewer"])
+    before = AuditEvent.objects.count()
+    assert client.get(reverse("policy")).status_code == 200
+    assert client.get(reverse("policy")).status_code == 200
+    assert AuditEvent.objects.count() == before
+    assert not Policy.objects.exists()  # the default policy is shown, not recorded, by a read
+
+
+def test_audit_log_filters_by_names_not_ids(client, people, make_proposal):
+    p = make_proposal(title="Named one")
+    make_proposal(title="Other")
+    client.force_login(people["viewer"])
+    page = client.get(reverse("audit")).content.decode()
+    assert 'name="object_id"' not in page.split('id="audit-filters"')[1].split("</form>")[0]
+    assert '<option value="ana">ana</option>' in page  # actor chosen by name
+    page = client.get(reverse("audit"), {"object": "named one", "action": "governance.proposal"}).content.decode()
+    table = page.split('id="audit-table"')[1].split("</table>")[0]
+    assert table.count("<code>governance.proposal.create</code>") == 1 and f"/proposals/{p.pk}/" in table
+    assert 'class="table-scroll"' in page  # the wide table scrolls inside its box
+    # the proposal page's link by id still works
+    page = client.get(reverse("audit"), {"object_type": "governance.proposal", "object_id": p.pk}).content.decode()
+    assert "1 event" in page

@@ -34,12 +34,14 @@ def stress_series(figures: dict[str, Any]) -> BarSeries | None:
     """Shortfall of the worst scenarios (standard and historical), USD, with the fund as a line."""
     stress = figures.get("stress") or {}
     rows = [*stress.get("standard", []), *stress.get("historical_worst", [])]
+    total = len(rows)
     rows = sorted(rows, key=lambda r: -(r.get("shortfall_usd") or 0.0))[:MAX_BARS]
     if not rows:
         return None
     fund = (figures.get("overview") or {}).get("insurance_fund_usd")
+    shown = f"the worst {len(rows)} of {total} scenarios" if total > len(rows) else "the worst scenarios"
     return BarSeries(
-        title="Shortfall of the worst scenarios vs the insurance fund (USD)",
+        title=f"Shortfall of {shown} vs the insurance fund (USD)",
         labels=[r["name"] for r in rows],
         series={"shortfall": [float(r.get("shortfall_usd") or 0.0) for r in rows]},
         unit="USD",
@@ -49,12 +51,25 @@ def stress_series(figures: dict[str, Any]) -> BarSeries | None:
 
 
 def model_series(figures: dict[str, Any]) -> BarSeries | None:
-    """Current vs recommended (h = 1 day) first-bracket MMF per market, as fractions."""
-    rows = [m for m in figures.get("model_health") or [] if m.get("horizons")][:MAX_BARS]
+    """Current vs recommended (h = 1 day) first-bracket MMF per market, as fractions. With more
+    than ``MAX_BARS`` markets, the ones furthest below their recommendation are drawn and the
+    title says how many of how many (every market is in the report's table)."""
+    rows = [m for m in figures.get("model_health") or [] if m.get("horizons")]
+    total = len(rows)
+
+    def gap(m: dict[str, Any]) -> float:
+        return float(m["horizons"][0].get("mmf_rec") or 0.0) - float(m.get("current_mmf") or 0.0)
+
+    rows = sorted(rows, key=lambda m: -gap(m))[:MAX_BARS] if total > MAX_BARS else rows
     if not rows:
         return None
+    shown = (
+        f" — {len(rows)} of {total} markets, those furthest below the recommendation (all in the table)"
+        if total > len(rows)
+        else ""
+    )
     return BarSeries(
-        title="Maintenance margin fraction: current vs recommended (§12, 1-day horizon)",
+        title=f"Maintenance margin fraction: current vs recommended (§12, 1-day horizon){shown}",
         labels=[m["market"] for m in rows],
         series={
             "current MMF": [float(m.get("current_mmf") or 0.0) for m in rows],
