@@ -48,7 +48,15 @@ def layout(run: str | None = None, idx: str | None = None, **_kwargs):
                 ]
             ),
             html.H2("Positions"),
-            c.table("account-positions", positions, POSITION_COLUMNS),
+            # every position on one page, wrapped cells, the table scrolls inside its box
+            c.table(
+                "account-positions",
+                positions,
+                POSITION_COLUMNS,
+                page_size=max(25, len(positions)),
+                style_data={"whiteSpace": "normal", "height": "auto"},
+                style_header={"whiteSpace": "normal", "height": "auto"},
+            ),
             html.P(html.A("← Accounts", href=f"/dash/accounts?run={obj.pk}")),
         ]
     )

@@ -24,6 +24,7 @@ ACCOUNT_COLUMNS = [
     ("Account", "account_link"),
     ("Margin ratio (%)", "margin_ratio_pct"),
     ("Equity (USD)", "equity_usd"),
+    ("Notional (USD)", "notional_usd"),
     ("IM (USD)", "initial_margin_usd"),
     ("MM (USD)", "maintenance_margin_usd"),
     ("Liquidatable", "liquidatable"),
@@ -57,7 +58,7 @@ def account_rows(run, limit: int = RISKIEST) -> list[dict]:
         query = urlencode({"run": run.pk, "idx": r["account_idx"]})
         r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
         r["margin_ratio_pct"] = formats.percent_value(r["margin_ratio"])
-        for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
+        for k in ("equity_usd", "notional_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
             r[k] = formats.rounded_money(r[k])
         r["liquidatable"] = "yes" if r["liquidatable"] else "no"
         r["bankrupt"] = "yes" if r["bankrupt"] else "no"
@@ -116,6 +117,13 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             c.chart("accounts-map"),
             html.P(id="accounts-map-note", className="muted"),
             html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
+            html.P(
+                "Ranking by stress shortfall is not available: a run stores each account's base-pass"
+                " result only (equity, IM, MM, margin ratio, current shortfall), no per-account stress"
+                " figure. Sort the columns to rank by notional or current shortfall.",
+                id="accounts-no-stress-rank",
+                className="muted",
+            ),
             c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS, infinite_when_null=("margin_ratio_pct",)),
         ]
     )

@@ -21,8 +21,11 @@ def layout(market: str | None = None, **_kwargs):
         [
             html.H1("Parameters"),
             html.P("Our active brackets against the real venue tables loaded for comparison.", className="muted"),
-            c.action_link("Propose a parameter change", "/proposals/new/", ANALYST, link_id="propose-link"),
-            html.Label("Market", htmlFor="parameters-market"),
+            html.Div(
+                c.action_link("Propose a parameter change", "/proposals/new/", ANALYST, link_id="propose-link"),
+                style={"marginBottom": "1rem"},
+            ),
+            html.Label("Market", htmlFor="parameters-market", style={"display": "block", "marginBottom": ".25rem"}),
             dcc.Dropdown(
                 id="parameters-market", options=markets, value=chosen, clearable=False, style={"maxWidth": "320px"}
             ),

@@ -146,6 +146,8 @@ _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="riskgov <riskgov@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Absolute base of the links in e-mails (governance notifications, alerts): scheme://host[:port]
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
 # --- Reports (riskgov.reports) and alerts (riskgov.alerts) -------------------------------
 # Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).

@@ -268,7 +268,29 @@ ACCOUNT_FIELDS = (
 def run_riskiest_accounts(run: HealthRun, *, limit: int = 200) -> list[dict[str, Any]]:
     """The ``limit`` riskiest accounts (margin ratio descending, ∞ first) — an index scan on
     ``(run, margin_ratio)``, never the whole run. ``margin_ratio`` ``None`` = ∞ (§5)."""
-    return list(run_accounts(run=run).values(*ACCOUNT_FIELDS)[:limit])
+    rows = list(run_accounts(run=run).values(*ACCOUNT_FIELDS)[:limit])
+    notional = run_account_notionals(run, [r["account_idx"] for r in rows])
+    for r in rows:
+        r["notional_usd"] = notional.get(r["account_idx"], 0.0)
+    return rows
+
+
+def run_account_notionals(run: HealthRun, account_idxs: list[int]) -> dict[int, float]:
+    """Gross position notional (USD, Σ |notional|) of the given accounts of a run: one grouped
+    query on the ``(run, account_idx)`` index of the position results."""
+    from django.db.models import Sum
+    from django.db.models.functions import Abs
+
+    from riskgov.health.models import PositionResult
+
+    if not account_idxs:
+        return {}
+    qs = (
+        PositionResult.objects.filter(run=run, account_idx__in=account_idxs)
+        .values("account_idx")
+        .annotate(total=Sum(Abs("notional_usd")))
+    )
+    return {r["account_idx"]: float(r["total"] or 0.0) for r in qs}
 
 
 def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountResult | None, list[dict[str, Any]]]:

@@ -48,15 +48,22 @@ def to_float(value: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
+#: below this (in absolute value, not zero) money shows cents: "$1" beside a 116.8 % ratio
+#: contradicts itself, "$0.74 / $0.63" does not
+CENTS_BELOW = 100.0
+
+
 def money(value: Any, *, signed: bool = False) -> str:
     """USD, whole dollars: ``1234567.891`` → ``$1,234,568``, ``-3567.2`` → ``$-3,567``;
+    small amounts (|x| < ``CENTS_BELOW``) with cents: ``0.7412`` → ``$0.74``;
     ``signed`` adds ``+`` to gains (changes): ``$+1,000``; ``—`` when missing."""
     x = to_float(value)
     if x is None:
         return MISSING
     if math.isinf(x):
         return f"${'-' if x < 0 else '+' if signed else ''}{INFINITE}"
-    return f"${x:{'+' if signed else ''},.0f}"
+    places = 2 if 0 < abs(x) < CENTS_BELOW and round(abs(x), 2) != 0 else 0
+    return f"${x:{'+' if signed else ''},.{places}f}"
 
 
 def percent(value: Any, places: int = SHARE_PLACES, *, signed: bool = False) -> str:

@@ -75,6 +75,17 @@ class Report(models.Model):
     def is_complete(self) -> bool:
         return self.status == ReportStatus.COMPLETE
 
+    @property
+    def kind_label(self) -> str:
+        """How the report was built: "Scheduled" or "On demand" (``manual`` was labelled
+        "Sent now", which read as sent even when nobody was e-mailed)."""
+        return "On demand" if self.kind == ReportKind.MANUAL else self.get_kind_display()
+
+    @property
+    def sent_count(self) -> int:
+        """How many people the report was actually e-mailed to (deliveries marked sent)."""
+        return self.deliveries.filter(status=DeliveryStatus.SENT).count()
+
 
 class DeliveryStatus(models.TextChoices):
     """``sending`` is claimed (committed) before the message leaves; a retry never resends it."""

@@ -134,7 +134,9 @@ def _change_page(
         if form.is_valid() and formset.is_valid():
             rows, form_index = f.bracket_specs(formset)
             specs = [s for s in (form.market_spec(rows if rows else None), form.asset_spec()) if s is not None]
-            specs += context.get("kept_specs", [])
+            # the proposal's other changes stay, unless ticked "remove" or re-entered in the form
+            edited = {_spec_key(s) for s in specs} | set(request.POST.getlist("remove_change"))
+            specs += [s for s in context.get("kept_specs", []) if _spec_key(s) not in edited]
             try:
                 proposal = submit(form, specs)
             except NotAllowed:
@@ -181,6 +183,25 @@ def _prefill_market(symbol: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {"market": symbol, **fields}, brackets
 
 
+def _change_key(kind: str, subject: str) -> str:
+    """``market:BTC-PERP`` — how a change of the proposal is named in the edit page's links."""
+    return f"{kind}:{subject}"
+
+
+def _spec_key(spec: dict[str, Any]) -> str:
+    kind = next((k for k in ("market", "asset", "policy") if k in spec), "")
+    return _change_key(kind, str(spec.get(kind, "")))
+
+
+def _typed(request: HttpRequest, form_class: type[f.ChangeForm]) -> dict[str, Any]:
+    """What the person had typed before the page reloaded on a market switch (the page's
+    script carries every non-market field in the query string). Generic over the form's
+    fields: the market's own fields (``MARKET_FIELDS``, whatever they are) come from the
+    newly chosen market instead."""
+    skip = {"market", *MARKET_FIELDS}
+    return {k: request.GET[k] for k in form_class.base_fields if k not in skip and k in request.GET}
+
+
 def _requested_market(request: HttpRequest) -> str | None:
     """``?market=`` of the request, else the first market by symbol (what the form opens on)."""
     return request.GET.get("market") or Market.objects.order_by("symbol").values_list("symbol", flat=True).first()
@@ -197,6 +218,7 @@ def proposal_new(request: HttpRequest) -> HttpResponse:
     asset = request.GET.get("asset", "")
     if asset:
         initial.update(asset=asset, haircut=_plain(_active_haircut(asset)))
+    initial.update(_typed(request, f.ProposalForm))
 
     def submit(form: f.ChangeForm, specs: list[dict[str, Any]]) -> Proposal:
         d = form.cleaned_data
@@ -228,8 +250,17 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET" and not gov_selectors.proposal_allowed_actions(p, request.user).edit:
         return forbidden(request, "Only the proposer or a co-author (analyst role) may edit a proposal.")
     changes = gov_selectors.proposal_changes(p)
-    market_change = next((c for c in changes if c.kind == "market"), None)
-    asset_change = next((c for c in changes if c.kind == "asset"), None)
+    symbol = request.GET.get("market")
+    asset = request.GET.get("asset")
+    # The form edits one market change and one asset change at a time: the one named by
+    # ?market= / ?asset= (a change of the proposal, or a new one from the active values),
+    # else the first. Every other change is listed with a link to edit it and a "remove" box.
+    markets = [c for c in changes if c.kind == "market"]
+    assets = [c for c in changes if c.kind == "asset"]
+    market_change = next(
+        (c for c in markets if c.subject == symbol), None if symbol is not None else next(iter(markets), None)
+    )
+    asset_change = next((c for c in assets if c.subject == asset), None if asset else next(iter(assets), None))
     kept = [c for c in changes if c is not market_change and c is not asset_change]
     initial: dict[str, Any] = {
         "title": p.title,
@@ -237,15 +268,21 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "effective_at": p.requested_effective_at,
     }
     brackets: list[dict[str, Any]] = []
-    symbol = request.GET.get("market")
-    if symbol is not None:  # the person switched market: start from its active values
-        m_initial, brackets = _prefill_market(symbol)
-        initial.update(m_initial)
-    elif market_change is not None:
+    if market_change is not None:
         fields, brackets = _version_initial(market_change.version)
         initial.update(market=market_change.subject, **fields)
+    elif symbol:  # a market the proposal does not change yet: start from its active values
+        m_initial, brackets = _prefill_market(symbol)
+        initial.update(m_initial)
     if asset_change is not None:
         initial.update(asset=asset_change.subject, haircut=_plain(asset_change.version.haircut))
+    elif asset:
+        initial.update(asset=asset, haircut=_plain(_active_haircut(asset)))
+    initial.update(_typed(request, f.ProposalForm))
+    kept_rows = [
+        {"change": c, "key": _change_key(c.kind, c.subject), "param": c.kind if c.kind in ("market", "asset") else ""}
+        for c in kept
+    ]
 
     def submit(form: f.ChangeForm, specs: list[dict[str, Any]]) -> Proposal:
         d = form.cleaned_data
@@ -269,7 +306,7 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "heading": f"Edit proposal #{p.pk}",
             "button": "Save changes",
             "proposal": p,
-            "kept": kept,
+            "kept": kept_rows,
             "kept_specs": _specs_of(kept),
         },
         success="Proposal #{id} saved.",

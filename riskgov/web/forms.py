@@ -191,13 +191,25 @@ def _object_type_choices() -> list[tuple[str, str]]:
     return [(t, t) for t in types]
 
 
+def _actor_choices() -> list[tuple[str, str]]:
+    names = AuditEvent.objects.exclude(actor_name="").order_by("actor_name").values_list("actor_name", flat=True)
+    return [(n, n) for n in names.distinct()]
+
+
 class AuditEventFilter(django_filters.FilterSet):
-    """Audit log filters: action (prefix), object type, actor, date range, request id."""
+    """Audit log filters by what people read: action (prefix), object type, object (its
+    name, e.g. "BTC-PERP" or "Proposal #12"), actor (a list of names), date range, request
+    id. ``object_id`` is still accepted from links (the proposal page's), but not shown."""
 
     action = django_filters.CharFilter(field_name="action", lookup_expr="startswith", label="Action starts with")
     object_type = django_filters.ChoiceFilter(choices=_object_type_choices, label="Object type")
-    object_id = django_filters.CharFilter(field_name="object_id", label="Object id")
-    actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", label="Actor (username)")
+    object = django_filters.CharFilter(
+        field_name="object_repr", lookup_expr="icontains", label="Object (name contains)"
+    )
+    object_id = django_filters.CharFilter(field_name="object_id", widget=forms.HiddenInput)
+    actor = django_filters.ChoiceFilter(
+        field_name="actor_name", lookup_expr="iexact", choices=_actor_choices, label="Actor", empty_label="anyone"
+    )
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at",
         label="Date (from – to)",

@@ -19,8 +19,14 @@ from riskgov.web.change_views import _domain_errors
 # --- policy -------------------------------------------------------------------------------
 @role_required
 def policy_page(request: HttpRequest) -> HttpResponse:
-    """The policy in force and its history; admins edit it (``policy_update``)."""
-    current = gov.policy_current()
+    """The policy in force and its history; admins edit it (``policy_update``).
+
+    A read writes nothing: with no policy recorded yet the page shows the default values
+    (``policy_current`` records version 1 the first time a write needs it), so opening the
+    page never adds an audit record."""
+    current = Policy.objects.filter(is_active=True).first() or Policy(
+        version=1, is_active=True, comment="default policy"
+    )
     is_admin = has_role(request.user, ADMIN)
     form = f.PolicyForm(initial={fld: getattr(current, fld) for fld in gov.POLICY_FIELDS})
     general: list[str] = []

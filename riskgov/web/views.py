@@ -8,11 +8,13 @@ from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from riskgov.core.roles import can_view
+from riskgov.core.roles import ANALYST, can_view, has_role
 from riskgov.markets.models import Asset, DailyClose
 from riskgov.parameters import selectors as param_selectors
-from riskgov.parameters.models import MarketParameterVersion, VersionStatus
+from riskgov.parameters.models import MARKET_FIELDS, MarketParameterVersion, VersionStatus
+from riskgov.presentation import formats
 from riskgov.presentation.formats import count
+from riskgov.web.forms import ChangeForm
 
 
 def _require_viewer(request: HttpRequest) -> None:
@@ -157,5 +159,36 @@ def market_version(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "web/market_version.html",
-        {"version": version, "previous": previous, "diff": diff, "history": history},
+        {
+            "version": version,
+            "previous": previous,
+            "diff": diff,
+            "history": history,
+            "fields": _market_field_rows(version),
+            "can_propose": has_role(request.user, ANALYST),
+        },
     )
+
+
+def _market_field_rows(version: MarketParameterVersion) -> list[tuple[str, str]]:
+    """Every market-level field of a version (penalty, depth, OI caps, max position…),
+    labelled by the model and formatted by the one presentation rule; generic over
+    ``MARKET_FIELDS`` so a new field appears without touching the page."""
+    rows = []
+    for name in MARKET_FIELDS:
+        form_field = ChangeForm.base_fields.get(name)
+        label = form_field.label if form_field is not None and form_field.label else None
+        label = (label or str(MarketParameterVersion._meta.get_field(name).verbose_name).capitalize()).replace(
+            " (fraction)", ""
+        )
+        value = getattr(version, name)
+        if name.endswith("_usd") or "_usd_" in name:
+            shown = formats.money(value) if value is not None else "unlimited"
+            if name.startswith("oi_cap") and value is not None and not value:
+                shown = "0 (no OI scaling)"
+        elif name.endswith("_minutes"):
+            shown = formats.count(value)
+        else:
+            shown = formats.fraction(value)
+        rows.append((label, shown))
+    return rows

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def usd(x):
-    return f"${x:,.0f}"
+    from riskgov.presentation.formats import money
+
+    return money(x)  # the one presentation rule (cents below $100)
 
 
 def test_overview_shows_the_stored_key_figures(render, users, health_run):
@@ -239,3 +241,52 @@ def test_parameters_page_draws_the_versions_the_active_one_replaced(render_callb
     assert names[-1] == "riskgov v2 (active)" and names[-2].startswith("riskgov v1 (until ")
     assert list(mmf.data[-1].y)[0] == 0.8  # the new first-bracket MMF, percent
     assert [r["status"] for r in rows].count("active") == 1
+
+
+# --- issue #16 item 12 ---------------------------------------------------------------------
+def test_riskiest_accounts_have_notional_and_say_stress_ranking_is_not_stored(render, users, health_run):
+    from django.db.models import Sum
+    from django.db.models.functions import Abs
+
+    from riskgov.health.models import PositionResult
+
+    page = render("/accounts", users[VIEWER])
+    table = find(page, "accounts-riskiest")
+    assert "notional_usd" in [col["id"] for col in table.columns]
+    row = table.data[0]
+    idx = int(row["account_link"].split("idx=")[1].rstrip(")"))
+    want = PositionResult.objects.filter(run=health_run, account_idx=idx).aggregate(t=Sum(Abs("notional_usd")))["t"]
+    assert row["notional_usd"] == pytest.approx(want or 0.0, abs=0.01)
+    assert "not available" in find(page, "accounts-no-stress-rank").children
+    # the histogram's count axis is logarithmic: the bins near 100 % are visible
+    assert find(page, "accounts-ratio").figure.layout.yaxis.type == "log"
+
+
+def test_account_detail_shows_cents_for_small_amounts_and_every_position(render, users, health_run):
+    from riskgov.presentation import formats
+
+    acc = AccountResult.objects.filter(run=health_run).first()
+    page = render("/account", users[VIEWER], run=str(health_run.pk), idx=str(acc.account_idx))
+    assert find(page, "acct-equity").children == usd(acc.equity_usd)
+    assert formats.money(0.7412) == "$0.74" and formats.money(1.2) == "$1.20"  # not "$1" beside 116.8 %
+    table = find(page, "account-positions")
+    assert table.page_size >= len(table.data)  # never cut to a first page
+
+
+def test_reference_curve_equal_to_ours_stays_visible_and_shock_curve_has_zero():
+    from types import SimpleNamespace
+
+    from riskgov.presentation.figures.brackets import bracket_curves_figure
+    from riskgov.presentation.figures.health import shock_curve_figure
+
+    table = {"floors": [0, 300000], "imf": [0.01, 0.02], "mmf": [0.005, 0.01], "maintenance_amounts": [0, 1500]}
+    curves = [SimpleNamespace(label="Binance", **table), SimpleNamespace(label="ours", **table)]
+    fig = bracket_curves_figure(curves, market="BTC-PERP")
+    ref, ours = fig.data[0], fig.data[1]  # order unchanged: references first, ours last
+    assert (ours.name, ref.name) == ("ours", "Binance")
+    assert ref.line.dash == "dash" and ours.line.width > ref.line.width and ours.opacity < 1
+    assert ref.zorder > ours.zorder  # the equal reference is drawn over ours, not hidden
+    rows = [{"shock": s, "shortfall_usd": 10.0, "liquidatable_accounts": 1, "adl_usd": 0.0} for s in (-0.1, 0.1)]
+    shock = shock_curve_figure(rows, base={"shortfall_usd": 0.0})
+    assert list(shock.data[0].x) == [-10.0, 0.0, 10.0]
+    assert shock.layout.yaxis.tickformat == "$,.0f"  # never "−0.95M"

@@ -71,3 +71,51 @@ def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
     screenshot(page, "audit")
     vote = Vote.objects.get()
     assert vote.voter.username == "mia" and vote.decision == "approve"
+
+
+def test_new_proposal_form_keeps_what_was_typed_on_a_market_switch(live_app, browser_page):
+    """Issue #16 item 8: switching the market reloads its values, not the title/rationale."""
+    page = browser_page
+    UserFactory(username="ana", roles=[ANALYST])
+    parameters_import_document(document=parameter_document())
+    log_in(page, live_app, "ana", next_url="/proposals/new/?market=BTC-PERP")
+    page.wait_for_selector("#change-form")
+    page.fill("#id_title", "Two markets at once")
+    page.fill("#id_rationale", "Typed before switching the market.")
+    other = [v for v in page.eval_on_selector_all("#id_market option", "os => os.map(o => o.value)") if v][-1]
+    page.select_option("#id_market", other)
+    page.wait_for_url(f"**market={other}**")
+    page.wait_for_selector("#change-form")
+    assert page.input_value("#id_title") == "Two markets at once"
+    assert page.input_value("#id_rationale") == "Typed before switching the market."
+    assert page.input_value("#id_market") == other
+    screenshot(page, "proposal-form-market-switch")
+
+
+def test_audit_log_market_version_and_policy_pages(live_app, browser_page):
+    """Issue #16 item 13: the audit log filters by names and fits; the market version page has
+    every market field and the propose action; opening the policy page writes no record."""
+    from riskgov.core.models import AuditEvent
+
+    page = browser_page
+    UserFactory(username="ana", roles=[ANALYST])
+    version = parameters_import_document(document=parameter_document()).market_versions[0]
+    log_in(page, live_app, "ana", next_url=f"/parameters/versions/{version.pk}/")
+    page.wait_for_selector("#market-fields")
+    assert "Liquidation penalty" in page.text_content("#market-fields")
+    assert page.is_visible("#propose-change")
+    screenshot(page, "market-version")
+    before = AuditEvent.objects.count()
+    page.goto(f"{live_app}/policy/")
+    page.wait_for_selector("h1")
+    assert AuditEvent.objects.count() == before
+    screenshot(page, "policy")
+    page.goto(f"{live_app}/audit/")
+    page.wait_for_selector("#audit-table")
+    page.select_option("#id_actor", "ana") if page.locator("#id_actor option[value=ana]").count() else None
+    page.fill("#id_object", version.market.symbol)
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_selector("#audit-table")
+    width = page.evaluate("document.querySelector('.table-scroll').scrollWidth <= window.innerWidth + 1")
+    assert width
+    screenshot(page, "audit-filtered-by-name")

@@ -113,7 +113,12 @@ def test_submit_normal_sets_policy_expiry_and_enqueues_impact(
     assert p.policy.quorum == 2 and p.expires_at == p.submitted_at + timedelta(days=14)
     assert len(callbacks) == 2  # impact job + notification
     assert mail.outbox and "submitted for your vote" in mail.outbox[0].subject
-    assert set(mail.outbox[0].to) >= {"m1@example.org", "m2@example.org", "m3@example.org"}
+    # one message per recipient, to the members who vote (never the proposer), with the link
+    assert all(len(m.to) == 1 for m in mail.outbox)
+    to = {m.to[0] for m in mail.outbox}
+    assert to >= {"m1@example.org", "m2@example.org", "m3@example.org"}
+    assert "ana@example.org" not in to and "vic@example.org" not in to
+    assert all(f"http://testserver/proposals/{p.pk}/" in m.body for m in mail.outbox)
     e = events(p, "submit").get()
     assert (e.from_state, e.to_state, e.actor_name) == ("draft", "submitted", "ana")
 
@@ -418,8 +423,11 @@ def test_emergency_stricter_activates_at_once(people, market, django_capture_on_
     assert p.ratify_by == p.activated_at + timedelta(hours=48)
     assert active().pk == p.changes.get().market_version_id
     assert MarketParameterVersion.objects.get(pk=old.pk).status == "superseded"
-    assert "EMERGENCY" in mail.outbox[-1].subject
-    assert {"ana@example.org", "vic@example.org", "adam@example.org", "m2@example.org"} <= set(mail.outbox[-1].to)
+    emergency = [m for m in mail.outbox if "EMERGENCY" in m.subject]
+    assert emergency and all(len(m.to) == 1 for m in emergency)
+    to = {m.to[0] for m in emergency}
+    assert {"ana@example.org", "vic@example.org", "adam@example.org", "m2@example.org"} <= to
+    assert "m1@example.org" not in to  # the author does not ratify their own change
 
 
 def test_emergency_refuses_a_bracket_change_that_lowers_mm_somewhere(people, market):
@@ -483,7 +491,7 @@ def test_emergency_reverted_after_window(people, market, django_capture_on_commi
         (b.initial_margin_fraction, b.maintenance_margin_fraction) for b in base.brackets.all()
     ]
     assert MarketParameterVersion.objects.filter(status="active").count() == 1
-    assert "REVERTED" in mail.outbox[-1].subject and "vic@example.org" in mail.outbox[-1].to
+    assert any("REVERTED" in m.subject and m.to == ["vic@example.org"] for m in mail.outbox)
 
 
 def test_emergency_rejected_by_quorum_reverts_at_once(people, market):

@@ -19,6 +19,12 @@ from riskgov.presentation.figures import health, report
         (formats.money, 1234567.891, "$1,234,568"),
         (formats.money, -3567.2, "$-3,567"),
         (formats.money, None, "—"),
+        (formats.money, 0.7412, "$0.74"),  # issue #16 item 12: small amounts keep their cents
+        (formats.money, 1.004, "$1.00"),
+        (formats.money, -12.345, "$-12.35"),
+        (formats.money, 0.0, "$0"),
+        (formats.money, 99.999, "$100.00"),
+        (formats.money, 100.4, "$100"),
         (formats.money, float("nan"), "—"),
         (formats.fraction, Decimal("0.0133333334"), "1.333 %"),
         (formats.fraction, 0.0133333334, "1.333 %"),

@@ -398,3 +398,39 @@ def test_without_chromium_the_warning_says_how_to_get_it_from_the_os_packages(
         report = report_build()
     assert [c["engine"] for c in report.figures["charts"]] == ["svg", "svg"]
     assert "apt-get install chromium" in caplog.text and "kaleido_get_chrome" not in caplog.text
+
+
+# --- issue #16 item 13 ---------------------------------------------------------------------
+def test_pdf_has_an_executive_summary_and_the_whole_stress_table(published_run):
+    report = report_build()
+    html = report.html.read().decode()
+    assert 'id="executive-summary"' in html and 'class="stress"' in html
+    text = pdf_text(report)
+    assert "Executive summary" in text and f"covers {ratio(published_run.coverage_at_es)}" in " ".join(text.split())
+    # the last column (Coverage) of the stress table is on the page: its header and every value
+    assert "Coverage" in text
+    for s in report.figures["stress"]["standard"]:
+        assert ratio(s["coverage_ratio"]) in text, s["name"]
+
+
+def test_mmf_chart_says_how_many_markets_it_shows():
+    from riskgov.presentation.figures.report import MAX_BARS, model_series
+
+    rows = [
+        {"market": f"M{i}-PERP", "current_mmf": 0.01, "horizons": [{"mmf_rec": 0.01 + i / 1000}]} for i in range(20)
+    ]
+    s = model_series({"model_health": rows})
+    assert len(s.labels) == MAX_BARS and f"{MAX_BARS} of 20 markets" in s.title
+    assert s.labels[0] == "M19-PERP"  # the furthest below its recommendation first
+    few = model_series({"model_health": rows[:3]})
+    assert len(few.labels) == 3 and " of " not in few.title
+
+
+def test_a_never_sent_report_is_not_labelled_sent(published_run, client, people):
+    report = report_build()
+    Report.objects.filter(pk=report.pk).update(kind=ReportKind.MANUAL)
+    report.refresh_from_db()
+    assert report.kind_label == "On demand" and report.sent_count == 0
+    client.force_login(people["adm"])
+    page = client.get("/reports/").content.decode()
+    assert "Sent now</td>" not in page and "not sent" in page

@@ -475,3 +475,86 @@ def test_change_form_carries_the_liquidation_horizon(client, people, market):
     assert str(p.changes.get().market_version.liquidation_horizon_minutes.normalize()) == "15"
     page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
     assert "Liquidation horizon (min)" in page
+
+
+# --- issue #16 item 8: the forms keep what was typed and edit every change ---------------
+@pytest.fixture
+def eth_market(market):
+    from riskgov.parameters.models import VersionStatus
+    from tests.factories import AssetFactory, MarketFactory, market_version
+
+    eth = MarketFactory(symbol="ETH-PERP", base_asset=AssetFactory(symbol="ETH"))
+    market_version(eth, status=VersionStatus.ACTIVE)
+    return eth
+
+
+def test_new_form_keeps_title_and_rationale_when_the_market_changes(client, people, eth_market):
+    client.force_login(people["analyst"])
+    url = reverse("proposal-new") + "?market=ETH-PERP&title=My+title&rationale=Because+of+X&haircut=0.07"
+    page = client.get(url).content.decode()
+    assert 'value="My title"' in page and "Because of X" in page and 'value="0.07"' in page
+    assert '<option value="ETH-PERP" selected>' in page
+    # the script carries the typed fields on a market switch
+    assert "url.searchParams.set(name, el.value)" in page
+
+
+def test_edit_form_edits_every_change_and_adds_and_removes(client, people, make_proposal, eth_market):
+    p = make_proposal(
+        changes=[
+            {"market": "BTC-PERP", "brackets": BRACKETS},
+            {"market": "ETH-PERP", "liquidation_penalty": "0.003"},
+        ]
+    )
+    client.force_login(people["analyst"])
+    edit = reverse("proposal-edit", args=[p.pk])
+    first = client.get(edit).content.decode()
+    assert 'href="?market=ETH-PERP"' in first and 'value="market:ETH-PERP"' in first
+    # open the second market change: its own values, the first one is listed as kept
+    page = client.get(edit + "?market=ETH-PERP").content.decode()
+    assert 'value="0.003"' in page and 'href="?market=BTC-PERP"' in page
+    eth_post = change_post(market="ETH-PERP", liquidation_penalty="0.0035", title="Both markets")
+    r = client.post(edit + "?market=ETH-PERP", eth_post)
+    assert r.status_code == 302, r.content.decode()[:2000]
+    changes = {c.subject: c for c in p.changes.all()}
+    assert set(changes) == {"BTC-PERP", "ETH-PERP"}
+    assert str(changes["ETH-PERP"].market_version.liquidation_penalty).startswith("0.0035")
+    btc = changes["BTC-PERP"].market_version.brackets.order_by("index")
+    assert [float(b.initial_margin_fraction) for b in btc] == [0.01, 0.022, 0.05]  # kept unchanged
+    # add a haircut change, then remove the BTC change
+    r = client.post(
+        edit + "?market=ETH-PERP",
+        change_post(market="ETH-PERP", liquidation_penalty="0.0035", asset="BTC", haircut="0.06"),
+    )
+    assert r.status_code == 302
+    assert {c.subject for c in p.changes.all()} == {"BTC-PERP", "ETH-PERP", "BTC"}
+    post = change_post(market="ETH-PERP", liquidation_penalty="0.0035", asset="BTC", haircut="0.06")
+    post["remove_change"] = ["market:BTC-PERP"]
+    r = client.post(edit + "?market=ETH-PERP", post)
+    assert r.status_code == 302
+    assert {c.subject for c in p.changes.all()} == {"ETH-PERP", "BTC"}
+
+
+# --- issue #16 item 13: reads write nothing; the audit log filters by names ---------------
+def test_opening_the_policy_page_writes_no_audit_record(client, people):
+    client.force_login(people["viewer"])
+    before = AuditEvent.objects.count()
+    assert client.get(reverse("policy")).status_code == 200
+    assert client.get(reverse("policy")).status_code == 200
+    assert AuditEvent.objects.count() == before
+    assert not Policy.objects.exists()  # the default policy is shown, not recorded, by a read
+
+
+def test_audit_log_filters_by_names_not_ids(client, people, make_proposal):
+    p = make_proposal(title="Named one")
+    make_proposal(title="Other")
+    client.force_login(people["viewer"])
+    page = client.get(reverse("audit")).content.decode()
+    assert 'name="object_id"' not in page.split('id="audit-filters"')[1].split("</form>")[0]
+    assert '<option value="ana">ana</option>' in page  # actor chosen by name
+    page = client.get(reverse("audit"), {"object": "named one", "action": "governance.proposal"}).content.decode()
+    table = page.split('id="audit-table"')[1].split("</table>")[0]
+    assert table.count("<code>governance.proposal.create</code>") == 1 and f"/proposals/{p.pk}/" in table
+    assert 'class="table-scroll"' in page  # the wide table scrolls inside its box
+    # the proposal page's link by id still works
+    page = client.get(reverse("audit"), {"object_type": "governance.proposal", "object_id": p.pk}).content.decode()
+    assert "1 event" in page

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from riskgov.core.roles import VIEWER
+from riskgov.core.roles import ANALYST, VIEWER
 from riskgov.parameters.services import parameters_import_document
 from tests.factories import parameter_document
 
@@ -36,3 +36,17 @@ def test_login_and_logout_pages(client, users):
     assert client.get(reverse("home")).status_code == 200
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_market_version_page_shows_every_market_field_and_a_propose_action(client, users):
+    """Issue #16 item 13: penalty, depth, OI caps (and any other market field) and the action."""
+    version = parameters_import_document(document=parameter_document()).market_versions[0]
+    client.force_login(users[VIEWER])
+    page = client.get(reverse("market-version", args=[version.pk])).content.decode()
+    fields = page.split('id="market-fields"')[1].split("</table>")[0]
+    for label in ("Liquidation penalty", "Depth (USD per 1 % move)", "OI cap, lower", "OI cap, upper", "Max position"):
+        assert label.lower() in fields.lower(), label
+    assert 'id="propose-change"' not in page  # a viewer cannot propose
+    client.force_login(users[ANALYST])
+    page = client.get(reverse("market-version", args=[version.pk])).content.decode()
+    assert f'href="/proposals/new/?market={version.market.symbol}"' in page

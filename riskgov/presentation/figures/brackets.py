@@ -48,6 +48,9 @@ def bracket_curves_figure(curves: Sequence[Curve], *, market: str, measure: str 
     x_max = max([float(c.floors[-1]) * 10 for c in curves if c.floors] + [1e7])
     fig = go.Figure()
     last = len(curves) - 1
+    # ours (the last curve) is wide and translucent beneath (zorder), the references dashed on
+    # top: a reference equal to ours stays visible as a dashed line inside our band (issue #16
+    # item 12); trace and legend order are unchanged (references first, ours last).
     for i, c in enumerate(curves):
         if measure == "leverage":
             ys = [1 / float(v) for v in c.imf]
@@ -58,13 +61,14 @@ def bracket_curves_figure(curves: Sequence[Curve], *, market: str, measure: str 
                 x=_step_x(c.floors, x_max),
                 y=[*ys, ys[-1]],
                 mode="lines+markers",
-                # the last curve is ours: solid and thick; references dashed beneath it
                 line={
                     "shape": "hv",
                     "color": PALETTE[i % len(PALETTE)],
-                    "width": 4 if i == last else 2,
+                    "width": 7 if i == last else 2,
                     "dash": "solid" if i == last else "dash",
                 },
+                opacity=0.45 if i == last else 1.0,
+                zorder=0 if i == last else 1,
                 name=c.label,
                 hovertemplate="%{fullData.name}<br>notional ≥ %{x:$,.0f}<br>" + y_label + ": %{y:.4g}<extra></extra>",
             )
@@ -97,7 +101,14 @@ def maintenance_margin_figure(curves: Sequence[Curve], *, market: str, points: i
                 y=mm,
                 mode="lines",
                 name=c.label,
-                line={"color": PALETTE[i % len(PALETTE)]},
+                # references dashed over ours (wide, translucent): an equal one stays visible
+                line={
+                    "color": PALETTE[i % len(PALETTE)],
+                    "width": 7 if i == len(curves) - 1 else 2,
+                    "dash": "solid" if i == len(curves) - 1 else "dash",
+                },
+                opacity=0.45 if i == len(curves) - 1 else 1.0,
+                zorder=0 if i == len(curves) - 1 else 1,
                 hovertemplate="%{fullData.name}<br>notional %{x:$,.0f}<br>MM %{y:$,.0f}<extra></extra>",
             )
         )

@@ -19,7 +19,13 @@ from riskgov.presentation.figures.style import LAYOUT, PALETTE
 def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:
     fig.update_layout(title=title, xaxis={"title": x}, yaxis={"title": y}, **LAYOUT)
     fig.update_layout(**extra)
+    fig.update_xaxes(automargin=True)  # long category labels (ADL, scenario names) are not cut
+    fig.update_yaxes(automargin=True)
     return fig
+
+
+#: USD axis ticks with separators ("$-950,000"), never SI suffixes ("−0.95M")
+USD_TICKS = "$,.0f"
 
 
 def _bars(
@@ -80,8 +86,11 @@ def margin_ratio_figure(dist: dict[str, Any]) -> go.Figure:
         fig,
         "Accounts by margin ratio (MM / equity; health factor = 1 / margin ratio)",
         "margin ratio (%) — ≥ 100 % is liquidatable",
-        "accounts",
+        "accounts (log scale)",
         showlegend=False,
+        # log counts: ~19,000 healthy accounts in the first bin no longer flatten the few
+        # near and above 100 % (issue #16 item 12); a bin of 1 account is still visible
+        yaxis_type="log",
     )
 
 
@@ -126,12 +135,19 @@ def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) 
         [("shortfall_usd", "shortfall", "#d9480f"), ("insurance_fund_after_usd", "insurance fund after", "#2b8a3e")],
     )
     fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund {formats.money(insurance_fund)}")
-    return _layout(fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD")
+    return _layout(
+        fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD", yaxis_tickformat=USD_TICKS
+    )
 
 
-def shock_curve_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Shortfall against a uniform shock of every asset price (§9 uniform scenarios)."""
+def shock_curve_figure(rows: Sequence[dict[str, Any]], base: dict[str, Any] | None = None) -> go.Figure:
+    """Shortfall against a uniform shock of every asset price (§9 uniform scenarios). ``base``
+    (the base pass: ``shortfall_usd``, ``liquidatable_accounts``, ``adl_usd``) is drawn as the
+    0 % point when the scenarios have none."""
     pts = sorted((r["shock"], r) for r in rows if r["shock"] is not None)
+    if base is not None and not any(s == 0 for s, _ in pts):
+        zero = {"liquidatable_accounts": 0, "adl_usd": 0.0, **base, "shock": 0.0}
+        pts = sorted([*pts, (0.0, zero)], key=lambda p: p[0])
     fig = go.Figure(
         go.Scatter(
             x=[s * 100 for s, _ in pts],
@@ -146,7 +162,13 @@ def shock_curve_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             line={"color": "#d9480f"},
         )
     )
-    return _layout(fig, "Shortfall vs uniform price shock", "shock to every asset price (%)", "shortfall (USD)")
+    return _layout(
+        fig,
+        "Shortfall vs uniform price shock",
+        "shock to every asset price (%)",
+        "shortfall (USD)",
+        yaxis_tickformat=USD_TICKS,
+    )
 
 
 def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance_fund: float, alpha: float):
@@ -160,18 +182,32 @@ def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance
             hovertemplate="shortfall %{x}<br>%{y:,} scenarios<extra></extra>",
         )
     )
-    for x, label, color in (
-        (var, "VaR", "#e67700"),
-        (es, "ES", "#d9480f"),
-        (insurance_fund, "insurance fund", "#2b8a3e"),
+    # labels on alternating sides and heights: VaR and ES are often close and overlapped
+    for (x, label, color), (position, shift) in zip(
+        (
+            (var, "VaR", "#e67700"),
+            (es, "ES", "#d9480f"),
+            (insurance_fund, "insurance fund", "#2b8a3e"),
+        ),
+        (("top left", 0), ("top right", -18), ("top right", -36)),
+        strict=True,
     ):
-        fig.add_vline(x=x, line_dash="dash", line_color=color, annotation_text=f"{label} {formats.money(x)}")
+        fig.add_vline(
+            x=x,
+            line_dash="dash",
+            line_color=color,
+            annotation_text=f"{label} {formats.money(x)}",
+            annotation_position=position,
+            annotation_yshift=shift,
+            annotation_font_color=color,
+        )
     return _layout(
         fig,
         f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.1%})",
         "shortfall (USD)",
         "scenarios",
         yaxis_type="log",
+        xaxis_tickformat=USD_TICKS,
         showlegend=False,
     )
 
@@ -203,10 +239,11 @@ def cascade_figure(cascade: dict[str, Any]) -> go.Figure:
     )
     return _layout(
         fig,
-        f"Cascade after “{cascade.get('scenario', '')}”: liquidation → price impact → liquidation",
+        # two lines: the scenario name is long and the one-line title was cut
+        f"Cascade after “{cascade.get('scenario', '')}”<br><sup>liquidation → price impact → liquidation</sup>",
         "round",
         "accounts liquidated",
-        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right"},
+        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right", "tickformat": USD_TICKS},
     )
 
 

@@ -34,12 +34,14 @@ def stress_series(figures: dict[str, Any]) -> BarSeries | None:
     """Shortfall of the worst scenarios (standard and historical), USD, with the fund as a line."""
     stress = figures.get("stress") or {}
     rows = [*stress.get("standard", []), *stress.get("historical_worst", [])]
+    total = len(rows)
     rows = sorted(rows, key=lambda r: -(r.get("shortfall_usd") or 0.0))[:MAX_BARS]
     if not rows:
         return None
     fund = (figures.get("overview") or {}).get("insurance_fund_usd")
+    shown = f"the worst {len(rows)} of {total} scenarios" if total > len(rows) else "the worst scenarios"
     return BarSeries(
-        title="Shortfall of the worst scenarios vs the insurance fund (USD)",
+        title=f"Shortfall of {shown} vs the insurance fund (USD)",
         labels=[r["name"] for r in rows],
         series={"shortfall": [float(r.get("shortfall_usd") or 0.0) for r in rows]},
         unit="USD",
@@ -48,16 +50,33 @@ def stress_series(figures: dict[str, Any]) -> BarSeries | None:
     )
 
 
+def _furthest_below(rows: list[dict[str, Any]], rec_of: Any) -> tuple[list[dict[str, Any]], str]:
+    """At most ``MAX_BARS`` rows: with more, the ones furthest below their recommendation
+    (``rec_of(row)`` − current MMF), and the title suffix saying how many of how many."""
+    total = len(rows)
+    if total > MAX_BARS:
+        rows = sorted(rows, key=lambda m: -(float(rec_of(m) or 0.0) - float(m.get("current_mmf") or 0.0)))[:MAX_BARS]
+    shown = (
+        f" — {len(rows)} of {total} markets, those furthest below the recommendation (all in the table)"
+        if total > len(rows)
+        else ""
+    )
+    return rows, shown
+
+
 def model_series(figures: dict[str, Any]) -> BarSeries | None:
     """Current vs recommended first-bracket MMF per market, as fractions: at each market's
-    liquidation horizon (§12), or, for a run stored before it, the first-edition 1-day one."""
+    liquidation horizon (§12), or, for a run stored before it, the first-edition 1-day one.
+    With more than ``MAX_BARS`` markets, the ones furthest below their recommendation are
+    drawn and the title says how many of how many (every market is in the report's table)."""
     models = figures.get("model_health") or []
-    horizon = [m for m in models if (m.get("edition") or 1) >= 2 and m.get("mmf_rec") is not None][:MAX_BARS]
+    horizon = [m for m in models if (m.get("edition") or 1) >= 2 and m.get("mmf_rec") is not None]
     if horizon:
+        horizon, shown = _furthest_below(horizon, lambda m: m["mmf_rec"])
         hs = sorted({float(m.get("horizon_minutes") or 0) for m in horizon})
         h = f"{hs[0]:g}-minute" if len(hs) == 1 else "each market's"
         return BarSeries(
-            title=f"Maintenance margin fraction, bracket 1: current vs recommended (§12, {h} liquidation horizon)",
+            title=f"Maintenance margin fraction, bracket 1: current vs recommended (§12, {h} liquidation horizon){shown}",
             labels=[m["market"] for m in horizon],
             series={
                 "current MMF": [float(m.get("current_mmf") or 0.0) for m in horizon],
@@ -65,11 +84,11 @@ def model_series(figures: dict[str, Any]) -> BarSeries | None:
             },
             unit="fraction",
         )
-    rows = [m for m in models if m.get("horizons")][:MAX_BARS]
+    rows, shown = _furthest_below([m for m in models if m.get("horizons")], lambda m: m["horizons"][0].get("mmf_rec"))
     if not rows:
         return None
     return BarSeries(
-        title="Maintenance margin fraction: current vs recommended (§12 first edition, 1-day horizon)",
+        title=f"Maintenance margin fraction: current vs recommended (§12 first edition, 1-day horizon){shown}",
         labels=[m["market"] for m in rows],
         series={
             "current MMF": [float(m.get("current_mmf") or 0.0) for m in rows],
