@@ -5,7 +5,6 @@ and lint are enforced by ``riskgov.governance.services``; a refused action comes
 ``{"message", "extra"}`` with 400/403/409 (``riskgov.core.exceptions``).
 """
 
-import csv
 import json
 
 from django.http import StreamingHttpResponse
@@ -23,6 +22,7 @@ from riskgov.governance import services
 from riskgov.governance.models import Policy, Proposal, Vote, VoteDecision
 from riskgov.governance.selectors import proposal_lint
 from riskgov.governance.services import policy_current
+from riskgov.presentation.exports import csv_writer
 
 
 class ProposalFilter(filters.FilterSet):
@@ -213,7 +213,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         """The filtered audit events as CSV (every field; before/after as JSON)."""
         rows = self.filter_queryset(self.get_queryset())
         fields = s.AuditEventSerializer.Meta.fields
-        writer = csv.writer(_Echo())
+        writer = csv_writer(_Echo())
 
         def lines():
             yield writer.writerow(fields)

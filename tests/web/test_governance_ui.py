@@ -463,3 +463,20 @@ def test_audit_request_id_filter(client, people, make_proposal):
     rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
     assert rows and {row["request_id"] for row in rows} == {"req-web-42"}
     assert len(rows) == AuditEvent.objects.filter(request_id="req-web-42").count()
+
+
+def test_audit_exports_neutralise_formula_cells(client, api, people, make_proposal):
+    """Issue 13.7: a rationale '+1+2…' and a comment '@SUM(1+1)…' came out raw in both exports."""
+    p = make_proposal(title="=cmd|' /C calc'!A0")
+    gs.proposal_submit(proposal=p, by=people["analyst"])
+    gs.proposal_vote(proposal=p, by=people["m1"], decision="reject", comment="@SUM(1+1)*cmd|' /C calc'!A0")
+    client.force_login(people["viewer"])
+    web = b"".join(client.get(reverse("audit-export")).streaming_content).decode()
+    api.force_authenticate(people["viewer"])
+    r = api.get("/api/v1/audit-events/export/")
+    api_text = b"".join(r.streaming_content).decode()
+    for text in (web, api_text):
+        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        assert "'@SUM(1+1)*cmd|' /C calc'!A0" in cells
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+        assert not [c for c in cells if c[:1] == "-" and not c.lstrip("-").replace(".", "").isdigit()]
