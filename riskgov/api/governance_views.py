@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from riskgov.api import governance_serializers as s
+from riskgov.api.fields import UtcIsoDateTimeFilter
 from riskgov.api.permissions import HasAnyRole
 from riskgov.core.exceptions import Conflict
 from riskgov.core.models import AuditEvent
@@ -184,8 +185,8 @@ class PolicyViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AuditEventFilter(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     actor = filters.CharFilter(field_name="actor_name")
     action = filters.CharFilter(field_name="action", lookup_expr="startswith")
 

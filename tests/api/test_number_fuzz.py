@@ -100,3 +100,19 @@ def test_diff_with_a_bad_other_is_a_400_naming_it(api, people, market, other):
     assert r.status_code in (400, 404), r.content[:300]
     if r.status_code == 400:
         assert "other" in str(r.json())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "0169-07-16T02:50:13+17:03"},
+        {"until": "0001-01-01T00:00:00-05:00"},
+        {"since": "9999-12-31T23:59:59-10:00"},
+        {"since": "not a date"},
+    ],
+)
+def test_audit_time_filters_with_odd_offsets_are_never_a_500(api, people, params):
+    """Found by schemathesis: an offset beyond PostgreSQL's ±15:59 was a DataError (500)."""
+    api.force_authenticate(people["viewer"])
+    r = api.get("/api/v1/audit-events/", params)
+    assert r.status_code in (200, 400), r.content[:300]
