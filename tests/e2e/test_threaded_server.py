@@ -22,7 +22,7 @@ PARALLEL = 8
 @pytest.fixture
 def worker(django_db_setup, tmp_path):
     with celery_worker.real_worker(
-        redis_db=10,
+        redis_db=9,
         name="threaded",
         log_path=tmp_path / "worker.log",
         extra_env={"RISKGOV_VAR_DIR": str(tmp_path), "RISKGOV_REPORT_CHARTS": "svg"},
