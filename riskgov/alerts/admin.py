@@ -45,7 +45,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         before = _rule_as_dict(AlertRule.objects.get(pk=obj.pk)) if change and obj.pk else None
         super().save_model(request, obj, form, change)
         audit_record(
-            actor=request.user,
+            actor=getattr(request, "user", None),
             action="alerts.rule.change" if change else "alerts.rule.create",
             obj=obj,
             before=before,
@@ -55,13 +55,17 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     @transaction.atomic
     def delete_model(self, request, obj):
-        audit_record(actor=request.user, action="alerts.rule.delete", obj=obj, before=_rule_as_dict(obj))
+        audit_record(
+            actor=getattr(request, "user", None), action="alerts.rule.delete", obj=obj, before=_rule_as_dict(obj)
+        )
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for rule in queryset:
-            audit_record(actor=request.user, action="alerts.rule.delete", obj=rule, before=_rule_as_dict(rule))
+            audit_record(
+                actor=getattr(request, "user", None), action="alerts.rule.delete", obj=rule, before=_rule_as_dict(rule)
+            )
         super().delete_queryset(request, queryset)
 
 
