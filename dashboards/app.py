@@ -100,7 +100,31 @@ def create_app() -> dash.Dash:
     auth.install(app.server, prefix=PREFIX)
     app.layout = _layout
     components.register_callbacks(app)
+    _install_csp(app)
     return app
+
+
+def csp_header(app: dash.Dash) -> str:
+    """Django's Content-Security-Policy (settings.CONTENT_SECURITY_POLICY) for the Dash pages:
+    the same directives, with the hashes of Dash's inline scripts instead of a nonce."""
+    from csp.constants import NONCE
+
+    directives = {k: list(v) for k, v in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].items()}
+    directives["script-src"] = [v for v in directives.get("script-src", ["'self'"]) if v is not NONCE]
+    directives["script-src"] += list(app.csp_hashes())
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def _install_csp(app: dash.Dash) -> None:
+    """Send the policy on every Dash response (the Flask server has no Django middleware)."""
+    header: list[str] = []
+
+    @app.server.after_request
+    def _csp(response):  # noqa: ANN001, ANN202 — Flask hook
+        if not header:  # computed once, after every callback (and its inline script) is defined
+            header.append(csp_header(app))
+        response.headers.setdefault("Content-Security-Policy", header[0])
+        return response
 
 
 def mount(django_app):  # noqa: ANN001, ANN201 — WSGI callables

@@ -16,6 +16,7 @@ from django.db.models import Count
 
 from riskgov.alerts.models import AlertFiring, AlertNotification, AlertNotificationItem, AlertRule
 from riskgov.core.roles import ALL_ROLES, ROLE_LABELS
+from riskgov.core.services import audit_record
 from riskgov.reports.admin import ReadOnlyAdmin
 
 
@@ -40,9 +41,46 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled")
     list_editable = ("enabled",)
 
+    @transaction.atomic
     def save_model(self, request, obj, form, change):
+        before = _rule_as_dict(AlertRule.objects.get(pk=obj.pk)) if change and obj.pk else None
         super().save_model(request, obj, form, change)
+        audit_record(
+            actor=getattr(request, "user", None),
+            action="alerts.rule.change" if change else "alerts.rule.create",
+            obj=obj,
+            before=before,
+            after=_rule_as_dict(obj),
+        )
         transaction.on_commit(_evaluate_soon, robust=True)
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        audit_record(
+            actor=getattr(request, "user", None), action="alerts.rule.delete", obj=obj, before=_rule_as_dict(obj)
+        )
+        super().delete_model(request, obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            audit_record(
+                actor=getattr(request, "user", None), action="alerts.rule.delete", obj=rule, before=_rule_as_dict(rule)
+            )
+        super().delete_queryset(request, queryset)
+
+
+def _rule_as_dict(rule: AlertRule) -> dict:
+    """A rule as JSON-safe data for its audit rows (edits decide who hears of what)."""
+    return {
+        "name": rule.name,
+        "kind": rule.kind,
+        "threshold": str(rule.threshold),
+        "market": rule.market.symbol if rule.market_id else None,
+        "enabled": rule.enabled,
+        "renotify_minutes": rule.renotify_minutes,
+        "roles": list(rule.roles or []),
+    }
 
 
 def _evaluate_soon() -> None:

@@ -7,6 +7,7 @@ lint) is the services' (STYLE rule 8).
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from riskgov.api.fields import UtcDateTimeField
 from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, Proposal, Vote
 from riskgov.governance.selectors import change_diff, proposal_changes
@@ -23,7 +24,7 @@ class ChangeField(serializers.ListField):
 class ProposalInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     rationale = serializers.CharField()
-    effective_at = serializers.DateTimeField()
+    effective_at = UtcDateTimeField()
     changes = ChangeField(allow_empty=False)
     co_authors = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 

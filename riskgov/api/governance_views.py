@@ -5,7 +5,6 @@ and lint are enforced by ``riskgov.governance.services``; a refused action comes
 ``{"message", "extra"}`` with 400/403/409 (``riskgov.core.exceptions``).
 """
 
-import csv
 import json
 
 from django.http import StreamingHttpResponse
@@ -16,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from riskgov.api import governance_serializers as s
+from riskgov.api.fields import UtcIsoDateTimeFilter
 from riskgov.api.permissions import HasAnyRole
 from riskgov.core.exceptions import Conflict
 from riskgov.core.models import AuditEvent
@@ -23,6 +23,7 @@ from riskgov.governance import services
 from riskgov.governance.models import Policy, Proposal, Vote, VoteDecision
 from riskgov.governance.selectors import proposal_lint
 from riskgov.governance.services import policy_current
+from riskgov.presentation.exports import csv_writer
 
 
 class ProposalFilter(filters.FilterSet):
@@ -184,8 +185,8 @@ class PolicyViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AuditEventFilter(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     actor = filters.CharFilter(field_name="actor_name")
     action = filters.CharFilter(field_name="action", lookup_expr="startswith")
 
@@ -213,7 +214,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         """The filtered audit events as CSV (every field; before/after as JSON)."""
         rows = self.filter_queryset(self.get_queryset())
         fields = s.AuditEventSerializer.Meta.fields
-        writer = csv.writer(_Echo())
+        writer = csv_writer(_Echo())
 
         def lines():
             yield writer.writerow(fields)

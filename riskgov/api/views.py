@@ -65,7 +65,9 @@ class MarketVersionViewSet(viewsets.ReadOnlyModelViewSet):
         version = self.get_object()
         other_id = request.query_params.get("other")
         if other_id:
-            before = get_object_or_404(selectors.market_versions(), pk=other_id)
+            if not (other_id.isascii() and other_id.isdigit() and len(other_id) <= 18):
+                raise DomainError("other: must be a market version id (a positive integer)", extra={"field": "other"})
+            before = get_object_or_404(selectors.market_versions(), pk=int(other_id))
             if before.market_id != version.market_id:
                 raise DomainError("versions belong to different markets", extra={"other": other_id})
         else:

@@ -204,6 +204,56 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# === Governance security (issue 13) — own block; keep it together ============================
+# Production must bring its own key: the public embedded default is refused with DEBUG off
+# (``check --deploy`` also reports it, but a server must not even start with it).
+if not DEBUG and SECRET_KEY == _INSECURE_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY is not set: production (DEBUG=False) refuses the public default key")
+
+# Login throttling and lock-out (django-axes): per user name and per client address, both
+# counted; a lock-out lasts AXES_COOLOFF_HOURS or until an admin unlocks it (admin "Access
+# attempts", or ``manage.py axes_reset_username``). Lock-outs and login failures are audited
+# (riskgov.core.auth_audit). Behind a proxy set AXES_IPWARE_PROXY_COUNT accordingly.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+
+# Content-Security-Policy (django-csp) on every Django response; the Dash pages send the same
+# policy with the hashes of Dash's inline scripts (dashboards.app). Inline <script> in our
+# templates carries the request nonce; styles allow 'unsafe-inline' (Plotly sets style attributes).
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+INSTALLED_APPS.append("csp")
+from csp.constants import NONCE  # noqa: E402 — a sentinel django-csp replaces by the request nonce
+
+_CDN = ["https://cdn.jsdelivr.net"]  # Swagger UI's default distribution (drf-spectacular)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *_CDN, NONCE],
+        "style-src": ["'self'", "'unsafe-inline'", *_CDN],
+        "img-src": ["'self'", "data:", "blob:", *_CDN],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# The OpenAPI schema and its docs are for signed-in users with a riskgov role only.
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["riskgov.api.permissions.HasAnyRole"]
+# === end of the governance security block ==================================================
+
 # --- Security (production = DEBUG off) --------------------------------------------------
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

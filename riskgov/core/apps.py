@@ -7,3 +7,9 @@ class CoreConfig(AppConfig):
     name = "riskgov.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from riskgov.core import auth_audit, governance_audit
+
+        auth_audit.connect()
+        governance_audit.connect()

@@ -221,10 +221,17 @@ def proposal_editable(proposal: Proposal) -> bool:
 
 
 def proposal_open_to_votes(proposal: Proposal, now: datetime) -> bool:
-    """Votes are open: a submitted proposal, or an emergency change inside its ratification window."""
+    """Votes are open: a submitted proposal before its ``expires_at``, or an emergency change
+    inside its ratification window. The deadline is checked here, not left to the expiry sweep
+    (which may run late, or not at all while beat is down)."""
     if proposal.kind == ProposalKind.EMERGENCY:
         return proposal.status == ProposalStatus.ACTIVE and proposal.ratify_by is not None and now <= proposal.ratify_by
-    return proposal.status == ProposalStatus.SUBMITTED
+    return proposal.status == ProposalStatus.SUBMITTED and not proposal_expired(proposal, now)
+
+
+def proposal_expired(proposal: Proposal, now: datetime) -> bool:
+    """The proposal's voting deadline (``expires_at``) has passed."""
+    return proposal.expires_at is not None and now >= proposal.expires_at
 
 
 @dataclass(frozen=True)

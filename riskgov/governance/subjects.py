@@ -9,8 +9,9 @@ tighten the policy), the engine reads nothing from it and a policy change is nev
 fast-tracked (``fast_track_allowed = False``): weakening the policy needs the current
 policy's quorum and waits its timelock, like any normal proposal.
 
-``policy_update`` (admins, immediate, audited) is unchanged; a proposal whose base policy
-was replaced meanwhile is stale and refused at activation, as for any kind.
+``policy_update`` (admins, immediate, audited) only **strengthens** the policy; it refuses a
+weakening change, which must come through a proposal of this kind. A proposal whose base
+policy was replaced meanwhile is stale and refused at activation, as for any kind.
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@ The beat schedule of the scheduled run is edited in django-celery-beat's own adm
 
 from django.contrib import admin
 
+from riskgov.core.admin import ReadOnlyAdmin
 from riskgov.health.models import HealthRun
 
 
 @admin.register(HealthRun)
-class HealthRunAdmin(admin.ModelAdmin):
+class HealthRunAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",
@@ -26,9 +27,3 @@ class HealthRunAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("label", "input_hash")
     readonly_fields = [f.name for f in HealthRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -8,17 +8,13 @@ a warning in the worker log).
 
 from django.contrib import admin
 
+from riskgov.core.admin import ReadOnlyAdmin as CoreReadOnlyAdmin
 from riskgov.reports.models import Report, ReportDelivery
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A model whose rows change only through services: listed and viewed, never added or edited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(CoreReadOnlyAdmin):
+    """A model whose rows change only through services: listed and viewed, never added, edited
+    or deleted."""
 
 
 @admin.register(Report)

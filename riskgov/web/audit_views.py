@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from riskgov.core.access import role_required
 from riskgov.core.models import AuditEvent
+from riskgov.presentation.exports import csv_writer
 from riskgov.web import forms as f
 
 AUDIT_PAGE_SIZE = 50
@@ -77,7 +77,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     fs = _audit_filter(request)
     if fs.is_bound and not fs.form.is_valid():  # never export more than was asked for
         return HttpResponse(f"invalid filter: {fs.form.errors.as_text()}", status=400, content_type="text/plain")
-    writer = csv.writer(_Echo())
+    writer = csv_writer(_Echo())
 
     def lines() -> Iterator[str]:
         yield writer.writerow(AUDIT_CSV_FIELDS)

@@ -218,3 +218,34 @@ def test_a_horizon_only_change_over_http(api, people, market):
     bad = {**body(), "changes": [{"market": "BTC-PERP", "liquidation_horizon_minutes": "2000"}]}
     r = as_user(api, people["analyst"]).post("/api/v1/proposals/", bad, format="json")
     assert r.status_code == 400 and r.json()["extra"]["errors"][0]["rule"] == "horizon_at_most_one_day"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "change", [{"quorum": 1, "fast_track_quorum": 1}, {"timelock_hours": 0, "fast_track_timelock_hours": 0}]
+)
+def test_matrix_nobody_weakens_the_policy_directly(api, people, market, nobody, role, change):
+    """Issue 13.2 in the matrix: weakening is refused for every role, the admin included (400
+    policy_weaker for the admin, 403 for the others); nothing changes."""
+    user = nobody if role == "nobody" else people[role]
+    before, audit_before = state(), AuditEvent.objects.count()
+    r = as_user(api, user).post("/api/v1/policy/update/", {**change, "comment": "alone"}, format="json")
+    if role == "admin":
+        assert r.status_code == 400, r.json()
+        assert {e["rule"] for e in r.json()["extra"]["errors"]} == {"policy_weaker"}
+    else:
+        assert r.status_code == 403, r.json()
+    assert set(r.json()) == {"message", "extra"}
+    assert state() == before and AuditEvent.objects.count() in (audit_before, audit_before + 1)  # + default policy
+    from riskgov.governance.services import policy_current
+
+    assert policy_current().quorum == 2
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "m1", "admin"])
+def test_matrix_policy_proposal_roles(api, people, market, role):
+    """A policy change goes through the normal proposal roles: analysts propose, committee votes."""
+    spec = {"policy": "policy", "quorum": 1, "fast_track_quorum": 1}
+    body = {"title": "smaller quorum", "rationale": "r", "effective_at": later(days=3).isoformat(), "changes": [spec]}
+    r = as_user(api, people[role]).post("/api/v1/proposals/", body, format="json")
+    assert r.status_code == (201 if role == "analyst" else 403), r.json()

@@ -72,3 +72,12 @@ def test_insecure_default_key_is_flagged_in_production():
     out = run({"DEBUG": "False", "ALLOWED_HOSTS": "x.org"}, args=["check", "--deploy", "--fail-level", "WARNING"])
     assert out.returncode != 0
     assert "SECRET_KEY" in out.stdout + out.stderr
+
+
+def test_production_refuses_to_start_with_the_public_default_key():
+    """Issue 13.10: DEBUG=False without SECRET_KEY must not fall back to the public default."""
+    out = run({"DEBUG": "False", "ALLOWED_HOSTS": "x.org"})
+    assert out.returncode != 0
+    assert "ImproperlyConfigured" in out.stderr and "SECRET_KEY" in out.stderr
+    ok = run({"DEBUG": "False", "ALLOWED_HOSTS": "x.org", "SECRET_KEY": "a-real-secret-" + "k" * 40})
+    assert ok.returncode == 0, ok.stderr

@@ -5,7 +5,6 @@ import pytest
 
 from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE
 from riskgov.governance.models import Proposal, ProposalStatus, Vote
-from riskgov.governance.services import policy_update
 from riskgov.parameters.services import parameters_import_document
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import UserFactory, parameter_document
@@ -17,9 +16,15 @@ def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
     page = browser_page
     UserFactory(username="ana", roles=[ANALYST])
     UserFactory(username="mia", roles=[COMMITTEE])
-    admin = UserFactory(username="adm", roles=[ADMIN])
+    UserFactory(username="adm", roles=[ADMIN])
     parameters_import_document(document=parameter_document())
-    policy_update(by=admin, quorum=1, fast_track_quorum=1, comment="one vote approves (test)")
+    # test set-up: a one-vote policy (policy_update refuses to weaken; governed by proposal)
+    from riskgov.governance.models import Policy
+    from riskgov.governance.services import policy_current
+
+    policy_current()
+    Policy.objects.filter(is_active=True).update(is_active=False, status="superseded")
+    Policy.objects.create(version=2, quorum=1, fast_track_quorum=1, comment="one vote approves (test)")
 
     # the analyst drafts the change: bracket 2 IMF 2 % → 2.5 %
     log_in(page, live_app, "ana", next_url="/proposals/new/?market=BTC-PERP")

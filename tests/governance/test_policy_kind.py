@@ -139,3 +139,61 @@ def test_policy_change_shows_on_the_proposal_page_and_in_the_api(client, api, ma
     assert change["kind"] == "policy" and change["diff"] == [
         {"field": "quorum", "before": "2", "after": "3", "relative_change": "0.500000"}
     ]
+
+
+# --- issue 13.2: one admin cannot remove the quorum and the timelock -------------------------
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"quorum": 1, "fast_track_quorum": 1},
+        {"timelock_hours": 0, "fast_track_timelock_hours": 0},
+        {"fast_track_max_relative_change": Decimal("0.9")},
+        {"emergency_ratification_hours": 500},
+        {"expiry_days": 60},
+    ],
+)
+def test_an_admin_cannot_weaken_the_policy_at_once(people, change):
+    gs.policy_current()
+    with pytest.raises(gs.LintFailed) as exc:
+        gs.policy_update(by=people["admin"], **change)
+    assert {e.rule for e in exc.value.errors} == {"policy_weaker"}
+    assert "policy proposal" in exc.value.message
+    assert Policy.objects.get(is_active=True).version == 1
+    assert not AuditEvent.objects.filter(action="governance.policy.update").exists()
+
+
+def test_an_admin_may_strengthen_at_once_audited(people):
+    gs.policy_current()
+    new = gs.policy_update(by=people["admin"], quorum=3, timelock_hours=48, comment="tighter")
+    assert (new.quorum, new.timelock_hours, new.is_active) == (3, 48, True)
+    e = AuditEvent.objects.get(action="governance.policy.update")
+    assert (e.actor_name, e.before["quorum"], e.after["quorum"]) == ("adam", "2", "3")
+
+
+def test_weakening_goes_through_a_proposal_with_the_current_quorum_and_timelock(make_proposal, people):
+    """quorum 2 → 1 and timelock 24 → 0: two committee approvals, then 24 h before it applies."""
+    from datetime import timedelta
+
+    gs.policy_current()
+    p = make_proposal(
+        changes=[
+            {
+                "policy": "policy",
+                "quorum": 1,
+                "fast_track_quorum": 1,
+                "timelock_hours": 0,
+                "fast_track_timelock_hours": 0,
+            }
+        ]
+    )
+    p = gs.proposal_submit(proposal=p, by=people["analyst"])
+    assert p.kind == "normal"  # a policy change is never fast-tracked
+    gs.proposal_vote(proposal=p, by=people["m1"], decision="approve", comment="ok")
+    assert Proposal.objects.get(pk=p.pk).status == "submitted"  # one approval is not enough
+    gs.proposal_vote(proposal=p, by=people["m2"], decision="approve", comment="ok")
+    p = Proposal.objects.get(pk=p.pk)
+    assert p.status == "scheduled" and p.effective_at >= p.approved_at + timedelta(hours=24)
+    assert gs.proposals_activate_due(now=p.approved_at + timedelta(hours=23)) == []
+    assert gs.policy_current().quorum == 2
+    assert gs.proposals_activate_due(now=p.effective_at) == [p.pk]
+    assert (gs.policy_current().quorum, gs.policy_current().timelock_hours) == (1, 0)

@@ -349,6 +349,23 @@ def test_expiry(submitted, people):
         gs.proposal_vote(proposal=p, by=people["m1"], decision="approve", comment="late")
 
 
+def test_a_proposal_past_expires_at_cannot_be_approved_before_the_sweep_runs(submitted, people):
+    """Issue 13.3: the vote checks the deadline itself; the sweep has not run (beat down)."""
+    gs.proposal_vote(proposal=submitted, by=people["m1"], decision="approve", comment="ok", now=later(days=1))
+    with pytest.raises(Conflict, match="expired"):
+        gs.proposal_vote(proposal=submitted, by=people["m2"], decision="approve", comment="late", now=later(days=15))
+    p = Proposal.objects.get(pk=submitted.pk)
+    assert p.status == "submitted" and p.approved_at is None  # left for the sweep to expire
+    assert gs.proposals_expire_due(now=later(days=15)) == [p.pk]
+
+
+def test_activation_refuses_a_proposal_approved_after_its_deadline(make_proposal, people):
+    p = approve_all(submit(make_proposal(), people), people, "m1", "m2")
+    Proposal.objects.filter(pk=p.pk).update(expires_at=p.approved_at - timedelta(seconds=1))  # a bad row
+    assert gs.proposals_activate_due(now=p.effective_at) == []
+    assert "approved after it expired" in Proposal.objects.get(pk=p.pk).activation_error
+
+
 # --- activation ---------------------------------------------------------------------------
 def test_activation_is_due_based_idempotent_and_supersedes(make_proposal, people, django_capture_on_commit_callbacks):
     p = approve_all(submit(make_proposal(), people), people, "m1", "m2")
@@ -545,7 +562,9 @@ def test_full_life_audit_trail(make_proposal, people):
         ("schedule", "approved", "scheduled", "m2"),
         ("activate", "scheduled", "active", ""),
     ]
-    statuses = AuditEvent.objects.filter(action="parameters.market_version.status").order_by("id")
+    statuses = AuditEvent.objects.filter(
+        action="parameters.market_version.status", id__gt=events(p).first().id
+    ).order_by("id")  # after the fixtures' bootstrap (draft → approved → active)
     assert [(e.from_state, e.to_state) for e in statuses] == [
         ("draft", "approved"),
         ("active", "superseded"),

@@ -90,8 +90,80 @@ def test_non_draft_versions_are_frozen():
     fails(lambda: Bracket.objects.filter(version=v, index=1).update(initial_margin_fraction=Decimal("0.011")))
     fails(lambda: Bracket.objects.filter(version=v).delete())
     fails(lambda: MarketParameterVersion.objects.filter(pk=v.pk).delete())
-    # ...but its status may move on (activation/supersession).
-    MarketParameterVersion.objects.filter(pk=v.pk).update(status=VersionStatus.SUPERSEDED)
+    # ...but its status may move on (activation/supersession), through the audited service.
+    from riskgov.parameters.services import market_version_set_status
+
+    market_version_set_status(version=v, status=VersionStatus.SUPERSEDED)
+    with connection.cursor() as c:
+        c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _raw(sql, *params):
+    with connection.cursor() as c:
+        c.execute(sql, params)
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "start,to",
+    [("active", "draft"), ("approved", "draft"), ("superseded", "active"), ("active", "approved"), ("draft", "active")],
+)
+def test_status_never_moves_back_or_skips(start, to):
+    """Issue 13.1: SET status='draft' used to thaw an approved version for editing."""
+    from riskgov.parameters.services import market_version_set_status
+
+    v = market_version(status=VersionStatus.ACTIVE if start in ("active", "superseded") else VersionStatus.DRAFT)
+    if start == "approved":
+        market_version_set_status(version=v, status=VersionStatus.APPROVED)
+    if start == "superseded":
+        market_version_set_status(version=v, status=VersionStatus.SUPERSEDED)
+    fails(lambda: _raw("UPDATE parameters_marketparameterversion SET status = %s WHERE id = %s", to, v.pk))
+
+
+@postgres_only
+def test_the_thaw_edit_refreeze_attack_fails():
+    v = market_version(status=VersionStatus.ACTIVE)
+
+    def attack():
+        _raw("UPDATE parameters_marketparameterversion SET status = 'draft' WHERE id = %s", v.pk)
+        _raw("UPDATE parameters_marketparameterversion SET liquidation_penalty = 0.5 WHERE id = %s", v.pk)
+        _raw("UPDATE parameters_marketparameterversion SET status = 'active' WHERE id = %s", v.pk)
+
+    fails(attack)
+    v.refresh_from_db()
+    assert v.liquidation_penalty == Decimal("0.002") and v.status == VersionStatus.ACTIVE
+
+
+@postgres_only
+def test_a_status_change_without_its_audit_event_is_refused_at_commit():
+    """An allowed transition made by hand (no governance service, no audit row) rolls back."""
+    v = market_version()
+    fails(lambda: _raw("UPDATE parameters_marketparameterversion SET status = 'approved' WHERE id = %s", v.pk))
+
+
+@postgres_only
+def test_a_version_is_born_a_draft():
+    v = market_version()
+    fails(
+        lambda: _raw(
+            "INSERT INTO parameters_marketparameterversion (market_id, number, status, reason, created_by_name,"
+            " created_at, liquidation_penalty, depth_usd_per_1pct, oi_cap_lower_usd, oi_cap_upper_usd)"
+            " VALUES (%s, 99, 'active', '', '', now(), 0.002, 1, 0, 0)",
+            v.market_id,
+        )
+    )
+
+
+@postgres_only
+def test_the_service_transition_writes_its_audit_event_and_commits():
+    from riskgov.core.models import AuditEvent
+    from riskgov.parameters.services import market_version_set_status
+
+    v = market_version()
+    market_version_set_status(version=v, status=VersionStatus.APPROVED, reason="ok")
+    with connection.cursor() as c:
+        c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert AuditEvent.objects.filter(object_id=str(v.pk), to_state="approved", action__endswith=".status").exists()
 
 
 @postgres_only

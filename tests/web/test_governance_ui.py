@@ -558,3 +558,41 @@ def test_audit_log_filters_by_names_not_ids(client, people, make_proposal):
     # the proposal page's link by id still works
     page = client.get(reverse("audit"), {"object_type": "governance.proposal", "object_id": p.pk}).content.decode()
     assert "1 event" in page
+
+
+def test_audit_exports_neutralise_formula_cells(client, api, people, make_proposal):
+    """Issue 13.7: a rationale '+1+2…' and a comment '@SUM(1+1)…' came out raw in both exports."""
+    p = make_proposal(title="=cmd|' /C calc'!A0")
+    gs.proposal_submit(proposal=p, by=people["analyst"])
+    gs.proposal_vote(proposal=p, by=people["m1"], decision="reject", comment="@SUM(1+1)*cmd|' /C calc'!A0")
+    client.force_login(people["viewer"])
+    web = b"".join(client.get(reverse("audit-export")).streaming_content).decode()
+    api.force_authenticate(people["viewer"])
+    r = api.get("/api/v1/audit-events/export/")
+    api_text = b"".join(r.streaming_content).decode()
+    for text in (web, api_text):
+        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        assert "'@SUM(1+1)*cmd|' /C calc'!A0" in cells
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+        assert not [c for c in cells if c[:1] == "-" and not c.lstrip("-").replace(".", "").isdigit()]
+
+
+def test_the_admin_policy_form_refuses_a_weakening_change_next_to_the_field(client, people):
+    """Issue 13.2 on the web: quorum 1 / timelock 0 by one admin is refused, the form says how."""
+    client.force_login(people["admin"])
+    r = client.post(
+        reverse("policy"), _policy_post(quorum=1, fast_track_quorum=1, timelock_hours=0, fast_track_timelock_hours=0)
+    )
+    page = r.content.decode()
+    assert r.status_code == 200 and "weakens the policy" in page and "policy proposal" in page
+    assert Policy.objects.get(is_active=True).version == 1
+
+
+def test_the_django_admin_policy_add_refuses_a_weakening_change(admin_client, people):
+    gs.policy_current()
+    data = _policy_post(quorum=1, fast_track_quorum=1)
+    try:
+        admin_client.post(reverse("admin:governance_policy_add"), data)
+    except gs.LintFailed:
+        pass  # the admin re-raises after its message; nothing was written either way
+    assert Policy.objects.get(is_active=True).quorum == 2

@@ -54,6 +54,9 @@ def _activate_locked(p: Proposal, *, now: datetime) -> None:
     """Activate a locked, scheduled proposal or raise ``Conflict`` (nothing changed)."""
     policy = p.policy or policy_current()
     earliest = p.approved_at + proposal_timelock(p.kind, policy)  # type: ignore[operator]
+    if p.expires_at is not None and p.approved_at is not None and p.approved_at > p.expires_at:
+        # approved after its deadline (the vote check refuses it; this guards any other path)
+        raise Conflict(f"proposal #{p.pk} was approved after it expired at {p.expires_at:%Y-%m-%d %H:%M} UTC")
     if now < earliest or now < p.effective_at:  # type: ignore[operator]
         raise Conflict(f"proposal #{p.pk} cannot be active before {max(earliest, p.effective_at):%Y-%m-%d %H:%M} UTC")  # type: ignore[type-var]
     changes = proposal_changes(p)

@@ -21,6 +21,8 @@ from riskgov.governance.selectors import (
 )
 from riskgov.governance.services._base import LintFailed
 
+MAX_SYMBOL_LENGTH = 64  # longer than any market/asset symbol column; refused before any query
+
 
 # --- changes ------------------------------------------------------------------------------
 def _kinds_hint() -> str:
@@ -37,7 +39,12 @@ def _plan(i: int, spec: Any) -> tuple[Any, Any, Any, Any, list[LintError]]:
     kind = kind_for_spec(spec) if isinstance(spec, dict) else None
     if kind is None:
         raise LintFailed([LintError(where, "bad_change", f"{where}: give either {_kinds_hint()}")])
-    subject = kind.find_subject(spec[kind.name])
+    symbol = spec[kind.name]
+    if not isinstance(symbol, str) or not symbol or len(symbol) > MAX_SYMBOL_LENGTH or "\x00" in symbol:
+        shown = repr(symbol)[:40]
+        msg = f"{where}.{kind.name}: {shown} is not a {kind.label} symbol (text, 1–{MAX_SYMBOL_LENGTH} characters, no NUL)"
+        raise LintFailed([LintError(where, "bad_symbol", msg, field=kind.name)])
+    subject = kind.find_subject(symbol)
     if subject is None:
         raise LintFailed([LintError(where, f"unknown_{kind.name}", f"unknown {kind.label} {spec[kind.name]!r}")])
     base = kind.active_version(subject)

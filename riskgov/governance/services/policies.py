@@ -15,11 +15,27 @@ from riskgov.core.services import audit_record
 from riskgov.governance.models import (
     Policy,
 )
-from riskgov.governance.policy import policy_errors
+from riskgov.governance.policy import LintError, policy_errors, policy_stricter_violations
 from riskgov.governance.services._base import POLICY_FIELDS, LintFailed, _full_clean, _require
 
 
 # --- policy -------------------------------------------------------------------------------
+def _policy_values(p: Policy) -> dict[str, Decimal]:
+    return {f: Decimal(str(getattr(p, f))) for f in POLICY_FIELDS}
+
+
+def _needs_proposal(e: LintError, current: Policy) -> LintError:
+    """A ``policy_weaker`` finding that says how the change is made instead."""
+    return LintError(
+        e.where,
+        e.rule,
+        f"{e.message}: a weakening change is made by a policy proposal, approved by {current.quorum} "
+        f"committee members and active after the {current.timelock_hours} h timelock",
+        subject=e.subject,
+        field=e.field,
+    )
+
+
 def _policy_dict(p: Policy) -> dict[str, Any]:
     return {"version": p.version, **{f: str(getattr(p, f)) for f in POLICY_FIELDS}}
 
@@ -42,12 +58,21 @@ def policy_current() -> Policy:
 
 @transaction.atomic
 def policy_update(*, by: Any, comment: str = "", **fields: Any) -> Policy:
-    """Admin only: create the next policy version from the current one with ``fields`` changed.
+    """Admin only: **strengthen** the policy at once — the next version, audited.
+
+    The policy is itself governed (RISK_MODEL §13, issue 13.2): a change that weakens it in
+    any field (lower quorum, shorter timelock, longer expiry, wider fast-track bounds, longer
+    ratification window — ``policy.policy_stricter_violations``) is refused here and must be
+    proposed as a ``{"policy": "policy", …}`` change: that proposal needs the current
+    policy's quorum of committee members and waits its timelock (never fast-tracked). A
+    change that is at least as strict everywhere may be immediate: no single admin can
+    loosen the rules, but one can tighten them in a hurry.
 
     Raises:
         NotAllowed: ``by`` is not an admin.
-        LintFailed: the one policy validator (``policy.policy_errors``) refuses the values
-            (each finding names its ``field``).
+        LintFailed: the one policy validator (``policy.policy_errors``) refuses the values,
+            or (rule ``policy_weaker``) the change weakens the policy; each finding names
+            its ``field``.
         DomainError: an unknown field or a value the model refuses.
     """
     _require(by, ADMIN, action="changing the policy")
@@ -65,6 +90,10 @@ def policy_update(*, by: Any, comment: str = "", **fields: Any) -> Policy:
     errors = policy_errors(exact) if exact is not None else []
     if errors:
         raise LintFailed(errors)
+    if exact is not None:
+        weaker = policy_stricter_violations(_policy_values(current), exact)
+        if weaker:
+            raise LintFailed([_needs_proposal(e, current) for e in weaker])
     now = timezone.now()
     Policy.objects.filter(pk=current.pk).update(is_active=False, status="superseded", superseded_at=now)
     new = Policy(

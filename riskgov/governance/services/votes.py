@@ -57,6 +57,8 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
     if by.pk in proposal_authors(p):
         raise NotAllowed("the proposer and co-authors cannot vote on their own proposal (maker-checker)")
     if not proposal_open_to_votes(p, now):
+        if p.status == "submitted" and p.expires_at is not None and now >= p.expires_at:
+            raise Conflict(f"proposal #{p.pk} expired at {p.expires_at:%Y-%m-%d %H:%M} UTC: votes are closed")
         raise Conflict(f"proposal #{p.pk} is {p.status}: votes are closed")
     vote = _vote_record(p, by=by, decision=decision, comment=comment)
     _vote_outcome(p, by=by, now=now)

@@ -105,9 +105,6 @@ def market_version_create(
             for i, (b, c) in enumerate(zip(brackets, cums, strict=False), start=1)
         ]
     )
-    if status != VersionStatus.DRAFT:
-        version.status = status
-        version.save(update_fields=["status"])
     audit_record(
         actor=by,
         action="parameters.market_version.create",
@@ -116,7 +113,7 @@ def market_version_create(
         after=market_version_as_dict(version),
         comment=reason,
     )
-    return version
+    return _walk_to(version, status=status, by=by, reason=reason, at=now)  # type: ignore[return-value]
 
 
 @transaction.atomic
@@ -140,7 +137,7 @@ def asset_version_create(
     version = AssetParameterVersion(
         asset=asset,
         number=_next_number(AssetParameterVersion, asset=asset),
-        status=status,
+        status=VersionStatus.DRAFT,
         haircut=_quantize(haircut, FRACTION, f"assets[{asset.symbol}].haircut"),
         reason=reason,
         source_import=source_import,
@@ -156,6 +153,24 @@ def asset_version_create(
         after={"asset": asset.symbol, "number": version.number, "haircut": str(version.haircut)},
         comment=reason,
     )
+    return _walk_to(version, status=status, by=by, reason=reason, at=now)  # type: ignore[return-value]
+
+
+def _walk_to(
+    version: MarketParameterVersion | AssetParameterVersion, *, status: str, by: Any, reason: str, at: Any
+) -> MarketParameterVersion | AssetParameterVersion:
+    """Move a just-created draft to ``status`` along the transitions (bootstrap: draft → approved → active).
+
+    A version is always born a draft (the database refuses anything else); each step is a
+    status change with its own audit event.
+    """
+    path = {VersionStatus.DRAFT: [], VersionStatus.APPROVED: [VersionStatus.APPROVED]}.get(
+        status, [VersionStatus.APPROVED, VersionStatus.ACTIVE]
+    )
+    if status not in (VersionStatus.DRAFT, VersionStatus.APPROVED, VersionStatus.ACTIVE):
+        raise Conflict(f"a new version cannot be created as {status}")
+    for step in path:
+        version = _version_set_status(version, status=step, by=by, reason=reason or "bootstrap", at=at)
     return version
 
 
