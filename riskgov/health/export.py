@@ -1,7 +1,12 @@
-"""``riskgov.health/1`` writer (FORMATS.md "Health run output"), streamed.
+"""``riskgov.health/2`` writer (FORMATS.md "Health run output"), streamed.
 
-Keys and their order are exactly FORMATS.md's: ``format, snapshot, parameters, totals,
-accounts, positions, scenarios, tail``; ``accounts``/``positions`` are left out when
+Keys and their order: ``riskgov.health/1``'s (``format, snapshot, parameters, totals,
+accounts, positions, scenarios, tail``) then ``tails`` (one object per scenario family,
+§10), ``recommendations`` (the run's stored §12 recommendation, as stored) and, for a
+what-if run compared with the active set, ``impact`` (§15). Every scenario row adds
+``family``, ``steps``, ``step_minutes``, ``interpolated_share`` and ``worst_step``; ``tail``
+equals the headline family's entry of ``tails`` (``path_1d`` when there are path
+scenarios). ``format=1`` writes the old ``riskgov.health/1`` document; ``accounts``/``positions`` are left out when
 ``include_accounts=False`` (very large runs), the other keys never are. ``null`` stands for
 "none" (no liquidation/bankruptcy price) and for infinity in ratios. Accounts are in
 snapshot order (``idx``), positions by account then position id, scenarios in run order.
@@ -18,7 +23,10 @@ from typing import Any, TextIO
 from riskgov.health.models import AccountResult, HealthRun, PositionResult
 from riskgov.health.selectors import run_scenarios, run_tail, run_totals
 
-FORMAT = "riskgov.health/1"
+FORMAT = "riskgov.health/2"
+FORMAT_1 = "riskgov.health/1"
+#: the keys of one ``tails`` entry (FORMATS.md ``riskgov.health/2``)
+TAIL_KEYS = ("family", "alpha", "scenarios", "var_usd", "es_usd", "cover2_usd", "coverage_at_es")
 _BATCH = 20_000
 
 
@@ -101,8 +109,17 @@ def _array(name: str, items: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "]"
 
 
-def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iterator[str]:
-    """The ``riskgov.health/1`` document of a published run, as text pieces.
+def run_tails(run: HealthRun) -> list[dict[str, Any]]:
+    """The ``tails`` list of a run (FORMATS.md keys only), one entry per family; a run
+    published before families has one ``gap`` entry equal to its ``tail``."""
+    stored = list(run.tails or [])
+    if not stored:
+        return [{"family": "gap", **run_tail(run)}]
+    return [{k: t.get(k) for k in TAIL_KEYS} for t in stored]
+
+
+def health_json_chunks(run: HealthRun, *, include_accounts: bool = True, version: int = 2) -> Iterator[str]:
+    """The ``riskgov.health/2`` (or ``/1``) document of a published run, as text pieces.
 
     Raises:
         ValueError: the run is not published.
@@ -111,7 +128,7 @@ def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iter
         raise ValueError(f"health run {run.pk} is not published")
     snap = run.snapshot
     head = {
-        "format": FORMAT,
+        "format": FORMAT if version == 2 else FORMAT_1,
         "snapshot": {"venue": snap.venue, "taken_at": _iso(snap.taken_at)},
         "parameters": {"name": run.parameters_name, "version": run.parameters_version},
         "totals": run_totals(run),
@@ -130,19 +147,38 @@ def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iter
             "insurance_fund_after_usd": r.insurance_fund_after_usd,
             "adl_usd": r.adl_usd,
             "coverage_ratio": r.coverage_ratio,
+            **(
+                {
+                    "family": r.family,
+                    "steps": r.steps,
+                    "step_minutes": r.step_minutes,
+                    "interpolated_share": r.interpolated_share,
+                    "worst_step": r.worst_step,
+                }
+                if version == 2
+                else {}
+            ),
         }
         for r in run_scenarios(run=run).iterator(chunk_size=_BATCH)
     )
     yield from _array("scenarios", scenarios)
-    yield ', "tail": ' + _dumps(run_tail(run)) + "}\n"
+    if version != 2:
+        yield ', "tail": ' + _dumps(run_tail(run)) + "}\n"
+        return
+    yield ', "tail": ' + _dumps(run_tail(run))
+    yield ', "tails": ' + _dumps(run_tails(run))
+    yield ', "recommendations": ' + _dumps(run.recommendations or [])
+    if run.impact:
+        yield ', "impact": ' + _dumps(run.impact)
+    yield "}\n"
 
 
-def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True) -> None:
-    """Write the run's ``riskgov.health/1`` document to an open text file."""
-    for piece in health_json_chunks(run, include_accounts=include_accounts):
+def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True, version: int = 2) -> None:
+    """Write the run's ``riskgov.health/2`` (or ``/1``) document to an open text file."""
+    for piece in health_json_chunks(run, include_accounts=include_accounts, version=version):
         fp.write(piece)
 
 
-def health_document(run: HealthRun, *, include_accounts: bool = True) -> dict[str, Any]:
+def health_document(run: HealthRun, *, include_accounts: bool = True, version: int = 2) -> dict[str, Any]:
     """The document as a dict (small runs, tests)."""
-    return json.loads("".join(health_json_chunks(run, include_accounts=include_accounts)))
+    return json.loads("".join(health_json_chunks(run, include_accounts=include_accounts, version=version)))

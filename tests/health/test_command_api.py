@@ -55,21 +55,35 @@ SCENARIO = [
     "coverage_ratio",
 ]
 TAIL = ["alpha", "scenarios", "var_usd", "es_usd", "cover2_usd", "coverage_at_es"]
+SCENARIO_2 = [*SCENARIO, "family", "steps", "step_minutes", "interpolated_share", "worst_step"]
+TAILS = ["family", *TAIL]
 
 
 def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     out = tmp_path / "h.json"
     call_command("run_health", "--output-json", str(out), "--chunk-accounts", "5")
     doc = json.loads(out.read_text())
-    assert list(doc) == TOP
-    assert doc["format"] == "riskgov.health/1"
+    assert list(doc) == [*TOP, "tails", "recommendations"]
+    assert doc["format"] == "riskgov.health/2"
     assert list(doc["snapshot"]) == ["venue", "taken_at"] and doc["snapshot"]["taken_at"] == "2020-04-16T00:00:00Z"
     assert list(doc["parameters"]) == ["name", "version"]
     assert list(doc["totals"]) == TOTALS and doc["totals"]["accounts"] == 21
     assert all(list(a) == ACCOUNT for a in doc["accounts"]) and len(doc["accounts"]) == 21
     assert all(list(p) == POSITION for p in doc["positions"]) and doc["positions"]
-    assert all(list(s) == SCENARIO for s in doc["scenarios"])
+    assert all(list(s) == SCENARIO_2 for s in doc["scenarios"])
     assert list(doc["tail"]) == TAIL
+    assert all(list(t) == TAILS for t in doc["tails"])
+    families = {s["family"] for s in doc["scenarios"]}
+    assert families == {"gap", "trend", "path_1d", "path_3d"}
+    assert [t["family"] for t in doc["tails"]] == ["gap", "trend", "path_1d", "path_3d"]
+    head = next(t for t in doc["tails"] if t["family"] == "path_1d")
+    assert doc["tail"] == {k: head[k] for k in TAIL}  # the headline family
+    for s in doc["scenarios"]:
+        assert s["steps"] == {"gap": 1, "trend": 24, "path_1d": 24, "path_3d": 72}[s["family"]]
+        assert 0.0 <= s["interpolated_share"] <= 1.0 and 0 <= s["worst_step"] <= s["steps"]
+        assert (s["worst_step"] > 0) == (s["shortfall_usd"] > 0)
+    assert {s["step_minutes"] for s in doc["scenarios"] if s["family"] != "gap"} == {60}
+    assert all(s["steps"] == 1 for s in doc["scenarios"] if s["kind"] == "uniform")
     # null = infinity / none; never NaN or Infinity in the file
     assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
     assert any(a["margin_ratio"] is None for a in doc["accounts"] if a["equity_usd"] <= 0)
@@ -80,8 +94,17 @@ def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     out2 = tmp_path / "small.json"
     call_command("run_health", "--output-json", str(out2), "--no-accounts", "--scenarios", "uniform")
     small = json.loads(out2.read_text())
-    assert list(small) == ["format", "snapshot", "parameters", "totals", "scenarios", "tail"]
-    assert len(small["scenarios"]) == 10
+    assert list(small) == [
+        "format",
+        "snapshot",
+        "parameters",
+        "totals",
+        "scenarios",
+        "tail",
+        "tails",
+        "recommendations",
+    ]
+    assert len(small["scenarios"]) == 10 and [t["family"] for t in small["tails"]] == ["gap"]
 
 
 def test_run_health_refuses_bad_input(venue):

@@ -20,6 +20,7 @@ stored — nowhere else recomputes a ratio.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -131,9 +132,23 @@ def scenario_rows(*, run_id: int, scenarios: Any, in_tail: np.ndarray, result: R
             coverage_ratio=null_inf(o.coverage[i]),
             top2_shortfall_usd=float(o.top2_sum[i]),
             shock=float(shock[i]) if scenarios.kinds[i] == "uniform" else None,
+            family="gap",
+            steps=1,
+            step_minutes=gap_minutes(scenarios.start_date[i], scenarios.end_date[i]),
+            interpolated_share=0.0,
+            worst_step=1 if o.shortfall[i] > 0 else 0,
         )
         for i in range(scenarios.n)
     ]
+
+
+def gap_minutes(start: str, end: str) -> int:
+    """The horizon of a gap scenario in minutes: its window's days (1 day when undated)."""
+    try:
+        days = (dt.date.fromisoformat(end[:10]) - dt.date.fromisoformat(start[:10])).days
+    except (TypeError, ValueError):
+        days = 1
+    return 1440 * max(1, days)
 
 
 def apply_run_result(run: HealthRun, result: RunResult, *, population: str, scenario_names: Sequence[str]) -> None:

@@ -25,7 +25,7 @@ from riskgov.health.models import (
     RunStatus,
     ScenarioResult,
 )
-from riskgov.health.scenarios import build_scenarios, parse_spec
+from riskgov.health.scenarios import build_scenarios, families_to_store, parse_spec
 from riskgov.health.services._base import (
     _chunk_accounts_default,
     _lock,
@@ -61,7 +61,10 @@ def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any) -> 
 def _store_scenario_set(*, run: HealthRun, built: Any) -> RunScenarioSet:
     """Freeze the run's built scenario set (``scenarios.build_scenarios``) on the run."""
     sc = built.scenarios
+    families, paths = families_to_store(built.families)
     return RunScenarioSet.objects.create(
+        families=families,
+        paths=paths,
         run=run,
         asset_symbols=list(sc.asset_symbols),
         names=list(sc.names),

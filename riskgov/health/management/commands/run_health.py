@@ -55,13 +55,13 @@ def _quiet_task_logs():
 
 
 class Command(BaseCommand):
-    help = "Run a health run (Celery; eager in the embedded default) and optionally write riskgov.health/1."
+    help = "Run a health run (Celery; eager in the embedded default) and optionally write riskgov.health/2."
 
     def add_arguments(self, parser):
         parser.add_argument("--snapshot", default="latest", help="snapshot id or 'latest'")
         parser.add_argument("--proposal", type=int, default=None, help="proposal id (impact run)")
         parser.add_argument("--scenarios", default="standard", help="'standard', tokens or a JSON spec")
-        parser.add_argument("--output-json", default=None, help="write riskgov.health/1 here")
+        parser.add_argument("--output-json", default=None, help="write riskgov.health/2 here")
         parser.add_argument("--chunk-accounts", type=int, default=None, help="accounts per chunk")
         parser.add_argument("--no-accounts", action="store_true", help="omit per-account/position arrays")
         parser.add_argument("--label", default="", help="free text label")
