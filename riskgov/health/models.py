@@ -111,6 +111,11 @@ class HealthRun(models.Model):
         help_text="§9/§11 replay of the worst 1-day path: per step prices, MM coverage, shortfall",
     )
     impact = models.JSONField(default=dict, blank=True, help_text="§15 comparison of a what-if run with the active set")
+    parameters_document = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="what-if run: the riskgov.parameters/1 document overlaid on the active set (nothing activated)",
+    )
     cascade = models.JSONField(default=dict, blank=True, help_text="§11 rounds of the worst scenario")
     adl = models.JSONField(default=dict, blank=True, help_text="§8 ADL attribution of the worst scenario")
     recommendations = models.JSONField(default=list, blank=True, help_text="§12 per market, h = 1 and 3 days")

@@ -85,14 +85,34 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
     page = render("/stress", users[VIEWER])
     assert find(page, "stress-var").children == usd(run.var_usd)
     assert find(page, "stress-es").children == usd(run.es_usd)
-    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    standard = list(ScenarioResult.objects.filter(run=run, family="gap").exclude(kind="historical").order_by("idx"))
     bars = find(page, "stress-scenarios").figure
     assert list(bars.data[0].x) == [s.name for s in standard]
     assert list(bars.data[0].y) == [s.shortfall_usd for s in standard]
     shock = find(page, "stress-shock").figure
     assert list(shock.data[0].x) == sorted(shock.data[0].x) and len(shock.data[0].x) == 10
     tail = find(page, "stress-tail").figure
-    assert len(tail.data[0].x) == run.tail_scenarios
+    gap_tail = next(t for t in run.tails if t["family"] == "gap")
+    assert len(tail.data[0].x) == gap_tail["scenarios"]
+    # by family (§10): 1-day and 3-day path distributions, VaR/ES named with the headline family
+    one_day = find(page, "stress-tail-path-1d").figure
+    assert (
+        len(one_day.data[0].x) == run.tail_scenarios == ScenarioResult.objects.filter(run=run, family="path_1d").count()
+    )
+    assert "1-day paths" in one_day.layout.title.text
+    assert (
+        len(find(page, "stress-tail-path-3d").figure.data[0].x)
+        == ScenarioResult.objects.filter(run=run, family="path_3d").count()
+    )
+    assert [r["label"] for r in find(page, "stress-tails").data] == [
+        "gaps",
+        "1-day trends",
+        "1-day paths",
+        "3-day paths",
+    ]
+    replay = find(page, "stress-replay").figure
+    assert len(replay.data[0].x) == 24 and list(replay.data[0].y) == run.replay["shortfall_by_step_usd"]
+    assert "interpolated steps" in find(page, "replay-summary").children
     cascade = find(page, "stress-cascade").figure
     assert len(cascade.data[0].x) == run.cascade["n_rounds"]
     assert find(page, "stress-table").data[0]["name"] == standard[0].name

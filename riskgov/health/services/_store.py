@@ -89,16 +89,17 @@ def partial_from_json(data: dict[str, Any], *, first_account: int) -> ChunkParti
     for key, (attr, dtype) in _ARRAY_KEYS.items():
         fields[attr] = np.asarray(data[key], dtype=dtype)
     for attr in ("top2_shortfall", "top2_account"):
-        fields[attr] = fields[attr].reshape(-1, 2)
+        fields[attr] = fields[attr].reshape(fields[attr].size // 2, 2)
     return ChunkPartial(first_account=int(first_account), **fields)
 
 
 def uniform_shocks(shocks: np.ndarray, n: int) -> np.ndarray:
     """The uniform shock of each scenario row: its largest move (stablecoins are held, so not
     column 0). ``shocks`` ``(S, A)`` fractions → ``(S,)`` fractions."""
-    flat = np.asarray(shocks, dtype=np.float64).reshape(n, -1)
-    if not flat.size:
+    arr = np.asarray(shocks, dtype=np.float64)
+    if not arr.size:
         return np.zeros(n)
+    flat = arr.reshape(n, -1)
     pick = np.argmax(np.abs(flat), axis=1)
     return flat[np.arange(n), pick]
 
