@@ -175,6 +175,19 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     assert cov[0]["proposed_coverage"] == (
         "∞" if first["proposed_coverage_ratio"] is None else f"{first['proposed_coverage_ratio'] * 100:,.1f} %"
     )
+    # §15 both sides: cost, protection per family, the frontier with current and proposed marked
+    assert impact["changed_markets"] == ["BTC-PERP"]
+    assert find(body, "impact-cost-mm").children == usd(impact["cost"]["delta_maintenance_margin_usd"])
+    assert impact["cost"]["delta_maintenance_margin_usd"] > 0 and impact["cost"]["no_longer_liquidatable_accounts"] == 0
+    prot = find(body, "impact-protection").data
+    assert [r["family"] for r in prot] == ["gaps", "1-day trends", "1-day paths", "3-day paths"]
+    assert {q["family"] for q in impact["protection"]} == {"gap", "trend", "path_1d", "path_3d"}
+    (fr,) = impact["frontier"]
+    assert fr["market"] == "BTC-PERP" and len(fr["points"]) == 7
+    chart = find(body, "impact-frontier-BTC-PERP").figure
+    assert [t.name for t in chart.data] == ["bracket table × multiplier", "current", "proposed"]
+    assert list(chart.data[0].x) == [q["mm_usd"] for q in fr["points"]]
+    assert (chart.data[2].x[0], chart.data[2].y[0]) == (fr["proposed"]["mm_usd"], fr["proposed"]["es_usd"])
     assert "No such proposal" in text(render_callback(show, users[VIEWER], 10**9))
 
 

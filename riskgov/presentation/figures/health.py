@@ -335,3 +335,45 @@ def path_replay_figure(replay: dict[str, Any], *, market: str | None = None) -> 
         "price ratio / MM coverage",
         yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right", "showgrid": False},
     )
+
+
+def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
+    """§15 frontier of one changed market: (MM of its positions, ES of the 1-day-path shortfall of
+    the accounts holding it) for its bracket table scaled by each multiplier, current and
+    proposed tables marked."""
+    pts = frontier.get("points", [])
+    fig = go.Figure(
+        go.Scatter(
+            x=[p["mm_usd"] for p in pts],
+            y=[p["es_usd"] for p in pts],
+            mode="lines+markers+text",
+            text=[f"×{p['multiplier']:g}" for p in pts],
+            textposition="top center",
+            name="bracket table × multiplier",
+            line_color="#6b7280",
+            hovertemplate="MM %{x:,.0f} USD<br>ES %{y:,.0f} USD<extra>%{text}</extra>",
+        )
+    )
+    for key, label, color, symbol in (
+        ("current", "current", "#1f5fbf", "circle"),
+        ("proposed", "proposed", "#d9480f", "diamond"),
+    ):
+        pt = frontier.get(key)
+        if pt:
+            fig.add_trace(
+                go.Scatter(
+                    x=[pt["mm_usd"]],
+                    y=[pt["es_usd"]],
+                    mode="markers",
+                    name=label,
+                    marker={"color": color, "size": 14, "symbol": symbol},
+                    hovertemplate=f"{label}<br>MM %{{x:,.0f}} USD<br>ES %{{y:,.0f}} USD<extra></extra>",
+                )
+            )
+    fam = {"path_1d": "1-day paths"}.get(frontier.get("family", ""), frontier.get("family", ""))
+    return _layout(
+        fig,
+        f"{frontier.get('market', '')}: margin vs tail shortfall (ES {frontier.get('alpha', 0.99):.0%}, {fam})",
+        "maintenance margin of the market's positions (USD)",
+        f"ES of shortfall, accounts holding the market (USD, {fam})",
+    )
