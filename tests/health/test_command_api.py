@@ -138,7 +138,11 @@ def test_api_roles_progress_results_accounts_export(venue, api, users, django_ca
     assert finite == sorted(finite, reverse=True) and ratios.index(finite[0]) == len(ratios) - len(finite)
     exp = api.get(f"/api/v1/health-runs/{run_id}/export/")
     doc = json.loads(b"".join(exp.streaming_content))
-    assert list(doc) == TOP
+    assert list(doc) == TOP and doc["format"] == "riskgov.health/1"  # health/1 readers keep working
+    assert all(list(s) == SCENARIO for s in doc["scenarios"])
+    exp2 = api.get(f"/api/v1/health-runs/{run_id}/export/?health=2&accounts=0")
+    doc2 = json.loads(b"".join(exp2.streaming_content))
+    assert doc2["format"] == "riskgov.health/2" and list(doc2)[-2:] == ["tails", "recommendations"]
     # viewers see published runs
     api.force_authenticate(users[VIEWER])
     listed = api.get("/api/v1/health-runs/").json()
