@@ -1,5 +1,7 @@
 """Proposal impact: for a chosen proposal, current vs proposed side by side — IM/MM totals,
-newly liquidatable accounts, coverage under stress, and MM-vs-notional curves old vs new.
+newly liquidatable accounts, coverage under stress, and MM-vs-notional curves old vs new;
+both sides of RISK_MODEL §15: the cost to traders, the protection of the venue per scenario
+family, and the (MM, ES) frontier of each changed market with current and proposed marked.
 
 Figures are the impact frozen on the proposal (what its approvers sign, DESIGN "impact"),
 read from ``Proposal.impact``; nothing is recomputed.
@@ -69,6 +71,124 @@ def comparison_rows(impact: dict) -> list[dict]:
             }
         )
     return rows
+
+
+PROTECTION_TABLE = [
+    ("Family", "family"),
+    ("Scenarios", "scenarios"),
+    ("ES now", "es_now"),
+    ("ES proposed", "es_new"),
+    ("Δ VaR", "d_var"),
+    ("Δ ES", "d_es"),
+    ("Δ mean shortfall", "d_mean"),
+    ("Δ worst shortfall", "d_worst"),
+    ("Δ coverage at ES", "d_cov"),
+    ("Δ mean ADL", "d_adl"),
+    ("Δ mean bankrupt", "d_bk"),
+]
+FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
+
+
+def protection_rows(impact: dict) -> list[dict]:
+    """Per family: ES of each side and the §15 differences (proposed − current), formatted."""
+    out = []
+    for p in impact.get("protection") or []:
+        d_cov = p.get("delta_coverage_at_es")
+        out.append(
+            {
+                "family": FAMILY_LABELS.get(p["family"], p["family"]),
+                "scenarios": p["scenarios"],
+                "es_now": c.usd(p["current"]["es_usd"]),
+                "es_new": c.usd(p["proposed"]["es_usd"]),
+                "d_var": c.usd(p["delta_var_usd"]),
+                "d_es": c.usd(p["delta_es_usd"]),
+                "d_mean": c.usd(p["delta_mean_shortfall_usd"]),
+                "d_worst": c.usd(p["delta_worst_shortfall_usd"]),
+                "d_cov": "—" if d_cov is None else f"{d_cov:+.3f}",
+                "d_adl": c.usd(p["delta_mean_adl_usd"]),
+                "d_bk": f"{p['delta_mean_bankrupt_accounts']:+.2f}",
+            }
+        )
+    return out
+
+
+def cost_section(impact: dict) -> list:
+    """§15 cost to traders: cards and per-market ΔIM/ΔMM, with the leverage per bracket."""
+    cost = impact.get("cost")
+    if not cost:
+        return []
+    parts = [
+        html.H2("Cost to traders"),
+        c.cards(
+            [
+                c.card("impact-cost-mm", "Δ maintenance margin", c.usd(cost["delta_maintenance_margin_usd"])),
+                c.card("impact-cost-im", "Δ initial margin", c.usd(cost["delta_initial_margin_usd"])),
+                c.card("impact-cost-newly", "Newly liquidatable now", c.count(cost["newly_liquidatable_accounts"])),
+                c.card("impact-cost-below-im", "Newly below IM", c.count(cost["newly_below_im_accounts"])),
+                c.card("impact-cost-topup", "Top-up needed (Σ max(0, IM − E))", c.usd(cost["top_up_usd"])),
+            ]
+        ),
+        c.table(
+            "impact-cost-markets",
+            [
+                {
+                    "market": r["market"],
+                    "d_im": c.usd(r["delta_initial_margin_usd"]),
+                    "d_mm": c.usd(r["delta_maintenance_margin_usd"]),
+                }
+                for r in cost["per_market"]
+            ],
+            [("Market", "market"), ("Δ IM", "d_im"), ("Δ MM", "d_mm")],
+        ),
+    ]
+    lev = [
+        {
+            "market": m["market"],
+            "floor": c.usd(b["floor_usd"]),
+            "now": f"{b['current']:.1f}×",
+            "new": f"{b['proposed']:.1f}×",
+        }
+        for m in cost.get("max_leverage", [])
+        for b in m["brackets"]
+    ]
+    if lev:
+        parts.append(
+            c.table(
+                "impact-leverage",
+                lev,
+                [("Market", "market"), ("From notional", "floor"), ("Max leverage now", "now"), ("Proposed", "new")],
+            )
+        )
+    return parts
+
+
+def protection_section(impact: dict) -> list:
+    """§15 protection of the venue per family and the frontier of each changed market."""
+    parts = []
+    if impact.get("impact_note"):
+        parts.append(html.P(impact["impact_note"], className="warning"))
+    if impact.get("protection"):
+        parts += [
+            html.H2("Protection of the venue, per scenario family"),
+            c.table("impact-protection", protection_rows(impact), PROTECTION_TABLE),
+        ]
+    for fr in impact.get("frontier") or []:
+        parts.append(
+            c.chart(
+                f"impact-frontier-{fr['market']}",
+                hf.frontier_figure(fr),
+                [
+                    *(
+                        {"table": f"×{p['multiplier']:g}", "mm_usd": p["mm_usd"], "es_usd": p["es_usd"]}
+                        for p in fr["points"]
+                    ),
+                    {"table": "current", **fr["current"]},
+                    {"table": "proposed", **fr["proposed"]},
+                ],
+                ["table", "mm_usd", "es_usd"],
+            )
+        )
+    return parts
 
 
 def layout(proposal: str | None = None, **_kwargs):
@@ -176,6 +296,8 @@ def show_proposal(proposal_id):
                 ],
             )
         )
+    parts += cost_section(impact)
+    parts += protection_section(impact)
     sample = impact.get("newly_liquidatable_sample") or []
     if sample:
         parts.append(html.P(f"Newly liquidatable (first {len(sample)}): {', '.join(sample)}", className="small"))

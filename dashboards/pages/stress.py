@@ -1,5 +1,8 @@
-"""Stress and coverage: every standard scenario, shortfall vs shock, the historical
-distribution with VaR/ES, the cascade of the worst scenario and its ADL exposure."""
+"""Stress and coverage by scenario family (RISK_MODEL §9, §10): the headline tail (1-day
+paths), the shortfall distribution with VaR/ES of the 1-day and 3-day historical paths, the
+replay of the worst 1-day path (price, MM coverage and shortfall by step) with its share of
+interpolated steps, and — apart — the gap scenarios (every standard gap, shortfall vs
+shock, the gap distribution), the cascade of the worst gap and its ADL exposure."""
 
 from __future__ import annotations
 
@@ -24,16 +27,76 @@ TABLE = [
     ("ADL (USD)", "adl_usd"),
     ("Coverage", "coverage"),
 ]
+TAIL_TABLE = [
+    ("Family", "label"),
+    ("Scenarios", "scenarios"),
+    ("VaR (USD)", "var"),
+    ("ES (USD)", "es"),
+    ("Mean shortfall (USD)", "mean"),
+    ("Worst shortfall (USD)", "worst"),
+    ("Cover-2 (USD)", "cover2"),
+    ("Coverage at ES", "coverage"),
+    ("Interpolated steps", "interpolated"),
+]
+PATH_FAMILIES = (("path_1d", "1-day paths"), ("path_3d", "3-day paths"))
+
+
+def _family_sections(rows, tails, fund, alpha):
+    """One distribution chart per historical path family present (VaR/ES named by family)."""
+    charts = []
+    for fam, label in PATH_FAMILIES:
+        t = next((x for x in tails if x.get("family") == fam), None)
+        fam_rows = [r for r in rows if r["family"] == fam]
+        if t is None or not fam_rows:
+            continue
+        charts.append(
+            c.chart(
+                f"stress-tail-{fam.replace('_', '-')}",
+                hf.tail_figure(
+                    [r["shortfall_usd"] for r in fam_rows],
+                    var=t["var_usd"],
+                    es=t["es_usd"],
+                    insurance_fund=fund,
+                    alpha=alpha,
+                    label=label,
+                ),
+                fam_rows,
+                SCENARIO_COLUMNS,
+            )
+        )
+    return charts
+
+
+def _tail_rows(tails):
+    return [
+        {
+            "label": t.get("label", t["family"]),
+            "scenarios": t["scenarios"],
+            "var": formats.rounded_money(t["var_usd"]),
+            "es": formats.rounded_money(t["es_usd"]),
+            "mean": formats.rounded_money(t.get("mean_shortfall_usd", 0.0)),
+            "worst": formats.rounded_money(t.get("worst_shortfall_usd", 0.0)),
+            "cover2": formats.rounded_money(t["cover2_usd"]),
+            "coverage": c.ratio(t["coverage_at_es"]),
+            "interpolated": f"{t.get('mean_interpolated_share', 0.0):.0%}",
+        }
+        for t in tails
+    ]
 
 
 def layout(run: str | None = None, **_kwargs):
     """Scenarios, tail, cascade and ADL of a published run (``?run=``)."""
-    obj = selectors.published_run(run, with_json=("cascade", "adl"))
+    obj = selectors.published_run(run, with_json=("cascade", "adl", "tails", "replay"))
     if obj is None:
         return html.Div([html.H1("Stress and coverage"), c.no_run()])
     rows = [r.as_dict() for r in selectors.run_scenario_rows(obj)]
-    standard = [r for r in rows if r["kind"] != "historical"]
-    tail = [r for r in rows if r["in_tail"]]
+    gaps = [r for r in rows if r["family"] == "gap"]
+    standard = [r for r in gaps if r["kind"] != "historical"]
+    gap_tail = [r for r in gaps if r["in_tail"]] or gaps
+    tails = list(obj.tails or [])
+    gap_t = next((t for t in tails if t.get("family") == "gap"), None)
+    headline = (obj.tail or {}).get("population") or "gaps"
+    replay = obj.replay or {}
     fund = obj.insurance_fund_usd or 0.0
     alpha = obj.tail_alpha or 0.99
     table_rows = [
@@ -53,14 +116,41 @@ def layout(run: str | None = None, **_kwargs):
             c.run_header(obj),
             c.cards(
                 [
-                    c.card("stress-var", f"VaR {alpha:.1%}", c.usd(obj.var_usd), f"k = {obj.tail.get('k')}"),
-                    c.card("stress-es", f"ES {alpha:.1%}", c.usd(obj.es_usd)),
-                    c.card("stress-cover2", "Cover-2", c.usd(obj.cover2_usd)),
+                    c.card(
+                        "stress-var", f"VaR {alpha:.1%}, {headline}", c.usd(obj.var_usd), f"k = {obj.tail.get('k')}"
+                    ),
+                    c.card("stress-es", f"ES {alpha:.1%}, {headline}", c.usd(obj.es_usd)),
+                    c.card("stress-cover2", f"Cover-2, {headline}", c.usd(obj.cover2_usd)),
                     c.card("stress-fund", "Insurance fund", c.usd(fund)),
                     c.card("stress-coverage-es", "Coverage at ES", c.ratio(obj.coverage_at_es)),
                     c.card("stress-worst", "Worst scenario", str(obj.tail.get("worst_scenario") or "—")),
                 ]
             ),
+            html.H2("Tails by scenario family"),
+            c.table("stress-tails", _tail_rows(tails), TAIL_TABLE),
+            html.Div(_family_sections(rows, tails, fund, alpha), className="grid2"),
+            html.H2("Worst 1-day path, step by step"),
+            c.chart(
+                "stress-replay",
+                hf.path_replay_figure(replay) if replay else None,
+                [
+                    {"step": i + 1, "shortfall_usd": s, "mm_coverage": m}
+                    for i, (s, m) in enumerate(
+                        zip(replay.get("shortfall_by_step_usd", []), replay.get("mm_coverage", []), strict=False)
+                    )
+                ],
+                ["step", "shortfall_usd", "mm_coverage"],
+            )
+            if replay
+            else html.P("No 1-day historical paths in this run.", className="muted"),
+            html.P(
+                f"{replay.get('scenario')}: interpolated steps {replay.get('interpolated_share', 0.0):.0%}, "
+                f"shortfall {c.usd(replay.get('shortfall_usd'))}, most at step {replay.get('worst_step')}.",
+                id="replay-summary",
+            )
+            if replay
+            else None,
+            html.H2("Gap scenarios (T = 1)"),
             c.chart("stress-scenarios", hf.scenario_bars_figure(standard, fund), standard, SCENARIO_COLUMNS),
             html.Div(
                 [
@@ -73,19 +163,20 @@ def layout(run: str | None = None, **_kwargs):
                     c.chart(
                         "stress-tail",
                         hf.tail_figure(
-                            [r["shortfall_usd"] for r in tail],
-                            var=obj.var_usd or 0.0,
-                            es=obj.es_usd or 0.0,
+                            [r["shortfall_usd"] for r in gap_tail],
+                            var=(gap_t or {}).get("var_usd", obj.var_usd) or 0.0,
+                            es=(gap_t or {}).get("es_usd", obj.es_usd) or 0.0,
                             insurance_fund=fund,
                             alpha=alpha,
+                            label="Historical gaps",
                         ),
-                        tail,
+                        gap_tail,
                         SCENARIO_COLUMNS,
                     ),
                 ],
                 className="grid2",
             ),
-            html.H2("Cascade and ADL of the worst scenario"),
+            html.H2("Cascade and ADL of the worst gap scenario"),
             html.P(
                 f"{cascade.get('n_rounds', 0)} rounds, {c.count(cascade.get('liquidated_accounts'))} accounts"
                 f" liquidated, shortfall {c.usd(cascade.get('shortfall_usd'))}, ADL {c.usd(cascade.get('adl_usd'))}"
@@ -111,7 +202,7 @@ def layout(run: str | None = None, **_kwargs):
                 ],
                 className="grid2",
             ),
-            html.H2("Standard scenarios"),
+            html.H2("Standard gap scenarios"),
             c.table("stress-table", table_rows, TABLE),
         ]
     )

@@ -96,11 +96,13 @@ class HealthRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        """The ``riskgov.health/1`` document (``?accounts=0`` leaves out accounts/positions)."""
+        """The ``riskgov.health/1`` document (``?accounts=0`` leaves out accounts/positions;
+        ``?health=2`` gives ``riskgov.health/2``, the same keys plus families and tails)."""
         run = self._published()
         include = request.query_params.get("accounts", "1") not in ("0", "false", "no")
+        version = 2 if request.query_params.get("health", "1") in ("2", "riskgov.health/2") else 1
         response = StreamingHttpResponse(
-            health_json_chunks(run, include_accounts=include), content_type="application/json"
+            health_json_chunks(run, include_accounts=include, version=version), content_type="application/json"
         )
         response["Content-Disposition"] = f'attachment; filename="health-run-{run.pk}.json"'
         return response

@@ -282,6 +282,13 @@ RISKGOV_MODE = (
     else "full stack"
 )
 
+# === Health-run scenario families (RISK_MODEL §9, §10) =====================================
+# Historical path families of the standard scenario set, in days (1 = every 1-day window of
+# 24 hourly steps, family path_1d; 3 = every 3-day window of 72 steps, path_3d). The standard
+# set keeps both; a smaller set (e.g. "1") only for machines where the 3-day family is too slow
+# (or per run: `run_health --scenarios uniform,hist1,trend,path1`).
+RISKGOV_HEALTH_PATH_HORIZONS = env.list("RISKGOV_HEALTH_PATH_HORIZONS", cast=int, default=[1, 3])
+
 # === Health-run lifecycle (riskgov.health: runs that always end) ===========================
 # Accounts per chunk of a health run (API, scheduled, impact and `run_health` without
 # --chunk-accounts).

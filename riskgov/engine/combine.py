@@ -29,7 +29,15 @@ from riskgov.engine.stress import StressResult
 from riskgov.engine.totals import ProtocolTotals
 from riskgov.engine.types import F64, I64, EngineInputError
 
-__all__ = ["ChunkPartial", "chunk_partial", "combine_partials", "empty_partial", "merge_top2"]
+__all__ = [
+    "ChunkPartial",
+    "chunk_partial",
+    "combine_partials",
+    "combine_step_arrays",
+    "empty_partial",
+    "family_partial",
+    "merge_top2",
+]
 
 
 @dataclass(frozen=True)
@@ -236,3 +244,57 @@ def combine_partials(parts: Sequence[ChunkPartial], *, n_scenarios: int | None =
         top2_shortfall=top_v,
         top2_account=top_a,
     )
+
+
+def family_partial(stress: StressResult | object, *, first_account: int) -> ChunkPartial:
+    """The per-scenario partial of one scenario family on an account range (§9, §10).
+
+    ``stress`` is a ``stress.StressResult`` or a ``path_stress.PathStressResult`` (the same
+    per-scenario attributes); the venue totals of the returned partial are zero (they are
+    carried once, by the range's main partial), so families combine with
+    ``combine_partials`` exactly like the main partial and are never pooled.
+
+    Raises:
+        EngineInputError: ``first_account < 0``.
+    """
+    if first_account < 0:
+        raise EngineInputError(f"first_account must be >= 0, got {first_account}")
+    top2_acc = np.asarray(stress.top2_account, dtype=np.int64)  # type: ignore[attr-defined]
+    return ChunkPartial(
+        first_account=int(first_account),
+        n_accounts=0,
+        n_positions=0,
+        equity=0.0,
+        initial_margin=0.0,
+        maintenance_margin=0.0,
+        liquidatable_accounts=0,
+        bankrupt_accounts=0,
+        shortfall=0.0,
+        limit_breaches=0,
+        scenario_liquidated=np.asarray(stress.n_liquidated, dtype=np.int64).copy(),  # type: ignore[attr-defined]
+        scenario_bankrupt=np.asarray(stress.n_bankrupt, dtype=np.int64).copy(),  # type: ignore[attr-defined]
+        scenario_shortfall=np.asarray(stress.shortfall, dtype=np.float64).copy(),  # type: ignore[attr-defined]
+        scenario_penalties=np.asarray(stress.penalties, dtype=np.float64).copy(),  # type: ignore[attr-defined]
+        top2_shortfall=np.asarray(stress.top2_shortfall, dtype=np.float64).reshape(-1, 2).copy(),  # type: ignore[attr-defined]
+        top2_account=np.where(top2_acc >= 0, top2_acc + first_account, -1).reshape(-1, 2),
+    )
+
+
+def combine_step_arrays(first_accounts: Sequence[int], arrays: Sequence[npt.ArrayLike]) -> F64:
+    """Sum per-chunk ``(S, T)`` shortfall-by-step arrays in account order (exact, §1).
+
+    The arrays are added in ``first_accounts`` order whatever order they come in, from
+    zeros, as ``combine_partials`` sums money.
+
+    Raises:
+        EngineInputError: no arrays, lengths differ, shapes differ or duplicate starts.
+    """
+    if not arrays or len(arrays) != len(first_accounts):
+        raise EngineInputError("combine_step_arrays needs one array per chunk start")
+    if len(set(first_accounts)) != len(first_accounts):
+        raise EngineInputError("two arrays start at the same account")
+    order = sorted(range(len(arrays)), key=lambda i: first_accounts[i])
+    mats = [np.asarray(arrays[i], dtype=np.float64) for i in order]
+    if any(m.shape != mats[0].shape for m in mats):
+        raise EngineInputError("step arrays have different shapes")
+    return _sum_arrays(mats, np.float64)

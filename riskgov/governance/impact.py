@@ -27,7 +27,8 @@ def _summary(run: Any) -> dict[str, Any]:
 
 def impact_document(*, current: Any, proposed: Any) -> dict[str, Any]:
     """The frozen impact: totals and tail of both runs, deltas, newly liquidatable accounts,
-    and every non-historical scenario (uniform shocks, named crash days) side by side.
+    every standard gap and trend scenario (uniform shocks, named crash days, trends) side by
+    side, and the §15 ``cost``, ``protection`` per family and ``frontier`` per changed market.
 
     ``current`` may be ``None`` (no published run of the active parameters on that
     snapshot): then only the proposed figures are given, and the document says so.
@@ -52,9 +53,24 @@ def impact_document(*, current: Any, proposed: Any) -> dict[str, Any]:
         delta_initial_margin_usd=cmp.delta_initial_margin_usd,
         delta_maintenance_margin_usd=cmp.delta_maintenance_margin_usd,
         delta_shortfall_usd=cmp.delta_shortfall_usd,
-        scenarios=[row for row in cmp.scenarios if row["kind"] != "historical"],
+        scenarios=[row for row in cmp.scenarios if row["kind"] not in ("historical", "path")],
     )
+    doc.update(_section_15(proposed))
     return doc
+
+
+def _section_15(run: Any) -> dict[str, Any]:
+    """RISK_MODEL §15 on the proposal's impact run: ``cost``, ``protection`` per family and
+    ``frontier`` per changed market (``health.services.impact_sections``), proposed minus
+    the active set; a comparison that cannot be made is stated in ``impact_note``."""
+    from riskgov.core.exceptions import DomainError
+    from riskgov.health.services import impact_sections
+
+    try:
+        sections = impact_sections(run=run)
+    except (DomainError, Conflict) as exc:
+        return {"impact_note": f"§15 comparison not available: {exc.message}"}
+    return {k: sections[k] for k in ("changed_markets", "cost", "protection", "frontier")}
 
 
 def proposal_impact_collect(*, proposal_id: int, revision: int, run_id: int) -> str:

@@ -1,8 +1,12 @@
-"""``riskgov.health/1`` writer (FORMATS.md "Health run output"), streamed.
+"""``riskgov.health/2`` writer (FORMATS.md "Health run output"), streamed.
 
-Keys and their order are exactly FORMATS.md's: ``format, snapshot, parameters, totals,
-accounts, positions, scenarios, tail``, then ``recommendations`` (``riskgov.health/2``: per
-market and bracket, :func:`recommendation_rows`); ``accounts``/``positions`` are left out when
+Keys and their order: ``riskgov.health/1``'s (``format, snapshot, parameters, totals,
+accounts, positions, scenarios, tail``) then ``tails`` (one object per scenario family,
+§10), ``recommendations`` (per market and bracket, :func:`recommendation_rows`) and, for a
+what-if run compared with the active set, ``impact`` (§15). Every scenario row adds
+``family``, ``steps``, ``step_minutes``, ``interpolated_share`` and ``worst_step``; ``tail``
+equals the headline family's entry of ``tails`` (``path_1d`` when there are path
+scenarios). ``format=1`` writes the old ``riskgov.health/1`` document; ``accounts``/``positions`` are left out when
 ``include_accounts=False`` (very large runs), the other keys never are. ``null`` stands for
 "none" (no liquidation/bankruptcy price) and for infinity in ratios. Accounts are in
 snapshot order (``idx``), positions by account then position id, scenarios in run order.
@@ -22,7 +26,10 @@ from riskgov.health.models import AccountResult, HealthRun, PositionResult
 from riskgov.health.selectors import run_scenarios, run_tail, run_totals
 from riskgov.health.services import results_file
 
-FORMAT = "riskgov.health/1"
+FORMAT = "riskgov.health/2"
+FORMAT_1 = "riskgov.health/1"
+#: the keys of one ``tails`` entry (FORMATS.md ``riskgov.health/2``)
+TAIL_KEYS = ("family", "alpha", "scenarios", "var_usd", "es_usd", "cover2_usd", "coverage_at_es")
 _BATCH = 20_000
 
 
@@ -146,8 +153,17 @@ def _array(name: str, items: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "]"
 
 
-def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iterator[str]:
-    """The ``riskgov.health/1`` document of a published run, as text pieces.
+def run_tails(run: HealthRun) -> list[dict[str, Any]]:
+    """The ``tails`` list of a run (FORMATS.md keys only), one entry per family; a run
+    published before families has one ``gap`` entry equal to its ``tail``."""
+    stored = list(run.tails or [])
+    if not stored:
+        return [{"family": "gap", **run_tail(run)}]
+    return [{k: t.get(k) for k in TAIL_KEYS} for t in stored]
+
+
+def health_json_chunks(run: HealthRun, *, include_accounts: bool = True, version: int = 2) -> Iterator[str]:
+    """The ``riskgov.health/2`` (or ``/1``) document of a published run, as text pieces.
 
     Raises:
         ValueError: the run is not published.
@@ -156,7 +172,7 @@ def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iter
         raise ValueError(f"health run {run.pk} is not published")
     snap = run.snapshot
     head = {
-        "format": FORMAT,
+        "format": FORMAT if version == 2 else FORMAT_1,
         "snapshot": {"venue": snap.venue, "taken_at": _iso(snap.taken_at)},
         "parameters": {"name": run.parameters_name, "version": run.parameters_version},
         "totals": run_totals(run),
@@ -175,12 +191,30 @@ def health_json_chunks(run: HealthRun, *, include_accounts: bool = True) -> Iter
             "insurance_fund_after_usd": r.insurance_fund_after_usd,
             "adl_usd": r.adl_usd,
             "coverage_ratio": r.coverage_ratio,
+            **(
+                {
+                    "family": r.family,
+                    "steps": r.steps,
+                    "step_minutes": r.step_minutes,
+                    "interpolated_share": r.interpolated_share,
+                    "worst_step": r.worst_step,
+                }
+                if version == 2
+                else {}
+            ),
         }
         for r in run_scenarios(run=run).iterator(chunk_size=_BATCH)
     )
     yield from _array("scenarios", scenarios)
+    if version != 2:
+        yield ', "tail": ' + _dumps(run_tail(run)) + "}\n"
+        return
     yield ', "tail": ' + _dumps(run_tail(run))
-    yield ', "recommendations": ' + _dumps(recommendation_rows(run.recommendations or [])) + "}\n"
+    yield ', "tails": ' + _dumps(run_tails(run))
+    yield ', "recommendations": ' + _dumps(recommendation_rows(run.recommendations or []))
+    if run.impact:
+        yield ', "impact": ' + _dumps(run.impact)
+    yield "}\n"
 
 
 #: Keys of one ``recommendations`` row of ``riskgov.health/2`` (FORMATS.md), in order.
@@ -261,12 +295,12 @@ def recommendation_rows(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True) -> None:
-    """Write the run's ``riskgov.health/1`` document to an open text file."""
-    for piece in health_json_chunks(run, include_accounts=include_accounts):
+def write_health_json(run: HealthRun, fp: TextIO, *, include_accounts: bool = True, version: int = 2) -> None:
+    """Write the run's ``riskgov.health/2`` (or ``/1``) document to an open text file."""
+    for piece in health_json_chunks(run, include_accounts=include_accounts, version=version):
         fp.write(piece)
 
 
-def health_document(run: HealthRun, *, include_accounts: bool = True) -> dict[str, Any]:
+def health_document(run: HealthRun, *, include_accounts: bool = True, version: int = 2) -> dict[str, Any]:
     """The document as a dict (small runs, tests)."""
-    return json.loads("".join(health_json_chunks(run, include_accounts=include_accounts)))
+    return json.loads("".join(health_json_chunks(run, include_accounts=include_accounts, version=version)))

@@ -99,6 +99,23 @@ class HealthRun(models.Model):
     coverage_at_es = models.FloatField(null=True, blank=True, help_text="IF/ES; NULL = infinity")
     tail = models.JSONField(default=dict, blank=True, help_text="k, population, Cover-2 coverage, …")
 
+    tails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="§10 tails per scenario family: [{family, label, alpha, scenarios, k, var_usd, es_usd, "
+        "mean_shortfall_usd, worst_shortfall_usd, cover2_usd, coverage_at_es, …}]",
+    )
+    replay = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="§9/§11 replay of the worst 1-day path: per step prices, MM coverage, shortfall",
+    )
+    impact = models.JSONField(default=dict, blank=True, help_text="§15 comparison of a what-if run with the active set")
+    parameters_document = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="what-if run: the riskgov.parameters/1 document overlaid on the active set (nothing activated)",
+    )
     cascade = models.JSONField(default=dict, blank=True, help_text="§11 rounds of the worst scenario")
     adl = models.JSONField(default=dict, blank=True, help_text="§8 ADL attribution of the worst scenario")
     recommendations = models.JSONField(default=list, blank=True, help_text="§12 per market, h = 1 and 3 days")
@@ -145,6 +162,10 @@ class RunScenarioSet(models.Model):
     shocks = models.JSONField()
     sha256 = models.CharField(max_length=64)
     meta = models.JSONField(default=dict, blank=True)
+    families = models.JSONField(
+        default=list, blank=True, help_text="path families: label, kind, steps, names, starts, interpolated shares"
+    )
+    paths = models.BinaryField(default=b"", blank=True, help_text="compressed .npz of the path families' shocks")
 
     def __str__(self) -> str:
         return f"scenarios of run {self.run_id}"
@@ -264,6 +285,11 @@ class ScenarioResult(models.Model):
     coverage_ratio = models.FloatField(null=True, blank=True)
     top2_shortfall_usd = models.FloatField(default=0.0, help_text="sum of the two largest account shortfalls")
     shock = models.FloatField(null=True, blank=True, help_text="uniform scenarios: the relative price shock (fraction)")
+    family = models.CharField(max_length=16, default="gap", help_text="gap, trend, path_1d, path_3d")
+    steps = models.PositiveIntegerField(default=1)
+    step_minutes = models.PositiveIntegerField(default=1440)
+    interpolated_share = models.FloatField(default=0.0, help_text="share of interpolated (step, asset) prices")
+    worst_step = models.PositiveIntegerField(default=0, help_text="1-based step with the most shortfall (0: none)")
 
     class Meta:
         ordering = ["run", "idx"]

@@ -66,7 +66,9 @@ class RunTail(_Dict):
 @dataclass(frozen=True)
 class ScenarioRow(_Dict):
     """One stored scenario result (``ScenarioResult``), §8–§10; ``shock`` is the relative
-    price shock (fraction) of uniform scenarios, else ``None``."""
+    price shock (fraction) of uniform scenarios, else ``None``; ``family`` (``gap``,
+    ``trend``, ``path_1d``, ``path_3d``), ``steps`` × ``step_minutes``, the share of
+    interpolated prices and the 1-based step with the most shortfall (0: none)."""
 
     idx: int
     name: str
@@ -83,6 +85,11 @@ class ScenarioRow(_Dict):
     coverage_ratio: float | None
     top2_shortfall_usd: float
     shock: float | None
+    family: str = "gap"
+    steps: int = 1
+    step_minutes: int = 1440
+    interpolated_share: float = 0.0
+    worst_step: int = 0
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,16 @@ STALE_AFTER_HOURS = 26.0
 MAX_PRICE_AGE_HOURS = 48.0
 
 #: the heavy JSON columns, deferred in lists
-_HEAVY = ("cascade", "adl", "recommendations", "scenario_spec", "distributions")
+_HEAVY = (
+    "cascade",
+    "adl",
+    "recommendations",
+    "scenario_spec",
+    "distributions",
+    "replay",
+    "impact",
+    "parameters_document",
+)
 
 
 def published_runs(*, kinds: tuple[str, ...] | None = (RunKind.SCHEDULED, RunKind.MANUAL)) -> QuerySet[HealthRun]:

@@ -42,6 +42,7 @@ def engine_parameters(
     *,
     overrides: Iterable[MarketParameterVersion | AssetParameterVersion] = (),
     markets: Iterable[str] | None = None,
+    document: dict | None = None,
 ) -> EngineParameters:
     """The active set (every market with an active version), overlaid with ``overrides``.
 
@@ -49,6 +50,10 @@ def engine_parameters(
         overrides: draft (or any) versions that replace the active version of their
             market/asset, e.g. a proposal's drafts for an impact run.
         markets: restrict to these market symbols (default: all active).
+        document: a validated ``riskgov.parameters/1`` document (a what-if run): the markets
+            and assets it names replace the active ones (the rest stay active); nothing is
+            stored or activated. ``market_versions``/``asset_versions`` still list the active
+            versions the document is overlaid on (the document is recorded beside them).
 
     Raises:
         DomainError: no active parameters, or the set is invalid for the engine (the
@@ -76,8 +81,28 @@ def engine_parameters(
         )
         for s in asset_symbols
     ]
-    market_specs = []
-    for symbol in sorted(by_market):
+    doc_markets = {m["symbol"]: m for m in (document or {}).get("markets", [])}
+    doc_assets = {a["symbol"]: a for a in (document or {}).get("assets", [])}
+    for m in doc_markets.values():
+        needed.add(m["base_asset"])
+    asset_symbols = sorted(set(asset_symbols) | needed | set(doc_assets))
+    asset_specs = [
+        AssetSpec(
+            symbol=s,
+            haircut=float(doc_assets[s]["haircut"]) if s in doc_assets else spec.haircut,
+            stable=bool(doc_assets[s].get("stable", spec.stable)) if s in doc_assets else spec.stable,
+        )
+        for s in asset_symbols
+        for spec in [
+            AssetSpec(
+                symbol=s,
+                haircut=float(by_asset[s].haircut) if s in by_asset else 0.0,
+                stable=bool(assets[s].stable) if s in assets else False,
+            )
+        ]
+    ]
+    market_specs = [_document_market(m) for m in doc_markets.values()]
+    for symbol in sorted(set(by_market) - set(doc_markets)):
         v = by_market[symbol]
         rows = list(v.brackets.all())
         market_specs.append(
@@ -96,6 +121,7 @@ def engine_parameters(
                 else float(v.max_position_notional_usd),
             )
         )
+    market_specs.sort(key=lambda m: m.symbol)
     try:
         params = build_parameter_set(assets=asset_specs, markets=market_specs)
     except ValueError as exc:
@@ -105,6 +131,24 @@ def engine_parameters(
         market_versions={s: v.pk for s, v in by_market.items()},
         asset_versions={s: v.pk for s, v in by_asset.items()},
         horizons={s: float(v.liquidation_horizon_minutes) for s, v in by_market.items()},
+    )
+
+
+def _document_market(m: dict) -> MarketSpec:
+    """A ``riskgov.parameters/1`` market (decimal strings) as an engine ``MarketSpec``."""
+    rows = m["brackets"]
+    cap = m.get("max_position_notional_usd")
+    return MarketSpec(
+        symbol=m["symbol"],
+        base_asset=m["base_asset"],
+        floors=[float(b["notional_floor"]) for b in rows],
+        imf=[float(b["initial_margin_fraction"]) for b in rows],
+        mmf=[float(b["maintenance_margin_fraction"]) for b in rows],
+        liquidation_penalty=float(m.get("liquidation_penalty", 0)),
+        depth_usd_per_1pct=float(m.get("depth_usd_per_1pct", "inf")),
+        oi_cap_lower=float(m.get("oi_cap_lower_usd") or 0),
+        oi_cap_upper=float(m.get("oi_cap_upper_usd") or 0),
+        max_position_notional=None if cap is None else float(cap),
     )
 
 
@@ -125,23 +169,7 @@ def engine_parameters_from_document(document: dict) -> ParameterSet:
     ]
     known = {a.symbol for a in assets}
     assets += [AssetSpec(symbol=s) for s in sorted({m["base_asset"] for m in document["markets"]} - known)]
-    markets = [
-        MarketSpec(
-            symbol=m["symbol"],
-            base_asset=m["base_asset"],
-            floors=[float(b["notional_floor"]) for b in m["brackets"]],
-            imf=[float(b["initial_margin_fraction"]) for b in m["brackets"]],
-            mmf=[float(b["maintenance_margin_fraction"]) for b in m["brackets"]],
-            liquidation_penalty=float(m.get("liquidation_penalty", 0)),
-            depth_usd_per_1pct=float(m.get("depth_usd_per_1pct", "inf")),
-            oi_cap_lower=float(m.get("oi_cap_lower_usd", 0)),
-            oi_cap_upper=float(m.get("oi_cap_upper_usd", 0)),
-            max_position_notional=None
-            if m.get("max_position_notional_usd") is None
-            else float(m["max_position_notional_usd"]),
-        )
-        for m in sorted(document["markets"], key=lambda m: m["symbol"])
-    ]
+    markets = [_document_market(m) for m in sorted(document["markets"], key=lambda m: m["symbol"])]
     try:
         return build_parameter_set(assets=assets, markets=markets)
     except ValueError as exc:

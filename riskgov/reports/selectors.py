@@ -212,10 +212,11 @@ def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[AccountRisk
 
 
 def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> StressTables:
-    """Every standard scenario (uniform, named crash days, per-asset), the worst regular
-    historical windows and their count."""
+    """Every standard gap scenario (uniform, named crash days, per-asset), the worst regular
+    historical gap windows and their count (the gap family; path families are reported by
+    their tails)."""
     fields = ScenarioSummary.names()
-    scen = run_scenarios(run=run)
+    scen = run_scenarios(run=run).filter(family="gap")
     hist = scen.filter(kind="historical", in_tail=True)  # the regular windows (crash days are not in the tail)
     return StressTables(
         standard=tuple(

@@ -87,14 +87,34 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
     page = render("/stress", users[VIEWER])
     assert find(page, "stress-var").children == usd(run.var_usd)
     assert find(page, "stress-es").children == usd(run.es_usd)
-    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    standard = list(ScenarioResult.objects.filter(run=run, family="gap").exclude(kind="historical").order_by("idx"))
     bars = find(page, "stress-scenarios").figure
     assert list(bars.data[0].x) == [s.name for s in standard]
     assert list(bars.data[0].y) == [s.shortfall_usd for s in standard]
     shock = find(page, "stress-shock").figure
     assert list(shock.data[0].x) == sorted(shock.data[0].x) and len(shock.data[0].x) == 10
     tail = find(page, "stress-tail").figure
-    assert len(tail.data[0].x) == run.tail_scenarios
+    gap_tail = next(t for t in run.tails if t["family"] == "gap")
+    assert len(tail.data[0].x) == gap_tail["scenarios"]
+    # by family (§10): 1-day and 3-day path distributions, VaR/ES named with the headline family
+    one_day = find(page, "stress-tail-path-1d").figure
+    assert (
+        len(one_day.data[0].x) == run.tail_scenarios == ScenarioResult.objects.filter(run=run, family="path_1d").count()
+    )
+    assert "1-day paths" in one_day.layout.title.text
+    assert (
+        len(find(page, "stress-tail-path-3d").figure.data[0].x)
+        == ScenarioResult.objects.filter(run=run, family="path_3d").count()
+    )
+    assert [r["label"] for r in find(page, "stress-tails").data] == [
+        "gaps",
+        "1-day trends",
+        "1-day paths",
+        "3-day paths",
+    ]
+    replay = find(page, "stress-replay").figure
+    assert len(replay.data[0].x) == 24 and list(replay.data[0].y) == run.replay["shortfall_by_step_usd"]
+    assert "interpolated steps" in find(page, "replay-summary").children
     cascade = find(page, "stress-cascade").figure
     assert len(cascade.data[0].x) == run.cascade["n_rounds"]
     assert find(page, "stress-table").data[0]["name"] == standard[0].name
@@ -202,6 +222,19 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     assert cov[0]["proposed_coverage"] == (
         "∞" if first["proposed_coverage_ratio"] is None else f"{first['proposed_coverage_ratio'] * 100:,.1f} %"
     )
+    # §15 both sides: cost, protection per family, the frontier with current and proposed marked
+    assert impact["changed_markets"] == ["BTC-PERP"]
+    assert find(body, "impact-cost-mm").children == usd(impact["cost"]["delta_maintenance_margin_usd"])
+    assert impact["cost"]["delta_maintenance_margin_usd"] > 0 and impact["cost"]["no_longer_liquidatable_accounts"] == 0
+    prot = find(body, "impact-protection").data
+    assert [r["family"] for r in prot] == ["gaps", "1-day trends", "1-day paths", "3-day paths"]
+    assert {q["family"] for q in impact["protection"]} == {"gap", "trend", "path_1d", "path_3d"}
+    (fr,) = impact["frontier"]
+    assert fr["market"] == "BTC-PERP" and len(fr["points"]) == 7
+    chart = find(body, "impact-frontier-BTC-PERP").figure
+    assert [t.name for t in chart.data] == ["bracket table × multiplier", "current", "proposed"]
+    assert list(chart.data[0].x) == [q["mm_usd"] for q in fr["points"]]
+    assert (chart.data[2].x[0], chart.data[2].y[0]) == (fr["proposed"]["mm_usd"], fr["proposed"]["es_usd"])
     assert "No such proposal" in text(render_callback(show, users[VIEWER], 10**9))
 
 

@@ -73,10 +73,12 @@ def test_every_dashboard_page_as_each_role(live_app, browser_page, health_run, i
 
     # Stress and coverage
     page.goto(f"{base}/dash/stress")
-    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    standard = list(ScenarioResult.objects.filter(run=run, family="gap").exclude(kind="historical").order_by("idx"))
     assert plotted(page, "stress-scenarios") == [s.shortfall_usd for s in standard]
     assert page.text_content("#stress-es") == usd(run.es_usd)
-    assert len(plotted(page, "stress-tail", axis="x")) == run.tail_scenarios
+    gap_tail = next(t for t in run.tails if t["family"] == "gap")  # the gap distribution, apart
+    assert len(plotted(page, "stress-tail", axis="x")) == gap_tail["scenarios"]
+    assert len(plotted(page, "stress-tail-path-1d", axis="x")) == run.tail_scenarios  # headline: 1-day paths
     plotted(page, "stress-cascade")
     screenshot(page, f"dash-stress-{role}")
 
@@ -115,7 +117,7 @@ def test_chart_data_downloads_as_csv(live_app, browser_page, health_run):
     with page.expect_download() as download:
         page.locator(".chart:has(#stress-scenarios) button.csv").click()
     lines = download.value.path().read_text().splitlines()
-    assert lines[0].startswith("idx,name,kind,") and lines[0].endswith(",shock")
-    standard = list(ScenarioResult.objects.filter(run=run).exclude(kind="historical").order_by("idx"))
+    assert lines[0].startswith("idx,name,kind,") and lines[0].endswith(",worst_step")
+    standard = list(ScenarioResult.objects.filter(run=run, family="gap").exclude(kind="historical").order_by("idx"))
     assert len(lines) == 1 + len(standard)
     assert lines[1].split(",")[1] == standard[0].name

@@ -73,25 +73,39 @@ SCENARIO = [
     "coverage_ratio",
 ]
 TAIL = ["alpha", "scenarios", "var_usd", "es_usd", "cover2_usd", "coverage_at_es"]
+SCENARIO_2 = [*SCENARIO, "family", "steps", "step_minutes", "interpolated_share", "worst_step"]
+TAILS = ["family", *TAIL]
 
 
 def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     out = tmp_path / "h.json"
     call_command("run_health", "--output-json", str(out), "--chunk-accounts", "5")
     doc = json.loads(out.read_text())
-    assert list(doc) == TOP
-    assert doc["format"] == "riskgov.health/1"
+    assert list(doc) == [*TOP, "tails", "recommendations"]
+    assert doc["format"] == "riskgov.health/2"
     assert list(doc["snapshot"]) == ["venue", "taken_at"] and doc["snapshot"]["taken_at"] == "2020-04-16T00:00:00Z"
     assert list(doc["parameters"]) == ["name", "version"]
     assert list(doc["totals"]) == TOTALS and doc["totals"]["accounts"] == 21
     assert all(list(a) == ACCOUNT for a in doc["accounts"]) and len(doc["accounts"]) == 21
     assert all(list(p) == POSITION for p in doc["positions"]) and doc["positions"]
-    assert all(list(s) == SCENARIO for s in doc["scenarios"])
+    assert all(list(s) == SCENARIO_2 for s in doc["scenarios"])
     assert list(doc["tail"]) == TAIL
     assert doc["recommendations"] and all(list(r) == RECOMMENDATION for r in doc["recommendations"])
     btc = [r for r in doc["recommendations"] if r["market"] == "BTC-PERP"]
     assert [r["bracket"] for r in btc] == list(range(1, len(btc) + 1))
     assert {r["horizon_minutes"] for r in btc} == {5.0} and btc[0]["verdict"].startswith("BTC-PERP: at a 5 min")
+    assert all(list(t) == TAILS for t in doc["tails"])
+    families = {s["family"] for s in doc["scenarios"]}
+    assert families == {"gap", "trend", "path_1d", "path_3d"}
+    assert [t["family"] for t in doc["tails"]] == ["gap", "trend", "path_1d", "path_3d"]
+    head = next(t for t in doc["tails"] if t["family"] == "path_1d")
+    assert doc["tail"] == {k: head[k] for k in TAIL}  # the headline family
+    for s in doc["scenarios"]:
+        assert s["steps"] == {"gap": 1, "trend": 24, "path_1d": 24, "path_3d": 72}[s["family"]]
+        assert 0.0 <= s["interpolated_share"] <= 1.0 and 0 <= s["worst_step"] <= s["steps"]
+        assert (s["worst_step"] > 0) == (s["shortfall_usd"] > 0)
+    assert {s["step_minutes"] for s in doc["scenarios"] if s["family"] != "gap"} == {60}
+    assert all(s["steps"] == 1 for s in doc["scenarios"] if s["kind"] == "uniform")
     # null = infinity / none; never NaN or Infinity in the file
     assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
     assert any(a["margin_ratio"] is None for a in doc["accounts"] if a["equity_usd"] <= 0)
@@ -102,8 +116,17 @@ def test_run_health_writes_exactly_the_format(venue, tmp_path, capsys):
     out2 = tmp_path / "small.json"
     call_command("run_health", "--output-json", str(out2), "--no-accounts", "--scenarios", "uniform")
     small = json.loads(out2.read_text())
-    assert list(small) == ["format", "snapshot", "parameters", "totals", "scenarios", "tail", "recommendations"]
-    assert len(small["scenarios"]) == 10
+    assert list(small) == [
+        "format",
+        "snapshot",
+        "parameters",
+        "totals",
+        "scenarios",
+        "tail",
+        "tails",
+        "recommendations",
+    ]
+    assert len(small["scenarios"]) == 10 and [t["family"] for t in small["tails"]] == ["gap"]
 
 
 def test_run_health_refuses_bad_input(venue):
@@ -137,7 +160,11 @@ def test_api_roles_progress_results_accounts_export(venue, api, users, django_ca
     assert finite == sorted(finite, reverse=True) and ratios.index(finite[0]) == len(ratios) - len(finite)
     exp = api.get(f"/api/v1/health-runs/{run_id}/export/")
     doc = json.loads(b"".join(exp.streaming_content))
-    assert list(doc) == TOP
+    assert list(doc) == TOP and doc["format"] == "riskgov.health/1"  # health/1 readers keep working
+    assert all(list(s) == SCENARIO for s in doc["scenarios"])
+    exp2 = api.get(f"/api/v1/health-runs/{run_id}/export/?health=2&accounts=0")
+    doc2 = json.loads(b"".join(exp2.streaming_content))
+    assert doc2["format"] == "riskgov.health/2" and list(doc2)[-2:] == ["tails", "recommendations"]
     # viewers see published runs
     api.force_authenticate(users[VIEWER])
     listed = api.get("/api/v1/health-runs/").json()

@@ -17,7 +17,12 @@ def test_submitted_proposal_gets_its_impact_frozen(health_run, impact_proposal):
     assert impact["proposed"]["run"] != current.pk
     assert impact["delta_maintenance_margin_usd"] > 0 and impact["delta_initial_margin_usd"] > 0
     assert impact["newly_liquidatable_accounts"] >= 0
-    assert impact["scenarios"] and {s["kind"] for s in impact["scenarios"]} <= {"uniform", "crash", "per_asset"}
+    assert impact["scenarios"] and {s["kind"] for s in impact["scenarios"]} <= {
+        "uniform",
+        "crash",
+        "per_asset",
+        "trend",
+    }
     assert (
         impact["proposed"]["totals"]["maintenance_margin_usd"] > impact["current"]["totals"]["maintenance_margin_usd"]
     )

@@ -64,7 +64,7 @@ def test_stored_results_equal_the_engine_on_the_same_arrays(venue, django_captur
 
     scenarios, in_tail = scenarios_from_store(run.scenario_set)
     ref = run_scenarios(ep.params, full.state, scenarios)
-    stored = list(ScenarioResult.objects.filter(run=run).order_by("idx"))
+    stored = list(ScenarioResult.objects.filter(run=run, family="gap").order_by("idx"))
     assert [s.name for s in stored] == list(ref.names)
     assert [s.liquidatable_accounts for s in stored] == ref.n_liquidated.tolist()
     assert [s.bankrupt_accounts for s in stored] == ref.n_bankrupt.tolist()
@@ -73,14 +73,20 @@ def test_stored_results_equal_the_engine_on_the_same_arrays(venue, django_captur
     np.testing.assert_allclose([s.insurance_fund_after_usd for s in stored], ref.insurance_fund_after, rtol=REL)
     cov = np.array([np.inf if s.coverage_ratio is None else s.coverage_ratio for s in stored])
     np.testing.assert_allclose(cov, ref.coverage, rtol=REL)
-    assert run.cover2_usd == pytest.approx(ref.cover2, rel=REL)
+    gap_tail = next(t for t in run.tails if t["family"] == "gap")
+    assert gap_tail["cover2_usd"] == pytest.approx(ref.cover2, rel=REL)
     assert ref.shortfall.max() > 0  # the scenarios do bite
     # the standard set: 10 uniform, 1-day and 3-day windows, Black Thursday present in the data
     kinds = [s.kind for s in stored]
     assert kinds.count("uniform") == 10
     assert any(s.name.startswith(CRASH_DAYS[0][0]) for s in stored)
     assert run.scenario_set.meta["crash_days_absent"] == [n for n, _, _ in CRASH_DAYS[1:]]
-    assert run.tail_scenarios == int(in_tail.sum()) == 45 + 43
+    assert gap_tail["scenarios"] == int(in_tail.sum()) == 45 + 43
+    # §10: tails per family, the headline the 1-day historical paths
+    assert [t["family"] for t in run.tails] == ["gap", "trend", "path_1d", "path_3d"]
+    head = run.tails[2]
+    assert run.tail_scenarios == head["scenarios"] == ScenarioResult.objects.filter(run=run, family="path_1d").count()
+    assert (run.var_usd, run.es_usd) == (head["var_usd"], head["es_usd"]) and run.tail["population"] == "1-day paths"
     assert run.var_usd <= run.es_usd
     assert run.cascade["scenario"] == ref.names[ref.worst_scenario]
     assert {r["market"] for r in run.recommendations} == {"BTC-PERP", "ETH-PERP"}
@@ -141,7 +147,8 @@ def test_chunk_twice_leaves_the_same_rows(venue):
     health_run_finalize(run_id=run.pk)  # idempotent
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
-    assert ScenarioResult.objects.filter(run=run).count() == run.scenario_set.shocks.__len__() // 3
+    n_paths = sum(f["n"] for f in run.scenario_set.families)
+    assert ScenarioResult.objects.filter(run=run).count() == run.scenario_set.shocks.__len__() // 3 + n_paths
 
 
 def test_failed_run_is_invisible_and_cleaned(venue, django_capture_on_commit_callbacks, monkeypatch):

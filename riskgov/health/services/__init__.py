@@ -22,6 +22,12 @@ atomically.
 Every run ends (``lifecycle``): chunks and finalize beat a heartbeat while they work, the run
 has a deadline, and the sweep (``health_runs_sweep``, beat) sends lost work again or fails
 the run with its reason.
+
+Path families (``families``): every chunk also runs the path stress (``engine.path_stress``)
+per trend/historical-path family and stores per-family partials; finalize combines them
+exactly, stores a tail per family (never pooled, §10; the headline the 1-day paths) and the
+replay of the worst 1-day path. What-if runs and proposal impacts compare with the active
+set by ``whatif.impact_sections`` (RISK_MODEL §15).
 """
 
 from riskgov.health.services._base import code_version
@@ -35,11 +41,13 @@ from riskgov.health.services.runs import (
     health_run_scheduled,
     health_run_start,
 )
+from riskgov.health.services.whatif import health_run_compare_active, impact_sections
 
 __all__ = [
     "code_version",
     "health_chunk_compute",
     "health_impact_run",
+    "health_run_compare_active",
     "health_run_create",
     "health_run_fail",
     "health_run_finalize",
@@ -47,4 +55,5 @@ __all__ = [
     "health_run_scheduled",
     "health_run_start",
     "health_runs_sweep",
+    "impact_sections",
 ]

@@ -97,7 +97,7 @@ def _run_parameters(run: HealthRun) -> EngineParameters:
     """
     mv = MarketParameterVersion.objects.filter(pk__in=list(run.market_versions.values()))
     av = AssetParameterVersion.objects.filter(pk__in=list(run.asset_versions.values()))
-    ep = engine_parameters(overrides=[*mv, *av])
+    ep = engine_parameters(overrides=[*mv, *av], document=run.parameters_document or None)
     if ep.market_versions != run.market_versions or ep.asset_versions != run.asset_versions:
         raise Conflict("the parameter set changed while the run was in progress; start a new run")
     return ep

@@ -20,6 +20,7 @@ stored — nowhere else recomputes a ratio.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -88,16 +89,17 @@ def partial_from_json(data: dict[str, Any], *, first_account: int) -> ChunkParti
     for key, (attr, dtype) in _ARRAY_KEYS.items():
         fields[attr] = np.asarray(data[key], dtype=dtype)
     for attr in ("top2_shortfall", "top2_account"):
-        fields[attr] = fields[attr].reshape(-1, 2)
+        fields[attr] = fields[attr].reshape(fields[attr].size // 2, 2)
     return ChunkPartial(first_account=int(first_account), **fields)
 
 
 def uniform_shocks(shocks: np.ndarray, n: int) -> np.ndarray:
     """The uniform shock of each scenario row: its largest move (stablecoins are held, so not
     column 0). ``shocks`` ``(S, A)`` fractions → ``(S,)`` fractions."""
-    flat = np.asarray(shocks, dtype=np.float64).reshape(n, -1)
-    if not flat.size:
+    arr = np.asarray(shocks, dtype=np.float64)
+    if not arr.size:
         return np.zeros(n)
+    flat = arr.reshape(n, -1)
     pick = np.argmax(np.abs(flat), axis=1)
     return flat[np.arange(n), pick]
 
@@ -131,9 +133,23 @@ def scenario_rows(*, run_id: int, scenarios: Any, in_tail: np.ndarray, result: R
             coverage_ratio=null_inf(o.coverage[i]),
             top2_shortfall_usd=float(o.top2_sum[i]),
             shock=float(shock[i]) if scenarios.kinds[i] == "uniform" else None,
+            family="gap",
+            steps=1,
+            step_minutes=gap_minutes(scenarios.start_date[i], scenarios.end_date[i]),
+            interpolated_share=0.0,
+            worst_step=1 if o.shortfall[i] > 0 else 0,
         )
         for i in range(scenarios.n)
     ]
+
+
+def gap_minutes(start: str, end: str) -> int:
+    """The horizon of a gap scenario in minutes: its window's days (1 day when undated)."""
+    try:
+        days = (dt.date.fromisoformat(end[:10]) - dt.date.fromisoformat(start[:10])).days
+    except (TypeError, ValueError):
+        days = 1
+    return 1440 * max(1, days)
 
 
 def apply_run_result(run: HealthRun, result: RunResult, *, population: str, scenario_names: Sequence[str]) -> None:

@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
 from riskgov.core.pgcopy import copy_binary
-from riskgov.engine.combine import chunk_partial
+from riskgov.engine.combine import chunk_partial, family_partial
 from riskgov.engine.distributions import chunk_distributions
 from riskgov.engine.health import evaluate_health, position_liquidatable
+from riskgov.engine.path_stress import run_path_stress
 from riskgov.engine.stress import run_scenarios
+from riskgov.engine.units import build_unit_book
 from riskgov.health.models import (
     AccountResult,
     HealthRun,
@@ -25,7 +27,7 @@ from riskgov.health.models import (
     RunChunk,
     RunStatus,
 )
-from riskgov.health.scenarios import scenarios_from_store
+from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services import results_file
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import account_frame, partial_to_json, position_frame
@@ -104,6 +106,10 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     stress = run_scenarios(ep.params, state, scenarios)
     t3 = time.perf_counter()
     partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
+    families = families_from_store(run.scenario_set)
+    if families:
+        partial["families"] = _family_partials(ep.params, state, families, first_account=first_account)
+    t3p = time.perf_counter()
     liquidatable = position_liquidatable(health, state)
     partial["dist"] = _distributions(ep.params, state, health, liquidatable)
     symbols = ep.params.markets.symbols
@@ -126,7 +132,13 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         positions=positions,
         market_symbols={pk: s for s, pk in market_ids.items()},
     )
-    seconds = {"load": t1 - t0, "base": t2 - t1, "stress": t3 - t2, "files": time.perf_counter() - t_files}
+    seconds = {
+        "load": t1 - t0,
+        "base": t2 - t1,
+        "stress": t3 - t2,
+        "paths": t3p - t3,
+        "files": time.perf_counter() - t_files,
+    }
     return _store_chunk(
         run_id=run_id,
         first_account=first_account,
@@ -135,8 +147,22 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         positions=positions,
         partial=partial,
         seconds=seconds,
-        t_write=t3,
+        t_write=time.perf_counter(),
     )
+
+
+def _family_partials(params: Any, state: Any, families: Any, *, first_account: int) -> dict[str, Any]:
+    """Per path family the chunk's per-scenario partial (``engine.combine.family_partial``) and
+    its ``(S, T)`` shortfall by step, from ``engine.path_stress`` (exact pruning, one unit
+    book for every family)."""
+    book = build_unit_book(params, state)
+    out: dict[str, Any] = {}
+    for fam in families:
+        res = run_path_stress(params, state, fam, book=book)
+        data = partial_to_json(family_partial(res, first_account=first_account))
+        data["by_step"] = res.shortfall_by_step.tolist()
+        out[fam.family] = data
+    return out
 
 
 def _distributions(params: Any, state: Any, health: Any, liquidatable: np.ndarray) -> dict[str, Any]:

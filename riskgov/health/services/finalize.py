@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,10 +25,18 @@ from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
-from riskgov.health.scenarios import scenarios_from_store
+from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
+from riskgov.health.services.families import (
+    HEADLINE_FAMILY,
+    combine_families,
+    family_rows,
+    family_tails,
+    replay_json,
+    tail_json,
+)
 from riskgov.health.services.lifecycle import beating
 from riskgov.health.signals import run_published
 
@@ -64,6 +73,7 @@ def _publish(
     scenario_names: Sequence[str],
     timings: dict[str, Any],
     t_publish: float,
+    headline: dict[str, Any] | None = None,
 ) -> HealthRun:
     """Store the results and publish the run in one transaction (no reader sees it before).
 
@@ -82,6 +92,8 @@ def _publish(
         )
         for name, value in fields.items():
             setattr(run, name, value)
+        if headline is not None:  # §10: the headline family is the 1-day historical paths
+            _apply_headline(run, headline)
         run.timings = {
             **timings,
             "finalize_publish": time.perf_counter() - t_publish,
@@ -101,13 +113,30 @@ def _publish(
             after={
                 "accounts": run.n_accounts,
                 "shortfall_usd": run.shortfall_usd,
-                "es_usd": result.tail.es,
-                "var_usd": result.tail.var,
+                "es_usd": run.es_usd,
+                "var_usd": run.var_usd,
             },
         )
         run_id_, kind_ = run.pk, run.kind
         transaction.on_commit(lambda: run_published.send_robust(sender=HealthRun, run_id=run_id_, kind=kind_))
     return run
+
+
+def _apply_headline(run: HealthRun, t: dict[str, Any]) -> None:
+    """The run's tail columns and ``tail`` JSON from the headline family's tail (§10)."""
+    run.tail_scenarios = t["scenarios"]
+    run.var_usd = t["var_usd"]
+    run.es_usd = t["es_usd"]
+    run.cover2_usd = t["cover2_usd"]
+    run.coverage_at_es = t["coverage_at_es"]
+    run.tail = {
+        **run.tail,
+        "k": t["k"],
+        "population": t["label"],
+        "family": t["family"],
+        "cover2_coverage": t["cover2_coverage"],
+        "worst_scenario": t["worst_scenario"],
+    }
 
 
 def health_run_finalize(*, run_id: int) -> HealthRun:
@@ -144,22 +173,35 @@ def _finalize(run: HealthRun) -> HealthRun:
         in_tail=in_tail,
         alpha=float(run.tail_alpha or DEFAULT_ALPHA),
     )
+    # per-family tails (§10), never pooled; the headline is the 1-day historical paths
+    families = families_from_store(run.scenario_set)
+    alpha = float(run.tail_alpha or DEFAULT_ALPHA)
+    outcomes = combine_families(chunks, families, insurance_fund=float(run.snapshot.insurance_fund_usd), alpha=alpha)
     t1 = time.perf_counter()
     cascade: dict[str, Any] = {}
     adl: dict[str, Any] = {}
+    replay: dict[str, Any] = {}
     t_load = t1
-    if result.worst_scenario >= 0 and result.totals.n_accounts:
+    headline = outcomes.get(HEADLINE_FAMILY)
+    if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
         full = _snapshot_state(snapshot=run.snapshot, params=ep.params).state
         t_load = time.perf_counter()
-        cascade, adl = worst_scenario_detail(
-            params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
-        )
+        if result.worst_scenario >= 0:
+            cascade, adl = worst_scenario_detail(
+                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
+            )
+        if headline is not None:
+            replay = replay_json(params=ep.params, state=full, outcome=headline)
         del full
     t2 = time.perf_counter()
     recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
     rows = scenario_rows(run_id=run_id, scenarios=scenarios, in_tail=in_tail, result=result)
+    rows += family_rows(run_id=run_id, first_idx=len(rows), outcomes=outcomes)
+    tails = _gap_tail(result, scenarios, in_tail) + family_tails(outcomes)
     fields = {
+        "tails": tails,
+        "replay": replay,
         "cascade": cascade,
         "adl": adl,
         "recommendations": recs,
@@ -180,4 +222,26 @@ def _finalize(run: HealthRun) -> HealthRun:
         scenario_names=scenarios.names,
         timings=timings,
         t_publish=t3,
+        headline=next((t for t in tails if t["family"] == HEADLINE_FAMILY), None),
     )
+
+
+def _gap_tail(result: RunResult, scenarios: Any, in_tail: Any) -> list[dict[str, Any]]:
+    """The ``gap`` family's tail: the run's tail over its gap tail population (§10)."""
+    if not scenarios.n:
+        return []
+    mask = np.asarray(in_tail, dtype=bool)
+    s = result.scenarios.shortfall[mask] if mask.any() else result.scenarios.shortfall
+    w = result.worst_scenario
+    return [
+        tail_json(
+            family="gap",
+            kind="gap",
+            steps=1,
+            step_minutes=1440,
+            result=result,
+            shortfall=s,
+            interpolated_share=0.0,
+            worst_scenario=scenarios.names[w] if w >= 0 else None,
+        )
+    ]

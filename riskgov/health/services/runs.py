@@ -25,7 +25,7 @@ from riskgov.health.models import (
     RunStatus,
     ScenarioResult,
 )
-from riskgov.health.scenarios import build_scenarios, parse_spec
+from riskgov.health.scenarios import build_scenarios, families_to_store, parse_spec
 from riskgov.health.services import results_file
 from riskgov.health.services._base import (
     _chunk_accounts_default,
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- create / start
 
 
-def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any) -> str:
+def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any, document: Any = None) -> str:
     """SHA-256 of everything a run's results depend on: snapshot, versions, spec, scenarios."""
     return hashlib.sha256(
         json.dumps(
@@ -53,6 +53,7 @@ def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any) -> 
                 "assets": ep.asset_versions,
                 "spec": spec,
                 "scenarios": built.sha256,
+                **({"document": document} if document is not None else {}),
             },
             sort_keys=True,
         ).encode()
@@ -62,7 +63,10 @@ def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any) -> 
 def _store_scenario_set(*, run: HealthRun, built: Any) -> RunScenarioSet:
     """Freeze the run's built scenario set (``scenarios.build_scenarios``) on the run."""
     sc = built.scenarios
+    families, paths = families_to_store(built.families)
     return RunScenarioSet.objects.create(
+        families=families,
+        paths=paths,
         run=run,
         asset_symbols=list(sc.asset_symbols),
         names=list(sc.names),
@@ -87,6 +91,7 @@ def health_run_create(
     label: str = "",
     chunk_accounts: int | None = None,
     enqueue: bool = True,
+    parameters_document: dict[str, Any] | None = None,
 ) -> HealthRun:
     """Create a pending run and enqueue ``health.run`` when the transaction commits.
 
@@ -104,6 +109,8 @@ def health_run_create(
         label: free text shown in lists.
         chunk_accounts: accounts per chunk (default ``settings.RISKGOV_HEALTH_CHUNK_ACCOUNTS``).
         enqueue: ``False`` leaves the run pending (tests, or a caller that dispatches itself).
+        parameters_document: a validated ``riskgov.parameters/1`` document overlaid on the
+            active set (a what-if run, FORMATS.md): stored on the run, nothing activated.
 
     Raises:
         NotAllowed: ``by`` is neither analyst nor admin.
@@ -117,13 +124,17 @@ def health_run_create(
     if size < 1:
         raise DomainError("chunk size must be at least 1 account")
     overrides = list(overrides)
-    ep = engine_parameters(overrides=overrides)
+    document = json.loads(json.dumps(parameters_document, default=str)) if parameters_document else None
+    ep = engine_parameters(overrides=overrides, document=document)
     spec = parse_spec(scenario_spec)
     used = set(snapshot.prices.values_list("asset__symbol", flat=True))
     built = build_scenarios(params=ep.params, spec=spec, used_assets=used)
     refs = _override_refs(overrides)
     name, version = _parameters_label(ep, refs)
-    input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built)
+    input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built, document=document)
+    if document is not None:
+        name = f"{document.get('name') or 'parameter document'} (what-if over the active set)"[:300]
+        version = f"{version}+doc-{input_hash[:8]}"
     run = HealthRun(
         snapshot=snapshot,
         kind=kind,
@@ -140,6 +151,7 @@ def health_run_create(
         input_hash=input_hash,
         scenario_spec=spec,
         tail_alpha=float(spec.get("alpha", 0.99)),
+        parameters_document=document,
     )
     run.full_clean()
     run.save()

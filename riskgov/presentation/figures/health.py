@@ -171,14 +171,23 @@ def shock_curve_figure(rows: Sequence[dict[str, Any]], base: dict[str, Any] | No
     )
 
 
-def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance_fund: float, alpha: float):
-    """Distribution of protocol shortfall over historical scenarios with VaR/ES marked (§10)."""
+def tail_figure(
+    shortfalls: Sequence[float],
+    *,
+    var: float,
+    es: float,
+    insurance_fund: float,
+    alpha: float,
+    label: str = "Historical scenarios",
+):
+    """Distribution of protocol shortfall over one family's scenarios with VaR/ES marked (§10);
+    ``label`` names the family (e.g. ``"1-day paths"``)."""
     fig = go.Figure(
         go.Histogram(
             x=list(shortfalls),
             nbinsx=60,
             marker_color="#1f5fbf",
-            name="historical scenarios",
+            name=label,
             hovertemplate="shortfall %{x}<br>%{y:,} scenarios<extra></extra>",
         )
     )
@@ -203,7 +212,7 @@ def tail_figure(shortfalls: Sequence[float], *, var: float, es: float, insurance
         )
     return _layout(
         fig,
-        f"Historical scenarios: protocol shortfall (VaR/ES at {alpha:.1%})",
+        f"{label}: protocol shortfall (VaR/ES at {alpha:.1%})",
         "shortfall (USD)",
         "scenarios",
         yaxis_type="log",
@@ -374,3 +383,93 @@ def impact_scenarios_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
         ],
     )
     return _layout(fig, "Shortfall under stress: current vs proposed parameters", "scenario", "shortfall (USD)")
+
+
+def path_replay_figure(replay: dict[str, Any], *, market: str | None = None) -> go.Figure:
+    """The worst path step by step (§9): one market's price relative to its base price, the open
+    book's MM coverage ``Σ E / Σ MM`` (left axis, ratios) and the shortfall arising at each
+    step (right axis, USD bars)."""
+    steps = list(range(1, int(replay.get("steps", 0)) + 1))
+    markets = replay.get("markets", [])
+    m = markets.index(market) if market in markets else 0
+    rel = [row[m] for row in replay.get("market_price_rel", [])]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=steps,
+            y=replay.get("shortfall_by_step_usd", []),
+            name="shortfall (USD)",
+            marker_color="#d9480f",
+            yaxis="y2",
+            hovertemplate="step %{x}<br>shortfall %{y:,.0f} USD<extra></extra>",
+        )
+    )
+    if markets:
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=rel,
+                name=f"{markets[m]} price / base",
+                line_color="#1f5fbf",
+                hovertemplate="step %{x}<br>price ×%{y:.4f}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=replay.get("mm_coverage", []),
+            name="MM coverage (Σ E / Σ MM)",
+            line_color="#2b8a3e",
+            hovertemplate="step %{x}<br>MM coverage %{y:.3f}<extra></extra>",
+        )
+    )
+    share = replay.get("interpolated_share", 0.0) or 0.0
+    return _layout(
+        fig,
+        f"Worst {replay.get('label', 'path')}: {replay.get('scenario', '')} (interpolated steps {share:.0%})",
+        f"step ({replay.get('step_minutes', 60)} min)",
+        "price ratio / MM coverage",
+        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
+    """§15 frontier of one changed market: (MM of its positions, ES of the 1-day-path shortfall of
+    the accounts holding it) for its bracket table scaled by each multiplier, current and
+    proposed tables marked."""
+    pts = frontier.get("points", [])
+    fig = go.Figure(
+        go.Scatter(
+            x=[p["mm_usd"] for p in pts],
+            y=[p["es_usd"] for p in pts],
+            mode="lines+markers+text",
+            text=[f"×{p['multiplier']:g}" for p in pts],
+            textposition="top center",
+            name="bracket table × multiplier",
+            line_color="#6b7280",
+            hovertemplate="MM %{x:,.0f} USD<br>ES %{y:,.0f} USD<extra>%{text}</extra>",
+        )
+    )
+    for key, label, color, symbol in (
+        ("current", "current", "#1f5fbf", "circle"),
+        ("proposed", "proposed", "#d9480f", "diamond"),
+    ):
+        pt = frontier.get(key)
+        if pt:
+            fig.add_trace(
+                go.Scatter(
+                    x=[pt["mm_usd"]],
+                    y=[pt["es_usd"]],
+                    mode="markers",
+                    name=label,
+                    marker={"color": color, "size": 14, "symbol": symbol},
+                    hovertemplate=f"{label}<br>MM %{{x:,.0f}} USD<br>ES %{{y:,.0f}} USD<extra></extra>",
+                )
+            )
+    fam = {"path_1d": "1-day paths"}.get(frontier.get("family", ""), frontier.get("family", ""))
+    return _layout(
+        fig,
+        f"{frontier.get('market', '')}: margin vs tail shortfall (ES {frontier.get('alpha', 0.99):.0%}, {fam})",
+        "maintenance margin of the market's positions (USD)",
+        f"ES of shortfall, accounts holding the market (USD, {fam})",
+    )

@@ -2,6 +2,12 @@
 
     python manage.py run_health [--snapshot ID|latest] [--proposal ID] [--scenarios SPEC]
                                 [--output-json FILE] [--chunk-accounts N] [--no-accounts]
+                                [--parameters FILE.json [--compare-active]]
+
+``--parameters`` makes a what-if run (FORMATS.md): the ``riskgov.parameters/1`` document's
+markets and assets replace the active ones for this run only; nothing is imported or
+activated. ``--compare-active`` adds ``impact`` (RISK_MODEL §15: cost, protection per
+family, frontier per changed market, proposed minus active) to the run and its export.
 
 Eager mode (the embedded default) runs the task graph in-process; with a broker the run is
 enqueued and followed (a progress bar on a terminal, plain lines otherwise) until it is
@@ -25,8 +31,9 @@ from tqdm import tqdm
 from riskgov.core.exceptions import DomainError
 from riskgov.health.export import write_health_json
 from riskgov.health.models import HealthRun, RunKind, RunStatus
-from riskgov.health.services import health_run_create, health_runs_sweep
+from riskgov.health.services import health_run_compare_active, health_run_create, health_runs_sweep
 from riskgov.health.tasks import health_run
+from riskgov.parameters.document import ParameterDocumentError, load_document
 from riskgov.snapshots.models import Snapshot
 from riskgov.snapshots.selectors import latest_snapshot
 
@@ -55,16 +62,20 @@ def _quiet_task_logs():
 
 
 class Command(BaseCommand):
-    help = "Run a health run (Celery; eager in the embedded default) and optionally write riskgov.health/1."
+    help = "Run a health run (Celery; eager in the embedded default) and optionally write riskgov.health/2."
 
     def add_arguments(self, parser):
         parser.add_argument("--snapshot", default="latest", help="snapshot id or 'latest'")
         parser.add_argument("--proposal", type=int, default=None, help="proposal id (impact run)")
         parser.add_argument("--scenarios", default="standard", help="'standard', tokens or a JSON spec")
-        parser.add_argument("--output-json", default=None, help="write riskgov.health/1 here")
+        parser.add_argument("--output-json", default=None, help="write riskgov.health/2 here")
         parser.add_argument("--chunk-accounts", type=int, default=None, help="accounts per chunk")
         parser.add_argument("--no-accounts", action="store_true", help="omit per-account/position arrays")
         parser.add_argument("--label", default="", help="free text label")
+        parser.add_argument("--parameters", default=None, help="what-if: a riskgov.parameters/1 document")
+        parser.add_argument(
+            "--compare-active", action="store_true", help="with --parameters: add the §15 impact vs the active set"
+        )
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to wait with a broker")
 
     def handle(self, *args, **o):
@@ -80,14 +91,23 @@ class Command(BaseCommand):
     def _handle(self, **o):
         if o["proposal"] is not None:
             raise CommandError("--proposal: proposals arrive with the governance issue")
+        if o["compare_active"] and not o["parameters"]:
+            raise CommandError("--compare-active needs --parameters FILE.json")
+        document = None
+        if o["parameters"]:
+            try:
+                document = load_document(Path(o["parameters"]))
+            except ParameterDocumentError as exc:
+                raise CommandError(f"--parameters: {exc}") from None
         snapshot = self._snapshot(o["snapshot"])
         try:
             run = health_run_create(
                 snapshot=snapshot,
-                kind=RunKind.MANUAL,
+                kind=RunKind.IMPACT if document is not None else RunKind.MANUAL,
+                parameters_document=document,
                 scenario_spec=o["scenarios"],
                 chunk_accounts=o["chunk_accounts"],
-                label=o["label"] or "run_health",
+                label=o["label"] or ("what-if" if document is not None else "run_health"),
                 enqueue=False,
             )
         except DomainError as exc:
@@ -110,6 +130,12 @@ class Command(BaseCommand):
             reason = (run.error or "no error recorded").splitlines()[0]
             raise CommandError(f"health run {run.pk} {run.status}: {reason}")
         self._summary(run)
+        if o["compare_active"]:
+            try:
+                run = health_run_compare_active(run_id=run.pk)
+            except DomainError as exc:
+                raise CommandError(f"--compare-active: {exc.message}") from None
+            self._impact_summary(run.impact)
         if o["output_json"]:
             out = Path(o["output_json"])
             tmp = out.with_name(out.name + ".part")
@@ -154,6 +180,19 @@ class Command(BaseCommand):
                 if time.monotonic() > deadline:
                     raise CommandError(f"health run {run_id} still {run.status} after {timeout:.0f} s")
                 time.sleep(0.5 if not bar.disable else 5)
+
+    def _impact_summary(self, impact: dict) -> None:
+        cost = impact["cost"]
+        self.stdout.write(
+            f"impact vs active: ΔIM {cost['delta_initial_margin_usd']:+,.0f} USD, "
+            f"ΔMM {cost['delta_maintenance_margin_usd']:+,.0f} USD, "
+            f"newly liquidatable {cost['newly_liquidatable_accounts']}, top-up {cost['top_up_usd']:+,.0f} USD"
+        )
+        for p in impact["protection"]:
+            self.stdout.write(
+                f"  {p['family']}: ΔES {p['delta_es_usd']:+,.0f} USD, "
+                f"Δ mean shortfall {p['delta_mean_shortfall_usd']:+,.0f} USD over {p['scenarios']} scenarios"
+            )
 
     def _summary(self, run: HealthRun) -> None:
         def pct(x):

@@ -1,0 +1,393 @@
+"""Impact of a parameter change: cost to traders, protection of the venue, frontier (RISK_MODEL §15).
+
+A proposal (or a what-if parameter document) is evaluated with the current and the proposed
+``ParameterSet`` on the same ``VenueState`` and the same scenario families:
+
+* **cost** (``impact_cost``): ΔIM and ΔMM (total and per market), accounts newly
+  liquidatable now, accounts newly below IM and the top-up they need
+  ``Σ max(0, IM − E)`` (proposed minus current), and the max leverage ``1/IMF_k`` per
+  bracket of every changed market;
+* **protection** (``family_protection``), per family (§10, never pooled): VaR, ES, mean and
+  worst shortfall, coverage at ES, mean ADL amount and mean bankrupt accounts of each side
+  and their differences (proposed − current); per scenario of the *standard* families
+  (gaps and trends) the shortfall before and after;
+* **frontier** (``market_frontier``), per changed market ``m``: the points (MM of ``m``'s
+  positions, ES of the 1-day-path shortfall of the accounts holding ``m``) for ``m``'s
+  current bracket table with every MMF and IMF scaled by each of ``MULTIPLIERS`` (capped at
+  1), the current table (×1) and the proposed table marked; only the accounts holding ``m``
+  are re-run (an account without ``m`` is unaffected by ``m``'s table).
+
+Every money figure is float64 USD; ratios are ``inf`` when there is nothing to cover (the
+storage layer writes them ``null``). Path stress runs without the cascade (§9), so a
+tightening-only change (every MMF and IMF up or equal) gives cost ≥ 0 and shortfall ≤ 0
+in every scenario — except where slippage exceeds the margin it buys (a bigger
+liquidation at an earlier step can close at a worse slipped price; see
+``tests/engine/test_paths.py::test_higher_mmf_can_cost_more_when_slippage_exceeds_the_margin``);
+with infinite (or large) depth the property holds and is tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from riskgov.engine import tail
+from riskgov.engine.brackets import derive_maintenance_amounts
+from riskgov.engine.health import evaluate_health
+from riskgov.engine.path_stress import PathStressResult, run_path_stress
+from riskgov.engine.paths import PathSet
+from riskgov.engine.positions import open_interest
+from riskgov.engine.types import F64, Bool, EngineInputError, ParameterSet, Portfolio, VenueState
+
+__all__ = [
+    "MULTIPLIERS",
+    "Family",
+    "accounts_holding",
+    "changed_markets",
+    "family_protection",
+    "impact_comparison",
+    "impact_cost",
+    "market_frontier",
+    "scale_market",
+    "with_market_of",
+]
+
+#: the frontier's MMF/IMF multipliers (§15)
+MULTIPLIERS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+#: families whose every scenario is listed before/after (the standard, named scenarios)
+STANDARD_FAMILIES = ("gap", "trend")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A scenario family of the comparison: its paths and the scenarios of its tail.
+
+    Attributes:
+        paths: the ``PathSet`` (a gap family is ``paths.gap_paths`` of the gap scenarios).
+        in_tail: ``(S,)`` bool tail population (``None`` = every scenario).
+        standard: ``(S,)`` bool scenarios listed before/after (``None``: all when the family
+            is in ``STANDARD_FAMILIES``, else none).
+    """
+
+    paths: PathSet
+    in_tail: Bool | None = None
+    standard: Bool | None = None
+
+
+def changed_markets(current: ParameterSet, proposed: ParameterSet) -> list[int]:
+    """Indices of the markets whose bracket table (floors, IMF, MMF) differs.
+
+    Raises:
+        EngineInputError: the two sets cover different markets or assets.
+    """
+    if current.markets.symbols != proposed.markets.symbols or current.assets.symbols != proposed.assets.symbols:
+        raise EngineInputError("current and proposed parameter sets must cover the same markets and assets")
+    a, b = current.markets, proposed.markets
+    out = []
+    for m in range(len(a.symbols)):
+        ka, kb = int(a.n_brackets[m]), int(b.n_brackets[m])
+        same = ka == kb and all(
+            np.array_equal(getattr(a, f)[m, :ka], getattr(b, f)[m, :kb]) for f in ("floors", "imf", "mmf")
+        )
+        if not same:
+            out.append(m)
+    return out
+
+
+def _set_row(params: ParameterSet, m: int, floors: F64, imf: F64, mmf: F64) -> ParameterSet:
+    """``params`` with market ``m``'s bracket table replaced (maintenance amounts derived, §2)."""
+    mk = params.markets
+    k_real = floors.size
+    width = max(mk.floors.shape[1], k_real)
+
+    def pad(mat: F64, row: F64, fill_inf: bool) -> F64:
+        out = mat
+        if mat.shape[1] < width:  # widen every row by repeating its last (floors: +inf)
+            extra = np.full((mat.shape[0], width - mat.shape[1]), np.inf) if fill_inf else mat[:, -1:]
+            out = np.concatenate([mat, np.broadcast_to(extra, (mat.shape[0], width - mat.shape[1]))], axis=1)
+        out = out.copy()
+        out[m, :k_real] = row
+        out[m, k_real:] = np.inf if fill_inf else row[-1]
+        return out
+
+    c = derive_maintenance_amounts(floors, mmf)
+    markets = replace(
+        mk,
+        floors=pad(mk.floors, floors, True),
+        imf=pad(mk.imf, imf, False),
+        mmf=pad(mk.mmf, mmf, False),
+        maintenance_amount=pad(mk.maintenance_amount, c, False),
+        n_brackets=np.where(np.arange(len(mk.symbols)) == m, k_real, mk.n_brackets).astype(np.int64),
+    )
+    return replace(params, markets=markets)
+
+
+def _table(params: ParameterSet, m: int) -> tuple[F64, F64, F64]:
+    k = int(params.markets.n_brackets[m])
+    mk = params.markets
+    return mk.floors[m, :k].copy(), mk.imf[m, :k].copy(), mk.mmf[m, :k].copy()
+
+
+def scale_market(params: ParameterSet, market: int, multiplier: float) -> ParameterSet:
+    """``params`` with every MMF and IMF of ``market`` multiplied by ``multiplier`` (capped at 1)."""
+    floors, imf, mmf = _table(params, market)
+    k = float(multiplier)
+    return _set_row(params, market, floors, np.minimum(1.0, imf * k), np.minimum(1.0, mmf * k))
+
+
+def with_market_of(base: ParameterSet, donor: ParameterSet, market: int) -> ParameterSet:
+    """``base`` with ``market``'s bracket table taken from ``donor`` (one market's change alone)."""
+    return _set_row(base, market, *_table(donor, market))
+
+
+def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tuple[VenueState, np.ndarray]:
+    """The sub-venue of the accounts with a position in ``market`` (re-indexed 0..n−1).
+
+    The open interest stays the whole venue's (§3 OI scaling sees the venue), the fund too.
+
+    Returns:
+        ``(state, accounts)``: the sub-venue and the ``(n,)`` original account indices.
+    """
+    pf = state.portfolio
+    keep = np.unique(pf.position_account[pf.position_market == market])
+    new = np.full(pf.n_accounts, -1, dtype=np.int64)
+    new[keep] = np.arange(keep.size)
+    bsel = new[pf.balance_account] >= 0
+    psel = new[pf.position_account] >= 0
+    sub = Portfolio(
+        n_accounts=int(keep.size),
+        balance_account=new[pf.balance_account[bsel]],
+        balance_asset=pf.balance_asset[bsel],
+        balance_amount=pf.balance_amount[bsel],
+        position_account=new[pf.position_account[psel]],
+        position_market=pf.position_market[psel],
+        size=pf.size[psel],
+        entry_price=pf.entry_price[psel],
+        isolated=pf.isolated[psel],
+        isolated_margin=pf.isolated_margin[psel],
+    )
+    oi = state.open_interest if state.open_interest is not None else open_interest(params, pf, state.asset_prices)
+    return VenueState(
+        portfolio=sub, asset_prices=state.asset_prices, insurance_fund=state.insurance_fund, open_interest=oi
+    ), keep
+
+
+def _per_market(n_m: int, market: np.ndarray, values: np.ndarray) -> F64:
+    return np.bincount(market, weights=values, minlength=n_m).astype(np.float64)
+
+
+def impact_cost(current: ParameterSet, proposed: ParameterSet, state: VenueState) -> dict[str, Any]:
+    """Cost to traders of moving from ``current`` to ``proposed`` on ``state`` (§15).
+
+    Returns:
+        ``{"delta_initial_margin_usd", "delta_maintenance_margin_usd", "per_market": [{market,
+        delta_initial_margin_usd, delta_maintenance_margin_usd}], "newly_liquidatable_accounts",
+        "no_longer_liquidatable_accounts", "newly_below_im_accounts", "top_up_usd" (Σ max(0,
+        IM − E) proposed − current), "top_up_current_usd", "top_up_proposed_usd",
+        "max_leverage": [{market, brackets: [{floor_usd, current, proposed}]}] (changed markets)}``.
+    """
+    hc = evaluate_health(current, state, with_prices=False)
+    hp = evaluate_health(proposed, state, with_prices=False)
+    pf = state.portfolio
+    n_m = len(current.markets.symbols)
+    d_im = _per_market(n_m, pf.position_market, hp.positions.initial_margin) - _per_market(
+        n_m, pf.position_market, hc.positions.initial_margin
+    )
+    d_mm = _per_market(n_m, pf.position_market, hp.positions.maintenance_margin) - _per_market(
+        n_m, pf.position_market, hc.positions.maintenance_margin
+    )
+    ac, ap = hc.accounts, hp.accounts
+    below_c = ac.equity < ac.initial_margin
+    below_p = ap.equity < ap.initial_margin
+    top_c = float(np.maximum(0.0, ac.initial_margin - ac.equity).sum())
+    top_p = float(np.maximum(0.0, ap.initial_margin - ap.equity).sum())
+    changed = changed_markets(current, proposed)
+    leverage = []
+    for m in changed:
+        fc, ic, _ = _table(current, m)
+        fp, ip, _ = _table(proposed, m)
+        floors = sorted(set(fc.tolist()) | set(fp.tolist()))
+        rows = []
+        for f in floors:
+            kc = int(np.searchsorted(fc, f, side="right") - 1)
+            kp = int(np.searchsorted(fp, f, side="right") - 1)
+            rows.append({"floor_usd": f, "current": 1.0 / ic[kc], "proposed": 1.0 / ip[kp]})
+        leverage.append({"market": current.markets.symbols[m], "brackets": rows})
+    return {
+        "delta_initial_margin_usd": float(hp.totals.initial_margin - hc.totals.initial_margin),
+        "delta_maintenance_margin_usd": float(hp.totals.maintenance_margin - hc.totals.maintenance_margin),
+        "per_market": [
+            {
+                "market": current.markets.symbols[m],
+                "delta_initial_margin_usd": float(d_im[m]),
+                "delta_maintenance_margin_usd": float(d_mm[m]),
+            }
+            for m in range(n_m)
+            if d_im[m] != 0.0 or d_mm[m] != 0.0 or m in changed
+        ],
+        "newly_liquidatable_accounts": int((ap.liquidatable & ~ac.liquidatable).sum()),
+        "no_longer_liquidatable_accounts": int((ac.liquidatable & ~ap.liquidatable).sum()),
+        "newly_below_im_accounts": int((below_p & ~below_c).sum()),
+        "top_up_usd": top_p - top_c,
+        "top_up_current_usd": top_c,
+        "top_up_proposed_usd": top_p,
+        "max_leverage": leverage,
+    }
+
+
+def _side(res: PathStressResult, mask: np.ndarray, alpha: float) -> dict[str, float]:
+    s = res.shortfall[mask]
+    var, es, _ = tail.var_es(s, alpha)
+    fund = float(res.insurance_fund)
+    return {
+        "var_usd": var,
+        "es_usd": es,
+        "mean_shortfall_usd": float(s.mean()),
+        "worst_shortfall_usd": float(s.max()),
+        "coverage_at_es": tail.coverage(fund, es),
+        "mean_adl_usd": float(res.adl_amount[mask].mean()),
+        "mean_bankrupt_accounts": float(res.n_bankrupt[mask].mean()),
+    }
+
+
+def family_protection(
+    family: Family, current: PathStressResult, proposed: PathStressResult, *, alpha: float
+) -> dict[str, Any]:
+    """Protection of the venue over one family (§10, §15): each side's tail figures and the
+    differences ``delta_*`` = proposed − current (``delta_coverage_at_es`` is ``nan`` when a
+    side is infinite and the other is not; both infinite → 0)."""
+    n = family.paths.n
+    if n == 0:
+        raise EngineInputError(f"family {family.paths.family!r} has no scenario")
+    mask = np.ones(n, dtype=bool) if family.in_tail is None else np.asarray(family.in_tail, dtype=bool)
+    if not mask.any():
+        mask = np.ones(n, dtype=bool)
+    cur, prop = _side(current, mask, alpha), _side(proposed, mask, alpha)
+    deltas = {}
+    for key in cur:
+        a, b = cur[key], prop[key]
+        if np.isinf(a) and np.isinf(b):
+            deltas[f"delta_{key}"] = 0.0
+        else:
+            deltas[f"delta_{key}"] = float(b - a) if np.isfinite(a) and np.isfinite(b) else float("nan")
+    std = family.standard
+    if std is None:
+        std = np.full(n, family.paths.family in STANDARD_FAMILIES)
+    scen = [
+        {
+            "name": family.paths.names[i],
+            "shortfall_before_usd": float(current.shortfall[i]),
+            "shortfall_after_usd": float(proposed.shortfall[i]),
+        }
+        for i in np.flatnonzero(np.asarray(std, dtype=bool))
+    ]
+    return {
+        "family": family.paths.family,
+        "alpha": float(alpha),
+        "scenarios": int(mask.sum()),
+        "current": cur,
+        "proposed": prop,
+        **deltas,
+        "standard_scenarios": scen,
+    }
+
+
+def _mm_of(params: ParameterSet, state: VenueState, market: int) -> float:
+    h = evaluate_health(params, state, with_prices=False)
+    sel = state.portfolio.position_market == market
+    return float(h.positions.maintenance_margin[sel].sum())
+
+
+def _es_of(params: ParameterSet, state: VenueState, paths: PathSet, alpha: float) -> float:
+    if state.portfolio.n_accounts == 0:
+        return 0.0
+    return tail.var_es(run_path_stress(params, state, paths).shortfall, alpha)[1]
+
+
+def market_frontier(
+    current: ParameterSet,
+    proposed: ParameterSet,
+    state: VenueState,
+    market: int,
+    paths: PathSet,
+    *,
+    alpha: float,
+    multipliers: Sequence[float] = MULTIPLIERS,
+) -> dict[str, Any]:
+    """The (MM, ES) frontier of one changed market (§15), over ``paths`` (1-day paths).
+
+    Only the accounts holding ``market`` are evaluated; the other markets keep the current
+    tables, so the points show ``market``'s table alone. ``points`` are the current table
+    scaled by each multiplier (``current: True`` on ×1); ``proposed`` is the proposed table's
+    point.
+    """
+    sub, _ = accounts_holding(current, state, market)
+    points = []
+    for k in multipliers:
+        p = scale_market(current, market, k)
+        points.append(
+            {
+                "multiplier": float(k),
+                "mm_usd": _mm_of(p, sub, market),
+                "es_usd": _es_of(p, sub, paths, alpha),
+                "current": float(k) == 1.0,
+            }
+        )
+    p_prop = with_market_of(current, proposed, market)
+    cur_pt = next((pt for pt in points if pt["current"]), None)
+    if cur_pt is None:
+        cur_pt = {"mm_usd": _mm_of(current, sub, market), "es_usd": _es_of(current, sub, paths, alpha)}
+    return {
+        "market": current.markets.symbols[market],
+        "family": paths.family,
+        "alpha": float(alpha),
+        "accounts": int(sub.portfolio.n_accounts),
+        "points": points,
+        "current": {"mm_usd": cur_pt["mm_usd"], "es_usd": cur_pt["es_usd"]},
+        "proposed": {"mm_usd": _mm_of(p_prop, sub, market), "es_usd": _es_of(p_prop, sub, paths, alpha)},
+    }
+
+
+def impact_comparison(
+    current: ParameterSet,
+    proposed: ParameterSet,
+    state: VenueState,
+    families: Sequence[Family],
+    *,
+    alpha: float = 0.99,
+    frontier_family: str = "path_1d",
+    multipliers: Sequence[float] = MULTIPLIERS,
+) -> dict[str, Any]:
+    """The whole §15 comparison: ``{"cost", "protection": [per family], "frontier": [per changed
+    market], "changed_markets"}`` (proposed − current). The frontier uses the family labelled
+    ``frontier_family`` (else the first family, named in each frontier's ``family``)."""
+    protection = []
+    frontier_paths = None
+    for fam in families:
+        if fam.paths.n == 0:
+            continue
+        rc = run_path_stress(current, state, fam.paths)
+        rp = run_path_stress(proposed, state, fam.paths)
+        protection.append(family_protection(fam, rc, rp, alpha=alpha))
+        if fam.paths.family == frontier_family:
+            frontier_paths = fam.paths
+    if frontier_paths is None:
+        frontier_paths = next((f.paths for f in families if f.paths.n), None)
+    changed = changed_markets(current, proposed)
+    frontier = (
+        [
+            market_frontier(current, proposed, state, m, frontier_paths, alpha=alpha, multipliers=multipliers)
+            for m in changed
+        ]
+        if frontier_paths is not None
+        else []
+    )
+    return {
+        "changed_markets": [current.markets.symbols[m] for m in changed],
+        "cost": impact_cost(current, proposed, state),
+        "protection": protection,
+        "frontier": frontier,
+    }
