@@ -149,6 +149,19 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base of the links in e-mails (governance notifications, alerts): scheme://host[:port]
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
+# --- Input bounds (riskgov.core.limits) -------------------------------------------------
+# Every file riskgov reads is refused, with one line naming the file and the setting, when it
+# breaks one of these (bytes unless noted): a file on disk (price, venue, parameter and
+# snapshot files; sparse files count at their apparent size), a snapshot archive's or a
+# gunzipped file's uncompressed bytes, a snapshot archive's member count, one CSV field,
+# a JSON document's size and its nesting depth (levels).
+RISKGOV_MAX_FILE_BYTES = env.int("RISKGOV_MAX_FILE_BYTES", default=1 << 30)
+RISKGOV_MAX_UNCOMPRESSED_BYTES = env.int("RISKGOV_MAX_UNCOMPRESSED_BYTES", default=1 << 30)
+RISKGOV_MAX_ZIP_MEMBERS = env.int("RISKGOV_MAX_ZIP_MEMBERS", default=64)
+RISKGOV_MAX_CSV_FIELD_BYTES = env.int("RISKGOV_MAX_CSV_FIELD_BYTES", default=1 << 20)
+RISKGOV_MAX_JSON_BYTES = env.int("RISKGOV_MAX_JSON_BYTES", default=64 << 20)
+RISKGOV_MAX_JSON_DEPTH = env.int("RISKGOV_MAX_JSON_DEPTH", default=64)
+
 # --- Reports (riskgov.reports) and alerts (riskgov.alerts) -------------------------------
 # Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).
 RISKGOV_REPORT_ROLES = env.list("RISKGOV_REPORT_ROLES", default=["committee", "admin"])

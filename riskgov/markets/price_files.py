@@ -62,12 +62,16 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from riskgov.core import limits as input_limits
+
 COLUMNS = ["asset", "date", "close", "close_str", "source"]
 SOURCES = ("yahoo", "binance_klines_1d", "binance_4h", "cryptodatadownload_1h", "coinmetrics")
 #: File kinds :func:`detect_price_file` knows: :data:`SOURCES` plus ``riskgov.prices/1``.
 KINDS = (*SOURCES, "riskgov_prices")
 #: Bar resolutions of ``riskgov.prices/1`` (label → minutes), finest first.
 RESOLUTION_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 1440}
+#: (integer digits, fractional digits) of the stored close (``PriceBar.close``, NUMERIC(30,12)).
+CLOSE_DIGITS = (18, 12)
 #: The ``riskgov.prices/1`` header, exactly.
 PRICES_HEADER = ("timestamp_utc", "open", "high", "low", "close", "volume")
 _SERIES_NAME_RE = re.compile(
@@ -99,10 +103,35 @@ class PriceFileError(ValueError):
 
 
 def _open(path: Path) -> io.TextIOBase:
-    """Open a text CSV, transparently gunzipping ``*.gz``."""
+    """Open a text CSV within the input limits (:mod:`riskgov.core.limits`), gunzipping ``*.gz``.
+
+    The file's size on disk, a gunzipped file's uncompressed bytes and every CSV field are
+    bounded; breaking a bound raises :class:`~riskgov.core.limits.InputTooLarge`.
+    """
+    lim = input_limits.limits()
+    input_limits.check_file(path, lim)
+    input_limits.csv_field_limit(lim)
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+        raw = input_limits.BoundedReader(gzip.open(path, "rb"), lim.uncompressed_bytes, path.name)
+        return io.TextIOWrapper(io.BufferedReader(raw), newline="", encoding="utf-8-sig")
     return path.open(newline="", encoding="utf-8-sig")
+
+
+def _refusing(path: str | Path, exc: Exception) -> PriceFileError:
+    """A read failure (size limit, undecodable bytes, malformed CSV) as one-line :class:`PriceFileError`."""
+    name = Path(path).name
+    if isinstance(exc, input_limits.InputTooLarge):
+        return PriceFileError(name, str(exc).removeprefix(f"{name}: "))
+    if isinstance(exc, UnicodeDecodeError):
+        return PriceFileError(name, f"not UTF-8 text (byte {exc.start}: {exc.reason})")
+    text = str(exc)
+    if "field larger than field limit" in text:
+        text += " (RISKGOV_MAX_CSV_FIELD_BYTES)"
+    return PriceFileError(name, f"malformed CSV: {text}")
+
+
+#: What reading a file can raise besides :class:`PriceFileError` that :func:`_refusing` turns into one.
+_READ_ERRORS = (input_limits.InputTooLarge, UnicodeDecodeError, csv.Error)
 
 
 def _rows(path: Path, *, skip_lines: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
@@ -126,6 +155,14 @@ def _close(path: Path, line: int, column: str, text: str | None) -> str:
         raise PriceFileError(path.name, f"{raw!r} is not a finite number", line=line, column=column)
     if value <= 0:
         raise PriceFileError(path.name, f"price {raw} is not positive", line=line, column=column)
+    if value.adjusted() >= CLOSE_DIGITS[0]:
+        raise PriceFileError(
+            path.name,
+            f"price {raw[:40]} has more than {CLOSE_DIGITS[0]} digits before the point "
+            f"(the close column is NUMERIC({sum(CLOSE_DIGITS)},{CLOSE_DIGITS[1]}))",
+            line=line,
+            column=column,
+        )
     return raw
 
 
@@ -379,9 +416,18 @@ def detect_price_file(path: str | Path) -> str:
         PriceFileError: the file is empty or none of the known kinds.
     """
     p = Path(path)
-    with _open(p) as fh:
-        first = fh.readline()
-        second = fh.readline()
+    try:
+        cap = input_limits.limits().csv_field_bytes
+        with _open(p) as fh:
+            first = fh.readline(cap + 1)
+            second = fh.readline(cap + 1)
+        if "\0" in first or "\0" in second:
+            raise PriceFileError(p.name, "binary data (NUL bytes), not a CSV text file", line=1)
+        for line, text in ((1, first), (2, second)):
+            if len(text) > cap:
+                raise PriceFileError(p.name, f"line longer than RISKGOV_MAX_CSV_FIELD_BYTES={cap}", line=line)
+    except _READ_ERRORS as exc:
+        raise _refusing(p, exc) from None
     if not first.strip():
         raise PriceFileError(p.name, "empty file")
     if "cryptodatadownload" in first.lower():
@@ -427,13 +473,16 @@ def read_price_file(path: str | Path, *, asset: str | None = None) -> pd.DataFra
         OSError: the file cannot be opened.
     """
     kind = detect_price_file(path)
-    if kind == "yahoo":
-        return read_yahoo_daily(path)
-    if kind == "riskgov_prices":
-        raise PriceFileError(
-            Path(path).name, "an intraday riskgov.prices/1 file: read it with iter_price_bars (never resampled)"
-        )
-    return _READERS[kind](path, asset=asset)
+    try:
+        if kind == "yahoo":
+            return read_yahoo_daily(path)
+        if kind == "riskgov_prices":
+            raise PriceFileError(
+                Path(path).name, "an intraday riskgov.prices/1 file: read it with iter_price_bars (never resampled)"
+            )
+        return _READERS[kind](path, asset=asset)
+    except _READ_ERRORS as exc:
+        raise _refusing(path, exc) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -555,14 +604,17 @@ def iter_price_bars(
     """
     p = Path(path)
     kind = detect_price_file(p)
-    if kind == "riskgov_prices":
-        yield from _iter_riskgov_prices(p, asset=asset, resolution=resolution, source=source)
-    elif kind in ("binance_4h", "cryptodatadownload_1h"):
-        yield from _iter_vendor_intraday(p, kind, asset)
-    else:
-        frame = read_price_file(p, asset=asset)
-        for a, d, c, s in zip(frame["asset"], frame["date"], frame["close_str"], frame["source"], strict=True):
-            yield Bar(a, s, "1d", dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC), c)
+    try:
+        if kind == "riskgov_prices":
+            yield from _iter_riskgov_prices(p, asset=asset, resolution=resolution, source=source)
+        elif kind in ("binance_4h", "cryptodatadownload_1h"):
+            yield from _iter_vendor_intraday(p, kind, asset)
+        else:
+            frame = read_price_file(p, asset=asset)
+            for a, d, c, s in zip(frame["asset"], frame["date"], frame["close_str"], frame["source"], strict=True):
+                yield Bar(a, s, "1d", dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC), c)
+    except _READ_ERRORS as exc:
+        raise _refusing(p, exc) from None
 
 
 def chunked(bars: Iterable[Bar], size: int = 5000) -> Iterator[list[Bar]]:

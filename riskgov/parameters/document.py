@@ -35,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from riskgov.core import limits as input_limits
 from riskgov.parameters.validation import (
     ParameterError,
     asset_errors,
@@ -381,14 +382,15 @@ def load_document(path_or_text: str | Path) -> dict[str, Any]:
     """
     if isinstance(path_or_text, Path) or not str(path_or_text).lstrip().startswith("{"):
         filename = str(path_or_text)
-        try:
-            text = Path(path_or_text).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterDocumentError([f"cannot read file: {exc}"], filename) from exc
+        source: Path | bytes = Path(path_or_text)
     else:
-        filename, text = "<text>", str(path_or_text)
+        filename, source = "<text>", str(path_or_text).encode("utf-8")
     try:
-        doc = json.loads(text, parse_float=Decimal)
+        doc = input_limits.load_json(source, label=Path(filename).name, parse_float=Decimal)
+    except input_limits.InputTooLarge as exc:
+        raise ParameterDocumentError([str(exc)], filename) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterDocumentError([f"cannot read file: {exc}"], filename) from None
     except json.JSONDecodeError as exc:
         raise ParameterDocumentError(
             [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"], filename

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from riskgov.parameters.document import ParameterDocumentError, load_document
 from riskgov.parameters.venues import parse_binance, parse_dydx, parse_hyperliquid
-from riskgov.parameters.venues.common import Finding, ImportResult
+from riskgov.parameters.venues.common import Finding, ImportResult, VenueFileError, file_label
 
 FORMATS = ("riskgov", "binance", "hyperliquid", "dydx")
 
@@ -23,6 +23,7 @@ def read_parameter_file(
     markets: Iterable[str] | None = None,
     name: str | None = None,
     snapshot: str | Path | None = None,
+    skip_broken: bool = False,
 ) -> ImportResult:
     """Read ``path`` as ``fmt`` and return ``(document, findings)``.
 
@@ -31,11 +32,17 @@ def read_parameter_file(
             JSON or flat CSV), ``hyperliquid`` (meta JSON or tiers CSV), ``dydx`` (genesis).
         markets: only these markets (``BTC-PERP`` symbols); ``None`` = all.
         snapshot: Hyperliquid only — the perp meta snapshot, for depth from day volume.
+        skip_broken: import the other markets when a venue file has broken markets (each one
+            stays a ``market_skipped`` finding). By default a broken market (breaks RISK_MODEL
+            §2, no tiers, a non-positive leverage) refuses the whole file. Markets out of
+            scope (not a linear perp of the venue, delisted, no riskgov symbol) are always
+            skipped with a finding.
 
     Raises:
         ValueError: unknown format.
         ParameterDocumentError: the document is invalid (lists every error with its place).
-        VenueFileError: a venue file cannot be read (names file and place).
+        VenueFileError: a venue file cannot be read (names file and place), or it has a
+            broken market and ``skip_broken`` is false (names file, market and field).
     """
     wanted = list(markets) if markets else None
     if fmt == "riskgov":
@@ -49,12 +56,35 @@ def read_parameter_file(
             document["markets"] = [m for m in document["markets"] if m["symbol"] in set(wanted)]
         return ImportResult(document, [])
     if fmt == "binance":
-        return parse_binance(path, symbols=wanted, name=name)
-    if fmt == "hyperliquid":
-        return parse_hyperliquid(path, snapshot=snapshot, symbols=wanted, name=name)
-    if fmt == "dydx":
-        return parse_dydx(path, symbols=wanted, name=name)
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        result = parse_binance(path, symbols=wanted, name=name)
+    elif fmt == "hyperliquid":
+        result = parse_hyperliquid(path, snapshot=snapshot, symbols=wanted, name=name)
+    elif fmt == "dydx":
+        result = parse_dydx(path, symbols=wanted, name=name)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not skip_broken:
+        refuse_broken(path, result.findings)
+    return result
+
+
+def refuse_broken(path: str | Path, findings: Iterable[Finding]) -> None:
+    """Raise :class:`VenueFileError` naming the file, the first broken market and its field.
+
+    One line: ``FILE: market M tier T: FIELD: problem (and N more broken markets); nothing
+    imported (--skip-broken imports the other markets)``.
+    """
+    broken = [f for f in findings if f.broken]
+    if not broken:
+        return
+    first = broken[0]
+    where = f"market {first.market}" + (f" tier {first.tier}" if first.tier is not None else "")
+    problem = first.message.removesuffix("; market skipped")
+    markets = {f.market for f in broken} - {first.market}
+    more = f" (and {len(markets)} more broken market{'s' if len(markets) != 1 else ''})" if markets else ""
+    raise VenueFileError(
+        f"{file_label(path)}: {where}: {problem}{more}; nothing imported (--skip-broken imports the other markets)"
+    )
 
 
 def findings_text(findings: Iterable[Finding]) -> list[str]:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from riskgov.core import limits
 from riskgov.core.exceptions import DomainError
 
 FORMAT = "riskgov.snapshot/1"
@@ -105,6 +106,12 @@ class Source:
         self.path = path
         self.blobs: dict[str, bytes] = {}
         label = path.name
+        self._dir, self._zip = None, None
+        try:
+            limits.check_dir(path) if path.is_dir() else limits.check_file(path) if path.is_file() else None
+        except limits.InputTooLarge as exc:
+            errors.add(label, None, None, str(exc).removeprefix(f"{label}: "))
+            return
         if path.is_dir():
             for p in path.iterdir():
                 if p.is_file():
@@ -114,6 +121,11 @@ class Source:
         elif path.is_file() and zipfile.is_zipfile(path):
             self._dir = None
             self._zip = zipfile.ZipFile(path)
+            try:
+                limits.check_zip(self._zip, label=label)
+            except limits.InputTooLarge as exc:
+                errors.add(label, None, None, str(exc).removeprefix(f"{label}: "))
+                return
             members = [m for m in self._zip.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
             by_name: dict[str, list[zipfile.ZipInfo]] = {}
             for m in members:
@@ -279,7 +291,10 @@ def check_meta(src: Source, errors: Errors) -> tuple[str, datetime | None, Decim
     blob = src.read(f)
     src.blobs[f] = blob
     try:
-        meta = json.loads(blob.decode("utf-8"))
+        meta = limits.load_json(blob, label=f)
+    except limits.InputTooLarge as exc:
+        errors.add(f, None, None, str(exc).removeprefix(f"{f}: "))
+        return "", None, None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         errors.add(f, None, None, f"not valid JSON{f' (line {line})' if line else ''}: {exc}")

@@ -42,6 +42,7 @@ def snapshot_import(
     progress: Callable[[int], None] | None = None,
     generated: bool = False,
     source: str = "",
+    force: bool = False,
 ) -> Snapshot:
     """Validate and store a snapshot directory or ``.zip`` (CSV or Parquet tables).
 
@@ -51,9 +52,14 @@ def snapshot_import(
         progress: called with the number of rows just stored, once per block.
         generated: mark the snapshot as synthetic (the demo generator's output).
         source: free text stored on the snapshot (default: the path's name).
+        force: store a new snapshot even when one with the same files (``sha256``) exists.
 
     Returns:
-        The new ``Snapshot`` (counts, hash and ``long_open_interest`` set).
+        The new ``Snapshot`` (counts, hash and ``long_open_interest`` set); or, unless
+        ``force``, the existing snapshot with the same ``sha256`` (the oldest), nothing
+        stored. ``snapshot.duplicate`` tells which. Concurrent imports of the same files are
+        serialised by a transaction-scoped advisory lock on the hash (PostgreSQL), so only
+        one of them stores it.
 
     Raises:
         SnapshotInvalid: any validation error (``extra["errors"]`` lists them); nothing is stored.
@@ -62,7 +68,20 @@ def snapshot_import(
     markets = {s: (pk, base) for s, pk, base in Market.objects.values_list("symbol", "pk", "base_asset_id")}
     data = snapshot_read(path, assets=assets, markets=markets)
     with transaction.atomic():
-        return _store(data, by=by, progress=progress, generated=generated, source=source or Path(path).name)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:  # one importer per hash at a time, until commit
+                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_SHA_LOCK_CLASS, data.sha256])
+        existing = None if force else Snapshot.objects.filter(sha256=data.sha256).order_by("pk").first()
+        if existing is not None:
+            existing.duplicate = True
+            return existing
+        snapshot = _store(data, by=by, progress=progress, generated=generated, source=source or Path(path).name)
+        snapshot.duplicate = False
+        return snapshot
+
+
+#: First key of the advisory lock taken per snapshot hash (second key: ``hashtext(sha256)``).
+_SHA_LOCK_CLASS = 0x5A4A
 
 
 def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | None, generated: bool, source: str):

@@ -30,7 +30,6 @@ apply (penalty ``MMF_1/2``, flat depth unless ``depth_by_base`` is given).
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -51,6 +50,8 @@ from riskgov.parameters.venues.common import (
     file_label,
     fraction_of,
     is_requested,
+    open_venue_csv,
+    read_venue_json,
     report_not_found,
     skip_reason_for_base,
     venue_decimal,
@@ -72,10 +73,7 @@ _CSV_COLUMNS = (
 
 
 def _tiers_from_json(path: Path) -> dict[str, list[dict[str, Decimal]]]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read leverage tiers JSON: {exc}") from exc
+    raw = read_venue_json(path, "leverage tiers JSON")
     if not isinstance(raw, dict):
         raise VenueFileError(f"{path.name}: expected an object of symbol -> tiers")
     out: dict[str, list[dict[str, Decimal]]] = {}
@@ -105,7 +103,7 @@ def _tiers_from_json(path: Path) -> dict[str, list[dict[str, Decimal]]]:
 def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
     out: dict[str, list[dict[str, Decimal]]] = {}
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with open_venue_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -122,8 +120,8 @@ def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
                         "cum": venue_decimal(row["maint_amount_cum"], f"{where} column maint_amount_cum"),
                     }
                 )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VenueFileError(f"{path.name}: cannot read: {exc}") from None
     for rows in out.values():
         rows.sort(key=lambda r: r["tier"])
     return out
@@ -157,12 +155,12 @@ def _symbol_draft(
         findings.append(Finding("market_skipped", venue_symbol, reason))
         return None
     if not tiers:
-        findings.append(Finding("market_skipped", venue_symbol, "no tiers; market skipped"))
+        findings.append(Finding("market_skipped", venue_symbol, "no tiers; market skipped", broken=True))
         return None
     try:
         imfs = [fraction_of(Decimal(1), t["lev"]) for t in tiers]
     except ArithmeticError:
-        findings.append(Finding("market_skipped", venue_symbol, "maxLeverage 0 in a tier; market skipped"))
+        findings.append(Finding("market_skipped", venue_symbol, "maxLeverage 0 in a tier; market skipped", broken=True))
         return None
     draft = MarketDraft(
         venue_symbol=venue_symbol,

@@ -48,12 +48,14 @@ Defaults for fields no venue file carries (all keyword arguments of the importer
 from __future__ import annotations
 
 import decimal
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TextIO
 
+from riskgov.core import limits as input_limits
 from riskgov.parameters.document import (
     ASSET_SYMBOL_RE,
     FORMAT,
@@ -156,6 +158,9 @@ class Finding:
         tier: 1-based venue tier/bracket index, where one applies.
         venue_value: the venue's value as a decimal string, where one applies.
         derived_value: riskgov's derived value as a decimal string, where one applies.
+        broken: the market is in scope but its row is broken (breaks RISK_MODEL §2, no tiers,
+            a non-positive leverage): an import refuses the whole file unless asked to skip
+            broken rows (:func:`riskgov.parameters.importing.read_parameter_file`).
     """
 
     kind: str
@@ -164,6 +169,7 @@ class Finding:
     tier: int | None = None
     venue_value: str | None = None
     derived_value: str | None = None
+    broken: bool = False
 
     def __str__(self) -> str:
         where = self.market or "-"
@@ -280,6 +286,7 @@ def check_brackets(draft: MarketDraft, findings: list[Finding]) -> bool:
                 market=draft.venue_symbol,
                 message=f"{e.field}: {e.message}; market skipped",
                 tier=e.bracket,
+                broken=True,
             )
         )
     return not errors
@@ -417,3 +424,32 @@ def report_not_found(wanted: set[str] | None, seen: set[str], findings: list[Fin
 def file_label(path: str | Path) -> str:
     """The file name shown in a document's ``source`` and in errors."""
     return Path(path).name
+
+
+def read_venue_json(path: Path, what: str) -> Any:
+    """A venue JSON file within the input limits (:mod:`riskgov.core.limits`), numbers as Decimal.
+
+    Raises:
+        VenueFileError: one line naming the file: too big or too deep, unreadable, not JSON.
+    """
+    try:
+        return input_limits.load_json(path, parse_float=Decimal)
+    except input_limits.InputTooLarge as exc:
+        raise VenueFileError(str(exc)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VenueFileError(f"{path.name}: cannot read {what}: {exc}") from None
+
+
+def open_venue_csv(path: Path) -> TextIO:
+    """Open a venue CSV within the input limits (file size, ``csv.field_size_limit``).
+
+    Raises:
+        VenueFileError: the file breaks a limit. OSError: it cannot be opened.
+    """
+    lim = input_limits.limits()
+    try:
+        input_limits.check_file(path, lim)
+    except input_limits.InputTooLarge as exc:
+        raise VenueFileError(str(exc)) from None
+    input_limits.csv_field_limit(lim)
+    return path.open(newline="", encoding="utf-8")

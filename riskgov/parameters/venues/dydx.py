@@ -28,7 +28,6 @@ Rules (dYdX v4 ``x/perpetuals`` liquidity tiers, ``x/clob`` liquidations config)
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -48,6 +47,8 @@ from riskgov.parameters.venues.common import (
     decimal_str,
     file_label,
     is_requested,
+    open_venue_csv,
+    read_venue_json,
     report_not_found,
     skip_reason_for_base,
     venue_decimal,
@@ -62,17 +63,16 @@ TICKER_RE = re.compile(r"(?P<base>[^-]+)-USD")
 
 def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
     """(markets: ticker, tier id/name, ppm values, base notional; max liquidation fee)."""
-    try:
-        genesis = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read genesis JSON: {exc}") from exc
+    genesis = read_venue_json(path, "genesis JSON")
     try:
         state = genesis["app_state"]
         perps = state["perpetuals"]["perpetuals"]
         tiers = {int(t["id"]): t for t in state["perpetuals"]["liquidity_tiers"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VenueFileError(f"{path.name}: not a dYdX genesis (app_state.perpetuals missing: {exc!r})") from exc
-    fee_ppm = state.get("clob", {}).get("liquidations_config", {}).get("max_liquidation_fee_ppm")
+        if not isinstance(perps, list):
+            raise TypeError(f"perpetuals is {type(perps).__name__}, not a list")
+        fee_ppm = state.get("clob", {}).get("liquidations_config", {}).get("max_liquidation_fee_ppm")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VenueFileError(f"{path.name}: not a dYdX genesis (app_state.perpetuals missing: {exc!r})") from None
     fee = (
         None if fee_ppm is None else venue_decimal(fee_ppm, f"{path.name}: max_liquidation_fee_ppm", integer=True) / PPM
     )
@@ -97,8 +97,8 @@ def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
                     "published": None,
                 }
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VenueFileError(f"{where}: missing or unknown liquidity tier: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise VenueFileError(f"{where}: missing or unknown liquidity tier: {exc!r}") from None
     return markets, fee
 
 
@@ -108,7 +108,7 @@ _CSV_COLUMNS = ("ticker", "liquidity_tier_id", "initial_margin_ppm", "maintenanc
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     markets = []
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with open_venue_csv(path) as fh:
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             missing = [c for c in _CSV_COLUMNS if c not in fields]
@@ -138,8 +138,8 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
                         "published": published,
                     }
                 )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VenueFileError(f"{path.name}: cannot read: {exc}") from None
     return markets
 
 

@@ -29,7 +29,6 @@ Rules (Hyperliquid docs, "Trading → Margin tiers" and "Liquidations"):
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,6 +53,8 @@ from riskgov.parameters.venues.common import (
     fraction_of,
     is_requested,
     market_symbol,
+    open_venue_csv,
+    read_venue_json,
     report_not_found,
     skip_reason_for_base,
     venue_decimal,
@@ -98,7 +99,7 @@ def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStat
     p = Path(path)
     out: dict[str, HyperliquidPerpStats] = {}
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
+        with open_venue_csv(p) as fh:
             reader = csv.reader(fh)
             header = next(reader, [])
             # The real file repeats the last column name; the first occurrence wins.
@@ -123,8 +124,8 @@ def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStat
                     day_notional_volume_usd=opt("dayNtlVlm"),
                     mark_price=opt("markPx"),
                 )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VenueFileError(f"{p.name}: cannot read: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VenueFileError(f"{p.name}: cannot read: {exc}") from None
     return out
 
 
@@ -179,14 +180,14 @@ def hyperliquid_depth_by_base(
 
 def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]]], set[str]]:
     """(coin -> [(lower bound USD, max leverage)], delisted coins) from the raw meta JSON."""
+    meta = read_venue_json(path, "meta JSON")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
         universe = meta["universe"]
+        if not isinstance(universe, list):
+            raise TypeError(f"universe is {type(universe).__name__}, not a list")
         tables = {int(tid): t["marginTiers"] for tid, t in meta.get("marginTables", [])}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read meta JSON: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VenueFileError(f"{path.name}: not a Hyperliquid meta response: {exc!r}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VenueFileError(f"{path.name}: not a Hyperliquid meta response: {exc}") from None
     tiers: dict[str, list[tuple[Decimal, Decimal]]] = {}
     delisted: set[str] = set()
     for i, coin in enumerate(universe):
@@ -229,7 +230,7 @@ def _tiers_from_csv(
     """(coin -> [(lower bound, max leverage)], coin -> [(csv IMF, csv MMF)]) from the CSV."""
     rows: dict[str, list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal]]] = {}
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with open_venue_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -237,8 +238,8 @@ def _tiers_from_csv(
             for line, row in enumerate(reader, start=2):
                 vals = [venue_decimal(row[c], f"{path.name} row {line} column {c}") for c in _CSV_COLUMNS[1:]]
                 rows.setdefault(row["coin"], []).append(tuple(vals))  # type: ignore[arg-type]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VenueFileError(f"{path.name}: cannot read: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VenueFileError(f"{path.name}: cannot read: {exc}") from None
     tiers, published = {}, {}
     for coin, rs in rows.items():
         rs.sort(key=lambda r: r[0])
@@ -276,7 +277,7 @@ def _coin_draft(
         return None
     levs = [lev for _, lev in tiers]
     if any(lev <= 0 for lev in levs):
-        findings.append(Finding("market_skipped", coin, "maxLeverage <= 0; market skipped"))
+        findings.append(Finding("market_skipped", coin, "maxLeverage <= 0; market skipped", broken=True))
         return None
     draft = MarketDraft(
         venue_symbol=coin,

@@ -29,12 +29,22 @@ class Command(BaseCommand):
             "--reference", action="store_true", help="store as a venue reference table, create no versions"
         )
         parser.add_argument("--show-findings", action="store_true", help="print every importer finding")
+        parser.add_argument(
+            "--skip-broken",
+            action="store_true",
+            help="venue files: skip markets whose rows are broken (default: refuse the whole file)",
+        )
 
     def handle(self, *args, **o):
         markets = [s.strip() for s in o["markets"].split(",") if s.strip()] if o["markets"] else None
         try:
             document, findings = read_parameter_file(
-                o["file"], fmt=o["fmt"], markets=markets, name=o["name"], snapshot=o["snapshot"]
+                o["file"],
+                fmt=o["fmt"],
+                markets=markets,
+                name=o["name"],
+                snapshot=o["snapshot"],
+                skip_broken=o["skip_broken"],
             )
             summary = parameters_import_document(
                 document=document,

@@ -1,10 +1,16 @@
 """``manage.py import_snapshot DIR_OR_ZIP`` — validate and store a venue snapshot, print its id.
 
 All or nothing: on bad input it exits non-zero with a one-line reason and stores nothing
-(FORMATS.md "Command line"). ``--errors`` prints every validation error found.
+(FORMATS.md "Command line"). ``--errors`` prints every validation error found. The same files
+imported again (same ``sha256``) are not stored twice: it says so and prints the existing
+snapshot's id, unless ``--force``.
 """
 
+import os
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 from tqdm import tqdm
 
 from riskgov.core.exceptions import DomainError
@@ -19,11 +25,36 @@ class Command(BaseCommand):
         parser.add_argument("path")
         parser.add_argument("--generated", action="store_true", help="mark as synthetic (generator output)")
         parser.add_argument("--errors", action="store_true", help="on failure, list every error found")
+        parser.add_argument(
+            "--force", action="store_true", help="store it again even if a snapshot with the same files exists"
+        )
+
+    def run_from_argv(self, argv):
+        """The command line: on failure, the one-line message and exit code 1, nothing after.
+
+        The snapshot reader uses pyarrow's CPU thread pool; when the interpreter tears down
+        after a failed read, a pool worker can still be joinable as the C++ static destructors
+        run, and ``std::terminate`` aborts the process (SIGABRT, exit 134) after the message
+        (apache/arrow#34314). So a failing run flushes its output, closes the database
+        connections and leaves with ``os._exit`` instead of the interpreter's teardown.
+        """
+        try:
+            super().run_from_argv(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            if code == 0:
+                raise
+            sys.stdout.flush()
+            sys.stderr.flush()
+            connections.close_all()
+            os._exit(code)
 
     def handle(self, *args, **o):
         try:
             with tqdm(unit="row", unit_scale=True, desc="storing rows", disable=None) as bar:
-                snapshot = snapshot_import(path=o["path"], progress=bar.update, generated=o["generated"])
+                snapshot = snapshot_import(
+                    path=o["path"], progress=bar.update, generated=o["generated"], force=o["force"]
+                )
         except SnapshotInvalid as exc:
             if o["errors"]:
                 for e in exc.extra.get("errors", []):
@@ -33,6 +64,11 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         except DomainError as exc:
             raise CommandError(exc.message) from None
+        if snapshot.duplicate:
+            self.stderr.write(
+                f"{o['path']}: already imported as snapshot {snapshot.pk} (same sha256 {snapshot.sha256[:12]}…); "
+                "nothing stored (--force stores it again)"
+            )
         label = " (generated)" if snapshot.generated else ""
         self.stdout.write(
             f"snapshot {snapshot.pk}: {snapshot.venue!r} at {snapshot.taken_at:%Y-%m-%d %H:%M}Z{label} — "
