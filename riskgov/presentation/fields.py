@@ -87,6 +87,10 @@ FIELDS: dict[str, Field] = {
     "liquidation_penalty": _f(FRACTION, "Liquidation penalty"),
     "haircut": _f(FRACTION, "Haircut"),
     "depth_usd_per_1pct": _f(MONEY, "Depth (USD / 1 %)"),
+    "oi_cap_lower_usd": _f(MONEY, "OI cap lower (USD)"),
+    "oi_cap_upper_usd": _f(MONEY, "OI cap upper (USD)"),
+    "max_position_notional_usd": _f(MONEY, "Max position notional (USD)"),
+    "liquidation_horizon_minutes": _f(NUMBER, "Liquidation horizon (min)"),
     # model health (§12)
     "current_mmf": _f(FRACTION, "Current MMF"),
     "current_imf": _f(FRACTION, "Current IMF"),

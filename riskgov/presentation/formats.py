@@ -66,6 +66,24 @@ def money(value: Any, *, signed: bool = False) -> str:
     return f"${x:{'+' if signed else ''},.{places}f}"
 
 
+def exact(value: Any) -> str:
+    """A stored exact decimal (a parameter value: notional floor, maintenance amount, depth,
+    OI cap, horizon) with thousands separators and every significant digit, never rounded:
+    ``Decimal("50000")`` → ``50,000``, ``"1234.50"`` → ``1,234.5``; ``—`` when missing, the
+    text itself when it is not a number."""
+    if value is None or value == "":
+        return MISSING
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not d.is_finite():
+        return str(value)
+    if d == d.to_integral_value():
+        return f"{d:,.0f}"
+    return f"{d.normalize():,f}"
+
+
 def percent(value: Any, places: int = SHARE_PLACES, *, signed: bool = False) -> str:
     """A fraction as percent: ``0.0125`` → ``1.25 %`` (``places`` decimals; ``—`` if missing).
 

@@ -22,8 +22,8 @@ from riskgov.governance.models import Proposal
 from riskgov.markets.models import Asset, Market
 from riskgov.parameters import selectors as param_selectors
 from riskgov.parameters.models import BRACKET_INPUT_FIELDS, MARKET_FIELDS, VersionStatus
+from riskgov.presentation.formats import exact
 from riskgov.web import forms as f
-from riskgov.web.governance_views import _money
 from riskgov.web.templatetags.riskgov_format import leverage, pct
 
 
@@ -106,7 +106,7 @@ def _current_brackets(version: Any) -> list[dict[str, str]]:
         return []
     return [
         {
-            "floor": _money(b.notional_floor),
+            "floor": exact(b.notional_floor),
             "imf": pct(b.initial_margin_fraction),
             "mmf": pct(b.maintenance_margin_fraction),
             "leverage": leverage(b.initial_margin_fraction),

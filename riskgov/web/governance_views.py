@@ -31,10 +31,12 @@ from riskgov.core.roles import ANALYST, COMMITTEE, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
+from riskgov.presentation import formats
+from riskgov.presentation.fields import FRACTION_FIELDS
 from riskgov.web import forms as f
-from riskgov.web.templatetags.riskgov_format import leverage, pct
+from riskgov.web.templatetags.riskgov_format import leverage
 
-FRACTION_FIELDS = {"liquidation_penalty", "initial_margin_fraction", "maintenance_margin_fraction", "haircut"}
+#: the committee pages' labels of parameter fields (the kinds come from presentation.fields)
 FIELD_LABELS = {
     "liquidation_penalty": "Liquidation penalty",
     "depth_usd_per_1pct": "Depth (USD / 1 %)",
@@ -50,28 +52,17 @@ FIELD_LABELS = {
 }
 
 
-# --- formatting (presentation only) -------------------------------------------------------
-def _money(value: Any) -> str:
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if d == d.to_integral_value():
-        return f"{d:,.0f}"
-    return f"{d.normalize():,f}"
-
-
+# --- formatting (presentation only: riskgov.presentation) ----------------------------------
 def _fmt(field: str, value: Any) -> str:
+    """A stored parameter value: fractions as percent (3 places), the rest exact."""
     if value is None:
         return "—"
-    return pct(value, 3) if field in FRACTION_FIELDS else _money(value)
+    return formats.fraction(value) if field in FRACTION_FIELDS else formats.exact(value)
 
 
 def _signed_pct(value: Any) -> str:
-    if value is None:
-        return ""
-    d = Decimal(str(value)) * 100
-    return f"{d:+.2f} %"
+    """A relative change as a signed percent with 2 places; empty when there is none."""
+    return "" if value is None else formats.percent(value, 2, signed=True)
 
 
 def _field_label(path: str) -> tuple[str, str]:
