@@ -56,6 +56,21 @@ _ARRAY_KEYS = {
 }
 
 
+def outcome_fields(o: Any, i: int) -> dict[str, Any]:
+    """The stored columns of scenario ``i`` of an ``engine.run.ScenarioOutcomes`` (§8, §9):
+    counts, USD sums and the coverage (``inf`` → ``NULL`` by :func:`null_inf`)."""
+    return {
+        "liquidatable_accounts": int(o.n_liquidated[i]),
+        "bankrupt_accounts": int(o.n_bankrupt[i]),
+        "shortfall_usd": float(o.shortfall[i]),
+        "penalties_usd": float(o.penalties[i]),
+        "insurance_fund_after_usd": float(o.insurance_fund_after[i]),
+        "adl_usd": float(o.adl_amount[i]),
+        "coverage_ratio": null_inf(o.coverage[i]),
+        "top2_shortfall_usd": float(o.top2_sum[i]),
+    }
+
+
 def null_inf(x: float) -> float | None:
     """``None`` for ±inf/NaN, else ``float(x)``: the stored form of an engine ratio or estimate.
 
@@ -124,14 +139,7 @@ def scenario_rows(*, run_id: int, scenarios: Any, in_tail: np.ndarray, result: R
             start_date=scenarios.start_date[i],
             end_date=scenarios.end_date[i],
             in_tail=bool(in_tail[i]),
-            liquidatable_accounts=int(o.n_liquidated[i]),
-            bankrupt_accounts=int(o.n_bankrupt[i]),
-            shortfall_usd=float(o.shortfall[i]),
-            penalties_usd=float(o.penalties[i]),
-            insurance_fund_after_usd=float(o.insurance_fund_after[i]),
-            adl_usd=float(o.adl_amount[i]),
-            coverage_ratio=null_inf(o.coverage[i]),
-            top2_shortfall_usd=float(o.top2_sum[i]),
+            **outcome_fields(o, i),
             shock=float(shock[i]) if scenarios.kinds[i] == "uniform" else None,
             family="gap",
             steps=1,

@@ -20,7 +20,7 @@ from riskgov.engine.path_cascade import path_replay
 from riskgov.engine.paths import PathSet
 from riskgov.engine.run import RunResult, run_result
 from riskgov.health.models import RunChunk, ScenarioResult
-from riskgov.health.services._store import null_inf, partial_from_json
+from riskgov.health.services._store import null_inf, outcome_fields, partial_from_json
 
 #: how a figure names its family (§10: "VaR 99 %, 1-day paths")
 FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
@@ -149,14 +149,7 @@ def family_rows(*, run_id: int, first_idx: int, outcomes: dict[str, FamilyOutcom
                     start_date=start,
                     end_date="",
                     in_tail=name == HEADLINE_FAMILY,
-                    liquidatable_accounts=int(o.n_liquidated[i]),
-                    bankrupt_accounts=int(o.n_bankrupt[i]),
-                    shortfall_usd=float(o.shortfall[i]),
-                    penalties_usd=float(o.penalties[i]),
-                    insurance_fund_after_usd=float(o.insurance_fund_after[i]),
-                    adl_usd=float(o.adl_amount[i]),
-                    coverage_ratio=null_inf(o.coverage[i]),
-                    top2_shortfall_usd=float(o.top2_sum[i]),
+                    **outcome_fields(o, i),
                     shock=None,
                     family=name,
                     steps=p.n_steps,
