@@ -192,7 +192,7 @@ def tail_figure(
         )
     )
     # labels on alternating sides and heights: VaR and ES are often close and overlapped
-    for (x, label, color), (position, shift) in zip(
+    for (x, mark, color), (position, shift) in zip(
         (
             (var, "VaR", "#e67700"),
             (es, "ES", "#d9480f"),
@@ -205,7 +205,7 @@ def tail_figure(
             x=x,
             line_dash="dash",
             line_color=color,
-            annotation_text=f"{label} {formats.money(x)}",
+            annotation_text=f"{mark} {formats.money(x)}",
             annotation_position=position,
             annotation_yshift=shift,
             annotation_font_color=color,
