@@ -238,6 +238,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the 
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner on stderr: commands print one line on failure
 
 # Content-Security-Policy (django-csp) on every Django response; the Dash pages send the same
 # policy with the hashes of Dash's inline scripts (dashboards.app). Inline <script> in our

@@ -11,7 +11,7 @@ from riskgov.health.models import HealthRun, RunStatus
 
 pytestmark = pytest.mark.django_db
 
-TOP = ["format", "snapshot", "parameters", "totals", "accounts", "positions", "scenarios", "tail", "recommendations"]
+TOP = ["format", "snapshot", "parameters", "totals", "accounts", "positions", "scenarios", "tail"]
 #: riskgov.health/2 recommendations: per market and bracket (FORMATS.md keys), then the sentence
 RECOMMENDATION = [
     "market",

@@ -156,9 +156,15 @@ def test_market_version_diff_from_nothing_lists_every_field_as_added(two_markets
     assert all(c.before is None and c.relative is None for c in diff)
     paths = [c.path for c in diff]
     # max_position_notional_usd is None on both sides: not a change
-    assert paths[:4] == ["liquidation_penalty", "depth_usd_per_1pct", "oi_cap_lower_usd", "oi_cap_upper_usd"]
+    assert paths[:5] == [
+        "liquidation_penalty",
+        "depth_usd_per_1pct",
+        "oi_cap_lower_usd",
+        "oi_cap_upper_usd",
+        "liquidation_horizon_minutes",
+    ]
     assert "max_position_notional_usd" not in paths
-    assert paths[4:] == [
+    assert paths[5:] == [
         f"brackets[{i}].{f}"
         for i in (1, 2)
         for f in ("notional_floor", "initial_margin_fraction", "maintenance_margin_fraction", "maintenance_amount")
@@ -209,6 +215,7 @@ def test_parameters_document_sorted_plain_decimals_and_stable_flag(two_markets):
         "oi_cap_lower_usd": "0",
         "oi_cap_upper_usd": "0",
         "max_position_notional_usd": None,
+        "liquidation_horizon_minutes": "5",
         "brackets": [
             {"notional_floor": "0", "initial_margin_fraction": "0.01", "maintenance_margin_fraction": "0.004"},
             {"notional_floor": "300000", "initial_margin_fraction": "0.02", "maintenance_margin_fraction": "0.005"},
