@@ -5,7 +5,7 @@
 
 On the seeded synthetic venue of ``bench.venue.make_venue`` (the book of ``bench/engine.py``)
 and, as path scenarios, the 1-day windows (24 hourly steps from 00:00 UTC, RISK_MODEL §9)
-of the shared Binance hourly bars: BTC and ETH on their own series, every other non-stable
+of the shipped Binance hourly bars (data/prices/intraday/): BTC and ETH on their own series, every other non-stable
 asset on the explicit proxy BTC (the intraday files of the other coins start in 2020–2024,
 so their shared dates would leave a few hundred windows; the bench measures speed, and the
 proxies are stated here). The most recent ``--paths`` windows are used; with no hourly file
@@ -43,8 +43,9 @@ from riskgov.engine.paths import PathSet, historical_paths  # noqa: E402
 from riskgov.engine.scenarios import ScenarioSet  # noqa: E402
 from riskgov.engine.units import build_unit_book  # noqa: E402
 
-INTRADAY = "/work/shared/data/prices/intraday"
-HOURLY = {"BTC": "binance_BTCUSDT_1h_2017-08_2026-02.csv", "ETH": "binance_ETHUSDT_1h_2017-08_2026-02.csv"}
+#: the product's shipped copies (data/README.md: origin, trimming, SHA-256)
+INTRADAY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "prices", "intraday")
+HOURLY = {"BTC": "binance_BTCUSDT_1h_2017-08_2026-02.csv.gz", "ETH": "binance_ETHUSDT_1h_2017-08_2026-02.csv.gz"}
 
 
 def load_hourly() -> tuple[np.ndarray, list[str], np.ndarray] | None:

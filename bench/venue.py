@@ -30,10 +30,8 @@ from riskgov.engine.brackets import build_parameter_set, initial_margin, mainten
 from riskgov.engine.scenarios import ScenarioSet, concat, historical_scenarios
 from riskgov.engine.types import AssetSpec, MarketSpec, ParameterSet, Portfolio, VenueState
 
-#: Yahoo daily closes, first found wins: the shared full file, else the repo's trimmed copy
-#: (columns ``symbol,date,close``, the same coins and dates).
+#: Yahoo daily closes: the repo's trimmed copy (columns ``symbol,date,close``; data/README.md).
 PRICE_FILES = (
-    "/work/shared/data/prices/yahoo_crypto_daily_ohlcv_22coins_2014-2025.csv",
     os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "prices", "yahoo_daily_closes.csv"
     ),

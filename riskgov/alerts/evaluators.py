@@ -20,6 +20,7 @@ from riskgov.alerts.models import AlertKind, AlertRule
 from riskgov.engine.model_flags import backtest_fails, backtests, mmf_check, recommended_mmfs
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
 from riskgov.health.models import AccountResult, HealthRun, RunStatus
+from riskgov.presentation import formats
 from riskgov.reports import selectors
 
 PLACES = Decimal("1e-12")
@@ -150,8 +151,8 @@ def _backtest(rule: AlertRule, ctx: Context) -> list[Observation] | None:
         verdict = "fails" if failing else "passes"
         msg = (
             f"{r['market']}: current MMF {bt.get('mmf', 0):.4%} {verdict} the Kupiec backtest at horizon {h} "
-            f"({bt.get('exceedances')} exceedances in {bt.get('n')}, LR {lr if lr is not None else '∞'}, "
-            f"critical {bt.get('critical')})"
+            f"({formats.count(bt.get('exceedances'))} exceedances in {formats.count(bt.get('n'))}, "
+            f"LR {formats.number(lr)}, critical {formats.number(bt.get('critical'))})"
         )
         out.append(Observation(r["market"], lr, dec(bt.get("critical", 0.0)), bool(failing), msg, {"horizon": h, **bt}))
     return out

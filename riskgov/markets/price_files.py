@@ -11,7 +11,7 @@ Every reader returns a :class:`pandas.DataFrame` with one row per (asset, UTC da
 - ``source`` — a label naming the file kind (:data:`SOURCES`).
 
 USD-stablecoin quotes (USDT, USDC) are taken as USD, as RISK_MODEL §4 prices the settlement
-asset at 1. Supported files (see ``/work/shared/data/SOURCES.md`` and ``data/README.md``):
+asset at 1. Supported files (see ``data/README.md``):
 
 ============================  =========================================================
 ``yahoo``                     Yahoo Finance long format ``symbol,date,...,close,...``
