@@ -66,3 +66,16 @@ def make_proposal(people, market):
         )
 
     return make
+
+
+#: a frozen impact for tests that vote: the impact job leaves on commit, which a ``db`` test
+#: never reaches, and votes on a normal proposal wait for a frozen impact
+IMPACT_STUB = {"format": "riskgov.impact/1", "note": "test stub: no impact run"}
+
+
+def submit_for_votes(proposal, by, **kw):
+    """``proposal_submit``, then freeze ``IMPACT_STUB`` for its revision (votes open)."""
+    from riskgov.governance.services import proposal_record_impact, proposal_submit
+
+    p = proposal_submit(proposal=proposal, by=by, **kw)
+    return proposal_record_impact(proposal=p, impact=IMPACT_STUB, revision=p.revision)

@@ -179,6 +179,9 @@ _BROKER = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not _BROKER)
 CELERY_BROKER_URL = _BROKER or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
+# Eager tasks a page starts (a proposal's impact run) run in a daemon thread of the served
+# process instead of inside the request (riskgov.core.background); the tests turn it off.
+RISKGOV_EAGER_BACKGROUND = env.bool("RISKGOV_EAGER_BACKGROUND", default=CELERY_TASK_ALWAYS_EAGER)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_BROKER or "django-db")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

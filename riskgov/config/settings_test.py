@@ -17,6 +17,7 @@ os.environ.setdefault("DEBUG", "1")
 
 from riskgov.config.settings import *  # noqa: E402,F403
 
+RISKGOV_EAGER_BACKGROUND = False  # eager tasks stay synchronous; a test turns it on
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"

@@ -234,6 +234,82 @@ def proposal_expired(proposal: Proposal, now: datetime) -> bool:
     return proposal.expires_at is not None and now >= proposal.expires_at
 
 
+def proposal_impact_frozen(proposal: Proposal) -> bool:
+    """The impact of the proposal's current revision is frozen (recorded, or its failure
+    with the reason): what a normal proposal's votes wait for (``services.proposal_vote``)."""
+    return proposal.impact is not None and proposal.impact_revision == proposal.revision
+
+
+@dataclass(frozen=True)
+class ImpactStatus:
+    """Where a proposal's impact analysis is (the proposal page's status partial).
+
+    ``state``: ``"draft"`` (runs on submission), ``"recorded"``, ``"failed"`` (frozen with
+    its reason in ``message``), ``"queued"`` (submitted, no run yet), ``"running"`` (run
+    ``run_id`` at ``progress`` %, ``chunks_done`` of ``chunks_total`` account chunks),
+    ``"collecting"`` (the run is published, its comparison is being frozen) or
+    ``"not_needed"`` (closed without an impact). ``done`` is true when polling can stop.
+    """
+
+    state: str
+    message: str = ""
+    run_id: int | None = None
+    progress: int = 0
+    chunks_done: int = 0
+    chunks_total: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("draft", "recorded", "failed", "not_needed")
+
+
+def proposal_impact_status(proposal: Proposal) -> ImpactStatus:
+    """The impact analysis of the proposal's current revision: frozen, or its run's progress.
+
+    The run is the one named by the latest ``governance.proposal.impact_started`` audit
+    record of this revision (``services.proposal_impact_compute`` writes it before the run
+    starts); its progress fields are the health run's (``HealthRun.progress``, chunk counts).
+    """
+    from riskgov.core.models import AuditEvent
+    from riskgov.health.models import HealthRun, RunStatus
+
+    if proposal_impact_frozen(proposal):
+        error = (proposal.impact or {}).get("error") if isinstance(proposal.impact, dict) else None
+        if error:
+            return ImpactStatus("failed", message=str(error))
+        return ImpactStatus("recorded", message=f"frozen for revision {proposal.impact_revision}")
+    if proposal.status == ProposalStatus.DRAFT:
+        return ImpactStatus("draft", message="the impact analysis runs when the proposal is submitted")
+    open_ = proposal.status == ProposalStatus.SUBMITTED or (
+        proposal.kind == ProposalKind.EMERGENCY and proposal.status == ProposalStatus.ACTIVE
+    )
+    if not open_:
+        return ImpactStatus("not_needed", message=f"the proposal is {proposal.get_status_display().lower()}")
+    started = (
+        AuditEvent.objects.filter(
+            object_type=Proposal._meta.label_lower,
+            object_id=str(proposal.pk),
+            action="governance.proposal.impact_started",
+            after__revision=proposal.revision,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("after", flat=True)
+        .first()
+    )
+    run = HealthRun.objects.filter(pk=(started or {}).get("run")).first() if started else None
+    if run is None:
+        return ImpactStatus("queued", message="the impact analysis is queued")
+    counts = {"run_id": run.pk, "chunks_done": run.chunks_done, "chunks_total": run.chunks_total}
+    if run.status == RunStatus.FAILED:
+        return ImpactStatus("collecting", message=f"the impact run failed: {run.error}", progress=run.progress, **counts)
+    if run.status == RunStatus.SUCCEEDED:
+        return ImpactStatus("collecting", message="comparing with the active parameters", progress=100, **counts)
+    if run.status == RunStatus.PENDING:
+        return ImpactStatus("running", message="the impact run is waiting for a worker", **counts)
+    phase = "finalizing (scenarios, tail, cascade)" if run.chunks_done >= run.chunks_total else "computing accounts"
+    return ImpactStatus("running", message=phase, progress=run.progress, **counts)
+
+
 @dataclass(frozen=True)
 class ProposalActions:
     """Which actions a user may take on a proposal now (the services enforce the same rules;
@@ -244,20 +320,40 @@ class ProposalActions:
     submit: bool
     withdraw: bool
     vote: bool
+    #: why a committee member who is not an author cannot vote now ("" when they can)
+    vote_reason: str = ""
 
 
 def proposal_allowed_actions(proposal: Proposal, user: Any, *, now: datetime | None = None) -> ProposalActions:
     """The maker-checker rules of ``services`` as flags: authors (analysts) edit and submit,
-    the proposer withdraws, committee members who are not authors vote while votes are open."""
+    the proposer withdraws, committee members who are not authors vote while votes are open
+    and — on a normal or fast-track proposal — once its impact is frozen (``vote_reason``
+    says why not)."""
     author = user.pk in proposal_authors(proposal)
     analyst = has_role(user, ANALYST)
+    checker = has_role(user, COMMITTEE) and not author
+    vote = checker and proposal_open_to_votes(proposal, now or timezone.now())
+    reason = ""
+    if vote and proposal_votes_wait_for_impact(proposal):
+        vote, reason = False, IMPACT_PENDING
     return ProposalActions(
         is_author=author,
         edit=author and analyst and proposal_editable(proposal),
         submit=author and analyst and proposal.status == ProposalStatus.DRAFT,
         withdraw=user.pk == proposal.proposer_id and proposal_editable(proposal),
-        vote=has_role(user, COMMITTEE) and not author and proposal_open_to_votes(proposal, now or timezone.now()),
+        vote=vote,
+        vote_reason=reason,
     )
+
+
+#: why votes wait (services.proposal_vote and the proposal page say the same)
+IMPACT_PENDING = "votes open when the impact analysis of this revision is recorded"
+
+
+def proposal_votes_wait_for_impact(proposal: Proposal) -> bool:
+    """A normal or fast-track proposal's votes wait for its impact (approvers sign the
+    frozen figures); an emergency change is already active, so its ratification does not."""
+    return proposal.kind != ProposalKind.EMERGENCY and not proposal_impact_frozen(proposal)
 
 
 def proposals_next_activations(*, limit: int = 5) -> QuerySet[Proposal]:

@@ -266,6 +266,8 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_submit": actions.submit,
             "can_withdraw": actions.withdraw,
             "can_vote": actions.vote,
+            "vote_reason": actions.vote_reason,
+            "impact_status": gov_selectors.proposal_impact_status(p),
             "emergency": emergency,
             "vote_form": f.VoteForm(initial={"decision": my_vote.decision} if my_vote else None),
             "withdraw_form": f.CommentForm(),
@@ -298,7 +300,10 @@ def proposal_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
     def run(p: Proposal) -> str:
         p = gov.proposal_submit(proposal=p, by=request.user)
-        return f"Proposal #{p.pk} submitted ({p.get_kind_display().lower()}); the committee has been notified."
+        return (
+            f"Proposal #{p.pk} submitted ({p.get_kind_display().lower()}); the committee has been notified. "
+            "The impact analysis is running; votes open when it is recorded."
+        )
 
     return _act(request, pk, run)
 
@@ -334,3 +339,14 @@ def proposal_vote(request: HttpRequest, pk: int) -> HttpResponse:
         return f"Your vote ({vote.get_decision_display().lower()}) is recorded; proposal #{p.pk} is {p.get_status_display().lower()}."
 
     return _act(request, pk, run)
+
+
+@role_required
+def proposal_impact_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The impact analysis's status partial alone (the proposal page polls it until done)."""
+    p = get_object_or_404(Proposal, pk=pk)
+    return render(
+        request,
+        "governance/_impact_status.html",
+        {"p": p, "impact_status": gov_selectors.proposal_impact_status(p), "fragment": True},
+    )

@@ -7,9 +7,9 @@ import pytest
 
 from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, Proposal, Vote
-from riskgov.governance.services import policy_update, proposal_submit
+from riskgov.governance.services import policy_update, proposal_record_impact
 from riskgov.parameters.models import MarketParameterVersion, VersionStatus
-from tests.governance_fixtures import BRACKETS, later
+from tests.governance_fixtures import BRACKETS, later, submit_for_votes
 
 pytestmark = pytest.mark.django_db
 ROLES = ["viewer", "analyst", "m1", "admin", "nobody"]
@@ -57,6 +57,9 @@ def test_workflow_over_http_create_submit_vote_schedule(api, people, market):
     assert as_user(api, people["analyst"]).post(f"/api/v1/proposals/{pid}/submit/").json()["status"] == "submitted"
     inbox = as_user(api, people["m1"]).get("/api/v1/proposals/", {"awaiting_my_vote": "true"}).json()["results"]
     assert [p["id"] for p in inbox] == [pid]
+    r = as_user(api, people["m1"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "early"}, format="json")
+    assert r.status_code == 409 and "votes open when the impact analysis" in r.json()["message"]
+    proposal_record_impact(proposal=Proposal.objects.get(pk=pid), impact={"note": "test"}, revision=1)
     r = as_user(api, people["m1"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "ok"}, format="json")
     assert r.json()["status"] == "submitted"
     r = as_user(api, people["m2"]).post(f"/api/v1/proposals/{pid}/approve/", {"comment": "fine"}, format="json")
@@ -73,7 +76,7 @@ def test_workflow_over_http_create_submit_vote_schedule(api, people, market):
 
 def test_vote_needs_a_comment(api, people, make_proposal):
     p = make_proposal()
-    proposal_submit(proposal=p, by=people["analyst"])
+    submit_for_votes(p, people["analyst"])
     r = as_user(api, people["m1"]).post(f"/api/v1/proposals/{p.pk}/approve/", {}, format="json")
     assert r.status_code == 400 and set(r.json()) == {"message", "extra"}
 
@@ -96,7 +99,7 @@ def test_matrix_proposal_actions(api, people, make_proposal, nobody, role, act):
     proposer = people["both"] if role == "proposer_as_member" else people["analyst"]
     p = make_proposal(by=proposer)
     if act in ("approve", "reject"):
-        proposal_submit(proposal=p, by=proposer)
+        submit_for_votes(p, proposer)
     user = {"nobody": nobody, "analyst_other": people["coauthor"], "proposer_as_member": proposer}.get(role)
     user = user or people[role]
     is_author = user.pk == proposer.pk
@@ -173,7 +176,7 @@ def test_emergency_is_active_at_once(api, people, market):
 def test_votes_endpoint_and_deleting_a_draft_withdraws_it(api, people, make_proposal):
     p = make_proposal()
     other = make_proposal(title="second")
-    proposal_submit(proposal=p, by=people["analyst"])
+    submit_for_votes(p, people["analyst"])
     as_user(api, people["m1"]).post(f"/api/v1/proposals/{p.pk}/reject/", {"comment": "too early"}, format="json")
     votes = as_user(api, people["viewer"]).get("/api/v1/votes/", {"proposal": p.pk}).json()["results"]
     assert [(v["voter_name"], v["decision"], v["comment"]) for v in votes] == [("m1", "reject", "too early")]

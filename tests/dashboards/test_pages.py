@@ -253,7 +253,7 @@ def test_parameters_page_draws_the_versions_the_active_one_replaced(render_callb
     from django.utils import timezone
 
     from riskgov.governance import services as gs
-    from tests.governance_fixtures import later
+    from tests.governance_fixtures import later, submit_for_votes
     from tests.venue_fixtures import STRICTER_BTC
 
     p = gs.proposal_create(
@@ -263,7 +263,7 @@ def test_parameters_page_draws_the_versions_the_active_one_replaced(render_callb
         effective_at=later(days=3),
         changes=[{"market": "BTC-PERP", "brackets": STRICTER_BTC}],
     )
-    gs.proposal_submit(proposal=p, by=people["analyst"])
+    submit_for_votes(p, people["analyst"])
     for member in ("m1", "m2", "m3"):
         p.refresh_from_db()
         if p.status == "submitted":

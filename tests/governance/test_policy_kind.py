@@ -13,6 +13,7 @@ from riskgov.governance.policy import policy_errors, policy_stricter_violations
 from riskgov.governance.selectors import change_diff, proposal_fast_track_findings
 from riskgov.governance.subjects import POLICY
 from tests.governance.conftest import later
+from tests.governance_fixtures import submit_for_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ def test_policy_change_goes_through_the_normal_proposal_life(make_proposal, peop
     assert diff == {"quorum": ("2", "3"), "timelock_hours": ("24", "48")}
     findings = proposal_fast_track_findings(p, policy=gs.policy_current(), now=later(days=0))
     assert "ft_kind_excluded" in {f.rule for f in findings}
-    p = gs.proposal_submit(proposal=p, by=people["analyst"])
+    p = submit_for_votes(p, people["analyst"])
     assert p.kind == "normal"
     for m in ("m1", "m2"):
         gs.proposal_vote(proposal=p, by=people[m], decision="approve", comment="ok")
@@ -186,7 +187,7 @@ def test_weakening_goes_through_a_proposal_with_the_current_quorum_and_timelock(
             }
         ]
     )
-    p = gs.proposal_submit(proposal=p, by=people["analyst"])
+    p = submit_for_votes(p, people["analyst"])
     assert p.kind == "normal"  # a policy change is never fast-tracked
     gs.proposal_vote(proposal=p, by=people["m1"], decision="approve", comment="ok")
     assert Proposal.objects.get(pk=p.pk).status == "submitted"  # one approval is not enough

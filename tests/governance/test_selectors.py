@@ -16,7 +16,7 @@ from riskgov.parameters.models import MarketParameterVersion, VersionStatus
 from riskgov.parameters.selectors import market_version_diff
 from riskgov.parameters.services import market_version_set_status
 from tests.factories import AssetFactory, MarketFactory, market_version
-from tests.governance_fixtures import BRACKETS, later
+from tests.governance_fixtures import BRACKETS, later, submit_for_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def activate(version, *, at):
 
 
 def submit(p, people):
-    return gs.proposal_submit(proposal=p, by=people["analyst"])
+    return submit_for_votes(p, people["analyst"])
 
 
 # --- committee, authors, quorum, timelock ---------------------------------------------------

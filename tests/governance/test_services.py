@@ -11,16 +11,19 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import Conflict, DomainError, NotAllowed
 from riskgov.core.models import AppendOnlyError, AuditEvent
+from riskgov.governance import selectors
 from riskgov.governance import services as gs
 from riskgov.governance.models import Proposal, ProposalKind, Vote
 from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion, VersionStatus
 from tests.governance.conftest import BRACKETS, later
+from tests.governance_fixtures import submit_for_votes
 
 pytestmark = pytest.mark.django_db
 
 
 def submit(p, people, now=None, by=None):
-    return gs.proposal_submit(proposal=p, by=by or people["analyst"], now=now)
+    """Submit and freeze a stub impact (votes wait for one; see ``submit_for_votes``)."""
+    return submit_for_votes(p, by or people["analyst"], now=now)
 
 
 def approve_all(p, people, *members):
@@ -141,7 +144,7 @@ def test_impact_task_freezes_a_dict_result_and_survives_refusals(make_proposal, 
     p = submit(make_proposal(), people)
     seen = {}
 
-    def fake(*, overrides, by):
+    def fake(*, overrides, by, **kw):
         seen["versions"] = [v.pk for v in overrides]
         return {"newly_liquidatable": 2, "delta_mm_usd": "1234.5"}
 
@@ -152,11 +155,14 @@ def test_impact_task_freezes_a_dict_result_and_survives_refusals(make_proposal, 
     assert (p.impact["newly_liquidatable"], p.impact_revision) == (2, 1)
     assert seen["versions"] == [p.changes.get().market_version_id]
 
-    def refuse(*, overrides, by):
+    def refuse(*, overrides, by, **kw):
         raise DomainError("no snapshot to evaluate: import one first")
 
     monkeypatch.setattr(health_services, "health_impact_run", refuse)
     assert governance_impact.apply(args=(p.pk, p.revision)).get() == "refused"
+    p = Proposal.objects.get(pk=p.pk)  # the reason is frozen: approvers see why there is none
+    assert p.impact["error"] == "impact not computed: no snapshot to evaluate: import one first"
+    assert selectors.proposal_impact_status(p).state == "failed"
 
 
 def test_impact_is_frozen_for_its_revision(make_proposal, people):
@@ -556,6 +562,7 @@ def test_full_life_audit_trail(make_proposal, people):
     assert trail == [
         ("create", "", "draft", "ana"),
         ("submit", "draft", "submitted", "ana"),
+        ("impact", "", "", ""),  # votes wait for the frozen impact
         ("cast", "", "approve", "m1"),
         ("cast", "", "approve", "m2"),
         ("approve", "submitted", "approved", "m2"),

@@ -13,7 +13,7 @@ from riskgov.portfolio.adapters import active_pm_params, pm_params
 from riskgov.portfolio.models import PMParameterVersion
 from riskgov.portfolio.services import PMParametersInvalid, pm_defaults_seed, pm_version_create
 from riskgov.portfolio.subjects import PM
-from tests.governance_fixtures import later
+from tests.governance_fixtures import later, submit_for_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_proposal_submit_approve_activate(people, btc_pm, django_capture_on_comm
     assert change.version.status == "draft" and change.version.price_range == Decimal("0.2")
     diff = {c.path: (c.before, c.after) for c in PM.diff(btc_pm, change.version)}
     assert diff == {"price_range": ("0.16", "0.2"), "short_option_contingency": ("0.01", "0.015")}
-    p = gs.proposal_submit(proposal=p, by=people["analyst"])
+    p = submit_for_votes(p, people["analyst"])
     for m in ("m1", "m2"):
         gs.proposal_vote(proposal=p, by=people[m], decision="approve", comment="ok")
     p = Proposal.objects.get(pk=p.pk)

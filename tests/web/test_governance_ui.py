@@ -18,7 +18,7 @@ from riskgov.core.models import AuditEvent
 from riskgov.governance import services as gs
 from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, Vote
 from tests.factories import UserFactory
-from tests.governance_fixtures import BRACKETS, later
+from tests.governance_fixtures import BRACKETS, later, submit_for_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +122,7 @@ def test_pages_render_for_each_role(client, who, role, make_proposal):
 
 def test_inbox_sections_and_status_filter(client, people, make_proposal):
     draft = make_proposal(title="Still a draft")
-    submitted = gs.proposal_submit(proposal=make_proposal(title="Waiting for votes"), by=people["analyst"])
+    submitted = submit_for_votes(make_proposal(title="Waiting for votes"), people["analyst"])
     client.force_login(people["m1"])
     page = client.get(reverse("proposals")).content.decode()
     awaiting = page.split('id="awaiting"')[1].split("</section>")[0]
@@ -176,7 +176,7 @@ def _act(action, client, people, make_proposal):
         r = client.post(reverse("proposal-withdraw", args=[p.pk]), {"comment": "not needed"})
         return r, lambda: Proposal.objects.get(pk=p.pk).status == ProposalStatus.WITHDRAWN
     if action in ("vote approve", "vote reject"):
-        p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])
+        p = submit_for_votes(make_proposal(), people["analyst"])
         decision = action.split()[1]
         r = client.post(reverse("proposal-vote", args=[p.pk]), {"decision": decision, "comment": "looked at it"})
         return r, lambda: Vote.objects.filter(proposal=p, decision=decision).exists()
@@ -263,7 +263,7 @@ def test_forbidden_page_says_why(client, people, make_proposal):
 
 def test_proposer_cannot_vote_on_own_proposal_via_the_web(client, people, make_proposal):
     both = people["both"]  # analyst and committee member
-    p = gs.proposal_submit(proposal=make_proposal(by=both), by=both)
+    p = submit_for_votes(make_proposal(by=both), both)
     client.force_login(both)
     page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
     assert 'id="vote-form"' not in page and "cannot vote on it" in page
@@ -274,13 +274,13 @@ def test_proposer_cannot_vote_on_own_proposal_via_the_web(client, people, make_p
     assert "maker-checker" in r.content.decode()
     assert not Vote.objects.filter(proposal=p).exists()
     # a co-author cannot either
-    q = gs.proposal_submit(proposal=make_proposal(co_authors=[both]), by=people["analyst"])
+    q = submit_for_votes(make_proposal(co_authors=[both]), people["analyst"])
     r = client.post(reverse("proposal-vote", args=[q.pk]), {"decision": "reject", "comment": "no"})
     assert r.status_code == 403 and not Vote.objects.filter(proposal=q).exists()
 
 
 def test_vote_needs_a_comment_and_records_the_impact_seen(client, people, make_proposal):
-    p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])
+    p = submit_for_votes(make_proposal(), people["analyst"])
     client.force_login(people["m1"])
     r = client.post(reverse("proposal-vote", args=[p.pk]), {"decision": "approve", "comment": "  "}, follow=True)
     assert "a vote needs a comment" in r.content.decode()
@@ -305,10 +305,10 @@ def test_vote_needs_a_comment_and_records_the_impact_seen(client, people, make_p
 
 
 def test_impact_pending_and_timeline(client, people, make_proposal):
-    p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])
+    p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])  # the impact job is still to run
     client.force_login(people["viewer"])
     page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
-    assert "Impact analysis pending" in page
+    assert 'data-state="queued"' in page and "Impact analysis queued" in page
     timeline = page.split('id="timeline"')[1]
     assert "ana" in timeline and "draft → submitted" in timeline and "create" in timeline
 
@@ -357,7 +357,7 @@ def test_submit_lint_errors_are_shown(client, people, make_proposal):
 
 
 def test_edit_after_submission_returns_to_draft(client, people, make_proposal):
-    p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])
+    p = submit_for_votes(make_proposal(), people["analyst"])
     gs.proposal_vote(proposal=p, by=people["m1"], decision="approve", comment="ok")
     client.force_login(people["analyst"])
     page = client.get(reverse("proposal-edit", args=[p.pk])).content.decode()
@@ -427,7 +427,7 @@ def test_audit_log_pages(client, people, make_proposal, monkeypatch):
 
 def test_audit_csv_export_contains_the_filtered_rows_only(client, people, make_proposal):
     a = make_proposal(title="Alpha")
-    gs.proposal_submit(proposal=a, by=people["analyst"])
+    submit_for_votes(a, people["analyst"])
     gs.proposal_vote(proposal=a, by=people["m1"], decision="reject", comment="too much")
     client.force_login(people["viewer"])
     r = client.get(reverse("audit-export"), {"actor": "m1"})
@@ -563,7 +563,7 @@ def test_audit_log_filters_by_names_not_ids(client, people, make_proposal):
 def test_audit_exports_neutralise_formula_cells(client, api, people, make_proposal):
     """Issue 13.7: a rationale '+1+2…' and a comment '@SUM(1+1)…' came out raw in both exports."""
     p = make_proposal(title="=cmd|' /C calc'!A0")
-    gs.proposal_submit(proposal=p, by=people["analyst"])
+    submit_for_votes(p, people["analyst"])
     gs.proposal_vote(proposal=p, by=people["m1"], decision="reject", comment="@SUM(1+1)*cmd|' /C calc'!A0")
     client.force_login(people["viewer"])
     web = b"".join(client.get(reverse("audit-export")).streaming_content).decode()
@@ -596,3 +596,19 @@ def test_the_django_admin_policy_add_refuses_a_weakening_change(admin_client, pe
     except gs.LintFailed:
         pass  # the admin re-raises after its message; nothing was written either way
     assert Policy.objects.get(is_active=True).quorum == 2
+
+
+def test_the_page_polls_the_impact_status_and_opens_the_vote_when_it_is_frozen(client, people, make_proposal):
+    p = gs.proposal_submit(proposal=make_proposal(), by=people["analyst"])
+    client.force_login(people["m1"])
+    page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
+    assert 'id="vote-form"' not in page and "votes open when the impact analysis of this revision is recorded" in page
+    assert 'data-done="0"' in page and "<script nonce=" in page  # polls until done
+    fragment = client.get(reverse("proposal-impact-status", args=[p.pk])).content.decode()
+    assert fragment.lstrip().startswith('<div id="impact-status"') and "<script" not in fragment
+    assert 'data-state="queued"' in fragment
+
+    gs.proposal_record_impact(proposal=p, impact={"note": "test"}, revision=p.revision)
+    page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
+    assert 'id="vote-form"' in page and 'data-done="1"' in page and 'data-state="recorded"' in page
+    assert "impact-status" in page and "fetch(" not in page  # done: no polling

@@ -147,6 +147,8 @@ def proposal_lint(proposal: Proposal, *, now: datetime | None = None) -> list[Li
 def proposal_submit(*, proposal: Proposal, by: Any, now: datetime | None = None) -> Proposal:
     """Submit a draft for votes: lint must pass; fast track or normal is decided by the
     policy bounds; the expiry is set; the impact job and the notification leave on commit.
+    The impact job never runs inside the caller's request (``riskgov.core.background``);
+    votes open once its result is frozen (``proposal_vote``).
 
     Raises:
         NotAllowed: ``by`` is not an author (analyst role).
@@ -184,9 +186,10 @@ def proposal_submit(*, proposal: Proposal, by: Any, now: datetime | None = None)
     pk, revision = p.pk, p.revision
 
     def enqueue() -> None:
+        from riskgov.core.background import dispatch
         from riskgov.governance.tasks import governance_impact
 
-        governance_impact.delay(pk, revision)
+        dispatch(governance_impact, pk, revision)  # off the request thread when eager (a served site)
 
     transaction.on_commit(enqueue)
     _on_commit("submitted", pk)
@@ -223,7 +226,10 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
     ``proposal_record_impact``, anything else (e.g. a queued run) is expected to call
     ``proposal_record_impact`` itself when done: for a queued ``HealthRun`` the
     ``governance.impact_collect`` task (``governance.impact``) does it once the run is
-    published. Without the health function this is a logged no-op. Returns what happened (for logs and tests).
+    published; the run is named on the proposal by an ``impact_started`` audit record (its
+    progress shows on the proposal page). When no impact can be computed (no snapshot, no
+    health function) the reason is frozen as the impact (``{"error": …}``), so votes open
+    and approvers see why. Returns what happened (for logs and tests).
     """
     p = Proposal.objects.filter(pk=proposal_id).first()
     if p is None or p.revision != revision or p.status not in (ProposalStatus.SUBMITTED, ProposalStatus.ACTIVE):
@@ -241,12 +247,20 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
             proposal_id,
             revision,
         )
+        _record_quietly(p, {"format": "riskgov.impact/1", "error": "impact analysis is not available"}, revision)
         return "no_hook"
     overrides = [v for c in proposal_changes(p) for v in c.subject_kind.engine_overrides([c.version])]
     try:
-        result = run(overrides=overrides, by=None)
+        # one transaction: the run starts (on commit) only once the proposal names it, so its
+        # progress shows on the proposal page (selectors.proposal_impact_status)
+        with transaction.atomic():
+            result = run(overrides=overrides, by=None, label=f"impact of proposal #{proposal_id} rev {revision}")
+            if not isinstance(result, dict):
+                _audit(p, by=None, action="impact_started", after={"revision": revision, "run": result.pk})
     except DomainError as exc:  # e.g. no snapshot yet: nothing to evaluate, not a task failure
         log.warning("governance.impact: proposal %s impact not computed: %s", proposal_id, exc.message)
+        # the reason is frozen as the impact, so approvers see why there is none (votes open)
+        _record_quietly(p, {"format": "riskgov.impact/1", "error": f"impact not computed: {exc.message}"}, revision)
         return "refused"
     if isinstance(result, dict):
         try:
@@ -260,6 +274,14 @@ def proposal_impact_compute(*, proposal_id: int, revision: int) -> str:
 
     transaction.on_commit(lambda: governance_impact_collect.delay(proposal_id, revision, result.pk))
     return "started"
+
+
+def _record_quietly(p: Proposal, impact: dict[str, Any], revision: int) -> None:
+    """Freeze ``impact`` unless the proposal moved on meanwhile (then nothing is written)."""
+    try:
+        proposal_record_impact(proposal=p, impact=impact, revision=revision)
+    except Conflict as exc:
+        log.info("governance.impact: %s", exc.message)
 
 
 @transaction.atomic

@@ -18,10 +18,12 @@ from riskgov.governance.models import (
     VoteDecision,
 )
 from riskgov.governance.selectors import (
+    IMPACT_PENDING,
     proposal_authors,
     proposal_open_to_votes,
     proposal_quorum,
     proposal_timelock,
+    proposal_votes_wait_for_impact,
 )
 from riskgov.governance.services._base import _full_clean, _lock, _on_commit, _require, _transition
 from riskgov.governance.services.changes import _discard_changes, _set_versions
@@ -45,7 +47,10 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
     Raises:
         NotAllowed: not a committee member, or an author of the proposal.
         DomainError: empty comment or unknown decision.
-        Conflict: votes are closed (quorum met, not submitted, ratification window over).
+        Conflict: votes are closed (quorum met, not submitted, ratification window over),
+            or not yet open: a normal or fast-track proposal's impact for its current
+            revision is not frozen (recorded, or failed with its reason); emergency
+            ratification never waits (the change is already active).
     """
     now = now or timezone.now()
     if decision not in VoteDecision.values:
@@ -60,6 +65,8 @@ def proposal_vote(*, proposal: Proposal, by: Any, decision: str, comment: str, n
         if p.status == "submitted" and p.expires_at is not None and now >= p.expires_at:
             raise Conflict(f"proposal #{p.pk} expired at {p.expires_at:%Y-%m-%d %H:%M} UTC: votes are closed")
         raise Conflict(f"proposal #{p.pk} is {p.status}: votes are closed")
+    if proposal_votes_wait_for_impact(p):
+        raise Conflict(f"proposal #{p.pk}: {IMPACT_PENDING} (revision {p.revision} has none yet)")
     vote = _vote_record(p, by=by, decision=decision, comment=comment)
     _vote_outcome(p, by=by, now=now)
     return vote
