@@ -12,15 +12,16 @@ serves every chart's download.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dash import MATCH, Input, Output, State, dash_table, dcc, html
-from dash.dash_table.Format import Format
+from dash.dash_table.Format import Format, Group, Scheme, Symbol
 
 from dashboards import auth
 from riskgov.presentation.exports import csv_text
-from riskgov.presentation.formats import count, fraction, ratio, share
+from riskgov.presentation.formats import INFINITE, MISSING, count, fraction, ratio, share
 from riskgov.presentation.formats import money as usd
 
 __all__ = ["count", "csv_text", "fraction", "ratio", "share", "usd"]
@@ -98,6 +99,33 @@ def download_csv(_n: int, data: dict[str, str] | None) -> dict[str, str] | None:
     return {"content": data["csv"], "filename": data["filename"]}
 
 
+#: a cell that already reads as a number ("$1,234", "7.8 %", "40×", "1 d", "∞", "—")
+_NUMBER_TEXT = re.compile(r"^[−+\-]?\$?[−+\-]?[\d,]+(\.\d+)?\s?(%|×|[kMB]|h|d|min)?$|^[∞—]$")
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)) or bool(
+        isinstance(value, str) and _NUMBER_TEXT.match(value.strip())
+    )
+
+
+def numeric_format(key: str, values: Sequence[Any], *, nully: str = MISSING, header: str = "") -> Format | None:
+    """The browser-side format of a column of numbers (kept numeric so it sorts as numbers),
+    by the presentation rule: ``*_usd`` (or a header in "(USD)") money in whole dollars with separators, ``*_pct``
+    (percent numbers, ``formats.percent_value``) 2 places, integers with separators; ``None``
+    for other columns (pre-formatted text, or small decimals such as a position size)."""
+    raw = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if key.endswith("_usd") or "(USD)" in header:
+        return Format(group=Group.yes, precision=0, scheme=Scheme.fixed, symbol=Symbol.yes, nully=nully).symbol_prefix(
+            "$"
+        )
+    if key.endswith("_pct"):
+        return Format(group=Group.yes, precision=2, scheme=Scheme.fixed, nully=nully)
+    if raw and all(float(v).is_integer() for v in raw):
+        return Format(group=Group.yes, precision=0, scheme=Scheme.fixed, nully=nully)
+    return None
+
+
 def table(
     table_id: str,
     rows: Sequence[dict[str, Any]],
@@ -108,24 +136,42 @@ def table(
 ):
     """A sortable ``DataTable``; ``columns`` are ``(header, key)``; keys ending in ``_link``
     are markdown links; keys in ``infinite_when_null`` are numeric and show ``None`` as ∞
-    (so they sort as numbers)."""
+    (so they sort as numbers). Columns of numbers are formatted by ``numeric_format`` and,
+    like columns of formatted numbers, right-aligned."""
+    rows = list(rows)
 
     def spec(name: str, key: str) -> dict[str, Any]:
         if key.endswith("_link"):
             return {"name": name, "id": key, "presentation": "markdown"}
-        if key in infinite_when_null:
-            return {"name": name, "id": key, "type": "numeric", "format": Format(nully="∞")}
+        values = [r.get(key) for r in rows if r.get(key) is not None]
+        nully = INFINITE if key in infinite_when_null else MISSING
+        fmt = (
+            numeric_format(key, values, nully=nully, header=name)
+            if all(not isinstance(v, str) for v in values)
+            else None
+        )
+        if fmt is None and key in infinite_when_null:
+            fmt = Format(nully=INFINITE)
+        if fmt is not None:
+            return {"name": name, "id": key, "type": "numeric", "format": fmt}
         return {"name": name, "id": key}
 
+    numeric = [
+        k
+        for _n, k in columns
+        if any(k in r for r in rows) and all(_is_number(r.get(k)) for r in rows if r.get(k) not in (None, ""))
+    ]
     return dash_table.DataTable(
         id=table_id,
-        data=list(rows),
+        data=rows,
         columns=[spec(n, k) for n, k in columns],
         sort_action="native",
         export_format="csv",
         export_headers="display",
         page_size=kwargs.pop("page_size", 25),
         style_cell={"textAlign": "left", "fontFamily": "system-ui", "padding": "4px 8px"},
+        style_cell_conditional=[{"if": {"column_id": k}, "textAlign": "right"} for k in numeric]
+        + kwargs.pop("style_cell_conditional", []),
         style_table={"overflowX": "auto"},
         markdown_options={"link_target": "_self"},
         **kwargs,

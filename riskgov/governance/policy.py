@@ -23,6 +23,7 @@ from riskgov.parameters.strictness import (
     stricter_only_violations,
 )
 from riskgov.parameters.validation import penalty_errors
+from riskgov.presentation import fields, formats
 
 __all__ = [
     "FieldDelta",
@@ -88,7 +89,8 @@ def fast_track_violations(
                 LintError(
                     where,
                     "ft_not_relative",
-                    f"{where}: {d.before} → {d.after} has no relative change (added, removed or from zero)",
+                    f"{where}: {_shown(d.path, d.before)} → {_shown(d.path, d.after)} has no relative change"
+                    " (added, removed or from zero)",
                 )
             )
             continue
@@ -98,7 +100,8 @@ def fast_track_violations(
                 LintError(
                     where,
                     "ft_relative_change",
-                    f"{where}: {d.before} → {d.after} moves {rel:.4%}, above the fast-track bound {max_relative_change:.4%}",
+                    f"{where}: {_shown(d.path, d.before)} → {_shown(d.path, d.after)} moves {formats.percent(rel, 2)},"
+                    f" above the fast-track bound {formats.percent(max_relative_change, 2)}",
                 )
             )
         if d.last_changed_at is None:
@@ -225,3 +228,10 @@ def policy_stricter_violations(old: dict[str, Decimal], new: dict[str, Decimal])
                 )
             )
     return out
+
+
+def _shown(path: str, value: object) -> str:
+    """A changed field's value in a lint message, by the presentation rule of its kind
+    (``brackets[1].initial_margin_fraction`` 0.01 → ``1.000 %``); ``—`` when absent."""
+    name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    return fields.format_field(name, value) if fields.field(name).kind != fields.TEXT else formats.exact(value)

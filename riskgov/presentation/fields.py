@@ -8,6 +8,7 @@ text with the one convention of :mod:`riskgov.presentation.formats`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,8 @@ FIELDS: dict[str, Field] = {
     "kupiec_lr": _f(NUMBER, "Kupiec LR"),
     "critical": _f(NUMBER, "Critical value"),
     "exceedances": _f(COUNT, "Exceedances"),
+    # governance policy
+    "fast_track_max_relative_change": _f(SHARE, "Fast-track max relative change"),
 }
 
 #: the report's overview table, in order (keys of ``reports.selectors.RunOverview``)
@@ -156,3 +159,34 @@ def format_field(name: str, value: Any, *, signed: bool = False) -> str:
 def label(name: str) -> str:
     """The label of the stored field ``name`` (with its unit)."""
     return field(name).label
+
+
+def readable(value: Any, name: str = "") -> str:
+    """A stored JSON value (an audit record's before/after) as text for people: a dict one
+    ``key: value`` per line (nested ones inline in braces), each number by the kind of its
+    key (:func:`field`: money, fraction, share…), other numbers with separators and at most
+    2 decimals (6 below 1), never in scientific notation. The exact values stay in the
+    stored record (and its CSV export)."""
+    if isinstance(value, dict):
+        items = [f"{k}: {_inline(v, str(k))}" for k, v in value.items()]
+        return "\n".join(items) if not name else "{" + ", ".join(items) + "}"
+    return _inline(value, name)
+
+
+def _inline(value: Any, name: str) -> str:
+    if isinstance(value, dict):
+        return readable(value, name or "_")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_inline(v, name) for v in value) + "]"
+    if value is None or isinstance(value, bool):
+        return formats.MISSING if value is None else str(value).lower()
+    x = formats.to_float(value)
+    if x is None:
+        return str(value)
+    if field(name).kind != TEXT:
+        return format_field(name, value)
+    if isinstance(value, int):
+        return formats.count(value)
+    if math.isinf(x):
+        return formats.INFINITE if x > 0 else f"-{formats.INFINITE}"
+    return formats.exact(round(x, 2 if abs(x) >= 1 else 6))

@@ -12,6 +12,7 @@ from riskgov.core.roles import ADMIN, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy
+from riskgov.presentation import fields
 from riskgov.web import forms as f
 from riskgov.web.change_views import _domain_errors
 
@@ -53,7 +54,11 @@ def policy_page(request: HttpRequest) -> HttpResponse:
             "current": current,
             "history": Policy.objects.order_by("-version"),
             "fields": [
-                (Policy._meta.get_field(fld).verbose_name, getattr(current, fld), Policy._meta.get_field(fld).help_text)
+                (
+                    Policy._meta.get_field(fld).verbose_name,
+                    fields.format_field(fld, getattr(current, fld)),
+                    Policy._meta.get_field(fld).help_text,
+                )
                 for fld in gov.POLICY_FIELDS
             ],
             "form": form if is_admin or request.method == "POST" else None,

@@ -46,3 +46,9 @@ def fmt_field(value: Any, name: str) -> str:
 def leverage(imf: Any) -> str:
     """Max leverage shown to people, ``1/IMF`` (RISK_MODEL §2): ``0.025`` → ``40×``."""
     return formats.leverage(imf)
+
+
+@register.filter
+def readable(value: Any) -> str:
+    """A stored JSON value (an audit record's before/after) as text (``fields.readable``)."""
+    return fields.readable(value)
