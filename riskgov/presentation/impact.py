@@ -171,7 +171,12 @@ class FamilyProtection:
     family: str
     label: str
     caption: str
+    scenarios: str
     rows: list[Row]
+
+    def by_key(self) -> dict[str, Row]:
+        """The measure rows by stored key (``es_usd``, ``var_usd``, …)."""
+        return {r.key: r for r in self.rows}
 
 
 @dataclass(frozen=True)
@@ -398,7 +403,7 @@ def _cost(cost: Mapping[str, Any]) -> tuple[list[Figure], list[MarketCost], list
         ),
         Figure(
             "top_up_usd",
-            "Top-up they need, Σ max(0, IM − E)",
+            "Δ top-up to IM, Σ max(0, IM − E)",
             _delta(fields.MONEY, cost.get("top_up_usd")),
             f"{formats.money(cost.get('top_up_current_usd'))} now → {formats.money(cost.get('top_up_proposed_usd'))}",
         ),
@@ -439,7 +444,7 @@ def _protection(rows: Sequence[Mapping[str, Any]]) -> list[FamilyProtection]:
             measures.append(_row(title, kind, cur.get(key), new.get(key), delta, key=key))
         note = FAMILY_NOTES.get(fam, "")
         caption = f"{label} — {formats.count(p.get('scenarios'))} scenarios" + (f", {note}" if note else "")
-        out.append(FamilyProtection(fam, label, caption, measures))
+        out.append(FamilyProtection(fam, label, caption, formats.count(p.get("scenarios")), measures))
     return out
 
 

@@ -89,7 +89,7 @@ def scatter_svg(
         return TOP + h - (v - y0) / ((y1 - y0) or 1.0) * h
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
         f"<title>{html.escape(head)}</title>",
         f'<text x="{LEFT}" y="20" font-size="13" font-weight="bold">{html.escape(head)}</text>',
