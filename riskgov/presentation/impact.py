@@ -11,7 +11,8 @@ is ``∞`` (RISK_MODEL §1, §10).
 The sections, each empty when the document lacks it (older documents are shown with what
 they hold):
 
-* ``summary`` — totals and tail of the current and proposed runs side by side;
+* ``summary`` — totals and tail of the current and proposed runs side by side (the keys of
+  ``fields.OVERVIEW_KEYS`` first);
 * ``cost`` — §15 cost to traders: key figures, ΔIM/ΔMM per market, max leverage per bracket,
   the newly liquidatable accounts (a sample, linked when the caller can link them);
 * ``protection`` — §15 protection of the venue per scenario family (§10), every figure
@@ -60,21 +61,6 @@ FAMILY_NOTES = {
     "path_1d": "every 1-day window of hourly prices, 24 steps",
     "path_3d": "every 3-day window of hourly prices, 72 steps",
 }
-#: the totals and tail compared side by side (stored field names, formatted by kind)
-SUMMARY_FIELDS = (
-    "equity_usd",
-    "initial_margin_usd",
-    "maintenance_margin_usd",
-    "liquidatable_accounts",
-    "bankrupt_accounts",
-    "shortfall_usd",
-    "insurance_fund_usd",
-    "coverage_ratio",
-    "var_usd",
-    "es_usd",
-    "cover2_usd",
-    "coverage_at_es",
-)
 #: the §15 protection measures of one family: (label, stored key, field kind)
 PROTECTION_MEASURES = (
     ("VaR", "var_usd", fields.MONEY),
@@ -246,11 +232,6 @@ class ImpactView:
     frontiers: list[Frontier] = field(default_factory=list)
     other: list[Row] = field(default_factory=list)
 
-    @property
-    def has_tradeoff(self) -> bool:
-        """Whether the §15 sections (cost, protection, frontier) are there."""
-        return bool(self.cost or self.protection or self.frontiers)
-
 
 # --- formatting helpers -----------------------------------------------------------------------
 def family_label(family: str) -> str:
@@ -337,10 +318,12 @@ def _text(value: Any) -> str:
         return f"{len(value)} figures"
     if isinstance(value, list | tuple):
         if all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
-            return ", ".join(str(v) for v in value) or formats.MISSING
+            return ", ".join(_text(v) for v in value) or formats.MISSING
         return f"{len(value)} entries"
     if isinstance(value, float):
         return formats.number(value)
+    if isinstance(value, int):
+        return formats.count(value)
     return str(value)
 
 
@@ -355,7 +338,7 @@ def _figures_of(side: Any) -> dict[str, Any]:
 
 def _summary(doc: Mapping[str, Any]) -> list[Row]:
     cur, new = _figures_of(doc.get("current")), _figures_of(doc.get("proposed"))
-    keys = [k for k in SUMMARY_FIELDS if k in cur or k in new]
+    keys = [k for k in fields.OVERVIEW_KEYS if k in cur or k in new]
     keys += [k for k in dict.fromkeys([*cur, *new]) if k not in keys and k in fields.FIELDS and k != "alpha"]
     rows = []
     for k in keys:

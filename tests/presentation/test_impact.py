@@ -68,7 +68,9 @@ def test_frontier_points_mark_current_and_proposed_and_draw_an_svg():
 
 
 def test_an_unknown_document_is_formatted_not_dumped():
-    view = impact_view({"weird": {"deep": {"before": 1.5, "after": 2.25}}, "flag": True, "n_items": 12345})
+    view = impact_view(
+        {"weird": {"deep": {"before": 1.5, "after": 2.25}}, "flag": True, "n_items": 12345, "xs": [0.123456789, 7]}
+    )
     rows = {r.key: r for r in view.other}
     assert (rows["weird.deep"].current, rows["weird.deep"].proposed, rows["weird.deep"].delta) == (
         "1.50",
@@ -76,6 +78,7 @@ def test_an_unknown_document_is_formatted_not_dumped():
         "+0.75",
     )
     assert rows["flag"].proposed == "yes" and rows["n_items"].proposed == "12,345"
+    assert rows["xs"].proposed == "0.123, 7"
 
 
 def test_nice_ticks_cover_the_range():

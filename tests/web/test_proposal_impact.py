@@ -11,6 +11,8 @@ import pytest
 from django.urls import reverse
 
 from riskgov.governance import services as gs
+from riskgov.governance.models import Proposal
+from riskgov.health.models import AccountResult
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +82,17 @@ def test_the_vote_page_shows_both_sides_of_a_real_frozen_impact(client, people, 
     data = list(csv.DictReader(io.StringIO(body)))
     assert len(data) == 9 and float(data[0]["mm_usd"]) == pytest.approx(fr["points"][0]["mm_usd"])
     assert [d["marked"] for d in data[-2:]] == ["current", "proposed"]
+    # sampled newly liquidatable accounts link to their account page in the proposed run
+    run = impact["proposed"]["run"]
+    acct = AccountResult.objects.filter(run_id=run).order_by("account_idx").first()
+    assert acct is not None
+    Proposal.objects.filter(pk=p.pk).update(
+        impact={**impact, "newly_liquidatable_sample": [acct.account_id, "gone-1"], "newly_liquidatable_accounts": 2}
+    )
+    section = impact_html(client.get(reverse("proposal-detail", args=[p.pk])).content.decode())
+    sample = section.split('id="impact-newly-sample"')[1].split("</p>")[0]
+    assert f'<a href="/dash/account?run={run}&amp;idx={acct.account_idx}">{acct.account_id}</a>' in sample
+    assert "gone-1" in sample and "gone-1</a>" not in sample  # no stored row: no link
 
 
 def test_an_impact_note_and_a_missing_current_run_are_said_in_words(client, people, make_proposal):
