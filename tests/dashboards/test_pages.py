@@ -229,7 +229,8 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     prot = find(body, "impact-protection").data
     assert [r["family"] for r in prot] == ["instant gaps", "1-day trends", "1-day paths", "3-day paths"]
     trend = next(q for q in impact["protection"] if q["family"] == "trend")
-    assert prot[1]["d_es"] == usd(trend["delta_es_usd"], signed=True) and prot[1]["es_now"] == usd(trend["current"]["es_usd"])
+    assert prot[1]["d_es"] == usd(trend["delta_es_usd"], signed=True)
+    assert prot[1]["es_now"] == usd(trend["current"]["es_usd"])
     assert {q["family"] for q in impact["protection"]} == {"gap", "trend", "path_1d", "path_3d"}
     (fr,) = impact["frontier"]
     assert fr["market"] == "BTC-PERP" and len(fr["points"]) == 7
