@@ -4,12 +4,12 @@ both sides of RISK_MODEL §15: the cost to traders, the protection of the venue 
 family, and the (MM, ES) frontier of each changed market with current and proposed marked.
 
 Figures are the impact frozen on the proposal (what its approvers sign, DESIGN "impact"),
-read from ``Proposal.impact``; nothing is recomputed.
+read from ``Proposal.impact`` through the read model the committee's proposal page shows too
+(``governance.read_models.proposal_impact``: formatted rows); nothing is recomputed. The
+charts plot the document's raw values.
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 import dash
 from dash import Input, Output, callback, dcc, html
@@ -17,26 +17,14 @@ from dash import Input, Output, callback, dcc, html
 from dashboards import auth
 from dashboards import components as c
 from riskgov.governance import selectors as gov
+from riskgov.governance.read_models import proposal_impact
 from riskgov.parameters.selectors import market_version_curve
-from riskgov.presentation import fields
 from riskgov.presentation.figures import brackets as figures
 from riskgov.presentation.figures import health as hf
+from riskgov.presentation.impact import ImpactView
 
 dash.register_page(__name__, path="/impact", title="Proposal impact · riskgov", name="Proposal impact", order=3)
 
-#: (label, stored field); each value is formatted by its field kind (``presentation.fields``)
-SIDE_BY_SIDE = [
-    ("Equity", "equity_usd"),
-    ("Initial margin", "initial_margin_usd"),
-    ("Maintenance margin", "maintenance_margin_usd"),
-    ("Liquidatable accounts", "liquidatable_accounts"),
-    ("Bankrupt accounts", "bankrupt_accounts"),
-    ("Shortfall now", "shortfall_usd"),
-    ("VaR", "var_usd"),
-    ("ES", "es_usd"),
-    ("Cover-2", "cover2_usd"),
-    ("Coverage at ES", "coverage_at_es"),
-]
 SCENARIO_COLUMNS = [
     "name",
     "kind",
@@ -50,27 +38,19 @@ SCENARIO_COLUMNS = [
 ]
 
 
-def _figures_of(side: dict | None) -> dict:
-    return {**(side or {}).get("totals", {}), **(side or {}).get("tail", {})} if side else {}
+#: element ids of the headline cards (browser tests read them), by document key
+HEADLINE_IDS = {
+    "newly_liquidatable_accounts": "impact-newly",
+    "no_longer_liquidatable_accounts": "impact-no-longer",
+    "delta_initial_margin_usd": "impact-delta-im",
+    "delta_maintenance_margin_usd": "impact-delta-mm",
+    "delta_shortfall_usd": "impact-delta-shortfall",
+}
 
 
-def comparison_rows(impact: dict) -> list[dict]:
-    """The side-by-side table rows: label, current, proposed (formatted) and raw values."""
-    cur, new = _figures_of(impact.get("current")), _figures_of(impact.get("proposed"))
-    rows = []
-    for label, k in SIDE_BY_SIDE:
-        fmt = partial(fields.format_field, k)
-        rows.append(
-            {
-                "measure": label,
-                "key": k,
-                "current": fmt(cur.get(k)) if cur else "—",
-                "proposed": fmt(new.get(k)),
-                "current_value": cur.get(k),
-                "proposed_value": new.get(k),
-            }
-        )
-    return rows
+def comparison_rows(view: ImpactView) -> list[dict]:
+    """The side-by-side table rows: stored key, label, current and proposed (formatted)."""
+    return [{"measure": r.label, "key": r.key, "current": r.current, "proposed": r.proposed} for r in view.summary]
 
 
 PROTECTION_TABLE = [
@@ -86,91 +66,69 @@ PROTECTION_TABLE = [
     ("Δ mean ADL", "d_adl"),
     ("Δ mean bankrupt", "d_bk"),
 ]
-FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
 
 
-def protection_rows(impact: dict) -> list[dict]:
+def protection_rows(view: ImpactView) -> list[dict]:
     """Per family: ES of each side and the §15 differences (proposed − current), formatted."""
     out = []
-    for p in impact.get("protection") or []:
-        d_cov = p.get("delta_coverage_at_es")
+    for fam in view.protection:
+        r = fam.by_key()
         out.append(
             {
-                "family": FAMILY_LABELS.get(p["family"], p["family"]),
-                "scenarios": p["scenarios"],
-                "es_now": c.usd(p["current"]["es_usd"]),
-                "es_new": c.usd(p["proposed"]["es_usd"]),
-                "d_var": c.usd(p["delta_var_usd"]),
-                "d_es": c.usd(p["delta_es_usd"]),
-                "d_mean": c.usd(p["delta_mean_shortfall_usd"]),
-                "d_worst": c.usd(p["delta_worst_shortfall_usd"]),
-                "d_cov": "—" if d_cov is None else f"{d_cov:+.3f}",
-                "d_adl": c.usd(p["delta_mean_adl_usd"]),
-                "d_bk": f"{p['delta_mean_bankrupt_accounts']:+.2f}",
+                "family": fam.label,
+                "scenarios": fam.scenarios,
+                "es_now": r["es_usd"].current,
+                "es_new": r["es_usd"].proposed,
+                "d_var": r["var_usd"].delta,
+                "d_es": r["es_usd"].delta,
+                "d_mean": r["mean_shortfall_usd"].delta,
+                "d_worst": r["worst_shortfall_usd"].delta,
+                "d_cov": r["coverage_at_es"].delta,
+                "d_adl": r["mean_adl_usd"].delta,
+                "d_bk": r["mean_bankrupt_accounts"].delta,
             }
         )
     return out
 
 
-def cost_section(impact: dict) -> list:
+def cost_section(view: ImpactView) -> list:
     """§15 cost to traders: cards and per-market ΔIM/ΔMM, with the leverage per bracket."""
-    cost = impact.get("cost")
-    if not cost:
+    if not view.cost:
         return []
+    ids = {
+        "delta_maintenance_margin_usd": "impact-cost-mm",
+        "delta_initial_margin_usd": "impact-cost-im",
+        "newly_liquidatable_accounts": "impact-cost-newly",
+        "newly_below_im_accounts": "impact-cost-below-im",
+        "top_up_usd": "impact-cost-topup",
+    }
     parts = [
         html.H2("Cost to traders"),
-        c.cards(
-            [
-                c.card("impact-cost-mm", "Δ maintenance margin", c.usd(cost["delta_maintenance_margin_usd"])),
-                c.card("impact-cost-im", "Δ initial margin", c.usd(cost["delta_initial_margin_usd"])),
-                c.card("impact-cost-newly", "Newly liquidatable now", c.count(cost["newly_liquidatable_accounts"])),
-                c.card("impact-cost-below-im", "Newly below IM", c.count(cost["newly_below_im_accounts"])),
-                c.card("impact-cost-topup", "Top-up needed (Σ max(0, IM − E))", c.usd(cost["top_up_usd"])),
-            ]
-        ),
+        c.cards(c.card(ids.get(f.key, f"impact-cost-{f.key}"), f.label, f.value, f.note) for f in view.cost),
         c.table(
             "impact-cost-markets",
-            [
-                {
-                    "market": r["market"],
-                    "d_im": c.usd(r["delta_initial_margin_usd"]),
-                    "d_mm": c.usd(r["delta_maintenance_margin_usd"]),
-                }
-                for r in cost["per_market"]
-            ],
+            [{"market": m.market, "d_im": m.delta_im, "d_mm": m.delta_mm} for m in view.cost_markets],
             [("Market", "market"), ("Δ IM", "d_im"), ("Δ MM", "d_mm")],
         ),
     ]
-    lev = [
-        {
-            "market": m["market"],
-            "floor": c.usd(b["floor_usd"]),
-            "now": f"{b['current']:.1f}×",
-            "new": f"{b['proposed']:.1f}×",
-        }
-        for m in cost.get("max_leverage", [])
-        for b in m["brackets"]
-    ]
-    if lev:
+    if view.leverage:
         parts.append(
             c.table(
                 "impact-leverage",
-                lev,
+                [{"market": b.market, "floor": b.floor, "now": b.current, "new": b.proposed} for b in view.leverage],
                 [("Market", "market"), ("From notional", "floor"), ("Max leverage now", "now"), ("Proposed", "new")],
             )
         )
     return parts
 
 
-def protection_section(impact: dict) -> list:
+def protection_section(impact: dict, view: ImpactView) -> list:
     """§15 protection of the venue per family and the frontier of each changed market."""
     parts = []
-    if impact.get("impact_note"):
-        parts.append(html.P(impact["impact_note"], className="warning"))
-    if impact.get("protection"):
+    if view.protection:
         parts += [
             html.H2("Protection of the venue, per scenario family"),
-            c.table("impact-protection", protection_rows(impact), PROTECTION_TABLE),
+            c.table("impact-protection", protection_rows(view), PROTECTION_TABLE),
         ]
     for fr in impact.get("frontier") or []:
         parts.append(
@@ -227,9 +185,9 @@ def show_proposal(proposal_id):
     if p is None:
         return html.P("No such proposal with impact results.", id="no-impact")
     impact = p.impact or {}
-    if impact.get("error"):
-        return html.P(f"The impact run failed: {impact['error']}", className="error")
-    rows = comparison_rows(impact)
+    view = proposal_impact(p)
+    if view.state == "failed":
+        return html.P(f"The impact run failed: {view.error}", className="error")
     actions = gov.proposal_allowed_actions(p, auth.current_user())
     links = [
         html.A("Vote on it", href=f"/proposals/{p.pk}/#vote", id="impact-vote-link", className="button")
@@ -244,51 +202,47 @@ def show_proposal(proposal_id):
         html.P(
             [
                 html.A(f"Open proposal #{p.pk} (votes, diff, timeline)", href=f"/proposals/{p.pk}/"),
-                f" · impact of revision {p.impact_revision}; runs #{(impact.get('current') or {}).get('run', '—')}"
-                f" (current) and #{impact['proposed']['run']} (proposed) on snapshot #{impact.get('snapshot')}",
+                f" · impact of revision {p.impact_revision}, frozen from the {view.source}",
             ]
         ),
-        c.cards(
-            [
-                c.card(
-                    "impact-newly", "Newly liquidatable accounts", c.count(impact.get("newly_liquidatable_accounts"))
-                ),
-                c.card(
-                    "impact-no-longer", "No longer liquidatable", c.count(impact.get("no_longer_liquidatable_accounts"))
-                ),
-                c.card("impact-delta-im", "Δ initial margin", c.usd(impact.get("delta_initial_margin_usd"))),
-                c.card("impact-delta-mm", "Δ maintenance margin", c.usd(impact.get("delta_maintenance_margin_usd"))),
-            ]
-        ),
+        c.cards(c.card(HEADLINE_IDS.get(f.key, f"impact-{f.key}"), f.label, f.value) for f in view.headline),
     ]
-    if impact.get("note"):
-        parts.append(html.P(impact["note"], className="warning"))
+    parts += [html.P(note, className="warning") for note in view.notes]
     parts += [
         html.H2("Current vs proposed"),
-        c.table("impact-table", rows, [("Measure", "measure"), ("Current", "current"), ("Proposed", "proposed")]),
+        c.table(
+            "impact-table",
+            comparison_rows(view),
+            [("Measure", "measure"), ("Current", "current"), ("Proposed", "proposed")],
+        ),
     ]
     scenarios = impact.get("scenarios", [])
     if scenarios:
         parts.append(c.chart("impact-scenarios", hf.impact_scenarios_figure(scenarios), scenarios, SCENARIO_COLUMNS))
+    if view.scenarios:
         parts.append(
             c.table(
                 "impact-coverage",
                 [
                     {
-                        "name": r["name"],
-                        "current_shortfall": c.usd(r["current_shortfall_usd"]),
-                        "proposed_shortfall": c.usd(r["proposed_shortfall_usd"]),
-                        "current_coverage": c.ratio(r["current_coverage_ratio"]),
-                        "proposed_coverage": c.ratio(r["proposed_coverage_ratio"]),
-                        "current_liq": r["current_liquidatable_accounts"],
-                        "proposed_liq": r["proposed_liquidatable_accounts"],
+                        "name": r.name,
+                        "family": r.family,
+                        "current_shortfall": r.before,
+                        "proposed_shortfall": r.after,
+                        "delta_shortfall": r.delta,
+                        "current_coverage": r.coverage_before,
+                        "proposed_coverage": r.coverage_after,
+                        "current_liq": r.liquidated_before,
+                        "proposed_liq": r.liquidated_after,
                     }
-                    for r in scenarios
+                    for r in view.scenarios
                 ],
                 [
                     ("Scenario", "name"),
+                    ("Family", "family"),
                     ("Shortfall now", "current_shortfall"),
                     ("Shortfall proposed", "proposed_shortfall"),
+                    ("Δ shortfall", "delta_shortfall"),
                     ("Coverage now", "current_coverage"),
                     ("Coverage proposed", "proposed_coverage"),
                     ("Liquidated now", "current_liq"),
@@ -296,11 +250,22 @@ def show_proposal(proposal_id):
                 ],
             )
         )
-    parts += cost_section(impact)
-    parts += protection_section(impact)
-    sample = impact.get("newly_liquidatable_sample") or []
-    if sample:
-        parts.append(html.P(f"Newly liquidatable (first {len(sample)}): {', '.join(sample)}", className="small"))
+    parts += cost_section(view)
+    parts += protection_section(impact, view)
+    if view.newly_liquidatable:
+        parts.append(
+            html.P(
+                [
+                    f"Newly liquidatable ({len(view.newly_liquidatable)} of {view.newly_liquidatable_total}): ",
+                    *(
+                        html.Span([html.A(a.account_id, href=a.url) if a.url else a.account_id, " "])
+                        for a in view.newly_liquidatable
+                    ),
+                ],
+                className="small",
+                id="impact-newly-sample",
+            )
+        )
     for ch in gov.proposal_changes(p):
         if not ch.market_version_id:
             continue

@@ -302,6 +302,17 @@ def run_account_notionals(run: HealthRun, account_idxs: list[int]) -> dict[int, 
     return {r["account_idx"]: float(r["total"] or 0.0) for r in qs}
 
 
+def run_account_indexes(run_id: int | None, account_ids: list[str]) -> dict[str, int]:
+    """The dense index of each given account id in run ``run_id`` (the key of the account
+    page, ``run_account``); ids without a stored row are left out. One query, ``{}`` for none."""
+    if run_id is None or not account_ids:
+        return {}
+    qs = AccountResult.objects.filter(run_id=run_id, account_id__in=account_ids).values_list(
+        "account_id", "account_idx"
+    )
+    return dict(qs)
+
+
 def run_account(run: HealthRun, account_idx: int | str | None) -> tuple[AccountResult | None, list[dict[str, Any]]]:
     """One account of a run by its dense index (unique index ``(run, account_idx)``) and its
     positions (market symbol, size, notional, IM, MM, liquidation and bankruptcy prices;

@@ -128,12 +128,13 @@ def count(value: Any, *, signed: bool = False) -> str:
     return MISSING if x is None else f"{x:{'+' if signed else ''},.0f}"
 
 
-def number(value: Any, places: int = NUMBER_PLACES, *, infinite: str = INFINITE) -> str:
-    """A plain number (a test statistic): ``3.8414`` → ``3.841``; ``inf`` → ``∞``."""
+def number(value: Any, places: int = NUMBER_PLACES, *, infinite: str = INFINITE, signed: bool = False) -> str:
+    """A plain number (a test statistic): ``3.8414`` → ``3.841``; ``inf`` → ``∞``;
+    ``signed`` (a change) adds ``+``: ``+0.90``."""
     x = to_float(value)
     if x is None:
         return MISSING
-    return infinite if math.isinf(x) else f"{x:,.{int(places)}f}"
+    return infinite if math.isinf(x) else f"{x:{'+' if signed else ''},.{int(places)}f}"
 
 
 def multiple(value: Any, places: int = 2) -> str:

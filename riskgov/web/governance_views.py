@@ -9,10 +9,9 @@ page, other ``DomainError``s become messages or errors next to the field they na
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -31,7 +30,9 @@ from riskgov.core.roles import ANALYST, COMMITTEE, has_role
 from riskgov.governance import selectors as gov_selectors
 from riskgov.governance import services as gov
 from riskgov.governance.models import Policy, Proposal, ProposalKind, ProposalStatus, VoteDecision
+from riskgov.governance.read_models import proposal_impact
 from riskgov.presentation import formats
+from riskgov.presentation import impact as impact_presentation
 from riskgov.presentation.fields import FRACTION_FIELDS
 from riskgov.web import forms as f
 from riskgov.web.templatetags.riskgov_format import leverage
@@ -109,67 +110,6 @@ def _diff_rows(changes: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-_PAIRS = (("current", "proposed"), ("before", "after"), ("baseline", "proposed"), ("published", "proposed"))
-
-
-def _as_number(v: Any) -> Decimal | None:
-    if isinstance(v, bool) or v is None or isinstance(v, dict | list):
-        return None
-    try:
-        return Decimal(str(v))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _impact_row(label: str, cur: Any, new: Any) -> dict[str, Any]:
-    a, b = _as_number(cur), _as_number(new)
-    delta = ""
-    if a is not None and b is not None:
-        delta = f"{b - a:+,}"
-    show = lambda v: "—" if v is None else (json.dumps(v) if isinstance(v, dict | list) else str(v))  # noqa: E731
-    return {"key": label, "current": show(cur), "proposed": show(new), "delta": delta}
-
-
-def _impact_rows(impact: Any) -> list[dict[str, Any]]:
-    """Whatever the frozen impact holds, as rows of (key, current, proposed, change).
-
-    ``{"current": {...}, "proposed": {...}}`` at the top, or ``{"x": {"current": a,
-    "proposed": b}}`` anywhere below, pair up; other values show in the proposed column.
-    """
-    if not impact:
-        return []
-    rows: list[dict[str, Any]] = []
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for a, b in _PAIRS:
-                if a in value and b in value:
-                    if isinstance(value[a], dict) and isinstance(value[b], dict):
-                        for k in list(dict.fromkeys([*value[a], *value[b]])):
-                            walk_pair(f"{prefix}.{k}" if prefix else k, value[a].get(k), value[b].get(k))
-                    else:
-                        rows.append(_impact_row(prefix or "value", value[a], value[b]))
-                    rest = {k: v for k, v in value.items() if k not in (a, b)}
-                    for k, v in rest.items():
-                        walk(f"{prefix}.{k}" if prefix else k, v)
-                    return
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            rows.append(_impact_row(prefix or "value", None, value))
-
-    def walk_pair(prefix: str, cur: Any, new: Any) -> None:
-        if isinstance(cur, dict) or isinstance(new, dict):
-            cur, new = cur or {}, new or {}
-            for k in list(dict.fromkeys([*cur, *new])):
-                walk_pair(f"{prefix}.{k}", cur.get(k), new.get(k))
-        else:
-            rows.append(_impact_row(prefix, cur, new))
-
-    walk("", impact)
-    return rows
-
-
 # --- reads --------------------------------------------------------------------------------
 def _with_tally(qs: QuerySet[Proposal]) -> QuerySet[Proposal]:
     return qs.annotate(
@@ -245,6 +185,7 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     my_vote = next((v for v in votes if v.voter_id == user.pk), None)
     emergency = p.kind == ProposalKind.EMERGENCY
     lint = gov.proposal_lint(p) if p.status == ProposalStatus.DRAFT else []
+    impact = proposal_impact(p)
     return render(
         request,
         "governance/proposal.html",
@@ -258,7 +199,8 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": _timeline(p),
             "diffs": _diff_rows(gov_selectors.proposal_changes(p)),
             "lint": lint,
-            "impact_rows": _impact_rows(p.impact),
+            "impact": impact,
+            "frontier_csv_url": reverse("proposal-impact-frontier-csv", args=[p.pk]) if impact.frontiers else "",
             "votes": votes,
             "my_vote": my_vote,
             "is_author": actions.is_author,
@@ -273,6 +215,16 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "withdraw_form": f.CommentForm(),
         },
     )
+
+
+@role_required
+def proposal_impact_frontier_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The §15 frontier points frozen on the proposal as CSV (raw USD; empty with a header
+    when the impact holds no frontier)."""
+    p = get_object_or_404(Proposal, pk=pk)
+    response = HttpResponse(impact_presentation.frontier_csv(p.impact), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="proposal-{p.pk}-frontier.csv"'
+    return response
 
 
 def _act(request: HttpRequest, pk: int, action: Callable[[Proposal], str]) -> HttpResponse:

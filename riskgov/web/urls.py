@@ -22,6 +22,9 @@ urlpatterns = [
     path("proposals/<int:pk>/withdraw/", gv.proposal_withdraw, name="proposal-withdraw"),
     path("proposals/<int:pk>/vote/", gv.proposal_vote, name="proposal-vote"),
     path("proposals/<int:pk>/impact-status/", gv.proposal_impact_status, name="proposal-impact-status"),
+    path(
+        "proposals/<int:pk>/impact/frontier.csv", gv.proposal_impact_frontier_csv, name="proposal-impact-frontier-csv"
+    ),
     path("policy/", policy_views.policy_page, name="policy"),
     path("audit/", audit_views.audit_log, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),

@@ -12,10 +12,10 @@ from tests.dashboards.conftest import find, page_module, text, walk
 pytestmark = pytest.mark.django_db
 
 
-def usd(x):
+def usd(x, *, signed=False):
     from riskgov.presentation.formats import money
 
-    return money(x)  # the one presentation rule (cents below $100)
+    return money(x, signed=signed)  # the one presentation rule (cents below $100)
 
 
 def test_overview_shows_the_stored_key_figures(render, users, health_run):
@@ -210,7 +210,7 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     assert rows["maintenance_margin_usd"]["proposed"] == usd(new["maintenance_margin_usd"])
     assert rows["es_usd"]["proposed"] == usd(impact["proposed"]["tail"]["es_usd"])
     assert find(body, "impact-newly").children == f"{impact['newly_liquidatable_accounts']:,}"
-    assert find(body, "impact-delta-mm").children == usd(impact["delta_maintenance_margin_usd"])
+    assert find(body, "impact-delta-mm").children == usd(impact["delta_maintenance_margin_usd"], signed=True)
     curves = find(body, "impact-curve-BTC-PERP").figure
     assert [t.name for t in curves.data] == ["current v1", f"proposed (#{p.pk})"]
     # the proposed MM is above the current one at every notional (the brackets are stricter)
@@ -224,10 +224,13 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     )
     # §15 both sides: cost, protection per family, the frontier with current and proposed marked
     assert impact["changed_markets"] == ["BTC-PERP"]
-    assert find(body, "impact-cost-mm").children == usd(impact["cost"]["delta_maintenance_margin_usd"])
+    assert find(body, "impact-cost-mm").children == usd(impact["cost"]["delta_maintenance_margin_usd"], signed=True)
     assert impact["cost"]["delta_maintenance_margin_usd"] > 0 and impact["cost"]["no_longer_liquidatable_accounts"] == 0
     prot = find(body, "impact-protection").data
-    assert [r["family"] for r in prot] == ["gaps", "1-day trends", "1-day paths", "3-day paths"]
+    assert [r["family"] for r in prot] == ["instant gaps", "1-day trends", "1-day paths", "3-day paths"]
+    trend = next(q for q in impact["protection"] if q["family"] == "trend")
+    assert prot[1]["d_es"] == usd(trend["delta_es_usd"], signed=True)
+    assert prot[1]["es_now"] == usd(trend["current"]["es_usd"])
     assert {q["family"] for q in impact["protection"]} == {"gap", "trend", "path_1d", "path_3d"}
     (fr,) = impact["frontier"]
     assert fr["market"] == "BTC-PERP" and len(fr["points"]) == 7

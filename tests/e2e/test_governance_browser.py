@@ -1,5 +1,8 @@
 """Governance in a real browser: an analyst drafts and submits a proposal, a committee member
-finds it in the inbox, reads the diff and votes with a comment (quorum 1, so it is approved)."""
+finds it in the inbox, reads the diff and the frozen impact (formatted, both sides of §15)
+and votes with a comment (quorum 1, so it is approved)."""
+
+import re
 
 import pytest
 
@@ -12,12 +15,13 @@ from tests.factories import UserFactory, parameter_document
 pytestmark = pytest.mark.e2e
 
 
-def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
+def test_analyst_proposes_and_committee_member_votes(live_app, browser_page, health_run):
     page = browser_page
     UserFactory(username="ana", roles=[ANALYST])
     UserFactory(username="mia", roles=[COMMITTEE])
     UserFactory(username="adm", roles=[ADMIN])
-    parameters_import_document(document=parameter_document())
+    # the venue's parameters (BTC-PERP as the factory's) and a published run: submitting
+    # the proposal computes its impact on that run's snapshot (Celery eager)
     # test set-up: a one-vote policy (policy_update refuses to weaken; governed by proposal)
     from riskgov.governance.models import Policy
     from riskgov.governance.services import policy_current
@@ -44,8 +48,8 @@ def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
     page.wait_for_selector("#status")
     assert page.text_content("#status").strip() == "Draft"
     assert "All checks pass" in page.text_content("#lint")
-    page.click("#submit-proposal")
-    page.wait_for_selector("text=submitted")
+    page.click("#submit-proposal", timeout=180000)
+    page.wait_for_selector("text=submitted", timeout=180000)
     assert page.text_content("#status").strip() == "Submitted"
     proposal = Proposal.objects.get()
     assert proposal.status == ProposalStatus.SUBMITTED
@@ -63,6 +67,19 @@ def test_analyst_proposes_and_committee_member_votes(live_app, browser_page):
     diff = page.text_content("table.diff")
     assert "Bracket 2 · IMF" in diff and "2.000 %" in diff and "2.500 %" in diff and "+25.00 %" in diff
     assert "50× → 40×" in diff
+    # the frozen impact, formatted: both sides of §15, family labels, the frontier marked
+    proposal.refresh_from_db()
+    assert proposal.impact and proposal.impact.get("frontier"), proposal.impact
+    impact = page.text_content("#impact")
+    assert "Cost to traders" in impact and "Protection of the venue, per scenario family" in impact
+    assert "ES 99 %, 1-day paths" in impact and "VaR 99 %, 3-day paths" in impact
+    assert re.search(r"\$\+?\d{1,3}(,\d{3})+", impact) and " %" in impact
+    assert not re.search(r"\d\.\d{6,}", impact) and "{" not in impact and '"format"' not in impact
+    points = page.text_content("#impact-frontier-points-BTC-PERP")
+    assert "current" in points and "proposed" in points and "×0.5" in points
+    assert page.locator("#impact-frontier-BTC-PERP svg").count() == 1
+    page.locator("#vote-form").scroll_into_view_if_needed()
+    screenshot(page, "proposal_vote")
     page.check("input[name=decision][value=approve]")
     page.fill("#id_comment", "Consistent with the vol regime; fine.")
     page.click("#cast-vote")

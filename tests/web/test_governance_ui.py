@@ -291,7 +291,7 @@ def test_vote_needs_a_comment_and_records_the_impact_seen(client, people, make_p
         revision=p.revision,
     )
     page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
-    assert "newly_liquidatable" in page and "+3" in page and "impact revision 1" in page
+    assert "Newly liquidatable" in page and "+3" in page and "impact revision 1" in page
     r = client.post(reverse("proposal-vote", args=[p.pk]), {"decision": "approve", "comment": "fine"}, follow=True)
     assert "Your vote (approve) is recorded" in r.content.decode()
     vote = Vote.objects.get(proposal=p)

@@ -450,9 +450,10 @@ def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
             hovertemplate="MM %{x:,.0f} USD<br>ES %{y:,.0f} USD<extra>%{text}</extra>",
         )
     )
-    for key, label, color, symbol in (
-        ("current", "current", "#1f5fbf", "circle"),
-        ("proposed", "proposed", "#d9480f", "diamond"),
+    # the current marker is drawn larger, so a proposed table on the same point still shows both
+    for key, label, color, symbol, size in (
+        ("current", "current", "#1f5fbf", "circle", 18),
+        ("proposed", "proposed", "#d9480f", "diamond", 12),
     ):
         pt = frontier.get(key)
         if pt:
@@ -462,7 +463,7 @@ def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
                     y=[pt["es_usd"]],
                     mode="markers",
                     name=label,
-                    marker={"color": color, "size": 14, "symbol": symbol},
+                    marker={"color": color, "size": size, "symbol": symbol},
                     hovertemplate=f"{label}<br>MM %{{x:,.0f}} USD<br>ES %{{y:,.0f}} USD<extra></extra>",
                 )
             )
