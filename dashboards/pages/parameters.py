@@ -58,6 +58,7 @@ def layout(market: str | None = None, **_kwargs):
                 sort_action="native",
                 export_format="csv",
                 style_cell={"textAlign": "left", "fontFamily": "system-ui"},
+                style_cell_conditional=[{"if": {"column_id": k}, "textAlign": "right"} for k in ("number", "brackets")],
             ),
         ]
     )

@@ -301,7 +301,9 @@ def proposal_impact_status(proposal: Proposal) -> ImpactStatus:
         return ImpactStatus("queued", message="the impact analysis is queued")
     counts = {"run_id": run.pk, "chunks_done": run.chunks_done, "chunks_total": run.chunks_total}
     if run.status == RunStatus.FAILED:
-        return ImpactStatus("collecting", message=f"the impact run failed: {run.error}", progress=run.progress, **counts)
+        return ImpactStatus(
+            "collecting", message=f"the impact run failed: {run.error}", progress=run.progress, **counts
+        )
     if run.status == RunStatus.SUCCEEDED:
         return ImpactStatus("collecting", message="comparing with the active parameters", progress=100, **counts)
     if run.status == RunStatus.PENDING:

@@ -167,3 +167,28 @@ def percent_value(value: Any, places: int = 2) -> float | None:
     """A fraction as a percent *number* for a sortable table cell (``None`` stays ``None``)."""
     x = to_float(value)
     return None if x is None or math.isinf(x) else round(x * 100, places)
+
+
+def parse_fraction(text: Any) -> Decimal | None:
+    """What a person types for a fraction: ``"0.5 %"`` / ``"0.5%"`` → ``Decimal("0.005")``,
+    ``"0.005"`` → ``Decimal("0.005")`` (exact; spaces ignored, a comma refused: it is a
+    decimal mark to some); ``None`` for an empty input.
+
+    Raises:
+        ValueError: not a number (the message names what was typed).
+    """
+    if text is None:
+        return None
+    raw = str(text).strip().replace("\u2009", "").replace(" ", "").replace("−", "-")
+    if raw == "":
+        return None
+    if "," in raw:  # "1,5 %" is 1.5 % to some and 15 % to others: refuse, never guess
+        raise ValueError(f"{text!r}: use a decimal point (0.5 % or 0.005)")
+    pct = raw.endswith("%")
+    try:
+        d = Decimal(raw[:-1] if pct else raw)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number (type 0.5 % or 0.005)") from None
+    if not d.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return d / 100 if pct else d

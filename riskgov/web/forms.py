@@ -9,6 +9,7 @@ put the services' ``LintFailed``/``DomainError`` findings back next to the field
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -19,6 +20,7 @@ from riskgov.governance.models import Policy, VoteDecision
 from riskgov.governance.services import POLICY_FIELDS
 from riskgov.markets.models import Asset, Market
 from riskgov.parameters.models import BRACKET_INPUT_FIELDS, MARKET_FIELDS, VersionStatus
+from riskgov.presentation import formats
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -28,6 +30,28 @@ def _decimal(label: str, *, help_text: str = "") -> forms.DecimalField:
         label=label,
         required=False,
         help_text=help_text,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "num", "autocomplete": "off"}),
+    )
+
+
+class FractionField(forms.DecimalField):
+    """A fraction typed either way: ``0.5 %`` or ``0.005`` (both stored as ``0.005``,
+    ``formats.parse_fraction``); a bad input is one error naming what was typed."""
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if value in self.empty_values:
+            return None
+        try:
+            return formats.parse_fraction(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+
+def _fraction(label: str, *, help_text: str | None = None) -> FractionField:
+    return FractionField(
+        label=label,
+        required=False,
+        help_text="a percent (0.5 %) or a fraction (0.005)" if help_text is None else help_text,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "num", "autocomplete": "off"}),
     )
 
@@ -49,14 +73,14 @@ def _asset_choices() -> list[tuple[str, str]]:
 class ChangeForm(forms.Form):
     """One market's fields (brackets come from ``BracketFormSet``) and optionally one asset's haircut.
 
-    Fraction fields are typed as fractions (0.0125 = 1.25 %), as they are stored
-    (RISK_MODEL §1); the page shows the percent and the active values next to them.
+    Fraction fields accept a percent or a fraction (``1.25 %`` or ``0.0125``; stored as the
+    fraction, RISK_MODEL §1); the page shows the percent and the active values next to them.
     """
 
     title = forms.CharField(max_length=200)
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     market = forms.ChoiceField(required=False, choices=_market_choices)
-    liquidation_penalty = _decimal("Liquidation penalty (fraction)")
+    liquidation_penalty = _fraction("Liquidation penalty")
     depth_usd_per_1pct = _decimal("Depth (USD per 1 % move)")
     oi_cap_lower_usd = _decimal("OI cap, lower (USD)", help_text="0 = no OI scaling")
     oi_cap_upper_usd = _decimal("OI cap, upper (USD)", help_text="0 = no OI scaling")
@@ -65,7 +89,7 @@ class ChangeForm(forms.Form):
         "Liquidation horizon (minutes)", help_text="time to detect and close a position (RISK_MODEL §12)"
     )
     asset = forms.ChoiceField(required=False, choices=_asset_choices, label="Collateral asset")
-    haircut = _decimal("Haircut (fraction)")
+    haircut = _fraction("Haircut")
 
     def market_spec(self, brackets: list[dict[str, Any]] | None) -> dict[str, Any] | None:
         """The market change as a service spec, or None when no market is selected.
@@ -117,8 +141,8 @@ class BracketForm(forms.Form):
     """One bracket row: notional floor (USD), IMF and MMF (fractions)."""
 
     notional_floor = _decimal("Notional floor (USD)")
-    initial_margin_fraction = _decimal("IMF")
-    maintenance_margin_fraction = _decimal("MMF")
+    initial_margin_fraction = _fraction("IMF", help_text="")
+    maintenance_margin_fraction = _fraction("MMF", help_text="")
 
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", {})
@@ -164,6 +188,9 @@ class CommentForm(forms.Form):
 
 def _policy_fields() -> dict[str, forms.Field]:
     fields = forms.fields_for_model(Policy, fields=POLICY_FIELDS)
+    fields["fast_track_max_relative_change"] = _fraction(
+        fields["fast_track_max_relative_change"].label, help_text=fields["fast_track_max_relative_change"].help_text
+    )
     for f in fields.values():
         f.validators = []  # bounds are the service's (and the database's) business
         if hasattr(f, "min_value"):

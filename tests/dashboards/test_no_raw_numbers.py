@@ -28,9 +28,7 @@ def numeric_columns(table):
 def right_aligned(table):
     conditional = getattr(table, "style_cell_conditional", None) or []
     return {
-        s["if"]["column_id"]
-        for s in conditional
-        if s.get("textAlign") == "right" and "column_id" in s.get("if", {})
+        s["if"]["column_id"] for s in conditional if s.get("textAlign") == "right" and "column_id" in s.get("if", {})
     }
 
 

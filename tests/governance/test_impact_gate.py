@@ -59,7 +59,11 @@ def test_the_status_follows_the_impact_run_until_it_is_frozen(venue, people):
     run = HealthRun.objects.get(kind=RunKind.IMPACT)
     assert run.label == f"impact of proposal #{p.pk} rev 1"
     status = selectors.proposal_impact_status(p)
-    assert (status.state, status.run_id, status.message) == ("running", run.pk, "the impact run is waiting for a worker")
+    assert (status.state, status.run_id, status.message) == (
+        "running",
+        run.pk,
+        "the impact run is waiting for a worker",
+    )
 
     HealthRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, chunks_total=5, chunks_done=2, progress=38)
     status = selectors.proposal_impact_status(p)

@@ -76,3 +76,21 @@ def test_figures_plot_the_values_given():
     series = report.stress_series({"stress": {"standard": rows}, "overview": {"insurance_fund_usd": 1000.0}})
     assert series.series == {"shortfall": [5.0]} and series.line == 1000.0
     assert report.svg_bars(series).startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("0.5 %", "0.005"), ("0.5%", "0.005"), ("0.005", "0.005"), (" 2.5 % ", "0.025"), ("−1 %", "-0.01"), ("", None)],
+)
+def test_parse_fraction_accepts_a_percent_or_a_fraction(typed, stored):
+    from riskgov.presentation.formats import parse_fraction
+
+    assert parse_fraction(typed) == (None if stored is None else Decimal(stored))
+
+
+@pytest.mark.parametrize("typed", ["abc", "1,5 %", "inf", "%"])
+def test_parse_fraction_refuses_what_is_not_one_number(typed):
+    from riskgov.presentation.formats import parse_fraction
+
+    with pytest.raises(ValueError, match=repr(typed)):
+        parse_fraction(typed)

@@ -9,6 +9,7 @@ the filtered rows only.
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -612,3 +613,19 @@ def test_the_page_polls_the_impact_status_and_opens_the_vote_when_it_is_frozen(c
     page = client.get(reverse("proposal-detail", args=[p.pk])).content.decode()
     assert 'id="vote-form"' in page and 'data-done="1"' in page and 'data-state="recorded"' in page
     assert "impact-status" in page and "fetch(" not in page  # done: no polling
+
+
+def test_fraction_inputs_accept_a_percent_or_a_fraction(client, people, market):
+    client.force_login(people["analyst"])
+    r = client.post(
+        reverse("proposal-new"),
+        change_post(**{"brackets-1-initial_margin_fraction": "2.5 %", "liquidation_penalty": "0.2%"}),
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    p = Proposal.objects.get()
+    version = p.changes.get().market_version
+    imfs = [b.initial_margin_fraction for b in version.brackets.order_by("notional_floor")]
+    assert imfs[1] == Decimal("0.025") and version.liquidation_penalty == Decimal("0.002")
+    r = client.post(reverse("proposal-new"), change_post(**{"brackets-1-initial_margin_fraction": "2,5 %"}))
+    assert r.status_code == 200 and "use a decimal point" in r.content.decode()
+    assert Proposal.objects.count() == 1
