@@ -32,7 +32,7 @@ def test_fast_track_within_bounds_has_no_findings():
 def test_fast_track_relative_change_above_bound():
     errs = ft(FieldDelta("BTC-PERP", "liquidation_penalty", D("0.002"), D("0.0026"), OLD))
     assert rules(errs) == ["ft_relative_change"]
-    assert "BTC-PERP liquidation_penalty" in errs[0].where and "30.0000%" in errs[0].message
+    assert "BTC-PERP liquidation_penalty" in errs[0].where and "30.00 %" in errs[0].message
 
 
 def test_fast_track_changed_recently():
