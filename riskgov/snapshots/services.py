@@ -105,6 +105,42 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
         for a, p in zip(data.prices["asset_id"].tolist(), data.prices["price"].to_pylist(), strict=True)
     )
     sid = snapshot.pk
+    parts = _Partitions.open(sid)
+    for model, table in _bulk_tables(data, sid):
+        target = model._meta.db_table
+        if parts is not None:
+            table, target = parts.create(model, table)
+        writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
+        writer(model, table, progress, target)
+        if parts is not None:
+            parts.index(model)
+    positions = parts.table(SnapshotPosition) if parts is not None else SnapshotPosition._meta.db_table
+    snapshot.long_open_interest = _long_open_interest(sid, positions)
+    if parts is not None:
+        parts.attach()
+    snapshot.save(update_fields=["long_open_interest"])
+    audit_record(
+        actor=by,
+        action="snapshots.import",
+        obj=snapshot,
+        after={
+            "venue": snapshot.venue,
+            "taken_at": snapshot.taken_at.isoformat(),
+            "insurance_fund_usd": str(snapshot.insurance_fund_usd),
+            "accounts": snapshot.n_accounts,
+            "balances": snapshot.n_balances,
+            "positions": snapshot.n_positions,
+            "generated": generated,
+            "sha256": snapshot.sha256,
+            "files": data.files,
+        },
+        comment=f"imported from {source}",
+    )
+    return snapshot
+
+
+def _bulk_tables(data: SnapshotData, sid: int):
+    """``[(model, pyarrow table)]`` of the bulk rows, balances and positions in account order."""
     n_acc = len(data.account_ids)
     accounts = pa.table(
         {
@@ -137,30 +173,105 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
             "isolated_margin": p["isolated_margin"].take(take),
         }
     )
-    writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
-    for model, table in ((SnapshotAccount, accounts), (SnapshotBalance, balances), (SnapshotPosition, positions)):
-        writer(model, table, progress)
+    return [(SnapshotAccount, accounts), (SnapshotBalance, balances), (SnapshotPosition, positions)]
 
-    snapshot.long_open_interest = _long_open_interest(sid)
-    snapshot.save(update_fields=["long_open_interest"])
-    audit_record(
-        actor=by,
-        action="snapshots.import",
-        obj=snapshot,
-        after={
-            "venue": snapshot.venue,
-            "taken_at": snapshot.taken_at.isoformat(),
-            "insurance_fund_usd": str(snapshot.insurance_fund_usd),
-            "accounts": snapshot.n_accounts,
-            "balances": snapshot.n_balances,
-            "positions": snapshot.n_positions,
-            "generated": generated,
-            "sha256": snapshot.sha256,
-            "files": data.files,
-        },
-        comment=f"imported from {source}",
-    )
-    return snapshot
+
+#: Key of the session advisory lock held while a range of row ids is reserved.
+_ID_LOCK_CLASS = 0x5A4B
+
+
+class _Partitions:
+    """PostgreSQL, bulk tables partitioned by ``snapshot_id`` (migration 0004): the rows of one
+    snapshot go into fresh tables ``<table>_s<id>``, without indexes while they load; their
+    keys and indexes are then built once, sorted, and the tables attached to the parents as
+    the partition of ``snapshot_id = id`` in the import's transaction. The attach takes a
+    ``SHARE UPDATE EXCLUSIVE`` lock on the parent (readers go on; concurrent attaches wait),
+    and a ``CHECK`` of the partition's range on the new table spares the validating scan.
+
+    Ids come from the parent's identity sequence: a range is reserved under a short session
+    advisory lock, so the ``COPY`` carries them instead of a ``nextval`` per row.
+    """
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+        self.created: list[type] = []
+
+    @classmethod
+    def open(cls, sid: int) -> _Partitions | None:
+        """The partitions of snapshot ``sid``; ``None`` when the tables are not partitioned
+        (another database, or tables made without migrations) or a table for ``sid`` is
+        left from a deleted snapshot (its rows then go through the parent)."""
+        if connection.vendor != "postgresql":
+            return None
+        names = [m._meta.db_table for m in (SnapshotAccount, SnapshotBalance, SnapshotPosition)]
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FILTER (WHERE relkind = 'p'), count(*) FILTER (WHERE relname = ANY(%s))"
+                " FROM pg_class WHERE relname = ANY(%s) AND relnamespace = current_schema()::regnamespace",
+                [[f"{n}_s{sid}" for n in names], names + [f"{n}_s{sid}" for n in names]],
+            )
+            parted, left = cur.fetchone()
+        return cls(sid) if parted == len(names) and not left else None
+
+    def table(self, model) -> str:
+        """The name of the partition of ``model`` for this snapshot."""
+        return f"{model._meta.db_table}_s{self.sid}"
+
+    def create(self, model, rows: pa.Table) -> tuple[pa.Table, str]:
+        """Create the unindexed table of ``model``'s rows; returns ``rows`` with their reserved
+        ids and the table's name."""
+        parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
+        n = rows.num_rows
+        with connection.cursor() as cur:
+            cur.execute(f"CREATE TABLE {q(name)} (LIKE {q(parent)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            cur.execute(
+                f"ALTER TABLE {q(name)} ADD CONSTRAINT {q(name + '_range')} "
+                f"CHECK (snapshot_id >= {self.sid} AND snapshot_id < {self.sid + 1})"
+            )
+            first = 1
+            if n:
+                cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [parent])
+                seq = cur.fetchone()[0]
+                cur.execute("SELECT pg_advisory_lock(%s, %s::regclass::oid::int)", [_ID_LOCK_CLASS, parent])
+                try:
+                    cur.execute("SELECT nextval(%s)", [seq])
+                    first = cur.fetchone()[0]
+                    cur.execute("SELECT setval(%s, %s)", [seq, first + n - 1])
+                finally:
+                    cur.execute("SELECT pg_advisory_unlock(%s, %s::regclass::oid::int)", [_ID_LOCK_CLASS, parent])
+        self.created.append(model)
+        return rows.add_column(0, "id", pa.array(np.arange(first, first + n, dtype=np.int64))), name
+
+    def index(self, model) -> None:
+        """Build the key, unique constraints and indexes the parent has (same columns, so the
+        attach adopts them instead of building its own)."""
+        parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute(
+                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
+                [parent],
+            )
+            for i, (_name, kind, definition) in enumerate(cur.fetchall()):
+                cur.execute(f"ALTER TABLE {q(name)} ADD CONSTRAINT {q(f'{name}_{kind}{i}')} {definition}")
+            cur.execute(
+                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = %s::regclass"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+                [parent],
+            )
+            for (definition,) in cur.fetchall():
+                on = definition.index(" USING ")
+                cur.execute(f"CREATE INDEX ON {q(name)}{definition[on:]}")
+
+    def attach(self) -> None:
+        """Attach every table created as its parent's partition of this snapshot."""
+        with connection.cursor() as cur:
+            for model in self.created:
+                cur.execute(
+                    f"ALTER TABLE {connection.ops.quote_name(model._meta.db_table)} ATTACH PARTITION "
+                    f"{connection.ops.quote_name(self.table(model))} FOR VALUES FROM ({self.sid}) TO ({self.sid + 1})"
+                )
 
 
 def _lock_references(data: SnapshotData) -> None:
@@ -203,13 +314,13 @@ def _column_list(model, table: pa.Table) -> str:
     return ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in table.column_names)
 
 
-def _copy_rows(model, table: pa.Table, progress: Callable[[int], None] | None) -> None:
+def _copy_rows(model, table: pa.Table, progress: Callable[[int], None] | None, target: str) -> None:
     """PostgreSQL: ``COPY table (cols) FROM STDIN (FORMAT csv)`` in blocks of CSV text.
 
     pyarrow writes the CSV (strings quoted, nulls as empty unquoted fields = SQL NULL,
     booleans as ``true``/``false``).
     """
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({_column_list(model, table)}) FROM STDIN WITH (FORMAT csv)"
+    sql = f"COPY {connection.ops.quote_name(target)} ({_column_list(model, table)}) FROM STDIN WITH (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     with connection.cursor() as cursor, cursor.copy(sql) as copy:
         for start in range(0, table.num_rows, BLOCK_ROWS):
@@ -221,11 +332,11 @@ def _copy_rows(model, table: pa.Table, progress: Callable[[int], None] | None) -
                 progress(block.num_rows)
 
 
-def _insert_rows(model, table: pa.Table, progress: Callable[[int], None] | None) -> None:
+def _insert_rows(model, table: pa.Table, progress: Callable[[int], None] | None, target: str) -> None:
     """Other databases (SQLite): ``executemany`` of plain tuples in blocks."""
     cols = table.column_names
     sql = (
-        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({_column_list(model, table)}) "
+        f"INSERT INTO {connection.ops.quote_name(target)} ({_column_list(model, table)}) "
         f"VALUES ({', '.join(['%s'] * len(cols))})"
     )
     with connection.cursor() as cursor:
@@ -237,9 +348,10 @@ def _insert_rows(model, table: pa.Table, progress: Callable[[int], None] | None)
                 progress(block.num_rows)
 
 
-def _long_open_interest(snapshot_id: int) -> dict[str, str]:
-    """``{market symbol: Σ max(size, 0)}`` as exact decimal strings, every market with a position."""
-    pos = connection.ops.quote_name(SnapshotPosition._meta.db_table)
+def _long_open_interest(snapshot_id: int, positions: str) -> dict[str, str]:
+    """``{market symbol: Σ max(size, 0)}`` as exact decimal strings, every market with a
+    position; ``positions``: the table holding the snapshot's positions."""
+    pos = connection.ops.quote_name(positions)
     mkt = connection.ops.quote_name(Market._meta.db_table)
     sql = (
         f"SELECT m.symbol, SUM(CASE WHEN p.size > 0 THEN p.size ELSE 0 END) FROM {pos} p "
