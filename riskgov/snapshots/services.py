@@ -13,15 +13,19 @@ reading an account range back is an index range scan.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
-from decimal import Decimal
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
@@ -66,17 +70,24 @@ def snapshot_import(
     """
     assets = dict(Asset.objects.values_list("symbol", "pk"))
     markets = {s: (pk, base) for s, pk, base in Market.objects.values_list("symbol", "pk", "base_asset_id")}
-    data = snapshot_read(path, assets=assets, markets=markets)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cur:  # one importer per hash at a time, until commit
-                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_SHA_LOCK_CLASS, data.sha256])
-        existing = None if force else Snapshot.objects.filter(sha256=data.sha256).order_by("pk").first()
-        if existing is not None:
-            existing.duplicate = True
-            return existing
-        snapshot = _store(data, by=by, progress=progress, generated=generated, source=source or Path(path).name)
+        stage = _Stage(force=force, progress=progress, generated=generated, source=source or Path(path).name, by=by)
+        t = time.perf_counter()
+        try:
+            data = snapshot_read(path, assets=assets, markets=markets, sink=stage)
+            stage.timings["read_validate"] = time.perf_counter() - t
+            stage.join()
+        finally:
+            stage.join(quiet=True)
+        stage.timings["writer_wait"] = time.perf_counter() - t - stage.timings["read_validate"]
+        if stage.existing is not None:
+            stage.existing.duplicate = True
+            return stage.existing
+        t = time.perf_counter()
+        snapshot = stage.finish(data)
+        stage.timings["finish"] = time.perf_counter() - t
         snapshot.duplicate = False
+        snapshot.import_timings = stage.timings
         return snapshot
 
 
@@ -84,97 +95,164 @@ def snapshot_import(
 _SHA_LOCK_CLASS = 0x5A4A
 
 
-def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | None, generated: bool, source: str):
-    _lock_references(data)
-    snapshot = Snapshot(
-        venue=data.venue,
-        taken_at=data.taken_at,
-        insurance_fund_usd=data.insurance_fund_usd,
-        source=source[:255],
-        generated=generated,
-        sha256=data.sha256,
-        n_accounts=len(data.account_ids),
-        n_balances=len(data.balances["amount"]),
-        n_positions=len(data.positions["size"]),
-        created_by=by if getattr(by, "is_authenticated", False) else None,
-    )
-    snapshot.full_clean()
-    snapshot.save()
-    SnapshotPrice.objects.bulk_create(
-        SnapshotPrice(snapshot=snapshot, asset_id=int(a), price=Decimal(p))
-        for a, p in zip(data.prices["asset_id"].tolist(), data.prices["price"].to_pylist(), strict=True)
-    )
-    sid = snapshot.pk
-    parts = _Partitions.open(sid)
-    for model, table in _bulk_tables(data, sid):
+class _Stage:
+    """The import's writes, made while the files are validated (``validation.Sink``), in the
+    caller's transaction: nothing is visible before it commits, and any error rolls it all back.
+
+    ``begin`` takes the hash's advisory lock (one importer per hash until commit) and looks
+    for a snapshot with the same files; when there is none (or ``force``), it creates the
+    ``Snapshot`` row and, on PostgreSQL, a writer thread sharing this connection: each bulk
+    table validated is converted and written there (create the partition, ``COPY``, build
+    its keys and indexes) while this thread validates the next one. ``finish`` checks the
+    references, writes prices, counts and open interest, attaches the partitions and audits.
+    """
+
+    def __init__(self, *, force: bool, progress: Callable[[int], None] | None, generated: bool, source: str, by: Any):
+        self.force, self.progress, self.generated, self.source, self.by = force, progress, generated, source, by
+        self.existing: Snapshot | None = None
+        self.snapshot: Snapshot | None = None
+        self.parts: _Partitions | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.jobs: list[Future] = []
+        self.open_interest: dict[int, Decimal] | None = None
+        self.shared: Any = None
+        #: wall seconds per step (``snapshot.import_timings``, for ``bench/pipeline.py``)
+        self.timings: dict[str, float] = {}
+
+    # validation.Sink
+    def begin(self, sha256: str, meta: tuple[str, datetime, Decimal] | None) -> bool:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_SHA_LOCK_CLASS, sha256])
+        if not self.force:
+            self.existing = Snapshot.objects.filter(sha256=sha256).order_by("pk").first()
+        if self.existing is not None or meta is None:
+            return False
+        venue, taken_at, fund = meta
+        self.snapshot = Snapshot(
+            venue=venue,
+            taken_at=taken_at,
+            insurance_fund_usd=fund,
+            source=self.source[:255],
+            generated=self.generated,
+            sha256=sha256,
+            created_by=self.by if getattr(self.by, "is_authenticated", False) else None,
+        )
+        self.snapshot.full_clean()
+        self.snapshot.save()
+        self.parts = _Partitions.open(self.snapshot.pk)
+        if connection.vendor == "postgresql":
+            self.shared = connections[DEFAULT_DB_ALIAS]
+            self.shared.inc_thread_sharing()
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="snapshot-import")
+        return True
+
+    def table(self, name: str, columns: dict[str, Any]) -> None:
+        model = {"accounts": SnapshotAccount, "balances": SnapshotBalance, "positions": SnapshotPosition}[name]
+        if self.pool is None:
+            self._write(model, columns)
+        else:
+            self.jobs.append(self.pool.submit(self._in_thread, model, columns))
+        if model is SnapshotPosition:  # here, while the writer copies
+            t = time.perf_counter()
+            self.open_interest = _long_open_interest(columns)
+            self.timings["open_interest"] = time.perf_counter() - t
+
+    def _in_thread(self, model, columns: dict[str, Any]) -> None:
+        connections[DEFAULT_DB_ALIAS] = self.shared  # this thread's queries join the import's transaction
+        self._write(model, columns)
+
+    def _write(self, model, columns: dict[str, Any]) -> None:
+        assert self.snapshot is not None
+        sid = self.snapshot.pk
+        name = model.__name__.removeprefix("Snapshot").lower()
+        t = time.perf_counter()
+        table = _bulk_table(model, columns, sid)
         target = model._meta.db_table
-        if parts is not None:
-            table, target = parts.create(model, table)
+        if self.parts is not None:
+            table, target = self.parts.create(model, table)
         writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
-        writer(model, table, progress, target)
-        if parts is not None:
-            parts.index(model)
-    positions = parts.table(SnapshotPosition) if parts is not None else SnapshotPosition._meta.db_table
-    snapshot.long_open_interest = _long_open_interest(sid, positions)
-    if parts is not None:
-        parts.attach()
-    snapshot.save(update_fields=["long_open_interest"])
-    audit_record(
-        actor=by,
-        action="snapshots.import",
-        obj=snapshot,
-        after={
-            "venue": snapshot.venue,
-            "taken_at": snapshot.taken_at.isoformat(),
-            "insurance_fund_usd": str(snapshot.insurance_fund_usd),
-            "accounts": snapshot.n_accounts,
-            "balances": snapshot.n_balances,
-            "positions": snapshot.n_positions,
-            "generated": generated,
-            "sha256": snapshot.sha256,
-            "files": data.files,
-        },
-        comment=f"imported from {source}",
-    )
-    return snapshot
+        writer(model, table, self.progress, target)
+        t, self.timings[f"copy_{name}"] = time.perf_counter(), time.perf_counter() - t
+        if self.parts is not None:
+            self.parts.index(model)
+        self.timings[f"index_{name}"] = time.perf_counter() - t
+
+    def join(self, *, quiet: bool = False) -> None:
+        """Wait for the writer; re-raise its first error unless ``quiet``."""
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            if quiet:
+                job.exception()
+            else:
+                job.result()
+        if self.pool is not None and quiet:
+            self.pool.shutdown()
+            self.pool = None
+            self.shared.dec_thread_sharing()
+
+    def finish(self, data: SnapshotData) -> Snapshot:
+        """Check references, store prices, counts and open interest, attach, audit."""
+        snapshot = self.snapshot
+        assert snapshot is not None
+        _lock_references(data)
+        SnapshotPrice.objects.bulk_create(
+            SnapshotPrice(snapshot=snapshot, asset_id=int(a), price=Decimal(p))
+            for a, p in zip(data.prices["asset_id"].tolist(), data.prices["price"].to_pylist(), strict=True)
+        )
+        snapshot.n_accounts = len(data.account_ids)
+        snapshot.n_balances = len(data.balances["amount"])
+        snapshot.n_positions = len(data.positions["size"])
+        total = self.open_interest
+        if total is None:  # sums that could overflow 38 digits: in SQL
+            table = self.parts.table(SnapshotPosition) if self.parts is not None else SnapshotPosition._meta.db_table
+            total = _long_open_interest_sql(snapshot.pk, table)
+        symbols = dict(Market.objects.filter(pk__in=list(total)).values_list("pk", "symbol"))
+        snapshot.long_open_interest = {
+            symbols[m]: format(d.normalize(_EXACT), "f") if d else "0"
+            for m, d in sorted(total.items(), key=lambda kv: symbols[kv[0]])
+        }
+        if self.parts is not None:
+            self.parts.attach()
+        snapshot.save(update_fields=["n_accounts", "n_balances", "n_positions", "long_open_interest"])
+        audit_record(
+            actor=self.by,
+            action="snapshots.import",
+            obj=snapshot,
+            after={
+                "venue": snapshot.venue,
+                "taken_at": snapshot.taken_at.isoformat(),
+                "insurance_fund_usd": str(snapshot.insurance_fund_usd),
+                "accounts": snapshot.n_accounts,
+                "balances": snapshot.n_balances,
+                "positions": snapshot.n_positions,
+                "generated": self.generated,
+                "sha256": snapshot.sha256,
+                "files": data.files,
+            },
+            comment=f"imported from {self.source}",
+        )
+        return snapshot
 
 
-def _bulk_tables(data: SnapshotData, sid: int):
-    """``[(model, pyarrow table)]`` of the bulk rows, balances and positions in account order."""
-    n_acc = len(data.account_ids)
-    accounts = pa.table(
-        {
-            "snapshot_id": pa.array(np.full(n_acc, sid, dtype=np.int64)),
-            "idx": pa.array(np.arange(n_acc)),
-            "account_id": data.account_ids,
-        }
-    )
-    b = data.balances
-    b_order = np.argsort(b["account_idx"], kind="stable")
-    balances = pa.table(
-        {
-            "snapshot_id": pa.array(np.full(len(b_order), sid, dtype=np.int64)),
-            "account_idx": pa.array(b["account_idx"][b_order]),
-            "asset_id": pa.array(b["asset_id"][b_order]),
-            "amount": b["amount"].take(pa.array(b_order)),
-        }
-    )
-    p = data.positions
-    p_order = np.argsort(p["account_idx"], kind="stable")
-    take = pa.array(p_order)
-    positions = pa.table(
-        {
-            "snapshot_id": pa.array(np.full(len(p_order), sid, dtype=np.int64)),
-            "account_idx": pa.array(p["account_idx"][p_order]),
-            "market_id": pa.array(p["market_id"][p_order]),
-            "size": p["size"].take(take),
-            "entry_price": p["entry_price"].take(take),
-            "isolated": pa.array(p["isolated"][p_order]),
-            "isolated_margin": p["isolated_margin"].take(take),
-        }
-    )
-    return [(SnapshotAccount, accounts), (SnapshotBalance, balances), (SnapshotPosition, positions)]
+def _bulk_table(model, columns: dict[str, Any], sid: int) -> pa.Table:
+    """The rows of ``model`` (``SnapshotAccount``, ``SnapshotBalance`` or ``SnapshotPosition``)
+    as a pyarrow table from the validated ``columns`` (``validation.Sink.table``); balances and
+    positions in account order (a stable sort of the file order)."""
+    if model is SnapshotAccount:
+        acc = columns["account_ids"]
+        n = len(acc)
+        return pa.table({"snapshot_id": np.full(n, sid, dtype=np.int64), "idx": np.arange(n), "account_id": acc})
+    order = np.argsort(columns["account_idx"], kind="stable")
+    take = pa.array(order)
+    out: dict[str, Any] = {"snapshot_id": np.full(len(order), sid, dtype=np.int64)}
+    for name, values in columns.items():
+        out[name] = values[order] if isinstance(values, np.ndarray) else values.take(take)
+    return pa.table(out)
 
+
+#: Wide enough that ``normalize`` only strips zeros (the default context rounds to 28 digits).
+_EXACT = Context(prec=100)
 
 #: Key of the session advisory lock held while a range of row ids is reserved.
 _ID_LOCK_CLASS = 0x5A4B
@@ -247,7 +325,9 @@ class _Partitions:
         attach adopts them instead of building its own)."""
         parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
         with connection.cursor() as cur:
+            # one process per build: the other core validates the next table meanwhile
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
             cur.execute(
                 "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
                 " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
@@ -348,20 +428,32 @@ def _insert_rows(model, table: pa.Table, progress: Callable[[int], None] | None,
                 progress(block.num_rows)
 
 
-def _long_open_interest(snapshot_id: int, positions: str) -> dict[str, str]:
-    """``{market symbol: Σ max(size, 0)}`` as exact decimal strings, every market with a
-    position; ``positions``: the table holding the snapshot's positions."""
-    pos = connection.ops.quote_name(positions)
-    mkt = connection.ops.quote_name(Market._meta.db_table)
+def _long_open_interest(positions: dict[str, Any]) -> dict[int, Decimal] | None:
+    """``{market id: Σ max(size, 0)}`` exactly, over every market with a position (RISK_MODEL
+    §3 open interest), from the validated columns (``size``: plain decimal strings of at most
+    20 + 18 digits, so ``decimal128(38, 18)`` holds each exactly). ``None`` when a market's
+    sum could pass 20 integer digits (then summed in SQL)."""
+    size, market = positions["size"], positions["market_id"]
+    if not len(size):
+        return {}
+    long = pc.invert(pc.starts_with(size, "-"))
+    as_float = np.asarray(pc.cast(size, pa.float64()).to_numpy(zero_copy_only=False))
+    bound = np.bincount(np.searchsorted(np.unique(market), market), weights=np.abs(as_float))
+    if not np.all(bound < 1e19):
+        return None
+    exact = pc.cast(size, pa.decimal128(38, 18))
+    zero = pa.scalar(Decimal(0), pa.decimal128(38, 18))
+    table = pa.table({"m": pa.array(market), "s": pc.if_else(long, exact, zero)})
+    sums = table.group_by("m").aggregate([("s", "sum")])
+    return dict(zip(sums["m"].to_pylist(), sums["s_sum"].to_pylist(), strict=True))
+
+
+def _long_open_interest_sql(snapshot_id: int, positions: str) -> dict[int, Decimal]:
+    """``_long_open_interest`` in SQL on the table holding the snapshot's positions."""
     sql = (
-        f"SELECT m.symbol, SUM(CASE WHEN p.size > 0 THEN p.size ELSE 0 END) FROM {pos} p "
-        f"JOIN {mkt} m ON m.id = p.market_id WHERE p.snapshot_id = %s GROUP BY m.symbol ORDER BY m.symbol"
+        "SELECT market_id, SUM(CASE WHEN size > 0 THEN size ELSE 0 END) "
+        f"FROM {connection.ops.quote_name(positions)} WHERE snapshot_id = %s GROUP BY market_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [snapshot_id])
-        rows = cursor.fetchall()
-    out = {}
-    for symbol, total in rows:
-        d = total if isinstance(total, Decimal) else Decimal(str(total or 0))
-        out[symbol] = format(d.normalize(), "f") if d else "0"
-    return out
+        return {m: t if isinstance(t, Decimal) else Decimal(str(t or 0)) for m, t in cursor.fetchall()}
