@@ -1,13 +1,24 @@
 """Write actions on snapshots: the all-or-nothing import (FORMATS.md ``riskgov.snapshot/1``).
 
-``snapshot_import`` validates the whole input first (:mod:`.validation`), then stores it in
-one transaction: the ``Snapshot`` row and its prices through the ORM, accounts, balances and
-positions in bulk — PostgreSQL ``COPY … FROM STDIN`` (CSV blocks written by pyarrow), other
-databases ``executemany`` in batches. The bulk tables have no foreign-key constraints: the
-references are checked (and the referenced rows key-share locked) once, in SQL, before the
-rows are written (``_lock_references``), so nothing is visible until the one commit. Decimal values are stored as the files' strings, so
-they are exact. Rows are written in account order (a stable sort of the file order), so that
-reading an account range back is an index range scan.
+``snapshot_import`` runs in one transaction, so nothing is visible before its commit and
+any error (a bad row anywhere, the database refusing) rolls everything back:
+
+1. the files are read and hashed; the hash's advisory lock is taken and an existing
+   snapshot of the same files returned (unless ``force``);
+2. :mod:`.validation` checks every table, and hands each bulk table (accounts, balances,
+   positions) to ``_Stage`` as soon as it and every table before it is clean; a writer
+   thread sharing this connection writes it while the next table is checked. PostgreSQL:
+   a new table per bulk table and snapshot, without indexes, ``COPY … FROM STDIN`` (CSV
+   blocks written by pyarrow) with ids reserved from the parent's sequence, then its keys
+   and indexes built once (``_Partitions``); other databases: ``executemany`` into the table;
+3. once every check passed: the references are checked (and the referenced rows key-share
+   locked) in SQL (``_lock_references``; the bulk tables have no foreign-key constraints),
+   prices, counts and the exact long open interest are stored, and the new tables are
+   attached as the snapshot's partitions (the "swap").
+
+Decimal values are stored as the files' strings, so they are exact. Rows are written in
+account order (a stable sort of the file order), so that reading an account range back is
+an index range scan of one partition.
 """
 
 from __future__ import annotations
