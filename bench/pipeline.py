@@ -267,7 +267,7 @@ def main() -> int:
                             f"{timings[f'copy_{name}']:.1f} s, {timings.get(f'index_{name}', 0.0):.1f} s",
                         )
                     )
-            rows.append(("  open interest (SQL), writer wait after validation", f"{timings.get('open_interest', 0.0):.1f} s, "
+            rows.append(("  open interest (exact, main thread), writer wait after validation", f"{timings.get('open_interest', 0.0):.1f} s, "
                                                                      f"{timings['writer_wait']:.1f} s"))  # fmt: skip
             rows.append(("  reference checks, prices, attach, audit", f"{timings['finish']:.1f} s"))
         rows.append(
