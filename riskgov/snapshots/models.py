@@ -3,9 +3,11 @@
 A snapshot is immutable once imported. Rows are stored for bulk loading and bulk reading:
 the bulk tables (accounts, balances, positions) carry no database foreign-key constraints
 and no per-FK index: the import checks every reference itself, in SQL, once per table
-before the transaction commits (``services._check_references``), instead of a deferred
+before the transaction commits (``services._lock_references``), instead of a deferred
 trigger per row (which cost more than the ``COPY`` itself at 1M accounts); deletes still
-cascade and ``PROTECT`` through Django.
+cascade and ``PROTECT`` through Django. On PostgreSQL they are range-partitioned by
+``snapshot_id``, one partition per snapshot (migration 0004, ``services._Partitions``); the
+primary key there is ``(id, snapshot_id)``, ``id`` still unique (one sequence).
 accounts get a dense 0-based ``idx`` within their snapshot, and balances and positions refer
 to it (``account_idx``) rather than to a row id, so the engine arrays come straight from
 ``values_list`` / ``COPY TO`` without joins. Money, sizes and prices are exact decimals.

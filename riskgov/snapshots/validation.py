@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -106,13 +106,30 @@ class SnapshotData:
     files: list[str] = field(default_factory=list)
 
 
-def snapshot_read(path: str | Path, *, assets: dict[str, int], markets: dict[str, tuple[int, int]]) -> SnapshotData:
+class Sink(Protocol):
+    """Receives a snapshot's tables while it is validated (the import streams them to the
+    database; nothing becomes visible before ``snapshot_read`` returns and the caller commits)."""
+
+    def begin(self, sha256: str, meta: tuple[str, datetime, Decimal] | None) -> bool:
+        """The files are read: their hash, and ``(venue, taken_at, insurance fund)`` when
+        ``snapshot.json`` is valid (else ``None``). Returns whether to receive the tables."""
+
+    def table(self, name: str, columns: dict[str, Any]) -> None:
+        """``name`` (``accounts``, ``balances``, ``positions``) passed every check, and so did
+        every table before it: its columns as in ``SnapshotData``."""
+
+
+def snapshot_read(
+    path: str | Path, *, assets: dict[str, int], markets: dict[str, tuple[int, int]], sink: Sink | None = None
+) -> SnapshotData:
     """Read and validate a snapshot completely (see the module docstring).
 
     Args:
         path: a directory or a ``.zip``.
         assets: ``{asset symbol: Asset pk}`` of the database.
         markets: ``{market symbol: (Market pk, base Asset pk)}`` of the database.
+        sink: gets the hash once the files are read, then each bulk table as soon as it and
+            every table before it passed its checks (none after the first error).
 
     Raises:
         SnapshotInvalid: with every error found (capped).
@@ -130,32 +147,47 @@ def snapshot_read(path: str | Path, *, assets: dict[str, int], markets: dict[str
         files = {name: t[0] for name, t in tables.items() if t is not None}
         cols = {name: t[1] for name, t in tables.items() if t is not None}
 
+        names = [META_FILE, *files.values()]
+        sha256 = files_hash(src, names)
+        clean = not errors.total and taken_at is not None and fund is not None
+        streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
+
+        def send(name: str, columns: dict[str, Any]) -> None:
+            if streaming and not errors.total:
+                sink.table(name, columns)
+
         acc = _check_accounts(errors, files["accounts"], cols["accounts"]["account_id"])
+        send("accounts", {"account_ids": acc})
         price_asset, priced = _check_prices(errors, files["prices"], cols["prices"], assets)
         bal_acc, bal_asset = _check_balances(errors, files["balances"], cols["balances"], acc, assets)
+        bal = cols["balances"]
+        balances = {"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]}
+        send("balances", balances)
         pos_acc, pos_market, isolated = _check_positions(errors, files["positions"], cols["positions"], acc, markets)
+        pos = cols["positions"]
+        positions = {
+            "account_idx": pos_acc,
+            "market_id": pos_market,
+            "size": pos["size"],
+            "entry_price": pos["entry_price"],
+            "isolated": isolated,
+            "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
+        }
+        send("positions", positions)
         _check_priced(errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market)
 
         errors.raise_if_any()
         assert taken_at is not None and fund is not None
-        pr, bal, pos = cols["prices"], cols["balances"], cols["positions"]
         return SnapshotData(
             venue=venue.strip(),
             taken_at=taken_at,
             insurance_fund_usd=fund,
-            prices={"asset_id": price_asset, "price": pr["price"]},
+            prices={"asset_id": price_asset, "price": cols["prices"]["price"]},
             account_ids=acc,
-            balances={"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]},
-            positions={
-                "account_idx": pos_acc,
-                "market_id": pos_market,
-                "size": pos["size"],
-                "entry_price": pos["entry_price"],
-                "isolated": isolated,
-                "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
-            },
-            sha256=files_hash(src, [META_FILE, *files.values()]),
-            files=[META_FILE, *files.values()],
+            balances=balances,
+            positions=positions,
+            sha256=sha256,
+            files=names,
         )
     finally:
         src.close()
@@ -210,7 +242,7 @@ def _check_balances(
     ``(account index, asset id)`` per row (-1: unknown)."""
     bal_acc = _account_index(errors, acc, f, bal["account_id"])
     bal_asset, bal_found = lookup(errors, f, "asset", bal["asset"], assets, "asset")
-    decimals(errors, f, "amount", bal["amount"], digits=AMOUNT_DIGITS)
+    decimals(errors, f, "amount", bal["amount"], digits=AMOUNT_DIGITS, floats=False)
     both = (bal_acc >= 0) & bal_found
     key = bal_acc * (max(assets.values(), default=0) + 1) + bal_asset
     order = np.flatnonzero(both)
@@ -231,7 +263,7 @@ def _check_positions(
     pos_acc = _account_index(errors, acc, f, pos["account_id"])
     market_ids = {s: v[0] for s, v in markets.items()}
     pos_market, _ = lookup(errors, f, "market", pos["market"], market_ids, "market")
-    decimals(errors, f, "size", pos["size"], digits=AMOUNT_DIGITS)
+    decimals(errors, f, "size", pos["size"], digits=AMOUNT_DIGITS, floats=False)
     entry, entry_ok = decimals(errors, f, "entry_price", pos["entry_price"], digits=AMOUNT_DIGITS)
     errors.add_mask(f, "entry_price", entry_ok & ~(entry > 0), pos["entry_price"], "entry price {value} must be > 0")
     mode = pos["margin_mode"]
