@@ -19,6 +19,7 @@ from riskgov.engine.combine import combine_partials, combine_step_arrays
 from riskgov.engine.path_cascade import path_replay
 from riskgov.engine.paths import PathSet
 from riskgov.engine.run import RunResult, run_result
+from riskgov.engine.tail import shortfall_distribution
 from riskgov.health.models import RunChunk, ScenarioResult
 from riskgov.health.services._store import null_inf, outcome_fields, partial_from_json
 from riskgov.presentation.families import FAMILY_LABELS, HEADLINE_FAMILY
@@ -113,6 +114,7 @@ def tail_json(
         "mean_adl_usd": float(np.mean(result.scenarios.adl_amount)) if s.size else 0.0,
         "mean_bankrupt": float(np.mean(result.scenarios.n_bankrupt)) if s.size else 0.0,
         "mean_interpolated_share": float(interpolated_share),
+        "distribution": shortfall_distribution(s),
     }
 
 
