@@ -18,7 +18,7 @@ from dashboards import auth
 from dashboards import components as c
 from riskgov.governance import selectors as gov
 from riskgov.parameters.selectors import market_version_curve
-from riskgov.presentation import fields
+from riskgov.presentation import families, fields
 from riskgov.presentation.figures import brackets as figures
 from riskgov.presentation.figures import health as hf
 
@@ -86,7 +86,6 @@ PROTECTION_TABLE = [
     ("Δ mean ADL", "d_adl"),
     ("Δ mean bankrupt", "d_bk"),
 ]
-FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
 
 
 def protection_rows(impact: dict) -> list[dict]:
@@ -96,7 +95,7 @@ def protection_rows(impact: dict) -> list[dict]:
         d_cov = p.get("delta_coverage_at_es")
         out.append(
             {
-                "family": FAMILY_LABELS.get(p["family"], p["family"]),
+                "family": families.family_label(p["family"]),
                 "scenarios": p["scenarios"],
                 "es_now": c.usd(p["current"]["es_usd"]),
                 "es_new": c.usd(p["proposed"]["es_usd"]),
