@@ -173,7 +173,7 @@ def layout(run: str | None = None, **_kwargs):
             "insurance_fund_after_usd": formats.rounded_money(r["insurance_fund_after_usd"]),
             "adl_usd": formats.rounded_money(r["adl_usd"]),
             "coverage": c.ratio(r["coverage_ratio"]),
-            "horizon": families.horizon_text(r["step_minutes"] or 1440),
+            "horizon": families.gap_horizon(r["kind"], r["step_minutes"]),
         }
         for r in standard
     ]

@@ -45,3 +45,11 @@ def tail_label(tail: dict[str, Any]) -> str:
 def measure_label(measure: str, alpha: Any, label: str) -> str:
     """``"VaR 99 %, 1-day paths"``: a tail measure at level ``alpha`` named by its family."""
     return f"{measure} {formats.level(alpha)}, {label}"
+
+
+def gap_horizon(kind: str, step_minutes: int | None) -> str:
+    """The horizon of a gap scenario (§9, ``T = 1``): a dated window's span (``"1-day"``,
+    ``"3-day"``), or ``"instant"`` for an undated uniform or per-asset shock."""
+    if kind not in ("historical",):
+        return "instant"
+    return horizon_text(step_minutes or 1440)

@@ -132,7 +132,7 @@ class FamilyTailSummary(_Dict):
 @dataclass(frozen=True)
 class WorstPath(_Dict):
     """The worst 1-day historical path, replayed step by step (§9, ``HealthRun.replay``): its
-    name and start (UTC), steps of ``step_minutes``, shortfall (USD), the step where most
+    name and start (UTC; ``start_utc`` ``YYYY-MM-DD HH:MM``), steps of ``step_minutes``, shortfall (USD), the step where most
     shortfall arose, and the share of interpolated steps (fraction)."""
 
     label: str
@@ -144,3 +144,4 @@ class WorstPath(_Dict):
     worst_step: int
     worst_step_shortfall_usd: float
     interpolated_share: float
+    start_utc: str = ""

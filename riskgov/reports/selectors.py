@@ -24,7 +24,7 @@ from riskgov.health.selectors import (
     totals_of,
 )
 from riskgov.health.selectors import run_model_health as model_health
-from riskgov.presentation.families import HEADLINE_FAMILY, horizon_text, tail_label
+from riskgov.presentation.families import HEADLINE_FAMILY, gap_horizon, tail_label
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import Report
 from riskgov.reports.read_models import (
@@ -226,7 +226,7 @@ _WINDOW = Q(kind="historical", name__startswith="hist ")
 
 def _summaries(qs: QuerySet[Any]) -> tuple[ScenarioSummary, ...]:
     cols = [f for f in ScenarioSummary.names() if f != "horizon"]
-    return tuple(ScenarioSummary(**r, horizon=horizon_text(r["step_minutes"] or 1440)) for r in qs.values(*cols))
+    return tuple(ScenarioSummary(**r, horizon=gap_horizon(r["kind"], r["step_minutes"])) for r in qs.values(*cols))
 
 
 def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> StressTables:
@@ -297,7 +297,15 @@ def worst_path(run: HealthRun) -> WorstPath | None:
         worst_step=step,
         worst_step_shortfall_usd=float(by_step[step - 1]) if 0 < step <= len(by_step) else 0.0,
         interpolated_share=float(r.get("interpolated_share") or 0.0),
+        start_utc=_utc_minute(str(r.get("start") or "")),
     )
+
+
+def _utc_minute(stamp: str) -> str:
+    """``"2021-05-19T00"`` / ``"2021-05-19T00:00Z"`` → ``"2021-05-19 00:00"`` (as stored, no parsing of zones)."""
+    day, _, rest = stamp.partition("T")
+    hh, _, mm = rest.rstrip("Z").partition(":")
+    return f"{day} {hh or '00'}:{(mm or '00')[:2]}" if day else ""
 
 
 def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:

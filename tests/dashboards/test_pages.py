@@ -124,7 +124,7 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
     assert set(dist) == {"1-day gaps", "1-day trends", "1-day paths", "3-day paths"}
     head = next(t for t in run.tails if t["family"] == "path_1d")
     assert dist["1-day paths"]["es"] == round(head["es_usd"], 2)
-    assert {r["horizon"] for r in find(page, "stress-table").data} == {"1-day"}
+    assert {r["horizon"] for r in find(page, "stress-table").data} == {"instant"}  # uniform shocks
     replay = find(page, "stress-replay").figure
     assert len(replay.data[0].x) == 24 and list(replay.data[0].y) == run.replay["shortfall_by_step_usd"]
     assert "interpolated steps" in find(page, "replay-summary").children

@@ -471,6 +471,7 @@ def test_report_shows_every_family_tail_named_with_its_horizon_and_the_gaps_apar
     assert f["stress"]["other_windows_count"] == gaps.filter(step_minutes=4320).count() > 0
     assert {s["horizon"] for s in f["stress"]["historical_worst"]} == {"1-day"}
     assert {s["horizon"] for s in f["stress"]["other_windows_worst"]} == {"3-day"}
+    assert {s["horizon"] for s in f["stress"]["standard"] if s["kind"] == "uniform"} == {"instant"}
     assert "3-day gap, no tail" in page and "1-day gap, in the tail" in page
     # the worst 1-day path, step by step
     w, rp = f["worst_path"], published_run.replay
@@ -481,5 +482,8 @@ def test_report_shows_every_family_tail_named_with_its_horizon_and_the_gaps_apar
     )
     assert w["worst_step_shortfall_usd"] == rp["shortfall_by_step_usd"][rp["worst_step"] - 1]
     text = " ".join(page.split())
-    assert f"{w['scenario']} (from {w['start'][:16]} UTC" in text and f"at step {w['worst_step']}" in text
+    assert (
+        f"{w['scenario']} (from {w['start'][:10]} {w['start_utc'][11:]} UTC" in text
+        and f"at step {w['worst_step']}" in text
+    )
     assert f"interpolated steps {share(w['interpolated_share'])}" in text
