@@ -167,3 +167,10 @@ def percent_value(value: Any, places: int = 2) -> float | None:
     """A fraction as a percent *number* for a sortable table cell (``None`` stays ``None``)."""
     x = to_float(value)
     return None if x is None or math.isinf(x) else round(x * 100, places)
+
+
+def level(alpha: Any) -> str:
+    """A confidence level as percent without trailing zeros: ``0.99`` → ``99 %``, ``0.975`` →
+    ``97.5 %`` (``—`` if missing); used in "VaR 99 %, 1-day paths" (RISK_MODEL §10)."""
+    x = to_float(alpha)
+    return MISSING if x is None else f"{round(x * 100, 6):g} %"

@@ -19,12 +19,13 @@ from riskgov.engine.combine import combine_partials, combine_step_arrays
 from riskgov.engine.path_cascade import path_replay
 from riskgov.engine.paths import PathSet
 from riskgov.engine.run import RunResult, run_result
+from riskgov.engine.tail import shortfall_distribution
 from riskgov.health.models import RunChunk, ScenarioResult
 from riskgov.health.services._store import null_inf, outcome_fields, partial_from_json
+from riskgov.presentation.families import FAMILY_LABELS, HEADLINE_FAMILY
+from riskgov.presentation.families import family_label as _label
 
-#: how a figure names its family (§10: "VaR 99 %, 1-day paths")
-FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
-HEADLINE_FAMILY = "path_1d"
+# how a figure names its family (§10: "VaR 99 %, 1-day paths"): presentation.families
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class FamilyOutcome:
 
 
 def family_label(family: str, steps: int = 1, step_hours: float = 1.0) -> str:
-    """The family's label (``FAMILY_LABELS``, else from its horizon)."""
+    """The family's label with its horizon (``presentation.families.FAMILY_LABELS``, else
+    ``"<T·Δ> <family>"``), e.g. ``"1-day paths"``."""
     if family in FAMILY_LABELS:
         return FAMILY_LABELS[family]
-    h = steps * step_hours
-    return f"{h / 24:g}-day {family}" if h % 24 == 0 else f"{h:g}-hour {family}"
+    return _label(family, horizon_minutes=steps * step_hours * 60.0)
 
 
 def combine_families(
@@ -82,8 +83,14 @@ def tail_json(
     shortfall: np.ndarray,
     interpolated_share: float,
     worst_scenario: str | None,
+    label: str | None = None,
 ) -> dict[str, Any]:
-    """The stored tail of one family (its FORMATS.md ``tails`` keys first, then extras)."""
+    """The stored tail of one family (its FORMATS.md ``tails`` keys first, then extras:
+    ``label`` names the family with its horizon, ``horizon_minutes`` = ``T·Δ``).
+
+    ``result`` is the family's own ``run_result`` (its scenarios only, §10 never pooled);
+    ``shortfall`` ``(n,)`` USD its scenarios' shortfalls.
+    """
     t = result.tail
     s = np.asarray(shortfall, dtype=np.float64)
     return {
@@ -94,7 +101,8 @@ def tail_json(
         "es_usd": t.es,
         "cover2_usd": t.cover2,
         "coverage_at_es": null_inf(t.coverage_at_es),
-        "label": family_label(family, steps, step_minutes / 60.0),
+        "label": label or family_label(family, steps, step_minutes / 60.0),
+        "horizon_minutes": steps * step_minutes,
         "kind": kind,
         "steps": steps,
         "step_minutes": step_minutes,
@@ -106,6 +114,7 @@ def tail_json(
         "mean_adl_usd": float(np.mean(result.scenarios.adl_amount)) if s.size else 0.0,
         "mean_bankrupt": float(np.mean(result.scenarios.n_bankrupt)) if s.size else 0.0,
         "mean_interpolated_share": float(interpolated_share),
+        "distribution": shortfall_distribution(s),
     }
 
 

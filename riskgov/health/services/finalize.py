@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from riskgov.core.exceptions import DomainError
 from riskgov.core.services import audit_record
 from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
-from riskgov.engine.run import DEFAULT_ALPHA, RunResult, run_result
+from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
@@ -167,8 +166,9 @@ def _finalize(run: HealthRun) -> HealthRun:
     ep = _run_parameters(run)
     scenarios, in_tail = scenarios_from_store(run.scenario_set)
     partials = [partial_from_json(c.partial, first_account=c.first_account) for c in chunks]
+    combined = combine_partials(partials, n_scenarios=scenarios.n)
     result = run_result(
-        combine_partials(partials, n_scenarios=scenarios.n),
+        combined,
         insurance_fund=float(run.snapshot.insurance_fund_usd),
         in_tail=in_tail,
         alpha=float(run.tail_alpha or DEFAULT_ALPHA),
@@ -198,7 +198,14 @@ def _finalize(run: HealthRun) -> HealthRun:
     t3 = time.perf_counter()
     rows = scenario_rows(run_id=run_id, scenarios=scenarios, in_tail=in_tail, result=result)
     rows += family_rows(run_id=run_id, first_idx=len(rows), outcomes=outcomes)
-    tails = _gap_tail(result, scenarios, in_tail) + family_tails(outcomes)
+    tails = _gap_tail(
+        combined,
+        scenarios,
+        in_tail,
+        insurance_fund=float(run.snapshot.insurance_fund_usd),
+        alpha=alpha,
+        meta=run.scenario_set.meta or {},
+    ) + family_tails(outcomes)
     fields = {
         "tails": tails,
         "replay": replay,
@@ -222,26 +229,38 @@ def _finalize(run: HealthRun) -> HealthRun:
         scenario_names=scenarios.names,
         timings=timings,
         t_publish=t3,
-        headline=next((t for t in tails if t["family"] == HEADLINE_FAMILY), None),
+        headline=_headline(tails),
     )
 
 
-def _gap_tail(result: RunResult, scenarios: Any, in_tail: Any) -> list[dict[str, Any]]:
-    """The ``gap`` family's tail: the run's tail over its gap tail population (§10)."""
+def _headline(tails: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The headline family's tail (§10): the 1-day historical paths, else the gap family's."""
+    by = {t["family"]: t for t in tails}
+    return by.get(HEADLINE_FAMILY) or by.get("gap")
+
+
+def _gap_tail(
+    combined: Any, scenarios: Any, in_tail: Any, *, insurance_fund: float, alpha: float, meta: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The ``gap`` family's tail (§10, one horizon, never pooled): ``engine.run.family_result``
+    over the gap tail population only — the 1-day historical gap windows
+    (``meta["tail_horizon_days"]``); 3-day windows and stress points enter no tail. A run
+    without historical windows takes every gap scenario, labelled so."""
     if not scenarios.n:
         return []
-    mask = np.asarray(in_tail, dtype=bool)
-    s = result.scenarios.shortfall[mask] if mask.any() else result.scenarios.shortfall
-    w = result.worst_scenario
+    fam, idx = family_result(combined, insurance_fund=insurance_fund, members=in_tail, alpha=alpha)
+    days = meta.get("tail_horizon_days")
+    w = fam.worst_scenario
     return [
         tail_json(
             family="gap",
             kind="gap",
             steps=1,
-            step_minutes=1440,
-            result=result,
-            shortfall=s,
+            step_minutes=1440 * int(days or 1),
+            result=fam,
+            shortfall=fam.scenarios.shortfall,
             interpolated_share=0.0,
-            worst_scenario=scenarios.names[w] if w >= 0 else None,
+            worst_scenario=scenarios.names[int(idx[w])] if w >= 0 else None,
+            label=f"{days}-day gaps" if days else "gaps (no historical window)",
         )
     ]
