@@ -23,6 +23,12 @@ Times, on the same in-memory book (built once and shared, timed apart):
 A subsample (first 2 % of accounts, 20 paths) checks pruned = unpruned (counts exact,
 money rtol 1e-9). Prints seconds, ratios, CPU time, the 1-minute load average before (d)
 and the peak RSS.
+
+Measured 2026-12-03 (2 cores shared with other jobs): (d) 21.3 s wall / 7.6 s CPU at load
+4.9, (d)/(b) = 2.74x, peak RSS 1.21 GiB; again after the §15 changes (no change to this
+path): 19.3 s / 7.8 s CPU at load 7.0, 3.32x, 1.25 GiB. ``--cascade``: (e) 62.8 s wall for
+the worst path (2020-03-12, 142 rounds) — the health run does not run it (its replay chart is
+``path_replay``, no impact; its cascade is the gap cascade of ``cascade.run_cascade``).
 """
 
 from __future__ import annotations
