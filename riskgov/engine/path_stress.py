@@ -171,15 +171,19 @@ def _batch(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, n_m: int, want_ac
     cand_units = np.bincount(g_s, minlength=nb)
     rec = step >= 0
     by_step = np.bincount(g_s[rec] * n_t + step[rec], weights=short[rec], minlength=nb * n_t).reshape(nb, n_t)
-    # accounts liquidated for the first time at a step: the earliest step per (owner, s)
+    # accounts liquidated for the first time at a step: the earliest step per (owner, s); the
+    # groups come by row (rows by owner), so the keys are sorted but where an account has
+    # several units (a stable sort, nearly linear on such keys)
     li = np.flatnonzero(liq)
     key = owner.take(li) * np.int64(nb) + g_s.take(li)
-    order = np.lexsort((step.take(li), key))
-    key_o = key.take(order)
-    first = order[_run_starts(key_o)]
-    liq_by_step = np.bincount(g_s.take(li).take(first) * n_t + step.take(li).take(first), minlength=nb * n_t).reshape(
-        nb, n_t
-    )
+    st = step.take(li)
+    if key.size > 1 and not bool((key[1:] >= key[:-1]).all()):
+        o = np.argsort(key, kind="stable")
+        key, st = key.take(o), st.take(o)
+    starts = np.flatnonzero(_run_starts(key))
+    first_step = np.minimum.reduceat(st, starts) if starts.size else st
+    s_first = key.take(starts) % nb
+    liq_by_step = np.bincount(s_first * n_t + first_step, minlength=nb * n_t).reshape(nb, n_t)
     # liquidated notional per market: N' = N·(1 + r) at the liquidation step, as evaluate
     r_l = g_row.take(li)
     cnt = fast.row_count.take(r_l)

@@ -77,6 +77,28 @@ def test_pruned_equals_unpruned_equals_plain_reference(seed, n_t, slippage):
             assert close(fast.account_shortfall[s, a], v)
 
 
+@given(SEEDS, st.sampled_from([63, 64, 65, 72, 130]))
+@settings(max_examples=6, deadline=None)
+def test_long_paths_over_several_flag_words_equal_the_reference(seed, n_t):
+    # the step flags of a (unit, path) are packed 64 to a word: steps on both sides of a
+    # word boundary are found in order (3-day paths have 72 hourly steps)
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    params = finite_depth(params, rng)
+    r = random_paths(rng, params, 2, n_t, vol=0.02)
+    fast = run_path_stress(params, state, r, want_account_shortfall=True)
+    full = run_path_stress(params, state, r, want_account_shortfall=True, prune=False)
+    for k in ("n_liquidated", "n_bankrupt", "liquidated_by_step", "top2_account", "worst_step"):
+        assert np.array_equal(getattr(fast, k), getattr(full, k)), k
+    for k in ("shortfall", "penalties", "shortfall_by_step", "account_shortfall"):
+        np.testing.assert_allclose(getattr(fast, k), getattr(full, k), rtol=1e-9, atol=1e-6)
+    for s in range(r.shape[0]):
+        ref = reference_path(params, state, r[s])
+        first = np.bincount(list(ref.first_step.values()), minlength=n_t) if ref.first_step else np.zeros(n_t)
+        assert fast.liquidated_by_step[s].tolist() == first.tolist()
+        assert close(fast.shortfall[s], ref.shortfall)
+
+
 @given(SEEDS, st.integers(1, 6), st.booleans(), st.booleans())
 @SETTINGS
 def test_shortfall_alone_is_the_path_stress_shortfall_to_the_bit(seed, n_t, slippage, shallow):
