@@ -54,26 +54,6 @@ def _any_rows(flags: np.ndarray) -> np.ndarray:
     return acc != 0
 
 
-def _pack_steps(flags: np.ndarray) -> np.ndarray:
-    """``(n, T)`` bool step flags as ``(n, ⌈T/64⌉)`` uint64 words, step ``t`` = bit ``t % 64``
-    of word ``t // 64`` (little-endian bit and byte order, whatever the machine's)."""
-    n, n_t = flags.shape
-    w = max(1, (n_t + 63) // 64)
-    packed = np.zeros((n, 8 * w), dtype=np.uint8)
-    if n_t:
-        packed[:, : (n_t + 7) // 8] = np.packbits(flags, axis=1, bitorder="little")
-    return packed.view("<u8").astype(np.uint64)
-
-
-def _first_step(bits: np.ndarray, rows: I64) -> tuple[I64, I64]:
-    """``(word, step)`` of the lowest set bit of each of ``bits[rows]`` (every one has a bit set)."""
-    sub = bits[rows]
-    word = np.argmax(sub != 0, axis=1) if sub.shape[1] > 1 else np.zeros(rows.size, dtype=np.int64)
-    v = sub[np.arange(rows.size), word]
-    low = v & (~v + np.uint64(1))  # the lowest set bit alone: an exact power of two
-    return word, word * 64 + (np.frexp(low.astype(np.float64))[1] - 1).astype(np.int64)
-
-
 def _shocked_equity(fast: _Fast, rows: I64, j: I64, rc_flat: F64, n_c: int) -> F64:
     """``E' = E + X·r`` of (row, step) pairs, ``(n,)`` USD, without the dense product.
 
@@ -152,15 +132,14 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
         # rounding of either form, so no step that can liquidate is dropped
         flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
         del bound
-        bits = _pack_steps(flag.reshape(rows.size * nb, n_t))
-        del flag
-        flagged = bits.any(axis=1)
+        f3 = flag.reshape(rows.size * nb, n_t)
+        flagged = _any_rows(f3)
         if may_lose is not None:
             flagged &= may_lose
         grp = np.flatnonzero(flagged)  # group = local row · nb + s
         if not grp.size:
             continue
-        bits = bits[grp]
+        f3 = f3[grp]
         g_row = rows.take(grp // nb)
         g_s = grp % nb
         n_g = grp.size
@@ -170,7 +149,7 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
         g_step = np.full(n_g, -1, dtype=np.int64)
         open_ = np.arange(n_g)
         while open_.size:
-            word, t = _first_step(bits, open_)  # first flagged step still to evaluate
+            t = np.argmax(f3[open_], axis=1)  # first flagged step still to evaluate
             s_o = g_s.take(open_)
             r_o, j_o = g_row.take(open_), s_o * n_t + t
             e_pair = _shocked_equity(fast, r_o, j_o, rc_flat, rc.shape[1])
@@ -182,11 +161,9 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
             g_pen[g] = pen[done]
             g_short[g] = short[done]
             g_step[g] = t[done]
-            go = ~done
-            rest, w_r = open_[go], word[go]
-            v = bits[rest, w_r]
-            bits[rest, w_r] = v & (v - np.uint64(1))  # clear the lowest set bit: step t
-            open_ = rest[bits[rest].any(axis=1)]
+            rest = open_[~done]
+            f3[rest, t[~done]] = False
+            open_ = rest[_any_rows(f3[rest])]
         parts.append((g_row, g_s, g_liq, g_pen, g_short, g_step))
     if not parts:
         z = np.zeros(0, dtype=np.int64)
