@@ -80,8 +80,8 @@ def test_pruned_equals_unpruned_equals_plain_reference(seed, n_t, slippage):
 @given(SEEDS, st.sampled_from([63, 64, 65, 72, 130]))
 @settings(max_examples=6, deadline=None)
 def test_long_paths_over_several_flag_words_equal_the_reference(seed, n_t):
-    # the step flags of a (unit, path) are packed 64 to a word: steps on both sides of a
-    # word boundary are found in order (3-day paths have 72 hourly steps)
+    # long paths (3-day paths have 72 hourly steps; 130 crosses any 64-step word size): the
+    # first liquidation steps far along a path equal the plain reference's
     params, state = random_case(seed % 10_000)
     rng = np.random.default_rng(seed)
     params = finite_depth(params, rng)
