@@ -27,23 +27,23 @@ and at the end. ``--profile FILE`` writes a cProfile of the comparison.
 
 Measured (2026-12-03, 2 cores shared with other jobs; wall depends on the load, CPU less):
 
-=====================================  ==================  ==================
-1M accounts, BTC-PERP ×1.25            before              after
-=====================================  ==================  ==================
-protection, path_1d (both sides)       54.1 s / CPU 17.6   53.1 s / CPU 15.7
-protection, gap + trend (both sides)   35.8 s / CPU 10.4   24.8 s / CPU 8.7
-frontier, 7 points                     116.3 s / CPU 43.9  54.4 s / CPU 23.2
-cost                                   5.1 s / CPU 1.6     1.6 s / CPU 1.3
-total ``impact_comparison``            211.2 s / CPU 73.4  135.5 s / CPU 49.6
-load average (1 min) before → after    6.2 → 8.3           6.4 → 7.5
-peak RSS                               1.55 GiB            1.48 GiB
-=====================================  ==================  ==================
+=====================================  ==================  ==================  ===================
+1M accounts, BTC-PERP ×1.25            before              after               after (again)
+=====================================  ==================  ==================  ===================
+protection, path_1d (both sides)       54.1 s / CPU 17.6   53.1 s / CPU 15.7   54.1 s / CPU 15.5
+protection, gap + trend (both sides)   35.8 s / CPU 10.4   24.8 s / CPU 8.7    46.2 s / CPU 10.6
+frontier, 7 points                     116.3 s / CPU 43.9  54.4 s / CPU 23.2   90.8 s / CPU 22.2
+cost                                   5.1 s / CPU 1.6     1.6 s / CPU 1.3     2.9 s / CPU 1.3
+total ``impact_comparison``            211.2 s / CPU 73.4  135.5 s / CPU 49.6  197.1 s / CPU 50.2
+load average (1 min) before → after    6.2 → 8.3           6.4 → 7.5           15.0 → 11.2
+peak RSS                               1.55 GiB            1.48 GiB            1.57 GiB
+=====================================  ==================  ==================  ===================
 
 "After": the accounts holding no changed market run once per family (both sides add them),
 the frontier's ×1 and proposed (= ×1.25) points reuse the protection's holder runs, the
-other five points compute only the shortfall (``run_path_shortfall``); figures are the same
-(the tests compare them with two whole-venue runs). The 30 s target is not met on this
-loaded machine: 49.6 s of CPU on 2 cores is ≥ 25 s even unloaded.
+other five points compute only the shortfall (``run_path_shortfall``); every printed figure
+is the same as before (the tests compare them with two whole-venue runs). The 30 s target
+is not met on this loaded machine; ~50 s of CPU on 2 threads is ≥ 25 s even unloaded.
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ A proposal (or a what-if parameter document) is evaluated with the current and t
   positions, ES of the 1-day-path shortfall of the accounts holding ``m``) for ``m``'s
   current bracket table with every MMF and IMF scaled by each of ``MULTIPLIERS`` (capped at
   1), the current table (×1) and the proposed table marked; only the accounts holding ``m``
-  are re-run (an account without ``m`` is unaffected by ``m``'s table).
+  are re-run (an account without ``m`` is unaffected by ``m``'s table), and of them only the
+  shortfall (``path_stress.run_path_shortfall``).
+
+When the proposal changes only bracket tables, ``impact_comparison`` runs the accounts
+holding no changed market once per family and adds them to both sides (``_merge``).
 
 Every money figure is float64 USD; ratios are ``inf`` when there is nothing to cover (the
 storage layer writes them ``null``). Path stress runs without the cascade (§9), so a
