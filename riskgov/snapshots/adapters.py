@@ -21,7 +21,6 @@ that account-range chunks of one run all OI-scale the same way.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,6 +34,7 @@ from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.models import Asset, DailyClose, Market
 from riskgov.markets.selectors import DEFAULT_SOURCES
 from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+from riskgov.snapshots.reading import arrow_reader
 
 __all__ = ["SnapshotState", "snapshot_account_count", "snapshot_venue_state"]
 
@@ -80,15 +80,14 @@ def snapshot_account_count(snapshot: Snapshot) -> int:
 
 def _copy_out(sql: str, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
     """PostgreSQL ``COPY (sql) TO STDOUT (FORMAT csv)`` parsed by pyarrow."""
-    buf = io.BytesIO()
+    sink = pa.BufferOutputStream()  # Arrow-owned: see riskgov.snapshots.reading.arrow_reader
     with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
         for block in copy:
-            buf.write(block)
-    if not buf.tell():
+            sink.write(block)
+    if not sink.tell():
         return pa.table({n: pa.array([], type=types[n]) for n in names})
-    buf.seek(0)
     return pacsv.read_csv(
-        buf,
+        arrow_reader(sink.getvalue()),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
     )

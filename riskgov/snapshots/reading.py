@@ -8,7 +8,6 @@ states the format's rules); errors are collected by ``Errors`` and raised togeth
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from datetime import UTC, datetime
@@ -190,6 +189,25 @@ def _as_strings(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.fill_null(out, "") if out.null_count else out
 
 
+def arrow_reader(data: bytes | bytearray | memoryview | pa.Buffer) -> pa.BufferReader:
+    """A reader over an Arrow-owned copy of ``data``, for pyarrow's threaded readers.
+
+    ``pacsv.read_csv`` (and ``pq.read_table``) finish on Arrow's CPU pool: a pool thread can
+    drop the last reference to the input after the call returns. When the input is a Python
+    object (``io.BytesIO``, or a buffer over Python ``bytes``) its destructor takes the GIL;
+    if the interpreter is finalizing by then (a command exiting right after a failed read),
+    CPython ends that thread with ``pthread_exit`` inside C++ frames and ``std::terminate``
+    aborts the process (SIGABRT, exit 134) after the correct message. An Arrow-allocated
+    buffer is released without the GIL, so the race cannot abort. A ``pa.Buffer`` from
+    :class:`pa.BufferOutputStream` is used as is (no copy).
+    """
+    if isinstance(data, pa.Buffer):
+        return pa.BufferReader(data)
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pa.BufferReader(sink.getvalue())
+
+
 def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, pa.Array]] | None:
     """Read ``name.csv`` or ``name.parquet`` into ``{column: string array}``; check columns."""
     wanted = TABLES[name]
@@ -205,14 +223,14 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
     try:
         if file.endswith(".csv"):
             table = pacsv.read_csv(
-                io.BytesIO(blob),
+                arrow_reader(blob),
                 read_options=pacsv.ReadOptions(block_size=1 << 24),
                 convert_options=pacsv.ConvertOptions(
                     column_types={c: pa.string() for c in wanted}, strings_can_be_null=False
                 ),
             )
         else:
-            table = pq.read_table(io.BytesIO(blob))
+            table = pq.read_table(arrow_reader(blob))
     except (pa.ArrowInvalid, OSError) as exc:
         errors.add(file, None, None, f"cannot read: {str(exc).splitlines()[0]}")
         return None
