@@ -12,6 +12,7 @@ reading an account range back is an index range scan.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from decimal import Decimal
@@ -25,7 +26,15 @@ from django.db import connection, transaction
 
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
-from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+from riskgov.snapshots.models import (
+    Snapshot,
+    SnapshotAccount,
+    SnapshotBalance,
+    SnapshotOption,
+    SnapshotOptionMark,
+    SnapshotPosition,
+    SnapshotPrice,
+)
 from riskgov.snapshots.reading import Errors
 from riskgov.snapshots.validation import SnapshotData, SnapshotInvalid, snapshot_read
 
@@ -96,6 +105,7 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
         n_accounts=len(data.account_ids),
         n_balances=len(data.balances["amount"]),
         n_positions=len(data.positions["size"]),
+        n_options=len(data.options.get("size", ())),
         created_by=by if getattr(by, "is_authenticated", False) else None,
     )
     snapshot.full_clean()
@@ -111,6 +121,7 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
             "snapshot_id": pa.array(np.full(n_acc, sid, dtype=np.int64)),
             "idx": pa.array(np.arange(n_acc)),
             "account_id": data.account_ids,
+            "portfolio": pa.array(np.zeros(n_acc, dtype=bool) if data.portfolio_mode is None else data.portfolio_mode),
         }
     )
     b = data.balances
@@ -140,6 +151,31 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
     writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
     for model, table in ((SnapshotAccount, accounts), (SnapshotBalance, balances), (SnapshotPosition, positions)):
         writer(model, table, progress)
+    if data.options:
+        writer(SnapshotOption, _option_table(sid, data.options), progress)
+    if data.option_marks:
+        m = data.option_marks
+        SnapshotOptionMark.objects.bulk_create(
+            (
+                SnapshotOptionMark(
+                    snapshot=snapshot,
+                    underlying_id=int(u),
+                    expiry=dt.datetime.fromtimestamp(int(e), tz=dt.UTC),
+                    strike=Decimal(k),
+                    is_call=bool(c),
+                    mark_iv=Decimal(v),
+                )
+                for u, e, k, c, v in zip(
+                    m["underlying_id"].tolist(),
+                    m["expiry"].tolist(),
+                    m["strike"].to_pylist(),
+                    m["is_call"].tolist(),
+                    m["mark_iv"].to_pylist(),
+                    strict=True,
+                )
+            ),
+            batch_size=5000,
+        )
 
     snapshot.long_open_interest = _long_open_interest(sid)
     snapshot.save(update_fields=["long_open_interest"])
@@ -154,6 +190,7 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
             "accounts": snapshot.n_accounts,
             "balances": snapshot.n_balances,
             "positions": snapshot.n_positions,
+            "options": snapshot.n_options,
             "generated": generated,
             "sha256": snapshot.sha256,
             "files": data.files,
@@ -161,6 +198,24 @@ def _store(data: SnapshotData, *, by: Any, progress: Callable[[int], None] | Non
         comment=f"imported from {source}",
     )
     return snapshot
+
+
+def _option_table(sid: int, o: dict) -> pa.Table:
+    """Option rows in account order (stable), as the COPY table."""
+    order = np.argsort(o["account_idx"], kind="stable")
+    take = pa.array(order)
+    return pa.table(
+        {
+            "snapshot_id": pa.array(np.full(len(order), sid, dtype=np.int64)),
+            "account_idx": pa.array(o["account_idx"][order]),
+            "underlying_id": pa.array(o["underlying_id"][order]),
+            "expiry": pa.array(o["expiry"][order], type=pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+            "strike": o["strike"].take(take),
+            "is_call": pa.array(o["is_call"][order]),
+            "size": o["size"].take(take),
+            "entry_price": o["entry_price"].take(take),
+        }
+    )
 
 
 def _lock_references(data: SnapshotData) -> None:
@@ -177,6 +232,8 @@ def _lock_references(data: SnapshotData) -> None:
             the transaction is rolled back, nothing is stored.
     """
     asset_ids = {*np.unique(data.balances["asset_id"]).tolist(), *data.prices["asset_id"].tolist()}
+    if data.options:
+        asset_ids |= set(np.unique(data.options["underlying_id"]).tolist())
     market_ids = set(np.unique(data.positions["market_id"]).tolist())
     errors = Errors()
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
