@@ -66,3 +66,30 @@ def test_parquet_output_imports(demo, tmp_path):
     p = generate_snapshot(tmp_path / "pq", accounts=300, seed=3, fmt="parquet")
     snap = snapshot_import(path=p, generated=True)
     assert snap.n_accounts == 300 and snap.generated
+
+
+def test_generated_options_book(demo, tmp_path):
+    """pm_share > 0: portfolio accounts with options around the money, several expiries, a
+    smile; deterministic; imports cleanly; pm_share = 0 writes the same files as before."""
+    import pyarrow.csv as pacsv
+
+    from riskgov.snapshots.services import snapshot_import
+
+    plain = generate_snapshot(tmp_path / "plain", accounts=1500, seed=5)
+    a = generate_snapshot(tmp_path / "a", accounts=1500, seed=5, pm_share=0.03)
+    b = generate_snapshot(tmp_path / "b", accounts=1500, seed=5, pm_share=0.03)
+    names = ["accounts.csv", "positions.csv", "options.csv", "option_marks.csv", "balances.csv"]
+    assert filecmp.cmpfiles(a, b, names, shallow=False)[0] == names
+    assert not (plain / "options.csv").exists()
+    assert filecmp.cmp(plain / "prices.csv", a / "prices.csv", shallow=False)
+    opts = pacsv.read_csv(a / "options.csv").to_pandas()
+    marks = pacsv.read_csv(a / "option_marks.csv").to_pandas()
+    accts = pacsv.read_csv(a / "accounts.csv").to_pandas()
+    assert (accts.margin_mode == "portfolio").sum() == 45
+    assert set(opts.account_id) <= set(accts.account_id[accts.margin_mode == "portfolio"])
+    assert marks.expiry.nunique() >= 4 and set(marks.kind) == {"call", "put"}
+    btc = marks[(marks.underlying == "BTC") & (marks.expiry == marks.expiry.max()) & (marks.kind == "call")]
+    iv = btc.sort_values("strike").mark_iv.to_numpy()
+    assert iv[0] > iv.min() and iv[-1] > iv.min()  # a smile: both wings above the lowest vol
+    snap = snapshot_import(path=a, generated=True)
+    assert snap.n_options == len(opts) > 0 and snap.accounts.filter(portfolio=True).count() == 45
