@@ -18,6 +18,8 @@ from riskgov.engine.combine import chunk_partial, family_partial
 from riskgov.engine.distributions import chunk_distributions
 from riskgov.engine.health import evaluate_health, position_liquidatable
 from riskgov.engine.path_stress import run_path_stress
+from riskgov.engine.pm_venue import NOT_COVERED, merge_health, merge_stress, pm_gap_stress
+from riskgov.engine.portfolio_margin import portfolio_margin
 from riskgov.engine.stress import run_scenarios
 from riskgov.engine.units import build_unit_book
 from riskgov.health.models import (
@@ -102,10 +104,22 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     state = snap.state
     t1 = time.perf_counter()
     health = evaluate_health(ep.params, state, with_prices=True)
+    pm_part: dict[str, Any] | None = None
+    if snap.pm is not None:  # portfolio-mode accounts (§14): margined by the engine's PM
+        pm = portfolio_margin(market=snap.pm.market, book=snap.pm.book)
+        health = merge_health(health, pm, snap.pm)
+        pm_part = _pm_partial(snap.pm, pm, first_account=first_account)
     t2 = time.perf_counter()
     stress = run_scenarios(ep.params, state, scenarios)
+    if snap.pm is not None and scenarios.n:
+        stress = merge_stress(
+            stress,
+            pm_gap_stress(params=ep.params, venue=snap.pm, asset_prices=state.asset_prices, shocks=scenarios.shocks),
+        )
     t3 = time.perf_counter()
     partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
+    if pm_part is not None:
+        partial["pm"] = pm_part
     families = families_from_store(run.scenario_set)
     if families:
         partial["families"] = _family_partials(ep.params, state, families, first_account=first_account)
@@ -149,6 +163,36 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         seconds=seconds,
         t_write=time.perf_counter(),
     )
+
+
+def _pm_partial(venue: Any, pm: Any, *, first_account: int) -> dict[str, Any]:
+    """What the run keeps of its PM accounts (§14): counts, what is not covered yet, and per
+    PM account its underlyings' Greeks, worst loss and loss grid (the portfolio page)."""
+    units = []
+    for i in range(pm.unit_account.size):
+        u = int(pm.unit_underlying[i])
+        units.append(
+            {
+                "account_idx": int(venue.pm_accounts[pm.unit_account[i]]) + first_account,
+                "underlying": venue.market.symbols[u],
+                "delta": float(pm.delta[i]),
+                "gamma": float(pm.gamma[i]),
+                "vega_usd": float(pm.vega[i]),
+                "theta_usd": float(pm.theta[i]),
+                "option_value_usd": float(pm.option_value[i]),
+                "worst_loss_usd": float(pm.worst_loss[i]),
+                "maintenance_margin_usd": float(pm.maintenance_margin[i]),
+                "worst_scenario": int(pm.worst_scenario[i]),
+                "losses": [None if not np.isfinite(x) else float(x) for x in pm.scenario_loss[i]],
+            }
+        )
+    return {
+        "accounts": int(venue.pm_accounts.size),
+        "options": int(venue.book.option_size.size),
+        "liquidatable": int(np.count_nonzero(pm.liquidatable)),
+        "not_covered": list(NOT_COVERED),
+        "units": units,
+    }
 
 
 def _family_partials(params: Any, state: Any, families: Any, *, first_account: int) -> dict[str, Any]:

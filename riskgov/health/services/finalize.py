@@ -74,6 +74,7 @@ def _publish(
     timings: dict[str, Any],
     t_publish: float,
     headline: dict[str, Any] | None = None,
+    pm: dict[str, Any] | None = None,
 ) -> HealthRun:
     """Store the results and publish the run in one transaction (no reader sees it before).
 
@@ -94,6 +95,8 @@ def _publish(
             setattr(run, name, value)
         if headline is not None:  # §10: the headline family is the 1-day historical paths
             _apply_headline(run, headline)
+        if pm is not None:  # §14: PM accounts, and what the run does not cover for them yet
+            run.tail = {**run.tail, "portfolio_margin": pm}
         run.timings = {
             **timings,
             "finalize_publish": time.perf_counter() - t_publish,
@@ -223,7 +226,23 @@ def _finalize(run: HealthRun) -> HealthRun:
         timings=timings,
         t_publish=t3,
         headline=next((t for t in tails if t["family"] == HEADLINE_FAMILY), None),
+        pm=_pm_summary(chunks),
     )
+
+
+def _pm_summary(chunks: Sequence[RunChunk]) -> dict[str, Any] | None:
+    """The run's portfolio-margin note (RISK_MODEL §14): PM accounts, options, liquidatable,
+    and what the run does not cover yet for them; ``None`` without PM accounts."""
+    parts = [c.partial["pm"] for c in chunks if c.partial.get("pm")]
+    if not parts:
+        return None
+    return {
+        "accounts": sum(p["accounts"] for p in parts),
+        "options": sum(p["options"] for p in parts),
+        "liquidatable": sum(p["liquidatable"] for p in parts),
+        "covered": ["base pass (equity, IM, MM, liquidatable)", "gap scenarios and their VaR/ES"],
+        "not_covered": parts[0]["not_covered"],
+    }
 
 
 def _gap_tail(result: RunResult, scenarios: Any, in_tail: Any) -> list[dict[str, Any]]:
