@@ -14,10 +14,11 @@ arrays (a ``VenueState`` and the option rows) and returns
 ``pm_gap_stress`` revalues the PM accounts under each gap scenario ``r`` (spot, forwards and
 collateral × ``(1 + r)``, mark vols — the scenarios carry no vol shock — ``T`` unchanged), with
 MM recomputed on the scenario grid around the moved spot; a PM account is liquidated when
-``E' < MM'`` and its shortfall is ``max(0, −E')``. **Not covered yet** (``NOT_COVERED``): the
-§8 slippage and penalty of a PM liquidation (closed at model value), PM accounts in path
-families, in the cascade (§11) and in ADL (§8). ``merge_stress`` adds the PM outcomes to the
-bracket stress result.
+``E' < MM'`` and its shortfall is ``max(0, −E')``; ``pm_path_stress`` does the same at every
+step of a path (first liquidating step, as ``path_stress``). ``merge_stress`` /
+``merge_path_stress`` add the PM outcomes to the bracket side's results. **Not covered yet**
+(``NOT_COVERED``): the §8 slippage and penalty of a PM liquidation (closed at model value),
+PM accounts in the cascade (§11) and in ADL (§8), their liquidated notional per market.
 """
 
 from __future__ import annotations
@@ -29,17 +30,39 @@ import numpy as np
 
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.health import HealthResult
-from riskgov.engine.portfolio_margin import PMBook, PMMarket, PMParams, PMResult, pm_collateral, portfolio_margin
+from riskgov.engine.portfolio_margin import (
+    PMBook,
+    PMMarket,
+    PMParams,
+    PMResult,
+    ScenarioGrid,
+    pm_collateral,
+    portfolio_margin,
+    scenario_grid,
+)
 from riskgov.engine.stress import StressResult
 from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, Portfolio, VenueState
 
-__all__ = ["NOT_COVERED", "PMStress", "PMVenue", "merge_health", "merge_stress", "pm_gap_stress", "split_venue"]
+__all__ = [
+    "NOT_COVERED",
+    "PMPathStress",
+    "PMStress",
+    "PMVenue",
+    "UnderlyingBook",
+    "merge_health",
+    "merge_path_stress",
+    "merge_stress",
+    "pm_gap_stress",
+    "pm_path_stress",
+    "split_venue",
+    "underlying_books",
+]
 
 NOT_COVERED = (
     "PM liquidations close at model value (no §8 slippage or penalty)",
-    "PM accounts are not in the path families (1-day and 3-day paths, trends)",
     "PM accounts are not in the §11 cascade nor in the §8 ADL ranking",
+    "PM liquidations are not in the liquidated notional per market",
 )
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -282,6 +305,41 @@ def _collateral_at(params: ParameterSet, balances: Portfolio, prices: F64) -> F6
     return np.bincount(balances.balance_account, weights=value, minlength=balances.n_accounts).astype(np.float64)
 
 
+def _revalue(params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> tuple[F64, F64]:
+    """``(E', MM')`` of every PM account under each row of ``shocks`` ``(N, A_assets)``:
+    ``(N, A_pm)`` each (spot, forwards and collateral × ``(1 + r)``, mark vols, ``T`` unchanged)."""
+    n, n_pm = shocks.shape[0], venue.book.n_accounts
+    m, b = venue.market, venue.book
+    eq = np.zeros((n, n_pm))
+    mm = np.zeros((n, n_pm))
+    for s in range(n):  # one PM revaluation per row (vectorised over accounts and series)
+        factor = 1.0 + shocks[s][venue.underlying_asset]
+        moved = replace(
+            m,
+            spot=m.spot * factor,
+            series_forward=m.series_forward * factor[m.series_underlying] if m.n_series else m.series_forward,
+        )
+        prices = asset_prices * (1.0 + shocks[s])
+        book = replace(b, collateral=_collateral_at(params, venue.balances, prices), collateral_moving=None)
+        res = portfolio_margin(market=moved, book=book, validate=False)
+        eq[s], mm[s] = res.equity, res.maintenance_margin_account
+    return eq, mm
+
+
+def _top2(short: F64, accounts: I64) -> tuple[F64, I64]:
+    """The two largest account shortfalls per row of ``short`` ``(S, A_pm)`` and their venue accounts."""
+    n_s, n_pm = short.shape
+    top2 = np.zeros((n_s, 2))
+    acc2 = np.full((n_s, 2), -1, dtype=np.int64)
+    if n_pm:
+        top = np.argsort(-short, axis=1, kind="stable")[:, :2]
+        k = top.shape[1]
+        vals = np.take_along_axis(short, top, axis=1)
+        top2[:, :k] = vals
+        acc2[:, :k] = np.where(vals > 0, accounts[top], -1)
+    return top2, acc2
+
+
 def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> PMStress:
     """Revalue the PM accounts under each gap scenario (module docstring; §9, §14).
 
@@ -295,31 +353,10 @@ def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, sh
         ``PMStress``.
     """
     r = np.asarray(shocks, dtype=np.float64)
-    n_s, n_pm = r.shape[0], venue.book.n_accounts
-    m, b = venue.market, venue.book
-    eq = np.zeros((n_s, n_pm))
-    mm = np.zeros((n_s, n_pm))
-    for s in range(n_s):  # one PM revaluation per scenario (vectorised over accounts and series)
-        prices = asset_prices * (1.0 + r[s])
-        factor = 1.0 + r[s][venue.underlying_asset]
-        moved = replace(
-            m,
-            spot=m.spot * factor,
-            series_forward=m.series_forward * factor[m.series_underlying] if m.n_series else m.series_forward,
-        )
-        book = replace(b, collateral=_collateral_at(params, venue.balances, prices), collateral_moving=None)
-        res = portfolio_margin(market=moved, book=book, validate=False)
-        eq[s], mm[s] = res.equity, res.maintenance_margin_account
+    eq, mm = _revalue(params, venue, asset_prices, r)
     liq = (mm > 0) & (eq < mm)
     short = np.where(liq, np.maximum(0.0, -eq), 0.0)
-    top = np.argsort(-short, axis=1, kind="stable")[:, :2] if n_pm else np.zeros((n_s, 0), dtype=np.int64)
-    top2 = np.zeros((n_s, 2))
-    acc2 = np.full((n_s, 2), -1, dtype=np.int64)
-    k = top.shape[1]
-    if k:
-        vals = np.take_along_axis(short, top, axis=1)
-        top2[:, :k] = vals
-        acc2[:, :k] = np.where(vals > 0, venue.pm_accounts[top], -1)
+    top2, acc2 = _top2(short, venue.pm_accounts)
     return PMStress(
         n_liquidated=np.count_nonzero(liq, axis=1).astype(np.int64),
         n_bankrupt=np.count_nonzero(short > 0, axis=1).astype(np.int64),
@@ -331,6 +368,97 @@ def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, sh
     )
 
 
+@dataclass(frozen=True)
+class PMPathStress:
+    """PM accounts along paths (§9, §14): ``(S,)`` counts and shortfall, ``(S, T)`` by step.
+
+    Attributes:
+        n_liquidated, n_bankrupt: int64 PM accounts liquidated at some step / with shortfall.
+        shortfall: float64 USD per scenario.
+        shortfall_by_step: ``(S, T)`` USD arising at each step.
+        liquidated_by_step: ``(S, T)`` int64 PM accounts first liquidated at each step.
+        top2_shortfall, top2_account: ``(S, 2)`` as ``PMStress``.
+    """
+
+    n_liquidated: I64
+    n_bankrupt: I64
+    shortfall: F64
+    shortfall_by_step: F64
+    liquidated_by_step: I64
+    top2_shortfall: F64
+    top2_account: I64
+
+
+def pm_path_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64) -> PMPathStress:
+    """The PM accounts step by step along paths ``(S, T, A_assets)`` (§9, §14).
+
+    At each step every PM account still open is revalued as in ``pm_gap_stress``; the first
+    step where ``E' < MM'`` liquidates it there (shortfall ``max(0, −E')``, closed at model
+    value) and it leaves the book; an account never liquidated contributes ``max(0, −E_T)``
+    at the last step, as the bracket side's units do. No cascade (§11).
+    """
+    r = np.asarray(paths, dtype=np.float64)
+    n_s, n_t, n_a = r.shape
+    n_pm = venue.book.n_accounts
+    eq, mm = _revalue(params, venue, asset_prices, r.reshape(n_s * n_t, n_a))
+    eq, mm = eq.reshape(n_s, n_t, n_pm), mm.reshape(n_s, n_t, n_pm)
+    liq = (mm > 0) & (eq < mm)
+    ever = liq.any(axis=1)  # (S, A_pm)
+    step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
+    e_at = np.take_along_axis(eq, step[:, None, :], axis=1)[:, 0, :]
+    short = np.maximum(0.0, -e_at)
+    by_step = np.zeros((n_s, n_t))
+    liq_by_step = np.zeros((n_s, n_t), dtype=np.int64)
+    rows = np.repeat(np.arange(n_s), n_pm)
+    np.add.at(by_step, (rows, step.reshape(-1)), short.reshape(-1))
+    np.add.at(liq_by_step, (rows, step.reshape(-1)), ever.reshape(-1).astype(np.int64))
+    top2, acc2 = _top2(short, venue.pm_accounts)
+    return PMPathStress(
+        n_liquidated=np.count_nonzero(ever, axis=1).astype(np.int64),
+        n_bankrupt=np.count_nonzero(short > 0, axis=1).astype(np.int64),
+        shortfall=short.sum(axis=1),
+        shortfall_by_step=by_step,
+        liquidated_by_step=liq_by_step,
+        top2_shortfall=top2,
+        top2_account=acc2,
+    )
+
+
+def _merged_top2(a_vals: F64, a_acc: I64, b_vals: F64, b_acc: I64) -> tuple[F64, I64]:
+    vals = np.concatenate([a_vals.reshape(-1, 2), b_vals], axis=1)
+    accs = np.concatenate([a_acc.reshape(-1, 2), b_acc], axis=1)
+    order = np.lexsort((np.where(accs < 0, np.iinfo(np.int64).max, accs), -vals), axis=1)[:, :2]
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(accs, order, axis=1)
+
+
+def merge_path_stress(stress, pm: PMPathStress):
+    """A ``path_stress.PathStressResult`` plus the PM accounts' outcomes (§9, §10).
+
+    Counts, shortfalls and by-step arrays add; fund after, ADL, coverage, the worst step and
+    the worst scenario follow the same rules; liquidated notional is the bracket side's.
+    """
+    s = stress.shortfall + pm.shortfall
+    by_step = stress.shortfall_by_step + pm.shortfall_by_step
+    top2, acc2 = _merged_top2(stress.top2_shortfall, stress.top2_account, pm.top2_shortfall, pm.top2_account)
+    fund = stress.insurance_fund
+    worst_step = np.where(s > 0, np.argmax(by_step, axis=1) + 1, 0) if by_step.size else stress.worst_step
+    return replace(
+        stress,
+        n_liquidated=stress.n_liquidated + pm.n_liquidated,
+        n_bankrupt=stress.n_bankrupt + pm.n_bankrupt,
+        shortfall=s,
+        insurance_fund_after=insurance_fund_after(fund, stress.penalties, s),
+        adl_amount=adl_amount(fund, stress.penalties, s),
+        coverage=coverage_ratios(fund, s),
+        worst_step=worst_step.astype(np.int64),
+        shortfall_by_step=by_step,
+        liquidated_by_step=stress.liquidated_by_step + pm.liquidated_by_step,
+        top2_shortfall=top2,
+        top2_account=acc2,
+        worst_scenario=int(np.argmax(s)) if s.size else -1,
+    )
+
+
 def merge_stress(stress: StressResult, pm: PMStress) -> StressResult:
     """The bracket stress result plus the PM accounts' outcomes (§9; Cover-2 input merged).
 
@@ -339,9 +467,7 @@ def merge_stress(stress: StressResult, pm: PMStress) -> StressResult:
     the account detail are the bracket side's.
     """
     s = stress.shortfall + pm.shortfall
-    vals = np.concatenate([stress.top2_shortfall.reshape(-1, 2), pm.top2_shortfall], axis=1)
-    accs = np.concatenate([stress.top2_account.reshape(-1, 2), pm.top2_account], axis=1)
-    order = np.lexsort((np.where(accs < 0, np.iinfo(np.int64).max, accs), -vals), axis=1)[:, :2]
+    top2, acc2 = _merged_top2(stress.top2_shortfall, stress.top2_account, pm.top2_shortfall, pm.top2_account)
     fund = stress.insurance_fund
     return replace(
         stress,
@@ -351,7 +477,64 @@ def merge_stress(stress: StressResult, pm: PMStress) -> StressResult:
         insurance_fund_after=insurance_fund_after(fund, stress.penalties, s),
         adl_amount=adl_amount(fund, stress.penalties, s),
         coverage=coverage_ratios(fund, s),
-        top2_shortfall=np.take_along_axis(vals, order, axis=1),
-        top2_account=np.take_along_axis(accs, order, axis=1),
+        top2_shortfall=top2,
+        top2_account=acc2,
         worst_scenario=int(np.argmax(s)) if s.size else -1,
     )
+
+
+@dataclass(frozen=True)
+class UnderlyingBook:
+    """The PM accounts' book on one underlying (RISK_MODEL §14), for the venue's pages.
+
+    Attributes:
+        symbol: the underlying.
+        units: number of risk units (PM accounts with a position on it).
+        delta, gamma, vega, theta: venue sums ``Σ q·greek`` (perps in delta): base units,
+            per USD, USD per 0.01 vol, USD per day.
+        option_value: USD ``Σ q·V``.
+        maintenance_margin: USD ``Σ MM_u``.
+        grid: the underlying's ``ScenarioGrid``.
+        loss: ``(S,)`` USD the venue's PM loss per scenario (sum of the units' weighted losses).
+        riskiest: ``(k,)`` int64 rows of ``PMResult`` units, riskiest account first (highest
+            margin ratio ``MM/E``, ``inf`` first).
+    """
+
+    symbol: str
+    units: int
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    option_value: float
+    maintenance_margin: float
+    grid: ScenarioGrid
+    loss: F64
+    riskiest: I64
+
+
+def underlying_books(market: PMMarket, pm: PMResult, *, top: int = 10) -> list[UnderlyingBook]:
+    """Per underlying: Greeks, MM and scenario losses summed over the PM accounts, and the
+    ``top`` riskiest units (RISK_MODEL §14; sums of ``portfolio_margin``'s per-unit figures)."""
+    out = []
+    ratio = pm.margin_ratio.take(pm.unit_account)
+    for u, symbol in enumerate(market.symbols):
+        rows = np.flatnonzero(pm.unit_underlying == u)
+        grid = scenario_grid(market.params[u])
+        key = np.where(np.isposinf(ratio[rows]), np.finfo(np.float64).max, ratio[rows])
+        out.append(
+            UnderlyingBook(
+                symbol=symbol,
+                units=int(rows.size),
+                delta=float(pm.delta[rows].sum()),
+                gamma=float(pm.gamma[rows].sum()),
+                vega=float(pm.vega[rows].sum()),
+                theta=float(pm.theta[rows].sum()),
+                option_value=float(pm.option_value[rows].sum()),
+                maintenance_margin=float(pm.maintenance_margin[rows].sum()),
+                grid=grid,
+                loss=pm.scenario_loss[rows, : grid.n].sum(axis=0) if rows.size else np.zeros(grid.n),
+                riskiest=rows[np.argsort(-key, kind="stable")[:top]],
+            )
+        )
+    return out

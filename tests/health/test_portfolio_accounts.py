@@ -116,7 +116,7 @@ def test_pm_accounts_equal_the_simulator(pm_venue, django_capture_on_commit_call
     assert {p["account_id"] for p in doc["positions"]}.isdisjoint({"pm-cc", "pm-straddle", "pm-short"})
     pm = run.tail["portfolio_margin"]
     assert (pm["accounts"], pm["options"], pm["liquidatable"]) == (3, 4, 1)
-    assert any("path families" in s for s in pm["not_covered"])
+    assert any("cascade" in s for s in pm["not_covered"])
 
 
 def cc_request(btc="6000"):
@@ -196,3 +196,26 @@ def test_pm_underlying_without_parameters_fails_the_run_with_one_line(
     assert run.status == RunStatus.FAILED and run.published_at is None
     assert "no active PM parameters for underlying BTC, ETH" in run.error and "\n" not in run.error
     assert not AccountResult.objects.filter(run=run).exists()
+
+
+def test_path_families_include_pm_accounts(pm_venue, venue, django_capture_on_commit_callbacks):
+    """1-day paths: ``pm-short`` is already under water, so every path liquidates it at step 1
+    and adds its shortfall there (≈ its base shortfall, whatever comes later); the path
+    through the −40 % day adds the most (the covered call is liquidated on the way down, at
+    a smaller move than the gap, with a small shortfall)."""
+    with_pm = run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="path1")
+    plain = run_eager(venue, django_capture_on_commit_callbacks, scenario_spec="path1")
+
+    def paths(run):
+        return {s["name"]: s for s in health_document(run)["scenarios"] if s["family"] == "path_1d"}
+
+    a, b = paths(with_pm), paths(plain)
+    assert a.keys() == b.keys() and len(a) > 10
+    base = next(x for x in health_document(with_pm)["accounts"] if x["account_id"] == "pm-short")["shortfall_usd"]
+    added = {k: a[k]["shortfall_usd"] - b[k]["shortfall_usd"] for k in a}
+    assert base > 300 and all(x == pytest.approx(base, rel=0.1) or x > base for x in added.values())
+    crash = max(added, key=added.get)
+    assert crash == "path 1d 2020-03-12" and added[crash] > base
+    assert a[crash]["liquidatable_accounts"] > b[crash]["liquidatable_accounts"]
+    tails = {t["family"]: t for t in health_document(with_pm)["tails"]}
+    assert tails["path_1d"]["es_usd"] >= {t["family"]: t for t in health_document(plain)["tails"]}["path_1d"]["es_usd"]

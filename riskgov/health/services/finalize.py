@@ -29,6 +29,7 @@ from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
+from riskgov.health.services.chunks import PM_TOP
 from riskgov.health.services.families import (
     HEADLINE_FAMILY,
     combine_families,
@@ -236,12 +237,32 @@ def _pm_summary(chunks: Sequence[RunChunk]) -> dict[str, Any] | None:
     parts = [c.partial["pm"] for c in chunks if c.partial.get("pm")]
     if not parts:
         return None
+    books: dict[str, Any] = {}
+    sums = ("units", "delta", "gamma", "vega_usd", "theta_usd", "option_value_usd", "maintenance_margin_usd")
+    for p in parts:  # chunks in account order: the same sums whatever order they ran in
+        for sym, b in p.get("underlyings", {}).items():
+            acc = books.setdefault(sym, {**{k: 0 for k in sums}, "grid": b["grid"], "loss_usd": None, "riskiest": []})
+            for k in sums:
+                acc[k] += b[k]
+            acc["loss_usd"] = (
+                b["loss_usd"]
+                if acc["loss_usd"] is None
+                else [x + y for x, y in zip(acc["loss_usd"], b["loss_usd"], strict=True)]
+            )
+            acc["riskiest"] += b["riskiest"]
+    for b in books.values():  # the venue's riskiest: highest margin ratio (None = infinite) first
+        b["riskiest"].sort(key=lambda r: (r["margin_ratio"] is not None, -(r["margin_ratio"] or 0.0), r["account_idx"]))
+        del b["riskiest"][PM_TOP:]
     return {
         "accounts": sum(p["accounts"] for p in parts),
         "options": sum(p["options"] for p in parts),
         "liquidatable": sum(p["liquidatable"] for p in parts),
-        "covered": ["base pass (equity, IM, MM, liquidatable)", "gap scenarios and their VaR/ES"],
+        "covered": [
+            "base pass (equity, IM, MM, liquidatable)",
+            "gap scenarios and path families (trend, 1-day and 3-day paths) with their VaR/ES",
+        ],
         "not_covered": parts[0]["not_covered"],
+        "underlyings": dict(sorted(books.items())),
     }
 
 
