@@ -55,6 +55,7 @@ __all__ = [
     "merge_stress",
     "pm_gap_stress",
     "pm_path_stress",
+    "replay_with_pm",
     "split_venue",
     "underlying_books",
 ]
@@ -429,6 +430,16 @@ def _merged_top2(a_vals: F64, a_acc: I64, b_vals: F64, b_acc: I64) -> tuple[F64,
     accs = np.concatenate([a_acc.reshape(-1, 2), b_acc], axis=1)
     order = np.lexsort((np.where(accs < 0, np.iinfo(np.int64).max, accs), -vals), axis=1)[:, :2]
     return np.take_along_axis(vals, order, axis=1), np.take_along_axis(accs, order, axis=1)
+
+
+def replay_with_pm(shortfall_by_step: F64, liquidated_by_step: I64, pm: PMPathStress) -> tuple[F64, I64, float, int]:
+    """One path's replay (``path_cascade.path_replay``'s ``(T,)`` by-step arrays) plus the PM
+    accounts' (``pm_path_stress`` of that one path): ``(shortfall by step, liquidated by
+    step, total shortfall, worst step)`` — the 1-based step with the most shortfall, 0 when none."""
+    by_step = np.asarray(shortfall_by_step, dtype=np.float64) + pm.shortfall_by_step[0]
+    liq = np.asarray(liquidated_by_step, dtype=np.int64) + pm.liquidated_by_step[0]
+    total = float(by_step.sum())
+    return by_step, liq, total, int(np.argmax(by_step)) + 1 if total > 0 else 0
 
 
 def merge_path_stress(stress, pm: PMPathStress):

@@ -216,6 +216,11 @@ def test_path_families_include_pm_accounts(pm_venue, venue, django_capture_on_co
     assert base > 300 and all(x == pytest.approx(base, rel=0.1) or x > base for x in added.values())
     crash = max(added, key=added.get)
     assert crash == "path 1d 2020-03-12" and added[crash] > base
+    # the replay of the worst 1-day path carries the PM accounts' shortfall too
+    worst = max(a.values(), key=lambda x: x["shortfall_usd"])
+    assert with_pm.replay["scenario"] == worst["name"]
+    assert with_pm.replay["shortfall_usd"] == pytest.approx(worst["shortfall_usd"], rel=1e-9)
+    assert sum(with_pm.replay["shortfall_by_step_usd"]) == pytest.approx(worst["shortfall_usd"], rel=1e-9)
     assert a[crash]["liquidatable_accounts"] > b[crash]["liquidatable_accounts"]
     tails = {t["family"]: t for t in health_document(with_pm)["tails"]}
     assert tails["path_1d"]["es_usd"] >= {t["family"]: t for t in health_document(plain)["tails"]}["path_1d"]["es_usd"]

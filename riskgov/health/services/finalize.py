@@ -188,15 +188,16 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full = _snapshot_state(snapshot=run.snapshot, params=ep.params).state
+        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params)
+        full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
                 params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
             )
         if headline is not None:
-            replay = replay_json(params=ep.params, state=full, outcome=headline)
-        del full
+            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm)
+        del full, full_snap
     t2 = time.perf_counter()
     recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
