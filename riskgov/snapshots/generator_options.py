@@ -1,8 +1,8 @@
 """The generator's options book: portfolio-margin accounts with options (RISK_MODEL §14).
 
-**Generated data, not a venue's.** ``generate_snapshot(..., pm_share=s)`` turns a share ``s``
-of the accounts with positions (none with an isolated position, none in the handful set near
-MM) into ``portfolio`` margin mode and gives each an options book on BTC and ETH (those of
+**Generated data, not a venue's.** ``generate_snapshot(..., pm_share=s)`` turns ``s`` × the
+account count, drawn among the accounts with positions and none isolated, into ``portfolio``
+margin mode (their perps are then margined by PM, §14) and gives each an options book on BTC and ETH (those of
 them in the parameter set with a price); ``pm_share = 0`` (the default) writes no option
 file, so existing seeds keep their exact files. The draws come from their own random stream
 (``default_rng([seed, 14])``), after every other draw.
