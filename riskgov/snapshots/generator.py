@@ -96,7 +96,7 @@ from riskgov.engine.health import evaluate_health
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.selectors import price_matrix
 from riskgov.snapshots.generator_files import decimal_strings, table_write, venue_tables, with_options
-from riskgov.snapshots.generator_options import options_book
+from riskgov.snapshots.generator_options import UNDERLYINGS, options_book
 from riskgov.snapshots.validation import FORMAT
 
 __all__ = ["generate_snapshot"]
@@ -469,7 +469,9 @@ def _options(params, prices, book, coll, stable_amount, iso_margin, *, seed: int
     state = _venue_state(prices, book, coll.extra_amount, stable_amount, iso_margin)
     collateral = collateral_value(params, state.portfolio, state.asset_prices)
     has_pos = np.unique(book.account)
-    cand = np.setdiff1d(has_pos, np.unique(book.account[book.isolated]))
+    base_symbol = np.array(ak.symbols, dtype=object)[mk.base_asset[book.market]]
+    other = ~np.isin(base_symbol, UNDERLYINGS)  # PM accounts trade only the options' underlyings
+    cand = np.setdiff1d(has_pos, np.unique(book.account[book.isolated | other]))
     taken_at = datetime.fromisoformat(f"{prices.day}T23:59:59+00:00")
     window = {s: prices.window[:, c] for s, c in prices.col_of.items()}
     return options_book(

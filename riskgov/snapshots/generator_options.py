@@ -1,8 +1,8 @@
 """The generator's options book: portfolio-margin accounts with options (RISK_MODEL §14).
 
 **Generated data, not a venue's.** ``generate_snapshot(..., pm_share=s)`` turns ``s`` × the
-account count, drawn among the accounts with positions and none isolated, into ``portfolio``
-margin mode (their perps are then margined by PM, §14) and gives each an options book on BTC and ETH (those of
+account count, drawn among the accounts whose positions are all cross and on BTC or ETH,
+into ``portfolio`` margin mode (their perps are then margined by PM, §14) and gives each an options book on BTC and ETH (those of
 them in the parameter set with a price); ``pm_share = 0`` (the default) writes no option
 file, so existing seeds keep their exact files. The draws come from their own random stream
 (``default_rng([seed, 14])``), after every other draw.
@@ -38,7 +38,7 @@ from riskgov.engine.options import black76_price
 from riskgov.engine.portfolio_margin import PMBook, PMMarket, PMParams, portfolio_margin
 from riskgov.engine.types import ParameterSet
 
-__all__ = ["OptionsBook", "options_book"]
+__all__ = ["UNDERLYINGS", "OptionsBook", "options_book"]
 
 UNDERLYINGS = ("BTC", "ETH")
 DELTAS = (0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9)
