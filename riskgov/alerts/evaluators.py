@@ -74,6 +74,10 @@ def _liq_accounts(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     share = (ctx.run.liquidatable_accounts or 0) / n if n else 0.0
     t = float(rule.threshold)
     msg = f"{ctx.run.liquidatable_accounts} of {n} accounts liquidatable ({share:.2%}, threshold {t:.2%})"
+    pm = (ctx.run.tail or {}).get("portfolio_margin")
+    if pm:  # RISK_MODEL §14: say how many of them are portfolio-margin accounts
+        msg += f"; {formats.count(pm['liquidatable'])} of {formats.count(pm['accounts'])} portfolio-margin accounts"
+        return [Observation("", share, rule.threshold, share > t, msg, {"pm_liquidatable": pm["liquidatable"]})]
     return [Observation("", share, rule.threshold, share > t, msg)]
 
 

@@ -425,8 +425,45 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
         families=[t.as_dict() for t in family_tails(run)],
         worst_path=wp.as_dict() if (wp := worst_path(run)) else None,
         model_health=[m.as_dict() for m in model_health(run)],
+        portfolio_margin=portfolio_margin_summary(run),
     )
     return figures
+
+
+def portfolio_margin_summary(run: HealthRun) -> dict[str, Any] | None:
+    """The report's PM section (RISK_MODEL §14): PM accounts, options, liquidatable, what is
+    not covered yet, and per underlying the venue's delta, vega, MM, worst scenario and
+    riskiest PM account, from the run's stored summary; ``None`` without PM accounts."""
+    from riskgov.health.selectors import run_portfolio_margin
+    from riskgov.presentation.figures.portfolio import worst_scenario_rows
+
+    pm = run_portfolio_margin(run)
+    if not pm:
+        return None
+    rows = []
+    for symbol, b in (pm.get("underlyings") or {}).items():
+        worst = worst_scenario_rows(b, 1)
+        top = (b.get("riskiest") or [None])[0]
+        rows.append(
+            {
+                "underlying": symbol,
+                "accounts": b["units"],
+                "delta": b["delta"],
+                "vega_usd": b["vega_usd"],
+                "maintenance_margin_usd": b["maintenance_margin_usd"],
+                "worst_scenario": worst[0]["scenario"] if worst else None,
+                "worst_loss_usd": worst[0]["loss_usd"] if worst else None,
+                "riskiest_account": top["account_id"] if top else None,
+                "riskiest_ratio": top["margin_ratio"] if top else None,
+            }
+        )
+    return {
+        "accounts": pm["accounts"],
+        "options": pm["options"],
+        "liquidatable": pm["liquidatable"],
+        "not_covered": pm["not_covered"],
+        "underlyings": rows,
+    }
 
 
 def role_members(roles: list[str] | tuple[str, ...]) -> QuerySet[Any]:

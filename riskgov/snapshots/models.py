@@ -38,6 +38,7 @@ class Snapshot(models.Model):
     n_accounts = models.PositiveIntegerField(default=0)
     n_positions = models.PositiveIntegerField(default=0)
     n_balances = models.PositiveIntegerField(default=0)
+    n_options = models.PositiveIntegerField(default=0, help_text="option position rows (RISK_MODEL §14)")
     long_open_interest = models.JSONField(
         default=dict,
         blank=True,
@@ -69,6 +70,7 @@ class SnapshotAccount(models.Model):
     )
     idx = models.PositiveIntegerField()
     account_id = models.CharField(max_length=100)
+    portfolio = models.BooleanField(default=False, help_text="margin_mode portfolio (RISK_MODEL §14)")
 
     class Meta:
         constraints = [
@@ -125,6 +127,60 @@ class SnapshotPosition(models.Model):
 
     def __str__(self) -> str:
         return f"account {self.account_idx}: {self.size} of market {self.market_id} @ {self.entry_price}"
+
+
+class SnapshotOption(models.Model):
+    """An option position (RISK_MODEL §14): a European call or put on ``underlying``,
+    cash-settled in USD; signed size in base units, entry premium in USD per base unit."""
+
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="options", db_index=False, db_constraint=False
+    )
+    account_idx = models.PositiveIntegerField()
+    underlying = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    expiry = models.DateTimeField()
+    strike = models.DecimalField(**PRICE)
+    is_call = models.BooleanField()
+    size = models.DecimalField(**AMOUNT)
+    entry_price = models.DecimalField(**PRICE)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "account_idx"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(strike__gt=0), name="snapshot_option_strike_positive"),
+            models.CheckConstraint(condition=Q(entry_price__gte=0), name="snapshot_option_entry_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        kind = "C" if self.is_call else "P"
+        return f"account {self.account_idx}: {self.size} {self.underlying_id}-{self.expiry:%Y%m%d}-{self.strike}-{kind}"
+
+
+class SnapshotOptionMark(models.Model):
+    """The mark implied vol (fraction) of one option series in a snapshot (RISK_MODEL §14)."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="option_marks")
+    underlying = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    expiry = models.DateTimeField()
+    strike = models.DecimalField(**PRICE)
+    is_call = models.BooleanField()
+    mark_iv = models.DecimalField(**PRICE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "underlying", "expiry", "strike", "is_call"], name="snapshot_option_mark_unique"
+            ),
+            models.CheckConstraint(condition=Q(strike__gt=0), name="snapshot_option_mark_strike_positive"),
+            models.CheckConstraint(condition=Q(mark_iv__gt=0), name="snapshot_option_mark_iv_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.underlying_id} {self.expiry:%Y-%m-%d} {self.strike} {'C' if self.is_call else 'P'}: {self.mark_iv}"
+        )
 
 
 class SnapshotPrice(models.Model):

@@ -34,6 +34,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "balances": ("account_id", "asset", "amount"),
     "positions": ("account_id", "market", "size", "entry_price", "margin_mode", "isolated_margin"),
 }
+#: Optional tables (FORMATS.md "Options in a snapshot"): absent = no options.
+OPTION_TABLES: dict[str, tuple[str, ...]] = {
+    "options": ("account_id", "underlying", "expiry", "strike", "kind", "size", "entry_price"),
+    "option_marks": ("underlying", "expiry", "strike", "kind", "mark_iv"),
+}
+#: Optional columns per table (absent = their default): ``accounts.margin_mode`` (``cross``).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"accounts": ("margin_mode",)}
 META_FILE = "snapshot.json"
 META_KEYS = ("format", "venue", "taken_at", "insurance_fund_usd")
 #: (integer digits, fractional digits) that the NUMERIC columns hold exactly.
@@ -208,9 +215,18 @@ def arrow_reader(data: bytes | bytearray | memoryview | pa.Buffer) -> pa.BufferR
     return pa.BufferReader(sink.getvalue())
 
 
+def has_table(src: Source, name: str) -> bool:
+    """Whether the source holds ``name.csv`` or ``name.parquet``."""
+    return src.has(f"{name}.csv") or src.has(f"{name}.parquet")
+
+
 def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, pa.Array]] | None:
-    """Read ``name.csv`` or ``name.parquet`` into ``{column: string array}``; check columns."""
-    wanted = TABLES[name]
+    """Read ``name.csv`` or ``name.parquet`` into ``{column: string array}``; check columns.
+
+    ``OPTIONAL_COLUMNS`` of the table may be absent; they are then missing from the result.
+    """
+    wanted = TABLES.get(name) or OPTION_TABLES[name]
+    optional = OPTIONAL_COLUMNS.get(name, ())
     csv_name, pq_name = f"{name}.csv", f"{name}.parquet"
     if src.has(csv_name) and src.has(pq_name):
         errors.add(csv_name, None, None, f"both {csv_name} and {pq_name} given; keep one")
@@ -226,7 +242,7 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
                 arrow_reader(blob),
                 read_options=pacsv.ReadOptions(block_size=1 << 24),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in wanted}, strings_can_be_null=False
+                    column_types={c: pa.string() for c in (*wanted, *optional)}, strings_can_be_null=False
                 ),
             )
         else:
@@ -237,16 +253,17 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
     src.blobs[file] = blob
     cols = list(table.column_names)
     missing = [c for c in wanted if c not in cols]
-    extra = [c for c in cols if c not in wanted]
+    extra = [c for c in cols if c not in wanted and c not in optional]
     for c in missing:
         errors.add(file, None, c, "missing column")
     for c in extra:
-        errors.add(file, None, c, f"unexpected column (expected {', '.join(wanted)})")
+        expected = ", ".join(wanted) + (f" (optional {', '.join(optional)})" if optional else "")
+        errors.add(file, None, c, f"unexpected column (expected {expected})")
     if len(set(cols)) != len(cols):
         errors.add(file, None, None, "repeated column names")
     if missing or extra or len(set(cols)) != len(cols):
         return None
-    return file, {c: _as_strings(table.column(c)) for c in wanted}
+    return file, {c: _as_strings(table.column(c)) for c in (*wanted, *optional) if c in cols}
 
 
 def np_of(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -318,6 +335,27 @@ def lookup(
     ids = np.where(found, ids_of[np_of(pc.fill_null(pos, 0)).astype(np.int64)], -1)
     errors.add_mask(file, column, ~found, values, f"unknown {what} {{value!r}}")
     return ids, found
+
+
+def iso_times(errors: Errors, file: str, column: str, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """ISO 8601 times (UTC assumed without an offset) as int64 epoch seconds; returns
+    ``(seconds, ok mask)``. Parsed once per distinct value (expiries repeat)."""
+    distinct = pc.unique(values)
+    parsed: list[int | None] = []
+    for raw in distinct.to_pylist():
+        try:
+            t = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+        except ValueError:
+            t = None
+        if t is not None and t.tzinfo is None:
+            t = t.replace(tzinfo=UTC)
+        parsed.append(None if t is None else int(t.timestamp()))
+    pos = np_of(pc.index_in(values, value_set=distinct)).astype(np.int64)
+    table = np.array([-(2**62) if p is None else p for p in parsed] or [0], dtype=np.int64)
+    bad_table = np.array([p is None for p in parsed] or [False], dtype=bool)
+    ok = ~bad_table[pos] if len(values) else np.zeros(0, dtype=bool)
+    errors.add_mask(file, column, ~ok, values, "{value!r} is not an ISO 8601 time")
+    return (table[pos] if len(values) else np.zeros(0, dtype=np.int64)), ok
 
 
 def check_meta(src: Source, errors: Errors) -> tuple[str, datetime | None, Decimal | None]:

@@ -23,6 +23,7 @@ an index range scan of one partition.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import time
 from collections.abc import Callable
@@ -40,7 +41,15 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
-from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+from riskgov.snapshots.models import (
+    Snapshot,
+    SnapshotAccount,
+    SnapshotBalance,
+    SnapshotOption,
+    SnapshotOptionMark,
+    SnapshotPosition,
+    SnapshotPrice,
+)
 from riskgov.snapshots.reading import Errors
 from riskgov.snapshots.validation import SnapshotData, SnapshotInvalid, snapshot_read
 
@@ -214,6 +223,36 @@ class _Stage:
         snapshot.n_accounts = len(data.account_ids)
         snapshot.n_balances = len(data.balances["amount"])
         snapshot.n_positions = len(data.positions["size"])
+        snapshot.n_options = len(data.options.get("size", ()))
+        if data.options:  # options and marks are small next to positions: written here
+            writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
+            writer(
+                SnapshotOption, _option_table(snapshot.pk, data.options), self.progress, SnapshotOption._meta.db_table
+            )
+        if data.option_marks:
+            m = data.option_marks
+            SnapshotOptionMark.objects.bulk_create(
+                (
+                    SnapshotOptionMark(
+                        snapshot=snapshot,
+                        underlying_id=int(u),
+                        expiry=dt.datetime.fromtimestamp(int(e), tz=dt.UTC),
+                        strike=Decimal(k),
+                        is_call=bool(c),
+                        mark_iv=Decimal(v),
+                    )
+                    for u, e, k, c, v in zip(
+                        m["underlying_id"].tolist(),
+                        m["expiry"].tolist(),
+                        m["strike"].to_pylist(),
+                        m["is_call"].tolist(),
+                        m["mark_iv"].to_pylist(),
+                        strict=True,
+                    )
+                ),
+                batch_size=5000,
+            )
+
         total = self.open_interest
         if total is None:  # sums that could overflow 38 digits: in SQL
             table = self.parts.table(SnapshotPosition) if self.parts is not None else SnapshotPosition._meta.db_table
@@ -225,7 +264,7 @@ class _Stage:
         }
         if self.parts is not None:
             self.parts.attach()
-        snapshot.save(update_fields=["n_accounts", "n_balances", "n_positions", "long_open_interest"])
+        snapshot.save(update_fields=["n_accounts", "n_balances", "n_positions", "n_options", "long_open_interest"])
         audit_record(
             actor=self.by,
             action="snapshots.import",
@@ -237,6 +276,7 @@ class _Stage:
                 "accounts": snapshot.n_accounts,
                 "balances": snapshot.n_balances,
                 "positions": snapshot.n_positions,
+                "options": snapshot.n_options,
                 "generated": self.generated,
                 "sha256": snapshot.sha256,
                 "files": data.files,
@@ -253,7 +293,15 @@ def _bulk_table(model, columns: dict[str, Any], sid: int) -> pa.Table:
     if model is SnapshotAccount:
         acc = columns["account_ids"]
         n = len(acc)
-        return pa.table({"snapshot_id": np.full(n, sid, dtype=np.int64), "idx": np.arange(n), "account_id": acc})
+        portfolio = columns.get("portfolio")
+        return pa.table(
+            {
+                "snapshot_id": np.full(n, sid, dtype=np.int64),
+                "idx": np.arange(n),
+                "account_id": acc,
+                "portfolio": np.zeros(n, dtype=bool) if portfolio is None else portfolio,
+            }
+        )
     order = np.argsort(columns["account_idx"], kind="stable")
     take = pa.array(order)
     out: dict[str, Any] = {"snapshot_id": np.full(len(order), sid, dtype=np.int64)}
@@ -365,6 +413,24 @@ class _Partitions:
                 )
 
 
+def _option_table(sid: int, o: dict) -> pa.Table:
+    """Option rows in account order (stable), as the COPY table."""
+    order = np.argsort(o["account_idx"], kind="stable")
+    take = pa.array(order)
+    return pa.table(
+        {
+            "snapshot_id": pa.array(np.full(len(order), sid, dtype=np.int64)),
+            "account_idx": pa.array(o["account_idx"][order]),
+            "underlying_id": pa.array(o["underlying_id"][order]),
+            "expiry": pa.array(o["expiry"][order], type=pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+            "strike": o["strike"].take(take),
+            "is_call": pa.array(o["is_call"][order]),
+            "size": o["size"].take(take),
+            "entry_price": o["entry_price"].take(take),
+        }
+    )
+
+
 def _lock_references(data: SnapshotData) -> None:
     """The bulk tables have no foreign-key constraints (see the models): check the references
     in SQL once, before any row is written, instead of a deferred trigger per row.
@@ -379,6 +445,8 @@ def _lock_references(data: SnapshotData) -> None:
             the transaction is rolled back, nothing is stored.
     """
     asset_ids = {*np.unique(data.balances["asset_id"]).tolist(), *data.prices["asset_id"].tolist()}
+    if data.options:
+        asset_ids |= set(np.unique(data.options["underlying_id"]).tolist())
     market_ids = set(np.unique(data.positions["market_id"]).tolist())
     errors = Errors()
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""

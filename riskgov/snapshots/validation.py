@@ -27,6 +27,11 @@ the offending rows are turned into Python strings, to format messages. Rules:
   ``taken_at`` ISO 8601 (UTC assumed when no offset is given), ``insurance_fund_usd`` a
   decimal string (or integer) ``≥ 0``; unknown keys are refused.
 
+Options (FORMATS.md "Options in a snapshot"): ``accounts.csv`` may carry ``margin_mode``
+(``cross`` or ``portfolio``), and the optional ``options.csv`` and ``option_marks.csv`` are
+checked by :mod:`riskgov.snapshots.option_checks` (its docstring states the rules); the
+underlying of every option held must have a price like any base asset.
+
 Extra or missing columns are errors (strict format). Parquet columns may be strings,
 integers, decimals or floats; floats are written as their shortest exact decimal.
 """
@@ -43,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskgov.snapshots.option_checks import check_account_modes, check_options, check_portfolio_positions
 from riskgov.snapshots.reading import (
     ACCOUNT_ID_MAX,
     AMOUNT_DIGITS,
@@ -50,6 +56,7 @@ from riskgov.snapshots.reading import (
     MAX_ERRORS,
     META_FILE,
     META_KEYS,
+    OPTION_TABLES,
     TABLES,
     USD_DIGITS,
     VENUE_MAX,
@@ -59,6 +66,7 @@ from riskgov.snapshots.reading import (
     check_meta,
     decimals,
     files_hash,
+    has_table,
     lookup,
     np_of,
     read_table,
@@ -91,8 +99,13 @@ class SnapshotData:
         balances: ``account_idx``, ``asset_id``, ``amount``.
         positions: ``account_idx``, ``market_id``, ``size``, ``entry_price``, ``isolated``
             (bool), ``isolated_margin`` (string, null for cross).
-        sha256: hash over the five files' names and bytes (same for a folder and its zip).
+        sha256: hash over the files' names and bytes (same for a folder and its zip).
         files: the file names read, e.g. ``["accounts.csv", ...]``.
+        portfolio_mode: ``(A,)`` bool, accounts in ``portfolio`` margin mode (RISK_MODEL §14).
+        options: ``account_idx``, ``underlying_id``, ``expiry`` (int64 epoch seconds),
+            ``strike``, ``is_call``, ``size``, ``entry_price`` (strings); empty arrays when the
+            snapshot has no ``options.csv``.
+        option_marks: ``underlying_id``, ``expiry``, ``strike``, ``is_call``, ``mark_iv``.
     """
 
     venue: str
@@ -104,6 +117,9 @@ class SnapshotData:
     positions: dict[str, Any]
     sha256: str
     files: list[str] = field(default_factory=list)
+    portfolio_mode: np.ndarray | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    option_marks: dict[str, Any] = field(default_factory=dict)
 
 
 class Sink(Protocol):
@@ -140,6 +156,8 @@ def snapshot_read(
         errors.raise_if_any()
         venue, taken_at, fund = check_meta(src, errors)
         tables = {name: read_table(src, name, errors) for name in TABLES}
+        given = [n for n in OPTION_TABLES if has_table(src, n)]
+        tables.update({name: read_table(src, name, errors) for name in given})
         # Files or columns missing: the row checks cannot run meaningfully.
         if any(t is None for t in tables.values()):
             errors.raise_if_any()
@@ -157,7 +175,8 @@ def snapshot_read(
                 sink.table(name, columns)
 
         acc = _check_accounts(errors, files["accounts"], cols["accounts"]["account_id"])
-        send("accounts", {"account_ids": acc})
+        portfolio = check_account_modes(errors, files["accounts"], cols["accounts"])
+        send("accounts", {"account_ids": acc, "portfolio": portfolio})
         price_asset, priced = _check_prices(errors, files["prices"], cols["prices"], assets)
         bal_acc, bal_asset = _check_balances(errors, files["balances"], cols["balances"], acc, assets)
         bal = cols["balances"]
@@ -173,8 +192,35 @@ def snapshot_read(
             "isolated": isolated,
             "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
         }
+        check_portfolio_positions(errors, files["positions"], pos_acc, isolated, portfolio)
         send("positions", positions)
-        _check_priced(errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market)
+        opts = None
+        if "options" in cols:
+            opts = check_options(
+                errors,
+                (files["options"], files.get("option_marks")),
+                cols["options"],
+                cols.get("option_marks"),
+                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                portfolio=portfolio,
+                assets=assets,
+                taken_at=taken_at,
+            )
+        elif "option_marks" in cols:  # marks alone: checked like any table, no option to price
+            opts = check_options(
+                errors,
+                ("options.csv", files["option_marks"]),
+                {c: pa.array([], pa.string()) for c in OPTION_TABLES["options"]},
+                cols["option_marks"],
+                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                portfolio=portfolio,
+                assets=assets,
+                taken_at=taken_at,
+            )
+        opt_und = opts.options["underlying_id"] if opts is not None else np.zeros(0, dtype=np.int64)
+        _check_priced(
+            errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market, opt_underlying=opt_und
+        )
 
         errors.raise_if_any()
         assert taken_at is not None and fund is not None
@@ -188,6 +234,9 @@ def snapshot_read(
             positions=positions,
             sha256=sha256,
             files=names,
+            portfolio_mode=portfolio,
+            options=opts.options if opts is not None else {},
+            option_marks=opts.marks if opts is not None else {},
         )
     finally:
         src.close()
@@ -296,12 +345,16 @@ def _check_priced(
     *,
     bal_asset: np.ndarray,
     pos_market: np.ndarray,
+    opt_underlying: np.ndarray,
 ) -> None:
-    """Every asset held as a balance and the base asset of every market with a position has a price."""
+    """Every asset held as a balance, the base asset of every market with a position and the
+    underlying of every option held has a price."""
     need_price = {int(a): f"{files['balances']} (collateral)" for a in np.unique(bal_asset[bal_asset >= 0])}
     base_of = {v[0]: v[1] for v in markets.values()}
     for m in np.unique(pos_market[pos_market >= 0]).tolist():
         need_price.setdefault(base_of[int(m)], f"{files['positions']} (base asset)")
+    for u in np.unique(opt_underlying[opt_underlying >= 0]).tolist():
+        need_price.setdefault(int(u), f"{files.get('options', 'options.csv')} (underlying)")
     symbol_of = {v: s for s, v in assets.items()}
     for a, why in sorted(need_price.items(), key=lambda kv: symbol_of[kv[0]]):
         if a not in priced:

@@ -18,6 +18,7 @@ import numpy as np
 from riskgov.engine.combine import combine_partials, combine_step_arrays
 from riskgov.engine.path_cascade import path_replay
 from riskgov.engine.paths import PathSet
+from riskgov.engine.pm_venue import pm_path_stress, replay_with_pm
 from riskgov.engine.run import RunResult, run_result
 from riskgov.engine.tail import shortfall_distribution
 from riskgov.health.models import RunChunk, ScenarioResult
@@ -171,14 +172,27 @@ def family_rows(*, run_id: int, first_idx: int, outcomes: dict[str, FamilyOutcom
     return rows
 
 
-def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome) -> dict[str, Any]:
+def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome, pm: Any = None) -> dict[str, Any]:
     """The replay chart of the family's worst path (``path_replay``, no cascade): per step the
-    market prices relative to base, the open book's MM coverage and the shortfall."""
+    market prices relative to base, the open book's MM coverage and the shortfall.
+
+    ``pm``: the ``engine.pm_venue.PMVenue`` of the venue's portfolio-margin accounts; their
+    shortfall and first liquidations by step (``pm_path_stress``) are added, so the replay's
+    shortfall is the family's for that path (MM coverage stays the bracket side's)."""
     p = outcome.paths
     w = outcome.result.worst_scenario
     if w < 0:
         return {}
     rep = path_replay(params, state, p, scenario=w)
+    by_step, liq_by_step, total, worst_step = (
+        rep.shortfall_by_step,
+        rep.liquidated_by_step,
+        rep.shortfall,
+        rep.worst_step,
+    )
+    if pm is not None:
+        extra = pm_path_stress(params=params, venue=pm, asset_prices=state.asset_prices, paths=p.shocks[w : w + 1])
+        by_step, liq_by_step, total, worst_step = replay_with_pm(by_step, liq_by_step, extra)
     base = np.asarray(state.asset_prices, dtype=np.float64)[params.markets.base_asset]
     rel = rep.market_prices / np.where(base > 0, base, 1.0)
     return {
@@ -192,8 +206,8 @@ def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome) -> dict[str,
         "markets": list(params.markets.symbols),
         "market_price_rel": rel.round(8).tolist(),
         "mm_coverage": [null_inf(x) for x in rep.mm_coverage],
-        "shortfall_by_step_usd": rep.shortfall_by_step.tolist(),
-        "liquidated_by_step": rep.liquidated_by_step.tolist(),
-        "shortfall_usd": float(rep.shortfall),
-        "worst_step": int(rep.worst_step),
+        "shortfall_by_step_usd": by_step.tolist(),
+        "liquidated_by_step": liq_by_step.tolist(),
+        "shortfall_usd": float(total),
+        "worst_step": int(worst_step),
     }
