@@ -23,6 +23,14 @@ Times, on the same in-memory book (built once and shared, timed apart):
 A subsample (first 2 % of accounts, 20 paths) checks pruned = unpruned (counts exact,
 money rtol 1e-9). Prints seconds, ratios, CPU time, the 1-minute load average before (d)
 and the peak RSS.
+
+Measured 2026-12-03 (2 cores shared with other jobs): (d) 21.3 s wall / 7.6 s CPU at load
+4.9, (d)/(b) = 2.74x, peak RSS 1.21 GiB; again after the §15 changes (no change to this
+path): 19.3 s / 7.8 s CPU at load 7.0, 3.32x, 1.25 GiB; 39.6 s / 8.7 s CPU at load 12.0,
+3.64x, 1.27 GiB. Single-thread A/B of ``run_path_stress`` against the code before (same
+results to the bit): 8.8–11.8 s CPU before, 8.5–9.4 s after, at load 11–14 (within noise). ``--cascade``: (e) 62.8 s wall for
+the worst path (2020-03-12, 142 rounds) — the health run does not run it (its replay chart is
+``path_replay``, no impact; its cascade is the gap cascade of ``cascade.run_cascade``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ ABOUT = {
     "/accounts": "Margin-ratio distribution, liquidation map per market, the riskiest accounts and their positions.",
     "/stress": "Shortfall and insurance fund after each scenario, VaR/ES, cascade rounds and ADL exposure.",
     "/impact": "A proposal's frozen impact: current against proposed totals, tail and newly liquidatable accounts.",
+    "/portfolio": "Per underlying, the PM book's Greeks, the riskiest PM accounts' loss grids and the worst scenarios.",
     "/model-health": "§12 recommended against current MMF/IMF per market, backtest exceedances and Kupiec's test.",
     "/parameters": "Per market, the version timeline and bracket curves against the Binance, Hyperliquid and dYdX tables.",
 }

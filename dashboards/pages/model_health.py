@@ -15,6 +15,7 @@ from dashboards import components as c
 from riskgov.core.roles import ANALYST
 from riskgov.health import selectors
 from riskgov.health.read_models import MarketHealth
+from riskgov.presentation import formats
 from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/model-health", title="Model health · riskgov", name="Model health", order=4)
@@ -53,6 +54,7 @@ HORIZON_TABLE = [
     ("Rec. IMF", "imf_rec_pct"),
     ("Q recent (365 d)", "q_recent_pct"),
     ("Q long (≤ 10 y)", "q_long_pct"),
+    ("Lookbacks", "lookbacks"),
     ("n", "n"),
     ("x", "exceedances"),
     ("expected x", "expected_txt"),
@@ -145,8 +147,15 @@ def _minutes(m: float | None) -> str:
     return f"{m:g} min"
 
 
-def _num(x: float | None, fmt: str) -> str:
-    return "—" if x is None else format(x, fmt)
+def _lookbacks(m: MarketHealth) -> str:
+    """§12's two lookbacks in words: the last 365 days and the full history, each with its n."""
+    if m.n_recent is None:
+        return "—"
+    return (
+        f"last {formats.count(m.recent_days)} d (n = {formats.count(m.n_recent)}); "
+        f"full {formats.count(m.long_days)} d (n = {formats.count(m.n_long)})"
+        + (": the floor binds" if m.floor_binds else "")
+    )
 
 
 def horizon_rows(markets: list[MarketHealth]) -> list[dict]:
@@ -170,6 +179,7 @@ def horizon_rows(markets: list[MarketHealth]) -> list[dict]:
                 "resolution": m.resolution,
                 "source": m.source,
                 "series": f"{m.resolution} {m.source}".strip() or "no history",
+                "lookbacks": _lookbacks(m),
                 "current_mmf": m.current_mmf,
                 "current_imf": m.current_imf,
                 "mmf_rec": m.mmf_rec,
@@ -202,8 +212,8 @@ def _horizon_layout(obj, markets: list[MarketHealth]):
             "imf_rec_pct": c.fraction(r["imf_rec"]),
             "q_recent_pct": c.fraction(r["q_recent"]),
             "q_long_pct": c.fraction(r["q_long"]),
-            "expected_txt": _num(r["expected"], ",.1f"),
-            "lr_txt": _num(r["lr"], ",.2f"),
+            "expected_txt": formats.number(r["expected"], 1),
+            "lr_txt": formats.number(r["lr"], 2),
         }
         for r in rows
     ]
@@ -211,8 +221,8 @@ def _horizon_layout(obj, markets: list[MarketHealth]):
         {
             "market": m.market,
             "bracket": b.bracket,
-            "floor_txt": _num(b.notional_floor, ",.0f"),
-            "upper_txt": _num(b.upper_notional_usd, ",.0f"),
+            "floor_txt": formats.money(b.notional_floor),
+            "upper_txt": formats.money(b.upper_notional_usd),
             "slippage_pct": c.fraction(b.slippage),
             "current_mmf_pct": c.fraction(b.current_mmf),
             "mmf_rec_pct": c.fraction(b.mmf_rec),

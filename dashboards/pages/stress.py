@@ -11,7 +11,7 @@ from dash import html
 
 from dashboards import components as c
 from riskgov.health import selectors
-from riskgov.presentation import formats
+from riskgov.presentation import families, formats
 from riskgov.presentation.figures import health as hf
 
 dash.register_page(__name__, path="/stress", title="Stress and coverage · riskgov", name="Stress and coverage", order=2)
@@ -20,6 +20,7 @@ SCENARIO_COLUMNS = list(selectors.SCENARIO_FIELDS)
 TABLE = [
     ("Scenario", "name"),
     ("Kind", "kind"),
+    ("Horizon", "horizon"),
     ("Liquidated accounts", "liquidatable_accounts"),
     ("Bankrupt accounts", "bankrupt_accounts"),
     ("Shortfall (USD)", "shortfall_usd"),
@@ -39,6 +40,71 @@ TAIL_TABLE = [
     ("Interpolated steps", "interpolated"),
 ]
 PATH_FAMILIES = (("path_1d", "1-day paths"), ("path_3d", "3-day paths"))
+WINDOW_TABLE = [
+    ("Gap windows", "label"),
+    ("Windows", "windows"),
+    ("In a tail", "tail"),
+    ("Worst window", "worst"),
+    ("Worst shortfall (USD)", "worst_usd"),
+]
+DISTRIBUTION_TABLE = [
+    ("Family", "label"),
+    ("Scenarios", "n"),
+    ("With shortfall", "with_shortfall"),
+    ("Mean (USD)", "mean"),
+    ("Median (USD)", "median"),
+    ("90 % (USD)", "p90"),
+    ("95 % (USD)", "p95"),
+    ("VaR (USD)", "var"),
+    ("ES (USD)", "es"),
+    ("Worst (USD)", "worst"),
+]
+
+
+def _window_rows(gaps, gap_label):
+    """Per horizon, the regular historical gap windows: how many, whether they form the gap
+    tail (§10: only the 1-day windows do), and the worst (no figure recomputed)."""
+    out = []
+    windows = [r for r in gaps if r["kind"] == "historical" and r["name"].startswith("hist ")]
+    for minutes in sorted({r["step_minutes"] for r in windows}):
+        rows = [r for r in windows if r["step_minutes"] == minutes]
+        worst = max(rows, key=lambda r: r["shortfall_usd"])
+        in_tail = any(r["in_tail"] for r in rows)
+        out.append(
+            {
+                "label": f"{families.horizon_text(minutes)} gaps",
+                "windows": formats.count(len(rows)),
+                "tail": f"yes: the gap tail ({gap_label})" if in_tail else "no: scenarios only",
+                "worst": worst["name"],
+                "worst_usd": formats.rounded_money(worst["shortfall_usd"]),
+            }
+        )
+    return out
+
+
+def _distribution_rows(tails):
+    """The stored shortfall distribution summary of each family (``engine.tail.shortfall_distribution``)."""
+    out = []
+    for t in tails:
+        d = t.get("distribution")
+        if not d:
+            continue
+        q = d.get("quantiles") or {}
+        out.append(
+            {
+                "label": families.tail_label(t),
+                "n": formats.count(d["n"]),
+                "with_shortfall": f"{formats.count(d['with_shortfall'])} ({formats.share(d['share_with_shortfall'])})",
+                "mean": formats.rounded_money(d["mean_usd"]),
+                "median": formats.rounded_money(d["median_usd"]),
+                "p90": formats.rounded_money(q.get("p90")),
+                "p95": formats.rounded_money(q.get("p95")),
+                "var": formats.rounded_money(t["var_usd"]),
+                "es": formats.rounded_money(t["es_usd"]),
+                "worst": formats.rounded_money(d["max_usd"]),
+            }
+        )
+    return out
 
 
 def _family_sections(rows, tails, fund, alpha):
@@ -70,7 +136,7 @@ def _family_sections(rows, tails, fund, alpha):
 def _tail_rows(tails):
     return [
         {
-            "label": t.get("label", t["family"]),
+            "label": families.tail_label(t),
             "scenarios": t["scenarios"],
             "var": formats.rounded_money(t["var_usd"]),
             "es": formats.rounded_money(t["es_usd"]),
@@ -78,7 +144,7 @@ def _tail_rows(tails):
             "worst": formats.rounded_money(t.get("worst_shortfall_usd", 0.0)),
             "cover2": formats.rounded_money(t["cover2_usd"]),
             "coverage": c.ratio(t["coverage_at_es"]),
-            "interpolated": f"{t.get('mean_interpolated_share', 0.0):.0%}",
+            "interpolated": formats.share(t.get("mean_interpolated_share", 0.0)),
         }
         for t in tails
     ]
@@ -96,6 +162,7 @@ def layout(run: str | None = None, **_kwargs):
     tails = list(obj.tails or [])
     gap_t = next((t for t in tails if t.get("family") == "gap"), None)
     headline = (obj.tail or {}).get("population") or "gaps"
+    gap_label = families.tail_label(gap_t) if gap_t else "gaps"
     replay = obj.replay or {}
     fund = obj.insurance_fund_usd or 0.0
     alpha = obj.tail_alpha or 0.99
@@ -106,6 +173,7 @@ def layout(run: str | None = None, **_kwargs):
             "insurance_fund_after_usd": formats.rounded_money(r["insurance_fund_after_usd"]),
             "adl_usd": formats.rounded_money(r["adl_usd"]),
             "coverage": c.ratio(r["coverage_ratio"]),
+            "horizon": families.gap_horizon(r["kind"], r["step_minutes"]),
         }
         for r in standard
     ]
@@ -117,18 +185,23 @@ def layout(run: str | None = None, **_kwargs):
             c.cards(
                 [
                     c.card(
-                        "stress-var", f"VaR {alpha:.1%}, {headline}", c.usd(obj.var_usd), f"k = {obj.tail.get('k')}"
+                        "stress-var",
+                        families.measure_label("VaR", alpha, headline),
+                        c.usd(obj.var_usd),
+                        f"k = {obj.tail.get('k')}",
                     ),
-                    c.card("stress-es", f"ES {alpha:.1%}, {headline}", c.usd(obj.es_usd)),
+                    c.card("stress-es", families.measure_label("ES", alpha, headline), c.usd(obj.es_usd)),
                     c.card("stress-cover2", f"Cover-2, {headline}", c.usd(obj.cover2_usd)),
                     c.card("stress-fund", "Insurance fund", c.usd(fund)),
-                    c.card("stress-coverage-es", "Coverage at ES", c.ratio(obj.coverage_at_es)),
+                    c.card("stress-coverage-es", f"Coverage at ES, {headline}", c.ratio(obj.coverage_at_es)),
                     c.card("stress-worst", "Worst scenario", str(obj.tail.get("worst_scenario") or "—")),
                 ]
             ),
             html.H2("Tails by scenario family"),
             c.table("stress-tails", _tail_rows(tails), TAIL_TABLE),
             html.Div(_family_sections(rows, tails, fund, alpha), className="grid2"),
+            html.H3("Shortfall distribution by family"),
+            c.table("stress-distribution", _distribution_rows(tails), DISTRIBUTION_TABLE),
             html.H2("Worst 1-day path, step by step"),
             c.chart(
                 "stress-replay",
@@ -144,13 +217,22 @@ def layout(run: str | None = None, **_kwargs):
             if replay
             else html.P("No 1-day historical paths in this run.", className="muted"),
             html.P(
-                f"{replay.get('scenario')}: interpolated steps {replay.get('interpolated_share', 0.0):.0%}, "
+                f"{replay.get('scenario')} (from {str(replay.get('start', ''))[:16]} UTC, {replay.get('steps')} steps"
+                f" of {replay.get('step_minutes')} min): interpolated steps "
+                f"{formats.share(replay.get('interpolated_share', 0.0))}, "
                 f"shortfall {c.usd(replay.get('shortfall_usd'))}, most at step {replay.get('worst_step')}.",
                 id="replay-summary",
             )
             if replay
             else None,
-            html.H2("Gap scenarios (T = 1)"),
+            html.H2("Gap scenarios (T = 1), apart from the paths"),
+            html.P(
+                f"The gap tail is the {gap_label} only (RISK_MODEL §10: one horizon per family, never pooled); "
+                "longer windows and the standard scenarios are scenarios, in no tail.",
+                id="gap-tail-note",
+                className="muted small",
+            ),
+            c.table("stress-gap-windows", _window_rows(gaps, gap_label), WINDOW_TABLE),
             c.chart("stress-scenarios", hf.scenario_bars_figure(standard, fund), standard, SCENARIO_COLUMNS),
             html.Div(
                 [
@@ -168,7 +250,7 @@ def layout(run: str | None = None, **_kwargs):
                             es=(gap_t or {}).get("es_usd", obj.es_usd) or 0.0,
                             insurance_fund=fund,
                             alpha=alpha,
-                            label="Historical gaps",
+                            label=gap_label,
                         ),
                         gap_tail,
                         SCENARIO_COLUMNS,

@@ -21,6 +21,7 @@ from riskgov.engine.model_flags import backtest_fails, backtests, mmf_check, rec
 from riskgov.governance.models import Proposal, ProposalKind, ProposalStatus
 from riskgov.health.models import AccountResult, HealthRun, RunStatus
 from riskgov.presentation import formats
+from riskgov.presentation.families import measure_label
 from riskgov.reports import selectors
 
 PLACES = Decimal("1e-12")
@@ -60,7 +61,10 @@ def _coverage(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     t = float(rule.threshold)
     v = ctx.run.coverage_at_es  # None = infinity: fully covered
     shown = "∞" if v is None else f"{v:.3f}"
-    return [Observation("", v, rule.threshold, v is not None and v < t, f"coverage at ES {shown} (threshold {t:g})")]
+    # §10: the figure names its family — the run's headline tail (1-day paths, else 1-day gaps)
+    fam = measure_label("ES", ctx.run.tail_alpha or 0.99, (ctx.run.tail or {}).get("population") or "gaps")
+    msg = f"coverage at ES {shown} ({fam}; threshold {t:g})"
+    return [Observation("", v, rule.threshold, v is not None and v < t, msg)]
 
 
 def _liq_accounts(rule: AlertRule, ctx: Context) -> list[Observation] | None:
@@ -70,6 +74,10 @@ def _liq_accounts(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     share = (ctx.run.liquidatable_accounts or 0) / n if n else 0.0
     t = float(rule.threshold)
     msg = f"{ctx.run.liquidatable_accounts} of {n} accounts liquidatable ({share:.2%}, threshold {t:.2%})"
+    pm = (ctx.run.tail or {}).get("portfolio_margin")
+    if pm:  # RISK_MODEL §14: say how many of them are portfolio-margin accounts
+        msg += f"; {formats.count(pm['liquidatable'])} of {formats.count(pm['accounts'])} portfolio-margin accounts"
+        return [Observation("", share, rule.threshold, share > t, msg, {"pm_liquidatable": pm["liquidatable"]})]
     return [Observation("", share, rule.threshold, share > t, msg)]
 
 

@@ -15,7 +15,11 @@ A proposal (or a what-if parameter document) is evaluated with the current and t
   positions, ES of the 1-day-path shortfall of the accounts holding ``m``) for ``m``'s
   current bracket table with every MMF and IMF scaled by each of ``MULTIPLIERS`` (capped at
   1), the current table (×1) and the proposed table marked; only the accounts holding ``m``
-  are re-run (an account without ``m`` is unaffected by ``m``'s table).
+  are re-run (an account without ``m`` is unaffected by ``m``'s table), and of them only the
+  shortfall (``path_stress.run_path_shortfall``).
+
+When the proposal changes only bracket tables, ``impact_comparison`` runs the accounts
+holding no changed market once per family and adds them to both sides (``_merge``).
 
 Every money figure is float64 USD; ratios are ``inf`` when there is nothing to cover (the
 storage layer writes them ``null``). Path stress runs without the cascade (§9), so a
@@ -36,10 +40,13 @@ import numpy as np
 
 from riskgov.engine import tail
 from riskgov.engine.brackets import derive_maintenance_amounts
+from riskgov.engine.combine import merge_top2
+from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.health import evaluate_health
-from riskgov.engine.path_stress import PathStressResult, run_path_stress
+from riskgov.engine.path_stress import PathStressResult, run_path_shortfall, run_path_stress
 from riskgov.engine.paths import PathSet
-from riskgov.engine.positions import open_interest
+from riskgov.engine.positions import open_interest, position_metrics
+from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, Bool, EngineInputError, ParameterSet, Portfolio, VenueState
 
 __all__ = [
@@ -143,16 +150,10 @@ def with_market_of(base: ParameterSet, donor: ParameterSet, market: int) -> Para
     return _set_row(base, market, *_table(donor, market))
 
 
-def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tuple[VenueState, np.ndarray]:
-    """The sub-venue of the accounts with a position in ``market`` (re-indexed 0..n−1).
-
-    The open interest stays the whole venue's (§3 OI scaling sees the venue), the fund too.
-
-    Returns:
-        ``(state, accounts)``: the sub-venue and the ``(n,)`` original account indices.
-    """
+def _sub_venue(params: ParameterSet, state: VenueState, keep: np.ndarray) -> VenueState:
+    """The accounts ``keep`` (ascending) of ``state``, re-indexed 0..n−1, rows in their order;
+    the venue's open interest and fund are kept (§3 OI scaling sees the whole venue)."""
     pf = state.portfolio
-    keep = np.unique(pf.position_account[pf.position_market == market])
     new = np.full(pf.n_accounts, -1, dtype=np.int64)
     new[keep] = np.arange(keep.size)
     bsel = new[pf.balance_account] >= 0
@@ -172,7 +173,24 @@ def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tu
     oi = state.open_interest if state.open_interest is not None else open_interest(params, pf, state.asset_prices)
     return VenueState(
         portfolio=sub, asset_prices=state.asset_prices, insurance_fund=state.insurance_fund, open_interest=oi
-    ), keep
+    )
+
+
+def _holders(state: VenueState, markets: Sequence[int]) -> np.ndarray:
+    pf = state.portfolio
+    return np.unique(pf.position_account[np.isin(pf.position_market, np.asarray(markets, dtype=np.int64))])
+
+
+def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tuple[VenueState, np.ndarray]:
+    """The sub-venue of the accounts with a position in ``market`` (re-indexed 0..n−1).
+
+    The open interest stays the whole venue's (§3 OI scaling sees the venue), the fund too.
+
+    Returns:
+        ``(state, accounts)``: the sub-venue and the ``(n,)`` original account indices.
+    """
+    keep = _holders(state, [market])
+    return _sub_venue(params, state, keep), keep
 
 
 def _per_market(n_m: int, market: np.ndarray, values: np.ndarray) -> F64:
@@ -295,16 +313,110 @@ def family_protection(
     }
 
 
-def _mm_of(params: ParameterSet, state: VenueState, market: int) -> float:
-    h = evaluate_health(params, state, with_prices=False)
-    sel = state.portfolio.position_market == market
-    return float(h.positions.maintenance_margin[sel].sum())
+def _positions_of(state: VenueState, market: int) -> VenueState:
+    """``state`` with only ``market``'s positions (in their order) and no balances: their MM."""
+    pf = state.portfolio
+    sel = np.flatnonzero(pf.position_market == market)
+    z = np.zeros(0, dtype=np.int64)
+    sub = Portfolio(
+        n_accounts=pf.n_accounts,
+        balance_account=z,
+        balance_asset=z,
+        balance_amount=np.zeros(0),
+        position_account=pf.position_account[sel],
+        position_market=pf.position_market[sel],
+        size=pf.size[sel],
+        entry_price=pf.entry_price[sel],
+        isolated=pf.isolated[sel],
+        isolated_margin=pf.isolated_margin[sel],
+    )
+    return replace(state, portfolio=sub)
 
 
-def _es_of(params: ParameterSet, state: VenueState, paths: PathSet, alpha: float) -> float:
-    if state.portfolio.n_accounts == 0:
-        return 0.0
-    return tail.var_es(run_path_stress(params, state, paths).shortfall, alpha)[1]
+def _mm_of(params: ParameterSet, positions: VenueState) -> float:
+    """``Σ MM`` of the positions of ``_positions_of`` (§2; per position, so the other rows of
+    the venue do not enter)."""
+    return float(position_metrics(params, positions).maintenance_margin.sum())
+
+
+def _table_key(params: ParameterSet, market: int) -> bytes:
+    """What of ``market``'s table a path stress sees (floors, MMF, maintenance amounts)."""
+    k = int(params.markets.n_brackets[market])
+    mk = params.markets
+    return b"".join(np.ascontiguousarray(a[market, :k]).tobytes() for a in (mk.floors, mk.mmf, mk.maintenance_amount))
+
+
+def _only_tables_differ(current: ParameterSet, proposed: ParameterSet, changed: Sequence[int]) -> bool:
+    """Whether ``proposed`` is ``current`` with the bracket tables of ``changed`` replaced (and
+    nothing else: assets, penalties, depths, OI caps, limits and the other tables equal)."""
+    a, b = current.assets, proposed.assets
+    if not (np.array_equal(a.haircut, b.haircut) and np.array_equal(a.stable, b.stable)):
+        return False
+    ma, mb = current.markets, proposed.markets
+    for f in ("base_asset", "liquidation_penalty", "depth_usd_per_1pct", "oi_cap_lower", "oi_cap_upper"):
+        if not np.array_equal(getattr(ma, f), getattr(mb, f)):
+            return False
+    if not np.array_equal(ma.max_position_notional, mb.max_position_notional):
+        return False
+    for j in set(range(ma.n)) - set(changed):
+        k = int(ma.n_brackets[j])
+        if k != int(mb.n_brackets[j]):
+            return False
+        for f in ("floors", "imf", "mmf", "maintenance_amount"):
+            if not np.array_equal(getattr(ma, f)[j, :k], getattr(mb, f)[j, :k]):
+                return False
+    return True
+
+
+def _merge(parts: Sequence[tuple[PathStressResult, np.ndarray]], fund: float) -> PathStressResult:
+    """One venue's path stress from the results of disjoint account sets (§9, §10).
+
+    ``parts``: ``(result, accounts)`` with ``accounts`` the venue indices of the result's
+    accounts. Counts and money add per scenario (in the order of ``parts``; money equals the
+    one-run result to float rounding, §1), fund after / ADL / coverage are recomputed, the
+    top 2 merge exactly (``combine.merge_top2``).
+    """
+    first = parts[0][0]
+
+    def add(field: str) -> np.ndarray:
+        out = getattr(first, field).copy()
+        for r, _ in parts[1:]:
+            out += getattr(r, field)
+        return out
+
+    short, pen, by_step = add("shortfall"), add("penalties"), add("shortfall_by_step")
+    accts = [
+        np.where(r.top2_account >= 0, idx[np.maximum(r.top2_account, 0)] if idx.size else -1, -1) for r, idx in parts
+    ]
+    top2, top2_acc = merge_top2(np.stack([r.top2_shortfall for r, _ in parts]), np.stack(accts))
+    n_s = short.size
+    return replace(
+        first,
+        n_liquidated=add("n_liquidated"),
+        n_bankrupt=add("n_bankrupt"),
+        shortfall=short,
+        penalties=pen,
+        insurance_fund=fund,
+        insurance_fund_after=insurance_fund_after(fund, pen, short),
+        adl_amount=adl_amount(fund, pen, short),
+        coverage=coverage_ratios(fund, short),
+        worst_step=np.where(short > 0, np.argmax(by_step, axis=1) + 1, 0).astype(np.int64)
+        if by_step.shape[1]
+        else np.zeros(n_s, dtype=np.int64),
+        shortfall_by_step=by_step,
+        liquidated_by_step=add("liquidated_by_step"),
+        liquidated_notional=add("liquidated_notional"),
+        top2_shortfall=top2,
+        top2_account=top2_acc,
+        evaluated_steps=add("evaluated_steps"),
+        candidate_units=add("candidate_units"),
+        worst_scenario=int(np.argmax(short)) if n_s else -1,
+        account_shortfall=None,
+    )
+
+
+def _shortfall_of(params: ParameterSet, state: VenueState, paths: PathSet) -> F64 | None:
+    return run_path_shortfall(params, state, paths) if state.portfolio.n_accounts else None
 
 
 def market_frontier(
@@ -316,30 +428,38 @@ def market_frontier(
     *,
     alpha: float,
     multipliers: Sequence[float] = MULTIPLIERS,
+    known: dict[bytes, F64 | None] | None = None,
 ) -> dict[str, Any]:
     """The (MM, ES) frontier of one changed market (§15), over ``paths`` (1-day paths).
 
     Only the accounts holding ``market`` are evaluated; the other markets keep the current
     tables, so the points show ``market``'s table alone. ``points`` are the current table
     scaled by each multiplier (``current: True`` on ×1); ``proposed`` is the proposed table's
-    point.
+    point. A table met twice (the proposed table equal to a scaled one) is run once, and only
+    the shortfall is computed (``path_stress.run_path_shortfall``, the same floats).
+
+    ``known``: ``(S,)`` path shortfalls of ``paths`` on exactly these holders with ``current``
+    except ``market``'s table, keyed by ``_table_key`` (``impact_comparison`` passes the runs
+    its protection section already made); filled with the runs made here.
     """
     sub, _ = accounts_holding(current, state, market)
-    points = []
-    for k in multipliers:
-        p = scale_market(current, market, k)
-        points.append(
-            {
-                "multiplier": float(k),
-                "mm_usd": _mm_of(p, sub, market),
-                "es_usd": _es_of(p, sub, paths, alpha),
-                "current": float(k) == 1.0,
-            }
-        )
-    p_prop = with_market_of(current, proposed, market)
+    pos = _positions_of(sub, market)
+    runs = {} if known is None else known
+
+    def point(p: ParameterSet) -> dict[str, float]:
+        key = _table_key(p, market)
+        if key not in runs:
+            runs[key] = _shortfall_of(p, sub, paths)
+        s = runs[key]
+        return {"mm_usd": _mm_of(p, pos), "es_usd": tail.var_es(s, alpha)[1] if s is not None else 0.0}
+
+    points = [
+        {"multiplier": float(k), **point(scale_market(current, market, k)), "current": float(k) == 1.0}
+        for k in multipliers
+    ]
     cur_pt = next((pt for pt in points if pt["current"]), None)
     if cur_pt is None:
-        cur_pt = {"mm_usd": _mm_of(current, sub, market), "es_usd": _es_of(current, sub, paths, alpha)}
+        cur_pt = point(current)
     return {
         "market": current.markets.symbols[market],
         "family": paths.family,
@@ -347,8 +467,23 @@ def market_frontier(
         "accounts": int(sub.portfolio.n_accounts),
         "points": points,
         "current": {"mm_usd": cur_pt["mm_usd"], "es_usd": cur_pt["es_usd"]},
-        "proposed": {"mm_usd": _mm_of(p_prop, sub, market), "es_usd": _es_of(p_prop, sub, paths, alpha)},
+        "proposed": point(with_market_of(current, proposed, market)),
     }
+
+
+def _family_runs(
+    current: ParameterSet, proposed: ParameterSet, state: VenueState, paths: PathSet, split: tuple | None
+) -> tuple[PathStressResult, PathStressResult, PathStressResult | None, PathStressResult | None]:
+    """Both sides of one family, and the holders' runs when ``split`` (see ``impact_comparison``)."""
+    if split is None:
+        return run_path_stress(current, state, paths), run_path_stress(proposed, state, paths), None, None
+    held, keep, rest, rest_idx = split
+    fund = float(state.insurance_fund)
+    hc, hp = run_path_stress(current, held, paths), run_path_stress(proposed, held, paths)
+    if rest is None:
+        return _merge([(hc, keep)], fund), _merge([(hp, keep)], fund), hc, hp
+    rr = run_path_stress(current, rest, paths)
+    return _merge([(rr, rest_idx), (hc, keep)], fund), _merge([(rr, rest_idx), (hp, keep)], fund), hc, hp
 
 
 def impact_comparison(
@@ -363,23 +498,43 @@ def impact_comparison(
 ) -> dict[str, Any]:
     """The whole §15 comparison: ``{"cost", "protection": [per family], "frontier": [per changed
     market], "changed_markets"}`` (proposed − current). The frontier uses the family labelled
-    ``frontier_family`` (else the first family, named in each frontier's ``family``)."""
+    ``frontier_family`` (else the first family, named in each frontier's ``family``).
+
+    When ``proposed`` differs from ``current`` only in the bracket tables of the changed
+    markets (``_only_tables_differ``), an account holding none of them has the same outcome
+    on both sides: each family then runs the other accounts once and the holders twice, and
+    the two sides add them up (``_merge``: counts exact, money to float rounding, §1). With one
+    changed market the holders' runs are the frontier's ×1 point and, when its table is a
+    scaled one, the proposed point too (``market_frontier(known=...)``).
+    """
+    changed = changed_markets(current, proposed)
+    split = None
+    if changed and _only_tables_differ(current, proposed, changed):
+        keep = _holders(state, changed)
+        rest_idx = np.setdiff1d(np.arange(state.portfolio.n_accounts), keep, assume_unique=True)
+        if keep.size:
+            rest = _sub_venue(current, state, rest_idx) if rest_idx.size else None
+            split = (_sub_venue(current, state, keep), keep, rest, rest_idx)
     protection = []
     frontier_paths = None
+    known: dict[bytes, F64 | None] = {}
     for fam in families:
         if fam.paths.n == 0:
             continue
-        rc = run_path_stress(current, state, fam.paths)
-        rp = run_path_stress(proposed, state, fam.paths)
+        rc, rp, hc, hp = _family_runs(current, proposed, state, fam.paths, split)
         protection.append(family_protection(fam, rc, rp, alpha=alpha))
-        if fam.paths.family == frontier_family:
+        if fam.paths.family == frontier_family and frontier_paths is None:
             frontier_paths = fam.paths
+            if hc is not None and len(changed) == 1:
+                known = {_table_key(current, changed[0]): hc.shortfall, _table_key(proposed, changed[0]): hp.shortfall}
     if frontier_paths is None:
         frontier_paths = next((f.paths for f in families if f.paths.n), None)
-    changed = changed_markets(current, proposed)
+        known = {}
     frontier = (
         [
-            market_frontier(current, proposed, state, m, frontier_paths, alpha=alpha, multipliers=multipliers)
+            market_frontier(
+                current, proposed, state, m, frontier_paths, alpha=alpha, multipliers=multipliers, known=dict(known)
+            )
             for m in changed
         ]
         if frontier_paths is not None

@@ -12,7 +12,7 @@ import numpy as np
 from riskgov.engine.pruning import _PAIR_CELLS, _Fast
 from riskgov.engine.types import F64, I64
 
-__all__ = ["batch_order", "first_liquidations"]
+__all__ = ["batch_order", "first_liquidations", "shortfall_rows_bound"]
 
 
 def batch_order(moves: F64, batch_size: int) -> I64:
@@ -29,6 +29,17 @@ def batch_order(moves: F64, batch_size: int) -> I64:
     n_band = max(1, int(np.ceil(np.sqrt(n_s / batch_size))))
     band = np.argsort(np.argsort(lo, kind="stable"), kind="stable") * n_band // n_s
     return np.lexsort((np.where(band % 2 == 0, hi, -hi), band))
+
+
+def shortfall_rows_bound(fast: _Fast, shocks: F64) -> F64:
+    """``(rows,)`` USD an upper bound of each row's close costs ``Σ N'·min(1, 0.01·N'/D)`` (§8)
+    at any shock of ``shocks`` ``(n, A)``: the cost grows with ``N' = N·(1 + r)``, so its value
+    at each asset's largest growth of the run bounds every step (rounding is inside ``tol``)."""
+    book = fast.book
+    up = 1.0 + np.maximum(shocks.max(axis=0), 0.0) if shocks.shape[0] else np.ones(shocks.shape[1])
+    n_hi = book.notional0 * up.take(book.pos_asset)
+    cost = n_hi * np.minimum(1.0, 0.01 * n_hi / fast.t_depth.take(fast.pos_code))
+    return np.bincount(book.pos_unit, weights=cost, minlength=book.n_units).take(fast.act) * (1.0 + 1e-9)
 
 
 def _any_rows(flags: np.ndarray) -> np.ndarray:
@@ -67,7 +78,7 @@ def _shocked_equity(fast: _Fast, rows: I64, j: I64, rc_flat: F64, n_c: int) -> F
     return e
 
 
-def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int) -> tuple:
+def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_hi: F64 | None = None) -> tuple:
     """Levels 2 and 3 of the pruning for one batch: step bounds, then step-ordered evaluation.
 
     Per chunk of candidate rows, the ``BD`` bound of every (row, scenario, step) — with
@@ -80,6 +91,13 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int) -> tu
     Args:
         cand: ``(n,)`` ascending candidate rows of the batch.
         rb: ``(nb·T, A)`` the batch's steps, scenario-major.
+        slip_hi: ``(rows,)`` USD an upper bound of each row's close costs at any step of the
+            run (``shortfall_rows_bound``), or None. When given, only the groups that may end
+            with a shortfall are kept: a group whose ``E'_t − slip_hi ≥ tol`` at every step
+            (``E' = E + X·r`` of ``X``'s product) has shortfall 0 wherever it is liquidated,
+            and ``max(0, −E_T) = 0`` if it is not. The others' outcomes are unchanged, so
+            the shortfall sums are the same floats (the dropped terms are zeros), but the
+            other outputs then cover only the kept groups.
 
     Returns:
         ``(row, s, liq, pen, short, step, evaluated)`` per (row, scenario) group with a
@@ -92,18 +110,33 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int) -> tu
     rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
     rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
     rc_flat = rc.ravel()
+    rct = np.ascontiguousarray(rc.T) if slip_hi is not None else None
     evaluated = np.zeros(nb, dtype=np.int64)
     parts = []
     chunk = max(1, _PAIR_CELLS // max(n_j, 1))
     for c0 in range(0, cand.size, chunk):
         rows = cand[c0 : c0 + chunk]
+        may_lose = None
+        if slip_hi is not None:
+            low = fast.X[rows] @ rct  # E' − E of every (row, step)
+            low += (fast.e0.take(rows) - slip_hi.take(rows))[:, None]
+            may_lose = _any_rows((low < fast.tol.take(rows)[:, None]).reshape(rows.size * nb, n_t))
+            del low
+            keep = np.flatnonzero(may_lose.reshape(rows.size, nb).any(axis=1))
+            if not keep.size:
+                continue
+            may_lose = may_lose.reshape(rows.size, nb)[keep].ravel()
+            rows = rows.take(keep)
         bound = fast.BD[rows] @ rhs
         # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
         # rounding of either form, so no step that can liquidate is dropped
         flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
         del bound
         f3 = flag.reshape(rows.size * nb, n_t)
-        grp = np.flatnonzero(_any_rows(f3))  # group = local row · nb + s
+        flagged = _any_rows(f3)
+        if may_lose is not None:
+            flagged &= may_lose
+        grp = np.flatnonzero(flagged)  # group = local row · nb + s
         if not grp.size:
             continue
         f3 = f3[grp]

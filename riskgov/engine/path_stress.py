@@ -49,15 +49,16 @@ RISK_MODEL §1; counts are exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from riskgov.engine._parallel import default_threads
 from riskgov.engine.fund import adl_amount, insurance_fund_after
-from riskgov.engine.path_pruning import batch_order, first_liquidations
+from riskgov.engine.path_pruning import batch_order, first_liquidations, shortfall_rows_bound
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
 from riskgov.engine.stress import _batch_plan, _Cover2
@@ -65,7 +66,7 @@ from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
 
-__all__ = ["PathStressResult", "run_path_stress"]
+__all__ = ["PathStressResult", "run_path_shortfall", "run_path_stress"]
 
 
 @dataclass(frozen=True)
@@ -170,15 +171,19 @@ def _batch(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, n_m: int, want_ac
     cand_units = np.bincount(g_s, minlength=nb)
     rec = step >= 0
     by_step = np.bincount(g_s[rec] * n_t + step[rec], weights=short[rec], minlength=nb * n_t).reshape(nb, n_t)
-    # accounts liquidated for the first time at a step: the earliest step per (owner, s)
+    # accounts liquidated for the first time at a step: the earliest step per (owner, s); the
+    # groups come by row (rows by owner), so the keys are sorted but where an account has
+    # several units (a stable sort, nearly linear on such keys)
     li = np.flatnonzero(liq)
     key = owner.take(li) * np.int64(nb) + g_s.take(li)
-    order = np.lexsort((step.take(li), key))
-    key_o = key.take(order)
-    first = order[_run_starts(key_o)]
-    liq_by_step = np.bincount(g_s.take(li).take(first) * n_t + step.take(li).take(first), minlength=nb * n_t).reshape(
-        nb, n_t
-    )
+    st = step.take(li)
+    if key.size > 1 and not bool((key[1:] >= key[:-1]).all()):
+        o = np.argsort(key, kind="stable")
+        key, st = key.take(o), st.take(o)
+    starts = np.flatnonzero(_run_starts(key))
+    first_step = np.minimum.reduceat(st, starts) if starts.size else st
+    s_first = key.take(starts) % nb
+    liq_by_step = np.bincount(s_first * n_t + first_step, minlength=nb * n_t).reshape(nb, n_t)
     # liquidated notional per market: N' = N·(1 + r) at the liquidation step, as evaluate
     r_l = g_row.take(li)
     cnt = fast.row_count.take(r_l)
@@ -205,6 +210,86 @@ def _batch(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, n_m: int, want_ac
         mkt_n,
         acct,
     )
+
+
+def _each_batch(
+    params: ParameterSet,
+    book: UnitBook,
+    shocks: F64,
+    batch_size: int,
+    prune: bool,
+    threads: int | None,
+    work: Callable[[_Fast, I64, F64, int], Any],
+    setup: Callable[[_Fast], None] | None = None,
+) -> Iterator[tuple[I64, Any]]:
+    """``(batch, work(fast, cand, rb, nb))`` per pruning batch (levels 1–3 of the module
+    docstring), batches on the pool's threads; ``batch`` are the scenario indices;
+    ``setup(fast)`` runs once before the batches."""
+    n_s, n_t, n_a = shocks.shape
+    with ThreadPoolExecutor(max_workers=default_threads(threads)) as pool:
+        fast = _Fast(params, book, shocks.reshape(n_s * n_t, n_a), pool)
+        if not prune:
+            fast.tol = np.full_like(fast.tol, np.inf)
+        if not n_s:
+            return
+        if setup is not None:
+            setup(fast)
+        moving = ~params.assets.stable
+        order = batch_order(shocks[:, :, moving] if moving.any() else shocks, batch_size)
+        batches, cands, todo = _batch_plan(fast, shocks, order, batch_size)
+
+        def one(k: int) -> tuple[int, Any]:
+            b = batches[k]
+            return k, work(fast, cands[k], shocks[b].reshape(b.size * n_t, n_a), b.size)
+
+        for k, out in pool.map(one, todo):
+            yield batches[k], out
+
+
+def _default_batch(batch_size: int | None, n_t: int) -> int:
+    if batch_size is None:
+        batch_size = 50 if n_t == 1 else max(1, 384 // n_t)
+    if batch_size < 1:
+        raise EngineInputError(f"batch_size must be >= 1, got {batch_size}")
+    return batch_size
+
+
+def run_path_shortfall(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    *,
+    batch_size: int | None = None,
+    book: UnitBook | None = None,
+    threads: int | None = None,
+) -> F64:
+    """``(S,)`` float64 USD protocol shortfall ``S`` of each path, alone (RISK_MODEL §9, §10).
+
+    The same floats as ``run_path_stress(...).shortfall`` (same batches, same evaluation,
+    same sums), with one more exact pruning: a (unit, path) whose shocked equity less an
+    upper bound of its close costs stays ``≥ tol`` at every step cannot end with a shortfall
+    wherever it is liquidated, so its first liquidation step is never searched
+    (``path_pruning.first_liquidations(slip_hi=...)``). For what needs only ``S`` — the
+    frontier's ES of §15. Arguments, errors: as ``run_path_stress``.
+    """
+    shocks, _ = _paths_of(params, paths)
+    n_s, n_t, n_a = shocks.shape
+    batch_size = _default_batch(batch_size, n_t)
+    if book is None:
+        book = build_unit_book(params, state)
+    short = np.zeros(n_s)
+    slip: list[F64] = []
+
+    def setup(fast: _Fast) -> None:
+        slip.append(shortfall_rows_bound(fast, shocks.reshape(n_s * n_t, n_a)))
+
+    def work(fast: _Fast, cand: I64, rb: F64, nb: int) -> F64:
+        _, g_s, _, _, g_short, _, _ = first_liquidations(fast, cand, rb, nb, n_t, slip_hi=slip[0])
+        return np.bincount(g_s, weights=g_short, minlength=nb)
+
+    for b, out in _each_batch(params, book, shocks, batch_size, True, threads, work, setup):
+        short[b] = out
+    return short
 
 
 def run_path_stress(
@@ -245,10 +330,7 @@ def run_path_stress(
     """
     shocks, pset = _paths_of(params, paths)
     n_s, n_t, n_a = shocks.shape
-    if batch_size is None:
-        batch_size = 50 if n_t == 1 else max(1, 384 // n_t)
-    if batch_size < 1:
-        raise EngineInputError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = _default_batch(batch_size, n_t)
     if book is None:
         book = build_unit_book(params, state)
     n_m = params.markets.n
@@ -265,37 +347,25 @@ def run_path_stress(
     liq_by_step = np.zeros((n_s, n_t), dtype=np.int64)
     notional = np.zeros((n_s, n_m))
     acct = np.zeros((n_s, n_acc)) if want_account_shortfall else None
-    with ThreadPoolExecutor(max_workers=default_threads(threads)) as pool:
-        fast = _Fast(params, book, shocks.reshape(n_s * n_t, n_a), pool)
-        if not prune:
-            fast.tol = np.full_like(fast.tol, np.inf)
-        if n_s:
-            moving = ~params.assets.stable
-            order = batch_order(shocks[:, :, moving] if moving.any() else shocks, batch_size)
-            batches, cands, todo = _batch_plan(fast, shocks, order, batch_size)
 
-            def one(k: int) -> tuple[int, _BatchOut]:
-                b = batches[k]
-                rb = shocks[b].reshape(b.size * n_t, n_a)
-                return k, _batch(fast, cands[k], rb, b.size, n_t, n_m, want_account_shortfall)
+    def work(fast: _Fast, cand: I64, rb: F64, nb: int) -> _BatchOut:
+        return _batch(fast, cand, rb, nb, n_t, n_m, want_account_shortfall)
 
-            for k, out in pool.map(one, todo):
-                b = batches[k]
-                pen[b] = out.penalties
-                short[b] = out.shortfall
-                n_liq[b] = out.n_liq
-                n_bk[b] = out.n_bk
-                top2[b] = out.top2
-                top2_acc[b] = out.top2_acc
-                evaluated[b] = out.evaluated
-                candidates[b] = out.candidates
-                by_step[b] = out.by_step
-                liq_by_step[b] = out.liq_by_step
-                notional[b] = out.notional
-                if acct is not None and out.acct is not None:
-                    g_s, owner, sh = out.acct
-                    np.add.at(acct, (b[g_s], owner), sh)
-            del cands
+    for b, out in _each_batch(params, book, shocks, batch_size, prune, threads, work):
+        pen[b] = out.penalties
+        short[b] = out.shortfall
+        n_liq[b] = out.n_liq
+        n_bk[b] = out.n_bk
+        top2[b] = out.top2
+        top2_acc[b] = out.top2_acc
+        evaluated[b] = out.evaluated
+        candidates[b] = out.candidates
+        by_step[b] = out.by_step
+        liq_by_step[b] = out.liq_by_step
+        notional[b] = out.notional
+        if acct is not None and out.acct is not None:
+            g_s, owner, sh = out.acct
+            np.add.at(acct, (b[g_s], owner), sh)
     fund = float(state.insurance_fund)
     worst_step = np.where(short > 0, np.argmax(by_step, axis=1) + 1, 0) if n_t else np.zeros(n_s, dtype=np.int64)
     share = pset.interpolated_share if pset is not None else np.zeros(n_s)

@@ -12,7 +12,7 @@ Ratios are ``inf`` when there is nothing to cover, as everywhere in the engine; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ __all__ = [
     "RunResult",
     "ScenarioOutcomes",
     "TailSummary",
+    "family_result",
     "run_result",
     "scenario_outcomes",
     "tail_summary",
@@ -213,3 +214,42 @@ def run_result(
         tail=tail_summary(outcomes, insurance_fund=fund, in_tail=in_tail, alpha=alpha),
         worst_scenario=int(np.argmax(s)) if s.size else -1,
     )
+
+
+def family_result(
+    totals: ChunkPartial, *, insurance_fund: float, members: Bool, alpha: float = DEFAULT_ALPHA
+) -> tuple[RunResult, np.ndarray]:
+    """``run_result`` over the scenarios of **one family** only (RISK_MODEL §10: never pooled).
+
+    The family's tail — VaR/ES over its ``n`` shortfalls, Cover-2 the largest over *its*
+    scenarios of the two largest account shortfalls, the coverages — and its per-scenario
+    outcomes, as if the run held only those scenarios (e.g. the 1-day historical gap windows
+    among the gap scenarios; a 3-day window of the same run never enters it).
+
+    Args:
+        totals: ``combine_partials`` of every chunk of the run (``S`` scenarios).
+        insurance_fund: USD fund ``IF`` of the snapshot.
+        members: ``(S,)`` bool, the scenarios of the family; none marked = every scenario.
+        alpha: VaR/ES level in ``(0, 1)``.
+
+    Returns:
+        ``(result, index)``: the family's ``RunResult`` (``worst_scenario`` indexes the
+        family) and ``index`` ``(n,)`` int64, the run's scenario index of each member.
+
+    Raises:
+        EngineInputError: ``members`` of the wrong shape; see ``run_result``.
+    """
+    mask = np.asarray(members, dtype=bool)
+    if mask.shape != (totals.n_scenarios,):
+        raise EngineInputError(f"members has shape {mask.shape}, expected ({totals.n_scenarios},)")
+    idx = np.flatnonzero(mask) if mask.any() else np.arange(totals.n_scenarios)
+    sub = replace(
+        totals,
+        scenario_liquidated=totals.scenario_liquidated[idx],
+        scenario_bankrupt=totals.scenario_bankrupt[idx],
+        scenario_shortfall=totals.scenario_shortfall[idx],
+        scenario_penalties=totals.scenario_penalties[idx],
+        top2_shortfall=totals.top2_shortfall[idx],
+        top2_account=totals.top2_account[idx],
+    )
+    return run_result(sub, insurance_fund=insurance_fund, in_tail=None, alpha=alpha), idx.astype(np.int64)

@@ -16,7 +16,16 @@ import numpy.typing as npt
 
 from riskgov.engine.types import EngineInputError
 
-__all__ = ["cover2", "coverage", "coverage_ratios", "tail_count", "top2_sum", "var_es"]
+__all__ = [
+    "DISTRIBUTION_LEVELS",
+    "cover2",
+    "coverage",
+    "coverage_ratios",
+    "shortfall_distribution",
+    "tail_count",
+    "top2_sum",
+    "var_es",
+]
 
 
 def tail_count(n: int, alpha: float) -> int:
@@ -126,3 +135,38 @@ def coverage_ratios(fund: float, amounts: npt.ArrayLike) -> np.ndarray:
     s = np.asarray(amounts, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.where(s > 0, fund / np.where(s > 0, s, 1.0), np.inf)
+
+
+#: the levels of a family's shortfall distribution summary (``shortfall_distribution``)
+DISTRIBUTION_LEVELS = (0.5, 0.9, 0.95)
+
+
+def shortfall_distribution(shortfalls: npt.ArrayLike, levels: tuple[float, ...] = DISTRIBUTION_LEVELS) -> dict:
+    """Summary of one family's shortfall distribution (RISK_MODEL §10), USD.
+
+    Args:
+        shortfalls: ``(n,)`` USD protocol shortfall ``S`` of the family's scenarios.
+        levels: levels ``q`` in ``(0, 1)``; each quantile is the same order statistic as
+            VaR: the ``⌈(1 − q)·n⌉``-th largest ``S`` (``var_es``).
+
+    Returns:
+        ``{"n", "with_shortfall" (scenarios with S > 0), "share_with_shortfall" (fraction),
+        "mean_usd", "median_usd", "quantiles": {"p50", "p90", …: USD}, "max_usd"}``; zeros
+        (and empty quantiles) when ``n = 0``.
+
+    Raises:
+        EngineInputError: not 1-D, NaN/inf, or a level outside ``(0, 1)``.
+    """
+    s = _as_shortfalls(shortfalls, "shortfalls")
+    n = int(s.size)
+    pos = int(np.count_nonzero(s > 0))
+    q = {f"p{round(lv * 100, 6):g}": var_es(s, lv)[0] for lv in levels} if n else {}
+    return {
+        "n": n,
+        "with_shortfall": pos,
+        "share_with_shortfall": pos / n if n else 0.0,
+        "mean_usd": float(s.mean()) if n else 0.0,
+        "median_usd": float(np.median(s)) if n else 0.0,
+        "quantiles": q,
+        "max_usd": float(s.max()) if n else 0.0,
+    }

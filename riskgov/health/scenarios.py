@@ -36,10 +36,12 @@ assets are listed in the run's scenario meta (``historical_unshocked``) and in t
 of the scenario set, so the reader sees the gap. Assets the snapshot does not use do not
 restrict the shared dates (they could not change any result).
 
-Tail population (§10): VaR/ES are computed over the regular historical windows (the
-empirical distribution; uniform, crash-day and per-asset scenarios are stress points and
-crash days would double-count a window). With no historical window, over every scenario.
-Cover-2 is the maximum over all scenarios.
+Tail population (§10: per family with one horizon, never pooled): the ``gap`` family's
+VaR/ES/Cover-2 are computed over the **1-day** historical gap windows only (the empirical
+distribution; ``meta["tail_horizon_days"]``; the shortest horizon built when the spec has no
+1-day windows). 3-day windows, uniform, crash-day and per-asset scenarios stay scenarios
+(stress points, shown with their horizon) and enter no tail. With no historical window at
+all, the gap tail is over every gap scenario (``tail_population`` says so).
 """
 
 from __future__ import annotations
@@ -215,9 +217,10 @@ def build_scenarios(*, params: ParameterSet, spec: dict[str, Any], used_assets: 
     scenarios = concat(*sets) if sets else _empty(params)
     if not any(tail):
         tail = [True] * scenarios.n
-        meta["tail_population"] = "all scenarios (no historical window)"
+        meta.pop("tail_horizon_days", None)
+        meta["tail_population"] = "all gap scenarios (no historical window)"
     else:
-        meta["tail_population"] = "historical windows"
+        meta["tail_population"] = f"{meta['tail_horizon_days']}-day historical gaps"
     return BuiltScenarios(scenarios=scenarios, in_tail=tuple(tail), meta=meta, families=tuple(families))
 
 
@@ -328,17 +331,22 @@ def _historical(
     # Assets outside the required set are treated as stable for the window builder: held at
     # their price (documented in the module docstring), never given an invented move.
     hist_assets = replace(assets, stable=np.array([s not in required for s in assets.symbols], dtype=np.bool_))
-    sets: list[ScenarioSet] = []
-    tail: list[bool] = []
+    built: list[tuple[int, ScenarioSet]] = []
     for h in horizons:
         try:
             s = historical_scenarios(hist_assets, pm.closes, pm.symbols, pm.dates, h, proxies=proxies)
         except EngineInputError as exc:
             meta[f"historical_{h}d_note"] = str(exc)
             continue
-        sets.append(s)
-        tail += [True] * s.n
+        built.append((h, s))
         meta[f"historical_{h}d"] = {"windows": s.n, "first": s.start_date[0], "last": s.end_date[-1]}
+    # §10: one horizon per family, never pooled — the gap tail is the shortest horizon's
+    # windows (1-day when built); the other windows stay scenarios outside every tail
+    tail_h = min((h for h, _ in built), default=None)
+    if tail_h is not None:
+        meta["tail_horizon_days"] = tail_h
+    sets: list[ScenarioSet] = [s for _, s in built]
+    tail: list[bool] = [flag for h, s in built for flag in [h == tail_h] * s.n]
     if spec.get("crash_days"):
         crash = _crash_days(hist_assets, pm, required, proxies)
         meta["crash_days_found"] = list(crash.names)

@@ -504,3 +504,11 @@ def run_model_health(run: HealthRun) -> list[MarketHealth]:
     versions = {sym: int(v) for sym, v in (run.market_versions or {}).items()}
     first = _first_brackets(list(versions.values()))
     return [market_health(rec, first.get(versions.get(rec.get("market"), -1))) for rec in run.recommendations or []]
+
+
+def run_portfolio_margin(run: HealthRun) -> dict[str, Any] | None:
+    """A run's portfolio-margin summary (RISK_MODEL §14), ``None`` when it had no PM account:
+    ``accounts``, ``options``, ``liquidatable``, ``covered``, ``not_covered`` and per
+    underlying (``underlyings``) the venue's Greeks, MM, scenario grid and losses, and the
+    riskiest PM accounts' losses — as the run's finalize stored them."""
+    return (run.tail or {}).get("portfolio_margin")

@@ -6,6 +6,7 @@ one function the command line, the API and the demo all call.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -65,7 +66,21 @@ def read_parameter_file(
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if not skip_broken:
         refuse_broken(path, result.findings)
+    refuse_empty(path, result)
     return result
+
+
+def refuse_empty(path: str | Path, result: ImportResult) -> None:
+    """Raise :class:`VenueFileError` when a venue file yields no market at all.
+
+    One line: ``FILE: no market to import (N out_of_scope, M delisted, …); nothing imported``
+    — an importer that silently stores an empty table hides a format it did not understand.
+    """
+    if result.document["markets"]:
+        return
+    kinds = Counter(f.kind for f in result.findings)
+    why = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "the file lists no market"
+    raise VenueFileError(f"{file_label(path)}: no market to import ({why}); nothing imported")
 
 
 def refuse_broken(path: str | Path, findings: Iterable[Finding]) -> None:

@@ -192,3 +192,10 @@ def parse_fraction(text: Any) -> Decimal | None:
     if not d.is_finite():
         raise ValueError(f"{text!r} is not a finite number")
     return d / 100 if pct else d
+
+
+def level(alpha: Any) -> str:
+    """A confidence level as percent without trailing zeros: ``0.99`` → ``99 %``, ``0.975`` →
+    ``97.5 %`` (``—`` if missing); used in "VaR 99 %, 1-day paths" (RISK_MODEL §10)."""
+    x = to_float(alpha)
+    return MISSING if x is None else f"{round(x * 100, 6):g} %"

@@ -32,6 +32,7 @@ from typing import Any
 
 from riskgov.presentation import fields, formats
 from riskgov.presentation.exports import csv_text
+from riskgov.presentation.families import FAMILY_LABELS, family_label
 from riskgov.presentation.figures.health import frontier_figure
 from riskgov.presentation.figures.svg import scatter_svg
 
@@ -52,8 +53,6 @@ __all__ = [
     "impact_view",
 ]
 
-#: how a figure names its scenario family and horizon (RISK_MODEL §10: "ES 99 %, 1-day paths")
-FAMILY_LABELS = {"gap": "instant gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
 #: what each family is, for its caption (RISK_MODEL §9)
 FAMILY_NOTES = {
     "gap": "the whole move at once: uniform shocks and historical windows",
@@ -234,15 +233,9 @@ class ImpactView:
 
 
 # --- formatting helpers -----------------------------------------------------------------------
-def family_label(family: str) -> str:
-    """The label of a scenario family with its horizon (``path_1d`` → ``1-day paths``)."""
-    return FAMILY_LABELS.get(family, str(family).replace("_", " "))
-
-
 def _level(alpha: Any) -> str:
-    """``0.99`` → ``99 %`` (the VaR/ES level, §10)."""
-    x = formats.to_float(alpha)
-    return formats.percent(0.99 if x is None else x, 0)
+    """``0.99`` → ``99 %`` (the VaR/ES level, §10; 99 % when the document omits it)."""
+    return formats.level(0.99 if formats.to_float(alpha) is None else alpha)
 
 
 def _num(value: Any) -> float | None:

@@ -83,12 +83,65 @@ class ScenarioSummary(_Dict):
     insurance_fund_after_usd: float
     adl_usd: float
     coverage_ratio: float | None
+    step_minutes: int = 1440
+    horizon: str = "1-day"
 
 
 @dataclass(frozen=True)
 class StressTables(_Dict):
-    """Every standard scenario, the worst regular historical windows and how many there are."""
+    """The gap scenarios, apart from the path families (§9): every standard scenario, the
+    worst windows of the gap tail (1-day historical gaps, §10) and how many there are, and
+    the worst other historical windows (3-day gaps: scenarios outside every tail) and their
+    count; ``tail_label`` names the gap tail with its horizon."""
 
     standard: tuple[ScenarioSummary, ...]
     historical_worst: tuple[ScenarioSummary, ...]
     historical_count: int
+    other_windows_worst: tuple[ScenarioSummary, ...] = ()
+    other_windows_count: int = 0
+    tail_label: str = "1-day gaps"
+
+
+@dataclass(frozen=True)
+class FamilyTailSummary(_Dict):
+    """The tail of one scenario family (§10, never pooled), named with its horizon
+    (``label``, e.g. "1-day paths"; ``horizon_minutes`` ``T·Δ``): VaR/ES/Cover-2 (USD) at
+    level ``alpha``, coverage at ES and of Cover-2 (``None`` = ∞), mean and worst shortfall
+    (USD), the worst scenario, the mean share of interpolated steps (fraction) and the
+    shortfall distribution summary (``engine.tail.shortfall_distribution``, USD); ``headline``
+    marks the headline family (1-day historical paths)."""
+
+    family: str
+    label: str
+    horizon_minutes: int | None
+    headline: bool
+    alpha: float
+    scenarios: int
+    var_usd: float
+    es_usd: float
+    cover2_usd: float
+    coverage_at_es: float | None
+    cover2_coverage: float | None
+    mean_shortfall_usd: float
+    worst_shortfall_usd: float
+    worst_scenario: str | None
+    mean_interpolated_share: float
+    distribution: dict | None
+
+
+@dataclass(frozen=True)
+class WorstPath(_Dict):
+    """The worst 1-day historical path, replayed step by step (§9, ``HealthRun.replay``): its
+    name and start (UTC; ``start_utc`` ``YYYY-MM-DD HH:MM``), steps of ``step_minutes``, shortfall (USD), the step where most
+    shortfall arose, and the share of interpolated steps (fraction)."""
+
+    label: str
+    scenario: str
+    start: str
+    steps: int
+    step_minutes: int
+    shortfall_usd: float
+    worst_step: int
+    worst_step_shortfall_usd: float
+    interpolated_share: float
+    start_utc: str = ""

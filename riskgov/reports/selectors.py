@@ -24,9 +24,18 @@ from riskgov.health.selectors import (
     totals_of,
 )
 from riskgov.health.selectors import run_model_health as model_health
+from riskgov.presentation.families import HEADLINE_FAMILY, gap_horizon, tail_label
 from riskgov.presentation.fields import OVERVIEW_KEYS
 from riskgov.reports.models import Report
-from riskgov.reports.read_models import AccountRisk, MarketRisk, RunOverview, ScenarioSummary, StressTables
+from riskgov.reports.read_models import (
+    AccountRisk,
+    FamilyTailSummary,
+    MarketRisk,
+    RunOverview,
+    ScenarioSummary,
+    StressTables,
+    WorstPath,
+)
 from riskgov.snapshots.selectors import latest_backtest, snapshot_price_age
 
 #: rows in the "riskiest" tables and in the worst historical windows
@@ -211,22 +220,92 @@ def riskiest_accounts(run: HealthRun, *, limit: int = TOP_N) -> list[AccountRisk
     return [AccountRisk(**r) for r in run_accounts(run=run).values(*AccountRisk.names())[:limit]]
 
 
+#: the regular historical gap windows ("hist 1d 2020-03-12"); crash days are named, not windows
+_WINDOW = Q(kind="historical", name__startswith="hist ")
+
+
+def _summaries(qs: QuerySet[Any]) -> tuple[ScenarioSummary, ...]:
+    cols = [f for f in ScenarioSummary.names() if f != "horizon"]
+    return tuple(ScenarioSummary(**r, horizon=gap_horizon(r["kind"], r["step_minutes"])) for r in qs.values(*cols))
+
+
 def stress_tables(run: HealthRun, *, limit: int = TOP_N) -> StressTables:
-    """Every standard gap scenario (uniform, named crash days, per-asset), the worst regular
-    historical gap windows and their count (the gap family; path families are reported by
-    their tails)."""
-    fields = ScenarioSummary.names()
+    """The gap scenarios, apart (§9): every standard gap scenario (uniform, named crash days,
+    per-asset), the worst windows of the gap tail (the 1-day historical gaps, §10) and their
+    count, and the worst other historical windows (3-day gaps, outside every tail) and their
+    count. Path families are reported by their tails (``family_tails``)."""
     scen = run_scenarios(run=run).filter(family="gap")
-    hist = scen.filter(kind="historical", in_tail=True)  # the regular windows (crash days are not in the tail)
+    tail = scen.filter(_WINDOW, in_tail=True)
+    other = scen.filter(_WINDOW, in_tail=False)
+    gap = next((t for t in run.tails or [] if t.get("family") == "gap"), None)
+    worst = ("-shortfall_usd", "idx")
     return StressTables(
-        standard=tuple(
-            ScenarioSummary(**r) for r in scen.filter(~Q(kind="historical") | Q(in_tail=False)).values(*fields)
-        ),
-        historical_worst=tuple(
-            ScenarioSummary(**r) for r in hist.order_by("-shortfall_usd", "idx").values(*fields)[:limit]
-        ),
-        historical_count=hist.count(),
+        standard=_summaries(scen.exclude(_WINDOW)),
+        historical_worst=_summaries(tail.order_by(*worst)[:limit]),
+        historical_count=tail.count(),
+        other_windows_worst=_summaries(other.order_by(*worst)[:limit]),
+        other_windows_count=other.count(),
+        tail_label=tail_label(gap) if gap else "gaps",
     )
+
+
+def family_tails(run: HealthRun) -> list[FamilyTailSummary]:
+    """Each scenario family's stored tail (§10, ``HealthRun.tails``, never pooled), named with
+    its horizon; a run stored before families has one ``gap`` entry from its ``tail``."""
+    stored = list(run.tails or [])
+    if not stored:
+        t = tail_of(run).as_dict()
+        stored = [{"family": "gap", **t, "label": (run.tail or {}).get("population") or "gaps"}]
+    head = HEADLINE_FAMILY if any(t["family"] == HEADLINE_FAMILY for t in stored) else stored[0]["family"]
+    return [
+        FamilyTailSummary(
+            family=t["family"],
+            label=tail_label(t),
+            horizon_minutes=t.get("horizon_minutes"),
+            headline=t["family"] == head,
+            alpha=t.get("alpha") or 0.99,
+            scenarios=t.get("scenarios") or 0,
+            var_usd=t.get("var_usd") or 0.0,
+            es_usd=t.get("es_usd") or 0.0,
+            cover2_usd=t.get("cover2_usd") or 0.0,
+            coverage_at_es=t.get("coverage_at_es"),
+            cover2_coverage=t.get("cover2_coverage"),
+            mean_shortfall_usd=t.get("mean_shortfall_usd") or 0.0,
+            worst_shortfall_usd=t.get("worst_shortfall_usd") or 0.0,
+            worst_scenario=t.get("worst_scenario"),
+            mean_interpolated_share=t.get("mean_interpolated_share") or 0.0,
+            distribution=t.get("distribution"),
+        )
+        for t in stored
+    ]
+
+
+def worst_path(run: HealthRun) -> WorstPath | None:
+    """The worst 1-day historical path of the run (``HealthRun.replay``), or ``None``."""
+    r = run.replay or {}
+    if not r.get("scenario"):
+        return None
+    by_step = r.get("shortfall_by_step_usd") or []
+    step = int(r.get("worst_step") or 0)
+    return WorstPath(
+        label=r.get("label") or "1-day paths",
+        scenario=r["scenario"],
+        start=str(r.get("start") or ""),
+        steps=int(r.get("steps") or len(by_step)),
+        step_minutes=int(r.get("step_minutes") or 60),
+        shortfall_usd=float(r.get("shortfall_usd") or 0.0),
+        worst_step=step,
+        worst_step_shortfall_usd=float(by_step[step - 1]) if 0 < step <= len(by_step) else 0.0,
+        interpolated_share=float(r.get("interpolated_share") or 0.0),
+        start_utc=_utc_minute(str(r.get("start") or "")),
+    )
+
+
+def _utc_minute(stamp: str) -> str:
+    """``"2021-05-19T00"`` / ``"2021-05-19T00:00Z"`` → ``"2021-05-19 00:00"`` (as stored, no parsing of zones)."""
+    day, _, rest = stamp.partition("T")
+    hh, _, mm = rest.rstrip("Z").partition(":")
+    return f"{day} {hh or '00'}:{(mm or '00')[:2]}" if day else ""
 
 
 def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
@@ -343,9 +422,48 @@ def report_figures(*, run: HealthRun | None, previous: Report | None, now: datet
         markets=[m.as_dict() for m in riskiest_markets(run)],
         accounts=[a.as_dict() for a in riskiest_accounts(run)],
         stress=stress_tables(run).as_dict(),
+        families=[t.as_dict() for t in family_tails(run)],
+        worst_path=wp.as_dict() if (wp := worst_path(run)) else None,
         model_health=[m.as_dict() for m in model_health(run)],
+        portfolio_margin=portfolio_margin_summary(run),
     )
     return figures
+
+
+def portfolio_margin_summary(run: HealthRun) -> dict[str, Any] | None:
+    """The report's PM section (RISK_MODEL §14): PM accounts, options, liquidatable, what is
+    not covered yet, and per underlying the venue's delta, vega, MM, worst scenario and
+    riskiest PM account, from the run's stored summary; ``None`` without PM accounts."""
+    from riskgov.health.selectors import run_portfolio_margin
+    from riskgov.presentation.figures.portfolio import worst_scenario_rows
+
+    pm = run_portfolio_margin(run)
+    if not pm:
+        return None
+    rows = []
+    for symbol, b in (pm.get("underlyings") or {}).items():
+        worst = worst_scenario_rows(b, 1)
+        top = (b.get("riskiest") or [None])[0]
+        rows.append(
+            {
+                "underlying": symbol,
+                "accounts": b["units"],
+                "delta": b["delta"],
+                "vega_usd": b["vega_usd"],
+                "maintenance_margin_usd": b["maintenance_margin_usd"],
+                "worst_scenario": worst[0]["scenario"] if worst else None,
+                "worst_loss_usd": worst[0]["loss_usd"] if worst else None,
+                "riskiest_account": top["account_id"] if top else None,
+                "riskiest_ratio": top["margin_ratio"] if top else None,
+            }
+        )
+    return {
+        "accounts": pm["accounts"],
+        "options": pm["options"],
+        "liquidatable": pm["liquidatable"],
+        "not_covered": pm["not_covered"],
+        "underlyings": rows,
+    }
 
 
 def role_members(roles: list[str] | tuple[str, ...]) -> QuerySet[Any]:

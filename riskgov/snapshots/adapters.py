@@ -21,7 +21,6 @@ that account-range chunks of one run all OI-scale the same way.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,9 +33,51 @@ from riskgov.core.exceptions import DomainError
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.models import Asset, DailyClose, Market
 from riskgov.markets.selectors import DEFAULT_SOURCES
-from riskgov.snapshots.models import Snapshot, SnapshotAccount, SnapshotBalance, SnapshotPosition, SnapshotPrice
+from riskgov.snapshots.models import (
+    Snapshot,
+    SnapshotAccount,
+    SnapshotBalance,
+    SnapshotOption,
+    SnapshotOptionMark,
+    SnapshotPosition,
+    SnapshotPrice,
+)
+from riskgov.snapshots.reading import arrow_reader
 
-__all__ = ["SnapshotState", "snapshot_account_count", "snapshot_venue_state"]
+__all__ = ["SnapshotOptions", "SnapshotState", "snapshot_account_count", "snapshot_venue_state"]
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """The option side of an account range (RISK_MODEL §14, FORMATS "Options in a snapshot").
+
+    Attributes:
+        portfolio_mode: ``(n,)`` bool, accounts in ``portfolio`` margin mode (local order).
+        as_of: the snapshot's ``taken_at`` as epoch seconds (``T`` is measured from it).
+        option_account: ``(P,)`` int64 local account of each option row.
+        option_underlying: ``(P,)`` int64 parameter-set asset index of the underlying.
+        option_expiry: ``(P,)`` int64 epoch seconds.
+        option_strike: ``(P,)`` float64 USD.
+        option_is_call: ``(P,)`` bool.
+        option_size: ``(P,)`` float64 signed base units.
+        mark_underlying, mark_expiry, mark_strike, mark_is_call, mark_iv: ``(K,)`` every
+            mark of the snapshot (``mark_iv`` a fraction).
+    """
+
+    portfolio_mode: np.ndarray
+    as_of: int
+    option_account: np.ndarray
+    option_underlying: np.ndarray
+    option_expiry: np.ndarray
+    option_strike: np.ndarray
+    option_is_call: np.ndarray
+    option_size: np.ndarray
+    mark_underlying: np.ndarray
+    mark_expiry: np.ndarray
+    mark_strike: np.ndarray
+    mark_is_call: np.ndarray
+    mark_iv: np.ndarray
+
 
 _ITER_CHUNK = 100_000
 
@@ -56,6 +97,9 @@ class SnapshotState:
         open_interest: ``(M,)`` float64 USD, same array as ``state.open_interest``.
         price_source: ``(A,)`` per parameter-set asset: ``"snapshot"``, ``"daily_close"`` or
             ``"stable"`` (see the module docstring).
+        options: the range's portfolio-mode flags, options and the snapshot's marks; ``None``
+            when the snapshot has no portfolio-mode account.
+        pm: set by the health services when they split PM accounts off (``engine.pm_venue``).
     """
 
     state: VenueState
@@ -64,6 +108,8 @@ class SnapshotState:
     position_ids: np.ndarray
     open_interest: np.ndarray
     price_source: tuple[str, ...] = ()
+    options: SnapshotOptions | None = None
+    pm: object | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -80,15 +126,14 @@ def snapshot_account_count(snapshot: Snapshot) -> int:
 
 def _copy_out(sql: str, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
     """PostgreSQL ``COPY (sql) TO STDOUT (FORMAT csv)`` parsed by pyarrow."""
-    buf = io.BytesIO()
+    sink = pa.BufferOutputStream()  # Arrow-owned: see riskgov.snapshots.reading.arrow_reader
     with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
         for block in copy:
-            buf.write(block)
-    if not buf.tell():
+            sink.write(block)
+    if not sink.tell():
         return pa.table({n: pa.array([], type=types[n]) for n in names})
-    buf.seek(0)
     return pacsv.read_csv(
-        buf,
+        arrow_reader(sink.getvalue()),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
     )
@@ -327,4 +372,53 @@ def snapshot_venue_state(
         position_ids=positions["id"][p_order],
         open_interest=open_interest,
         price_source=price_source,
+        options=_options(snapshot, first, last, asset_map),
+    )
+
+
+def _options(snapshot: Snapshot, first: int, last: int, asset_map: np.ndarray) -> SnapshotOptions | None:
+    """The range's portfolio flags and options, the snapshot's marks (``None``: no PM account)."""
+    pm_idx = np.asarray(
+        SnapshotAccount.objects.filter(snapshot=snapshot, portfolio=True, idx__gte=first, idx__lt=last).values_list(
+            "idx", flat=True
+        ),
+        dtype=np.int64,
+    )
+    if not pm_idx.size and not SnapshotAccount.objects.filter(snapshot=snapshot, portfolio=True).exists():
+        return None
+    mode = np.zeros(last - first, dtype=bool)
+    mode[pm_idx - first] = True
+    rows = list(
+        SnapshotOption.objects.filter(snapshot=snapshot, account_idx__gte=first, account_idx__lt=last)
+        .order_by("account_idx", "pk")
+        .values_list("account_idx", "underlying_id", "expiry", "strike", "is_call", "size")
+    )
+    marks = list(
+        SnapshotOptionMark.objects.filter(snapshot=snapshot).values_list(
+            "underlying_id", "expiry", "strike", "is_call", "mark_iv"
+        )
+    )
+
+    def col(data: list, i: int, dtype, f=lambda v: v) -> np.ndarray:
+        return np.asarray([f(r[i]) for r in data], dtype=dtype)
+
+    def epoch(t) -> int:
+        return int(t.timestamp())
+
+    und = col(rows, 1, np.int64)
+    m_und = col(marks, 0, np.int64)
+    return SnapshotOptions(
+        portfolio_mode=mode,
+        as_of=int(snapshot.taken_at.timestamp()),
+        option_account=col(rows, 0, np.int64) - first,
+        option_underlying=asset_map[und] if und.size else und,
+        option_expiry=col(rows, 2, np.int64, epoch),
+        option_strike=col(rows, 3, np.float64, float),
+        option_is_call=col(rows, 4, bool),
+        option_size=col(rows, 5, np.float64, float),
+        mark_underlying=asset_map[m_und] if m_und.size else m_und,
+        mark_expiry=col(marks, 1, np.int64, epoch),
+        mark_strike=col(marks, 2, np.float64, float),
+        mark_is_call=col(marks, 3, bool),
+        mark_iv=col(marks, 4, np.float64, float),
     )

@@ -45,6 +45,8 @@ How a venue is made (every constant is below, in one place):
   without enough of them: the largest MM) are set just under MM (0.85–0.98×) and as many
   just above it (1.02–1.15×);
 * **insurance fund**: 5 % of open interest (long notional at mark) unless given.
+* **options** (``pm_share > 0`` only): portfolio-margin accounts with a generated options
+  book, described in ``riskgov.snapshots.generator_options``.
 
 Calibration — the published facts each choice follows (before → after, demo seed 7,
 20,000 accounts, prices of 2025-02-20):
@@ -82,6 +84,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date as date_cls
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +95,8 @@ from riskgov.core.exceptions import DomainError
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.selectors import price_matrix
-from riskgov.snapshots.generator_files import decimal_strings, table_write, venue_tables
+from riskgov.snapshots.generator_files import decimal_strings, table_write, venue_tables, with_options
+from riskgov.snapshots.generator_options import UNDERLYINGS, options_book
 from riskgov.snapshots.validation import FORMAT
 
 __all__ = ["generate_snapshot"]
@@ -226,6 +230,7 @@ def generate_snapshot(
     params: ParameterSet | None = None,
     fmt: str = "csv",
     insurance_fund_usd: float | None = None,
+    pm_share: float = 0.0,
 ) -> Path:
     """Write a generated ``riskgov.snapshot/1`` folder (see the module docstring).
 
@@ -237,6 +242,8 @@ def generate_snapshot(
         params: parameter set (default: the active one, ``engine_parameters().params``).
         fmt: ``"csv"`` or ``"parquet"``.
         insurance_fund_usd: default 5 % of open interest.
+        pm_share: share of the accounts put in portfolio margin mode with a generated options
+            book (``riskgov.snapshots.generator_options``); 0 writes no option file.
 
     Returns:
         ``out_dir`` as a ``Path``.
@@ -257,11 +264,16 @@ def generate_snapshot(
     book = _book(rng, params, prices, int(accounts))
     collateral = _collateral(rng, params, prices, book)
     stable_amount, iso_margin = _settle_health(rng, params, prices, book, collateral)
+    opts = _options(params, prices, book, collateral, stable_amount, iso_margin, seed=seed, share=pm_share)
+    if opts is not None:
+        stable_amount = stable_amount + opts.stable_topup
     tables = venue_tables(params, prices, book, collateral, stable_amount=stable_amount, iso_margin=iso_margin)
+    if opts is not None:
+        tables = with_options(params, tables, opts)
     meta = _meta(params, prices, book, seed=seed, insurance_fund_usd=insurance_fund_usd)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("prices", "accounts", "balances", "positions"):
+    for stale in ("prices", "accounts", "balances", "positions", "options", "option_marks"):
         for ext in ("csv", "parquet"):
             (out / f"{stale}.{ext}").unlink(missing_ok=True)
     (out / "snapshot.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -445,6 +457,40 @@ def _settle_health(
     stable_amount[under] += (under_t[under] - eq[under]) / price[stable]
     stable_amount[near] += (near_t[near] - eq[near]) / price[stable]
     return stable_amount, iso_margin
+
+
+def _options(params, prices, book, coll, stable_amount, iso_margin, *, seed: int, share: float):
+    """The options book of ``generator_options`` (its own random stream), or ``None``."""
+    if share <= 0:
+        return None
+    from riskgov.engine.accounts import collateral_value
+
+    mk, ak = params.markets, params.assets
+    state = _venue_state(prices, book, coll.extra_amount, stable_amount, iso_margin)
+    collateral = collateral_value(params, state.portfolio, state.asset_prices)
+    has_pos = np.unique(book.account)
+    base_symbol = np.array(ak.symbols, dtype=object)[mk.base_asset[book.market]]
+    other = ~np.isin(base_symbol, UNDERLYINGS)  # PM accounts trade only the options' underlyings
+    cand = np.setdiff1d(has_pos, np.unique(book.account[book.isolated | other]))
+    taken_at = datetime.fromisoformat(f"{prices.day}T23:59:59+00:00")
+    window = {s: prices.window[:, c] for s, c in prices.col_of.items()}
+    return options_book(
+        np.random.default_rng([seed, 14]),
+        params,
+        price=prices.price,
+        window=window,
+        taken_at=taken_at,
+        candidates=cand,
+        n_accounts=book.n,
+        account_value=book.value,
+        perp_account=book.account,
+        perp_underlying_symbol=np.array(ak.symbols, dtype=object)[mk.base_asset[book.market]],
+        perp_size=book.size,
+        perp_entry=book.entry,
+        collateral=collateral,
+        stable_price=float(prices.price[prices.stable]),
+        share=share,
+    )
 
 
 def _meta(

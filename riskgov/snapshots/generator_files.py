@@ -110,3 +110,31 @@ def venue_tables(
         }
     )
     return {"prices": prices_t, "accounts": accounts_t, "balances": balances_t, "positions": positions_t}
+
+
+def with_options(params: ParameterSet, tables: dict[str, pa.Table], opts) -> dict[str, pa.Table]:
+    """The tables with the options book (``generator_options.OptionsBook``): ``margin_mode``
+    on ``accounts``, the covered calls' perps appended to ``positions`` (the market of the
+    underlying, cross), ``options`` and ``option_marks``."""
+    mk, ak = params.markets, params.assets
+    ids = tables["accounts"].column("account_id").combine_chunks()
+    accounts = tables["accounts"].append_column(
+        "margin_mode", pc.if_else(pa.array(opts.portfolio), "portfolio", "cross")
+    )
+    cp = opts.covered_perps
+    market_of = {ak.symbols[int(mk.base_asset[i])]: mk.symbols[i] for i in range(mk.n - 1, -1, -1)}
+    _, size_text = decimal_strings(cp["size"], sig=10)
+    _, entry_text = decimal_strings(cp["entry"], sig=12)
+    extra = pa.table(
+        {
+            "account_id": ids.take(pa.array(cp["account"])),
+            "market": pa.array([market_of[u] for u in cp["underlying"]], pa.string()),
+            "size": size_text,
+            "entry_price": entry_text,
+            "margin_mode": pa.array(["cross"] * len(cp["underlying"]), pa.string()),
+            "isolated_margin": pa.array([None] * len(cp["underlying"]), pa.string()),
+        }
+    )
+    positions = pa.concat_tables([tables["positions"], extra.cast(tables["positions"].schema)])
+    options = pa.table({"account_id": ids.take(pa.array(opts.option_account)), **opts.options})
+    return {**tables, "accounts": accounts, "positions": positions, "options": options, "option_marks": opts.marks}

@@ -3,9 +3,11 @@
 A snapshot is immutable once imported. Rows are stored for bulk loading and bulk reading:
 the bulk tables (accounts, balances, positions) carry no database foreign-key constraints
 and no per-FK index: the import checks every reference itself, in SQL, once per table
-before the transaction commits (``services._check_references``), instead of a deferred
+before the transaction commits (``services._lock_references``), instead of a deferred
 trigger per row (which cost more than the ``COPY`` itself at 1M accounts); deletes still
-cascade and ``PROTECT`` through Django.
+cascade and ``PROTECT`` through Django. On PostgreSQL they are range-partitioned by
+``snapshot_id``, one partition per snapshot (migration 0004, ``services._Partitions``); the
+primary key there is ``(id, snapshot_id)``, ``id`` still unique (one sequence).
 accounts get a dense 0-based ``idx`` within their snapshot, and balances and positions refer
 to it (``account_idx``) rather than to a row id, so the engine arrays come straight from
 ``values_list`` / ``COPY TO`` without joins. Money, sizes and prices are exact decimals.
@@ -36,6 +38,7 @@ class Snapshot(models.Model):
     n_accounts = models.PositiveIntegerField(default=0)
     n_positions = models.PositiveIntegerField(default=0)
     n_balances = models.PositiveIntegerField(default=0)
+    n_options = models.PositiveIntegerField(default=0, help_text="option position rows (RISK_MODEL §14)")
     long_open_interest = models.JSONField(
         default=dict,
         blank=True,
@@ -67,6 +70,7 @@ class SnapshotAccount(models.Model):
     )
     idx = models.PositiveIntegerField()
     account_id = models.CharField(max_length=100)
+    portfolio = models.BooleanField(default=False, help_text="margin_mode portfolio (RISK_MODEL §14)")
 
     class Meta:
         constraints = [
@@ -123,6 +127,60 @@ class SnapshotPosition(models.Model):
 
     def __str__(self) -> str:
         return f"account {self.account_idx}: {self.size} of market {self.market_id} @ {self.entry_price}"
+
+
+class SnapshotOption(models.Model):
+    """An option position (RISK_MODEL §14): a European call or put on ``underlying``,
+    cash-settled in USD; signed size in base units, entry premium in USD per base unit."""
+
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="options", db_index=False, db_constraint=False
+    )
+    account_idx = models.PositiveIntegerField()
+    underlying = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    expiry = models.DateTimeField()
+    strike = models.DecimalField(**PRICE)
+    is_call = models.BooleanField()
+    size = models.DecimalField(**AMOUNT)
+    entry_price = models.DecimalField(**PRICE)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "account_idx"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(strike__gt=0), name="snapshot_option_strike_positive"),
+            models.CheckConstraint(condition=Q(entry_price__gte=0), name="snapshot_option_entry_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        kind = "C" if self.is_call else "P"
+        return f"account {self.account_idx}: {self.size} {self.underlying_id}-{self.expiry:%Y%m%d}-{self.strike}-{kind}"
+
+
+class SnapshotOptionMark(models.Model):
+    """The mark implied vol (fraction) of one option series in a snapshot (RISK_MODEL §14)."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="option_marks")
+    underlying = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    expiry = models.DateTimeField()
+    strike = models.DecimalField(**PRICE)
+    is_call = models.BooleanField()
+    mark_iv = models.DecimalField(**PRICE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "underlying", "expiry", "strike", "is_call"], name="snapshot_option_mark_unique"
+            ),
+            models.CheckConstraint(condition=Q(strike__gt=0), name="snapshot_option_mark_strike_positive"),
+            models.CheckConstraint(condition=Q(mark_iv__gt=0), name="snapshot_option_mark_iv_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.underlying_id} {self.expiry:%Y-%m-%d} {self.strike} {'C' if self.is_call else 'P'}: {self.mark_iv}"
+        )
 
 
 class SnapshotPrice(models.Model):

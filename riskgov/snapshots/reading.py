@@ -8,7 +8,6 @@ states the format's rules); errors are collected by ``Errors`` and raised togeth
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from datetime import UTC, datetime
@@ -35,6 +34,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "balances": ("account_id", "asset", "amount"),
     "positions": ("account_id", "market", "size", "entry_price", "margin_mode", "isolated_margin"),
 }
+#: Optional tables (FORMATS.md "Options in a snapshot"): absent = no options.
+OPTION_TABLES: dict[str, tuple[str, ...]] = {
+    "options": ("account_id", "underlying", "expiry", "strike", "kind", "size", "entry_price"),
+    "option_marks": ("underlying", "expiry", "strike", "kind", "mark_iv"),
+}
+#: Optional columns per table (absent = their default): ``accounts.margin_mode`` (``cross``).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"accounts": ("margin_mode",)}
 META_FILE = "snapshot.json"
 META_KEYS = ("format", "venue", "taken_at", "insurance_fund_usd")
 #: (integer digits, fractional digits) that the NUMERIC columns hold exactly.
@@ -43,6 +49,12 @@ USD_DIGITS = (18, 10)
 ACCOUNT_ID_MAX = 100
 VENUE_MAX = 100
 _PLAIN_DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+
+
+def _fitting(digits: tuple[int, int]) -> str:
+    """A regular expression that a plain decimal matches iff it has at most ``digits[0]``
+    digits before the point (leading zeros not counted) and ``digits[1]`` after it."""
+    return rf"^[+-]?0*[0-9]{{0,{digits[0]}}}(\.[0-9]{{0,{digits[1]}}})?$"
 
 
 class SnapshotInvalid(DomainError):
@@ -181,12 +193,40 @@ def _as_strings(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
         out = pc.if_else(arr, "true", "false")
     else:
         out = pc.cast(arr, pa.string())
-    return pc.fill_null(out, "")
+    return pc.fill_null(out, "") if out.null_count else out
+
+
+def arrow_reader(data: bytes | bytearray | memoryview | pa.Buffer) -> pa.BufferReader:
+    """A reader over an Arrow-owned copy of ``data``, for pyarrow's threaded readers.
+
+    ``pacsv.read_csv`` (and ``pq.read_table``) finish on Arrow's CPU pool: a pool thread can
+    drop the last reference to the input after the call returns. When the input is a Python
+    object (``io.BytesIO``, or a buffer over Python ``bytes``) its destructor takes the GIL;
+    if the interpreter is finalizing by then (a command exiting right after a failed read),
+    CPython ends that thread with ``pthread_exit`` inside C++ frames and ``std::terminate``
+    aborts the process (SIGABRT, exit 134) after the correct message. An Arrow-allocated
+    buffer is released without the GIL, so the race cannot abort. A ``pa.Buffer`` from
+    :class:`pa.BufferOutputStream` is used as is (no copy).
+    """
+    if isinstance(data, pa.Buffer):
+        return pa.BufferReader(data)
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pa.BufferReader(sink.getvalue())
+
+
+def has_table(src: Source, name: str) -> bool:
+    """Whether the source holds ``name.csv`` or ``name.parquet``."""
+    return src.has(f"{name}.csv") or src.has(f"{name}.parquet")
 
 
 def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, pa.Array]] | None:
-    """Read ``name.csv`` or ``name.parquet`` into ``{column: string array}``; check columns."""
-    wanted = TABLES[name]
+    """Read ``name.csv`` or ``name.parquet`` into ``{column: string array}``; check columns.
+
+    ``OPTIONAL_COLUMNS`` of the table may be absent; they are then missing from the result.
+    """
+    wanted = TABLES.get(name) or OPTION_TABLES[name]
+    optional = OPTIONAL_COLUMNS.get(name, ())
     csv_name, pq_name = f"{name}.csv", f"{name}.parquet"
     if src.has(csv_name) and src.has(pq_name):
         errors.add(csv_name, None, None, f"both {csv_name} and {pq_name} given; keep one")
@@ -199,30 +239,31 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
     try:
         if file.endswith(".csv"):
             table = pacsv.read_csv(
-                io.BytesIO(blob),
+                arrow_reader(blob),
                 read_options=pacsv.ReadOptions(block_size=1 << 24),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in wanted}, strings_can_be_null=False
+                    column_types={c: pa.string() for c in (*wanted, *optional)}, strings_can_be_null=False
                 ),
             )
         else:
-            table = pq.read_table(io.BytesIO(blob))
+            table = pq.read_table(arrow_reader(blob))
     except (pa.ArrowInvalid, OSError) as exc:
         errors.add(file, None, None, f"cannot read: {str(exc).splitlines()[0]}")
         return None
     src.blobs[file] = blob
     cols = list(table.column_names)
     missing = [c for c in wanted if c not in cols]
-    extra = [c for c in cols if c not in wanted]
+    extra = [c for c in cols if c not in wanted and c not in optional]
     for c in missing:
         errors.add(file, None, c, "missing column")
     for c in extra:
-        errors.add(file, None, c, f"unexpected column (expected {', '.join(wanted)})")
+        expected = ", ".join(wanted) + (f" (optional {', '.join(optional)})" if optional else "")
+        errors.add(file, None, c, f"unexpected column (expected {expected})")
     if len(set(cols)) != len(cols):
         errors.add(file, None, None, "repeated column names")
     if missing or extra or len(set(cols)) != len(cols):
         return None
-    return file, {c: _as_strings(table.column(c)) for c in wanted}
+    return file, {c: _as_strings(table.column(c)) for c in (*wanted, *optional) if c in cols}
 
 
 def np_of(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -238,14 +279,26 @@ def decimals(
     *,
     digits: tuple[int, int],
     check: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    floats: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Check plain decimals fitting ``digits``; return ``(float64 values, ok mask)``.
 
-    ``check`` limits the rows checked (others get NaN and ok=True).
+    ``check`` limits the rows checked (others get NaN and ok=True); ``floats=False``: no
+    values (``None``), only the checks. The common case, every row checked a fitting plain
+    decimal, costs two regular expressions; the digit counts are computed only otherwise.
     """
     n = len(values)
     rows = np.ones(n, dtype=bool) if check is None else check
     plain = np_of(pc.match_substring_regex(values, _PLAIN_DECIMAL))
+    if np.all(plain | ~rows) and np.all(np_of(pc.match_substring_regex(values, _fitting(digits))) | ~rows):
+        if not floats:
+            return None, np.ones(n, dtype=bool)
+        if check is None:
+            return np_of(pc.cast(values, pa.float64())), np.ones(n, dtype=bool)
+        out = np.full(n, np.nan)
+        idx = np.flatnonzero(rows)
+        out[idx] = np_of(pc.cast(values.take(pa.array(idx)), pa.float64()))
+        return out, np.ones(n, dtype=bool)
     empty = np_of(pc.equal(values, ""))
     bad_empty = rows & empty
     bad_form = rows & ~plain & ~empty
@@ -262,6 +315,8 @@ def decimals(
     errors.add_mask(file, column, too_big, values, f"{{value}} has more than {digits[0]} digits before the point")
     errors.add_mask(file, column, too_fine, values, f"{{value}} has more than {digits[1]} decimal places")
     ok &= ~too_big & ~too_fine
+    if not floats:
+        return None, (ok | ~rows)
     out = np.full(n, np.nan)
     if ok.any():
         idx = np.flatnonzero(ok)
@@ -280,6 +335,27 @@ def lookup(
     ids = np.where(found, ids_of[np_of(pc.fill_null(pos, 0)).astype(np.int64)], -1)
     errors.add_mask(file, column, ~found, values, f"unknown {what} {{value!r}}")
     return ids, found
+
+
+def iso_times(errors: Errors, file: str, column: str, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """ISO 8601 times (UTC assumed without an offset) as int64 epoch seconds; returns
+    ``(seconds, ok mask)``. Parsed once per distinct value (expiries repeat)."""
+    distinct = pc.unique(values)
+    parsed: list[int | None] = []
+    for raw in distinct.to_pylist():
+        try:
+            t = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+        except ValueError:
+            t = None
+        if t is not None and t.tzinfo is None:
+            t = t.replace(tzinfo=UTC)
+        parsed.append(None if t is None else int(t.timestamp()))
+    pos = np_of(pc.index_in(values, value_set=distinct)).astype(np.int64)
+    table = np.array([-(2**62) if p is None else p for p in parsed] or [0], dtype=np.int64)
+    bad_table = np.array([p is None for p in parsed] or [False], dtype=bool)
+    ok = ~bad_table[pos] if len(values) else np.zeros(0, dtype=bool)
+    errors.add_mask(file, column, ~ok, values, "{value!r} is not an ISO 8601 time")
+    return (table[pos] if len(values) else np.zeros(0, dtype=np.int64)), ok
 
 
 def check_meta(src: Source, errors: Errors) -> tuple[str, datetime | None, Decimal | None]:

@@ -27,6 +27,11 @@ the offending rows are turned into Python strings, to format messages. Rules:
   ``taken_at`` ISO 8601 (UTC assumed when no offset is given), ``insurance_fund_usd`` a
   decimal string (or integer) ``≥ 0``; unknown keys are refused.
 
+Options (FORMATS.md "Options in a snapshot"): ``accounts.csv`` may carry ``margin_mode``
+(``cross`` or ``portfolio``), and the optional ``options.csv`` and ``option_marks.csv`` are
+checked by :mod:`riskgov.snapshots.option_checks` (its docstring states the rules); the
+underlying of every option held must have a price like any base asset.
+
 Extra or missing columns are errors (strict format). Parquet columns may be strings,
 integers, decimals or floats; floats are written as their shortest exact decimal.
 """
@@ -37,12 +42,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskgov.snapshots.option_checks import check_account_modes, check_options, check_portfolio_positions
 from riskgov.snapshots.reading import (
     ACCOUNT_ID_MAX,
     AMOUNT_DIGITS,
@@ -50,6 +56,7 @@ from riskgov.snapshots.reading import (
     MAX_ERRORS,
     META_FILE,
     META_KEYS,
+    OPTION_TABLES,
     TABLES,
     USD_DIGITS,
     VENUE_MAX,
@@ -59,6 +66,7 @@ from riskgov.snapshots.reading import (
     check_meta,
     decimals,
     files_hash,
+    has_table,
     lookup,
     np_of,
     read_table,
@@ -91,8 +99,13 @@ class SnapshotData:
         balances: ``account_idx``, ``asset_id``, ``amount``.
         positions: ``account_idx``, ``market_id``, ``size``, ``entry_price``, ``isolated``
             (bool), ``isolated_margin`` (string, null for cross).
-        sha256: hash over the five files' names and bytes (same for a folder and its zip).
+        sha256: hash over the files' names and bytes (same for a folder and its zip).
         files: the file names read, e.g. ``["accounts.csv", ...]``.
+        portfolio_mode: ``(A,)`` bool, accounts in ``portfolio`` margin mode (RISK_MODEL §14).
+        options: ``account_idx``, ``underlying_id``, ``expiry`` (int64 epoch seconds),
+            ``strike``, ``is_call``, ``size``, ``entry_price`` (strings); empty arrays when the
+            snapshot has no ``options.csv``.
+        option_marks: ``underlying_id``, ``expiry``, ``strike``, ``is_call``, ``mark_iv``.
     """
 
     venue: str
@@ -104,15 +117,35 @@ class SnapshotData:
     positions: dict[str, Any]
     sha256: str
     files: list[str] = field(default_factory=list)
+    portfolio_mode: np.ndarray | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    option_marks: dict[str, Any] = field(default_factory=dict)
 
 
-def snapshot_read(path: str | Path, *, assets: dict[str, int], markets: dict[str, tuple[int, int]]) -> SnapshotData:
+class Sink(Protocol):
+    """Receives a snapshot's tables while it is validated (the import streams them to the
+    database; nothing becomes visible before ``snapshot_read`` returns and the caller commits)."""
+
+    def begin(self, sha256: str, meta: tuple[str, datetime, Decimal] | None) -> bool:
+        """The files are read: their hash, and ``(venue, taken_at, insurance fund)`` when
+        ``snapshot.json`` is valid (else ``None``). Returns whether to receive the tables."""
+
+    def table(self, name: str, columns: dict[str, Any]) -> None:
+        """``name`` (``accounts``, ``balances``, ``positions``) passed every check, and so did
+        every table before it: its columns as in ``SnapshotData``."""
+
+
+def snapshot_read(
+    path: str | Path, *, assets: dict[str, int], markets: dict[str, tuple[int, int]], sink: Sink | None = None
+) -> SnapshotData:
     """Read and validate a snapshot completely (see the module docstring).
 
     Args:
         path: a directory or a ``.zip``.
         assets: ``{asset symbol: Asset pk}`` of the database.
         markets: ``{market symbol: (Market pk, base Asset pk)}`` of the database.
+        sink: gets the hash once the files are read, then each bulk table as soon as it and
+            every table before it passed its checks (none after the first error).
 
     Raises:
         SnapshotInvalid: with every error found (capped).
@@ -123,6 +156,8 @@ def snapshot_read(path: str | Path, *, assets: dict[str, int], markets: dict[str
         errors.raise_if_any()
         venue, taken_at, fund = check_meta(src, errors)
         tables = {name: read_table(src, name, errors) for name in TABLES}
+        given = [n for n in OPTION_TABLES if has_table(src, n)]
+        tables.update({name: read_table(src, name, errors) for name in given})
         # Files or columns missing: the row checks cannot run meaningfully.
         if any(t is None for t in tables.values()):
             errors.raise_if_any()
@@ -130,32 +165,78 @@ def snapshot_read(path: str | Path, *, assets: dict[str, int], markets: dict[str
         files = {name: t[0] for name, t in tables.items() if t is not None}
         cols = {name: t[1] for name, t in tables.items() if t is not None}
 
+        names = [META_FILE, *files.values()]
+        sha256 = files_hash(src, names)
+        clean = not errors.total and taken_at is not None and fund is not None
+        streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
+
+        def send(name: str, columns: dict[str, Any]) -> None:
+            if streaming and not errors.total:
+                sink.table(name, columns)
+
         acc = _check_accounts(errors, files["accounts"], cols["accounts"]["account_id"])
+        portfolio = check_account_modes(errors, files["accounts"], cols["accounts"])
+        send("accounts", {"account_ids": acc, "portfolio": portfolio})
         price_asset, priced = _check_prices(errors, files["prices"], cols["prices"], assets)
         bal_acc, bal_asset = _check_balances(errors, files["balances"], cols["balances"], acc, assets)
+        bal = cols["balances"]
+        balances = {"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]}
+        send("balances", balances)
         pos_acc, pos_market, isolated = _check_positions(errors, files["positions"], cols["positions"], acc, markets)
-        _check_priced(errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market)
+        pos = cols["positions"]
+        positions = {
+            "account_idx": pos_acc,
+            "market_id": pos_market,
+            "size": pos["size"],
+            "entry_price": pos["entry_price"],
+            "isolated": isolated,
+            "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
+        }
+        check_portfolio_positions(errors, files["positions"], pos_acc, isolated, portfolio)
+        send("positions", positions)
+        opts = None
+        if "options" in cols:
+            opts = check_options(
+                errors,
+                (files["options"], files.get("option_marks")),
+                cols["options"],
+                cols.get("option_marks"),
+                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                portfolio=portfolio,
+                assets=assets,
+                taken_at=taken_at,
+            )
+        elif "option_marks" in cols:  # marks alone: checked like any table, no option to price
+            opts = check_options(
+                errors,
+                ("options.csv", files["option_marks"]),
+                {c: pa.array([], pa.string()) for c in OPTION_TABLES["options"]},
+                cols["option_marks"],
+                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                portfolio=portfolio,
+                assets=assets,
+                taken_at=taken_at,
+            )
+        opt_und = opts.options["underlying_id"] if opts is not None else np.zeros(0, dtype=np.int64)
+        _check_priced(
+            errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market, opt_underlying=opt_und
+        )
 
         errors.raise_if_any()
         assert taken_at is not None and fund is not None
-        pr, bal, pos = cols["prices"], cols["balances"], cols["positions"]
         return SnapshotData(
             venue=venue.strip(),
             taken_at=taken_at,
             insurance_fund_usd=fund,
-            prices={"asset_id": price_asset, "price": pr["price"]},
+            prices={"asset_id": price_asset, "price": cols["prices"]["price"]},
             account_ids=acc,
-            balances={"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]},
-            positions={
-                "account_idx": pos_acc,
-                "market_id": pos_market,
-                "size": pos["size"],
-                "entry_price": pos["entry_price"],
-                "isolated": isolated,
-                "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
-            },
-            sha256=files_hash(src, [META_FILE, *files.values()]),
-            files=[META_FILE, *files.values()],
+            balances=balances,
+            positions=positions,
+            sha256=sha256,
+            files=names,
+            portfolio_mode=portfolio,
+            options=opts.options if opts is not None else {},
+            option_marks=opts.marks if opts is not None else {},
         )
     finally:
         src.close()
@@ -210,7 +291,7 @@ def _check_balances(
     ``(account index, asset id)`` per row (-1: unknown)."""
     bal_acc = _account_index(errors, acc, f, bal["account_id"])
     bal_asset, bal_found = lookup(errors, f, "asset", bal["asset"], assets, "asset")
-    decimals(errors, f, "amount", bal["amount"], digits=AMOUNT_DIGITS)
+    decimals(errors, f, "amount", bal["amount"], digits=AMOUNT_DIGITS, floats=False)
     both = (bal_acc >= 0) & bal_found
     key = bal_acc * (max(assets.values(), default=0) + 1) + bal_asset
     order = np.flatnonzero(both)
@@ -231,7 +312,7 @@ def _check_positions(
     pos_acc = _account_index(errors, acc, f, pos["account_id"])
     market_ids = {s: v[0] for s, v in markets.items()}
     pos_market, _ = lookup(errors, f, "market", pos["market"], market_ids, "market")
-    decimals(errors, f, "size", pos["size"], digits=AMOUNT_DIGITS)
+    decimals(errors, f, "size", pos["size"], digits=AMOUNT_DIGITS, floats=False)
     entry, entry_ok = decimals(errors, f, "entry_price", pos["entry_price"], digits=AMOUNT_DIGITS)
     errors.add_mask(f, "entry_price", entry_ok & ~(entry > 0), pos["entry_price"], "entry price {value} must be > 0")
     mode = pos["margin_mode"]
@@ -264,12 +345,16 @@ def _check_priced(
     *,
     bal_asset: np.ndarray,
     pos_market: np.ndarray,
+    opt_underlying: np.ndarray,
 ) -> None:
-    """Every asset held as a balance and the base asset of every market with a position has a price."""
+    """Every asset held as a balance, the base asset of every market with a position and the
+    underlying of every option held has a price."""
     need_price = {int(a): f"{files['balances']} (collateral)" for a in np.unique(bal_asset[bal_asset >= 0])}
     base_of = {v[0]: v[1] for v in markets.values()}
     for m in np.unique(pos_market[pos_market >= 0]).tolist():
         need_price.setdefault(base_of[int(m)], f"{files['positions']} (base asset)")
+    for u in np.unique(opt_underlying[opt_underlying >= 0]).tolist():
+        need_price.setdefault(int(u), f"{files.get('options', 'options.csv')} (underlying)")
     symbol_of = {v: s for s, v in assets.items()}
     for a, why in sorted(need_price.items(), key=lambda kv: symbol_of[kv[0]]):
         if a not in priced:

@@ -107,11 +107,24 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
         == ScenarioResult.objects.filter(run=run, family="path_3d").count()
     )
     assert [r["label"] for r in find(page, "stress-tails").data] == [
-        "gaps",
+        "1-day gaps",
         "1-day trends",
         "1-day paths",
         "3-day paths",
     ]
+    # §10: every figure names its family; the gap tail is the 1-day windows, 3-day ones apart
+    assert find(page, "stress-var-card").children[0].children == "VaR 99 %, 1-day paths"
+    assert "1-day gaps" in tail.layout.title.text and gap_tail["label"] == "1-day gaps"
+    one_day_gaps = ScenarioResult.objects.filter(run=run, family="gap", in_tail=True)
+    assert len(tail.data[0].x) == one_day_gaps.count() and {g.step_minutes for g in one_day_gaps} == {1440}
+    windows = find(page, "stress-gap-windows").data
+    assert [w["label"] for w in windows] == ["1-day gaps", "3-day gaps"]
+    assert windows[0]["tail"].startswith("yes") and windows[1]["tail"] == "no: scenarios only"
+    dist = {r["label"]: r for r in find(page, "stress-distribution").data}
+    assert set(dist) == {"1-day gaps", "1-day trends", "1-day paths", "3-day paths"}
+    head = next(t for t in run.tails if t["family"] == "path_1d")
+    assert dist["1-day paths"]["es"] == round(head["es_usd"], 2)
+    assert {r["horizon"] for r in find(page, "stress-table").data} == {"instant"}  # uniform shocks
     replay = find(page, "stress-replay").figure
     assert len(replay.data[0].x) == 24 and list(replay.data[0].y) == run.replay["shortfall_by_step_usd"]
     assert "interpolated steps" in find(page, "replay-summary").children
@@ -138,6 +151,8 @@ def test_model_health_page(render, users, health_run):
         assert row["horizon_label"] == "5 min" and row["series"] == "1d yahoo"  # daily closes only here
         assert row["n"] == rec["backtest"]["n"] and row["exceedances"] == rec["backtest"]["exceedances"]
         assert row["expected_txt"] == f"{rec['backtest']['expected']:,.1f}"
+        lb = rec["lookbacks"]  # §12: both lookbacks with their n
+        assert row["lookbacks"].startswith(f"last 365 d (n = {lb['n_recent']:,}); full {lb['long_days']:,.0f} d")
     verdicts = text(find(page, "model-verdicts"))
     for rec in run.recommendations:
         assert rec["verdict"] in verdicts
@@ -227,7 +242,7 @@ def test_impact_page_current_vs_proposed(render, render_callback, users, people,
     assert find(body, "impact-cost-mm").children == usd(impact["cost"]["delta_maintenance_margin_usd"], signed=True)
     assert impact["cost"]["delta_maintenance_margin_usd"] > 0 and impact["cost"]["no_longer_liquidatable_accounts"] == 0
     prot = find(body, "impact-protection").data
-    assert [r["family"] for r in prot] == ["instant gaps", "1-day trends", "1-day paths", "3-day paths"]
+    assert [r["family"] for r in prot] == ["1-day gaps", "1-day trends", "1-day paths", "3-day paths"]
     trend = next(q for q in impact["protection"] if q["family"] == "trend")
     assert prot[1]["d_es"] == usd(trend["delta_es_usd"], signed=True)
     assert prot[1]["es_now"] == usd(trend["current"]["es_usd"])

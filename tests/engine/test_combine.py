@@ -23,7 +23,7 @@ from riskgov.engine.combine import (
     merge_top2,
 )
 from riskgov.engine.health import evaluate_health
-from riskgov.engine.run import run_result
+from riskgov.engine.run import family_result, run_result
 from riskgov.engine.stress import run_scenarios
 from riskgov.engine.types import EngineInputError, Portfolio, VenueState
 from tests.engine.test_stress import random_venue
@@ -218,3 +218,52 @@ def test_merge_top2_and_combine_errors() -> None:
         run_result(hand_partial(), insurance_fund=1.0, alpha=1.5)
     with pytest.raises(EngineInputError):
         empty_partial(-1)
+
+
+def test_family_result_keeps_other_scenarios_out_of_the_tail() -> None:
+    """§10, never pooled: S = (0, 50, 200), the family is scenarios 0 and 1 (say the 1-day gap
+    windows; scenario 2 a 3-day window). α = 0.5 over 2: k = 1, VaR = ES = 50, Cover-2 = 50
+    (the 200 of scenario 2 enters none of them), IF/ES = 2; the worst member is index 1."""
+    fam, idx = family_result(hand_partial(), insurance_fund=100.0, members=np.array([True, True, False]), alpha=0.5)
+    assert idx.tolist() == [0, 1] and fam.worst_scenario == 1
+    t = fam.tail
+    assert (t.n_scenarios, t.k, t.var, t.es, t.cover2, t.coverage_at_es) == (2, 1, 50.0, 50.0, 50.0, 2.0)
+    np.testing.assert_array_equal(fam.scenarios.shortfall, [0.0, 50.0])
+    # no member marked: every scenario (a run without historical windows)
+    every, idx = family_result(hand_partial(), insurance_fund=100.0, members=np.zeros(3, dtype=bool), alpha=0.5)
+    assert idx.tolist() == [0, 1, 2] and every.tail.cover2 == 200.0
+    with pytest.raises(EngineInputError, match="members has shape"):
+        family_result(hand_partial(), insurance_fund=1.0, members=np.array([True]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(0, 1e6, allow_nan=False), min_size=2, max_size=20),
+    st.floats(0, 1e9, allow_nan=False),
+)
+def test_a_non_member_shortfall_never_moves_the_family_tail(s, huge) -> None:
+    """Raising the shortfall of a scenario outside the family changes none of its tail."""
+    n = len(s)
+    members = np.arange(n) % 2 == 0
+    base = _sized_partial(np.array(s))
+    bumped = _sized_partial(np.where(members, s, np.array(s) + huge))
+    a, _ = family_result(base, insurance_fund=10.0, members=members)
+    b, _ = family_result(bumped, insurance_fund=10.0, members=members)
+    assert (a.tail.var, a.tail.es, a.tail.cover2, a.tail.n_scenarios) == (
+        b.tail.var,
+        b.tail.es,
+        b.tail.cover2,
+        b.tail.n_scenarios,
+    )
+
+
+def _sized_partial(s: np.ndarray) -> ChunkPartial:
+    n = s.size
+    top2 = np.stack([s, np.zeros(n)], axis=1)
+    return dataclasses.replace(
+        empty_partial(n),
+        scenario_shortfall=s.astype(np.float64),
+        top2_shortfall=top2,
+        top2_account=np.where(top2 > 0, 0, -1).astype(np.int64),
+        scenario_bankrupt=(s > 0).astype(np.int64),
+    )

@@ -123,3 +123,93 @@ def test_cost_counts_and_leverage():
     lev = cost["max_leverage"][0]
     assert lev["market"] == "BTC-PERP" and lev["brackets"][0]["current"] == pytest.approx(125.0)
     assert lev["brackets"][0]["proposed"] == pytest.approx(1 / 0.012)
+
+
+def _protection_of_full_runs(params, proposed, state, fams, alpha=0.99):
+    """The protection section from two whole-venue runs per family (no split): the reference."""
+    from riskgov.engine.impact import family_protection
+
+    return [
+        family_protection(
+            f, run_path_stress(params, state, f.paths), run_path_stress(proposed, state, f.paths), alpha=alpha
+        )
+        for f in fams
+    ]
+
+
+def _assert_same_doc(a, b, path=""):
+    """Nested dicts/lists equal: ints and bools exactly, floats to rtol 1e-9 (atol 1e-6 USD)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_same_doc(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same_doc(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(a, bool):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-6, nan_ok=True), path
+    else:
+        assert a == b, path
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_changed", [1, 2])
+def test_comparison_running_holders_twice_equals_two_whole_venue_runs(seed, n_changed):
+    # the split (accounts holding no changed market run once) and the frontier's reuse of the
+    # protection runs must not change a figure: counts exact, money to 1e-9 (§1)
+    params, state = ref.random_case(seed, n_accounts=70)
+    rng = np.random.default_rng(seed + 10)
+    proposed = params
+    for m in rng.choice(len(params.markets.symbols), size=n_changed, replace=False):
+        proposed = scale_market(proposed, int(m), float(rng.choice([0.5, 1.25, 1.3, 2.0])))
+    fams = [
+        Family(gap_paths(uniform_scenarios(params.assets, [-0.3, -0.1, 0.1, 0.3]))),
+        Family(trend_paths(params.assets, [-0.3, 0.3])),
+        Family(random_paths(params, seed, n=30)),
+    ]
+    doc = impact_comparison(params, proposed, state, fams)
+    _assert_same_doc(doc["protection"], _protection_of_full_runs(params, proposed, state, fams))
+    for fr in doc["frontier"]:
+        m = params.markets.symbols.index(fr["market"])
+        sub, _ = accounts_holding(params, state, m)
+        for pt in fr["points"]:
+            p = scale_market(params, m, pt["multiplier"])
+            es = ref_es(run_path_stress(p, sub, fams[2].paths).shortfall)
+            assert pt["es_usd"] == pytest.approx(es, rel=1e-9, abs=1e-6)
+        es_p = ref_es(run_path_stress(with_market_of(params, proposed, m), sub, fams[2].paths).shortfall)
+        assert fr["proposed"]["es_usd"] == pytest.approx(es_p, rel=1e-9, abs=1e-6)
+
+
+def ref_es(shortfall, alpha=0.99):
+    """ES_α of §10 by hand: the mean of the ⌈(1 − α)·n⌉ largest."""
+    k = int(np.ceil((1 - alpha) * shortfall.size - 1e-12))
+    return float(np.sort(shortfall)[::-1][:k].mean())
+
+
+def test_frontier_mm_is_the_markets_positions_margin():
+    from riskgov.engine.health import evaluate_health
+
+    params, state = ref.random_case(2, n_accounts=50)
+    m = params.markets.symbols.index("BTC-PERP")
+    fr = market_frontier(params, scale_market(params, m, 1.5), state, m, random_paths(params, 2, n=8), alpha=0.99)
+    sel = state.portfolio.position_market == m
+    for pt in fr["points"]:
+        h = evaluate_health(scale_market(params, m, pt["multiplier"]), state, with_prices=False)
+        assert pt["mm_usd"] == pytest.approx(float(h.positions.maintenance_margin[sel].sum()), rel=1e-12)
+
+
+def test_comparison_with_a_penalty_change_runs_every_account_on_both_sides():
+    # a change outside the bracket tables (here a penalty) touches accounts that hold no
+    # changed market's table: no split, the sides are whole-venue runs
+    from dataclasses import replace
+
+    params, state = ref.random_case(1, n_accounts=60)
+    m = params.markets.symbols.index("BTC-PERP")
+    proposed = scale_market(params, m, 1.5)
+    pen = proposed.markets.liquidation_penalty.copy()
+    pen[:] = pen * 2 + 0.001
+    proposed = replace(proposed, markets=replace(proposed.markets, liquidation_penalty=pen))
+    fams = [Family(random_paths(params, 1, n=20))]
+    doc = impact_comparison(params, proposed, state, fams)
+    _assert_same_doc(doc["protection"], _protection_of_full_runs(params, proposed, state, fams))

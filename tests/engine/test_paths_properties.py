@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskgov.engine.path_cascade import run_path_cascade
-from riskgov.engine.path_stress import run_path_stress
+from riskgov.engine.path_stress import run_path_shortfall, run_path_stress
 from riskgov.engine.stress import run_scenarios
 from tests.engine.path_reference import close, reference_path
 from tests.engine.reference import random_case
@@ -75,6 +75,51 @@ def test_pruned_equals_unpruned_equals_plain_reference(seed, n_t, slippage):
         assert [a for _, a in top] == [a for a in fast.top2_account[s] if a >= 0]
         for a, v in ref.account_shortfall.items():
             assert close(fast.account_shortfall[s, a], v)
+
+
+@given(SEEDS, st.sampled_from([63, 64, 65, 72, 130]))
+@settings(max_examples=6, deadline=None)
+def test_long_paths_over_several_flag_words_equal_the_reference(seed, n_t):
+    # long paths (3-day paths have 72 hourly steps; 130 crosses any 64-step word size): the
+    # first liquidation steps far along a path equal the plain reference's
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    params = finite_depth(params, rng)
+    r = random_paths(rng, params, 2, n_t, vol=0.02)
+    fast = run_path_stress(params, state, r, want_account_shortfall=True)
+    full = run_path_stress(params, state, r, want_account_shortfall=True, prune=False)
+    for k in ("n_liquidated", "n_bankrupt", "liquidated_by_step", "top2_account", "worst_step"):
+        assert np.array_equal(getattr(fast, k), getattr(full, k)), k
+    for k in ("shortfall", "penalties", "shortfall_by_step", "account_shortfall"):
+        np.testing.assert_allclose(getattr(fast, k), getattr(full, k), rtol=1e-9, atol=1e-6)
+    for s in range(r.shape[0]):
+        ref = reference_path(params, state, r[s])
+        first = np.bincount(list(ref.first_step.values()), minlength=n_t) if ref.first_step else np.zeros(n_t)
+        assert fast.liquidated_by_step[s].tolist() == first.tolist()
+        assert close(fast.shortfall[s], ref.shortfall)
+
+
+@given(SEEDS, st.integers(1, 6), st.booleans(), st.booleans())
+@SETTINGS
+def test_shortfall_alone_is_the_path_stress_shortfall_to_the_bit(seed, n_t, slippage, shallow):
+    # run_path_shortfall skips the (unit, path) pairs that cannot end with a shortfall: the
+    # dropped terms are zeros, so S is the same float as run_path_stress's and the reference's
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    if slippage:
+        params = finite_depth(params, rng)
+        if shallow:  # slippage large enough to bankrupt units that stay above zero equity
+            mk = params.markets
+            params = dataclasses.replace(
+                params, markets=dataclasses.replace(mk, depth_usd_per_1pct=mk.depth_usd_per_1pct / 1000)
+            )
+    r = random_paths(rng, params, 4, n_t)
+    b = int(rng.integers(1, 4))
+    full = run_path_stress(params, state, r, batch_size=b)
+    alone = run_path_shortfall(params, state, r, batch_size=b)
+    assert np.array_equal(alone, full.shortfall)
+    for s in range(r.shape[0]):
+        assert close(alone[s], reference_path(params, state, r[s]).shortfall)
 
 
 @given(SEEDS)

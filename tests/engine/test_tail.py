@@ -63,3 +63,17 @@ def test_cover2_and_coverage() -> None:
     assert coverage(100.0, 40.0) == 2.5
     with pytest.raises(EngineInputError):
         coverage(100.0, -1.0)
+
+
+def test_shortfall_distribution_uses_the_var_order_statistic() -> None:
+    """S = 0, 10, …, 90 (n = 10): median 45, p90 = the ⌈0.1·10⌉ = 1st largest = 90, p50 = the
+    5th largest = 50, 9 of 10 with shortfall; empty input gives zeros."""
+    from riskgov.engine.tail import shortfall_distribution
+
+    d = shortfall_distribution(np.arange(10) * 10.0, levels=(0.5, 0.9))
+    assert (d["n"], d["with_shortfall"], d["share_with_shortfall"]) == (10, 9, 0.9)
+    assert (d["mean_usd"], d["median_usd"], d["max_usd"]) == (45.0, 45.0, 90.0)
+    assert d["quantiles"] == {"p50": 50.0, "p90": 90.0}
+    assert shortfall_distribution([])["quantiles"] == {} and shortfall_distribution([])["n"] == 0
+    with pytest.raises(EngineInputError):
+        shortfall_distribution([1.0, float("nan")])

@@ -10,6 +10,7 @@ import pytest
 from riskgov.core.models import AuditEvent
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.stress import run_scenarios
+from riskgov.engine.tail import var_es
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import CRASH_DAYS, scenarios_from_store
 from riskgov.health.selectors import latest_published_run, run_accounts
@@ -21,6 +22,7 @@ from riskgov.health.services import (
     health_run_finalize,
     health_run_start,
 )
+from riskgov.health.services._store import gap_minutes
 from riskgov.parameters.adapters import engine_parameters
 from riskgov.snapshots.adapters import snapshot_venue_state
 
@@ -74,14 +76,30 @@ def test_stored_results_equal_the_engine_on_the_same_arrays(venue, django_captur
     cov = np.array([np.inf if s.coverage_ratio is None else s.coverage_ratio for s in stored])
     np.testing.assert_allclose(cov, ref.coverage, rtol=REL)
     gap_tail = next(t for t in run.tails if t["family"] == "gap")
-    assert gap_tail["cover2_usd"] == pytest.approx(ref.cover2, rel=REL)
+    # §10: the gap tail is the 1-day historical gap windows only (Cover-2 over them too)
+    one_day = np.array([s.kind == "historical" and s.in_tail for s in stored])
+    assert one_day.tolist() == in_tail.tolist()
+    top2 = ref.top2_shortfall.sum(axis=1)
+    assert gap_tail["cover2_usd"] == pytest.approx(float(top2[one_day].max()), rel=REL, abs=1e-6)
+    assert gap_tail["label"] == "1-day gaps" and gap_tail["horizon_minutes"] == 1440
+    assert all(gap_minutes(s.start_date, s.end_date) == 1440 for s in stored if s.in_tail)
+    # a 3-day window's shortfall never enters the gap tail: VaR/ES/worst are the 1-day windows'
+    three_day = [s.shortfall_usd for s in stored if s.kind == "historical" and s.step_minutes == 4320]
+    assert len(three_day) == 43 and not any(s.in_tail for s in stored if s.step_minutes == 4320)
+    var, es, _ = var_es(ref.shortfall[one_day], 0.99)
+    assert (gap_tail["var_usd"], gap_tail["es_usd"]) == pytest.approx((var, es), rel=REL)
+    assert gap_tail["worst_shortfall_usd"] == pytest.approx(ref.shortfall[one_day].max(), rel=REL)
+    assert max(three_day) > gap_tail["worst_shortfall_usd"]  # this data's 3-day windows bite harder
+    # every tail names its horizon (§10: "VaR 99 %, 1-day gaps")
+    for t in run.tails:
+        assert t["label"].startswith(f"{t['horizon_minutes'] // 1440}-day "), t
     assert ref.shortfall.max() > 0  # the scenarios do bite
     # the standard set: 10 uniform, 1-day and 3-day windows, Black Thursday present in the data
     kinds = [s.kind for s in stored]
     assert kinds.count("uniform") == 10
     assert any(s.name.startswith(CRASH_DAYS[0][0]) for s in stored)
     assert run.scenario_set.meta["crash_days_absent"] == [n for n, _, _ in CRASH_DAYS[1:]]
-    assert gap_tail["scenarios"] == int(in_tail.sum()) == 45 + 43
+    assert gap_tail["scenarios"] == int(in_tail.sum()) == 45  # the 1-day windows; the 43 3-day ones stay out
     # §10: tails per family, the headline the 1-day historical paths
     assert [t["family"] for t in run.tails] == ["gap", "trend", "path_1d", "path_3d"]
     head = run.tails[2]

@@ -13,12 +13,13 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from riskgov.core.models import AuditEvent
-from riskgov.health.models import HealthRun, RunStatus
+from riskgov.health.models import HealthRun, RunStatus, ScenarioResult
 from riskgov.reports import services
 from riskgov.reports.models import DeliveryStatus, Report, ReportDelivery, ReportKind, ReportStatus
 from riskgov.reports.services import DeliveryIncomplete, report_build, report_deliver, report_deliveries_requeue
 from riskgov.reports.tasks import report_build_and_deliver
-from riskgov.reports.templatetags.report_format import ratio, usd
+from riskgov.reports.templatetags.report_format import fraction, ratio, share, usd
+from riskgov.reports.templatetags.report_format import intcomma0 as count
 from riskgov.snapshots.models import Snapshot
 from tests.factories import UserFactory
 from tests.reports.conftest import make_run
@@ -354,7 +355,13 @@ def test_report_model_health_states_horizon_series_backtest_and_verdict(publishe
     page = htmllib.unescape(report.html.read().decode())
     rec = published_run.recommendations[0]
     assert rec["edition"] == 2
-    assert "5 min, from 1d yahoo" in page  # horizon and the series it was estimated from
+    assert "5 min, resolution 1d (yahoo)" in page  # horizon and the series it was estimated from
+    lb = rec["lookbacks"]  # §12: both lookbacks with their n, and the quantile of each
+    m0 = report.figures["model_health"][0]
+    assert (
+        f"last 365 d: {fraction(m0['q_recent'])} (n = {count(lb['n_recent'])}); "
+        f"full {count(lb['long_days'])} d: {fraction(m0['q_long'])} (n = {count(lb['n_long'])})"
+    ) in page
     assert rec["verdict"] in page  # the verdict in words (n, x, expected, LR, flagged or not)
     assert f"expected {rec['backtest']['expected']:.1f}" in page
     assert "liquidation horizon h" in page and "√(h/Δ)" in page  # why it differs from the venue
@@ -434,3 +441,49 @@ def test_a_never_sent_report_is_not_labelled_sent(published_run, client, people)
     client.force_login(people["adm"])
     page = client.get("/reports/").content.decode()
     assert "Sent now</td>" not in page and "not sent" in page
+
+
+# --------------------------------------------------------------------------- §10 by family
+def test_report_shows_every_family_tail_named_with_its_horizon_and_the_gaps_apart(published_run):
+    """Per family (§10, never pooled): VaR/ES/Cover-2/coverage named "VaR 99 %, 1-day paths",
+    the headline 1-day paths, the shortfall distribution, the worst 1-day path (date, shortfall,
+    worst step) with its interpolated share, and the gap table apart with each horizon."""
+    import html as htmllib
+
+    report = report_build()
+    page = htmllib.unescape(report.html.read().decode())
+    f = report.figures
+    fams = {t["family"]: t for t in f["families"]}
+    assert list(fams) == ["gap", "trend", "path_1d", "path_3d"]
+    assert [t["label"] for t in f["families"]] == ["1-day gaps", "1-day trends", "1-day paths", "3-day paths"]
+    assert [t["family"] for t in f["families"] if t["headline"]] == ["path_1d"]
+    for t in f["families"]:
+        stored = next(x for x in published_run.tails if x["family"] == t["family"])
+        assert (t["var_usd"], t["es_usd"], t["scenarios"]) == (stored["var_usd"], stored["es_usd"], stored["scenarios"])
+        assert f"VaR 99 %, {t['label']}: {usd(t['var_usd'])}" in page
+        assert f"ES 99 %, {t['label']}: {usd(t['es_usd'])}" in page
+        d = t["distribution"]
+        assert d["n"] == t["scenarios"] and d["max_usd"] == pytest.approx(t["worst_shortfall_usd"])
+    assert f"ES 99 %, 1-day paths: {usd(published_run.es_usd)}" in page  # the headline, named
+    # the gap tail: the 1-day windows only; the 3-day windows shown apart, outside every tail
+    gaps = ScenarioResult.objects.filter(run=published_run, family="gap", name__startswith="hist ")
+    assert fams["gap"]["scenarios"] == gaps.filter(step_minutes=1440).count() == f["stress"]["historical_count"]
+    assert f["stress"]["other_windows_count"] == gaps.filter(step_minutes=4320).count() > 0
+    assert {s["horizon"] for s in f["stress"]["historical_worst"]} == {"1-day"}
+    assert {s["horizon"] for s in f["stress"]["other_windows_worst"]} == {"3-day"}
+    assert {s["horizon"] for s in f["stress"]["standard"] if s["kind"] == "uniform"} == {"instant"}
+    assert "3-day gap, no tail" in page and "1-day gap, in the tail" in page
+    # the worst 1-day path, step by step
+    w, rp = f["worst_path"], published_run.replay
+    assert (w["scenario"], w["shortfall_usd"], w["worst_step"]) == (
+        rp["scenario"],
+        rp["shortfall_usd"],
+        rp["worst_step"],
+    )
+    assert w["worst_step_shortfall_usd"] == rp["shortfall_by_step_usd"][rp["worst_step"] - 1]
+    text = " ".join(page.split())
+    assert (
+        f"{w['scenario']} (from {w['start'][:10]} {w['start_utc'][11:]} UTC" in text
+        and f"at step {w['worst_step']}" in text
+    )
+    assert f"interpolated steps {share(w['interpolated_share'])}" in text

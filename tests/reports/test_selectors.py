@@ -126,7 +126,12 @@ def test_stress_tables_and_riskiest_accounts_of_a_real_run(published_run):
     assert isinstance(tables, StressTables) and all(isinstance(s, ScenarioSummary) for s in tables.standard)
     stored = ScenarioResult.objects.filter(run=published_run)
     assert tables.historical_count == stored.filter(kind="historical", in_tail=True).count()
-    assert len(tables.standard) == stored.filter(family="gap").exclude(kind="historical", in_tail=True).count()
+    windows = stored.filter(family="gap", kind="historical", name__startswith="hist ")
+    assert len(tables.standard) == stored.filter(family="gap").count() - windows.count()
+    # §10: the gap tail is the 1-day windows; the 3-day windows are apart, outside every tail
+    assert tables.historical_count == windows.filter(step_minutes=1440).count()
+    assert tables.other_windows_count == windows.filter(step_minutes=4320).count() > 0
+    assert not any(s.kind == "historical" and s.name.startswith("hist ") for s in tables.standard)
     worst = [s.shortfall_usd for s in tables.historical_worst]
     assert worst == sorted(worst, reverse=True)
     accounts = selectors.riskiest_accounts(published_run)

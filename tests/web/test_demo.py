@@ -43,6 +43,10 @@ def test_demo_loads_real_data_and_reruns_safely(capsys, settings, tmp_path):
     for key in ("loaded", "set up", "ran", "freshness", "venue", "tail", "fund", "alerts", "open", "users"):
         assert f"\n  {key} " in summary, key
     assert "incomplete" not in summary  # a historical snapshot is judged against its own date
+    # §10: one tail line per family, named with its horizon, never pooled
+    for family in ("1-day gaps", "1-day paths", "3-day paths"):
+        assert re.search(rf"\n  tail +{family} \(", summary), family
+    assert "VaR 99 % $" in summary
     assert "Historical data" in summary and "/api/v1/docs/" in summary
     # the hourly and 5-minute bars at their own resolution, the default alert rules
     from riskgov.alerts.models import AlertRule

@@ -52,7 +52,7 @@ def test_the_vote_page_shows_both_sides_of_a_real_frozen_impact(client, people, 
     assert "100×" in lev and "50×" in lev and "$300,000" in lev
     # protection per family, each figure named with its family and horizon
     assert "Protection of the venue, per scenario family" in section
-    for label in ("ES 99 %, 1-day paths", "VaR 99 %, 3-day paths", "ES 99 %, 1-day trends", "ES 99 %, instant gaps"):
+    for label in ("ES 99 %, 1-day paths", "VaR 99 %, 3-day paths", "ES 99 %, 1-day trends", "ES 99 %, 1-day gaps"):
         assert label in section, label
     assert "Coverage at ES 99 %, 1-day paths" in section and "Mean ADL, 1-day paths" in section
     assert "Worst shortfall, 3-day paths" in section and "Mean bankrupt accounts, 1-day paths" in section

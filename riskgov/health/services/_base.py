@@ -104,11 +104,53 @@ def _run_parameters(run: HealthRun) -> EngineParameters:
 
 
 def _snapshot_state(*, snapshot: Any, params: Any, first_account: int = 0, last_account: int | None = None) -> Any:
-    """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily)."""
+    """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily).
+
+    When the snapshot has portfolio-mode accounts (RISK_MODEL §14), the state is split by
+    ``engine.pm_venue.split_venue`` with the active PM parameters of each underlying: ``state``
+    is then the bracket side (PM accounts' perps and balances left out), ``position_ids`` its
+    rows, and ``pm`` the ``PMVenue`` the chunk evaluates the PM accounts with.
+
+    Raises:
+        DomainError: a PM account's underlying has no active PM parameters, or bad option data.
+    """
+    import dataclasses
+
+    from riskgov.core.exceptions import DomainError
+    from riskgov.engine.pm_venue import split_venue
+    from riskgov.engine.types import EngineInputError
+    from riskgov.portfolio.adapters import active_pm_params
     from riskgov.snapshots.adapters import snapshot_venue_state
 
-    return snapshot_venue_state(
+    snap = snapshot_venue_state(
         snapshot=snapshot, params=params, first_account=first_account, last_account=last_account
+    )
+    o = snap.options
+    if o is None:
+        return snap
+    try:
+        venue = split_venue(
+            params=params,
+            state=snap.state,
+            portfolio_mode=o.portfolio_mode,
+            as_of=o.as_of,
+            option_account=o.option_account,
+            option_underlying=o.option_underlying,
+            option_expiry=o.option_expiry,
+            option_strike=o.option_strike,
+            option_is_call=o.option_is_call,
+            option_size=o.option_size,
+            mark_underlying=o.mark_underlying,
+            mark_expiry=o.mark_expiry,
+            mark_strike=o.mark_strike,
+            mark_is_call=o.mark_is_call,
+            mark_iv=o.mark_iv,
+            pm_params=active_pm_params(),
+        )
+    except EngineInputError as exc:
+        raise DomainError(f"snapshot {snapshot.pk}: {exc}") from None
+    return dataclasses.replace(
+        snap, state=venue.cross_state, position_ids=snap.position_ids[venue.keep_positions], pm=venue
     )
 
 

@@ -18,6 +18,16 @@ from riskgov.engine.combine import chunk_partial, family_partial
 from riskgov.engine.distributions import chunk_distributions
 from riskgov.engine.health import evaluate_health, position_liquidatable
 from riskgov.engine.path_stress import run_path_stress
+from riskgov.engine.pm_venue import (
+    NOT_COVERED,
+    merge_health,
+    merge_path_stress,
+    merge_stress,
+    pm_gap_stress,
+    pm_path_stress,
+    underlying_books,
+)
+from riskgov.engine.portfolio_margin import VOL_NAMES, portfolio_margin
 from riskgov.engine.stress import run_scenarios
 from riskgov.engine.units import build_unit_book
 from riskgov.health.models import (
@@ -30,11 +40,13 @@ from riskgov.health.models import (
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services import results_file
 from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
-from riskgov.health.services._store import account_frame, partial_to_json, position_frame
+from riskgov.health.services._store import account_frame, null_inf, partial_to_json, position_frame
 from riskgov.health.services.lifecycle import beating, worker_name
 from riskgov.markets.models import Market
 
 log = logging.getLogger(__name__)
+#: riskiest PM accounts kept per underlying and chunk (the portfolio page shows the venue's top)
+PM_TOP = 10
 
 # --------------------------------------------------------------------------- chunks
 
@@ -102,13 +114,25 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     state = snap.state
     t1 = time.perf_counter()
     health = evaluate_health(ep.params, state, with_prices=True)
+    pm_part: dict[str, Any] | None = None
+    if snap.pm is not None:  # portfolio-mode accounts (§14): margined by the engine's PM
+        pm = portfolio_margin(market=snap.pm.market, book=snap.pm.book)
+        health = merge_health(health, pm, snap.pm)
+        pm_part = _pm_partial(snap.pm, pm, snap.account_ids, first_account=first_account)
     t2 = time.perf_counter()
     stress = run_scenarios(ep.params, state, scenarios)
+    if snap.pm is not None and scenarios.n:
+        stress = merge_stress(
+            stress,
+            pm_gap_stress(params=ep.params, venue=snap.pm, asset_prices=state.asset_prices, shocks=scenarios.shocks),
+        )
     t3 = time.perf_counter()
     partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
+    if pm_part is not None:
+        partial["pm"] = pm_part
     families = families_from_store(run.scenario_set)
     if families:
-        partial["families"] = _family_partials(ep.params, state, families, first_account=first_account)
+        partial["families"] = _family_partials(ep.params, state, families, first_account=first_account, pm=snap.pm)
     t3p = time.perf_counter()
     liquidatable = position_liquidatable(health, state)
     partial["dist"] = _distributions(ep.params, state, health, liquidatable)
@@ -151,14 +175,64 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     )
 
 
-def _family_partials(params: Any, state: Any, families: Any, *, first_account: int) -> dict[str, Any]:
+def _pm_partial(venue: Any, pm: Any, account_ids: Any, *, first_account: int) -> dict[str, Any]:
+    """What the run keeps of its PM accounts (§14): counts, what is not covered yet, and per
+    underlying the venue's Greeks, scenario losses and the riskiest accounts' loss grids
+    (``engine.pm_venue.underlying_books``; the portfolio page and the report read them)."""
+    books = {}
+    for b in underlying_books(venue.market, pm, top=PM_TOP):
+        riskiest = []
+        for row in b.riskiest.tolist():
+            a = int(pm.unit_account[row])
+            riskiest.append(
+                {
+                    "account_idx": int(venue.pm_accounts[a]) + first_account,
+                    "account_id": str(account_ids[venue.pm_accounts[a]]),
+                    "margin_ratio": null_inf(float(pm.margin_ratio[a])),
+                    "equity_usd": float(pm.equity[a]),
+                    "maintenance_margin_usd": float(pm.maintenance_margin_account[a]),
+                    "worst_loss_usd": float(pm.worst_loss[row]),
+                    "worst_scenario": int(pm.worst_scenario[row]),
+                    "loss_usd": [float(x) for x in pm.scenario_loss[row, : b.grid.n]],
+                }
+            )
+        books[b.symbol] = {
+            "units": b.units,
+            "delta": b.delta,
+            "gamma": b.gamma,
+            "vega_usd": b.vega,
+            "theta_usd": b.theta,
+            "option_value_usd": b.option_value,
+            "maintenance_margin_usd": b.maintenance_margin,
+            "grid": {
+                "move": b.grid.move.tolist(),
+                "vol": [VOL_NAMES[int(v)] for v in b.grid.vol],
+                "weight": b.grid.weight.tolist(),
+            },
+            "loss_usd": b.loss.tolist(),
+            "riskiest": riskiest,
+        }
+    return {
+        "accounts": int(venue.pm_accounts.size),
+        "options": int(venue.book.option_size.size),
+        "liquidatable": int(np.count_nonzero(pm.liquidatable)),
+        "not_covered": list(NOT_COVERED),
+        "underlyings": books,
+    }
+
+
+def _family_partials(params: Any, state: Any, families: Any, *, first_account: int, pm: Any = None) -> dict[str, Any]:
     """Per path family the chunk's per-scenario partial (``engine.combine.family_partial``) and
     its ``(S, T)`` shortfall by step, from ``engine.path_stress`` (exact pruning, one unit
-    book for every family)."""
+    book for every family), with the PM accounts' path outcomes added (``pm_venue``)."""
     book = build_unit_book(params, state)
     out: dict[str, Any] = {}
     for fam in families:
         res = run_path_stress(params, state, fam, book=book)
+        if pm is not None and fam.n:
+            res = merge_path_stress(
+                res, pm_path_stress(params=params, venue=pm, asset_prices=state.asset_prices, paths=fam.shocks)
+            )
         data = partial_to_json(family_partial(res, first_account=first_account))
         data["by_step"] = res.shortfall_by_step.tolist()
         out[fam.family] = data

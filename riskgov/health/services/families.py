@@ -18,13 +18,15 @@ import numpy as np
 from riskgov.engine.combine import combine_partials, combine_step_arrays
 from riskgov.engine.path_cascade import path_replay
 from riskgov.engine.paths import PathSet
+from riskgov.engine.pm_venue import pm_path_stress, replay_with_pm
 from riskgov.engine.run import RunResult, run_result
+from riskgov.engine.tail import shortfall_distribution
 from riskgov.health.models import RunChunk, ScenarioResult
 from riskgov.health.services._store import null_inf, outcome_fields, partial_from_json
+from riskgov.presentation.families import FAMILY_LABELS, HEADLINE_FAMILY
+from riskgov.presentation.families import family_label as _label
 
-#: how a figure names its family (§10: "VaR 99 %, 1-day paths")
-FAMILY_LABELS = {"gap": "gaps", "trend": "1-day trends", "path_1d": "1-day paths", "path_3d": "3-day paths"}
-HEADLINE_FAMILY = "path_1d"
+# how a figure names its family (§10: "VaR 99 %, 1-day paths"): presentation.families
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ class FamilyOutcome:
 
 
 def family_label(family: str, steps: int = 1, step_hours: float = 1.0) -> str:
-    """The family's label (``FAMILY_LABELS``, else from its horizon)."""
+    """The family's label with its horizon (``presentation.families.FAMILY_LABELS``, else
+    ``"<T·Δ> <family>"``), e.g. ``"1-day paths"``."""
     if family in FAMILY_LABELS:
         return FAMILY_LABELS[family]
-    h = steps * step_hours
-    return f"{h / 24:g}-day {family}" if h % 24 == 0 else f"{h:g}-hour {family}"
+    return _label(family, horizon_minutes=steps * step_hours * 60.0)
 
 
 def combine_families(
@@ -82,8 +84,14 @@ def tail_json(
     shortfall: np.ndarray,
     interpolated_share: float,
     worst_scenario: str | None,
+    label: str | None = None,
 ) -> dict[str, Any]:
-    """The stored tail of one family (its FORMATS.md ``tails`` keys first, then extras)."""
+    """The stored tail of one family (its FORMATS.md ``tails`` keys first, then extras:
+    ``label`` names the family with its horizon, ``horizon_minutes`` = ``T·Δ``).
+
+    ``result`` is the family's own ``run_result`` (its scenarios only, §10 never pooled);
+    ``shortfall`` ``(n,)`` USD its scenarios' shortfalls.
+    """
     t = result.tail
     s = np.asarray(shortfall, dtype=np.float64)
     return {
@@ -94,7 +102,8 @@ def tail_json(
         "es_usd": t.es,
         "cover2_usd": t.cover2,
         "coverage_at_es": null_inf(t.coverage_at_es),
-        "label": family_label(family, steps, step_minutes / 60.0),
+        "label": label or family_label(family, steps, step_minutes / 60.0),
+        "horizon_minutes": steps * step_minutes,
         "kind": kind,
         "steps": steps,
         "step_minutes": step_minutes,
@@ -106,6 +115,7 @@ def tail_json(
         "mean_adl_usd": float(np.mean(result.scenarios.adl_amount)) if s.size else 0.0,
         "mean_bankrupt": float(np.mean(result.scenarios.n_bankrupt)) if s.size else 0.0,
         "mean_interpolated_share": float(interpolated_share),
+        "distribution": shortfall_distribution(s),
     }
 
 
@@ -162,14 +172,27 @@ def family_rows(*, run_id: int, first_idx: int, outcomes: dict[str, FamilyOutcom
     return rows
 
 
-def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome) -> dict[str, Any]:
+def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome, pm: Any = None) -> dict[str, Any]:
     """The replay chart of the family's worst path (``path_replay``, no cascade): per step the
-    market prices relative to base, the open book's MM coverage and the shortfall."""
+    market prices relative to base, the open book's MM coverage and the shortfall.
+
+    ``pm``: the ``engine.pm_venue.PMVenue`` of the venue's portfolio-margin accounts; their
+    shortfall and first liquidations by step (``pm_path_stress``) are added, so the replay's
+    shortfall is the family's for that path (MM coverage stays the bracket side's)."""
     p = outcome.paths
     w = outcome.result.worst_scenario
     if w < 0:
         return {}
     rep = path_replay(params, state, p, scenario=w)
+    by_step, liq_by_step, total, worst_step = (
+        rep.shortfall_by_step,
+        rep.liquidated_by_step,
+        rep.shortfall,
+        rep.worst_step,
+    )
+    if pm is not None:
+        extra = pm_path_stress(params=params, venue=pm, asset_prices=state.asset_prices, paths=p.shocks[w : w + 1])
+        by_step, liq_by_step, total, worst_step = replay_with_pm(by_step, liq_by_step, extra)
     base = np.asarray(state.asset_prices, dtype=np.float64)[params.markets.base_asset]
     rel = rep.market_prices / np.where(base > 0, base, 1.0)
     return {
@@ -183,8 +206,8 @@ def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome) -> dict[str,
         "markets": list(params.markets.symbols),
         "market_price_rel": rel.round(8).tolist(),
         "mm_coverage": [null_inf(x) for x in rep.mm_coverage],
-        "shortfall_by_step_usd": rep.shortfall_by_step.tolist(),
-        "liquidated_by_step": rep.liquidated_by_step.tolist(),
-        "shortfall_usd": float(rep.shortfall),
-        "worst_step": int(rep.worst_step),
+        "shortfall_by_step_usd": by_step.tolist(),
+        "liquidated_by_step": liq_by_step.tolist(),
+        "shortfall_usd": float(total),
+        "worst_step": int(worst_step),
     }

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,12 +22,13 @@ from riskgov.core.exceptions import DomainError
 from riskgov.core.services import audit_record
 from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
-from riskgov.engine.run import DEFAULT_ALPHA, RunResult, run_result
+from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
+from riskgov.health.services.chunks import PM_TOP
 from riskgov.health.services.families import (
     HEADLINE_FAMILY,
     combine_families,
@@ -74,6 +74,7 @@ def _publish(
     timings: dict[str, Any],
     t_publish: float,
     headline: dict[str, Any] | None = None,
+    pm: dict[str, Any] | None = None,
 ) -> HealthRun:
     """Store the results and publish the run in one transaction (no reader sees it before).
 
@@ -94,6 +95,8 @@ def _publish(
             setattr(run, name, value)
         if headline is not None:  # §10: the headline family is the 1-day historical paths
             _apply_headline(run, headline)
+        if pm is not None:  # §14: PM accounts, and what the run does not cover for them yet
+            run.tail = {**run.tail, "portfolio_margin": pm}
         run.timings = {
             **timings,
             "finalize_publish": time.perf_counter() - t_publish,
@@ -167,8 +170,9 @@ def _finalize(run: HealthRun) -> HealthRun:
     ep = _run_parameters(run)
     scenarios, in_tail = scenarios_from_store(run.scenario_set)
     partials = [partial_from_json(c.partial, first_account=c.first_account) for c in chunks]
+    combined = combine_partials(partials, n_scenarios=scenarios.n)
     result = run_result(
-        combine_partials(partials, n_scenarios=scenarios.n),
+        combined,
         insurance_fund=float(run.snapshot.insurance_fund_usd),
         in_tail=in_tail,
         alpha=float(run.tail_alpha or DEFAULT_ALPHA),
@@ -184,21 +188,29 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full = _snapshot_state(snapshot=run.snapshot, params=ep.params).state
+        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params)
+        full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
                 params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
             )
         if headline is not None:
-            replay = replay_json(params=ep.params, state=full, outcome=headline)
-        del full
+            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm)
+        del full, full_snap
     t2 = time.perf_counter()
     recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
     rows = scenario_rows(run_id=run_id, scenarios=scenarios, in_tail=in_tail, result=result)
     rows += family_rows(run_id=run_id, first_idx=len(rows), outcomes=outcomes)
-    tails = _gap_tail(result, scenarios, in_tail) + family_tails(outcomes)
+    tails = _gap_tail(
+        combined,
+        scenarios,
+        in_tail,
+        insurance_fund=float(run.snapshot.insurance_fund_usd),
+        alpha=alpha,
+        meta=run.scenario_set.meta or {},
+    ) + family_tails(outcomes)
     fields = {
         "tails": tails,
         "replay": replay,
@@ -222,26 +234,74 @@ def _finalize(run: HealthRun) -> HealthRun:
         scenario_names=scenarios.names,
         timings=timings,
         t_publish=t3,
-        headline=next((t for t in tails if t["family"] == HEADLINE_FAMILY), None),
+        headline=_headline(tails),
+        pm=_pm_summary(chunks),
     )
 
 
-def _gap_tail(result: RunResult, scenarios: Any, in_tail: Any) -> list[dict[str, Any]]:
-    """The ``gap`` family's tail: the run's tail over its gap tail population (§10)."""
+def _headline(tails: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The headline family's tail (§10): the 1-day historical paths, else the gap family's."""
+    by = {t["family"]: t for t in tails}
+    return by.get(HEADLINE_FAMILY) or by.get("gap")
+
+
+def _pm_summary(chunks: Sequence[RunChunk]) -> dict[str, Any] | None:
+    """The run's portfolio-margin note (RISK_MODEL §14): PM accounts, options, liquidatable,
+    and what the run does not cover yet for them; ``None`` without PM accounts."""
+    parts = [c.partial["pm"] for c in chunks if c.partial.get("pm")]
+    if not parts:
+        return None
+    books: dict[str, Any] = {}
+    sums = ("units", "delta", "gamma", "vega_usd", "theta_usd", "option_value_usd", "maintenance_margin_usd")
+    for p in parts:  # chunks in account order: the same sums whatever order they ran in
+        for sym, b in p.get("underlyings", {}).items():
+            acc = books.setdefault(sym, {**{k: 0 for k in sums}, "grid": b["grid"], "loss_usd": None, "riskiest": []})
+            for k in sums:
+                acc[k] += b[k]
+            acc["loss_usd"] = (
+                b["loss_usd"]
+                if acc["loss_usd"] is None
+                else [x + y for x, y in zip(acc["loss_usd"], b["loss_usd"], strict=True)]
+            )
+            acc["riskiest"] += b["riskiest"]
+    for b in books.values():  # the venue's riskiest: highest margin ratio (None = infinite) first
+        b["riskiest"].sort(key=lambda r: (r["margin_ratio"] is not None, -(r["margin_ratio"] or 0.0), r["account_idx"]))
+        del b["riskiest"][PM_TOP:]
+    return {
+        "accounts": sum(p["accounts"] for p in parts),
+        "options": sum(p["options"] for p in parts),
+        "liquidatable": sum(p["liquidatable"] for p in parts),
+        "covered": [
+            "base pass (equity, IM, MM, liquidatable)",
+            "gap scenarios and path families (trend, 1-day and 3-day paths) with their VaR/ES",
+        ],
+        "not_covered": parts[0]["not_covered"],
+        "underlyings": dict(sorted(books.items())),
+    }
+
+
+def _gap_tail(
+    combined: Any, scenarios: Any, in_tail: Any, *, insurance_fund: float, alpha: float, meta: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The ``gap`` family's tail (§10, one horizon, never pooled): ``engine.run.family_result``
+    over the gap tail population only — the 1-day historical gap windows
+    (``meta["tail_horizon_days"]``); 3-day windows and stress points enter no tail. A run
+    without historical windows takes every gap scenario, labelled so."""
     if not scenarios.n:
         return []
-    mask = np.asarray(in_tail, dtype=bool)
-    s = result.scenarios.shortfall[mask] if mask.any() else result.scenarios.shortfall
-    w = result.worst_scenario
+    fam, idx = family_result(combined, insurance_fund=insurance_fund, members=in_tail, alpha=alpha)
+    days = meta.get("tail_horizon_days")
+    w = fam.worst_scenario
     return [
         tail_json(
             family="gap",
             kind="gap",
             steps=1,
-            step_minutes=1440,
-            result=result,
-            shortfall=s,
+            step_minutes=1440 * int(days or 1),
+            result=fam,
+            shortfall=fam.scenarios.shortfall,
             interpolated_share=0.0,
-            worst_scenario=scenarios.names[w] if w >= 0 else None,
+            worst_scenario=scenarios.names[int(idx[w])] if w >= 0 else None,
+            label=f"{days}-day gaps" if days else "gaps (no historical window)",
         )
     ]

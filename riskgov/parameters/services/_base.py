@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Max
@@ -29,9 +29,17 @@ class ParameterDocumentInvalid(DomainError):
 
 
 def _quantize(value: Decimal, spec: dict[str, int], where: str) -> Decimal:
-    """Round to the column's scale; refuse values that do not fit the column at all."""
-    q = value.quantize(Decimal(1).scaleb(-spec["decimal_places"]))
-    if len(q.as_tuple().digits) > spec["max_digits"]:
+    """Round to the column's scale; refuse values that do not fit the column at all.
+
+    Raises:
+        ParameterDocumentInvalid: one line naming ``where`` — too many digits for the column
+            (also when the value is so large that rounding it overflows the decimal context).
+    """
+    try:
+        q = value.quantize(Decimal(1).scaleb(-spec["decimal_places"]))
+    except InvalidOperation:
+        q = None
+    if q is None or len(q.as_tuple().digits) > spec["max_digits"]:
         raise ParameterDocumentInvalid(
             f"{where}: {value} does not fit NUMERIC({spec['max_digits']},{spec['decimal_places']})"
         )

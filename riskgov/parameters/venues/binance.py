@@ -58,8 +58,35 @@ from riskgov.parameters.venues.common import (
     wanted_symbols,
 )
 
-#: ccxt symbol of a USDT-margined linear perpetual (no expiry suffix).
-USDT_PERP_RE = re.compile(r"(?P<base>[^/:]+)/USDT:USDT")
+#: ccxt symbol of a USDT-margined linear perpetual (no expiry suffix): ``BTC/USDT:USDT``, or
+#: ``BTC/USDT`` as ccxt and freqtrade named USDⓈ-M perpetuals before unified settle suffixes
+#: (freqtrade ≤ 2022.10 files).
+USDT_PERP_RE = re.compile(r"(?P<base>[^/:]+)/USDT(:USDT)?")
+#: Binance's own id of a USDT-margined perpetual (``BTCUSDT``; dated ones end ``_YYMMDD``).
+RAW_USDT_PERP_RE = re.compile(r"(?P<base>[A-Za-z0-9]+)USDT")
+
+
+def classify_symbol(symbol: str, *, raw_ids: bool) -> tuple[str | None, str]:
+    """``(base, why_not)``: the base asset of a USDT-margined linear perpetual, or None and the
+    reason it is out of scope.
+
+    In ccxt/freqtrade files a bare Binance id (``BTCSTUSDT``, ``BTCUSDT_210326``) is a
+    contract ccxt no longer listed when the file was written (delisted or settled); in the raw
+    ``leverageBracket`` response every symbol is such an id and ``BASEUSDT`` is a perpetual.
+    """
+    if raw_ids:
+        m = RAW_USDT_PERP_RE.fullmatch(symbol)
+        return (m.group("base"), "") if m else (None, "not a USDT-margined perpetual id (BASEUSDT); not imported")
+    m = USDT_PERP_RE.fullmatch(symbol)
+    if m:
+        return m.group("base"), ""
+    if "/" not in symbol:
+        return (
+            None,
+            "a bare Binance id: ccxt did not list the contract when the file was written (delisted or settled); not imported",
+        )
+    return None, "not a USDT-margined linear perpetual (BASE/USDT:USDT); not imported"
+
 
 _CSV_COLUMNS = (
     "symbol",
@@ -72,32 +99,126 @@ _CSV_COLUMNS = (
 )
 
 
-def _tiers_from_json(path: Path) -> dict[str, list[dict[str, Decimal]]]:
+#: Binance's "no upper bound" sentinel for a top bracket's ``maxNotional`` / ``notionalCap``:
+#: ``2**63 - 1`` (Java ``Long.MAX_VALUE``), published as that integer, as the float
+#: ``9.223372036854776e+18`` or as the integer ``9223372036854776000``; any value at or above it,
+#: ``"Infinity"``/``Infinity`` and ``null`` mean the same thing.
+UNBOUNDED_NOTIONAL = Decimal(2**63 - 1)
+#: The largest finite max-position notional riskgov stores (NUMERIC(28,10): 18 integer digits).
+MAX_STORABLE_NOTIONAL = Decimal(10) ** 18
+_INFINITY_TEXT = {"infinity", "+infinity", "inf", "+inf"}
+
+
+def _max_notional(value: object, where: str) -> Decimal | None:
+    """A tier's upper notional bound (USD), or None when the file says "unbounded".
+
+    Raises:
+        VenueFileError: not a number, negative, or finite but too large to store
+            (:data:`MAX_STORABLE_NOTIONAL`) without being the unbounded sentinel.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in _INFINITY_TEXT):
+        return None
+    if isinstance(value, float) and value == float("inf"):
+        return None
+    d = venue_decimal(value, where)
+    if d >= UNBOUNDED_NOTIONAL:
+        return None
+    if d >= MAX_STORABLE_NOTIONAL or d < 0:
+        raise VenueFileError(
+            f"{where}: {value!r} is neither a notional riskgov can store (0 to 1e18 USD) nor Binance's "
+            f"unbounded sentinel 2^63-1"
+        )
+    return d
+
+
+def _field(t: dict, info: dict, where: str, names: tuple[str, ...], info_names: tuple[str, ...]) -> object:
+    """The first present (non-null) of ``t[names…]`` then ``t["info"][info_names…]``.
+
+    ccxt's unified fields (``minNotional``…) are preferred; the raw Binance fields under
+    ``info`` (``notionalFloor``/``minNotional``, ``notionalCap``/``maxNotional``,
+    ``maintMarginRatio``, ``initialLeverage``) are the fallback — older and newer files
+    carry one or the other spelling.
+
+    Raises:
+        VenueFileError: none of them is present, naming ``where`` and the unified field.
+    """
+    for n in names:
+        if t.get(n) is not None:
+            return t[n]
+    for n in info_names:
+        if info.get(n) is not None:
+            return info[n]
+    raise VenueFileError(f"{where}: missing field {names[0]!r}")
+
+
+def _tier_row(t: object, i: int, where: str) -> dict[str, Decimal | None]:
+    """One tier (ccxt leverage-tiers or raw ``leverageBracket`` entry) as Decimals.
+
+    Keys ``tier, min, max, mmr, lev, cum``; ``max`` None = unbounded, ``cum`` None = the file
+    has no maintenance amount for the tier (nothing to compare).
+    """
+    if not isinstance(t, dict):
+        raise VenueFileError(f"{where}: expected a tier object, got {type(t).__name__}")
+    info = t.get("info") if isinstance(t.get("info"), dict) else t
+    tier = next((x for x in (t.get("tier"), t.get("bracket"), info.get("bracket")) if x is not None), i)
+    max_raw = next(
+        (x for x in (t.get("maxNotional"), info.get("notionalCap"), info.get("maxNotional")) if x is not None), None
+    )
+    cum = info.get("cum", t.get("cum"))
+    return {
+        "tier": venue_decimal(tier, f"{where} tier"),
+        "min": venue_decimal(
+            _field(t, info, where, ("minNotional", "notionalFloor"), ("notionalFloor", "minNotional")),
+            f"{where} minNotional",
+        ),
+        "max": _max_notional(max_raw, f"{where} maxNotional"),
+        "mmr": venue_decimal(
+            _field(t, info, where, ("maintenanceMarginRate", "maintMarginRatio"), ("maintMarginRatio",)),
+            f"{where} maintenanceMarginRate",
+        ),
+        "lev": venue_decimal(
+            _field(t, info, where, ("maxLeverage", "initialLeverage"), ("initialLeverage",)), f"{where} maxLeverage"
+        ),
+        "cum": None if cum is None else venue_decimal(cum, f"{where} info.cum"),
+    }
+
+
+def _is_bracket_pairs(tiers: list) -> bool:
+    """freqtrade's 2021 ``binance_leverage_brackets.json``: ``[[notional floor, maintenance rate], ...]``."""
+    return bool(tiers) and all(isinstance(t, list) and len(t) == 2 for t in tiers)
+
+
+def _tiers_from_json(path: Path) -> tuple[dict[str, list[dict[str, Decimal | None]]], bool]:
+    """(raw tiers per symbol, symbols are raw Binance ids) from either JSON shape.
+
+    Shapes: the ccxt/freqtrade object ``{symbol: [tier, ...]}`` (ccxt symbols), or Binance's
+    own ``GET /fapi/v1/leverageBracket`` list ``[{"symbol": "BTCUSDT", "brackets": [...]}]``
+    (raw ids). freqtrade's 2021 bracket pairs (no leverage) are refused.
+    """
     raw = read_venue_json(path, "leverage tiers JSON")
-    if not isinstance(raw, dict):
+    raw_ids = isinstance(raw, list)
+    if raw_ids:
+        entries = []
+        for i, e in enumerate(raw):
+            if not (isinstance(e, dict) and isinstance(e.get("symbol"), str) and isinstance(e.get("brackets"), list)):
+                raise VenueFileError(f'{path.name}: [{i}]: expected {{"symbol", "brackets"}} (Binance leverageBracket)')
+            entries.append((e["symbol"], e["brackets"]))
+    elif isinstance(raw, dict):
+        entries = list(raw.items())
+    else:
         raise VenueFileError(f"{path.name}: expected an object of symbol -> tiers")
-    out: dict[str, list[dict[str, Decimal]]] = {}
-    for symbol, tiers in raw.items():
+    out: dict[str, list[dict[str, Decimal | None]]] = {}
+    for symbol, tiers in entries:
         if not isinstance(tiers, list):
             raise VenueFileError(f"{path.name}: {symbol}: expected a list of tiers")
-        rows = []
-        for i, t in enumerate(tiers):
-            where = f"{path.name}: {symbol} tier #{i + 1}"
-            try:
-                rows.append(
-                    {
-                        "tier": venue_decimal(t["tier"], f"{where} tier"),
-                        "min": venue_decimal(t["minNotional"], f"{where} minNotional"),
-                        "max": venue_decimal(t["maxNotional"], f"{where} maxNotional"),
-                        "mmr": venue_decimal(t["maintenanceMarginRate"], f"{where} maintenanceMarginRate"),
-                        "lev": venue_decimal(t["maxLeverage"], f"{where} maxLeverage"),
-                        "cum": venue_decimal(t["info"]["cum"], f"{where} info.cum"),
-                    }
-                )
-            except (KeyError, TypeError) as exc:
-                raise VenueFileError(f"{where}: missing field {exc}") from exc
-        out[symbol] = rows
-    return out
+        if _is_bracket_pairs(tiers):
+            raise VenueFileError(
+                f"{path.name}: {symbol}: this is freqtrade's 2021 leverage-brackets format "
+                "([notional floor, maintenance rate] pairs); it has no max leverage, so no initial "
+                "margin can be derived — use a leverage-tiers file (ccxt fetch_leverage_tiers)"
+            )
+        out[symbol] = [_tier_row(t, i + 1, f"{path.name}: {symbol} tier #{i + 1}") for i, t in enumerate(tiers)]
+    return out, raw_ids
 
 
 def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
@@ -114,7 +235,7 @@ def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
                     {
                         "tier": venue_decimal(row["tier"], f"{where} column tier"),
                         "min": venue_decimal(row["min_notional"], f"{where} column min_notional"),
-                        "max": venue_decimal(row["max_notional"], f"{where} column max_notional"),
+                        "max": _max_notional(row["max_notional"], f"{where} column max_notional"),
                         "mmr": venue_decimal(row["maint_margin_rate"], f"{where} column maint_margin_rate"),
                         "lev": venue_decimal(row["max_leverage"], f"{where} column max_leverage"),
                         "cum": venue_decimal(row["maint_amount_cum"], f"{where} column maint_amount_cum"),
@@ -127,17 +248,20 @@ def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
     return out
 
 
-def read_binance_tiers(path: str | Path) -> dict[str, list[dict[str, Decimal]]]:
-    """Raw tiers per ccxt symbol, as Decimals: keys ``tier, min, max, mmr, lev, cum``.
+def read_binance_tiers(path: str | Path) -> tuple[dict[str, list[dict[str, Decimal | None]]], bool]:
+    """``(tiers per symbol, raw_ids)``: Decimals with keys ``tier, min, max, mmr, lev, cum``
+    (``max`` None = unbounded top bracket, ``cum`` None = not in the file); ``raw_ids`` is True
+    when the symbols are Binance's own ids (``BTCUSDT``, the ``leverageBracket`` response).
 
-    ``.csv`` files are read as the flat CSV, anything else as the ccxt JSON.
+    ``.csv`` files are read as the flat CSV, anything else as JSON (ccxt/freqtrade
+    leverage tiers of any year, or the raw ``leverageBracket`` list).
 
     Raises:
         VenueFileError: unreadable file, missing field/column, or a non-numeric value
             (the message names file, symbol/row and field/column).
     """
     p = Path(path)
-    return _tiers_from_csv(p) if p.suffix.lower() == ".csv" else _tiers_from_json(p)
+    return (_tiers_from_csv(p), False) if p.suffix.lower() == ".csv" else _tiers_from_json(p)
 
 
 def _symbol_draft(
@@ -178,7 +302,7 @@ def _compare_cum(draft: MarketDraft, tiers: list[dict[str, Decimal]], findings: 
     for k, (t, derived) in enumerate(
         zip(tiers, derive_maintenance_amounts(draft.floors, draft.mmfs), strict=True), start=1
     ):
-        if t["cum"] != derived:
+        if t["cum"] is not None and t["cum"] != derived:
             findings.append(
                 Finding(
                     "maintenance_amount_mismatch",
@@ -224,19 +348,29 @@ def parse_binance(
         ParameterDocumentError: a keyword default makes the document invalid.
     """
     p = Path(path)
-    tiers_by_symbol = read_binance_tiers(p)
+    tiers_by_symbol, raw_ids = read_binance_tiers(p)
     wanted = wanted_symbols(symbols)
     seen: set[str] = set()
     findings: list[Finding] = []
     drafts: list[MarketDraft] = []
+    by_base: dict[str, str] = {}
     for venue_symbol in sorted(tiers_by_symbol):
-        m = USDT_PERP_RE.fullmatch(venue_symbol)
-        base = m.group("base") if m else None
+        tiers = tiers_by_symbol[venue_symbol]
+        base, why_not = classify_symbol(venue_symbol, raw_ids=raw_ids)
         if not is_requested(venue_symbol, base, wanted, seen):
             continue
-        draft = _symbol_draft(venue_symbol, base, tiers_by_symbol[venue_symbol], findings)
+        if base is None:
+            findings.append(Finding("out_of_scope", venue_symbol, why_not))
+            continue
+        if base in by_base:
+            raise VenueFileError(
+                f"{p.name}: {venue_symbol} and {by_base[base]} are both the {base} USDT perpetual; "
+                "the file is ambiguous, nothing imported"
+            )
+        by_base[base] = venue_symbol
+        draft = _symbol_draft(venue_symbol, base, tiers, findings)
         if draft is not None:
-            _compare_cum(draft, tiers_by_symbol[venue_symbol], findings)
+            _compare_cum(draft, tiers, findings)
             drafts.append(draft)
     report_not_found(wanted, seen, findings)
     label = file_label(p)

@@ -35,7 +35,8 @@ Defaults for fields no venue file carries (all keyword arguments of the importer
   of a day's volume per 1 % of price) and floor ``100,000`` USD, rounded down to whole USD;
   otherwise the flat ``default_depth_usd_per_1pct`` ``1,000,000`` USD. A rough, documented
   heuristic — no venue publishes its book depth in these files.
-- Open-interest caps ``"0"`` / ``"0"`` (RISK_MODEL §3 scaling disabled).
+- Open-interest caps ``"0"`` / ``"0"`` (RISK_MODEL §3 scaling disabled), except where the venue
+  publishes them (dYdX v4 indexer ``openInterestLowerCap`` / ``openInterestUpperCap``, USD).
 - ``max_position_notional_usd``: the last tier's finite ``maxNotional`` where the venue gives
   one (Binance), else ``null``.
 - Liquidation horizon ``liquidation_horizon_minutes`` (RISK_MODEL §12): ``"5"``
@@ -196,6 +197,8 @@ class MarketDraft:
     mmfs: list[Decimal]
     max_position_notional_usd: Decimal | None = None
     venue_fee: Decimal | None = None
+    oi_cap_lower_usd: Decimal = Decimal(0)
+    oi_cap_upper_usd: Decimal = Decimal(0)
 
 
 def market_symbol(base: str) -> str:
@@ -319,15 +322,15 @@ def _draft_penalty(d: MarketDraft, findings: list[Finding], *, override: Decimal
 
 
 def _market_entry(d: MarketDraft, penalty: Decimal, depth: Decimal) -> dict[str, Any]:
-    """One ``markets[]`` entry of the document (decimal strings; OI caps "0"; horizon 5 min)."""
+    """One ``markets[]`` entry of the document (decimal strings; horizon 5 min)."""
     cap = d.max_position_notional_usd
     return {
         "symbol": market_symbol(d.base),
         "base_asset": d.base,
         "liquidation_penalty": decimal_str(penalty),
         "depth_usd_per_1pct": decimal_str(depth),
-        "oi_cap_lower_usd": "0",
-        "oi_cap_upper_usd": "0",
+        "oi_cap_lower_usd": decimal_str(d.oi_cap_lower_usd),
+        "oi_cap_upper_usd": decimal_str(d.oi_cap_upper_usd),
         "max_position_notional_usd": None if cap is None else decimal_str(cap),
         "liquidation_horizon_minutes": decimal_str(DEFAULT_LIQUIDATION_HORIZON_MINUTES),
         "brackets": [

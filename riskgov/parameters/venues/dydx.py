@@ -1,6 +1,11 @@
-"""dYdX v4 liquidity tiers → ``riskgov.parameters/1``.
+"""dYdX margin parameters → ``riskgov.parameters/1``.
 
 Reads either
+- a ``markets`` response: dYdX v3 ``GET /v3/markets`` or the v4 indexer
+  ``GET /v4/perpetualMarkets`` (``{"markets": {"BTC-USD": {"initialMarginFraction",
+  "maintenanceMarginFraction", ...}}}``); one bracket per market with the published IMF and
+  MMF, v4 ``openInterestLowerCap``/``UpperCap`` as the RISK_MODEL §3 caps, markets not
+  ``ONLINE``/``ACTIVE`` skipped as ``delisted``, v3's coin-sized incremental IMF a ``note``; or
 - a dYdX Chain genesis (``app_state.perpetuals.{perpetuals, liquidity_tiers}`` and
   ``app_state.clob.liquidations_config``), e.g. the real mainnet genesis
   ``dydx_v4_mainnet_genesis_2023-10-26.json`` or riskgov's trimmed copy of it, or
@@ -61,9 +66,8 @@ QUANTUMS_PER_USD = Decimal(1_000_000)
 TICKER_RE = re.compile(r"(?P<base>[^-]+)-USD")
 
 
-def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
+def _read_genesis(path: Path, genesis: Any) -> tuple[list[dict[str, Any]], Decimal | None]:
     """(markets: ticker, tier id/name, ppm values, base notional; max liquidation fee)."""
-    genesis = read_venue_json(path, "genesis JSON")
     try:
         state = genesis["app_state"]
         perps = state["perpetuals"]["perpetuals"]
@@ -100,6 +104,98 @@ def _read_genesis(path: Path) -> tuple[list[dict[str, Any]], Decimal | None]:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise VenueFileError(f"{where}: missing or unknown liquidity tier: {exc!r}") from None
     return markets, fee
+
+
+#: Market status values of a tradable market: v3 ``ONLINE``, v4 indexer ``ACTIVE``.
+TRADABLE_STATUS = {"ONLINE", "ACTIVE"}
+
+
+def _is_markets_response(raw: object) -> bool:
+    return isinstance(raw, dict) and "markets" in raw and "app_state" not in raw
+
+
+def _read_markets_response(path: Path, raw: dict) -> list[dict[str, Any]]:
+    """Markets from a dYdX ``markets`` response: v3 ``GET /v3/markets`` (2021–2023: ``market``,
+    ``status`` ONLINE, ``type`` PERPETUAL, ``baselinePositionSize`` / ``incremental…``) or the v4
+    indexer ``GET /v4/perpetualMarkets`` (``ticker``, ``status`` ACTIVE, ``marketType``,
+    ``openInterestLowerCap`` / ``openInterestUpperCap``). Fractions are decimal strings.
+
+    Raises:
+        VenueFileError: the markets object or a field is malformed (names file, market, field).
+    """
+    markets_raw = raw["markets"]
+    if not isinstance(markets_raw, dict):
+        raise VenueFileError(f"{path.name}: markets is {type(markets_raw).__name__}, not an object")
+    markets = []
+    for key, m in markets_raw.items():
+        where = f"{path.name}: market {key}"
+        if not isinstance(m, dict):
+            raise VenueFileError(f"{where}: expected an object")
+
+        def num(field: str, *, optional: bool = False, m: dict = m, where: str = where) -> Decimal | None:
+            value = m.get(field)
+            if value is None or value == "":
+                if optional:
+                    return None
+                raise VenueFileError(f"{where}: missing field {field!r}")
+            return venue_decimal(value, f"{where} {field}")
+
+        ticker = m.get("ticker") or m.get("market") or key
+        kind = m.get("type", "PERPETUAL")
+        markets.append(
+            {
+                "ticker": ticker,
+                "imf": num("initialMarginFraction"),
+                "mmf": num("maintenanceMarginFraction"),
+                "status": str(m.get("status", "")),
+                "perpetual": kind == "PERPETUAL",
+                "oi_lower": num("openInterestLowerCap", optional=True),
+                "oi_upper": num("openInterestUpperCap", optional=True),
+                "baseline_size": num("baselinePositionSize", optional=True),
+                "incremental_imf": num("incrementalInitialMarginFraction", optional=True),
+                "incremental_size": num("incrementalPositionSize", optional=True),
+            }
+        )
+    return markets
+
+
+def _response_draft(m: dict[str, Any], base: str | None, findings: list[Finding]) -> MarketDraft | None:
+    """One market of a ``markets`` response as one bracket (IMF and MMF as published; v4 OI
+    caps as RISK_MODEL §3 caps), or None with the finding saying why not."""
+    ticker = m["ticker"]
+    if base is None or not m["perpetual"]:
+        findings.append(Finding("out_of_scope", ticker, "not a BASE-USD perpetual; not imported"))
+        return None
+    if m["status"] not in TRADABLE_STATUS:
+        findings.append(Finding("delisted", ticker, f"status {m['status'] or 'missing'}; not imported"))
+        return None
+    reason = skip_reason_for_base(base)
+    if reason:
+        findings.append(Finding("market_skipped", ticker, reason))
+        return None
+    lower, upper = m["oi_lower"] or Decimal(0), m["oi_upper"] or Decimal(0)
+    draft = MarketDraft(
+        venue_symbol=ticker,
+        base=base,
+        floors=[Decimal(0)],
+        imfs=[m["imf"]],
+        mmfs=[m["mmf"]],
+        oi_cap_lower_usd=lower,
+        oi_cap_upper_usd=upper,
+    )
+    if not check_brackets(draft, findings):
+        return None
+    if m["incremental_imf"] and m["baseline_size"] is not None:
+        findings.append(
+            Finding(
+                "note",
+                ticker,
+                f"dYdX v3 raised IMF by {decimal_str(m['incremental_imf'])} per "
+                f"{decimal_str(m['incremental_size'] or Decimal(0))} {base} above "
+                f"{decimal_str(m['baseline_size'])} {base} (sizes in coin, not USD); imported as one bracket without it",
+            )
+        )
+    return draft
 
 
 _CSV_COLUMNS = ("ticker", "liquidity_tier_id", "initial_margin_ppm", "maintenance_fraction_ppm")
@@ -222,10 +318,16 @@ def parse_dydx(
         ParameterDocumentError: a keyword default makes the document invalid.
     """
     p = Path(path)
+    response = None
     if p.suffix.lower() == ".csv":
         markets, fee = _read_csv(p), None
     else:
-        markets, fee = _read_genesis(p)
+        raw = read_venue_json(p, "dYdX JSON")
+        if _is_markets_response(raw):
+            response = _read_markets_response(p, raw)
+            markets, fee = response, None
+        else:
+            markets, fee = _read_genesis(p, raw)
     wanted = wanted_symbols(symbols)
     seen: set[str] = set()
     findings: list[Finding] = []
@@ -237,21 +339,29 @@ def parse_dydx(
         base = match.group("base") if match else None
         if not is_requested(ticker, base, wanted, seen):
             continue
-        draft = _market_draft(m, base, fee, findings)
-        if draft is None:
-            continue
-        _note_tier_scaling(m, noted_tiers, findings)
-        drafts.append(draft)
+        if response is not None:
+            draft = _response_draft(m, base, findings)
+        else:
+            draft = _market_draft(m, base, fee, findings)
+            if draft is not None:
+                _note_tier_scaling(m, noted_tiers, findings)
+        if draft is not None:
+            drafts.append(draft)
     report_not_found(wanted, seen, findings)
     label = file_label(p)
     fee_text = f"penalty = max_liquidation_fee {decimal_str(fee)}" if fee is not None else ("penalty default MMF_1/2")
+    what = (
+        "dYdX markets response; IMF = initialMarginFraction, MMF = maintenanceMarginFraction, OI caps = "
+        "openInterestLowerCap/UpperCap where given"
+        if response is not None
+        else "dYdX v4 liquidity tiers; IMF = initial_margin_ppm/1e6, MMF = IMF × maintenance_fraction_ppm/1e6"
+    )
     doc = build_document(
         drafts,
         findings,
         name=name or f"dYdX v4 ({label})",
         source=(
-            f"{label}: dYdX v4 liquidity tiers; IMF = initial_margin_ppm/1e6, "
-            f"MMF = IMF × maintenance_fraction_ppm/1e6, one bracket per market; {fee_text}; "
+            f"{label}: {what}, one bracket per market; {fee_text}; "
             "depth and haircuts are riskgov defaults (riskgov.parameters.venues.common)"
         ),
         default_haircut=default_haircut,

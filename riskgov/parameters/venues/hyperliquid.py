@@ -1,7 +1,8 @@
 """Hyperliquid margin tables → ``riskgov.parameters/1``; open interest and volume per market.
 
 Reads either
-- the raw ``meta`` info response (``{"universe": [{"name", "maxLeverage", "marginTableId",
+- the raw ``meta`` info response (or ``metaAndAssetCtxs``, ``[meta, [assetCtx...]]``; without
+  ``marginTables`` in pre-2025 responses, where a coin's ``maxLeverage`` is its one tier) (``{"universe": [{"name", "maxLeverage", "marginTableId",
   "isDelisted"?...}], "marginTables": [[id, {"marginTiers": [{"lowerBound",
   "maxLeverage"}]}], ...]}``, e.g. ``hyperliquid_meta_universe_marginTables.json``), or
 - the derived per-coin CSV (``coin,margin_table_id,tier,lower_bound_usd,max_leverage,
@@ -178,37 +179,89 @@ def hyperliquid_depth_by_base(
     }
 
 
+def _meta_object(raw: object, path: Path) -> dict:
+    """The ``meta`` object of a ``meta`` response, or of a ``metaAndAssetCtxs`` response
+    (``[meta, [assetCtx, ...]]``).
+
+    Raises:
+        VenueFileError: neither shape.
+    """
+    if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], dict) and isinstance(raw[1], list):
+        raw = raw[0]
+    if not isinstance(raw, dict):
+        raise VenueFileError(f"{path.name}: not a Hyperliquid meta response: expected an object with a universe")
+    return raw
+
+
+def _margin_tables(meta: dict, path: Path) -> dict[int, list[tuple[Decimal, Decimal]]]:
+    """``marginTables`` (``[[id, {"marginTiers": [{"lowerBound", "maxLeverage"}]}], ...]``) as
+    id -> [(lower bound USD, max leverage)]; absent in pre-2025 responses (empty then).
+
+    Raises:
+        VenueFileError: a malformed table, naming the file, table and field.
+    """
+    raw = meta.get("marginTables")
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise VenueFileError(f"{path.name}: marginTables is {type(raw).__name__}, not a list")
+    tables: dict[int, list[tuple[Decimal, Decimal]]] = {}
+    for i, entry in enumerate(raw):
+        where = f"{path.name}: marginTables[{i}]"
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict)):
+            raise VenueFileError(f'{where}: expected [id, {{"marginTiers": [...]}}]')
+        tid = int(venue_decimal(entry[0], f"{where} id", integer=True))
+        tiers = entry[1].get("marginTiers")
+        if not isinstance(tiers, list) or not tiers:
+            raise VenueFileError(f"{where} (table {tid}): marginTiers missing or empty")
+        rows = []
+        for k, t in enumerate(tiers, start=1):
+            if not isinstance(t, dict):
+                raise VenueFileError(f"{where} (table {tid}) tier {k}: expected an object")
+            rows.append(
+                (
+                    venue_decimal(t.get("lowerBound"), f"{where} (table {tid}) tier {k} lowerBound"),
+                    venue_decimal(t.get("maxLeverage"), f"{where} (table {tid}) tier {k} maxLeverage"),
+                )
+            )
+        tables[tid] = rows
+    return tables
+
+
 def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]]], set[str]]:
-    """(coin -> [(lower bound USD, max leverage)], delisted coins) from the raw meta JSON."""
-    meta = read_venue_json(path, "meta JSON")
-    try:
-        universe = meta["universe"]
-        if not isinstance(universe, list):
-            raise TypeError(f"universe is {type(universe).__name__}, not a list")
-        tables = {int(tid): t["marginTiers"] for tid, t in meta.get("marginTables", [])}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise VenueFileError(f"{path.name}: not a Hyperliquid meta response: {exc}") from None
+    """(coin -> [(lower bound USD, max leverage)], delisted coins) from the raw meta JSON.
+
+    Variants read: ``meta`` or ``metaAndAssetCtxs``; with ``marginTables`` (2025 on) or
+    without (earlier: each coin's ``maxLeverage`` is its one tier); optional flags
+    (``isDelisted``, ``onlyIsolated``) absent, ``true``/``false`` or ``null`` (= false).
+    """
+    meta = _meta_object(read_venue_json(path, "meta JSON"), path)
+    universe = meta.get("universe")
+    if not isinstance(universe, list):
+        raise VenueFileError(
+            f"{path.name}: not a Hyperliquid meta response: universe is {type(universe).__name__}, not a list"
+        )
+    tables = _margin_tables(meta, path)
     tiers: dict[str, list[tuple[Decimal, Decimal]]] = {}
     delisted: set[str] = set()
     for i, coin in enumerate(universe):
         where = f"{path.name}: universe[{i}]"
-        try:
-            name = coin["name"]
-            table_id = int(coin["marginTableId"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VenueFileError(f"{where}: missing name/marginTableId: {exc!r}") from exc
+        if not isinstance(coin, dict) or not isinstance(coin.get("name"), str):
+            raise VenueFileError(f"{where}: expected an object with a name")
+        name = coin["name"]
+        if name in tiers:
+            raise VenueFileError(f"{where} ({name}): the coin is listed twice")
         if coin.get("isDelisted"):
             delisted.add(name)
+        if coin.get("marginTableId") is None:
+            lev = venue_decimal(coin.get("maxLeverage"), f"{where} ({name}) maxLeverage")
+            tiers[name] = [(Decimal(0), lev)]
+            continue
+        table_id = int(venue_decimal(coin["marginTableId"], f"{where} ({name}) marginTableId", integer=True))
         if table_id < IMPLICIT_TABLE_LIMIT:
             tiers[name] = [(Decimal(0), Decimal(table_id))]
         elif table_id in tables:
-            tiers[name] = [
-                (
-                    venue_decimal(t["lowerBound"], f"{where} ({name}) lowerBound"),
-                    venue_decimal(t["maxLeverage"], f"{where} ({name}) maxLeverage"),
-                )
-                for t in tables[table_id]
-            ]
+            tiers[name] = list(tables[table_id])
         else:
             raise VenueFileError(f"{where} ({name}): marginTableId {table_id} is not in marginTables")
     return tiers, delisted

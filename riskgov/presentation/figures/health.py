@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from riskgov.presentation import formats
+from riskgov.presentation.families import measure_label
 from riskgov.presentation.figures.style import LAYOUT, PALETTE
 
 
@@ -205,14 +206,15 @@ def tail_figure(
             x=x,
             line_dash="dash",
             line_color=color,
-            annotation_text=f"{mark} {formats.money(x)}",
+            annotation_text=f"{measure_label(mark, alpha, label) if mark != 'insurance fund' else mark} "
+            f"{formats.money(x)}",
             annotation_position=position,
             annotation_yshift=shift,
             annotation_font_color=color,
         )
     return _layout(
         fig,
-        f"{label}: protocol shortfall (VaR/ES at {alpha:.1%})",
+        f"{label}: protocol shortfall (VaR/ES {formats.level(alpha)}, {label})",
         "shortfall (USD)",
         "scenarios",
         yaxis_type="log",
@@ -426,7 +428,8 @@ def path_replay_figure(replay: dict[str, Any], *, market: str | None = None) -> 
     share = replay.get("interpolated_share", 0.0) or 0.0
     return _layout(
         fig,
-        f"Worst {replay.get('label', 'path')}: {replay.get('scenario', '')} (interpolated steps {share:.0%})",
+        f"Worst of the {replay.get('label', 'paths')}: {replay.get('scenario', '')} "
+        f"(interpolated steps {formats.share(share)}; most shortfall at step {replay.get('worst_step', 0)})",
         f"step ({replay.get('step_minutes', 60)} min)",
         "price ratio / MM coverage",
         yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right", "showgrid": False},

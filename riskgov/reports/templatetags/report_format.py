@@ -24,6 +24,14 @@ share = register.filter("share", formats.share)
 fraction = register.filter("fraction", formats.fraction)
 number = register.filter("number", formats.number)
 intcomma0 = register.filter("intcomma0", formats.count)
+level = register.filter("level", formats.level)
+
+
+@register.simple_tag
+def headline_family(figures: dict[str, Any]) -> dict[str, Any]:
+    """The headline family's tail of a report (§10: the 1-day historical paths), ``{}`` if none."""
+    fams = figures.get("families") or []
+    return next((t for t in fams if t.get("headline")), fams[0] if fams else {})
 
 
 def fmt(value: Any, kind: str, *, signed: bool = False) -> str:

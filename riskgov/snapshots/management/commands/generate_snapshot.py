@@ -1,5 +1,5 @@
 """``manage.py generate_snapshot OUT_DIR [--accounts N] [--seed S] [--date YYYY-MM-DD]
-[--format csv|parquet] [--import]`` — write a generated demo venue from the real data.
+[--format csv|parquet] [--pm-share F] [--import]`` — write a generated demo venue from the real data.
 
 The generator (``riskgov.snapshots.generator``) uses the active parameters and the loaded
 daily closes; with ``--import`` the result is imported at once, marked as generated, and
@@ -26,6 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--date", default=None, help="price date YYYY-MM-DD (default: latest complete)")
         parser.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
         parser.add_argument("--insurance-fund", type=float, default=None, help="USD (default 0.75%% of OI)")
+        parser.add_argument(
+            "--pm-share", type=float, default=0.0, help="share of accounts in portfolio mode with options (default 0)"
+        )
         parser.add_argument("--import", dest="do_import", action="store_true", help="also import it")
 
     def handle(self, *args, **o):
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 date=o["date"],
                 fmt=o["fmt"],
                 insurance_fund_usd=o["insurance_fund"],
+                pm_share=o["pm_share"],
             )
             self.stdout.write(
                 f"generated {o['accounts']} accounts (seed {o['seed']}) in {out} [{time.perf_counter() - start:.1f} s]"

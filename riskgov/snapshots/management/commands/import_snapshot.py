@@ -6,11 +6,7 @@ imported again (same ``sha256``) are not stored twice: it says so and prints the
 snapshot's id, unless ``--force``.
 """
 
-import os
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 from tqdm import tqdm
 
 from riskgov.core.exceptions import DomainError
@@ -28,26 +24,6 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="store it again even if a snapshot with the same files exists"
         )
-
-    def run_from_argv(self, argv):
-        """The command line: on failure, the one-line message and exit code 1, nothing after.
-
-        The snapshot reader uses pyarrow's CPU thread pool; when the interpreter tears down
-        after a failed read, a pool worker can still be joinable as the C++ static destructors
-        run, and ``std::terminate`` aborts the process (SIGABRT, exit 134) after the message
-        (apache/arrow#34314). So a failing run flushes its output, closes the database
-        connections and leaves with ``os._exit`` instead of the interpreter's teardown.
-        """
-        try:
-            super().run_from_argv(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-            if code == 0:
-                raise
-            sys.stdout.flush()
-            sys.stderr.flush()
-            connections.close_all()
-            os._exit(code)
 
     def handle(self, *args, **o):
         try:

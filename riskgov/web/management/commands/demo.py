@@ -25,7 +25,7 @@ from tqdm import tqdm
 from riskgov.demo import DemoFiles, demo_health_run, demo_load, demo_snapshot_ensure
 from riskgov.demo.composition import demo_alerts_and_schedules_ensure, demo_intraday_load
 from riskgov.demo.logs import demo_quiet_logs
-from riskgov.presentation.formats import count, money, ratio, share
+from riskgov.presentation.formats import count, level, money, ratio, share
 
 
 class Command(BaseCommand):
@@ -127,11 +127,7 @@ class Command(BaseCommand):
                 f"liquidatable {count(run.liquidatable_accounts)} accounts ({share(liq_oi / oi if oi else 0)} of OI), "
                 f"bankrupt {count(run.bankrupt_accounts)}, shortfall {money(run.shortfall_usd)}",
             ),
-            (
-                "tail",
-                f"{count(run.tail_scenarios)} historical scenarios, α = {run.tail_alpha}: VaR {money(run.var_usd)}, "
-                f"ES {money(run.es_usd)}, Cover-2 {money(run.cover2_usd)}",
-            ),
+            *self._tails(run),
             (
                 "fund",
                 f"insurance fund {money(run.insurance_fund_usd)} ({share(run.insurance_fund_usd / eq if eq else 0)} "
@@ -158,6 +154,27 @@ class Command(BaseCommand):
             subjects = [f.subject for f in fs if f.subject]
             parts.append(f"{name} ({len(subjects)} markets)" if subjects else f"{name}: {fs[0].message}")
         return f"{len(firing)} firing — " + "; ".join(parts) + " (see /alerts/)"
+
+    @staticmethod
+    def _tails(run) -> list[tuple[str, str]]:
+        """One summary line per scenario family's tail, named with its horizon (§10, never pooled)."""
+        rows = [
+            (
+                "tail",
+                f"{t.get('label') or t['family']} ({count(t['scenarios'])}): "
+                f"VaR {level(t['alpha'])} {money(t['var_usd'])}, ES {level(t['alpha'])} {money(t['es_usd'])}, "
+                f"Cover-2 {money(t['cover2_usd'])}, coverage at ES {ratio(t['coverage_at_es'])}",
+            )
+            for t in run.tails or []
+            if t["family"] != "trend"
+        ]
+        return rows or [
+            (
+                "tail",
+                f"{count(run.tail_scenarios)} scenarios, α = {run.tail_alpha}: VaR {money(run.var_usd)}, "
+                f"ES {money(run.es_usd)}, Cover-2 {money(run.cover2_usd)}",
+            )
+        ]
 
     def _summary(self, rows: list[tuple[str, str]], o) -> None:
         self.stdout.write("\n── riskgov demo: summary " + "─" * 50)
