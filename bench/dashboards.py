@@ -225,7 +225,8 @@ def _live_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "LOG_LEVEL": "ERROR"}
+    # a thread per request: persistent connections (CONN_MAX_AGE) would pile up, one per thread
+    env = {**os.environ, "LOG_LEVEL": "ERROR", "CONN_MAX_AGE": "0"}
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, stdout=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -33,6 +33,18 @@ def test_anonymous_is_sent_to_login(wsgi):
     r = wsgi.get("/dash/parameters")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login/?next=/dash/parameters")
     assert wsgi.post("/dash/_dash-update-component", json={}).status_code == 401
+    assert wsgi.get("/dash/_dash-layout").status_code == 401
+    assert wsgi.get("/dash/_dash-dependencies").status_code == 401
+
+
+def test_library_scripts_need_no_session(wsgi, client, users):
+    import re
+
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    wsgi.delete_cookie("sessionid")
+    assert scripts and all(wsgi.get(u).status_code == 200 for u in scripts)  # public code, no data
 
 
 def test_user_without_role_is_refused(wsgi, client, users):
