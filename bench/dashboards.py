@@ -23,7 +23,16 @@ then, ``--repeat`` times each, median printed:
   layout and ``_dash-dependencies`` fetches, the ``_dash-update-component`` round trips
   (count, total, span) and the drawing after the last one.
 
-Nothing is asserted; tests/dashboards and tests/e2e check correctness. FIGURES
+Nothing is asserted; tests/dashboards and tests/e2e check correctness.
+
+Measured on the shared 2-core machine, 3 Dec 2026 (``--accounts 1000000 --keep``: stored in
+3 min 14 s at load 7; then ``--reuse --repeat 5`` at load 4.7 → 5.6): page layouts 2–143 ms
+(Stress 143); API reads 20–157 ms (riskiest accounts 157); in Chromium, first contentful
+paint 224–408 ms cold, 84–156 ms warm; drawn 1,335–2,669 ms cold, 217–1,262 ms warm; no
+callback round trip on load; 0.74–0.9 MiB of gzipped scripts on a cold load. Before (20,000
+accounts, load 12–14): layouts up to 1,055 ms, the results API 1,895 ms, drawn 1.8–12.7 s
+cold and 0.7–5.2 s warm with 1–3 round trips and the 4.8 MB Plotly bundle. README "Scale
+figures" has the table.
 """
 
 from __future__ import annotations
