@@ -1,30 +1,67 @@
-"""Dashboard page-load benchmark with a 1,000,000-account run stored, on PostgreSQL.
+"""Dashboard and API read times, and first paint in headless Chromium, with a large run stored.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/riskgov_bench_dash \\
-        python bench/dashboards.py [--accounts 1000000] [--positions 3000000] [--markets 50] [--repeat 5]
+        python bench/dashboards.py [--accounts 1000000] [--positions 3000000] [--markets 50] \\
+            [--repeat 5] [--keep | --reuse] [--no-browser]
 
 Stores one published run of the given size directly (account and position rows by
 ``INSERT … SELECT generate_series`` with random values, 3,200 scenario rows, and the
-run-time distributions computed by ``engine.distributions`` from arrays of the same size),
-then renders every Dash page's layout (and the liquidation-map callback) as a user would
-get it, ``--repeat`` times, and prints the median time per page.
+run-time distributions computed by ``engine.distributions`` from arrays of the same size;
+``--keep`` keeps it, ``--reuse`` measures the run kept last time instead of storing one),
+then, ``--repeat`` times each, median printed:
 
-Beside it, in the same run, the naive way of drawing the Accounts page — pulling every
-account's margin ratio and every position of the market to bin them in Python — so the
-ratio shows what precomputing at run time buys. Nothing is asserted; tests/dashboards
-checks correctness. The stored run is removed at the end (``--keep`` keeps it).
+* **server side**: every Dash page's layout (and the liquidation-map callback) rendered in
+  process as a user would get it, beside the naive way of drawing the Accounts page (every
+  account's margin ratio and every position of a market pulled into Python) for the ratio;
+* **API**: each read a dashboard or a user makes under ``/api/v1/``, through a live server
+  (werkzeug's threaded server in a subprocess, the real WSGI app: Django + /dash/);
+* **browser**: each Dash page in Debian's headless Chromium (Playwright, ``executable_path``),
+  cold (fresh context, empty cache) and warm (same context, after one load): first
+  contentful paint, "drawn" (the last DOM change once every graph has its SVG and no
+  callback is in flight), and where the time goes — HTML, the Dash/Plotly scripts fetched
+  (resource timing), the scripts run until the renderer asks for ``_dash-layout``, the
+  layout and ``_dash-dependencies`` fetches, the ``_dash-update-component`` round trips
+  (count, total, span) and the drawing after the last one.
+
+Nothing is asserted; tests/dashboards and tests/e2e check correctness.
+
+Measured on the shared 2-core machine, 3 Dec 2026 (``--accounts 1000000 --keep``: stored in
+3 min 14 s at load 7; then ``--reuse --repeat 5`` at load 4.7 → 5.6): page layouts 2–143 ms
+(Stress 143); API reads 20–157 ms (riskiest accounts 157); in Chromium, first contentful
+paint 224–408 ms cold, 84–156 ms warm; drawn 1,335–2,669 ms cold, 217–1,262 ms warm; no
+callback round trip on load; 0.74–0.9 MiB of gzipped scripts on a cold load. Before (20,000
+accounts, load 12–14): layouts up to 1,055 ms, the results API 1,895 ms, drawn 1.8–12.7 s
+cold and 0.7–5.2 s warm with 1–3 round trips and the 4.8 MB Plotly bundle. README "Scale
+figures" has the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+from tqdm import tqdm
+
 REPO = Path(__file__).resolve().parent.parent
+
+#: the Dash pages the browser opens (name, path); ``{idx}`` is an account of the run
+BROWSER_PAGES = [
+    ("Dashboards (index)", "/dash/"),
+    ("Overview", "/dash/overview"),
+    ("Accounts", "/dash/accounts"),
+    ("Account detail", "/dash/account?idx={idx}"),
+    ("Stress and coverage", "/dash/stress"),
+    ("Proposal impact", "/dash/impact"),
+    ("Parameters", "/dash/parameters"),
+    ("Model health", "/dash/model-health"),
+    ("Model validation", "/dash/model-validation"),
+]
 
 
 def _timed(fn, repeat: int) -> tuple[float, object]:
@@ -36,38 +73,18 @@ def _timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def main() -> int:  # noqa: PLR0915 — a linear script
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--positions", type=int, default=3_000_000)
-    ap.add_argument("--markets", type=int, default=50)
-    ap.add_argument("--scenarios", type=int, default=3_200)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--keep", action="store_true")
-    args = ap.parse_args()
-
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/riskgov_bench_dash")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "riskgov.config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    import dash
-    import flask
+def store_run(args):
+    """Store one published run of ``args.accounts`` accounts (see the module docstring);
+    returns the run and its markets."""
     import numpy as np
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
-    from tqdm import tqdm
 
     from riskgov.engine.distributions import chunk_distributions
     from riskgov.health.models import HealthRun, RunKind, RunStatus, ScenarioResult
     from riskgov.markets.models import Asset, Market
     from riskgov.snapshots.models import Snapshot
 
-    call_command("migrate", verbosity=0)
     n, p, m = args.accounts, args.positions, args.markets
     steps = tqdm(total=6, desc="storing a run", unit="step")
     rng = np.random.default_rng(7)
@@ -154,11 +171,277 @@ def main() -> int:  # noqa: PLR0915 — a linear script
     steps.update()
     steps.close()
 
-    from riskgov.config.wsgi import application  # noqa: F401 — creates the Dash app
+    return run, markets
 
-    user = get_user_model().objects.filter(username="bench-dash").first() or get_user_model().objects.create_superuser(
-        "bench-dash", "bench@example.com", "x"
-    )
+
+def stored_run():
+    """The newest run this bench stored and kept (``--keep``), and its markets."""
+    from riskgov.health.models import HealthRun
+    from riskgov.markets.models import Market
+
+    run = HealthRun.objects.filter(label="bench/dashboards.py", published_at__isnull=False).order_by("-id").first()
+    if run is None:
+        raise SystemExit("no stored bench run: run once with --keep first")
+    symbols = list(run.distributions["markets"])
+    markets = sorted(Market.objects.filter(symbol__in=symbols), key=lambda mk: symbols.index(mk.symbol))
+    return run, markets
+
+
+def remove_run(run) -> None:
+    """Delete a stored bench run, its rows and its snapshot."""
+    from django.db import connection, transaction
+
+    from riskgov.health.models import HealthRun, ScenarioResult
+    from riskgov.snapshots.models import Snapshot
+
+    with transaction.atomic():
+        ScenarioResult.objects.filter(run=run).delete()
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM health_positionresult WHERE run_id = %s", [run.pk])
+            cur.execute("DELETE FROM health_accountresult WHERE run_id = %s", [run.pk])
+        HealthRun.objects.filter(pk=run.pk).delete()
+        Snapshot.objects.filter(pk=run.snapshot_id).delete()
+
+
+# ----------------------------------------------------------------------------------------
+# the live server, the API reads and the browser
+
+
+def _serve(port: int) -> None:
+    """Serve the real WSGI app (Django + /dash/, static files from the finders) on ``port``
+    with werkzeug's threaded server (the e2e tests' server), until killed."""
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "riskgov.config.settings")
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from werkzeug.serving import make_server
+
+    from riskgov.config.wsgi import django_application, mount
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = make_server("127.0.0.1", port, mount(StaticFilesHandler(django_application)), threaded=True)
+    print("serving", flush=True)
+    server.serve_forever()
+
+
+@contextmanager
+def _live_server():
+    """A server subprocess on a free port (its own process: the browser's timings do not
+    share the bench's GIL); yields the base URL."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # a thread per request: persistent connections (CONN_MAX_AGE) would pile up, one per thread
+    env = {**os.environ, "LOG_LEVEL": "ERROR", "CONN_MAX_AGE": "0"}
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, stdout=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "serving"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/login/", timeout=2)  # noqa: S310 — localhost
+                break
+            except OSError as exc:
+                if getattr(exc, "code", None):  # any HTTP answer: the server is up
+                    break
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _session_cookie(user) -> str:
+    """A Django session for ``user`` (what logging in stores), as the cookie value."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return store.session_key
+
+
+def api_times(base: str, cookie: str, run_id: int, repeat: int) -> dict[str, tuple[float, int]]:
+    """Median wall time (s) and body size (bytes) of each API read a dashboard or a user
+    makes, through the live server; the full export is timed to its first 64 KiB."""
+    import requests
+    from django.conf import settings
+
+    http = requests.Session()
+    http.cookies.set(settings.SESSION_COOKIE_NAME, cookie)
+    r = f"/api/v1/health-runs/{run_id}"
+    reads = {
+        "health-runs (list, latest first)": "/api/v1/health-runs/",
+        "health-runs/{id}": f"{r}/",
+        "health-runs/{id}/progress": f"{r}/progress/",
+        "health-runs/{id}/results (totals, scenarios, tail)": f"{r}/results/",
+        "health-runs/{id}/accounts (riskiest, page 1)": f"{r}/accounts/",
+        "health-runs/{id}/export?accounts=0": f"{r}/export/?accounts=0",
+        "health-runs/{id}/export (first 64 KiB)": f"{r}/export/",
+        "markets": "/api/v1/markets/",
+        "proposals": "/api/v1/proposals/",
+        "alerts": "/api/v1/alerts/",
+        "reports": "/api/v1/reports/",
+    }
+    out = {}
+    for name, url in reads.items():
+        times, size = [], 0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with http.get(base + url, stream=True, timeout=120) as resp:
+                if resp.status_code != 200:
+                    raise RuntimeError(f"GET {url}: HTTP {resp.status_code}")
+                if "first 64 KiB" in name:
+                    size = len(next(resp.iter_content(65536)))
+                else:
+                    size = len(resp.content)
+            times.append(time.perf_counter() - t0)
+        out[name] = (statistics.median(times), size)
+    return out
+
+
+#: installed before any page script: the time of the last DOM change (graphs drawn = the page
+#: stops changing)
+_INIT_JS = """
+window.__rg = {last: 0};
+new MutationObserver(() => { window.__rg.last = performance.now(); })
+  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+#: true once the page content is there and every graph is drawn
+_DRAWN_JS = """() => {
+  const c = document.getElementById('_pages_content');
+  if (!c || !c.children.length) return false;
+  if (document.querySelector('[data-dash-is-loading="true"]')) return false;
+  return [...document.querySelectorAll('.dash-graph')].every(g => g.querySelector('.main-svg'));
+}"""
+#: the page's timeline (ms from navigation start)
+_TIMELINE_JS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const paint = Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]));
+  const res = performance.getEntriesByType('resource');
+  const pick = s => res.filter(e => e.name.includes(s)).map(e => ({
+    name: e.name, start: e.startTime, end: e.responseEnd, transfer: e.transferSize, body: e.decodedBodySize}));
+  return {html: nav.responseEnd, fp: paint['first-paint'], fcp: paint['first-contentful-paint'],
+    ready: window.__rg.last, suites: pick('_dash-component-suites'), layout: pick('_dash-layout'),
+    deps: pick('_dash-dependencies'), callbacks: pick('_dash-update-component')};
+}"""
+
+
+def _load(page, url: str, inflight: list[int]) -> dict:
+    """Open ``url`` and wait until it is drawn and quiet (no DOM change and no callback in
+    flight for 0.5 s); the page's timeline."""
+    page.goto(url, wait_until="load")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not inflight[0] and page.evaluate(_DRAWN_JS):
+            quiet = page.evaluate("performance.now() - window.__rg.last")
+            if quiet > 500:
+                break
+        page.wait_for_timeout(50)
+    else:
+        raise RuntimeError(f"{url}: not drawn within 60 s")
+    return page.evaluate(_TIMELINE_JS)
+
+
+def _breakdown(t: dict) -> dict[str, float]:
+    """The timeline as phases (ms): HTML, scripts fetched, scripts run until the layout
+    request, layout + dependencies, callbacks (count, total, span), drawing after them."""
+    suites_end = max((s["end"] for s in t["suites"]), default=t["html"])
+    first = t["layout"] + t["deps"]
+    layout_start = min((x["start"] for x in first), default=suites_end)
+    layout_end = max((x["end"] for x in first), default=layout_start)
+    cbs = t["callbacks"]
+    cb_end = max((x["end"] for x in cbs), default=layout_end)
+    plotly = next((s for s in t["suites"] if "plotly" in s["name"].rsplit("/", 1)[-1]), None)
+    return {
+        "fcp": t["fcp"] or 0.0,
+        "ready": t["ready"],
+        "html": t["html"],
+        "scripts_fetched": suites_end,
+        "scripts_run": max(layout_start - suites_end, 0.0),
+        "layout_deps": layout_end - layout_start,
+        "callbacks": float(len(cbs)),
+        "callbacks_ms": sum(x["end"] - x["start"] for x in cbs),
+        "callbacks_span": (cb_end - min(x["start"] for x in cbs)) if cbs else 0.0,
+        "after_callbacks": max(t["ready"] - cb_end, 0.0),
+        "js_kb": sum(s["transfer"] for s in t["suites"]) / 1024,
+        "plotly_ms": (plotly["end"] - plotly["start"]) if plotly else 0.0,
+    }
+
+
+def browser_times(base: str, cookie: str, pages: list[tuple[str, str]], repeat: int) -> dict:
+    """Per page, the median breakdown (:func:`_breakdown`) of ``repeat`` loads in headless
+    Chromium, cold (a fresh browser context: empty cache) and warm (one context, after a
+    first load)."""
+    from django.conf import settings
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import LAUNCH_ARGS
+
+    host = base.split("//", 1)[1].split(":")[0]
+    cookies = [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "domain": host, "path": "/"}]
+    out: dict = {}
+
+    def context(browser, inflight):
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx.add_cookies(cookies)
+        ctx.add_init_script(_INIT_JS)
+        page = ctx.new_page()
+
+        def track(delta):
+            def on(req):
+                if "_dash-update-component" in req.url:
+                    inflight[0] += delta
+
+            return on
+
+        page.on("request", track(1))
+        page.on("requestfinished", track(-1))
+        page.on("requestfailed", track(-1))
+        return ctx, page
+
+    def median(samples: list[dict]) -> dict:
+        return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+        try:
+            for name, path in tqdm(pages, desc="browser", unit="page", leave=False):
+                inflight = [0]
+                cold = []
+                for _ in range(repeat):
+                    ctx, page = context(browser, inflight)
+                    cold.append(_breakdown(_load(page, base + path, inflight)))
+                    ctx.close()
+                ctx, page = context(browser, inflight)
+                _load(page, base + path, inflight)
+                warm = [_breakdown(_load(page, base + path, inflight)) for _ in range(repeat)]
+                ctx.close()
+                out[name] = {"cold": median(cold), "warm": median(warm)}
+        finally:
+            browser.close()
+    return out
+
+
+def server_side_pages(run, markets, user, repeat: int) -> dict[str, float]:
+    """Median seconds to render each page's layout in process (no HTTP), and the naive
+    Accounts page."""
+    import dash
+    import flask
+    import numpy as np
+
+    from riskgov.config.wsgi import application  # noqa: F401 — creates the Dash app
+    from riskgov.health.models import AccountResult, PositionResult
+
     app = dash.get_app()
     pages = {pg["path"]: pg for pg in dash.page_registry.values()}
     mods = {path: sys.modules[pg["module"]] for path, pg in pages.items()}
@@ -173,8 +456,6 @@ def main() -> int:  # noqa: PLR0915 — a linear script
 
     def naive_accounts_page():
         """What the Accounts page would cost without run-time distributions."""
-        from riskgov.health.models import AccountResult, PositionResult
-
         ratios = np.array(
             [
                 np.inf if r is None else r
@@ -191,29 +472,103 @@ def main() -> int:  # noqa: PLR0915 — a linear script
     cases = [
         ("Overview", render("/overview")),
         ("Accounts", render("/accounts")),
-        ("Accounts: liquidation map callback", lambda: mods["/accounts"].show_map(symbols[0], run.pk)),
-        ("Account detail", render("/account", idx=str(n // 2))),
+        ("Accounts: liquidation map callback", lambda: mods["/accounts"].show_map(markets[0].symbol, run.pk)),
+        ("Account detail", render("/account", idx=str(run.n_accounts // 2))),
         ("Stress and coverage", render("/stress")),
+        ("Proposal impact", render("/impact")),
+        ("Parameters", render("/parameters")),
         ("Model health", render("/model-health")),
+        ("Model validation", render("/model-validation")),
     ]
-    print(f"\n{n:,} accounts, {p:,} positions, {m} markets, {args.scenarios:,} scenarios stored (run #{run.pk})")
-    print(f"{'page':40s} {'median s':>10s}")
     results = {}
     for name, fn in tqdm(cases, desc="pages", unit="page", leave=False):
-        results[name], _ = _timed(fn, args.repeat)
-    for name, sec in results.items():
-        print(f"{name:40s} {sec:10.3f}")
-    naive, _ = _timed(naive_accounts_page, 1)
-    print(f"{'naive Accounts page (reads every row)':40s} {naive:10.3f}")
-    print(f"\nAccounts page: precomputed is {naive / results['Accounts']:.0f}× faster than reading the rows")
-    if not args.keep:
-        with transaction.atomic():
-            ScenarioResult.objects.filter(run=run).delete()
-            with connection.cursor() as cur:
-                cur.execute("DELETE FROM health_positionresult WHERE run_id = %s", [run.pk])
-                cur.execute("DELETE FROM health_accountresult WHERE run_id = %s", [run.pk])
-            HealthRun.objects.filter(pk=run.pk).delete()
-            Snapshot.objects.filter(pk=snap.pk).delete()
+        results[name], _ = _timed(fn, repeat)
+    results["naive Accounts page (reads every row)"], _ = _timed(naive_accounts_page, 1)
+    return results
+
+
+def _print_browser(browser: dict) -> None:
+    cols = [
+        ("FCP", "fcp"),
+        ("drawn", "ready"),
+        ("HTML", "html"),
+        ("JS got", "scripts_fetched"),
+        ("JS run", "scripts_run"),
+        ("layout", "layout_deps"),
+        ("cb n", "callbacks"),
+        ("cb ms", "callbacks_ms"),
+        ("cb span", "callbacks_span"),
+        ("draw", "after_callbacks"),
+        ("JS KiB", "js_kb"),
+    ]
+    print(f"\n{'browser (ms from navigation start, median)':44s}" + "".join(f"{h:>8s}" for h, _ in cols))
+    for name, res in browser.items():
+        for cache in ("cold", "warm"):
+            row = res[cache]
+            print(f"{name + ' · ' + cache:44s}" + "".join(f"{row[k]:8.0f}" for _, k in cols))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--positions", type=int, default=3_000_000)
+    ap.add_argument("--markets", type=int, default=50)
+    ap.add_argument("--scenarios", type=int, default=3_200)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--keep", action="store_true", help="keep the stored run (for --reuse)")
+    ap.add_argument("--reuse", action="store_true", help="measure the run kept by an earlier --keep")
+    ap.add_argument("--no-browser", action="store_true", help="server side and API only")
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the live server subprocess
+    args = ap.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/riskgov_bench_dash")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "riskgov.config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if args.serve:
+        _serve(args.serve)
+        return 0
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop on this thread
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    t0 = time.perf_counter()
+    run, markets = stored_run() if args.reuse else store_run(args)
+    stored_s = time.perf_counter() - t0
+    user = get_user_model().objects.filter(username="bench-dash").first() or get_user_model().objects.create_superuser(
+        "bench-dash", "bench@example.com", "x"
+    )
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    how = "reused" if args.reuse else f"stored in {stored_s:.1f} s"
+    print(
+        f"\n{run.n_accounts:,} accounts, {run.n_positions:,} positions, {len(markets)} markets,"
+        f" {run.tail_scenarios + 10:,} scenarios (run #{run.pk}, {how}); load average {load}"
+    )
+    pages = server_side_pages(run, markets, user, args.repeat)
+    cookie = _session_cookie(user)
+    with _live_server() as base:
+        api = api_times(base, cookie, run.pk, args.repeat)
+        paths = [(name, path.format(idx=run.n_accounts // 2)) for name, path in BROWSER_PAGES]
+        browser = {} if args.no_browser else browser_times(base, cookie, paths, args.repeat)
+
+    print(f"\n{'server side (in process), median':60s} {'ms':>8s}")
+    for name, sec in pages.items():
+        print(f"{name:60s} {sec * 1000:8.0f}")
+    naive = pages["naive Accounts page (reads every row)"]
+    print(f"{'  → precomputed Accounts page is faster by':60s} {naive / pages['Accounts']:7.0f}×")
+    print(f"\n{'API through the live server, median':60s} {'ms':>8s} {'KiB':>8s}")
+    for name, (sec, size) in api.items():
+        print(f"{name:60s} {sec * 1000:8.0f} {size / 1024:8.0f}")
+    if browser:
+        _print_browser(browser)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    print(f"\nload average at the end {load}")
+    if not (args.keep or args.reuse):
+        remove_run(run)
     return 0
 
 

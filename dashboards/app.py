@@ -8,7 +8,9 @@ own ``templates/nav.html`` rendered per request for the current user.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import dash
 import flask
@@ -78,9 +80,51 @@ def page_bar() -> dash.html.Div:
     )
 
 
+def _requested_page() -> tuple[dict, str, str] | None:
+    """The page (registry entry), path and query string the browser is showing, from the
+    ``Referer`` of the ``_dash-layout`` request; ``None`` outside a request, without a
+    referrer (a policy may strip it) or when it names no page."""
+    if not flask.has_request_context() or not flask.request.referrer:
+        return None
+    url = urlsplit(flask.request.referrer)
+    if url.netloc != flask.request.host or not (url.path + "/").startswith(PREFIX):
+        return None
+    path = "/" + url.path[len(PREFIX) :].strip("/")
+    page = next((p for p in dash.page_registry.values() if p["path"] == path), None)
+    return (page, url.path, url.query) if page is not None else None
+
+
+def page_container() -> dash.html.Div:
+    """``dash.page_container`` with the requested page already in it.
+
+    Dash draws a page by a callback on its ``dcc.Location`` once the app's layout is in the
+    browser: one more round trip before anything of the page shows, and only then the page's
+    own callbacks. Here the layout the browser fetches holds the page (same ids as Dash's
+    container), and the location's ``pathname``/``search`` equal the browser's, so the router
+    is not called on load; navigating between pages still goes through it. Without a usable
+    referrer this is Dash's own empty container (the router draws the page)."""
+    requested = _requested_page()
+    if requested is None:
+        return dash.page_container
+    page, path, query = requested
+    layout = page["layout"]
+    content = layout(**dict(parse_qsl(query))) if callable(layout) else layout
+    title = page["title"]() if callable(page["title"]) else page["title"]
+    return dash.html.Div(
+        [
+            dash.dcc.Location(
+                id="_pages_location", refresh="callback-nav", pathname=path, search=f"?{query}" if query else ""
+            ),
+            dash.html.Div(content, id="_pages_content", disable_n_clicks=True),
+            dash.dcc.Store(id="_pages_store", data={"title": title}),
+            dash.html.Div(id="_pages_dummy", disable_n_clicks=True),
+        ]
+    )
+
+
 def _layout():
     """The app's layout, built per request (Dash pages: ``layout()`` as a function)."""
-    return dash.html.Div([page_bar(), dash.page_container])
+    return dash.html.Div([page_bar(), page_container()])
 
 
 def create_app() -> dash.Dash:
@@ -101,7 +145,65 @@ def create_app() -> dash.Dash:
     app.layout = _layout
     components.register_callbacks(app)
     _install_csp(app)
+    _use_cartesian_plotly(app)
+    _install_compression(app.server)
     return app
+
+
+def _use_cartesian_plotly(app: dash.Dash) -> None:
+    """Load plotly.js's cartesian bundle (``dashboards.plotlyjs``, 1.5 MB) with the page's
+    scripts — while it is the installed plotly's plotly.js version; else nothing changes.
+
+    ``dcc.Graph`` uses ``window.Plotly`` when it is there, and only otherwise injects the full
+    bundle (4.8 MB, from an unfingerprinted URL) once the first graph mounts. As one of the
+    app's scripts the bundle gets a fingerprinted URL that Dash serves with a year's cache,
+    and downloads beside the other scripts."""
+    from plotly.offline import get_plotlyjs_version
+
+    from dashboards import plotlyjs
+
+    if get_plotlyjs_version() == plotlyjs.__version__:
+        app.scripts.append_script({"relative_package_path": plotlyjs.BUNDLE, "namespace": plotlyjs.__name__})
+
+
+#: response types worth compressing (text); JSON covers the layout and callback answers
+COMPRESSIBLE = ("application/javascript", "text/javascript", "text/css", "application/json", "text/html")
+_GZIPPED: dict[str, bytes] = {}  # fingerprinted component-suite path → gzip body (never changes)
+
+
+def _install_compression(server: flask.Flask) -> None:
+    """gzip the Dash responses when the browser accepts it (``Vary: Accept-Encoding``).
+
+    The scripts under ``_dash-component-suites`` have fingerprinted URLs that Dash serves with
+    a year's ``Cache-Control``: they are compressed once per process (level 9) and kept; the
+    layout, dependencies and callback answers are compressed per response (level 5). What
+    ``Dash(compress=True)`` does with flask-compress, without the extra dependency and
+    without compressing a 1.5 MB script on every request."""
+
+    @server.after_request
+    def _gzip(response):  # noqa: ANN001, ANN202 — Flask hook
+        if (
+            response.status_code != 200
+            or response.direct_passthrough
+            or "Content-Encoding" in response.headers
+            or response.mimetype not in COMPRESSIBLE
+            or "gzip" not in flask.request.headers.get("Accept-Encoding", "")
+        ):
+            return response
+        response.vary.add("Accept-Encoding")
+        path = flask.request.path
+        immutable = "/_dash-component-suites/" in path and (response.cache_control.max_age or 0) > 0
+        body = _GZIPPED.get(path) if immutable else None
+        if body is None:
+            data = response.get_data()
+            if len(data) < 1024:
+                return response
+            body = gzip.compress(data, compresslevel=9 if immutable else 5, mtime=0)
+            if immutable:
+                _GZIPPED[path] = body
+        response.set_data(body)
+        response.headers["Content-Encoding"] = "gzip"
+        return response
 
 
 def csp_header(app: dash.Dash) -> str:

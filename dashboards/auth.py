@@ -39,11 +39,18 @@ def current_roles() -> frozenset[str]:
     return user_roles(current_user())
 
 
+#: what the Dash server serves without a session: the component libraries' scripts and the
+#: favicon (the same files for everyone, like Django's static files; a page loads ~12 of them)
+PUBLIC_PATHS = ("/_dash-component-suites/", "/_favicon.ico")
+
+
 def install(server: flask.Flask, *, login_url: str = "/login/", prefix: str = "/dash/") -> None:
     """Install the session check and connection hygiene on the Dash Flask server."""
 
     @server.before_request
     def _require_django_user():  # noqa: ANN202 — Flask hook
+        if flask.request.path.startswith(PUBLIC_PATHS):
+            return None  # library scripts (Dash, Plotly): no data, no session lookup per file
         close_old_connections()
         user = django_user_for(flask.request.cookies.get(settings.SESSION_COOKIE_NAME))
         flask.g.riskgov_user = user

@@ -58,13 +58,17 @@ def chart(
     figure: Any = None,
     rows: Sequence[dict[str, Any]] = (),
     columns: Sequence[str] = (),
+    *,
+    csv: dict[str, str] | None = None,
 ) -> html.Div:
-    """A chart with its data download. Callbacks that redraw it output to
-    ``Output(chart_id, "figure")`` and ``Output(store_id(chart_id), "data")``."""
+    """A chart with its data download (``rows`` and ``columns``, or a ready :func:`csv_store`
+    value ``csv``). Callbacks that redraw it output to ``Output(chart_id, "figure")`` and
+    ``Output(store_id(chart_id), "data")``."""
+    data = csv_store(chart_id, rows, columns) if columns else csv
     return html.Div(
         [
             dcc.Graph(id=chart_id, figure=figure or {}, config={"displaylogo": False}),
-            dcc.Store(id=store_id(chart_id), data=csv_store(chart_id, rows, columns) if columns else None),
+            dcc.Store(id=store_id(chart_id), data=data),
             html.Button("Download data (CSV)", id={"type": "csv-button", "chart": chart_id}, className="csv"),
             dcc.Download(id={"type": "csv-download", "chart": chart_id}),
         ],

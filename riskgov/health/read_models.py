@@ -8,12 +8,18 @@ stored documents (``Report.figures``, API payloads) and plot rows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 
 def _plain(value: Any) -> Any:
-    """Tuples → lists, recursively (JSON documents hold lists)."""
+    """Tuples → lists and read models → dicts, recursively (JSON documents hold lists).
+
+    Containers are rebuilt, so the result shares nothing mutable with the read model (what
+    ``dataclasses.asdict`` gives, without its deep copy of every value: 3,200 scenario rows
+    took 0.7 s there)."""
+    if isinstance(value, _Dict):
+        return value.as_dict()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -26,12 +32,16 @@ class _Dict:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-able dict of this read model (field names as in FORMATS.md)."""
-        return _plain(asdict(self))  # type: ignore[call-overload]
+        return {name: _plain(getattr(self, name)) for name in self.names()}
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The field names, in order."""
-        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        names = cls.__dict__.get("_names")
+        if names is None:
+            names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+            cls._names = names
+        return names
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ def test_anonymous_is_sent_to_login(wsgi):
     r = wsgi.get("/dash/parameters")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login/?next=/dash/parameters")
     assert wsgi.post("/dash/_dash-update-component", json={}).status_code == 401
+    assert wsgi.get("/dash/_dash-layout").status_code == 401
+    assert wsgi.get("/dash/_dash-dependencies").status_code == 401
+
+
+def test_library_scripts_need_no_session(wsgi, client, users):
+    import re
+
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    wsgi.delete_cookie("sessionid")
+    assert scripts and all(wsgi.get(u).status_code == 200 for u in scripts)  # public code, no data
 
 
 def test_user_without_role_is_refused(wsgi, client, users):
@@ -71,3 +83,41 @@ def test_parameters_page_and_callback_compare_with_references(wsgi, client, user
     leverage = resp["parameters-leverage"]["figure"]["data"][1]["y"]
     assert leverage == [100.0, 50.0, 50.0]  # 1/IMF
     assert resp["parameters-versions"]["data"][0]["status"] == "active"
+
+
+def test_plotly_bundle_is_the_cartesian_one_served_gzipped_with_a_year_of_cache(wsgi, client, users):
+    import gzip
+    import re
+
+    from dashboards import plotlyjs
+
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    # a script of the page (window.Plotly is there before any graph mounts: dcc.Graph then
+    # never injects the full bundle)
+    url = next(u for u in re.findall(r'<script src="([^"]+)"', page) if "plotly-cartesian" in u)
+    assert url.startswith("/dash/_dash-component-suites/dashboards.plotlyjs/plotly-cartesian.v")
+    assert page.index(url) < page.index("dash_renderer")  # before the renderer starts
+    r = wsgi.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert r.status_code == 200
+    assert r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in r.headers["Vary"]
+    assert "max-age=31536000" in r.headers["Cache-Control"]
+    body = gzip.decompress(r.get_data())
+    assert body.startswith(b"/**\n* plotly.js (cartesian - minified) v" + plotlyjs.__version__.encode())
+    assert len(r.get_data()) < len(body) / 3
+    assert wsgi.get(url, headers={"Accept-Encoding": "gzip"}).get_data() == r.get_data()  # kept, same bytes
+    plain = wsgi.get(url)  # a client that does not accept gzip gets the plain file
+    assert "Content-Encoding" not in plain.headers and plain.get_data() == body
+    assert "Content-Security-Policy" in r.headers  # the policy is still sent
+
+
+def test_layout_holds_the_requested_page_so_the_router_is_not_called_on_load(wsgi, client, users):
+    parameters_import_document(document=parameter_document())
+    login(wsgi, client, users[VIEWER])
+    r = wsgi.get("/dash/_dash-layout", headers={"Referer": "http://localhost/dash/parameters?market=BTC-PERP"})
+    layout = json.loads(r.get_data(as_text=True))
+    text = json.dumps(layout)
+    assert '"pathname": "/dash/parameters"' in text and '"search": "?market=BTC-PERP"' in text
+    assert "parameters-mmf" in text and '"riskgov v1 (active)"' in text  # the figure is drawn already
+    bare = json.loads(wsgi.get("/dash/_dash-layout").get_data(as_text=True))  # no referrer: Dash's router draws
+    assert "parameters-mmf" not in json.dumps(bare)

@@ -79,7 +79,6 @@ def bracket_curves_figure(curves: Sequence[Curve], *, market: str, measure: str 
         yaxis={"title": y_label},
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        template="plotly_white",
     )
     return fig
 
@@ -118,6 +117,5 @@ def maintenance_margin_figure(curves: Sequence[Curve], *, market: str, points: i
         yaxis={"title": "maintenance margin (USD, log scale)", "type": "log"},
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        template="plotly_white",
     )
     return fig
