@@ -234,8 +234,18 @@ def tail_figure(
     _vlines(
         fig,
         [
-            {"x": var, "text": f"{measure_label('VaR', alpha, label)} {formats.money(var)}", "color": "#e67700", "side": "left"},
-            {"x": es, "text": f"{measure_label('ES', alpha, label)} {formats.money(es)}", "color": "#d9480f", "yshift": -18},
+            {
+                "x": var,
+                "text": f"{measure_label('VaR', alpha, label)} {formats.money(var)}",
+                "color": "#e67700",
+                "side": "left",
+            },
+            {
+                "x": es,
+                "text": f"{measure_label('ES', alpha, label)} {formats.money(es)}",
+                "color": "#d9480f",
+                "yshift": -18,
+            },
             {
                 "x": insurance_fund,
                 "text": f"insurance fund {formats.money(insurance_fund)}",
