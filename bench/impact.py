@@ -178,6 +178,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "run_path_shortfall",
         lambda p, s, paths, **k: f"  frontier: path shortfall ({paths.family}, {s.portfolio.n_accounts:,} accounts)",
     )
+    ph.wrap(
+        impact,
+        "run_path_shortfall_multi",
+        lambda p, s, paths, m, ks, **k: (
+            f"  frontier: path shortfall, {len(ks)} multipliers in one pass ({s.portfolio.n_accounts:,} accounts)"
+        ),
+    )
     ph.wrap(impact, "market_frontier", lambda *a, **k: "frontier (market_frontier, 7 points)")
     load0 = os.getloadavg()
     prof = cProfile.Profile() if args.profile else None

@@ -11,8 +11,9 @@ import numpy as np
 
 from riskgov.engine.pruning import _PAIR_CELLS, _Fast
 from riskgov.engine.types import F64, I64
+from riskgov.engine.units import unit_outcome
 
-__all__ = ["batch_order", "first_liquidations", "shortfall_rows_bound"]
+__all__ = ["batch_order", "first_liquidations", "first_shortfalls_multi", "shortfall_rows_bound"]
 
 
 def batch_order(moves: F64, batch_size: int) -> I64:
@@ -105,44 +106,16 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
         recorded outcome, -1 when nothing was recorded); ``evaluated`` ``(nb,)`` counts the
         exact (unit, step) evaluations per scenario.
     """
-    n_j = nb * n_t
-    rc = fast._shocks(rb)
-    rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
-    rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
+    rc, rhs, rct, chunk = _step_operands(fast, rb, nb * n_t, slip_hi is not None)
     rc_flat = rc.ravel()
-    rct = np.ascontiguousarray(rc.T) if slip_hi is not None else None
     evaluated = np.zeros(nb, dtype=np.int64)
     parts = []
-    chunk = max(1, _PAIR_CELLS // max(n_j, 1))
     for c0 in range(0, cand.size, chunk):
-        rows = cand[c0 : c0 + chunk]
-        may_lose = None
-        if slip_hi is not None:
-            low = fast.X[rows] @ rct  # E' − E of every (row, step)
-            low += (fast.e0.take(rows) - slip_hi.take(rows))[:, None]
-            may_lose = _any_rows((low < fast.tol.take(rows)[:, None]).reshape(rows.size * nb, n_t))
-            del low
-            keep = np.flatnonzero(may_lose.reshape(rows.size, nb).any(axis=1))
-            if not keep.size:
-                continue
-            may_lose = may_lose.reshape(rows.size, nb)[keep].ravel()
-            rows = rows.take(keep)
-        bound = fast.BD[rows] @ rhs
-        # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
-        # rounding of either form, so no step that can liquidate is dropped
-        flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
-        del bound
-        f3 = flag.reshape(rows.size * nb, n_t)
-        flagged = _any_rows(f3)
-        if may_lose is not None:
-            flagged &= may_lose
-        grp = np.flatnonzero(flagged)  # group = local row · nb + s
-        if not grp.size:
+        got = _flagged_groups(fast, cand[c0 : c0 + chunk], rhs, rct, nb, n_t, slip_hi)
+        if got is None:
             continue
-        f3 = f3[grp]
-        g_row = rows.take(grp // nb)
-        g_s = grp % nb
-        n_g = grp.size
+        g_row, g_s, f3 = got
+        n_g = g_row.size
         g_liq = np.zeros(n_g, dtype=np.bool_)
         g_pen = np.zeros(n_g)
         g_short = np.zeros(n_g)
@@ -170,3 +143,101 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
         return z, z, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), z, evaluated
     cols = [np.concatenate([p[k] for p in parts]) for k in range(6)]
     return (*cols, evaluated)
+
+
+def _step_operands(fast: _Fast, rb: F64, n_j: int, with_rct: bool) -> tuple[F64, F64, F64 | None, int]:
+    """``(rc, rhs, rct, chunk)`` of a batch's ``n_j`` steps: the moving columns, the ``BD``
+    right-hand side with ``lo = hi = r``, ``rc.T`` (for ``slip_hi``) and the rows per chunk."""
+    rc = fast._shocks(rb)
+    rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
+    rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
+    rct = np.ascontiguousarray(rc.T) if with_rct else None
+    return rc, rhs, rct, max(1, _PAIR_CELLS // max(n_j, 1))
+
+
+def _flagged_groups(
+    fast: _Fast, rows: I64, rhs: F64, rct: F64 | None, nb: int, n_t: int, slip_hi: F64 | None
+) -> tuple[I64, I64, np.ndarray] | None:
+    """Level 2 for one chunk of candidate rows: ``(g_row, g_s, flags)`` of the (row, scenario)
+    groups with a step that may liquidate (and, with ``slip_hi``, may end with a shortfall),
+    ``flags`` ``(n_g, T)`` bool; None when there is none (see ``first_liquidations``)."""
+    may_lose = None
+    if slip_hi is not None:
+        low = fast.X[rows] @ rct  # E' − E of every (row, step)
+        low += (fast.e0.take(rows) - slip_hi.take(rows))[:, None]
+        may_lose = _any_rows((low < fast.tol.take(rows)[:, None]).reshape(rows.size * nb, n_t))
+        del low
+        keep = np.flatnonzero(may_lose.reshape(rows.size, nb).any(axis=1))
+        if not keep.size:
+            return None
+        may_lose = may_lose.reshape(rows.size, nb)[keep].ravel()
+        rows = rows.take(keep)
+    bound = fast.BD[rows] @ rhs
+    # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
+    # rounding of either form, so no step that can liquidate is dropped
+    flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
+    del bound
+    f3 = flag.reshape(rows.size * nb, n_t)
+    flagged = _any_rows(f3)
+    if may_lose is not None:
+        flagged &= may_lose
+    grp = np.flatnonzero(flagged)  # group = local row · nb + s
+    if not grp.size:
+        return None
+    return rows.take(grp // nb), grp % nb, f3[grp]
+
+
+def first_shortfalls_multi(
+    fast: _Fast, tables: tuple, cand: I64, rb: F64, nb: int, n_t: int, slip_hi: F64
+) -> tuple[I64, F64]:
+    """``first_liquidations``' shortfalls under several bracket tables at once (§9, §15 frontier).
+
+    ``fast`` is built on a table set whose ``MM(N)`` is ``≥`` every one of ``tables``'
+    (outputs of ``_Fast.mm_table`` with the same floors) for every ``N``: its bounds then bound
+    every table's ``E' − MM'`` from below, so a step it skips liquidates under none of them.
+    Each round evaluates ``E'``, the close costs and the ``K`` margins ``MM'_k`` of the first
+    flagged step of every open (row, scenario) group (``_Fast.evaluate_terms``); the group's
+    outcome under table ``k`` is recorded at its first step with ``E' < MM'_k`` (or the last
+    step), and the group closes when every table has one. A step flagged here but not under
+    table ``k``'s own bounds cannot liquidate under ``k`` and, at the last step, has
+    ``max(0, −E_T) = 0``; so each row of the result holds the same floats as
+    ``first_liquidations(slip_hi=...)`` run with that table alone (the extra groups add zeros).
+
+    Returns:
+        ``(g_s, short)``: ``(n_g,)`` scenario of each group (rows ascending, then scenarios)
+        and ``(K, n_g)`` float64 USD its shortfall under each table.
+    """
+    n_k = len(tables)
+    rc, rhs, rct, chunk = _step_operands(fast, rb, nb * n_t, True)
+    rc_flat = rc.ravel()
+    s_parts, sh_parts = [], []
+    for c0 in range(0, cand.size, chunk):
+        got = _flagged_groups(fast, cand[c0 : c0 + chunk], rhs, rct, nb, n_t, slip_hi)
+        if got is None:
+            continue
+        g_row, g_s, f3 = got
+        n_g = g_row.size
+        g_short = np.zeros((n_k, n_g))
+        g_done = np.zeros((n_k, n_g), dtype=np.bool_)
+        open_ = np.arange(n_g)
+        while open_.size:
+            t = np.argmax(f3[open_], axis=1)  # first flagged step still to evaluate
+            r_o, j_o = g_row.take(open_), g_s.take(open_) * n_t + t
+            e_pair = _shocked_equity(fast, r_o, j_o, rc_flat, rc.shape[1])
+            mm, slip, pen_due = fast.evaluate_terms(r_o, j_o, rb, tables)
+            last = t == n_t - 1
+            for k in range(n_k):
+                liq, _, _, short = unit_outcome(e_pair, mm[k], slip, pen_due)
+                new = (liq | last) & ~g_done[k].take(open_)
+                g = open_[new]
+                g_short[k, g] = short[new]
+                g_done[k, g] = True
+            closed = g_done[:, open_].all(axis=0)
+            rest = open_[~closed]
+            f3[rest, t[~closed]] = False
+            open_ = rest[_any_rows(f3[rest])]
+        s_parts.append(g_s)
+        sh_parts.append(g_short)
+    if not s_parts:
+        return np.zeros(0, dtype=np.int64), np.zeros((n_k, 0))
+    return np.concatenate(s_parts), np.concatenate(sh_parts, axis=1)

@@ -49,7 +49,7 @@ RISK_MODEL §1; counts are exact.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -57,8 +57,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from riskgov.engine._parallel import default_threads
+from riskgov.engine.brackets import scale_bracket_table
 from riskgov.engine.fund import adl_amount, insurance_fund_after
-from riskgov.engine.path_pruning import batch_order, first_liquidations, shortfall_rows_bound
+from riskgov.engine.path_pruning import batch_order, first_liquidations, first_shortfalls_multi, shortfall_rows_bound
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
 from riskgov.engine.stress import _batch_plan, _Cover2
@@ -66,7 +67,7 @@ from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
 
-__all__ = ["PathStressResult", "run_path_shortfall", "run_path_stress"]
+__all__ = ["PathStressResult", "run_path_shortfall", "run_path_shortfall_multi", "run_path_stress"]
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,68 @@ def run_path_shortfall(
 
     for b, out in _each_batch(params, book, shocks, batch_size, True, threads, work, setup):
         short[b] = out
+    return short
+
+
+def run_path_shortfall_multi(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    market: int,
+    multipliers: Sequence[float],
+    *,
+    batch_size: int | None = None,
+    threads: int | None = None,
+) -> F64:
+    """``(K, S)`` float64 USD shortfall ``S`` of each path with ``market``'s table scaled by each
+    multiplier, in one pass (RISK_MODEL §9, §15 frontier).
+
+    Row ``k`` holds the same floats as ``run_path_shortfall(scale_bracket_table(params,
+    market, multipliers[k]), state, paths)``. Scaling (MMF and IMF ×k, capped at 1, floors
+    unchanged) keeps every position in its bracket, and ``MM(N) = ∫₀ᴺ MMF`` is
+    non-decreasing in ``k``, so the bounds of the largest multiplier bound every other's
+    ``E' − MM'`` from below: one pruned search (``path_pruning.first_shortfalls_multi``)
+    evaluates ``E'`` and the close costs of a (unit, step) once and its margin under each
+    table, and records each table's outcome at that table's first liquidating step. The
+    batches, the groups' order and the sums are those of ``run_path_shortfall``.
+
+    Args:
+        params: the parameter set to scale (``market``'s table; every other table as is).
+        state, paths, batch_size, threads: as ``run_path_shortfall``.
+        market: index of the market whose table is scaled.
+        multipliers: ``K`` factors ``> 0`` (any order, repeats allowed).
+
+    Raises:
+        EngineInputError: a multiplier not finite and ``> 0``, a bad market index, bad
+            shapes or ``batch_size < 1``; otherwise as ``run_path_stress``.
+    """
+    ks = [float(k) for k in multipliers]
+    if not all(np.isfinite(k) and k > 0 for k in ks):
+        raise EngineInputError(f"multipliers must be finite and > 0, got {ks}")
+    if not 0 <= int(market) < params.markets.n:
+        raise EngineInputError(f"market index {market} out of range")
+    shocks, _ = _paths_of(params, paths)
+    n_s, n_t, n_a = shocks.shape
+    if not ks:
+        return np.zeros((0, n_s))
+    batch_size = _default_batch(batch_size, n_t)
+    sets = [scale_bracket_table(params, int(market), k) for k in ks]
+    top = sets[int(np.argmax(ks))]
+    book = build_unit_book(top, state)
+    short = np.zeros((len(ks), n_s))
+    slip: list[F64] = []
+    tables: list[tuple] = []
+
+    def setup(fast: _Fast) -> None:
+        slip.append(shortfall_rows_bound(fast, shocks.reshape(n_s * n_t, n_a)))
+        tables.extend(fast.mm_table(p.markets) for p in sets)
+
+    def work(fast: _Fast, cand: I64, rb: F64, nb: int) -> F64:
+        g_s, g_short = first_shortfalls_multi(fast, tuple(tables), cand, rb, nb, n_t, slip[0])
+        return np.stack([np.bincount(g_s, weights=row, minlength=nb) for row in g_short]).reshape(len(ks), nb)
+
+    for b, out in _each_batch(top, book, shocks, batch_size, True, threads, work, setup):
+        short[:, b] = out
     return short
 
 
