@@ -142,8 +142,11 @@ def _sub_venue(params: ParameterSet, state: VenueState, keep: np.ndarray) -> Ven
 
 
 def _holders(state: VenueState, markets: Sequence[int]) -> np.ndarray:
+    """Ascending accounts with a position in one of ``markets`` (a flag per account, no sort)."""
     pf = state.portfolio
-    return np.unique(pf.position_account[np.isin(pf.position_market, np.asarray(markets, dtype=np.int64))])
+    held = np.zeros(pf.n_accounts, dtype=bool)
+    held[pf.position_account[np.isin(pf.position_market, np.asarray(markets, dtype=np.int64))]] = True
+    return np.flatnonzero(held)
 
 
 def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tuple[VenueState, np.ndarray]:
@@ -394,6 +397,7 @@ def market_frontier(
     alpha: float,
     multipliers: Sequence[float] = MULTIPLIERS,
     known: dict[bytes, F64 | None] | None = None,
+    holders: VenueState | None = None,
 ) -> dict[str, Any]:
     """The (MM, ES) frontier of one changed market (§15), over ``paths`` (1-day paths).
 
@@ -407,9 +411,10 @@ def market_frontier(
 
     ``known``: ``(S,)`` path shortfalls of ``paths`` on exactly these holders with ``current``
     except ``market``'s table, keyed by ``_table_key`` (``impact_comparison`` passes the runs
-    its protection section already made); filled with the runs made here.
+    its protection section already made); filled with the runs made here. ``holders``: the
+    sub-venue ``accounts_holding(current, state, market)[0]`` when already built.
     """
-    sub, _ = accounts_holding(current, state, market)
+    sub = accounts_holding(current, state, market)[0] if holders is None else holders
     pos = _positions_of(sub, market)
     runs = {} if known is None else known
     scaled = [scale_market(current, market, k) for k in multipliers]
@@ -513,7 +518,15 @@ def impact_comparison(
     frontier = (
         [
             market_frontier(
-                current, proposed, state, m, frontier_paths, alpha=alpha, multipliers=multipliers, known=dict(known)
+                current,
+                proposed,
+                state,
+                m,
+                frontier_paths,
+                alpha=alpha,
+                multipliers=multipliers,
+                known=dict(known),
+                holders=split[0] if split is not None and len(changed) == 1 else None,
             )
             for m in changed
         ]
