@@ -1,9 +1,9 @@
 """The frontier's one-pass shortfall over several multipliers (RISK_MODEL §2, §9, §15).
 
-``run_path_shortfall_multi`` must give, per multiplier, the floats of a
-separate ``run_path_shortfall`` on the scaled table (bit for bit), which must agree with the
-plain-loop reference (``path_reference``) to 1e-9 relative; without slippage a larger
-multiplier never adds shortfall (§9; with slippage it can, see
+``run_path_shortfall_multi`` must give, per multiplier, the floats of a separate
+``run_path_shortfall`` on the scaled table (bit for bit), which must agree with the plain-loop
+reference (``path_reference``) to 1e-9 relative, counts of bankrupt paths exact; without
+slippage a larger multiplier never adds shortfall (§9; with slippage it can, see
 ``test_paths.py::test_higher_mmf_can_cost_more_when_slippage_exceeds_the_margin``).
 """
 
@@ -21,7 +21,7 @@ from tests.engine import reference as ref
 from tests.engine.path_reference import close, reference_path
 from tests.engine.test_paths_properties import finite_depth, random_paths
 
-KS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 45.0)  # 45: every BTC MMF above 1/45 capped at 1
+KS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 45.0)  # ×45: BTC's last MMF (2.5 %) capped at 1
 
 
 def venue():
