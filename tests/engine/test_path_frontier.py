@@ -2,7 +2,7 @@
 
 ``run_path_shortfall_multi`` must give, per multiplier, the floats of a separate
 ``run_path_shortfall`` on the scaled table (bit for bit), which must agree with the plain-loop
-reference (``path_reference``) to 1e-9 relative, counts of bankrupt paths exact; without
+reference (``path_reference``) to 1e-9 relative (which paths have a shortfall: exactly); without
 slippage a larger multiplier never adds shortfall (§9; with slippage it can, see
 ``test_paths.py::test_higher_mmf_can_cost_more_when_slippage_exceeds_the_margin``).
 """
