@@ -21,29 +21,55 @@ families of ``--families``:
 
 The frontier (7 points, ``impact.MULTIPLIERS``) runs on the 1-day paths. The phases are
 timed inside the one call by wrapping the engine functions it calls (``impact_cost``, each
-``run_path_stress``, ``market_frontier``): wall and CPU seconds (user + system, all threads)
-per phase, the 1-minute load average, the peak RSS (``ru_maxrss``) after the venue is built
-and at the end. ``--profile FILE`` writes a cProfile of the comparison.
+``run_path_stress``, ``run_path_shortfall(_multi)``, ``market_frontier``): wall and CPU
+seconds (user + system, all threads) per phase, the 1-minute load average, the peak RSS
+(``ru_maxrss``) after the venue is built and at the end. ``--profile FILE`` writes a
+cProfile of the comparison.
 
-Measured (2026-12-03, 2 cores shared with other jobs; wall depends on the load, CPU less):
+Measured (2026-12-03, 2 cores shared with other jobs; wall depends on the load, CPU less).
+"before" is main at 5b27092 (the five missing frontier points as five
+``run_path_shortfall`` runs); "one pass" is the frontier's five points in one
+``run_path_shortfall_multi`` pass; "after" adds the O(P) holder search and the frontier
+reusing the comparison's holder sub-venue (this code). Runs in the order listed, each pair
+back to back:
 
-=====================================  ==================  ==================  ===================
-1M accounts, BTC-PERP ×1.25            before              after               after (again)
-=====================================  ==================  ==================  ===================
-protection, path_1d (both sides)       54.1 s / CPU 17.6   53.1 s / CPU 15.7   54.1 s / CPU 15.5
-protection, gap + trend (both sides)   35.8 s / CPU 10.4   24.8 s / CPU 8.7    46.2 s / CPU 10.6
-frontier, 7 points                     116.3 s / CPU 43.9  54.4 s / CPU 23.2   90.8 s / CPU 22.2
-cost                                   5.1 s / CPU 1.6     1.6 s / CPU 1.3     2.9 s / CPU 1.3
-total ``impact_comparison``            211.2 s / CPU 73.4  135.5 s / CPU 49.6  197.1 s / CPU 50.2
-load average (1 min) before → after    6.2 → 8.3           6.4 → 7.5           15.0 → 11.2
-peak RSS                               1.55 GiB            1.48 GiB            1.57 GiB
-=====================================  ==================  ==================  ===================
+=====================================  ==================  ==================
+1M accounts, BTC-PERP ×1.25            before              one pass
+=====================================  ==================  ==================
+protection, path_1d (both sides)       8.4 s / CPU 12.7    8.1 s / CPU 13.0
+protection, gap + trend (both sides)   6.1 s / CPU 8.8     5.8 s / CPU 8.6
+frontier, 7 points                     14.8 s / CPU 22.4   7.2 s / CPU 10.1
+cost                                   1.1 s / CPU 1.4     1.0 s / CPU 1.2
+total ``impact_comparison``            30.8 s / CPU 45.7   22.7 s / CPU 33.5
+load average (1 min) before → after    3.8 → 3.0           2.9 → 2.6
+peak RSS                               1.49 GiB            1.49 GiB
+=====================================  ==================  ==================
 
-"After": the accounts holding no changed market run once per family (both sides add them),
-the frontier's ×1 and proposed (= ×1.25) points reuse the protection's holder runs, the
-other five points compute only the shortfall (``run_path_shortfall``); every printed figure
-is the same as before (the tests compare them with two whole-venue runs). The 30 s target
-is not met on this loaded machine; ~50 s of CPU on 2 threads is ≥ 25 s even unloaded.
+=====================================  ==================  ==================  ==================  ==================
+1M accounts, BTC-PERP ×1.25            before              after               before              after
+=====================================  ==================  ==================  ==================  ==================
+protection, path_1d (both sides)       29.7 s / CPU 13.5   34.2 s / CPU 13.1   22.0 s / CPU 12.8   24.9 s / CPU 13.1
+protection, gap + trend (both sides)   15.3 s / CPU 8.0    18.4 s / CPU 7.7    14.5 s / CPU 9.2    12.9 s / CPU 6.9
+frontier, 7 points                     46.0 s / CPU 20.5   14.6 s / CPU 10.3   49.8 s / CPU 22.7   17.1 s / CPU 8.8
+cost                                   3.0 s / CPU 1.3     2.8 s / CPU 1.8     2.1 s / CPU 1.2     2.1 s / CPU 1.4
+total ``impact_comparison``            94.7 s / CPU 43.8   70.5 s / CPU 33.2   89.8 s / CPU 46.5   57.3 s / CPU 30.3
+load average (1 min) before → after    6.3 → 8.3           8.0 → 8.6           9.0 → 7.9           7.9 → 7.8
+peak RSS                               1.49 GiB            1.54 GiB            1.47 GiB            1.47 GiB
+=====================================  ==================  ==================  ==================  ==================
+
+Every printed figure (frontier points, protection, cost) is the same in every column: the
+one pass gives each multiplier the floats of its own run (``tests/engine/test_path_frontier``).
+The frontier's CPU halves (≈ 21 → 9–10 s: one bound, one ``E'`` and close-cost evaluation
+per (unit, step) for the five tables); the 30 s target is met at load ≈ 3 (22.7 s), not at
+load ≈ 8. What is left is ~30 s of CPU, ≥ 15 s on 2 threads even unloaded: the two
+one-day path runs of the holders (current and proposed, ~4.5 s CPU each) and the
+non-holders' run (~3.6 s) dominate the protection. Tried and dropped: both sides of the
+holders in one nested pass (the frontier's method with full §9 outputs) did 27 % fewer
+exact evaluations but cost as much CPU as two runs (the per-table bookkeeping and a group
+held open until both sides are resolved), and caching the unit books across families saved
+~1 s for +0.4 GiB RSS. Gaps and trends are not re-evaluated: each family runs the
+non-holders once and the holders once per side, and the frontier reuses the ×1 and proposed
+holder runs.
 """
 
 from __future__ import annotations
@@ -177,6 +203,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         impact,
         "run_path_shortfall",
         lambda p, s, paths, **k: f"  frontier: path shortfall ({paths.family}, {s.portfolio.n_accounts:,} accounts)",
+    )
+    ph.wrap(
+        impact,
+        "run_path_shortfall_multi",
+        lambda p, s, paths, m, ks, **k: (
+            f"  frontier: path shortfall, {len(ks)} multipliers in one pass ({s.portfolio.n_accounts:,} accounts)"
+        ),
     )
     ph.wrap(impact, "market_frontier", lambda *a, **k: "frontier (market_frontier, 7 points)")
     load0 = os.getloadavg()

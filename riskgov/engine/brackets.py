@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -245,3 +246,52 @@ def initial_margin(markets: MarketParams, market: I64, notional: F64, open_inter
     if open_interest is not None:
         imf = oi_scaled_imf(markets, imf, market, open_interest)
     return notional * imf
+
+
+def bracket_table(params: ParameterSet, market: int) -> tuple[F64, F64, F64]:
+    """``(floors, imf, mmf)`` ``(K,)`` float64 copies of ``market``'s bracket table (§2)."""
+    k = int(params.markets.n_brackets[market])
+    mk = params.markets
+    return mk.floors[market, :k].copy(), mk.imf[market, :k].copy(), mk.mmf[market, :k].copy()
+
+
+def with_bracket_table(params: ParameterSet, market: int, floors: F64, imf: F64, mmf: F64) -> ParameterSet:
+    """``params`` with ``market``'s bracket table replaced, maintenance amounts derived (§2).
+
+    ``floors``, ``imf``, ``mmf``: ``(K,)`` float64 (USD, fractions); the padded matrices are
+    widened (repeating each row's last entry, floors ``+inf``) when ``K`` exceeds their width.
+    Not validated (``validate_bracket_table`` is the check).
+    """
+    mk = params.markets
+    k_real = floors.size
+    width = max(mk.floors.shape[1], k_real)
+
+    def pad(mat: F64, row: F64, fill_inf: bool) -> F64:
+        out = mat
+        if mat.shape[1] < width:  # widen every row by repeating its last (floors: +inf)
+            extra = np.full((mat.shape[0], width - mat.shape[1]), np.inf) if fill_inf else mat[:, -1:]
+            out = np.concatenate([mat, np.broadcast_to(extra, (mat.shape[0], width - mat.shape[1]))], axis=1)
+        out = out.copy()
+        out[market, :k_real] = row
+        out[market, k_real:] = np.inf if fill_inf else row[-1]
+        return out
+
+    c = derive_maintenance_amounts(floors, mmf)
+    markets = replace(
+        mk,
+        floors=pad(mk.floors, floors, True),
+        imf=pad(mk.imf, imf, False),
+        mmf=pad(mk.mmf, mmf, False),
+        maintenance_amount=pad(mk.maintenance_amount, c, False),
+        n_brackets=np.where(np.arange(len(mk.symbols)) == market, k_real, mk.n_brackets).astype(np.int64),
+    )
+    return replace(params, markets=markets)
+
+
+def scale_bracket_table(params: ParameterSet, market: int, multiplier: float) -> ParameterSet:
+    """``params`` with every MMF and IMF of ``market`` multiplied by ``multiplier``, each capped
+    at 1, maintenance amounts derived (§2, the frontier of §15). Same floors, so the same
+    brackets; ``MM(N) = ∫₀ᴺ MMF(n) dn`` is non-decreasing in ``multiplier`` for every ``N``."""
+    floors, imf, mmf = bracket_table(params, market)
+    k = float(multiplier)
+    return with_bracket_table(params, market, floors, np.minimum(1.0, imf * k), np.minimum(1.0, mmf * k))

@@ -16,7 +16,7 @@ A proposal (or a what-if parameter document) is evaluated with the current and t
   current bracket table with every MMF and IMF scaled by each of ``MULTIPLIERS`` (capped at
   1), the current table (×1) and the proposed table marked; only the accounts holding ``m``
   are re-run (an account without ``m`` is unaffected by ``m``'s table), and of them only the
-  shortfall (``path_stress.run_path_shortfall``).
+  shortfall, every multiplier in one pass (``path_stress.run_path_shortfall_multi``).
 
 When the proposal changes only bracket tables, ``impact_comparison`` runs the accounts
 holding no changed market once per family and adds them to both sides (``_merge``).
@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from riskgov.engine import tail
-from riskgov.engine.brackets import derive_maintenance_amounts
+from riskgov.engine.brackets import bracket_table, scale_bracket_table, with_bracket_table
 from riskgov.engine.combine import merge_top2
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.health import evaluate_health
-from riskgov.engine.path_stress import PathStressResult, run_path_shortfall, run_path_stress
+from riskgov.engine.path_stress import PathStressResult, run_path_shortfall, run_path_shortfall_multi, run_path_stress
 from riskgov.engine.paths import PathSet
 from riskgov.engine.positions import open_interest, position_metrics
 from riskgov.engine.tail import coverage_ratios
@@ -104,50 +104,15 @@ def changed_markets(current: ParameterSet, proposed: ParameterSet) -> list[int]:
     return out
 
 
-def _set_row(params: ParameterSet, m: int, floors: F64, imf: F64, mmf: F64) -> ParameterSet:
-    """``params`` with market ``m``'s bracket table replaced (maintenance amounts derived, §2)."""
-    mk = params.markets
-    k_real = floors.size
-    width = max(mk.floors.shape[1], k_real)
-
-    def pad(mat: F64, row: F64, fill_inf: bool) -> F64:
-        out = mat
-        if mat.shape[1] < width:  # widen every row by repeating its last (floors: +inf)
-            extra = np.full((mat.shape[0], width - mat.shape[1]), np.inf) if fill_inf else mat[:, -1:]
-            out = np.concatenate([mat, np.broadcast_to(extra, (mat.shape[0], width - mat.shape[1]))], axis=1)
-        out = out.copy()
-        out[m, :k_real] = row
-        out[m, k_real:] = np.inf if fill_inf else row[-1]
-        return out
-
-    c = derive_maintenance_amounts(floors, mmf)
-    markets = replace(
-        mk,
-        floors=pad(mk.floors, floors, True),
-        imf=pad(mk.imf, imf, False),
-        mmf=pad(mk.mmf, mmf, False),
-        maintenance_amount=pad(mk.maintenance_amount, c, False),
-        n_brackets=np.where(np.arange(len(mk.symbols)) == m, k_real, mk.n_brackets).astype(np.int64),
-    )
-    return replace(params, markets=markets)
-
-
-def _table(params: ParameterSet, m: int) -> tuple[F64, F64, F64]:
-    k = int(params.markets.n_brackets[m])
-    mk = params.markets
-    return mk.floors[m, :k].copy(), mk.imf[m, :k].copy(), mk.mmf[m, :k].copy()
-
-
 def scale_market(params: ParameterSet, market: int, multiplier: float) -> ParameterSet:
-    """``params`` with every MMF and IMF of ``market`` multiplied by ``multiplier`` (capped at 1)."""
-    floors, imf, mmf = _table(params, market)
-    k = float(multiplier)
-    return _set_row(params, market, floors, np.minimum(1.0, imf * k), np.minimum(1.0, mmf * k))
+    """``params`` with every MMF and IMF of ``market`` multiplied by ``multiplier`` (capped at 1;
+    ``brackets.scale_bracket_table``)."""
+    return scale_bracket_table(params, market, multiplier)
 
 
 def with_market_of(base: ParameterSet, donor: ParameterSet, market: int) -> ParameterSet:
     """``base`` with ``market``'s bracket table taken from ``donor`` (one market's change alone)."""
-    return _set_row(base, market, *_table(donor, market))
+    return with_bracket_table(base, market, *bracket_table(donor, market))
 
 
 def _sub_venue(params: ParameterSet, state: VenueState, keep: np.ndarray) -> VenueState:
@@ -177,8 +142,11 @@ def _sub_venue(params: ParameterSet, state: VenueState, keep: np.ndarray) -> Ven
 
 
 def _holders(state: VenueState, markets: Sequence[int]) -> np.ndarray:
+    """Ascending accounts with a position in one of ``markets`` (a flag per account, no sort)."""
     pf = state.portfolio
-    return np.unique(pf.position_account[np.isin(pf.position_market, np.asarray(markets, dtype=np.int64))])
+    held = np.zeros(pf.n_accounts, dtype=bool)
+    held[pf.position_account[np.isin(pf.position_market, np.asarray(markets, dtype=np.int64))]] = True
+    return np.flatnonzero(held)
 
 
 def accounts_holding(params: ParameterSet, state: VenueState, market: int) -> tuple[VenueState, np.ndarray]:
@@ -225,8 +193,8 @@ def impact_cost(current: ParameterSet, proposed: ParameterSet, state: VenueState
     changed = changed_markets(current, proposed)
     leverage = []
     for m in changed:
-        fc, ic, _ = _table(current, m)
-        fp, ip, _ = _table(proposed, m)
+        fc, ic, _ = bracket_table(current, m)
+        fp, ip, _ = bracket_table(proposed, m)
         floors = sorted(set(fc.tolist()) | set(fp.tolist()))
         rows = []
         for f in floors:
@@ -429,6 +397,7 @@ def market_frontier(
     alpha: float,
     multipliers: Sequence[float] = MULTIPLIERS,
     known: dict[bytes, F64 | None] | None = None,
+    holders: VenueState | None = None,
 ) -> dict[str, Any]:
     """The (MM, ES) frontier of one changed market (§15), over ``paths`` (1-day paths).
 
@@ -436,15 +405,31 @@ def market_frontier(
     tables, so the points show ``market``'s table alone. ``points`` are the current table
     scaled by each multiplier (``current: True`` on ×1); ``proposed`` is the proposed table's
     point. A table met twice (the proposed table equal to a scaled one) is run once, and only
-    the shortfall is computed (``path_stress.run_path_shortfall``, the same floats).
+    the shortfall is computed: the scaled tables not in ``known`` in one pass
+    (``path_stress.run_path_shortfall_multi``), a proposed table that is no scaled one alone
+    (``path_stress.run_path_shortfall``); both give the floats of separate runs.
 
     ``known``: ``(S,)`` path shortfalls of ``paths`` on exactly these holders with ``current``
     except ``market``'s table, keyed by ``_table_key`` (``impact_comparison`` passes the runs
-    its protection section already made); filled with the runs made here.
+    its protection section already made); filled with the runs made here. ``holders``: the
+    sub-venue ``accounts_holding(current, state, market)[0]`` when already built.
     """
-    sub, _ = accounts_holding(current, state, market)
+    sub = accounts_holding(current, state, market)[0] if holders is None else holders
     pos = _positions_of(sub, market)
     runs = {} if known is None else known
+    scaled = [scale_market(current, market, k) for k in multipliers]
+    todo: dict[bytes, float] = {}
+    for k, p in zip(multipliers, scaled, strict=True):
+        todo.setdefault(_table_key(p, market), float(k))
+    todo = {key: k for key, k in todo.items() if key not in runs}
+    if todo:  # every missing multiplier in one pass
+        multi = (
+            run_path_shortfall_multi(current, sub, paths, market, list(todo.values()))
+            if sub.portfolio.n_accounts
+            else None
+        )
+        for i, key in enumerate(todo):
+            runs[key] = multi[i] if multi is not None else None
 
     def point(p: ParameterSet) -> dict[str, float]:
         key = _table_key(p, market)
@@ -454,8 +439,8 @@ def market_frontier(
         return {"mm_usd": _mm_of(p, pos), "es_usd": tail.var_es(s, alpha)[1] if s is not None else 0.0}
 
     points = [
-        {"multiplier": float(k), **point(scale_market(current, market, k)), "current": float(k) == 1.0}
-        for k in multipliers
+        {"multiplier": float(k), **point(p), "current": float(k) == 1.0}
+        for k, p in zip(multipliers, scaled, strict=True)
     ]
     cur_pt = next((pt for pt in points if pt["current"]), None)
     if cur_pt is None:
@@ -533,7 +518,15 @@ def impact_comparison(
     frontier = (
         [
             market_frontier(
-                current, proposed, state, m, frontier_paths, alpha=alpha, multipliers=multipliers, known=dict(known)
+                current,
+                proposed,
+                state,
+                m,
+                frontier_paths,
+                alpha=alpha,
+                multipliers=multipliers,
+                known=dict(known),
+                holders=split[0] if split is not None and len(changed) == 1 else None,
             )
             for m in changed
         ]

@@ -11,8 +11,9 @@ import numpy as np
 
 from riskgov.engine.pruning import _PAIR_CELLS, _Fast
 from riskgov.engine.types import F64, I64
+from riskgov.engine.units import unit_outcome
 
-__all__ = ["batch_order", "first_liquidations", "shortfall_rows_bound"]
+__all__ = ["batch_order", "first_liquidations", "first_liquidations_multi", "shortfall_rows_bound"]
 
 
 def batch_order(moves: F64, batch_size: int) -> I64:
@@ -105,68 +106,119 @@ def first_liquidations(fast: _Fast, cand: I64, rb: F64, nb: int, n_t: int, slip_
         recorded outcome, -1 when nothing was recorded); ``evaluated`` ``(nb,)`` counts the
         exact (unit, step) evaluations per scenario.
     """
-    n_j = nb * n_t
+    row, s, liq, pen, short, step, evaluated = first_liquidations_multi(
+        fast, ((fast.t_mmf, fast.t_cum, fast.markets),), cand, rb, nb, n_t, slip_hi
+    )
+    return row, s, liq[0], pen[0], short[0], step[0], evaluated
+
+
+def _step_operands(fast: _Fast, rb: F64, n_j: int, with_rct: bool) -> tuple[F64, F64, F64 | None, int]:
+    """``(rc, rhs, rct, chunk)`` of a batch's ``n_j`` steps: the moving columns, the ``BD``
+    right-hand side with ``lo = hi = r``, ``rc.T`` (for ``slip_hi``) and the rows per chunk."""
     rc = fast._shocks(rb)
     rp, rn = np.maximum(rc, 0.0), np.minimum(rc, 0.0)
     rhs = np.ascontiguousarray(np.concatenate([rp, rn, rp, rn], axis=1).T)
+    rct = np.ascontiguousarray(rc.T) if with_rct else None
+    return rc, rhs, rct, max(1, _PAIR_CELLS // max(n_j, 1))
+
+
+def _flagged_groups(
+    fast: _Fast, rows: I64, rhs: F64, rct: F64 | None, nb: int, n_t: int, slip_hi: F64 | None
+) -> tuple[I64, I64, np.ndarray] | None:
+    """Level 2 for one chunk of candidate rows: ``(g_row, g_s, flags)`` of the (row, scenario)
+    groups with a step that may liquidate (and, with ``slip_hi``, may end with a shortfall),
+    ``flags`` ``(n_g, T)`` bool; None when there is none (see ``first_liquidations``)."""
+    may_lose = None
+    if slip_hi is not None:
+        low = fast.X[rows] @ rct  # E' − E of every (row, step)
+        low += (fast.e0.take(rows) - slip_hi.take(rows))[:, None]
+        may_lose = _any_rows((low < fast.tol.take(rows)[:, None]).reshape(rows.size * nb, n_t))
+        del low
+        keep = np.flatnonzero(may_lose.reshape(rows.size, nb).any(axis=1))
+        if not keep.size:
+            return None
+        may_lose = may_lose.reshape(rows.size, nb)[keep].ravel()
+        rows = rows.take(keep)
+    bound = fast.BD[rows] @ rhs
+    # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
+    # rounding of either form, so no step that can liquidate is dropped
+    flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
+    del bound
+    f3 = flag.reshape(rows.size * nb, n_t)
+    flagged = _any_rows(f3)
+    if may_lose is not None:
+        flagged &= may_lose
+    grp = np.flatnonzero(flagged)  # group = local row · nb + s
+    if not grp.size:
+        return None
+    return rows.take(grp // nb), grp % nb, f3[grp]
+
+
+def first_liquidations_multi(
+    fast: _Fast, tables: tuple, cand: I64, rb: F64, nb: int, n_t: int, slip_hi: F64 | None = None
+) -> tuple:
+    """``first_liquidations`` under ``K`` bracket table sets at once (§9; the §15 frontier).
+
+    ``tables``: ``K`` outputs of ``_Fast.mm_table`` for table sets with ``fast``'s floors, each
+    with ``MM(N)`` at most that of ``fast``'s own set for every ``N``: ``fast``'s bounds then
+    bound every set's ``E' − MM'`` from below, so a step they skip liquidates under none.
+    Each round evaluates ``E'``, the close costs and the ``K`` margins ``MM'_k`` of the first
+    flagged step of every open (row, scenario) group (``_Fast.evaluate_terms``); the group's
+    outcome under set ``k`` is recorded at its first step with ``E' < MM'_k`` (or at the
+    last step), and the group closes when every set has one, or when no flagged step is left.
+
+    A step flagged here but not by set ``k``'s own bounds cannot liquidate under ``k``, and
+    at the last step has ``max(0, −E_T) = 0``: so row ``k`` of the outcomes holds the floats
+    of ``first_liquidations`` run with set ``k``'s own ``_Fast`` (the extra groups add no
+    liquidation, penalty or shortfall); only ``evaluated`` (and which groups appear) differ.
+
+    Returns:
+        ``(row, s, liq, pen, short, step, evaluated)`` as ``first_liquidations`` with the
+        outcomes ``(K, n_g)`` (bool, USD, USD, int64 step or -1), ``evaluated`` ``(nb,)``.
+    """
+    n_k = len(tables)
+    rc, rhs, rct, chunk = _step_operands(fast, rb, nb * n_t, slip_hi is not None)
     rc_flat = rc.ravel()
-    rct = np.ascontiguousarray(rc.T) if slip_hi is not None else None
     evaluated = np.zeros(nb, dtype=np.int64)
     parts = []
-    chunk = max(1, _PAIR_CELLS // max(n_j, 1))
     for c0 in range(0, cand.size, chunk):
-        rows = cand[c0 : c0 + chunk]
-        may_lose = None
-        if slip_hi is not None:
-            low = fast.X[rows] @ rct  # E' − E of every (row, step)
-            low += (fast.e0.take(rows) - slip_hi.take(rows))[:, None]
-            may_lose = _any_rows((low < fast.tol.take(rows)[:, None]).reshape(rows.size * nb, n_t))
-            del low
-            keep = np.flatnonzero(may_lose.reshape(rows.size, nb).any(axis=1))
-            if not keep.size:
-                continue
-            may_lose = may_lose.reshape(rows.size, nb)[keep].ravel()
-            rows = rows.take(keep)
-        bound = fast.BD[rows] @ rhs
-        # L + (E − MM) < tol as L < tol − (E − MM): one pass less; tol (≥ 1e-6 USD) dwarfs the
-        # rounding of either form, so no step that can liquidate is dropped
-        flag = bound < (fast.tol.take(rows) - fast.s0.take(rows))[:, None]
-        del bound
-        f3 = flag.reshape(rows.size * nb, n_t)
-        flagged = _any_rows(f3)
-        if may_lose is not None:
-            flagged &= may_lose
-        grp = np.flatnonzero(flagged)  # group = local row · nb + s
-        if not grp.size:
+        got = _flagged_groups(fast, cand[c0 : c0 + chunk], rhs, rct, nb, n_t, slip_hi)
+        if got is None:
             continue
-        f3 = f3[grp]
-        g_row = rows.take(grp // nb)
-        g_s = grp % nb
-        n_g = grp.size
-        g_liq = np.zeros(n_g, dtype=np.bool_)
-        g_pen = np.zeros(n_g)
-        g_short = np.zeros(n_g)
-        g_step = np.full(n_g, -1, dtype=np.int64)
+        g_row, g_s, f3 = got
+        n_g = g_row.size
+        g_liq = np.zeros((n_k, n_g), dtype=np.bool_)
+        g_pen = np.zeros((n_k, n_g))
+        g_short = np.zeros((n_k, n_g))
+        g_step = np.full((n_k, n_g), -1, dtype=np.int64)
         open_ = np.arange(n_g)
         while open_.size:
             t = np.argmax(f3[open_], axis=1)  # first flagged step still to evaluate
             s_o = g_s.take(open_)
             r_o, j_o = g_row.take(open_), s_o * n_t + t
             e_pair = _shocked_equity(fast, r_o, j_o, rc_flat, rc.shape[1])
-            liq, pen, short = fast.evaluate(r_o, j_o, e_pair, rb)
+            mm, slip, pen_due = fast.evaluate_terms(r_o, j_o, rb, tables)
             evaluated += np.bincount(s_o, minlength=nb)
-            done = liq | (t == n_t - 1)
-            g = open_[done]
-            g_liq[g] = liq[done]
-            g_pen[g] = pen[done]
-            g_short[g] = short[done]
-            g_step[g] = t[done]
-            rest = open_[~done]
-            f3[rest, t[~done]] = False
+            last = t == n_t - 1
+            closed = np.ones(open_.size, dtype=np.bool_)
+            for k in range(n_k):
+                liq, _, pen, short = unit_outcome(e_pair, mm[k], slip, pen_due)
+                new = liq | last
+                new &= g_step[k].take(open_) < 0
+                g = open_[new]
+                g_liq[k, g] = liq[new]
+                g_pen[k, g] = pen[new]
+                g_short[k, g] = short[new]
+                g_step[k, g] = t[new]
+                closed &= g_step[k].take(open_) >= 0
+            rest = open_[~closed]
+            f3[rest, t[~closed]] = False
             open_ = rest[_any_rows(f3[rest])]
         parts.append((g_row, g_s, g_liq, g_pen, g_short, g_step))
     if not parts:
         z = np.zeros(0, dtype=np.int64)
-        return z, z, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), z, evaluated
-    cols = [np.concatenate([p[k] for p in parts]) for k in range(6)]
-    return (*cols, evaluated)
+        zk = np.zeros((n_k, 0))
+        return z, z, zk.astype(np.bool_), zk, zk.copy(), zk.astype(np.int64) - 1, evaluated
+    row, s_ = (np.concatenate([p[k] for p in parts]) for k in range(2))
+    liq, pen, short, step = (np.concatenate([p[k] for p in parts], axis=1) for k in range(2, 6))
+    return row, s_, liq, pen, short, step, evaluated

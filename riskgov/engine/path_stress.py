@@ -49,7 +49,7 @@ RISK_MODEL §1; counts are exact.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -57,8 +57,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from riskgov.engine._parallel import default_threads
+from riskgov.engine.brackets import scale_bracket_table
 from riskgov.engine.fund import adl_amount, insurance_fund_after
-from riskgov.engine.path_pruning import batch_order, first_liquidations, shortfall_rows_bound
+from riskgov.engine.path_pruning import batch_order, first_liquidations, first_liquidations_multi, shortfall_rows_bound
 from riskgov.engine.paths import PathSet, validate_paths
 from riskgov.engine.pruning import _Fast, _run_starts, reduce_pairs
 from riskgov.engine.stress import _batch_plan, _Cover2
@@ -66,7 +67,7 @@ from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, UnknownSymbolError, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book
 
-__all__ = ["PathStressResult", "run_path_shortfall", "run_path_stress"]
+__all__ = ["PathStressResult", "run_path_shortfall", "run_path_shortfall_multi", "run_path_stress"]
 
 
 @dataclass(frozen=True)
@@ -272,24 +273,93 @@ def run_path_shortfall(
     (``path_pruning.first_liquidations(slip_hi=...)``). For what needs only ``S`` — the
     frontier's ES of §15. Arguments, errors: as ``run_path_stress``.
     """
+    return _shortfall_runs([params], 0, state, paths, batch_size, book, threads)[0]
+
+
+def _shortfall_runs(
+    sets: Sequence[ParameterSet],
+    top: int,
+    state: VenueState,
+    paths: PathSet | F64,
+    batch_size: int | None,
+    book: UnitBook | None,
+    threads: int | None,
+) -> F64:
+    """``(K, S)`` ``run_path_shortfall`` of every set of ``sets`` in one pass on ``sets[top]``'s
+    bounds (``path_pruning.first_liquidations_multi(slip_hi=...)``); ``book``: of ``sets[top]``."""
+    params = sets[top]
     shocks, _ = _paths_of(params, paths)
     n_s, n_t, n_a = shocks.shape
     batch_size = _default_batch(batch_size, n_t)
     if book is None:
         book = build_unit_book(params, state)
-    short = np.zeros(n_s)
+    n_k = len(sets)
+    short = np.zeros((n_k, n_s))
     slip: list[F64] = []
+    tables: list[tuple] = []
 
     def setup(fast: _Fast) -> None:
         slip.append(shortfall_rows_bound(fast, shocks.reshape(n_s * n_t, n_a)))
+        tables.extend(_tables_of(fast, sets, top))
 
     def work(fast: _Fast, cand: I64, rb: F64, nb: int) -> F64:
-        _, g_s, _, _, g_short, _, _ = first_liquidations(fast, cand, rb, nb, n_t, slip_hi=slip[0])
-        return np.bincount(g_s, weights=g_short, minlength=nb)
+        _, g_s, _, _, g_short, _, _ = first_liquidations_multi(fast, tables, cand, rb, nb, n_t, slip_hi=slip[0])
+        return np.stack([np.bincount(g_s, weights=row, minlength=nb) for row in g_short]).reshape(n_k, nb)
 
     for b, out in _each_batch(params, book, shocks, batch_size, True, threads, work, setup):
-        short[b] = out
+        short[:, b] = out
     return short
+
+
+def _tables_of(fast: _Fast, sets: Sequence[ParameterSet], top: int) -> list[tuple]:
+    """The ``_Fast.mm_table`` of each set (``fast``'s own for ``sets[top]``)."""
+    return [
+        (fast.t_mmf, fast.t_cum, fast.markets) if i == top else fast.mm_table(p.markets) for i, p in enumerate(sets)
+    ]
+
+
+def run_path_shortfall_multi(
+    params: ParameterSet,
+    state: VenueState,
+    paths: PathSet | F64,
+    market: int,
+    multipliers: Sequence[float],
+    *,
+    batch_size: int | None = None,
+    threads: int | None = None,
+) -> F64:
+    """``(K, S)`` float64 USD shortfall ``S`` of each path with ``market``'s table scaled by each
+    multiplier, in one pass (RISK_MODEL §9, §15 frontier).
+
+    Row ``k`` holds the same floats as ``run_path_shortfall(scale_bracket_table(params,
+    market, multipliers[k]), state, paths)``. Scaling (MMF and IMF ×k, capped at 1, floors
+    unchanged) keeps every position in its bracket, and ``MM(N) = ∫₀ᴺ MMF`` is
+    non-decreasing in ``k``, so the bounds of the largest multiplier bound every other's
+    ``E' − MM'`` from below: one pruned search (``path_pruning.first_liquidations_multi``)
+    evaluates ``E'`` and the close costs of a (unit, step) once and its margin under each
+    table, and records each table's outcome at that table's first liquidating step. The
+    batches, the groups' order and the sums are those of ``run_path_shortfall``.
+
+    Args:
+        params: the parameter set to scale (``market``'s table; every other table as is).
+        state, paths, batch_size, threads: as ``run_path_shortfall``.
+        market: index of the market whose table is scaled.
+        multipliers: ``K`` factors ``> 0`` (any order, repeats allowed).
+
+    Raises:
+        EngineInputError: a multiplier not finite and ``> 0``, a bad market index, bad
+            shapes or ``batch_size < 1``; otherwise as ``run_path_stress``.
+    """
+    ks = [float(k) for k in multipliers]
+    if not all(np.isfinite(k) and k > 0 for k in ks):
+        raise EngineInputError(f"multipliers must be finite and > 0, got {ks}")
+    if not 0 <= int(market) < params.markets.n:
+        raise EngineInputError(f"market index {market} out of range")
+    shocks, _ = _paths_of(params, paths)
+    if not ks:
+        return np.zeros((0, shocks.shape[0]))
+    sets = [scale_bracket_table(params, int(market), k) for k in ks]
+    return _shortfall_runs(sets, int(np.argmax(ks)), state, paths, batch_size, None, threads)
 
 
 def run_path_stress(

@@ -58,7 +58,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from riskgov.engine.brackets import bracket_index, maintenance_margin
-from riskgov.engine.types import F64, I64, Bool, ParameterSet
+from riskgov.engine.types import F64, I64, Bool, MarketParams, ParameterSet
 from riskgov.engine.units import UnitBook, unit_outcome
 
 #: positions expanded at once in the exact step (keeps its ~10 temporaries in cache)
@@ -479,6 +479,15 @@ class _Fast:
         rows, sj, liq, pen, short = self.batch(cand, rb)
         return reduce_pairs(rb.shape[0], self.book.n_accounts, sj, self.row_owner[rows], liq, pen, short)
 
+    def mm_table(self, markets: MarketParams) -> tuple[F64, F64, MarketParams]:
+        """``(t_mmf, t_cum, markets)``: the per-code MMF and maintenance-amount tables of another
+        bracket table set with the same floors (``evaluate_terms(tables=...)``)."""
+        return (
+            np.tile(np.ascontiguousarray(markets.mmf).ravel(), 2),
+            np.tile(np.ascontiguousarray(markets.maintenance_amount).ravel(), 2),
+            markets,
+        )
+
     def evaluate(self, rows: I64, scen: I64, e_pair: F64, rb: F64) -> tuple[Bool, F64, F64]:
         """Exact §8 outcome of (row, scenario) pairs; positions expanded in chunks.
 
@@ -490,10 +499,28 @@ class _Fast:
         Returns:
             ``(liquidated, penalty_paid, shortfall)`` per pair (bool, USD, USD), as
             ``unit_outcome``.
+        """
+        mm, slip, pen_due = self.evaluate_terms(rows, scen, rb, ((self.t_mmf, self.t_cum, self.markets),))
+        liq, _, pen, short = unit_outcome(e_pair, mm[0], slip, pen_due)
+        return liq, pen, short
+
+    def evaluate_terms(
+        self, rows: I64, scen: I64, rb: F64, tables: tuple[tuple[F64, F64, MarketParams], ...]
+    ) -> tuple[F64, F64, F64]:
+        """``MM'`` under each of ``tables``, slippage cost and penalty due of (row, scenario) pairs.
+
+        Args:
+            rows, scen: ``(n,)`` int64 rows and their scenario in ``rb``.
+            rb: ``(nb, A)`` float64 shocks; every shock within the run's range.
+            tables: ``K`` outputs of ``mm_table`` for bracket tables with this run's floors (the run's
+                own is ``(t_mmf, t_cum, markets)``).
+
+        Returns:
+            ``(mm, slip_cost, penalty_due)``: ``(K, n)``, ``(n,)``, ``(n,)`` float64 USD.
 
         Per position the same float operations as ``stress._dense_units``: ``N' = N·(1 + r)``,
         ``MM' = N'·MMF_k − C_k`` (a fresh bracket lookup when ``N'`` left the base bracket),
-        ``close_costs``; summed per pair in position order.
+        ``close_costs``; summed per pair in position order (for each table alike).
         """
         book = self.book
         n_a = rb.shape[1]
@@ -501,7 +528,7 @@ class _Fast:
         start = self.row_start.take(rows)
         cnt = self.row_count.take(rows)
         n = rows.size
-        mm = np.zeros(n)
+        mm = np.zeros((len(tables), n))
         slip = np.zeros(n)
         pen_due = np.zeros(n)
         csum = np.cumsum(cnt)
@@ -531,15 +558,18 @@ class _Fast:
                 notional = book.notional0.take(pos)
                 notional *= growth.take(gi)
                 del gi
-                m = self.t_mmf.take(code)
-                m *= notional
-                m -= self.t_cum.take(code)
                 maybe = np.flatnonzero(code >= self.n_cells)
+                moved = None
                 if maybe.size:
                     nm, cm = notional[maybe], code[maybe]
                     moved = maybe[(nm < self.t_floor_lo.take(cm)) | (nm >= self.t_floor_hi.take(cm))]
-                    if moved.size:
-                        m[moved] = maintenance_margin(self.markets, book.pos_market.take(pos[moved]), notional[moved])
+                for i, (t_mmf, t_cum, markets) in enumerate(tables):
+                    m = t_mmf.take(code)
+                    m *= notional
+                    m -= t_cum.take(code)
+                    if moved is not None and moved.size:
+                        m[moved] = maintenance_margin(markets, book.pos_market.take(pos[moved]), notional[moved])
+                    mm[i, lo:hi] = np.bincount(pair, weights=m, minlength=k)
                 # close_costs(notional, depth, penalty_rate), the same operations
                 s_cost = np.multiply(notional, 0.01)
                 s_cost /= self.t_depth.take(code)
@@ -547,9 +577,7 @@ class _Fast:
                 s_cost *= notional
                 p_due = self.t_pen.take(code)
                 p_due *= notional
-                mm[lo:hi] = np.bincount(pair, weights=m, minlength=k)
                 slip[lo:hi] = np.bincount(pair, weights=s_cost, minlength=k)
                 pen_due[lo:hi] = np.bincount(pair, weights=p_due, minlength=k)
             lo = hi
-        liq, _, pen, short = unit_outcome(e_pair, mm, slip, pen_due)
-        return liq, pen, short
+        return mm, slip, pen_due
