@@ -153,7 +153,7 @@ def proposals_inbox(request: HttpRequest) -> HttpResponse:
         qs = Proposal.objects.filter(Q(proposer=user) | Q(co_authors=user)).distinct()
         mine = _rows(_with_tally(qs).select_related("policy")[:50], policy, n)
     status = request.GET.get("status", "")
-    qs = Proposal.objects.all()
+    qs = Proposal.objects.order_by("-pk")
     if status in ProposalStatus.values:
         qs = qs.filter(status=status)
     page = Paginator(_with_tally(qs).select_related("policy"), 50).get_page(request.GET.get("page"))
