@@ -38,6 +38,31 @@ def live_app(transactional_db, settings):
 
 
 @pytest.fixture
+def gated_chunks(monkeypatch):
+    """Hold the impact run before its second account chunk until the test lets it go
+    (so the page is seen mid-run); released and the background threads joined at the end."""
+    from riskgov.health import services as health_services
+
+    real = health_services.health_chunk_compute
+    gate, calls = threading.Event(), []
+
+    def compute(**kw):
+        calls.append(kw["first_account"])
+        if len(calls) == 2:
+            gate.wait(timeout=60)
+        return real(**kw)
+
+    monkeypatch.setattr(health_services, "health_chunk_compute", compute)
+    try:
+        yield gate
+    finally:
+        gate.set()
+        for t in threading.enumerate():
+            if t.name.startswith("riskgov-"):
+                t.join(timeout=120)
+
+
+@pytest.fixture
 def browser_page(monkeypatch):
     """A fresh Chromium page (1280×900).
 

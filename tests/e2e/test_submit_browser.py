@@ -3,7 +3,6 @@ Celery the impact job runs in a background thread of the served process
 (``RISKGOV_EAGER_BACKGROUND``); the proposal page shows the impact run's progress, refreshing
 itself, then the impact; a committee member's vote form appears only after."""
 
-import threading
 import time
 
 import pytest
@@ -14,31 +13,6 @@ from tests.governance_fixtures import later
 from tests.venue_fixtures import STRICTER_BTC
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def gated_chunks(monkeypatch):
-    """Hold the impact run before its second account chunk until the test lets it go
-    (so the page is seen mid-run); released and the background threads joined at the end."""
-    from riskgov.health import services as health_services
-
-    real = health_services.health_chunk_compute
-    gate, calls = threading.Event(), []
-
-    def compute(**kw):
-        calls.append(kw["first_account"])
-        if len(calls) == 2:
-            gate.wait(timeout=60)
-        return real(**kw)
-
-    monkeypatch.setattr(health_services, "health_chunk_compute", compute)
-    try:
-        yield gate
-    finally:
-        gate.set()
-        for t in threading.enumerate():
-            if t.name.startswith("riskgov-"):
-                t.join(timeout=120)
 
 
 def test_submit_returns_at_once_and_the_page_follows_the_impact(
