@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_finished
+from django.db import connections
 from werkzeug.serving import make_server
 
 from tests.tools import require_tool
@@ -29,12 +31,24 @@ def live_app(transactional_db, settings):
     app = mount(StaticFilesHandler(django_application))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
+    main = threading.current_thread()
+
+    def close_request_connections(**_kwargs):
+        # One thread per request: with CONN_MAX_AGE each thread's connection would stay open
+        # until garbage-collected, and a fuzzing run of thousands of requests exhausts
+        # PostgreSQL's max_connections ("too many clients"). Close them as each request ends.
+        if threading.current_thread() is not main:
+            for conn in connections.all(initialized_only=True):
+                conn.close()
+
+    request_finished.connect(close_request_connections, dispatch_uid="live_app_close_connections")
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        request_finished.disconnect(dispatch_uid="live_app_close_connections")
 
 
 @pytest.fixture
