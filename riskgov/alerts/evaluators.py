@@ -175,7 +175,7 @@ def _prices(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     age = snapshot_price_age(snapshot=snap, now=ctx.now)  # historical: judged against its own date
     hours = age.hours
     t = float(rule.threshold)
-    msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {hours:.1f} h old (threshold {t:g} h)"
+    msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {hours:,.1f} h old (threshold {t:g} h)"
     if age.historical:
         msg += "; historical data, judged against the snapshot's own date"
     return [Observation("", hours, rule.threshold, hours > t, msg, {"snapshot": snap.pk})]
@@ -199,7 +199,7 @@ def _run_overdue(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     if ctx.run is None or ctx.run.published_at is None:
         return [Observation("", None, rule.threshold, True, "no health run has ever been published")]
     hours = (ctx.now - ctx.run.published_at).total_seconds() / 3600
-    msg = f"the latest published health run (#{ctx.run.pk}) is {hours:.1f} h old (threshold {t:g} h)"
+    msg = f"the latest published health run (#{ctx.run.pk}) is {hours:,.1f} h old (threshold {t:g} h)"
     return [Observation("", hours, rule.threshold, hours > t, msg, {"run": ctx.run.pk})]
 
 
@@ -209,7 +209,7 @@ def _emergency(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     out = []
     for p in qs.order_by("pk"):
         left = (p.ratify_by - ctx.now).total_seconds() / 3600
-        msg = f"emergency change #{p.pk} '{p.title[:80]}' must be ratified within {left:.1f} h (by {p.ratify_by:%Y-%m-%d %H:%M} UTC)"
+        msg = f"emergency change #{p.pk} '{p.title[:80]}' must be ratified within {left:,.1f} h (by {p.ratify_by:%Y-%m-%d %H:%M} UTC)"
         out.append(Observation(f"proposal #{p.pk}", left, rule.threshold, left <= t, msg, {"proposal": p.pk}))
     return out
 

@@ -103,7 +103,7 @@ def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     age = (now - run.published_at).total_seconds() / 3600 if run.published_at else float("inf")
     if age > max_run:
         reasons.append(
-            f"no fresh health run: the latest published run (#{run.pk}) is {age:.1f} h old (limit {max_run:g} h)"
+            f"no fresh health run: the latest published run (#{run.pk}) is {age:,.1f} h old (limit {max_run:g} h)"
         )
     newest = latest_finished_venue_run()
     if newest is not None and newest.pk != run.pk and newest.status == RunStatus.FAILED:
@@ -112,7 +112,7 @@ def report_gaps(*, run: HealthRun | None, now: datetime) -> list[str]:
     if price_age > max_price:
         reasons.append(
             f"stale prices: the run's snapshot prices were taken at {run.snapshot.taken_at:%Y-%m-%d %H:%M} UTC, "
-            f"{price_age:.1f} h ago (limit {max_price:g} h)"
+            f"{price_age:,.1f} h ago (limit {max_price:g} h)"
         )
     return reasons
 
