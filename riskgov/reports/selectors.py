@@ -332,9 +332,22 @@ def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
             "deadline": _iso(p.ratify_by if p.kind == ProposalKind.EMERGENCY else p.expires_at),
             "approvals": p.approvals,
             "rejections": p.rejections,
+            "impact": _impact_sections(p.impact),
         }
         for p in qs
     ]
+
+
+#: What the report keeps of a proposal's frozen impact (RISK_MODEL §15): both sides and the frontier.
+IMPACT_KEYS = ("changed_markets", "cost", "protection", "frontier", "note", "impact_note", "error")
+
+
+def _impact_sections(impact: Any) -> dict[str, Any] | None:
+    """The §15 part of a frozen impact document (``None`` while none is frozen); the frozen
+    figures as they are, never recomputed."""
+    if not isinstance(impact, dict) or not impact:
+        return None
+    return {k: impact[k] for k in IMPACT_KEYS if k in impact}
 
 
 def changes_activated(*, since: datetime, until: datetime) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from riskgov.core.exceptions import DomainError, NotAllowed
 from riskgov.core.roles import ADMIN, ALL_ROLES, has_role
 from riskgov.core.services import audit_record
 from riskgov.health.models import HealthRun, RunKind
+from riskgov.presentation.impact import impact_view
 from riskgov.reports import selectors
 from riskgov.reports.charts import render_charts
 from riskgov.reports.models import DeliveryStatus, Report, ReportDelivery, ReportKind, ReportStatus
@@ -128,6 +129,16 @@ def _report_figures_safe(
     }
 
 
+def _impact_views(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each proposal awaiting a vote with its frozen impact as formatted sections (RISK_MODEL
+    §15: cost to traders, protection per family, the frontier), as the vote page shows it."""
+    out = []
+    for p in (figures.get("governance") or {}).get("awaiting_vote") or []:
+        if p.get("impact"):
+            out.append({"p": p, "view": impact_view(p["impact"])})
+    return out
+
+
 def _render_files(report: Report, figures: dict[str, Any], charts: list[dict[str, str]]) -> tuple[str, bytes | None]:
     """HTML and PDF of ``report``; a rendering failure appends a reason to ``report.reasons``
     (the HTML is rendered again so it shows it) and gives a minimal page / no PDF."""
@@ -138,7 +149,10 @@ def _render_files(report: Report, figures: dict[str, Any], charts: list[dict[str
         nonlocal template_failed
         if not template_failed:
             try:
-                return render_to_string("reports/report.html", {"report": report, "f": figures, "charts": charts})
+                return render_to_string(
+                    "reports/report.html",
+                    {"report": report, "f": figures, "charts": charts, "impacts": _impact_views(figures)},
+                )
             except Exception as exc:  # noqa: BLE001
                 template_failed = True
                 report.reasons.append(_failure("HTML rendering failed; a minimal page is archived", exc))
