@@ -22,9 +22,22 @@ RAW = re.compile(
 )
 
 
+def _code_ids() -> list[str]:
+    """The hex ids in this checkout's code version (``git describe`` + engine hash): an id
+    such as ``7788e94`` reads like scientific notation but is not a number shown."""
+    from riskgov.health.services._base import code_version
+
+    return re.findall(r"[0-9a-f]{7,}", code_version())
+
+
 def raw_numbers(text: str) -> list[str]:
-    """The raw numbers in ``text`` (empty when every number follows the rule)."""
-    return RAW.findall(text or "")
+    """The raw numbers in ``text`` (empty when every number follows the rule); the code
+    version's hex ids are skipped."""
+    found = RAW.findall(text or "")
+    if not found:
+        return found
+    ids = _code_ids()
+    return [m for m in found if not any(m in i for i in ids)]
 
 
 class _Text(HTMLParser):

@@ -85,3 +85,16 @@ def test_nice_ticks_cover_the_range():
     ticks = nice_ticks(4744.9, 28470.0)
     assert ticks[0] <= 4744.9 and ticks[-1] >= 28470.0 and len(ticks) <= 7
     assert nice_ticks(5.0, 5.0)[0] < 5.0 < nice_ticks(5.0, 5.0)[-1]
+
+
+def test_the_raw_number_scanner_skips_the_code_version_but_not_scientific_notation():
+    """A commit id like ``7788e94`` (digits, one ``e``, digits) is the run's code version, an id;
+    ``1e18`` or ``+0E-9`` shown on a page are numbers without the presentation rule."""
+    from riskgov.health.services._base import code_version
+    from tests.raw_numbers import _code_ids, raw_numbers
+
+    ids = _code_ids()  # empty outside a git checkout (the package version has no hex id)
+    assert all(i in code_version() for i in ids)
+    assert [raw_numbers(f"code {i}") for i in ids] == [[] for _ in ids]
+    assert raw_numbers("code 7788e94") == (["7788e94"] if not any("7788e94" in i for i in ids) else [])
+    assert raw_numbers("IMF 1e18 and +0E-9") == ["1e18", "0E-9"]
