@@ -14,6 +14,11 @@ the latest-published selector never shows it early.
 Workers run ``tests.health.fault_app`` (chunks held ``RISKGOV_TEST_CHUNK_DELAY`` s before
 their write) with short heartbeats and deadlines from the environment; the test process
 plays beat, sweeping every 0.25 s with a 2 s staleness. Each test takes 15–40 s.
+
+Every test asserts the bound the README states ("Every run ends"): the run's deadline is the
+one configured for the worker that started it (``deadline_at − started_at``), a published run
+was published before it, and a failed one failed by it plus one sweep period (the sweep that
+saw it pass; beat's minute in production, 0.25 s here, 5 s when ``run_health`` follows).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from riskgov.health.management.commands.run_health import SWEEP_EVERY
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.selectors import latest_published_run
 from riskgov.health.services import health_run_create, health_runs_sweep
+from riskgov.health.tasks import health_fail
 from tests import celery_worker
 from tests.health import faults
 
@@ -42,7 +49,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transacti
 LOGS = Path(os.environ.get("TMPDIR", "/tmp"))
 CHUNK = 4  # 21 accounts → 6 chunks
 SWEEP = dict(RISKGOV_HEALTH_STALE_SECONDS=2.0, RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH=3)
-WORKER_ENV = {"RISKGOV_HEALTH_HEARTBEAT_SECONDS": "0.3", "RISKGOV_TEST_CHUNK_DELAY": "1.0"}
+DEADLINE = 60  # seconds: the run's deadline in the workers (RISKGOV_HEALTH_RUN_DEADLINE_SECONDS)
+WORKER_ENV = {
+    "RISKGOV_HEALTH_HEARTBEAT_SECONDS": "0.3",
+    "RISKGOV_TEST_CHUNK_DELAY": "1.0",
+    "RISKGOV_HEALTH_RUN_DEADLINE_SECONDS": str(DEADLINE),
+}
+TEST_SWEEP_EVERY = 0.25  # seconds between the sweeps this process plays as beat
+SWEEP_SLACK = 1.5  # seconds: one sweep's own work (its queries) and the loop's reads after it
 RUN_FIELDS = [
     "n_accounts",
     "n_positions",
@@ -89,6 +103,42 @@ def clean_run(venue):
     return run
 
 
+def _assert_ended_within_deadline(
+    *,
+    status: str,
+    started_at: dt.datetime | None,
+    deadline_at: dt.datetime | None,
+    finished_at: dt.datetime | None,
+    published_at: dt.datetime | None,
+    deadline_seconds: float,
+    sweep_every: float,
+) -> None:
+    """The run ended, and within its deadline: the deadline is the configured one, a published
+    run was published (= finished) no later than it, a failed one failed by it plus one sweep."""
+    assert status in (RunStatus.SUCCEEDED, RunStatus.FAILED), status
+    assert started_at is not None and deadline_at is not None and finished_at is not None
+    assert abs((deadline_at - started_at).total_seconds() - deadline_seconds) < 0.01, (started_at, deadline_at)
+    if status == RunStatus.SUCCEEDED:
+        assert published_at == finished_at and finished_at <= deadline_at, (finished_at, deadline_at)
+    else:
+        assert published_at is None
+        late = (finished_at - deadline_at).total_seconds()
+        assert late <= sweep_every + SWEEP_SLACK, f"failed {late:.1f} s after its deadline"
+
+
+def _assert_run_ended_within_deadline(run: HealthRun, deadline_seconds: float, sweep_every: float) -> None:
+    run = HealthRun.objects.get(pk=run.pk)
+    _assert_ended_within_deadline(
+        status=run.status,
+        started_at=run.started_at,
+        deadline_at=run.deadline_at,
+        finished_at=run.finished_at,
+        published_at=run.published_at,
+        deadline_seconds=deadline_seconds,
+        sweep_every=sweep_every,
+    )
+
+
 def _no_partial_rows(run: HealthRun) -> bool:
     return not (
         AccountResult.objects.filter(run=run).exists()
@@ -108,7 +158,9 @@ def _wait_running_chunk(run_id: int, timeout: float = 60) -> RunChunk:
     raise AssertionError(f"no chunk of run {run_id} started within {timeout} s")
 
 
-def _sweep_until_ended(run_id: int, reference: HealthRun | None, timeout: float = 60) -> tuple[HealthRun, float]:
+def _sweep_until_ended(
+    run_id: int, reference: HealthRun | None, timeout: float = DEADLINE + 10
+) -> tuple[HealthRun, float]:
     """Play beat (sweep every 0.25 s) until the run ends; meanwhile the latest published run
     must stay the reference until the run is published complete. Returns (run, seconds)."""
     t0 = time.monotonic()
@@ -122,7 +174,7 @@ def _sweep_until_ended(run_id: int, reference: HealthRun | None, timeout: float 
             assert (latest.pk if latest is not None else None) == (reference.pk if reference else None)
         if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             return run, time.monotonic() - t0
-        time.sleep(0.25)
+        time.sleep(TEST_SWEEP_EVERY)
     raise AssertionError(f"run {run_id} did not end within {timeout} s")
 
 
@@ -144,6 +196,7 @@ def test_a_whole_worker_killed_mid_chunk_is_replaced_and_the_run_publishes_ident
         assert survivor.poll() is None
     print(f"whole worker killed: run ended {run.status} after {seconds:.1f} s")
     assert run.status == RunStatus.SUCCEEDED, run.error
+    _assert_run_ended_within_deadline(run, DEADLINE, TEST_SWEEP_EVERY)
     lost = RunChunk.objects.get(run=run, first_account=chunk.first_account)
     assert lost.dispatches >= 2 and lost.attempts >= 2  # sent again by the sweep, computed again
     assert _strip_ids(_numbers(run)) == _strip_ids(_numbers(clean_run))
@@ -169,7 +222,7 @@ def test_every_worker_killed_fails_the_run_by_its_deadline_with_nothing_left(cle
     print(f"every worker killed: run ended {run.status} after {seconds:.1f} s: {run.error}")
     assert run.status == RunStatus.FAILED and run.published_at is None
     assert run.error.startswith("deadline passed (10 s after the start):") and "chunks done" in run.error
-    assert run.finished_at <= run.deadline_at + dt.timedelta(seconds=2)  # ended by its deadline (+ one sweep)
+    _assert_run_ended_within_deadline(run, 10, TEST_SWEEP_EVERY)  # ended by its deadline (+ one sweep)
     assert _no_partial_rows(run)
     assert latest_published_run().pk == clean_run.pk
 
@@ -197,14 +250,22 @@ def test_a_broker_restarted_without_persistence_loses_chunks_that_are_sent_again
         assert w.poll() is None
     print(f"broker restarted: run ended {run.status} after {seconds:.1f} s")
     assert run.status == RunStatus.SUCCEEDED, run.error
+    _assert_run_ended_within_deadline(run, DEADLINE, TEST_SWEEP_EVERY)
     assert RunChunk.objects.filter(run=run, dispatches__gte=2).exists()
     assert _strip_ids(_numbers(run)) == _strip_ids(_numbers(clean_run))
+
+
+PG_DEADLINE = 40  # seconds: the run's deadline in the database test
+OUTAGE = 4  # seconds the throwaway PostgreSQL is stopped
+FAIL_BACKOFF_MAX = health_fail.retry_backoff_max  # seconds: health.fail's longest retry backoff (60)
 
 
 def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(clean_run, venue, tmp_path):
     """The worker and ``run_health`` use a throwaway PostgreSQL holding a copy of the test
     database (and a throwaway Redis); the database is stopped while chunks are being written
-    and started again 4 s later."""
+    and started again ``OUTAGE`` s later. ``run_health`` follows the run and sweeps it every
+    ``SWEEP_EVERY`` s; the run ends within its deadline (40 s) and, as the README states for a
+    database outage, within the outage plus ``health.fail``'s longest backoff (60 s)."""
     s = connection.settings_dict
     with faults.throwaway_postgres() as pg, faults.throwaway_redis() as broker:  # a broker of its own: the
         # default queue that run_health sends to is then ours alone
@@ -225,7 +286,11 @@ def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(c
             timeout=60,
         )
         url = pg.url("riskgov_fault")
-        env = {**WORKER_ENV, "RISKGOV_HEALTH_RUN_DEADLINE_SECONDS": "40", "RISKGOV_HEALTH_STALE_SECONDS": "2"}
+        env = {
+            **WORKER_ENV,
+            "RISKGOV_HEALTH_RUN_DEADLINE_SECONDS": str(PG_DEADLINE),
+            "RISKGOV_HEALTH_STALE_SECONDS": "2",
+        }
         with celery_worker.real_worker(
             redis_db=13,
             name="pg",
@@ -257,8 +322,8 @@ def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(c
                 run_id = _pg_wait_chunk_written(c)
                 assert c.execute("SELECT count(*) FROM health_accountresult WHERE run_id = %s", [run_id]).fetchone()[0]
             pg.stop()  # a chunk is held before its write: the write hits a database that is gone
-            t_stop = time.monotonic()
-            time.sleep(4)
+            t_stop, stopped_at = time.monotonic(), dt.datetime.now(dt.UTC)
+            time.sleep(OUTAGE)
             pg.start()
             out, err = cmd.communicate(timeout=90)
             seconds = time.monotonic() - t_stop
@@ -273,8 +338,25 @@ def test_a_database_stopped_during_chunk_writes_ends_the_run_with_nothing_left(c
             partials = c.execute(
                 "SELECT count(*) FROM health_runchunk WHERE run_id = %s AND partial::text <> '{}'", [run_id]
             ).fetchone()[0]
-            shortfall = c.execute("SELECT shortfall_usd FROM health_healthrun WHERE id = %s", [run_id]).fetchone()[0]
-    print(f"database stopped: run ended {status} {seconds:.1f} s after the stop: {error}; run_health: {err.strip()}")
+            shortfall, started_at, deadline_at, finished_at = c.execute(
+                "SELECT shortfall_usd, started_at, deadline_at, finished_at FROM health_healthrun WHERE id = %s",
+                [run_id],
+            ).fetchone()
+    ended = (finished_at - stopped_at).total_seconds() if finished_at else None
+    print(
+        f"database stopped: run ended {status} {ended} s after the stop (run_health returned after {seconds:.1f} s):"
+        f" {error}; run_health: {err.strip()}"
+    )
+    _assert_ended_within_deadline(
+        status=status,
+        started_at=started_at,
+        deadline_at=deadline_at,
+        finished_at=finished_at,
+        published_at=published,
+        deadline_seconds=PG_DEADLINE,
+        sweep_every=SWEEP_EVERY,
+    )
+    assert ended <= OUTAGE + FAIL_BACKOFF_MAX + SWEEP_SLACK, ended  # README: "outage + ≤ 60 s"
     assert cmd.returncode is not None
     if status == RunStatus.FAILED:
         assert error and published is None
