@@ -10,6 +10,7 @@ fails in one line naming file, market and field with every table unchanged.
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
@@ -37,7 +38,19 @@ def _inv(lev) -> Decimal:
 
 
 def _binance_expect(raw, key):
-    tiers = raw[key]
+    if isinstance(raw, list):  # Binance's own GET /fapi/v1/leverageBracket list
+        brackets = next(e["brackets"] for e in raw if e["symbol"] == key)
+        tiers = [
+            {
+                "minNotional": b["notionalFloor"],
+                "maxNotional": b["notionalCap"],
+                "maxLeverage": b["initialLeverage"],
+                "maintenanceMarginRate": b["maintMarginRatio"],
+            }
+            for b in brackets
+        ]
+    else:
+        tiers = raw[key]
     top = Decimal(str(tiers[-1]["maxNotional"]))
     return {
         "first": (
@@ -59,8 +72,11 @@ def _hyperliquid_expect(raw, coin):
     meta = raw[0] if isinstance(raw, list) else raw
     entry = next(u for u in meta["universe"] if u["name"] == coin)
     tables = {int(t[0]): t[1]["marginTiers"] for t in meta.get("marginTables", [])}
-    tid = int(entry["marginTableId"])
-    tiers = [{"lowerBound": 0, "maxLeverage": tid}] if tid < 50 else tables[tid]
+    if "marginTableId" not in entry:  # before 2025: the coin's maxLeverage is its one tier
+        tiers = [{"lowerBound": 0, "maxLeverage": entry["maxLeverage"]}]
+    else:
+        tid = int(entry["marginTableId"])
+        tiers = [{"lowerBound": 0, "maxLeverage": tid}] if tid < 50 else tables[tid]
 
     def row(t):
         lev = Decimal(str(t["maxLeverage"]))
@@ -92,12 +108,34 @@ CASES = [
     ("binance/2023-07-07_freqtrade-2023.6.json", "binance", 4, ("BTCST-PERP", "BTCST/USDT:USDT")),
     ("binance/2024-04-30_freqtrade-2024.4.json", "binance", 5, ("BTC-PERP", "BTC/USDT:USDT")),
     ("binance/2025-03-27_freqtrade-2025.3.json", "binance", 4, ("BTC-PERP", "BTC/USDT:USDT")),
+    ("binance/2026-09-02_btc-futures-e2e-e9e7a32_leverageBracket.json", "binance", 5, ("BTC-PERP", "BTCUSDT")),
+    ("binance/undated_heikin-ashi-trading-bot-f4c6c76_leverageBracket.json", "binance", 1, ("BTC-PERP", "BTCUSDT")),
+    ("hyperliquid/2023-07-17_hyperliquid-python-sdk-fd8ae74_meta.json", "hyperliquid", 28, ("BTC-PERP", "BTC")),
     ("hyperliquid/2025-12_riskgov-data-meta.json", "hyperliquid", 6, ("BTC-PERP", "BTC")),
     ("hyperliquid/2025_nautilus-trader-1cef3d0_meta-perp-sample.json", "hyperliquid", 3, ("ETH-PERP", "ETH")),
     ("dydx/2022-06-04_crypto-msg-parser-f53e81a_v3-markets.json", "dydx", 2, ("AVAX-PERP", "AVAX-USD")),
     ("dydx/2023-10-26_dydxopsdao-networks_v4-genesis.json", "dydx", 33, ("BTC-PERP", "BTC-USD")),
     ("dydx/2025-12-08_nautilus-trader-97dd51f_v4-perpetual-markets.json", "dydx", 3, ("SOL-PERP", "SOL-USD")),
 ]
+
+
+#: Real files that cannot be imported (no leverage, so no initial margin): refused in one line.
+REFUSED = [
+    "binance/2021_freqtrade-git-778f0d9_leverage-brackets.json",
+    "hyperliquid/2023-03-27_hyperliquid-python-sdk-69017e4_meta-no-leverage.json",
+]
+
+#: What SOURCES.md states for each file: (markets imported, symbols skipped as out of scope).
+STATED_COUNTS = {
+    "binance/2022-05-01_freqtrade-2022.4.json": (4, 10),
+    "binance/2022-10-29_freqtrade-2022.10.json": (3, 4),
+    "binance/2023-07-07_freqtrade-2023.6.json": (4, 3),
+    "binance/2024-04-30_freqtrade-2024.4.json": (5, 2),
+    "binance/2025-03-27_freqtrade-2025.3.json": (4, 2),
+    "binance/2026-09-02_btc-futures-e2e-e9e7a32_leverageBracket.json": (5, 0),
+    "binance/undated_heikin-ashi-trading-bot-f4c6c76_leverageBracket.json": (1, 0),
+    "hyperliquid/2023-07-17_hyperliquid-python-sdk-fd8ae74_meta.json": (28, 0),
+}
 
 
 def _counts() -> tuple[int, int, int]:
@@ -136,8 +174,7 @@ def _plain_markets(doc: dict) -> list[dict]:
 
 def test_every_corpus_file_is_listed_with_its_origin():
     files = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*.json"))
-    refused = ["binance/2021_freqtrade-git-778f0d9_leverage-brackets.json"]
-    assert files == sorted([c[0] for c in CASES] + refused)
+    assert files == sorted([c[0] for c in CASES] + REFUSED)
     sources = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
     assert all(Path(f).name in sources for f in files)
     years = {f.split("/")[0]: set() for f in files}
@@ -291,3 +328,58 @@ def test_file_with_no_market_in_scope_is_refused(tmp_path):
     _one_line_refusal([str(path), "--format", "binance", "--reference"], "no market to import", "out_of_scope")
     with pytest.raises(VenueFileError):
         read_parameter_file(path, fmt="binance")
+
+
+@pytest.mark.parametrize("name", sorted(STATED_COUNTS), ids=sorted(STATED_COUNTS))
+def test_sources_md_counts_are_those_of_the_file_in_the_corpus(name):
+    """SOURCES.md states, on the file's own line, how many markets it imports and how many
+    symbols are out of scope; both are what importing that very file gives."""
+    imported, out_of_scope = STATED_COUNTS[name]
+    doc, findings = read_parameter_file(CORPUS / name, fmt=name.split("/")[0])
+    assert len(doc["markets"]) == imported
+    assert sum(f.kind == "out_of_scope" for f in findings) == out_of_scope
+    assert not [f for f in findings if f.kind == "market_skipped"]
+    lines = [ln for ln in (CORPUS / "SOURCES.md").read_text(encoding="utf-8").splitlines() if Path(name).name in ln]
+    assert len(lines) == 1 and f"{imported} imported, {out_of_scope} out of scope" in lines[0], lines
+
+
+def test_sources_md_claims_no_count_of_a_file_not_in_the_corpus():
+    """Every "N imported, M out of scope" in SOURCES.md is on the line of a corpus file that
+    the test above checks."""
+    text = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
+    claimed = [ln for ln in text.splitlines() if re.search(r"\d+ imported", ln)]
+    assert len(claimed) == len(STATED_COUNTS)
+    assert all(any(Path(n).name in ln for n in STATED_COUNTS) for ln in claimed)
+    assert "untrimmed" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binance/2026-09-02_btc-futures-e2e-e9e7a32_leverageBracket.json",
+        "binance/undated_heikin-ashi-trading-bot-f4c6c76_leverageBracket.json",
+    ],
+)
+def test_native_leverage_bracket_response_imports_exactly(name):
+    """Binance's own ``GET /fapi/v1/leverageBracket`` list (numbers as JSON numbers, or as strings
+    through ccxt's implicit API): every bracket of every symbol equals the raw file (IMF =
+    1/initialLeverage, MMF = maintMarginRatio, floor = notionalFloor, max position = the last
+    notionalCap), and Binance's ``cum`` equals riskgov's derived maintenance amount (RISK_MODEL §2)."""
+    raw = _raw(CORPUS / name)
+    doc, findings = read_parameter_file(CORPUS / name, fmt="binance")
+    assert not [f for f in findings if f.kind == "maintenance_amount_mismatch"]
+    by_symbol = {m["symbol"]: m for m in doc["markets"]}
+    assert sorted(by_symbol) == sorted(e["symbol"].removesuffix("USDT") + "-PERP" for e in raw)
+    for e in raw:
+        m = by_symbol[e["symbol"].removesuffix("USDT") + "-PERP"]
+        assert [_bracket(b) for b in m["brackets"]] == [
+            _norm((b["notionalFloor"], _inv(b["initialLeverage"]), b["maintMarginRatio"])) for b in e["brackets"]
+        ]
+        assert Decimal(m["max_position_notional_usd"]) == Decimal(str(e["brackets"][-1]["notionalCap"]))
+
+
+def test_meta_without_leverage_is_refused_in_one_line():
+    """hyperliquid-python-sdk's 2023-03-27 ``meta`` capture: coins carry only name and
+    szDecimals; no initial margin can be derived, so nothing is stored."""
+    path = CORPUS / "hyperliquid/2023-03-27_hyperliquid-python-sdk-69017e4_meta-no-leverage.json"
+    _one_line_refusal([str(path), "--format", "hyperliquid"], path.name, "(BTC)", "maxLeverage")

@@ -234,6 +234,10 @@ def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]
     Variants read: ``meta`` or ``metaAndAssetCtxs``; with ``marginTables`` (2025 on) or
     without (earlier: each coin's ``maxLeverage`` is its one tier); optional flags
     (``isDelisted``, ``onlyIsolated``) absent, ``true``/``false`` or ``null`` (= false).
+
+    Raises:
+        VenueFileError: a coin with neither ``marginTableId`` nor ``maxLeverage`` (the early-2023
+            responses, ``{"name", "szDecimals"}`` only), naming file, coin and field.
     """
     meta = _meta_object(read_venue_json(path, "meta JSON"), path)
     universe = meta.get("universe")
@@ -254,6 +258,11 @@ def _tiers_from_meta(path: Path) -> tuple[dict[str, list[tuple[Decimal, Decimal]
         if coin.get("isDelisted"):
             delisted.add(name)
         if coin.get("marginTableId") is None:
+            if coin.get("maxLeverage") is None:  # the earliest responses (early 2023) had no leverage
+                raise VenueFileError(
+                    f"{where} ({name}): missing field 'maxLeverage' (and no marginTableId): a meta response "
+                    "without leverage, so no initial margin can be derived; nothing imported"
+                )
             lev = venue_decimal(coin.get("maxLeverage"), f"{where} ({name}) maxLeverage")
             tiers[name] = [(Decimal(0), lev)]
             continue

@@ -10,6 +10,7 @@ strings such as ``"1.000163E8"`` stay exactly as published.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -18,8 +19,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MEMBER = "freqtrade/exchange/binance_leverage_tiers.json"
-#: wheel version -> date of the file inside the wheel (zip timestamp of the member).
-WHEELS = {"2022.4": None, "2022.10": None, "2023.6": None, "2024.4": None, "2025.3": None}
+#: wheel version -> (sha256 of the member, its number of symbols), as SOURCES.md states them;
+#: a rebuild from other bytes stops instead of rewriting the corpus.
+WHEELS = {
+    "2022.4": ("acaed40889becff69a2eae869bc54d23a6403f779ecebc6830c0c494a1c8fcc8", 162),
+    "2022.10": ("468aaa9ffd8f7193c107e8fa793677777e2fd332c0fff14a3425f70aab8f3cf1", 193),
+    "2023.6": ("6f550cb2d2a339bfcb8a28cf1005f9c7c799800c03ccad47f00ebe1c9c10a80c", 235),
+    "2024.4": ("32a0411fd6a233c2b7c412460c4dd4b830e9fe76737c17bf6b2a124eb7b1230b", 312),
+    "2025.3": ("974b1314000e0236dce13f0a1a09f35a7349222002d1821cad990f418b51e5a7", 454),
+}
 
 
 class Raw(str):
@@ -64,10 +72,16 @@ def main(wheels: Path) -> None:
         whl = wheels / f"freqtrade-{version}-py3-none-any.whl"
         with zipfile.ZipFile(whl) as z:
             info = z.getinfo(MEMBER)
-            text = z.read(MEMBER).decode()
+            member = z.read(MEMBER)
+        sha, n_symbols = WHEELS[version]
+        if hashlib.sha256(member).hexdigest() != sha:
+            sys.exit(f"{whl.name}: {MEMBER} sha256 is not the one SOURCES.md records ({sha})")
+        text = member.decode()
         y, mo, d = info.date_time[:3]
         date = f"{y:04d}-{mo:02d}-{d:02d}"
         data = json.loads(text, parse_float=Raw, parse_int=Raw)
+        if len(data) != n_symbols:
+            sys.exit(f"{whl.name}: {len(data)} symbols, SOURCES.md says {n_symbols}")
         out = {k: data[k] for k in keep(data)}
         dest = HERE / "binance" / f"{date}_freqtrade-{version}.json"
         dest.write_text(_dump(out) + "\n", encoding="utf-8")
