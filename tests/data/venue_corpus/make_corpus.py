@@ -1,4 +1,7 @@
-"""Rebuild the trimmed Binance corpus files from the freqtrade wheels (see SOURCES.md).
+"""Rebuild the Binance corpus files from the freqtrade wheels (see SOURCES.md): the trimmed
+``binance/<date>_freqtrade-<version>.json`` and the untrimmed members, gzipped byte for byte
+(``binance/untrimmed/<date>_freqtrade-<version>.json.gz``, level 9, no name or time in the
+header, so a rebuild gives the same bytes).
 
     pip download freqtrade==2022.4 freqtrade==2022.10 ... --no-deps -d WHEELS
     python tests/data/venue_corpus/make_corpus.py WHEELS
@@ -10,6 +13,7 @@ strings such as ``"1.000163E8"`` stay exactly as published.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -82,6 +86,9 @@ def main(wheels: Path) -> None:
         data = json.loads(text, parse_float=Raw, parse_int=Raw)
         if len(data) != n_symbols:
             sys.exit(f"{whl.name}: {len(data)} symbols, SOURCES.md says {n_symbols}")
+        full = HERE / "binance" / "untrimmed" / f"{date}_freqtrade-{version}.json.gz"
+        full.parent.mkdir(exist_ok=True)
+        full.write_bytes(gzip.compress(member, compresslevel=9, mtime=0))
         out = {k: data[k] for k in keep(data)}
         dest = HERE / "binance" / f"{date}_freqtrade-{version}.json"
         dest.write_text(_dump(out) + "\n", encoding="utf-8")
