@@ -117,6 +117,12 @@ CASES = [
     ("binance/2026-09-02_btc-futures-e2e-e9e7a32_leverageBracket.json", "binance", 5, ("BTC-PERP", "BTCUSDT")),
     ("binance/undated_heikin-ashi-trading-bot-f4c6c76_leverageBracket.json", "binance", 1, ("BTC-PERP", "BTCUSDT")),
     ("hyperliquid/2023-07-17_hyperliquid-python-sdk-fd8ae74_meta.json", "hyperliquid", 28, ("BTC-PERP", "BTC")),
+    (
+        "hyperliquid/2024-12_goat-sdk-py-aiflow-3f6f7f4_testnet-meta-and-ctxs.json",
+        "hyperliquid",
+        18,
+        ("UNIBOT-PERP", "UNIBOT"),
+    ),
     # the five freqtrade members whole (gzipped; decompressed into tmp_path by _corpus_file)
     ("binance/untrimmed/2022-05-01_freqtrade-2022.4.json.gz", "binance", 137, ("BTC-PERP", "BTC/USDT")),
     ("binance/untrimmed/2022-10-29_freqtrade-2022.10.json.gz", "binance", 150, ("BTC-PERP", "BTC/USDT")),
@@ -147,6 +153,7 @@ STATED_COUNTS = {
     "binance/2026-09-02_btc-futures-e2e-e9e7a32_leverageBracket.json": (5, 0),
     "binance/undated_heikin-ashi-trading-bot-f4c6c76_leverageBracket.json": (1, 0),
     "hyperliquid/2023-07-17_hyperliquid-python-sdk-fd8ae74_meta.json": (28, 0),
+    "hyperliquid/2024-12_goat-sdk-py-aiflow-3f6f7f4_testnet-meta-and-ctxs.json": (18, 0),
     "binance/untrimmed/2022-05-01_freqtrade-2022.4.json.gz": (137, 25),
     "binance/untrimmed/2022-10-29_freqtrade-2022.10.json.gz": (150, 43),
     "binance/untrimmed/2023-07-07_freqtrade-2023.6.json.gz": (194, 41),
