@@ -5,6 +5,9 @@ Reads either
   "maxNotional", "maintenanceMarginRate", "maxLeverage", "info": {"cum", ...}}, ...]}``,
   e.g. ``binance_usdm_leverage_tiers_freqtrade-2026.9.json``, a snapshot of Binance's public
   ``GET /fapi/v1/leverageBracket``), or
+- Binance's own ``GET /fapi/v1/leverageBracket`` response (``[{"symbol": "BTCUSDT", "brackets":
+  [{"bracket", "initialLeverage", "notionalCap", "notionalFloor", "maintMarginRatio", "cum"},
+  ...]}, ...]``; numbers or, through ccxt's implicit API, strings), or
 - its flat CSV (``snapshot,symbol,tier,min_notional,max_notional,maint_margin_rate,
   max_leverage,maint_amount_cum,currency``), chosen by the ``.csv`` extension.
 
