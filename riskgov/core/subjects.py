@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "Finding",
+    "FormField",
+    "FormTable",
     "SpecRefused",
     "SubjectKind",
     "UnknownSubjectKind",
@@ -66,6 +68,54 @@ class Finding:
             "bracket": self.bracket,
             "field": self.field,
         }
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a kind's change in the committee forms (optional kind attribute
+    ``form_fields``: a tuple of these; the web UI builds its rows from them, never per kind).
+
+    Attributes:
+        name: the change-spec key (``liquidation_penalty``, ``haircut``, ``quorum``…).
+        label: shown to people, with its unit (``"Depth (USD per 1 % move)"``).
+        unit: ``"fraction"`` (typed as a percent ``0.5 %`` or a decimal ``0.005``, sent as the
+            fraction), ``"number"`` (a plain decimal) or ``"choice"`` (one of ``choices``).
+        help: a short hint under the input.
+        empty: what an empty input sends — ``"omit"`` (left out: the kind keeps the base
+            version's value), ``"null"`` (``None``, e.g. no position limit) or ``"blank"``
+            (``""``, so the validator names the missing field).
+        choices: the allowed values of a ``"choice"`` input.
+    """
+
+    name: str
+    label: str
+    unit: str = "number"
+    help: str = ""
+    empty: str = "omit"
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormTable:
+    """A list-valued spec key edited as a table of rows (optional kind attribute ``form_tables``).
+
+    Attributes:
+        name: the change-spec key (``brackets``, ``extended``, ``scenarios``); each row is a
+            dict of ``columns`` names.
+        label: the table's heading.
+        columns: the inputs of one row.
+        numbered: findings' ``bracket`` k (1-based) is the k-th non-blank row of this table.
+        empty: what a table without rows sends — ``"omit"`` (keep the base version's rows) or
+            ``"null"`` (``None``, e.g. PM scenarios: the standard grid).
+        max_rows: rows accepted at most (bounded input).
+    """
+
+    name: str
+    label: str
+    columns: tuple[FormField, ...]
+    numbered: bool = False
+    empty: str = "omit"
+    max_rows: int = 40
 
 
 class SpecRefused(ValueError):
@@ -171,6 +221,10 @@ class SubjectKind(Protocol):
     def engine_overrides(self, versions: Sequence[Any]) -> list[Any]:
         """The versions to overlay on the active engine parameter set for an impact run
         (``[]`` for kinds the risk engine does not read, e.g. the policy)."""
+
+    # Optional, for the committee forms (a kind without them is not offered there):
+    #   form_fields: tuple[FormField, ...]; form_tables: tuple[FormTable, ...];
+    #   def form_subjects(self) -> list[str]: symbols a change may name (with an active version).
 
 
 _KINDS: dict[str, SubjectKind] = {}

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import Conflict
 from riskgov.core.services import audit_record
-from riskgov.core.subjects import Finding, SpecRefused, register
+from riskgov.core.subjects import Finding, FormField, SpecRefused, register
 from riskgov.governance.models import Policy
 from riskgov.governance.policy import POLICY_STRICTER, policy_errors, policy_stricter_violations
 from riskgov.parameters.selectors import field_change
@@ -50,6 +50,18 @@ def _values(p: Policy) -> dict[str, Decimal]:
     return {f: Decimal(str(getattr(p, f))) for f in FIELDS}
 
 
+#: The policy change's inputs in the committee forms (labels and hints from the model).
+FORM_FIELDS = tuple(
+    FormField(
+        f,
+        str(Policy._meta.get_field(f).verbose_name).capitalize(),
+        "fraction" if f == "fast_track_max_relative_change" else "number",
+        str(Policy._meta.get_field(f).help_text),
+    )
+    for f in FIELDS
+)
+
+
 class PolicyKind:
     """The governance policy (quorum, timelock, expiry, fast-track bounds, ratification window)."""
 
@@ -59,6 +71,12 @@ class PolicyKind:
     same_what = "values"
     version_url_name = ""
     fast_track_allowed = False
+    form_fields = FORM_FIELDS
+    form_tables = ()
+
+    def form_subjects(self) -> list[str]:
+        """The one policy."""
+        return [SYMBOL]
 
     def find_subject(self, symbol: str) -> PolicySubject | None:
         return PolicySubject() if symbol == SYMBOL else None

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from riskgov.core.subjects import Finding, SpecRefused, register
+from riskgov.core.subjects import Finding, FormField, FormTable, SpecRefused, register
 from riskgov.markets.models import Asset, Market
 from riskgov.parameters import selectors, services
 from riskgov.parameters.models import (
@@ -81,6 +81,39 @@ def spec_decimal(value: Any, where: str, field: str, *, subject: str = "", brack
     return q
 
 
+_PCT_HINT = "a percent (0.5 %) or a fraction (0.005)"
+#: The market change's inputs in the committee forms (empty keeps the active value; an empty
+#: max position notional means unlimited).
+MARKET_FORM_FIELDS = (
+    FormField("liquidation_penalty", "Liquidation penalty", "fraction", _PCT_HINT),
+    FormField("depth_usd_per_1pct", "Depth (USD per 1 % move)"),
+    FormField("max_position_notional_usd", "Max position notional (USD)", help="empty = unlimited", empty="null"),
+    FormField("oi_cap_lower_usd", "OI cap, lower (USD)", help="0 = no OI scaling"),
+    FormField("oi_cap_upper_usd", "OI cap, upper (USD)", help="0 = no OI scaling"),
+    FormField(
+        "liquidation_horizon_minutes",
+        "Liquidation horizon (minutes)",
+        help="time to detect and close a position (RISK_MODEL §12)",
+    ),
+)
+BRACKET_TABLE = FormTable(
+    "brackets",
+    "Brackets",
+    (
+        FormField("notional_floor", "Notional floor (USD)", empty="blank"),
+        FormField("initial_margin_fraction", "IMF", "fraction", empty="blank"),
+        FormField("maintenance_margin_fraction", "MMF", "fraction", empty="blank"),
+    ),
+    numbered=True,
+)
+
+
+def _with_active(model: type, subject_field: str) -> list[str]:
+    path = f"{subject_field}__symbol"
+    rows = model.objects.filter(status=VersionStatus.ACTIVE).order_by(path).values_list(path, flat=True)
+    return list(dict.fromkeys(rows))
+
+
 def _active(model: type, **subject: Any) -> Any | None:
     return model.objects.filter(status=VersionStatus.ACTIVE, **subject).first()
 
@@ -106,6 +139,12 @@ class MarketKind:
     same_what = "values"
     version_url_name = "market-version"
     fast_track_allowed = True
+    form_fields = MARKET_FORM_FIELDS
+    form_tables = (BRACKET_TABLE,)
+
+    def form_subjects(self) -> list[str]:
+        """Markets with an active version, by symbol (what a change may name)."""
+        return _with_active(MarketParameterVersion, "market")
 
     def find_subject(self, symbol: str) -> Market | None:
         return Market.objects.filter(symbol=symbol).first()
@@ -256,6 +295,12 @@ class AssetKind:
     same_what = "haircut"
     version_url_name = ""
     fast_track_allowed = True
+    form_fields = (FormField("haircut", "Haircut", "fraction", _PCT_HINT, empty="blank"),)
+    form_tables = ()
+
+    def form_subjects(self) -> list[str]:
+        """Assets with an active haircut version, by symbol."""
+        return _with_active(AssetParameterVersion, "asset")
 
     def find_subject(self, symbol: str) -> Asset | None:
         return Asset.objects.filter(symbol=symbol).first()

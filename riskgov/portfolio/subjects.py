@@ -22,16 +22,55 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from riskgov.core.subjects import Finding, SpecRefused, register
+from riskgov.core.subjects import Finding, FormField, FormTable, SpecRefused, register
 from riskgov.markets.models import Asset
 from riskgov.parameters.models import VersionStatus
 from riskgov.portfolio import selectors, services
 from riskgov.portfolio.models import PMParameterVersion
 from riskgov.portfolio.strictness import stricter_violations
-from riskgov.portfolio.validation import SCALAR_FIELDS, PMError, default_values, pm_errors
+from riskgov.portfolio.validation import SCALAR_FIELDS, VOL_NAMES, PMError, default_values, pm_errors
 
 NAME = "pm"
 SPEC_FIELDS = (*SCALAR_FIELDS, "extended", "scenarios")
+
+
+_FRACTIONS = {"price_range", "vol_range_up", "vol_range_down", "min_vol_for_shock_up", "mm_factor"}
+_FRACTIONS |= {"short_option_contingency", "perp_contingency"}
+#: The PM change's inputs in the committee forms (RISK_MODEL §14; empty keeps the active value).
+_LABELS = {
+    "price_range": "Price range (± move)",
+    "buckets": "Price buckets (per side)",
+    "vol_range_up": "Vol shock up",
+    "vol_range_down": "Vol shock down",
+    "short_term_vega_power": "Short-term vega power",
+    "long_term_vega_power": "Long-term vega power",
+    "dte_floor_days": "DTE floor (days)",
+    "min_vol_for_shock_up": "Min vol for the up shock",
+    "mm_factor": "MM factor (MM / IM)",
+    "short_option_contingency": "Short option contingency",
+    "perp_contingency": "Perpetual contingency",
+}
+FORM_FIELDS = tuple(FormField(f, _LABELS.get(f, f), "fraction" if f in _FRACTIONS else "number") for f in SCALAR_FIELDS)
+FORM_TABLES = (
+    FormTable(
+        "extended",
+        "Extended price moves",
+        (
+            FormField("move", "Move", "fraction", empty="blank"),
+            FormField("weight", "Weight", "fraction", empty="blank"),
+        ),
+    ),
+    FormTable(
+        "scenarios",
+        "Scenarios (no rows = the standard grid)",
+        (
+            FormField("move", "Move", "fraction", empty="blank"),
+            FormField("vol", "Vol", "choice", empty="blank", choices=VOL_NAMES),
+            FormField("weight", "Weight", "fraction", empty="blank"),
+        ),
+        empty="null",
+    ),
+)
 
 
 def pm_finding(e: PMError) -> Finding:
@@ -90,6 +129,13 @@ class PMKind:
     same_what = "values"
     version_url_name = "pm-version"
     fast_track_allowed = True
+    form_fields = FORM_FIELDS
+    form_tables = FORM_TABLES
+
+    def form_subjects(self) -> list[str]:
+        """Underlyings with active PM parameters, by symbol."""
+        rows = PMParameterVersion.objects.filter(status=VersionStatus.ACTIVE).order_by("underlying__symbol")
+        return list(dict.fromkeys(rows.values_list("underlying__symbol", flat=True)))
 
     def find_subject(self, symbol: str) -> Asset | None:
         return Asset.objects.filter(symbol=symbol).first()

@@ -18,20 +18,9 @@ from django import forms
 from riskgov.core.models import AuditEvent
 from riskgov.governance.models import Policy, VoteDecision
 from riskgov.governance.services import POLICY_FIELDS
-from riskgov.markets.models import Asset, Market
-from riskgov.parameters.models import BRACKET_INPUT_FIELDS, MARKET_FIELDS, VersionStatus
 from riskgov.presentation import formats
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-
-
-def _decimal(label: str, *, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label,
-        required=False,
-        help_text=help_text,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "num", "autocomplete": "off"}),
-    )
 
 
 class FractionField(forms.DecimalField):
@@ -56,71 +45,16 @@ def _fraction(label: str, *, help_text: str | None = None) -> FractionField:
     )
 
 
-def _market_choices() -> list[tuple[str, str]]:
-    symbols = (
-        Market.objects.filter(versions__status=VersionStatus.ACTIVE).order_by("symbol").values_list("symbol", flat=True)
-    )
-    return [("", "— no market change —"), *[(s, s) for s in symbols.distinct()]]
-
-
-def _asset_choices() -> list[tuple[str, str]]:
-    symbols = (
-        Asset.objects.filter(versions__status=VersionStatus.ACTIVE).order_by("symbol").values_list("symbol", flat=True)
-    )
-    return [("", "— no haircut change —"), *[(s, s) for s in symbols.distinct()]]
-
-
 class ChangeForm(forms.Form):
-    """One market's fields (brackets come from ``BracketFormSet``) and optionally one asset's haircut.
-
-    Fraction fields accept a percent or a fraction (``1.25 %`` or ``0.0125``; stored as the
-    fraction, RISK_MODEL §1); the page shows the percent and the active values next to them.
-    """
+    """The proposal's own fields (title, rationale); its changes are the change rows of
+    :mod:`riskgov.web.change_forms` (any number, every governed kind)."""
 
     title = forms.CharField(max_length=200)
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
-    market = forms.ChoiceField(required=False, choices=_market_choices)
-    liquidation_penalty = _fraction("Liquidation penalty")
-    depth_usd_per_1pct = _decimal("Depth (USD per 1 % move)")
-    oi_cap_lower_usd = _decimal("OI cap, lower (USD)", help_text="0 = no OI scaling")
-    oi_cap_upper_usd = _decimal("OI cap, upper (USD)", help_text="0 = no OI scaling")
-    max_position_notional_usd = _decimal("Max position notional (USD)", help_text="empty = unlimited")
-    liquidation_horizon_minutes = _decimal(
-        "Liquidation horizon (minutes)", help_text="time to detect and close a position (RISK_MODEL §12)"
-    )
-    asset = forms.ChoiceField(required=False, choices=_asset_choices, label="Collateral asset")
-    haircut = _fraction("Haircut")
-
-    def market_spec(self, brackets: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-        """The market change as a service spec, or None when no market is selected.
-
-        A field left empty is left out (the service keeps the active value), except the
-        max position notional, where empty means unlimited.
-        """
-        data = self.cleaned_data
-        if not data.get("market"):
-            return None
-        spec: dict[str, Any] = {"market": data["market"]}
-        for f in MARKET_FIELDS:
-            value = data.get(f)
-            if value is not None:
-                spec[f] = value
-            elif f == "max_position_notional_usd":
-                spec[f] = None
-        if brackets is not None:
-            spec["brackets"] = brackets
-        return spec
-
-    def asset_spec(self) -> dict[str, Any] | None:
-        """The haircut change as a service spec, or None when no asset is selected."""
-        data = self.cleaned_data
-        if not data.get("asset"):
-            return None
-        return {"asset": data["asset"], "haircut": "" if data.get("haircut") is None else data["haircut"]}
 
 
 class ProposalForm(ChangeForm):
-    """A normal proposal: the change plus the requested effective time."""
+    """A normal proposal: title, rationale and the requested effective time."""
 
     effective_at = forms.DateTimeField(
         label="Requested effective time (UTC)",
@@ -135,39 +69,6 @@ class EmergencyForm(ChangeForm):
     """An emergency change: active at once, so no effective time."""
 
     title = forms.CharField(max_length=200, initial="Emergency change")
-
-
-class BracketForm(forms.Form):
-    """One bracket row: notional floor (USD), IMF and MMF (fractions)."""
-
-    notional_floor = _decimal("Notional floor (USD)")
-    initial_margin_fraction = _fraction("IMF", help_text="")
-    maintenance_margin_fraction = _fraction("MMF", help_text="")
-
-    def is_blank(self) -> bool:
-        data = getattr(self, "cleaned_data", {})
-        return all(data.get(f) is None for f in BRACKET_INPUT_FIELDS)
-
-    def as_spec(self) -> dict[str, Any]:
-        # An empty cell is sent as "", so the service names the bracket and the field.
-        return {f: "" if self.cleaned_data.get(f) is None else self.cleaned_data[f] for f in BRACKET_INPUT_FIELDS}
-
-
-BracketFormSet = forms.formset_factory(BracketForm, extra=2, can_delete=True, max_num=40, absolute_max=60)
-
-
-def bracket_specs(formset: Any) -> tuple[list[dict[str, Any]], list[int]]:
-    """The bracket rows to send (blank and removed rows skipped), and for each of them the
-    index of its form, so that "bracket k" in a finding can be put on the right row."""
-    rows, form_index = [], []
-    for i, form in enumerate(formset.forms):
-        if formset.can_delete and formset._should_delete_form(form):
-            continue
-        if form.is_blank():
-            continue
-        rows.append(form.as_spec())
-        form_index.append(i)
-    return rows, form_index
 
 
 class VoteForm(forms.Form):

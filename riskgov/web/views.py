@@ -9,12 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from riskgov.core.roles import ANALYST, can_view, has_role
+from riskgov.core.subjects import subject_kind
 from riskgov.markets.models import Asset, DailyClose
 from riskgov.parameters import selectors as param_selectors
 from riskgov.parameters.models import MARKET_FIELDS, MarketParameterVersion, VersionStatus
 from riskgov.presentation import formats
 from riskgov.presentation.formats import count
-from riskgov.web.forms import ChangeForm
 
 
 def _require_viewer(request: HttpRequest) -> None:
@@ -175,9 +175,9 @@ def _market_field_rows(version: MarketParameterVersion) -> list[tuple[str, str]]
     labelled by the model and formatted by the one presentation rule; generic over
     ``MARKET_FIELDS`` so a new field appears without touching the page."""
     rows = []
+    labels = {f.name: f.label for f in subject_kind("market").form_fields}
     for name in MARKET_FIELDS:
-        form_field = ChangeForm.base_fields.get(name)
-        label = form_field.label if form_field is not None and form_field.label else None
+        label = labels.get(name)
         label = (label or str(MarketParameterVersion._meta.get_field(name).verbose_name).capitalize()).replace(
             " (fraction)", ""
         )

@@ -155,15 +155,15 @@ def analyst_proposes(page, base: str, settings, request) -> None:
     page.wait_for_selector("#change-form")
     page.fill("#id_title", "Raise ETH-PERP bracket 2 IMF")
     page.fill("#id_rationale", "ETH books thinned above 300k this week.")
-    page.select_option("#id_market", "ETH-PERP")
-    page.wait_for_url("**market=ETH-PERP**")
+    with page.expect_navigation():  # the page's script loads the market's values (server-side)
+        page.select_option("#id_changes-0-subject", "ETH-PERP")
     page.wait_for_selector("#change-form")
-    assert page.input_value("#id_market") == "ETH-PERP"
+    assert page.input_value("#id_changes-0-subject") == "ETH-PERP"
     assert page.input_value("#id_title") == "Raise ETH-PERP bracket 2 IMF"
     assert page.input_value("#id_rationale") == "ETH books thinned above 300k this week."
     no_raw_numbers_on_django_page(page)
     shot(page, "analyst", "proposal-form")
-    page.fill("#id_brackets-1-initial_margin_fraction", "2.5 %")  # #16.10: inputs accept "2.5 %"
+    page.fill("#id_changes-0-brackets-1-initial_margin_fraction", "2.5 %")  # #16.10: inputs accept "2.5 %"
     page.click("#save")
     page.wait_for_selector("#status")
     assert page.text_content("#status").strip() == "Draft"

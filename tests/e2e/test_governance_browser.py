@@ -35,15 +35,15 @@ def test_analyst_proposes_and_committee_member_votes(live_app, browser_page, hea
     page.wait_for_selector("#change-form")
     page.fill("#id_title", "Raise BTC-PERP bracket 2 IMF")
     page.fill("#id_rationale", "Realised volatility doubled this week; thinner books above 300k.")
-    assert page.input_value("#id_brackets-1-notional_floor").startswith("300000")
-    page.fill("#id_brackets-1-initial_margin_fraction", "0.004")  # below bracket 1's IMF and its own MMF
+    assert page.input_value("#id_changes-0-brackets-1-notional_floor").startswith("300000")
+    page.fill("#id_changes-0-brackets-1-initial_margin_fraction", "0.004")  # below bracket 1's IMF and its own MMF
     page.click("#save")
-    page.wait_for_selector(".bracket-error")
-    error = page.text_content(".bracket-error")
+    page.wait_for_selector(".row-error")
+    error = page.text_content(".row-error")
     assert "Bracket 2" in error and "mmf_below_imf" in error
     assert Proposal.objects.count() == 0
     screenshot(page, "proposal-form-errors")
-    page.fill("#id_brackets-1-initial_margin_fraction", "0.025")
+    page.fill("#id_changes-0-brackets-1-initial_margin_fraction", "0.025")
     page.click("#save")
     page.wait_for_selector("#status")
     assert page.text_content("#status").strip() == "Draft"
@@ -104,13 +104,16 @@ def test_new_proposal_form_keeps_what_was_typed_on_a_market_switch(live_app, bro
     page.wait_for_selector("#change-form")
     page.fill("#id_title", "Two markets at once")
     page.fill("#id_rationale", "Typed before switching the market.")
-    other = [v for v in page.eval_on_selector_all("#id_market option", "os => os.map(o => o.value)") if v][-1]
-    page.select_option("#id_market", other)
-    page.wait_for_url(f"**market={other}**")
+    options = "os => os.map(o => o.value)"
+    other = [v for v in page.eval_on_selector_all("#id_changes-0-subject option", options) if v][-1]
+    assert page.is_hidden("#load-0")  # the script loads on a switch (the button serves without it)
+    with page.expect_navigation():
+        page.select_option("#id_changes-0-subject", other)
     page.wait_for_selector("#change-form")
     assert page.input_value("#id_title") == "Two markets at once"
     assert page.input_value("#id_rationale") == "Typed before switching the market."
-    assert page.input_value("#id_market") == other
+    assert page.input_value("#id_changes-0-subject") == other
+    assert page.input_value("#id_changes-0-loaded") == other
     screenshot(page, "proposal-form-market-switch")
 
 

@@ -38,47 +38,77 @@ def who(people):
     }
 
 
+HEAD = ("title", "rationale", "effective_at")
+
+
+def changes_post(head, changes):
+    """The change form's POST data: the proposal's fields and one change row per dict
+    ``{"kind": "market", "subject": "BTC-PERP", <fields>…, "brackets": [rows], "DELETE": "on"}``
+    (prefix ``changes``, tables as nested formsets ``changes-i-<table>``)."""
+    data = {**head, "changes-TOTAL_FORMS": str(len(changes)), "changes-INITIAL_FORMS": "0"}
+    data.update({"changes-MIN_NUM_FORMS": "0", "changes-MAX_NUM_FORMS": "50"})
+    for i, ch in enumerate(changes):
+        p = f"changes-{i}"
+        data[f"{p}-kind"] = ch["kind"]
+        data[f"{p}-subject"] = data[f"{p}-loaded"] = ch["subject"]
+        for k, v in ch.items():
+            if k in ("kind", "subject"):
+                continue
+            if isinstance(v, list):
+                data.update({f"{p}-{k}-TOTAL_FORMS": str(len(v)), f"{p}-{k}-INITIAL_FORMS": "0"})
+                for j, row in enumerate(v):
+                    data.update({f"{p}-{k}-{j}-{c}": x for c, x in row.items()})
+            else:
+                data[f"{p}-{k}"] = v
+    return data
+
+
 def change_post(**over):
-    """A valid BTC-PERP change form: bracket 2 IMF 2 % → 2.2 %."""
-    data = {
+    """A valid BTC-PERP change form: bracket 2 IMF 2 % → 2.2 %. ``over`` keys: the
+    proposal's fields, ``market`` (the subject), ``asset``/``haircut`` (adds a haircut
+    change), ``brackets-i-<column>`` / ``brackets-TOTAL_FORMS`` and market fields."""
+    head = {
         "title": "Raise BTC IMF",
         "rationale": "volatility is up",
         "effective_at": (timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
-        "market": "BTC-PERP",
+    }
+    market = {
+        "kind": "market",
+        "subject": over.pop("market", "BTC-PERP"),
         "liquidation_penalty": "0.002",
         "depth_usd_per_1pct": "50000000",
         "oi_cap_lower_usd": "0",
         "oi_cap_upper_usd": "0",
         "max_position_notional_usd": "",
-        "asset": "",
-        "haircut": "",
-        "brackets-TOTAL_FORMS": "4",
-        "brackets-INITIAL_FORMS": "3",
-        "brackets-MIN_NUM_FORMS": "0",
-        "brackets-MAX_NUM_FORMS": "40",
+        "brackets": [*BRACKETS, {}],
     }
-    for i, b in enumerate(BRACKETS):
-        for k, v in b.items():
-            data[f"brackets-{i}-{k}"] = v
-    data.update(over)
+    asset = {"kind": "asset", "subject": over.pop("asset", ""), "haircut": over.pop("haircut", "")}
+    extra = {}
+    for k, v in over.items():
+        if k in HEAD:
+            head[k] = v
+        elif k.startswith("brackets-"):
+            extra[f"changes-0-{k}"] = v
+        else:
+            market[k] = v
+    data = changes_post(head, [market, asset] if asset["subject"] else [market])
+    data.update(extra)
     return data
 
 
 def stricter_post(**over):
     """An emergency change: every MMF and IMF up (stricter everywhere)."""
-    data = change_post(
-        **{
-            "brackets-0-initial_margin_fraction": "0.012",
-            "brackets-0-maintenance_margin_fraction": "0.005",
-            "brackets-1-initial_margin_fraction": "0.025",
-            "brackets-1-maintenance_margin_fraction": "0.006",
-            "brackets-2-initial_margin_fraction": "0.06",
-            "brackets-2-maintenance_margin_fraction": "0.012",
-        }
-    )
+    strict = {
+        "brackets-0-initial_margin_fraction": "0.012",
+        "brackets-0-maintenance_margin_fraction": "0.005",
+        "brackets-1-initial_margin_fraction": "0.025",
+        "brackets-1-maintenance_margin_fraction": "0.006",
+        "brackets-2-initial_margin_fraction": "0.06",
+        "brackets-2-maintenance_margin_fraction": "0.012",
+        "title": "Emergency: tighten BTC",
+    }
+    data = change_post(**{**strict, **over})
     data.pop("effective_at")
-    data["title"] = "Emergency: tighten BTC"
-    data.update(over)
     return data
 
 
@@ -144,8 +174,8 @@ def test_new_proposal_form_is_prefilled_from_the_active_version(client, people, 
     client.force_login(people["analyst"])
     page = client.get(reverse("proposal-new"), {"market": "BTC-PERP", "asset": "BTC"}).content.decode()
     assert 'value="300000' in page and 'value="0.02' in page and 'value="0.005' in page
-    assert 'name="liquidation_penalty"' in page and 'value="0.002' in page
-    assert 'name="haircut"' in page and 'value="0.05' in page
+    assert 'name="changes-0-liquidation_penalty"' in page and 'value="0.002' in page
+    assert 'name="changes-1-haircut"' in page and 'value="0.05' in page
 
 
 # --- permission matrix --------------------------------------------------------------------
@@ -321,7 +351,7 @@ def test_form_errors_name_the_bracket_and_the_rule(client, people, market):
     r = client.post(reverse("proposal-new"), change_post(**{"brackets-1-maintenance_margin_fraction": "0.03"}))
     assert r.status_code == 200
     page = r.content.decode()
-    assert 'class="error bracket-error" data-bracket="2"' in page
+    assert 'class="error row-error" data-change="0" data-table="brackets" data-row="2"' in page
     assert "Bracket 2: BTC-PERP bracket 2 maintenance_margin_fraction: 0.03 is not &lt; initial_margin_fraction" in page
     assert "mmf_below_imf" in page
     assert _snapshot() == before
@@ -332,9 +362,9 @@ def test_form_errors_name_the_bracket_and_the_rule(client, people, market):
     assert _snapshot() == before
 
     # a blank row between filled rows is skipped: "bracket 3" is the fourth form row
-    data = change_post(**{"brackets-TOTAL_FORMS": "5"})
-    data.update(
-        {
+    data = change_post(
+        **{
+            "brackets-TOTAL_FORMS": "5",
             "brackets-3-notional_floor": "2000000",
             "brackets-3-initial_margin_fraction": "0.04",
             "brackets-3-maintenance_margin_fraction": "0.02",
@@ -342,7 +372,7 @@ def test_form_errors_name_the_bracket_and_the_rule(client, people, market):
     )
     r = client.post(reverse("proposal-new"), data)
     page = r.content.decode()
-    assert 'data-bracket="4"' in page and "imf_non_decreasing" in page
+    assert 'data-table="brackets" data-row="4"' in page and "imf_non_decreasing" in page
     assert _snapshot() == before
 
 
@@ -469,7 +499,7 @@ def test_audit_request_id_filter(client, people, make_proposal):
 def test_change_form_carries_the_liquidation_horizon(client, people, market):
     client.force_login(people["analyst"])
     page = client.get(reverse("proposal-new"), {"market": "BTC-PERP"}).content.decode()
-    assert 'name="liquidation_horizon_minutes"' in page and 'value="5"' in page
+    assert 'name="changes-0-liquidation_horizon_minutes"' in page and 'value="5"' in page
     r = client.post(reverse("proposal-new"), change_post(title="Slower close", liquidation_horizon_minutes="15"))
     assert r.status_code == 302, r.content.decode()[:2000]
     p = Proposal.objects.get(title="Slower close")
@@ -491,12 +521,12 @@ def eth_market(market):
 
 def test_new_form_keeps_title_and_rationale_when_the_market_changes(client, people, eth_market):
     client.force_login(people["analyst"])
-    url = reverse("proposal-new") + "?market=ETH-PERP&title=My+title&rationale=Because+of+X&haircut=0.07"
-    page = client.get(url).content.decode()
+    data = change_post(title="My title", rationale="Because of X", asset="BTC", haircut="0.07")
+    data.update({"changes-0-subject": "ETH-PERP", "action": "load:0"})  # what the page's script sends
+    page = client.post(reverse("proposal-new"), data).content.decode()
     assert 'value="My title"' in page and "Because of X" in page and 'value="0.07"' in page
-    assert '<option value="ETH-PERP" selected>' in page
-    # the script carries the typed fields on a market switch
-    assert "url.searchParams.set(name, el.value)" in page
+    assert '<option value="ETH-PERP" selected>' in page and 'name="changes-0-loaded" value="ETH-PERP"' in page
+    assert "load.click()" in page  # the script: a switch loads at once (a button does without it)
 
 
 def test_edit_form_edits_every_change_and_adds_and_removes(client, people, make_proposal, eth_market):
@@ -508,31 +538,13 @@ def test_edit_form_edits_every_change_and_adds_and_removes(client, people, make_
     )
     client.force_login(people["analyst"])
     edit = reverse("proposal-edit", args=[p.pk])
-    first = client.get(edit).content.decode()
-    assert 'href="?market=ETH-PERP"' in first and 'value="market:ETH-PERP"' in first
-    # open the second market change: its own values, the first one is listed as kept
-    page = client.get(edit + "?market=ETH-PERP").content.decode()
-    assert 'value="0.003"' in page and 'href="?market=BTC-PERP"' in page
-    eth_post = change_post(market="ETH-PERP", liquidation_penalty="0.0035", title="Both markets")
-    r = client.post(edit + "?market=ETH-PERP", eth_post)
+    page = client.get(edit).content.decode()
+    assert 'name="changes-0-subject"' in page and 'name="changes-1-liquidation_penalty" value="0.003"' in page
+    data = change_post(title="Both markets", asset="BTC", haircut="0.06")  # BTC-PERP + a haircut
+    data["changes-0-DELETE"] = "on"  # … but the BTC-PERP change removed
+    r = client.post(edit, data)
     assert r.status_code == 302, r.content.decode()[:2000]
-    changes = {c.subject: c for c in p.changes.all()}
-    assert set(changes) == {"BTC-PERP", "ETH-PERP"}
-    assert str(changes["ETH-PERP"].market_version.liquidation_penalty).startswith("0.0035")
-    btc = changes["BTC-PERP"].market_version.brackets.order_by("index")
-    assert [float(b.initial_margin_fraction) for b in btc] == [0.01, 0.022, 0.05]  # kept unchanged
-    # add a haircut change, then remove the BTC change
-    r = client.post(
-        edit + "?market=ETH-PERP",
-        change_post(market="ETH-PERP", liquidation_penalty="0.0035", asset="BTC", haircut="0.06"),
-    )
-    assert r.status_code == 302
-    assert {c.subject for c in p.changes.all()} == {"BTC-PERP", "ETH-PERP", "BTC"}
-    post = change_post(market="ETH-PERP", liquidation_penalty="0.0035", asset="BTC", haircut="0.06")
-    post["remove_change"] = ["market:BTC-PERP"]
-    r = client.post(edit + "?market=ETH-PERP", post)
-    assert r.status_code == 302
-    assert {c.subject for c in p.changes.all()} == {"ETH-PERP", "BTC"}
+    assert {c.subject for c in p.changes.all()} == {"BTC"}
 
 
 # --- issue #16 item 13: reads write nothing; the audit log filters by names ---------------
