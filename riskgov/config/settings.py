@@ -250,13 +250,13 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 INSTALLED_APPS.append("csp")
 from csp.constants import NONCE  # noqa: E402 — a sentinel django-csp replaces by the request nonce
 
-_CDN = ["https://cdn.jsdelivr.net"]  # Swagger UI's default distribution (drf-spectacular)
+# No third-party origin: Swagger UI is served from the package (drf-spectacular-sidecar).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *_CDN, NONCE],
-        "style-src": ["'self'", "'unsafe-inline'", *_CDN],
-        "img-src": ["'self'", "data:", "blob:", *_CDN],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "worker-src": ["'self'", "blob:"],
