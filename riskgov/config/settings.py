@@ -341,4 +341,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
         default=max(RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS, RISKGOV_HEALTH_FINALIZE_BUDGET_SECONDS) + 60 + 600,
     ),
 }
+# A submitted proposal's impact job that has not started its run this long after submission
+# (or its last re-send) is lost: the sweep (`governance.impact_sweep`, beat, every minute)
+# sends it again, at most MAX_REDISPATCH times, then freezes the reason as the impact. A
+# finished impact run nobody froze COLLECT_STALE seconds after it ended is frozen by the sweep.
+RISKGOV_IMPACT_START_TIMEOUT_SECONDS = env.int("RISKGOV_IMPACT_START_TIMEOUT_SECONDS", default=900)
+RISKGOV_IMPACT_MAX_REDISPATCH = env.int("RISKGOV_IMPACT_MAX_REDISPATCH", default=2)
+RISKGOV_IMPACT_COLLECT_STALE_SECONDS = env.int("RISKGOV_IMPACT_COLLECT_STALE_SECONDS", default=120)
 # === end health-run lifecycle ==============================================================
