@@ -76,6 +76,8 @@ def test_account_detail(render, users, health_run):
     acc = AccountResult.objects.filter(run=health_run, liquidatable=True).first()
     page = render("/account", users[VIEWER], run=str(health_run.pk), idx=str(acc.account_idx))
     assert find(page, "acct-equity").children == usd(acc.equity_usd)
+    assert acc.stress_shortfall_usd is not None  # every run computes it (largest over the gap scenarios)
+    assert find(page, "acct-stress-shortfall").children == usd(acc.stress_shortfall_usd)
     assert find(page, "acct-state").children in ("liquidatable", "bankrupt")
     positions = find(page, "account-positions").data
     assert positions and all(p["market_symbol"] in ("BTC-PERP", "ETH-PERP") for p in positions)
