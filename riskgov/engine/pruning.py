@@ -148,7 +148,16 @@ def reduce_pairs(nb: int, n_accounts: int, s_local: I64, owner: I64, liq: Bool, 
     if not bk.size:
         none = np.zeros(0, dtype=np.int64)
         return BatchTotals(
-            penalties, shortfall, evaluated, n_liq, np.zeros(nb, dtype=np.int64), top2, top2_acc, none, none, np.zeros(0)
+            penalties,
+            shortfall,
+            evaluated,
+            n_liq,
+            np.zeros(nb, dtype=np.int64),
+            top2,
+            top2_acc,
+            none,
+            none,
+            np.zeros(0),
         )
     kb = key.take(bk)
     start = np.flatnonzero(_run_starts(kb))

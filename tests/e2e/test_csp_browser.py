@@ -12,7 +12,16 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e
 
-DJANGO_PAGES = ["/", "/parameters/", "/proposals/", "/policy/", "/audit/", "/alerts/", "/reports/", "/margin/simulator/"]
+DJANGO_PAGES = [
+    "/",
+    "/parameters/",
+    "/proposals/",
+    "/policy/",
+    "/audit/",
+    "/alerts/",
+    "/reports/",
+    "/margin/simulator/",
+]
 DASH_PAGES = [
     "/dash/",
     "/dash/overview",

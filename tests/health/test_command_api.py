@@ -163,7 +163,9 @@ def test_api_roles_progress_results_accounts_export(venue, api, users, django_ca
     stress = [a["stress_shortfall_usd"] for a in by_stress["results"]]
     assert by_stress["count"] == 21 and stress == sorted(stress, reverse=True) and stress[0] > 0
     assert by_stress["results"][0]["stress_scenario"]
-    notional = [a["notional_usd"] for a in api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=notional").json()["results"]]
+    notional = [
+        a["notional_usd"] for a in api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=notional").json()["results"]
+    ]
     assert notional == sorted(notional, reverse=True)
     bad = api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=equity")
     assert bad.status_code == 400 and "rank must be one of" in bad.json()["message"]

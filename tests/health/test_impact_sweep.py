@@ -61,7 +61,9 @@ def test_a_job_lost_every_time_freezes_the_reason(
     p = _lost_submission(people, django_capture_on_commit_callbacks)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=False):  # the re-sent message is lost too
-        assert proposal_impacts_sweep(now=now + timedelta(minutes=16)) == [f"proposal {p.pk}: impact job sent again (1)"]
+        assert proposal_impacts_sweep(now=now + timedelta(minutes=16)) == [
+            f"proposal {p.pk}: impact job sent again (1)"
+        ]
     # the timeout counts from the re-send (its audit record is "now", the sweep runs later)
     with django_capture_on_commit_callbacks(execute=False):
         actions = proposal_impacts_sweep(now=timezone.now() + timedelta(minutes=16))
@@ -104,7 +106,9 @@ def test_an_uncollected_finished_run_is_frozen_by_the_sweep(
     assert p.impact["proposed"]["run"] == run.pk and proposal_impact_status(p).state == "recorded"
 
 
-def test_a_failed_uncollected_run_freezes_its_reason(health_run, people, django_capture_on_commit_callbacks, monkeypatch):
+def test_a_failed_uncollected_run_freezes_its_reason(
+    health_run, people, django_capture_on_commit_callbacks, monkeypatch
+):
     from riskgov.governance import tasks
 
     monkeypatch.setattr(tasks.governance_impact_collect, "delay", lambda *a, **k: None)

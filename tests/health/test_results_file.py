@@ -75,7 +75,9 @@ def test_largest_mask_leaves_not_computed_out_and_breaks_ties_by_account():
     assert not results_file.largest_mask(np.full(3, np.nan), 2).any()
 
 
-def test_stress_shortfall_per_account_is_stored_and_ranked(venue, django_capture_on_commit_callbacks, settings, tmp_path):
+def test_stress_shortfall_per_account_is_stored_and_ranked(
+    venue, django_capture_on_commit_callbacks, settings, tmp_path
+):
     """Each account's stress shortfall (its largest shortfall over the run's gap scenarios,
     and which scenario): stored in PG and in the files as the engine computes it over the
     whole venue (chunks change nothing), and the top N by it kept in PG from every chunk."""
