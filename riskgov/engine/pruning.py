@@ -220,15 +220,25 @@ class _Acc:
 
     def put_account_max(self, account: I64, scenario: I64, short: F64) -> None:
         """Fold ``(n,)`` (account, global scenario, USD account shortfall) pairs into the
-        per-account running maximum (ties: the lowest scenario index)."""
-        order = np.lexsort((scenario, -short, account))
-        account, scenario, short = account.take(order), scenario.take(order), short.take(order)
-        first = _run_starts(account)
-        a, g, v = account[first], scenario[first], short[first]
+        per-account running maximum (ties: the lowest scenario index).
+
+        ``reduce_pairs`` gives the pairs grouped by account (ascending): then this is a few
+        ``O(n)`` segment reductions, no sort; any other order is sorted first.
+        """
+        if account.size > 1 and not bool((account[1:] >= account[:-1]).all()):
+            order = np.argsort(account, kind="stable")
+            account, scenario, short = account.take(order), scenario.take(order), short.take(order)
+        start = np.flatnonzero(_run_starts(account))
+        best = np.maximum.reduceat(short, start)
+        counts = np.diff(np.append(start, account.size))
+        tied = short == np.repeat(best, counts)
+        big = np.iinfo(np.int64).max
+        first = np.minimum.reduceat(np.where(tied, scenario, big), start)
+        a = account.take(start)
         cur, cur_s = self.account_short.take(a), self.account_scen.take(a)
-        better = (v > cur) | ((v == cur) & (g < cur_s))
-        self.account_short[a[better]] = v[better]
-        self.account_scen[a[better]] = g[better]
+        better = (best > cur) | ((best == cur) & (first < cur_s))
+        self.account_short[a[better]] = best[better]
+        self.account_scen[a[better]] = first[better]
 
     def add(self, batch: I64, s_local: I64, owner: I64, liq: Bool, pen: F64, short: F64) -> None:
         """Add the unit outcomes of one complete batch of scenarios (see ``reduce_pairs``).

@@ -107,3 +107,14 @@ def test_pm_accounts_from_their_revaluation():
     np.testing.assert_array_equal(acc.shortfall[[0, 3]], cross.shortfall[[0, 3]])
     with pytest.raises(EngineInputError, match="PM accounts"):
         with_pm_accounts(cross, pms, v.pm_accounts[:1])
+
+
+def test_fold_takes_the_largest_and_the_lowest_scenario_on_ties_in_any_order():
+    from riskgov.engine.pruning import _Acc
+
+    acc = _Acc(10, 4)
+    # batch 1 (grouped by account), then batch 2 out of order; account 1 ties at 5.0 in 7 and 3
+    acc.put_account_max(np.array([0, 0, 1, 1]), np.array([9, 8, 7, 6]), np.array([1.0, 2.0, 5.0, 4.0]))
+    acc.put_account_max(np.array([3, 1, 0, 1]), np.array([2, 3, 5, 4]), np.array([0.5, 5.0, 2.0, 1.0]))
+    assert acc.account_short.tolist() == [2.0, 5.0, 0.0, 0.5]
+    assert acc.account_scen.tolist() == [5, 3, -1, 2]  # account 0: 2.0 in 8 and 5 → 5
