@@ -44,9 +44,9 @@ def test_the_vote_page_shows_both_sides_of_a_real_frozen_impact(client, people, 
     # cost to traders: money with separators and USD sign, signed deltas
     assert "Cost to traders" in section
     cost = impact["cost"]
-    assert f"${cost['delta_maintenance_margin_usd']:+,.0f}" in section
-    assert f"${cost['delta_initial_margin_usd']:+,.0f}" in section
-    assert re.search(r"\$\+\d{1,3}(,\d{3})+", section)
+    assert f"+${cost['delta_maintenance_margin_usd']:,.0f}" in section  # the sign before the dollar
+    assert f"+${cost['delta_initial_margin_usd']:,.0f}" in section
+    assert re.search(r"\+\$\d{1,3}(,\d{3})+", section) and not re.search(r"\$[+\-\u2212]\d", section)
     assert "Accounts newly liquidatable now" in section and "Accounts newly below IM" in section
     lev = section.split('id="impact-leverage"')[1].split("</table>")[0]
     assert "100×" in lev and "50×" in lev and "$300,000" in lev
