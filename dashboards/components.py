@@ -136,19 +136,22 @@ def table(
     columns: Sequence[tuple[str, str]],
     *,
     infinite_when_null: Sequence[str] = (),
+    null_text: dict[str, str] | None = None,
     **kwargs: Any,
 ):
     """A sortable ``DataTable``; ``columns`` are ``(header, key)``; keys ending in ``_link``
     are markdown links; keys in ``infinite_when_null`` are numeric and show ``None`` as ∞
-    (so they sort as numbers). Columns of numbers are formatted by ``numeric_format`` and,
-    like columns of formatted numbers, right-aligned."""
+    (so they sort as numbers); ``null_text`` gives other numeric columns' text for ``None``
+    (e.g. "not computed"; default ``—``). Columns of numbers are formatted by
+    ``numeric_format`` and, like columns of formatted numbers, right-aligned."""
     rows = list(rows)
+    null_text = null_text or {}
 
     def spec(name: str, key: str) -> dict[str, Any]:
         if key.endswith("_link"):
             return {"name": name, "id": key, "presentation": "markdown"}
         values = [r.get(key) for r in rows if r.get(key) is not None]
-        nully = INFINITE if key in infinite_when_null else MISSING
+        nully = INFINITE if key in infinite_when_null else null_text.get(key, MISSING)
         fmt = (
             numeric_format(key, values, nully=nully, header=name)
             if all(not isinstance(v, str) for v in values)

@@ -1,6 +1,7 @@
 """Find numbers shown without the presentation rule (issue #16 item 10): a float with five or
 more decimals (``0.0133333334``), an integer of five or more digits without separators
-(``13105677``) or scientific notation (``+0E-9``), in the visible text of a page.
+(``13105677``), scientific notation (``+0E-9``) or money signed after the dollar sign
+(``$+32,321``; the rule is ``+$32,321`` / ``−$32,321``), in the visible text of a page.
 
 ``html_raw_numbers(html)`` reads a Django page (text outside ``<script>``/``<style>``, not
 attributes); ``dash_raw_numbers(layout)`` reads a Dash layout (text children, and the cells
@@ -22,6 +23,11 @@ RAW = re.compile(
 )
 
 
+#: money with its sign after the dollar sign ("$+32,321", "$-1,000"): the rule is "+$32,321" /
+#: "−$32,321" (U+2212, ``riskgov.presentation.formats.money``)
+MISPLACED_SIGN = re.compile(r"\$[+\-\u2212]\d[\d,]*(?:\.\d+)?")
+
+
 def _code_ids() -> list[str]:
     """The hex ids in this checkout's code version (``git describe`` + engine hash): an id
     such as ``7788e94`` reads like scientific notation but is not a number shown."""
@@ -31,13 +37,15 @@ def _code_ids() -> list[str]:
 
 
 def raw_numbers(text: str) -> list[str]:
-    """The raw numbers in ``text`` (empty when every number follows the rule); the code
-    version's hex ids are skipped."""
+    """The raw numbers in ``text`` (empty when every number follows the rule): raw floats,
+    long unseparated integers, scientific notation (the code version's hex ids skipped) and
+    money signed after its dollar sign (``$+1,000``: the rule is ``+$1,000``)."""
+    signs = MISPLACED_SIGN.findall(text or "")
     found = RAW.findall(text or "")
     if not found:
-        return found
+        return signs
     ids = _code_ids()
-    return [m for m in found if not any(m in i for i in ids)]
+    return [m for m in found if not any(m in i for i in ids)] + signs
 
 
 class _Text(HTMLParser):

@@ -45,6 +45,14 @@ def layout(run: str | None = None, idx: str | None = None, **_kwargs):
                         "bankrupt" if acc.bankrupt else "liquidatable" if acc.liquidatable else "healthy",
                     ),
                     c.card("acct-shortfall", "Shortfall", c.usd(acc.shortfall_usd)),
+                    c.card(
+                        "acct-stress-shortfall",
+                        "Stress shortfall",
+                        "not computed" if acc.stress_shortfall_usd is None else c.usd(acc.stress_shortfall_usd),
+                        (acc.stress_scenario or "no gap scenario leaves a shortfall")
+                        if acc.stress_shortfall_usd is not None
+                        else "",
+                    ),
                 ]
             ),
             html.H2("Positions"),

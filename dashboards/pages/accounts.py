@@ -1,4 +1,5 @@
-"""Accounts: margin-ratio distribution, liquidation map per market, riskiest accounts.
+"""Accounts: margin-ratio distribution, liquidation map per market, riskiest accounts (ranked
+by margin ratio, stress shortfall or notional).
 
 Everything here is precomputed at run time (``HealthRun.distributions``) or read through an
 index (the riskiest accounts); no callback reads all accounts of a run.
@@ -30,7 +31,12 @@ ACCOUNT_COLUMNS = [
     ("Liquidatable", "liquidatable"),
     ("Bankrupt", "bankrupt"),
     ("Shortfall (USD)", "shortfall_usd"),
+    ("Stress shortfall (USD)", "stress_shortfall_usd"),
+    ("Stress scenario", "stress_scenario"),
 ]
+#: the rankings offered (``selectors.ACCOUNT_RANKINGS``): value → label
+RANKINGS = {"margin_ratio": "margin ratio", "stress_shortfall": "stress shortfall", "notional": "notional"}
+NOT_COMPUTED = "not computed"
 
 
 def _map_rows(market: str, m: dict, lm: dict) -> list[dict]:
@@ -51,22 +57,61 @@ def _map_rows(market: str, m: dict, lm: dict) -> list[dict]:
     return rows
 
 
-def account_rows(run, limit: int = RISKIEST) -> list[dict]:
-    """The riskiest accounts (selector, index scan) as table rows: margin ratio in percent (``None`` = ∞), USD rounded to cents, a link to the account page."""
-    rows = selectors.run_riskiest_accounts(run, limit=limit)
+def account_rows(run, limit: int = RISKIEST, rank: str = "margin_ratio") -> list[dict]:
+    """The riskiest accounts by ``rank`` (selector, index scan) as table rows: margin ratio in
+    percent (``None`` = ∞), USD rounded to cents (stress shortfall ``None`` = not computed),
+    the stress scenario's name (``—`` when no scenario leaves a shortfall), a link to the
+    account page."""
+    rows = selectors.run_riskiest_accounts(run, limit=limit, rank=rank)
     for r in rows:
         query = urlencode({"run": run.pk, "idx": r["account_idx"]})
         r["account_link"] = f"[{r['account_id']}](/dash/account?{query})"
         r["margin_ratio_pct"] = formats.percent_value(r["margin_ratio"])
-        for k in ("equity_usd", "notional_usd", "initial_margin_usd", "maintenance_margin_usd", "shortfall_usd"):
+        for k in (
+            "equity_usd",
+            "notional_usd",
+            "initial_margin_usd",
+            "maintenance_margin_usd",
+            "shortfall_usd",
+            "stress_shortfall_usd",
+        ):
             r[k] = formats.rounded_money(r[k])
+        if r["stress_shortfall_usd"] is None:
+            r["stress_scenario"] = NOT_COMPUTED
+        else:
+            r["stress_scenario"] = r["stress_scenario"] or formats.MISSING
         r["liquidatable"] = "yes" if r["liquidatable"] else "no"
         r["bankrupt"] = "yes" if r["bankrupt"] else "no"
     return rows
 
 
-def layout(run: str | None = None, market: str | None = None, **_kwargs):
-    """Margin-ratio histogram, liquidation map and riskiest accounts of a published run (``?run=``, ``?market=``)."""
+def riskiest_table(run, rank: str = "margin_ratio") -> list:
+    """The heading, note and table of the riskiest accounts ranked by ``rank``."""
+    rank = rank if rank in RANKINGS else "margin_ratio"
+    rows = account_rows(run, rank=rank)
+    note = {
+        "margin_ratio": "Margin ratio MM/E descending (RISK_MODEL §5); ∞ (no equity left) first.",
+        "stress_shortfall": "Stress shortfall: the account's largest shortfall over this run's gap"
+        " scenarios (RISK_MODEL §8, §9), with the scenario that gives it; accounts where it is not"
+        " computed are not ranked.",
+        "notional": "Gross position notional Σ|N| descending.",
+    }[rank]
+    return [
+        html.H2(f"Riskiest accounts (top {c.count(len(rows))} by {RANKINGS[rank]})", id="accounts-riskiest-title"),
+        html.P(note, id="accounts-rank-note", className="muted"),
+        c.table(
+            "accounts-riskiest",
+            rows,
+            ACCOUNT_COLUMNS,
+            infinite_when_null=("margin_ratio_pct",),
+            null_text={"stress_shortfall_usd": NOT_COMPUTED},
+        ),
+    ]
+
+
+def layout(run: str | None = None, market: str | None = None, rank: str | None = None, **_kwargs):
+    """Margin-ratio histogram, liquidation map and riskiest accounts of a published run
+    (``?run=``, ``?market=``, ``?rank=`` margin_ratio | stress_shortfall | notional)."""
     obj = selectors.published_run(run, with_json=("distributions",))
     if obj is None:
         return html.Div([html.H1("Accounts"), c.no_run()])
@@ -84,7 +129,7 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             {"margin_ratio_from": a, "margin_ratio_to": b, "accounts": n}
             for a, b, n in zip(edges, [*edges[1:], None], ratio["counts"], strict=True)
         ] + [{"margin_ratio_from": "inf", "margin_ratio_to": "inf", "accounts": ratio["infinite"]}]
-    rows = account_rows(obj)
+    rank = rank if rank in RANKINGS else "margin_ratio"
     map_figure, map_csv, map_note = show_map(chosen, obj.pk, obj)  # drawn here: no round trip on load
     return html.Div(
         [
@@ -117,17 +162,31 @@ def layout(run: str | None = None, market: str | None = None, **_kwargs):
             ),
             c.chart("accounts-map", map_figure, csv=map_csv),
             html.P(map_note, id="accounts-map-note", className="muted"),
-            html.H2(f"Riskiest accounts (top {len(rows)} by margin ratio)"),
-            html.P(
-                "Ranking by stress shortfall is not available: a run stores each account's base-pass"
-                " result only (equity, IM, MM, margin ratio, current shortfall), no per-account stress"
-                " figure. Sort the columns to rank by notional or current shortfall.",
-                id="accounts-no-stress-rank",
-                className="muted",
+            html.Label("Rank by", htmlFor="accounts-rank"),
+            dcc.RadioItems(
+                id="accounts-rank",
+                options=[{"label": label, "value": value} for value, label in RANKINGS.items()],
+                value=rank,
+                inline=True,
             ),
-            c.table("accounts-riskiest", rows, ACCOUNT_COLUMNS, infinite_when_null=("margin_ratio_pct",)),
+            html.Div(riskiest_table(obj, rank), id="accounts-riskiest-box"),
         ]
     )
+
+
+@callback(
+    Output("accounts-riskiest-box", "children"),
+    Input("accounts-rank", "value"),
+    State("accounts-run", "data"),
+    prevent_initial_call=True,
+)
+def rank_accounts(rank, run_id):
+    """The riskiest-accounts table ranked by the chosen figure (margin ratio, stress shortfall
+    or notional)."""
+    obj = selectors.published_run(run_id)
+    if obj is None:
+        return [c.no_run()]
+    return riskiest_table(obj, rank)
 
 
 @callback(

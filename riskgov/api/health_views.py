@@ -9,7 +9,7 @@
 
 from django.db import transaction
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -88,12 +88,28 @@ class HealthRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             }
         )
 
-    @extend_schema(responses=hs.AccountResultSerializer(many=True))
+    @extend_schema(
+        responses=hs.AccountResultSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "rank",
+                str,
+                enum=list(selectors.ACCOUNT_RANKINGS),
+                description="margin_ratio (default: descending, infinity first), stress_shortfall (the"
+                " account's largest shortfall over the run's gap scenarios, descending; accounts where"
+                " it is not computed left out) or notional (descending)",
+            )
+        ],
+    )
     @action(detail=True, methods=["get"])
     def accounts(self, request, pk=None):
-        """Account rows, riskiest first (margin ratio descending, infinity first), paginated."""
+        """Account rows, riskiest first by ``?rank=`` (margin ratio descending, infinity first;
+        or stress shortfall or notional descending), paginated."""
         run = self._published()
-        page = self.paginate_queryset(selectors.run_accounts(run=run))
+        rank = request.query_params.get("rank", "margin_ratio")
+        if rank not in selectors.ACCOUNT_RANKINGS:
+            raise DomainError(f"rank must be one of {', '.join(selectors.ACCOUNT_RANKINGS)}, got {rank!r}")
+        page = self.paginate_queryset(selectors.run_accounts(run=run, rank=rank))
         return self.get_paginated_response(hs.AccountResultSerializer(page, many=True).data)
 
     @action(detail=True, methods=["get"])

@@ -250,13 +250,13 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 INSTALLED_APPS.append("csp")
 from csp.constants import NONCE  # noqa: E402 — a sentinel django-csp replaces by the request nonce
 
-_CDN = ["https://cdn.jsdelivr.net"]  # Swagger UI's default distribution (drf-spectacular)
+# No third-party origin: Swagger UI is served from the package (drf-spectacular-sidecar).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *_CDN, NONCE],
-        "style-src": ["'self'", "'unsafe-inline'", *_CDN],
-        "img-src": ["'self'", "data:", "blob:", *_CDN],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "worker-src": ["'self'", "blob:"],
@@ -341,4 +341,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
         default=max(RISKGOV_HEALTH_CHUNK_BUDGET_SECONDS, RISKGOV_HEALTH_FINALIZE_BUDGET_SECONDS) + 60 + 600,
     ),
 }
+# A submitted proposal's impact job that has not started its run this long after submission
+# (or its last re-send) is lost: the sweep (`governance.impact_sweep`, beat, every minute)
+# sends it again, at most MAX_REDISPATCH times, then freezes the reason as the impact. A
+# finished impact run nobody froze COLLECT_STALE seconds after it ended is frozen by the sweep.
+RISKGOV_IMPACT_START_TIMEOUT_SECONDS = env.int("RISKGOV_IMPACT_START_TIMEOUT_SECONDS", default=900)
+RISKGOV_IMPACT_MAX_REDISPATCH = env.int("RISKGOV_IMPACT_MAX_REDISPATCH", default=2)
+RISKGOV_IMPACT_COLLECT_STALE_SECONDS = env.int("RISKGOV_IMPACT_COLLECT_STALE_SECONDS", default=120)
 # === end health-run lifecycle ==============================================================

@@ -44,6 +44,7 @@ SCHEDULES = (
     Schedule("governance: activate due proposals", "governance.activate_due", 1),
     Schedule("governance: expire proposals", "governance.expire_due", 1),
     Schedule("governance: revert unratified emergencies", "governance.revert_due", 1),
+    Schedule("governance: sweep impact analyses (lost jobs, uncollected runs)", "governance.impact_sweep", 1),
     DAILY_REPORT,
     Schedule("alerts: evaluate alert rules", "alerts.evaluate", 15),
 )

@@ -91,6 +91,10 @@ class BatchTotals(NamedTuple):
     ``penalties``, ``shortfall``: ``(nb,)`` float64 USD; ``evaluated``, ``n_liquidated``,
     ``n_bankrupt``: ``(nb,)`` int64; ``top2``: ``(nb, 2)`` float64 USD the two largest
     account shortfalls (0 when fewer); ``top2_account``: ``(nb, 2)`` int64 (-1 when none).
+    ``bk_account``, ``bk_scenario``, ``bk_shortfall``: ``(n_bk,)`` every (account, scenario)
+    pair of the batch with an account shortfall > 0 (int64 account, int64 scenario in the
+    batch, float64 USD the account's shortfall: the sum of its units'), sparse — the input of
+    each account's largest shortfall over the run (``_Acc``), never an ``(S, A)`` matrix.
     """
 
     penalties: F64
@@ -100,6 +104,9 @@ class BatchTotals(NamedTuple):
     n_bankrupt: I64
     top2: F64
     top2_account: I64
+    bk_account: I64 | None = None
+    bk_scenario: I64 | None = None
+    bk_shortfall: F64 | None = None
 
 
 def reduce_pairs(nb: int, n_accounts: int, s_local: I64, owner: I64, liq: Bool, pen: F64, short: F64) -> BatchTotals:
@@ -139,13 +146,26 @@ def reduce_pairs(nb: int, n_accounts: int, s_local: I64, owner: I64, liq: Bool, 
     top2_acc = np.full((nb, 2), -1, dtype=np.int64)
     bk = np.flatnonzero(short > 0)
     if not bk.size:
-        return BatchTotals(penalties, shortfall, evaluated, n_liq, np.zeros(nb, dtype=np.int64), top2, top2_acc)
+        none = np.zeros(0, dtype=np.int64)
+        return BatchTotals(
+            penalties,
+            shortfall,
+            evaluated,
+            n_liq,
+            np.zeros(nb, dtype=np.int64),
+            top2,
+            top2_acc,
+            none,
+            none,
+            np.zeros(0),
+        )
     kb = key.take(bk)
     start = np.flatnonzero(_run_starts(kb))
     sums = np.add.reduceat(short.take(bk), start)  # an account's units in unit order
     kb = kb.take(start)
     a_rep = kb // nb
     s_rep = kb - a_rep * nb
+    account_sums = sums
     n_bk = np.bincount(s_rep, minlength=nb)
     # top-2 per scenario: the largest sum, ties to the lower account; then the next one
     big = np.int64(n_accounts)
@@ -162,14 +182,22 @@ def reduce_pairs(nb: int, n_accounts: int, s_local: I64, owner: I64, liq: Bool, 
         top2_acc[has, j] = who[has]
         if not j:
             sums = np.where(a_rep == who.take(s_rep), -np.inf, sums)
-    return BatchTotals(penalties, shortfall, evaluated, n_liq, n_bk, top2, top2_acc)
+    return BatchTotals(penalties, shortfall, evaluated, n_liq, n_bk, top2, top2_acc, a_rep, s_rep, account_sums)
 
 
 class _Acc:
-    """Per-scenario totals of a stress run, filled batch by batch (``BatchTotals``)."""
+    """Per-scenario totals of a stress run, filled batch by batch (``BatchTotals``).
+
+    Also the running maximum, per account, of its shortfall over the scenarios put so far
+    (``account_short`` ``(A,)`` USD, 0 when none) and the scenario that gave it
+    (``account_scen`` ``(A,)`` int64 global index, -1 when none; ties: the lowest index):
+    updated from each batch's sparse bankrupt pairs, so memory stays ``O(A)``.
+    """
 
     def __init__(self, n_scen: int, n_accounts: int) -> None:
         self.n_acc = n_accounts
+        self.account_short = np.zeros(n_accounts)
+        self.account_scen = np.full(n_accounts, -1, dtype=np.int64)
         self.n_liq = np.zeros(n_scen, dtype=np.int64)
         self.n_bk = np.zeros(n_scen, dtype=np.int64)
         self.shortfall = np.zeros(n_scen)
@@ -187,6 +215,30 @@ class _Acc:
         self.n_bk[batch] += t.n_bankrupt
         self.top2[batch] = t.top2
         self.top2_acc[batch] = t.top2_account
+        if t.bk_account is not None and t.bk_account.size:
+            self.put_account_max(t.bk_account, batch[t.bk_scenario], t.bk_shortfall)
+
+    def put_account_max(self, account: I64, scenario: I64, short: F64) -> None:
+        """Fold ``(n,)`` (account, global scenario, USD account shortfall) pairs into the
+        per-account running maximum (ties: the lowest scenario index).
+
+        ``reduce_pairs`` gives the pairs grouped by account (ascending): then this is a few
+        ``O(n)`` segment reductions, no sort; any other order is sorted first.
+        """
+        if account.size > 1 and not bool((account[1:] >= account[:-1]).all()):
+            order = np.argsort(account, kind="stable")
+            account, scenario, short = account.take(order), scenario.take(order), short.take(order)
+        start = np.flatnonzero(_run_starts(account))
+        best = np.maximum.reduceat(short, start)
+        counts = np.diff(np.append(start, account.size))
+        tied = short == np.repeat(best, counts)
+        big = np.iinfo(np.int64).max
+        first = np.minimum.reduceat(np.where(tied, scenario, big), start)
+        a = account.take(start)
+        cur, cur_s = self.account_short.take(a), self.account_scen.take(a)
+        better = (best > cur) | ((best == cur) & (first < cur_s))
+        self.account_short[a[better]] = best[better]
+        self.account_scen[a[better]] = first[better]
 
     def add(self, batch: I64, s_local: I64, owner: I64, liq: Bool, pen: F64, short: F64) -> None:
         """Add the unit outcomes of one complete batch of scenarios (see ``reduce_pairs``).

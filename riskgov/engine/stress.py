@@ -88,6 +88,11 @@ class StressResult(_Cover2):
             no scenario).
         worst_account_shortfall: ``(A,)`` float64 USD per-account shortfall in the worst
             scenario, or ``None`` unless ``want_account_detail``.
+        account_stress_shortfall: ``(A,)`` float64 USD each account's **stress shortfall**:
+            the largest, over the scenarios, of its shortfall (the sum of its units'
+            ``max(0, −E_after)``, §8) — 0 when no scenario leaves it one.
+        account_stress_scenario: ``(A,)`` int64 the scenario giving it (lowest index on
+            ties; -1 when the stress shortfall is 0).
     """
 
     names: tuple[str, ...]
@@ -104,6 +109,8 @@ class StressResult(_Cover2):
     evaluated_pairs: I64
     worst_scenario: int
     worst_account_shortfall: F64 | None = None
+    account_stress_shortfall: F64 | None = None
+    account_stress_scenario: I64 | None = None
 
 
 def _batch_plan(fast: _Fast, shocks: F64, order: I64, batch_size: int) -> tuple[list[I64], list[I64], I64]:
@@ -156,6 +163,8 @@ def _finish(names: tuple[str, ...], fund: float, acc: _Acc, detail: F64 | None) 
         evaluated_pairs=acc.evaluated,
         worst_scenario=int(np.argmax(s)) if s.size else -1,
         worst_account_shortfall=detail,
+        account_stress_shortfall=acc.account_short,
+        account_stress_scenario=acc.account_scen,
     )
 
 
@@ -185,7 +194,9 @@ def run_scenarios(
 
     Returns:
         ``StressResult`` with ``(S,)`` arrays in the order of ``scenarios``; equal to
-        ``run_scenarios_dense`` up to float rounding (rtol 1e-9), counts identical.
+        ``run_scenarios_dense`` up to float rounding (rtol 1e-9), counts identical. The
+        per-account stress shortfall is a running maximum over the batches' sparse bankrupt
+        pairs: ``O(A)`` memory, no ``(S, A)`` matrix.
 
     Raises:
         PriceError: a shock ``≤ −1`` or non-finite, or a bad base price.
@@ -265,7 +276,9 @@ def run_scenarios_dense(
     """Reference stress run: one full, unpruned revaluation per scenario (RISK_MODEL §8, §9).
 
     Same arguments, result and errors as ``run_scenarios`` (``evaluated_pairs`` counts
-    every unit); a straightforward loop over scenarios, ``O(S·(P + B))``.
+    every unit); a straightforward loop over scenarios, ``O(S·(P + B))``. The per-account
+    stress shortfall is taken here by a plain loop (per scenario the accounts' shortfalls,
+    then a strict running maximum), independently of ``_Acc``'s sparse fold.
     """
     shocks, names = _shocks_and_names(params, scenarios)
     book = build_unit_book(params, state)  # validation only
@@ -273,11 +286,17 @@ def run_scenarios_dense(
     acc = _Acc(n_s, book.n_accounts)
     detail = None
     worst = (-1.0, None)
+    best = np.zeros(book.n_accounts)
+    best_s = np.full(book.n_accounts, -1, dtype=np.int64)
     for s in range(n_s):
         owner, liq, pen, short, _ = _dense_units(params, state, shocks[s])
         acc.add(np.array([s]), np.zeros(owner.size, dtype=np.int64), owner, liq, pen, short)
+        per_account = np.bincount(owner, weights=short, minlength=book.n_accounts)
+        up = per_account > best
+        best[up], best_s[up] = per_account[up], s
         if want_account_detail and acc.shortfall[s] > worst[0]:
-            worst = (acc.shortfall[s], np.bincount(owner, weights=short, minlength=book.n_accounts))
+            worst = (acc.shortfall[s], per_account)
     if want_account_detail and n_s:
         detail = worst[1]
+    acc.account_short, acc.account_scen = best, best_s
     return _finish(names, float(state.insurance_fund), acc, detail)

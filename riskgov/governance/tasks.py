@@ -33,6 +33,15 @@ def governance_revert_due() -> list[int]:
     return emergencies_revert_due()
 
 
+@shared_task(name="governance.impact_sweep", acks_late=True, soft_time_limit=120, time_limit=150)
+def governance_impact_sweep() -> list[str]:
+    """Make every submitted proposal's impact analysis end: a lost job sent again or its
+    reason frozen, a finished run nobody collected frozen (``services.impact_sweep``)."""
+    from riskgov.governance.services import proposal_impacts_sweep
+
+    return proposal_impacts_sweep()
+
+
 @shared_task(name="governance.impact", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def governance_impact(proposal_id: int, revision: int) -> str:
     """Impact analysis of one proposal revision (no-op when the health hook is absent)."""

@@ -214,7 +214,8 @@ class RunChunk(models.Model):
 
 
 class AccountResult(models.Model):
-    """One account's base-pass result (§4–§6). ``margin_ratio`` NULL = infinity."""
+    """One account's base-pass result (§4–§6) and stress shortfall (§8, §9). ``margin_ratio``
+    NULL = infinity; ``stress_shortfall_usd`` NULL = not computed (never read as 0)."""
 
     run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="account_results")
     account_idx = models.PositiveIntegerField()
@@ -226,11 +227,25 @@ class AccountResult(models.Model):
     liquidatable = models.BooleanField()
     bankrupt = models.BooleanField()
     shortfall_usd = models.FloatField()
+    notional_usd = models.FloatField(
+        null=True, blank=True, help_text="gross position notional Σ|N| (USD); NULL: run stored before the column"
+    )
+    stress_shortfall_usd = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="largest account shortfall over the run's gap scenarios (USD, §8, §9); NULL = not computed",
+    )
+    stress_scenario_idx = models.PositiveIntegerField(
+        null=True, blank=True, help_text="ScenarioResult.idx of the scenario giving the stress shortfall"
+    )
+    stress_scenario = models.CharField(max_length=120, blank=True, default="", help_text="its scenario name")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "account_idx"], name="account_result_unique")]
         indexes = [
             models.Index(fields=["run", "margin_ratio"], name="account_result_ratio"),
+            models.Index(fields=["run", "stress_shortfall_usd"], name="account_result_stress"),
+            models.Index(fields=["run", "notional_usd"], name="account_result_notional"),
             # the liquidatable few of a run (impact comparisons), without reading the run's rows
             models.Index(fields=["run", "account_idx"], condition=Q(liquidatable=True), name="account_result_liq"),
         ]

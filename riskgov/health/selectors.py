@@ -76,9 +76,32 @@ def runs_visible_to(*, user: Any) -> QuerySet[HealthRun]:
     return qs.filter(Q(published_at__isnull=False) | Q(created_by=user))
 
 
-def run_accounts(*, run: HealthRun) -> QuerySet[AccountResult]:
-    """Account rows of a run, riskiest first: margin ratio descending, infinity (NULL) first."""
-    return AccountResult.objects.filter(run=run).order_by(F("margin_ratio").desc(nulls_first=True), "account_idx")
+#: the rankings of a run's accounts: name → its stored column (``run_accounts(rank=...)``)
+ACCOUNT_RANKINGS = {
+    "margin_ratio": "margin_ratio",
+    "stress_shortfall": "stress_shortfall_usd",
+    "notional": "notional_usd",
+}
+
+
+def run_accounts(*, run: HealthRun, rank: str = "margin_ratio") -> QuerySet[AccountResult]:
+    """Account rows of a run, riskiest first by ``rank`` (a key of :data:`ACCOUNT_RANKINGS`):
+
+    * ``margin_ratio``: margin ratio descending, infinity (NULL) first (§5);
+    * ``stress_shortfall``: the account's largest shortfall over the run's gap scenarios
+      descending (§8, §9); accounts where it is not computed (NULL) are left out;
+    * ``notional``: gross position notional descending (NULL, runs stored before it, left out).
+
+    Ties in account order; an index scan on ``(run, column)`` each. Unknown ``rank`` raises
+    ``ValueError``.
+    """
+    qs = AccountResult.objects.filter(run=run)
+    if rank == "margin_ratio":
+        return qs.order_by(F("margin_ratio").desc(nulls_first=True), "account_idx")
+    column = ACCOUNT_RANKINGS.get(rank)
+    if column is None:
+        raise ValueError(f"unknown ranking {rank!r}: one of {', '.join(ACCOUNT_RANKINGS)}")
+    return qs.filter(**{f"{column}__isnull": False}).order_by(F(column).desc(), "account_idx")
 
 
 def run_scenarios(*, run: HealthRun) -> QuerySet[ScenarioResult]:
@@ -271,16 +294,23 @@ ACCOUNT_FIELDS = (
     "liquidatable",
     "bankrupt",
     "shortfall_usd",
+    "notional_usd",
+    "stress_shortfall_usd",
+    "stress_scenario",
 )
 
 
-def run_riskiest_accounts(run: HealthRun, *, limit: int = 200) -> list[dict[str, Any]]:
-    """The ``limit`` riskiest accounts (margin ratio descending, ∞ first) — an index scan on
-    ``(run, margin_ratio)``, never the whole run. ``margin_ratio`` ``None`` = ∞ (§5)."""
-    rows = list(run_accounts(run=run).values(*ACCOUNT_FIELDS)[:limit])
-    notional = run_account_notionals(run, [r["account_idx"] for r in rows])
+def run_riskiest_accounts(run: HealthRun, *, limit: int = 200, rank: str = "margin_ratio") -> list[dict[str, Any]]:
+    """The ``limit`` riskiest accounts by ``rank`` (``run_accounts``: margin ratio descending,
+    ∞ first; stress shortfall or notional descending) — an index scan, never the whole run.
+    ``margin_ratio`` ``None`` = ∞ (§5); ``stress_shortfall_usd`` ``None`` = not computed
+    (runs stored before it); ``notional_usd`` from the positions when not stored."""
+    rows = list(run_accounts(run=run, rank=rank).values(*ACCOUNT_FIELDS)[:limit])
+    missing = [r["account_idx"] for r in rows if r["notional_usd"] is None]
+    notional = run_account_notionals(run, missing)
     for r in rows:
-        r["notional_usd"] = notional.get(r["account_idx"], 0.0)
+        if r["notional_usd"] is None:
+            r["notional_usd"] = notional.get(r["account_idx"], 0.0)
     return rows
 
 
@@ -351,7 +381,8 @@ def _account_from_file(run: HealthRun, idx: int) -> tuple[AccountResult | None, 
     row, positions = account_from_file(run, idx)
     if row is None:
         return None, []
-    account = AccountResult(run=run, **{k: row[k] for k in ACCOUNT_FIELDS})
+    account = AccountResult(run=run, **{k: row.get(k) for k in ACCOUNT_FIELDS})
+    account.stress_scenario = account.stress_scenario or ""
     keys = ("position_id", "size", "notional_usd", "initial_margin_usd", "maintenance_margin_usd")
     out = [
         {

@@ -2,9 +2,9 @@
 
 The one convention (RISK_MODEL §1: money in USD, fractions stored as fractions):
 
-* **money** — US dollars, whole dollars with thousands separators, the sign after the
-  dollar sign (Python's ``f"${x:,.0f}"``, the convention of most pages): ``$1,234,567``,
-  ``$-1,234``; changes are signed: ``$+1,000`` / ``$-1,000``.
+* **money** — US dollars, whole dollars with thousands separators, the sign **before** the
+  dollar sign, a negative one the minus sign U+2212: ``$1,234,567``, ``−$1,234``; changes
+  are signed: ``+$1,000`` / ``−$1,000`` (a change that rounds to zero: ``$0``, no sign).
 * **fractions** are shown as **percent**, with a precision per kind of field
   (:mod:`riskgov.presentation.fields`):
 
@@ -53,17 +53,33 @@ def to_float(value: Any) -> float | None:
 CENTS_BELOW = 100.0
 
 
+#: the minus sign of negative money (U+2212, not the hyphen)
+MINUS = "\u2212"
+
+
+def _sign(x: float, shown: str, signed: bool) -> str:
+    """The sign in front of a shown amount: ``−`` below zero, ``+`` above when ``signed``;
+    none when the amount shown is zero (never ``−$0``)."""
+    if not any(ch in "123456789" for ch in shown) and not math.isinf(x):
+        return ""
+    if x < 0:
+        return MINUS
+    return "+" if signed and x > 0 else ""
+
+
 def money(value: Any, *, signed: bool = False) -> str:
-    """USD, whole dollars: ``1234567.891`` → ``$1,234,568``, ``-3567.2`` → ``$-3,567``;
-    small amounts (|x| < ``CENTS_BELOW``) with cents: ``0.7412`` → ``$0.74``;
-    ``signed`` adds ``+`` to gains (changes): ``$+1,000``; ``—`` when missing."""
+    """USD, whole dollars: ``1234567.891`` → ``$1,234,568``, ``-3567.2`` → ``−$3,567`` (the
+    minus sign U+2212 before the dollar sign); small amounts (|x| < ``CENTS_BELOW``) with
+    cents: ``0.7412`` → ``$0.74``; ``signed`` adds ``+`` to gains (changes): ``+$1,000``,
+    ``−$1,000``; ``—`` when missing. The one rule for money on every page and report."""
     x = to_float(value)
     if x is None:
         return MISSING
     if math.isinf(x):
-        return f"${'-' if x < 0 else '+' if signed else ''}{INFINITE}"
+        return f"{_sign(x, INFINITE, signed)}${INFINITE}"
     places = 2 if 0 < abs(x) < CENTS_BELOW and round(abs(x), 2) != 0 else 0
-    return f"${x:{'+' if signed else ''},.{places}f}"
+    shown = f"{abs(x):,.{places}f}"
+    return f"{_sign(x, shown, signed)}${shown}"
 
 
 def exact(value: Any) -> str:

@@ -85,7 +85,7 @@ def loss_grid(u: Mapping[str, Any]) -> LossGrid:
             )
             cells.append(
                 GridCell(
-                    text=fmt.money(float(round(s["loss_usd"]))),  # whole dollars, never "$-0"
+                    text=fmt.money(float(round(s["loss_usd"]))),  # whole dollars, never "−$0"
                     colour=_colour(s["loss_usd"], largest),
                     title=f"move {fmt.percent(move, 1, signed=True)}, vol {vol}, weight {fmt.number(s['weight'])}: "
                     f"loss {fmt.money(s['loss_usd'])}",

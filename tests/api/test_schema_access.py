@@ -53,3 +53,21 @@ def test_the_docs_page_has_no_inline_script_so_it_works_under_the_csp(client, us
         not s.strip() for s in re.findall(r"<script>(.*?)</script>", page, re.S)
     )
     assert client.get("/api/v1/docs/?script").status_code == 200
+
+
+def test_the_policy_allows_no_third_party_origin(client, users):
+    """Nothing is loaded from a CDN (Swagger UI comes from drf-spectacular-sidecar): neither
+    Django's nor the Dash pages' policy names another origin."""
+    import re
+
+    from dashboards.app import create_app, csp_header
+
+    client.force_login(users[VIEWER])
+    for url in ("/", "/api/v1/docs/"):
+        r = client.get(url)
+        assert r.status_code == 200
+        assert "jsdelivr" not in r["Content-Security-Policy"]
+        assert not re.search(r"https?://", r["Content-Security-Policy"]), r["Content-Security-Policy"]
+        assert "cdn.jsdelivr" not in r.content.decode()
+    header = csp_header(create_app())
+    assert "jsdelivr" not in header and not re.search(r"https?://", header)

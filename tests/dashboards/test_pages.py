@@ -76,6 +76,8 @@ def test_account_detail(render, users, health_run):
     acc = AccountResult.objects.filter(run=health_run, liquidatable=True).first()
     page = render("/account", users[VIEWER], run=str(health_run.pk), idx=str(acc.account_idx))
     assert find(page, "acct-equity").children == usd(acc.equity_usd)
+    assert acc.stress_shortfall_usd is not None  # every run computes it (largest over the gap scenarios)
+    assert find(page, "acct-stress-shortfall").children == usd(acc.stress_shortfall_usd)
     assert find(page, "acct-state").children in ("liquidatable", "bankrupt")
     positions = find(page, "account-positions").data
     assert positions and all(p["market_symbol"] in ("BTC-PERP", "ETH-PERP") for p in positions)
@@ -295,7 +297,7 @@ def test_parameters_page_draws_the_versions_the_active_one_replaced(render_callb
 
 
 # --- issue #16 item 12 ---------------------------------------------------------------------
-def test_riskiest_accounts_have_notional_and_say_stress_ranking_is_not_stored(render, users, health_run):
+def test_riskiest_accounts_have_notional_and_rank_by_stress_shortfall(render, render_callback, users, health_run):
     from django.db.models import Sum
     from django.db.models.functions import Abs
 
@@ -308,7 +310,25 @@ def test_riskiest_accounts_have_notional_and_say_stress_ranking_is_not_stored(re
     idx = int(row["account_link"].split("idx=")[1].rstrip(")"))
     want = PositionResult.objects.filter(run=health_run, account_idx=idx).aggregate(t=Sum(Abs("notional_usd")))["t"]
     assert row["notional_usd"] == pytest.approx(want or 0.0, abs=0.01)
-    assert "not available" in find(page, "accounts-no-stress-rank").children
+    assert row["notional_usd"] == pytest.approx(AccountResult.objects.get(run=health_run, account_idx=idx).notional_usd)
+    assert "stress_shortfall_usd" in [col["id"] for col in table.columns]
+    assert "stress_scenario" in [col["id"] for col in table.columns]
+    assert find(page, "accounts-rank").value == "margin_ratio"
+    # rank by stress shortfall: descending, each with its scenario's name
+    box = render_callback(page_module("/accounts").rank_accounts, users[VIEWER], "stress_shortfall", health_run.pk)
+    ranked = find(box, "accounts-riskiest").data
+    stored = AccountResult.objects.filter(run=health_run, stress_shortfall_usd__isnull=False)
+    assert stored.filter(stress_shortfall_usd__gt=0).exists()  # the run's gap scenarios bankrupt someone
+    values = [r["stress_shortfall_usd"] for r in ranked]
+    assert values == sorted(values, reverse=True)
+    best = stored.order_by("-stress_shortfall_usd", "account_idx").first()
+    assert values[0] == pytest.approx(best.stress_shortfall_usd, abs=0.01)
+    assert ranked[0]["stress_scenario"] == best.stress_scenario != ""
+    assert "stress shortfall" in find(box, "accounts-riskiest-title").children
+    # by notional: descending
+    box = render_callback(page_module("/accounts").rank_accounts, users[VIEWER], "notional", health_run.pk)
+    notionals = [r["notional_usd"] for r in find(box, "accounts-riskiest").data]
+    assert notionals == sorted(notionals, reverse=True) and notionals[0] > 0
     # the histogram's count axis is logarithmic: the bins near 100 % are visible
     assert find(page, "accounts-ratio").figure.layout.yaxis.type == "log"
 

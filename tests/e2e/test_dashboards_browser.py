@@ -17,7 +17,8 @@ ROLES = {VIEWER: "vic", ANALYST: "ana", COMMITTEE: "carl", ADMIN: "adele"}
 
 
 def usd(x: float) -> str:
-    return f"${x:,.0f}"
+    """Whole dollars, the sign before the dollar (U+2212 for a negative amount)."""
+    return f"{chr(0x2212) if round(x) < 0 else ''}${abs(x):,.0f}"
 
 
 def plotted(page, chart_id: str, trace: int = 0, axis: str = "y") -> list:

@@ -602,6 +602,7 @@ def test_schedules_command_is_idempotent(db):
     assert sorted(t.task for t in tasks) == [
         "governance.activate_due",
         "governance.expire_due",
+        "governance.impact_sweep",
         "governance.revert_due",
     ]
     assert {(t.interval.every, t.interval.period) for t in tasks} == {(1, "minutes")}

@@ -158,6 +158,17 @@ def test_api_roles_progress_results_accounts_export(venue, api, users, django_ca
     ratios = [a["margin_ratio"] for a in acc["results"]]
     finite = [x for x in ratios if x is not None]
     assert finite == sorted(finite, reverse=True) and ratios.index(finite[0]) == len(ratios) - len(finite)
+    # ranked by stress shortfall (largest account shortfall over the gap scenarios), with its scenario
+    by_stress = api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=stress_shortfall").json()
+    stress = [a["stress_shortfall_usd"] for a in by_stress["results"]]
+    assert by_stress["count"] == 21 and stress == sorted(stress, reverse=True) and stress[0] > 0
+    assert by_stress["results"][0]["stress_scenario"]
+    notional = [
+        a["notional_usd"] for a in api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=notional").json()["results"]
+    ]
+    assert notional == sorted(notional, reverse=True)
+    bad = api.get(f"/api/v1/health-runs/{run_id}/accounts/?rank=equity")
+    assert bad.status_code == 400 and "rank must be one of" in bad.json()["message"]
     exp = api.get(f"/api/v1/health-runs/{run_id}/export/")
     doc = json.loads(b"".join(exp.streaming_content))
     assert list(doc) == TOP and doc["format"] == "riskgov.health/1"  # health/1 readers keep working

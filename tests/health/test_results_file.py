@@ -66,3 +66,66 @@ def test_files_hold_every_row_and_pg_the_riskiest(venue, django_capture_on_commi
     ]
     assert pos == ref_pos and pos
     assert run_account(run, 10_000) == (None, [])
+
+
+def test_largest_mask_leaves_not_computed_out_and_breaks_ties_by_account():
+    v = np.array([3.0, np.nan, 5.0, 3.0, 0.0])
+    assert np.flatnonzero(results_file.largest_mask(v, 2)).tolist() == [0, 2]
+    assert np.flatnonzero(results_file.largest_mask(v, 10)).tolist() == [0, 2, 3, 4]
+    assert not results_file.largest_mask(np.full(3, np.nan), 2).any()
+
+
+def test_stress_shortfall_per_account_is_stored_and_ranked(
+    venue, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    """Each account's stress shortfall (its largest shortfall over the run's gap scenarios,
+    and which scenario): stored in PG and in the files as the engine computes it over the
+    whole venue (chunks change nothing), and the top N by it kept in PG from every chunk."""
+    import pyarrow.parquet as pq
+    from django.core.files.storage import default_storage
+
+    from riskgov.engine.account_stress import account_stress
+    from riskgov.engine.stress import run_scenarios
+    from riskgov.health.scenarios import scenarios_from_store
+
+    settings.MEDIA_ROOT = tmp_path
+    full_run = _run(venue, django_capture_on_commit_callbacks, chunk_accounts=4)
+    settings.RISKGOV_HEALTH_PG_TOP_ACCOUNTS = 2
+    run = _run(venue, django_capture_on_commit_callbacks, chunk_accounts=4)
+    ep = engine_parameters()
+    full = snapshot_venue_state(snapshot=venue, params=ep.params)
+    scenarios, _ = scenarios_from_store(run.scenario_set)
+    want = account_stress(run_scenarios(ep.params, full.state, scenarios))
+    assert want.computed.all() and (want.shortfall > 0).any()
+
+    # every account, from the full run's rows (all in PG there: top N = 1000)
+    rows = {a.account_idx: a for a in AccountResult.objects.filter(run=full_run)}
+    assert len(rows) == full.state.portfolio.n_accounts
+    got = np.array([rows[i].stress_shortfall_usd for i in range(len(rows))])
+    np.testing.assert_allclose(got, want.shortfall, rtol=1e-9, atol=1e-6)
+    for i, a in rows.items():
+        if want.scenario[i] >= 0:
+            assert a.stress_scenario_idx == want.scenario[i] and a.stress_scenario == scenarios.names[want.scenario[i]]
+        else:
+            assert a.stress_scenario_idx is None and a.stress_scenario == ""
+    # the files hold it for every account
+    acc_name = results_file.run_files(run)[0][0]
+    with default_storage.open(acc_name, "rb") as fh:
+        table = pq.read_table(fh).to_pydict()
+    assert {"stress_shortfall_usd", "stress_scenario_idx", "stress_scenario", "notional_usd"} <= set(table)
+    np.testing.assert_allclose(table["stress_shortfall_usd"], want.shortfall[:4], rtol=1e-9, atol=1e-6)
+
+    # ranked by stress shortfall / notional over the few kept rows: the same top as over all
+    for rank in ("stress_shortfall", "notional"):
+        top = [r["account_idx"] for r in run_riskiest_accounts(full_run, limit=2, rank=rank)]
+        assert [r["account_idx"] for r in run_riskiest_accounts(run, limit=2, rank=rank)] == top
+    ranked = run_riskiest_accounts(full_run, limit=50, rank="stress_shortfall")
+    values = [r["stress_shortfall_usd"] for r in ranked]
+    assert values == sorted(values, reverse=True) and values[0] == pytest.approx(want.shortfall.max())
+    # sum consistency with the stored scenarios: no account exceeds its scenario's total
+    from riskgov.health.models import ScenarioResult
+
+    totals = dict(ScenarioResult.objects.filter(run=full_run, family="gap").values_list("idx", "shortfall_usd"))
+    for a in rows.values():
+        if a.stress_scenario_idx is not None:
+            assert totals[a.stress_scenario_idx] >= a.stress_shortfall_usd * (1 - 1e-9)

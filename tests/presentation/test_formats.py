@@ -17,11 +17,11 @@ from riskgov.presentation.figures import health, report
     ("fn", "value", "text"),
     [
         (formats.money, 1234567.891, "$1,234,568"),
-        (formats.money, -3567.2, "$-3,567"),
+        (formats.money, -3567.2, "−$3,567"),
         (formats.money, None, "—"),
         (formats.money, 0.7412, "$0.74"),  # issue #16 item 12: small amounts keep their cents
         (formats.money, 1.004, "$1.00"),
-        (formats.money, -12.345, "$-12.35"),
+        (formats.money, -12.345, "−$12.35"),
         (formats.money, 0.0, "$0"),
         (formats.money, 99.999, "$100.00"),
         (formats.money, 100.4, "$100"),
@@ -46,7 +46,13 @@ def test_formats(fn, value, text):
 
 
 def test_signed_changes():
-    assert formats.money(1000.0, signed=True) == "$+1,000"
+    # issue #16: the sign before the dollar, a negative one U+2212 (one rule, formats.money)
+    assert formats.money(1000.0, signed=True) == "+$1,000"
+    assert formats.money(-32321.4, signed=True) == "−$32,321"
+    assert formats.money(32321.4, signed=True) == "+$32,321"
+    assert formats.money(-0.001, signed=True) == "$0"  # never "−$0"
+    assert formats.money(0.0, signed=True) == "$0"
+    assert formats.money(-math.inf) == "−$∞" and formats.money(math.inf, signed=True) == "+$∞"
     assert formats.share(-0.01, signed=True) == "-1.00 %"
     assert formats.ratio(None, signed=True) == "—"  # no change of an infinite ratio
     assert formats.count(-3, signed=True) == "-3"

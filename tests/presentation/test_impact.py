@@ -41,7 +41,7 @@ def test_protection_figures_are_named_by_family_and_formatted():
     (fam,) = impact_view({"protection": [PROTECTION]}).protection
     rows = fam.by_key()
     assert rows["es_usd"].label == "ES 99 %, 1-day paths"
-    assert (rows["es_usd"].current, rows["es_usd"].proposed, rows["es_usd"].delta) == ("$0", "$2,500", "$+2,500")
+    assert (rows["es_usd"].current, rows["es_usd"].proposed, rows["es_usd"].delta) == ("$0", "$2,500", "+$2,500")
     assert rows["coverage_at_es"].current == "∞" and rows["coverage_at_es"].proposed == "1,600.0 %"
     assert rows["coverage_at_es"].delta == "—"  # ∞ → finite has no difference to state
     assert rows["mean_shortfall_usd"].delta == "$0"  # a rounding residue is no change

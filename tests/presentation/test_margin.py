@@ -27,5 +27,5 @@ def test_rows_and_comparison_are_formatted():
     rows = dict(pres.account_rows(a))
     assert rows["Equity"].startswith("$") and rows["Liquidatable"] in ("yes", "no")
     comp = pres.comparison_rows(a, p)
-    assert comp[0][0] == "Account IM" and comp[0][3].startswith(("$+", "$-"))
+    assert comp[0][0] == "Account IM" and comp[0][3].startswith(("+$", "−$"))
     assert any(r[0] == "BTC worst loss" for r in comp)

@@ -90,7 +90,7 @@ def test_second_report_shows_changes_since_the_previous_one(published_run):
     assert second.previous_id == first.pk
     assert second.figures["changes"]["es_usd"]["delta"] == pytest.approx(1000.0)
     assert second.figures["previous_run_id"] == published_run.pk
-    assert "$+1,000" in second.html.read().decode()  # presentation.formats.money, signed
+    assert "+$1,000" in second.html.read().decode()  # presentation.formats.money, signed
 
 
 def test_no_run_gives_an_incomplete_report_that_is_still_sent(people):

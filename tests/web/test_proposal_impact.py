@@ -44,9 +44,9 @@ def test_the_vote_page_shows_both_sides_of_a_real_frozen_impact(client, people, 
     # cost to traders: money with separators and USD sign, signed deltas
     assert "Cost to traders" in section
     cost = impact["cost"]
-    assert f"${cost['delta_maintenance_margin_usd']:+,.0f}" in section
-    assert f"${cost['delta_initial_margin_usd']:+,.0f}" in section
-    assert re.search(r"\$\+\d{1,3}(,\d{3})+", section)
+    assert f"+${cost['delta_maintenance_margin_usd']:,.0f}" in section  # the sign before the dollar
+    assert f"+${cost['delta_initial_margin_usd']:,.0f}" in section
+    assert re.search(r"\+\$\d{1,3}(,\d{3})+", section) and not re.search(r"\$[+\-\u2212]\d", section)
     assert "Accounts newly liquidatable now" in section and "Accounts newly below IM" in section
     lev = section.split('id="impact-leverage"')[1].split("</table>")[0]
     assert "100×" in lev and "50×" in lev and "$300,000" in lev
@@ -111,8 +111,8 @@ def test_an_impact_note_and_a_missing_current_run_are_said_in_words(client, peop
     client.force_login(people["m1"])
     section = impact_html(client.get(reverse("proposal-detail", args=[p.pk])).content.decode())
     assert "§15 comparison not available: the two sets cover different markets." in section
-    assert "$474,151" in section and "$+74,151" in section and "1,234" in section
-    assert "$-1,000" in section  # Δ ES, proposed − current
+    assert "$474,151" in section and "+$74,151" in section and "1,234" in section
+    assert "−$1,000" in section  # Δ ES, proposed − current
     assert not RAW_FLOAT.search(section) and "{" not in section
     assert "Protection of the venue" not in section  # no §15 sections to show
 
@@ -160,6 +160,6 @@ def test_an_older_impact_document_is_shown_formatted(client, people, make_propos
     client.force_login(people["viewer"])
     section = impact_html(client.get(reverse("proposal-detail", args=[p.pk])).content.decode())
     assert "Newly liquidatable" in section and "+3" in section
-    assert "$10.25" in section and "$1,234,568" in section and "$+1,234,558" in section
+    assert "$10.25" in section and "$1,234,568" in section and "+$1,234,558" in section
     assert "crash, gap" in section and "1 entries" in section
     assert "{" not in section and not RAW_FLOAT.search(section)

@@ -25,6 +25,7 @@ Rules decided here (ambiguities resolved, see also the module docstrings of ``mo
 from riskgov.governance.services._base import POLICY_FIELDS, LintFailed
 from riskgov.governance.services.activation import proposals_activate_due
 from riskgov.governance.services.emergency import emergencies_revert_due, emergency_change
+from riskgov.governance.services.impact_sweep import proposal_impacts_sweep
 from riskgov.governance.services.policies import policy_current, policy_update
 from riskgov.governance.services.proposals import (
     proposal_create,
@@ -47,6 +48,7 @@ __all__ = [
     "policy_update",
     "proposal_create",
     "proposal_impact_compute",
+    "proposal_impacts_sweep",
     "proposal_lint",
     "proposal_record_impact",
     "proposal_submit",

@@ -195,7 +195,15 @@ def apply_run_result(run: HealthRun, result: RunResult, *, population: str, scen
     }
 
 
-def account_frame(*, run_id: int, first_account: int, account_ids: Any, health: Any) -> pd.DataFrame:
+def account_frame(
+    *,
+    run_id: int,
+    first_account: int,
+    account_ids: Any,
+    health: Any,
+    stress: Any = None,
+    scenario_names: Sequence[str] = (),
+) -> pd.DataFrame:
     """A chunk's ``AccountResult`` rows (columns = column names) from ``evaluate_health``.
 
     Args:
@@ -203,9 +211,20 @@ def account_frame(*, run_id: int, first_account: int, account_ids: Any, health: 
         first_account: venue index of the chunk's first account.
         account_ids: ``(A,)`` the snapshot's account ids of the chunk.
         health: ``HealthResult`` of the chunk; margin ratio ``inf`` is stored ``NULL``.
+        stress: ``engine.account_stress.AccountStress`` of the chunk (USD; ``None``: nothing
+            computed); not computed is stored ``NULL``, never 0.
+        scenario_names: the run's scenario names (``stress.scenario`` indexes them).
     """
     am = health.accounts
     n = int(am.equity.shape[0])
+    if stress is None:
+        stress_usd = np.full(n, np.nan)
+        stress_idx = np.full(n, np.nan)
+    else:
+        stress_usd = np.where(stress.computed, stress.shortfall, np.nan)
+        stress_idx = np.where(stress.computed & (stress.scenario >= 0), stress.scenario, np.nan)
+    names = np.asarray([str(x)[:120] for x in scenario_names] + [""], dtype=object)
+    name_of = names[np.where(np.isnan(stress_idx), len(names) - 1, np.nan_to_num(stress_idx)).astype(np.int64)]
     return pd.DataFrame(
         {
             "run_id": run_id,
@@ -218,6 +237,10 @@ def account_frame(*, run_id: int, first_account: int, account_ids: Any, health: 
             "liquidatable": am.liquidatable,
             "bankrupt": am.bankrupt,
             "shortfall_usd": am.shortfall,
+            "notional_usd": am.notional,
+            "stress_shortfall_usd": stress_usd,
+            "stress_scenario_idx": stress_idx,
+            "stress_scenario": name_of,
         }
     )
 

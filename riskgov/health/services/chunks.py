@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from riskgov.core.exceptions import DomainError
 from riskgov.core.pgcopy import copy_binary
+from riskgov.engine.account_stress import account_stress, with_pm_accounts
 from riskgov.engine.combine import chunk_partial, family_partial
 from riskgov.engine.distributions import chunk_distributions
 from riskgov.engine.health import evaluate_health, position_liquidatable
@@ -121,11 +122,13 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         pm_part = _pm_partial(snap.pm, pm, snap.account_ids, first_account=first_account)
     t2 = time.perf_counter()
     stress = run_scenarios(ep.params, state, scenarios)
+    per_account = account_stress(stress)  # each account's largest shortfall over the gap scenarios
     if snap.pm is not None and scenarios.n:
-        stress = merge_stress(
-            stress,
-            pm_gap_stress(params=ep.params, venue=snap.pm, asset_prices=state.asset_prices, shocks=scenarios.shocks),
+        pm_stress = pm_gap_stress(
+            params=ep.params, venue=snap.pm, asset_prices=state.asset_prices, shocks=scenarios.shocks
         )
+        stress = merge_stress(stress, pm_stress)
+        per_account = with_pm_accounts(per_account, pm_stress, snap.pm.pm_accounts)
     t3 = time.perf_counter()
     partial = partial_to_json(chunk_partial(health.totals, stress, first_account=first_account))
     if pm_part is not None:
@@ -138,7 +141,14 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     partial["dist"] = _distributions(ep.params, state, health, liquidatable)
     symbols = ep.params.markets.symbols
     market_ids = dict(Market.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
-    accounts = account_frame(run_id=run_id, first_account=first_account, account_ids=snap.account_ids, health=health)
+    accounts = account_frame(
+        run_id=run_id,
+        first_account=first_account,
+        account_ids=snap.account_ids,
+        health=health,
+        stress=per_account,
+        scenario_names=scenarios.names,
+    )
     positions = position_frame(
         run_id=run_id,
         first_account=first_account,

@@ -12,8 +12,9 @@ comparisons (liquidatable accounts) and alerts (bankrupt accounts). So each chun
   the run's file set is its chunks' files in account order (``run_files``); a chunk written
   again (redelivered) overwrites its own files, nothing else;
 * keeps in PostgreSQL (``AccountResult`` / ``PositionResult``, binary COPY as before) the
-  chunk's ``settings.RISKGOV_HEALTH_PG_TOP_ACCOUNTS`` riskiest accounts (margin ratio
-  descending, ∞ first — so the run's top N over all chunks is always there), every
+  chunk's ``settings.RISKGOV_HEALTH_PG_TOP_ACCOUNTS`` riskiest accounts by each ranking the
+  pages offer — margin ratio descending (∞ first), stress shortfall descending, notional
+  descending — so the run's top N over all chunks is always there for each; every
   liquidatable or bankrupt account, and the positions of those accounts.
 
 Readers: ``riskgov.health.export`` streams accounts/positions from the files by row group
@@ -89,6 +90,23 @@ def riskiest_mask(margin_ratio: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def largest_mask(values: np.ndarray, n: int) -> np.ndarray:
+    """``(A,)`` bool: the ``n`` accounts with the largest ``values`` (NaN = not computed:
+    never kept for it; ties: account order), the order of ``selectors.run_riskiest_accounts``
+    by stress shortfall or notional."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.zeros(v.size, dtype=bool)
+    known = np.flatnonzero(~np.isnan(v))
+    if n <= 0 or not known.size:
+        return out
+    if n >= known.size:
+        out[known] = True
+        return out
+    order = np.lexsort((known, -v[known]))
+    out[known[order[:n]]] = True
+    return out
+
+
 def write_chunk(
     *, run_id: int, first_account: int, accounts: pd.DataFrame, positions: pd.DataFrame, market_symbols: dict[int, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -104,6 +122,8 @@ def write_chunk(
     """
     acc_name, pos_name = chunk_names(run_id, first_account)
     a = accounts.drop(columns=["run_id"])
+    if "stress_scenario_idx" in a:  # an index, NULL where none: a nullable integer in the file
+        a["stress_scenario_idx"] = a["stress_scenario_idx"].astype("Int64")
     _save(acc_name, _table(a))
     p = positions.drop(columns=["run_id"])
     if len(p):
@@ -117,6 +137,9 @@ def write_chunk(
     _save(pos_name, _table(p))
 
     keep = riskiest_mask(accounts["margin_ratio"].to_numpy(dtype=np.float64), _top_n())
+    for column in ("stress_shortfall_usd", "notional_usd"):  # the other rankings' top N too
+        if column in accounts:
+            keep |= largest_mask(accounts[column].to_numpy(dtype=np.float64), _top_n())
     keep |= accounts["liquidatable"].to_numpy(dtype=bool) | accounts["bankrupt"].to_numpy(dtype=bool)
     if keep.all():
         return accounts, positions

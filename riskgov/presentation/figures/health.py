@@ -25,7 +25,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figu
     return fig
 
 
-#: USD axis ticks with separators ("$-950,000"), never SI suffixes ("−0.95M")
+#: USD axis ticks with separators, the sign before the dollar ("−$950,000"), never SI suffixes ("−0.95M")
 USD_TICKS = "$,.0f"
 
 
