@@ -56,9 +56,12 @@ class RiskgovDash(dash.Dash):
         }
         nav = render_to_string("nav.html", context)
         html = _replace_polyfill(html)
+        if _graphless_page():
+            html = _PLOTLY_TAG.sub("", html, count=1)
         return html.replace("RISKGOV_PRELOAD", preload_links()).replace("RISKGOV_NAV", nav)
 
 
+_PLOTLY_TAG = re.compile(r'\s*<script src="[^"]*/dashboards\.plotlyjs/[^"]*"></script>')
 _POLYFILL_TAG = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>')
 _RUNTIME_TAG = re.compile(r'\s*<script src="[^"]*/dashboards\.vendor/[^"]*"></script>')
 
@@ -96,6 +99,21 @@ def _note_chunks(path: str, content: object) -> None:
     _PAGE_CHUNKS[path] = tuple(found)
 
 
+def _requested_path() -> str | None:
+    """The page path (``/overview``) of the HTML request being served, ``None`` outside one."""
+    if not flask.has_request_context():
+        return None
+    return "/" + flask.request.path.strip("/")  # the app is mounted at PREFIX
+
+
+def _graphless_page() -> bool:
+    """True when the requested page's last layout had no graph: its HTML then leaves out
+    plotly.js (1.5 MB to parse and run); a graph that appears later still gets it (dcc
+    injects it, see :func:`_use_cartesian_plotly`). False for a page not drawn yet."""
+    chunks = _PAGE_CHUNKS.get(_requested_path() or "")
+    return chunks is not None and LAZY_CHUNKS[("dash_core_components", "Graph")][0] not in chunks
+
+
 def preload_links() -> str:
     """``<link rel="preload">`` tags for what the renderer fetches only after every script has
     run: the layout and the callback list (the renderer's ``fetch`` then takes the preloaded
@@ -107,8 +125,8 @@ def preload_links() -> str:
         f'<link rel="preload" href="{PREFIX}_dash-layout" as="fetch" crossorigin>',
         f'<link rel="preload" href="{PREFIX}_dash-dependencies" as="fetch" crossorigin>',
     ]
-    if flask.has_request_context():
-        path = "/" + flask.request.path.strip("/")  # the page's path (the app is mounted at PREFIX)
+    path = _requested_path()
+    if path is not None:
         for chunk in _PAGE_CHUNKS.get(path, ()):
             tags.append(f'<link rel="preload" href="{PREFIX}_dash-component-suites/{chunk}" as="script">')
     return "\n".join(tags)
@@ -217,13 +235,31 @@ def _use_cartesian_plotly(app: dash.Dash) -> None:
     ``dcc.Graph`` uses ``window.Plotly`` when it is there, and only otherwise injects the full
     bundle (4.8 MB, from an unfingerprinted URL) once the first graph mounts. As one of the
     app's scripts the bundle gets a fingerprinted URL that Dash serves with a year's cache,
-    and downloads beside the other scripts."""
+    and downloads beside the other scripts.
+
+    A page whose layout has no graph leaves the bundle out (:func:`_graphless_page`); when a
+    graph mounts there later (the user follows a ``dcc.Link`` to a page with graphs), dcc
+    injects ``_dash-component-suites/plotly/package_data/plotly.min.js``, which is then
+    redirected to this bundle."""
     from plotly.offline import get_plotlyjs_version
 
     from dashboards import plotlyjs
 
-    if get_plotlyjs_version() == plotlyjs.__version__:
-        app.scripts.append_script({"relative_package_path": plotlyjs.BUNDLE, "namespace": plotlyjs.__name__})
+    if get_plotlyjs_version() != plotlyjs.__version__:
+        return
+    resource = {"relative_package_path": plotlyjs.BUNDLE, "namespace": plotlyjs.__name__}
+    app.scripts.append_script(resource)
+
+    @app.server.before_request
+    def _full_bundle_to_cartesian():  # noqa: ANN202 — Flask hook
+        if flask.request.path == FULL_PLOTLY_PATH:
+            return flask.redirect(app._collect_and_register_resources([resource])[0], code=302)
+        return None
+
+
+#: where dcc.Graph fetches plotly.js when the page has not loaded it (``window._dashPlotlyJSURL``
+#: with ``serve_locally``), relative to the app
+FULL_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 
 
 def _use_regenerator_runtime(app: dash.Dash) -> None:

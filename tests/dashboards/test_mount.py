@@ -168,3 +168,20 @@ def test_polyfill_is_replaced_by_the_regenerator_runtime(wsgi, client, users):
     body = r.get_data(as_text=True)
     assert "regeneratorRuntime = runtime" in body
     assert body == (Path(vendor.__file__).parent / vendor.RUNTIME).read_text()
+
+
+def test_a_page_without_graphs_leaves_plotly_out_and_dcc_still_gets_the_cartesian_bundle(wsgi, client, users):
+    import re
+
+    parameters_import_document(document=parameter_document())
+    login(wsgi, client, users[VIEWER])
+    for path in ("/dash/", "/dash/parameters"):  # their layouts built once (what the browser fetches)
+        wsgi.get("/dash/_dash-layout", headers={"Referer": f"http://localhost{path}"})
+    with_graphs = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/parameters").get_data(as_text=True))
+    bundle = next(u for u in with_graphs if "/dashboards.plotlyjs/plotly-cartesian.v" in u)
+    without = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/").get_data(as_text=True))
+    assert not [u for u in without if "plotly" in u]
+    assert sorted(without) == sorted(u for u in with_graphs if u != bundle)  # only plotly.js is left out
+    # a graph mounting on such a page (a dcc.Link followed) fetches dcc's plotly URL: the cartesian bundle
+    r = wsgi.get("/dash/_dash-component-suites/plotly/package_data/plotly.min.js")
+    assert r.status_code == 302 and r.headers["Location"] == bundle
