@@ -5,7 +5,7 @@ dcc's and dash_table's bundles are compiled against the global ``regeneratorRunt
 the polyfill defines (they fail without it); the rest of the polyfill (core-js 2, 99 kB)
 re-implements ES2015+ built-ins every browser the pages support has, and evaluating and
 running it cost each page 50–200 ms of its main thread (bench/dashboards.py). This file is
-``runtime.js`` of the package, unchanged (25 kB, 6 kB gzipped). See
+``runtime.js`` of the package, unchanged (25 kB, 7 kB gzipped). See
 :func:`dashboards.app._use_regenerator_runtime`. To update: ``npm pack
 regenerator-runtime@<version>``, copy ``runtime.js`` here as ``regenerator-runtime.js``
 and set ``__version__``.
