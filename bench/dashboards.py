@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/riskgov_bench_dash \\
         python bench/dashboards.py [--accounts 1000000] [--positions 3000000] [--markets 50] \\
-            [--repeat 5] [--keep | --reuse] [--no-browser]
+            [--repeat 5] [--keep | --reuse] [--no-browser | --browser-only] [--no-trace] \\
+            [--pages overview,stress] [--compare /tmp/before]
 
 Stores one published run of the given size directly (account and position rows by
 ``INSERT … SELECT generate_series`` with random values, 3,200 scenario rows, and the
@@ -33,6 +34,14 @@ callback round trip on load; 0.74–0.9 MiB of gzipped scripts on a cold load. B
 accounts, load 12–14): layouts up to 1,055 ms, the results API 1,895 ms, drawn 1.8–12.7 s
 cold and 0.7–5.2 s warm with 1–3 round trips and the 4.8 MB Plotly bundle. README "Scale
 figures" has the table.
+
+Unless ``--no-trace``, one more cold load per page is
+recorded with Chrome's tracing and broken down (:func:`trace_breakdown`); ``--compare DIR``
+serves another checkout beside this one, cold loads interleaved. 4 Dec 2026, 100,000
+accounts, ``--reuse --repeat 5 --compare`` (the commit before the load changes of
+``dashboards.app``), load 6.7 → 8.9: drawn cold 1,053–1,951 ms before, 432–2,019 ms now —
+the pages without graphs (no plotly.js now) 0.43–0.65 s, the five with graphs 1.4–2.0 s
+(unchanged beyond the noise); scripts 754–916 KiB before, 243–890 KiB now.
 """
 
 from __future__ import annotations
