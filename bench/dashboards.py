@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/riskgov_bench_dash \\
         python bench/dashboards.py [--accounts 1000000] [--positions 3000000] [--markets 50] \\
-            [--repeat 5] [--keep | --reuse] [--no-browser]
+            [--repeat 5] [--keep | --reuse] [--no-browser | --browser-only] [--no-trace] \\
+            [--pages overview,stress] [--compare /tmp/before]
 
 Stores one published run of the given size directly (account and position rows by
 ``INSERT … SELECT generate_series`` with random values, 3,200 scenario rows, and the
@@ -33,6 +34,14 @@ callback round trip on load; 0.74–0.9 MiB of gzipped scripts on a cold load. B
 accounts, load 12–14): layouts up to 1,055 ms, the results API 1,895 ms, drawn 1.8–12.7 s
 cold and 0.7–5.2 s warm with 1–3 round trips and the 4.8 MB Plotly bundle. README "Scale
 figures" has the table.
+
+Unless ``--no-trace``, one more cold load per page is
+recorded with Chrome's tracing and broken down (:func:`trace_breakdown`); ``--compare DIR``
+serves another checkout beside this one, cold loads interleaved. 4 Dec 2026, 100,000
+accounts, ``--reuse --repeat 5 --compare`` (the commit before the load changes of
+``dashboards.app``), load 6.7 → 8.9: drawn cold 1,053–1,951 ms before, 432–2,019 ms now —
+the pages without graphs (no plotly.js now) 0.43–0.65 s, the five with graphs 1.4–2.0 s
+(unchanged beyond the noise); scripts 754–916 KiB before, 243–890 KiB now.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ import os
 import statistics
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
@@ -224,9 +233,10 @@ def _serve(port: int) -> None:
 
 
 @contextmanager
-def _live_server():
+def _live_server(repo: Path = REPO):
     """A server subprocess on a free port (its own process: the browser's timings do not
-    share the bench's GIL); yields the base URL."""
+    share the bench's GIL), running the code of checkout ``repo`` (its own
+    ``bench/dashboards.py --serve``); yields the base URL."""
     import socket
     import subprocess
     import urllib.request
@@ -236,7 +246,8 @@ def _live_server():
         port = s.getsockname()[1]
     # a thread per request: persistent connections (CONN_MAX_AGE) would pile up, one per thread
     env = {**os.environ, "LOG_LEVEL": "ERROR", "CONN_MAX_AGE": "0"}
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, stdout=subprocess.PIPE)
+    script = str(Path(repo) / "bench" / "dashboards.py")
+    proc = subprocess.Popen([sys.executable, script, "--serve", str(port)], env=env, stdout=subprocess.PIPE, cwd=repo)
     base = f"http://127.0.0.1:{port}"
     try:
         assert proc.stdout is not None
@@ -310,11 +321,27 @@ def api_times(base: str, cookie: str, run_id: int, repeat: int) -> dict[str, tup
 
 
 #: installed before any page script: the time of the last DOM change (graphs drawn = the page
-#: stops changing)
+#: stops changing), and each ``Plotly.react``/``newPlot`` call (graph id, start, synchronous ms:
+#: the drawing of one figure) — ``dcc.Graph`` calls the global ``Plotly`` the bundle defines
 _INIT_JS = """
-window.__rg = {last: 0};
+window.__rg = {last: 0, plots: []};
 new MutationObserver(() => { window.__rg.last = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+(() => {
+  let plotly;
+  const wrap = (P, name) => {
+    const f = P[name];
+    if (typeof f !== 'function') return;
+    P[name] = function (gd, ...rest) {
+      const t = performance.now();
+      try { return f.call(this, gd, ...rest); }
+      finally { window.__rg.plots.push({id: (gd && (gd.id || (gd.closest && gd.closest('[id]') || {}).id)) || '', start: t, ms: performance.now() - t}); }
+    };
+  };
+  Object.defineProperty(window, 'Plotly', {configurable: true, enumerable: true,
+    get() { return plotly; },
+    set(v) { plotly = v; if (v) { wrap(v, 'react'); wrap(v, 'newPlot'); } }});
+})();
 """
 #: true once the page content is there and every graph is drawn
 _DRAWN_JS = """() => {
@@ -332,7 +359,10 @@ _TIMELINE_JS = """() => {
     name: e.name, start: e.startTime, end: e.responseEnd, transfer: e.transferSize, body: e.decodedBodySize}));
   return {html: nav.responseEnd, fp: paint['first-paint'], fcp: paint['first-contentful-paint'],
     ready: window.__rg.last, suites: pick('_dash-component-suites'), layout: pick('_dash-layout'),
-    deps: pick('_dash-dependencies'), callbacks: pick('_dash-update-component')};
+    deps: pick('_dash-dependencies'), callbacks: pick('_dash-update-component'),
+    plots: window.__rg.plots, scripts: res.filter(e => e.initiatorType === 'script' || e.initiatorType === 'link')
+      .map(e => ({name: e.name, start: e.startTime, end: e.responseEnd, transfer: e.transferSize,
+                  body: e.decodedBodySize}))};
 }"""
 
 
@@ -374,20 +404,184 @@ def _breakdown(t: dict) -> dict[str, float]:
         "callbacks_span": (cb_end - min(x["start"] for x in cbs)) if cbs else 0.0,
         "after_callbacks": max(t["ready"] - cb_end, 0.0),
         "js_kb": sum(s["transfer"] for s in t["suites"]) / 1024,
+        "js_body_kb": sum(s["body"] for s in t["suites"]) / 1024,
+        "plots": float(len(t["plots"])),
+        "plots_ms": sum(x["ms"] for x in t["plots"]),
+        "plots_span": (max(x["start"] + x["ms"] for x in t["plots"]) - min(x["start"] for x in t["plots"]))
+        if t["plots"]
+        else 0.0,
         "plotly_ms": (plotly["end"] - plotly["start"]) if plotly else 0.0,
     }
 
 
-def browser_times(base: str, cookie: str, pages: list[tuple[str, str]], repeat: int) -> dict:
-    """Per page, the median breakdown (:func:`_breakdown`) of ``repeat`` loads in headless
+#: the trace categories of one traced load: the timeline, script compile/evaluate and the
+#: sampling CPU profiler (what DevTools' Performance panel records)
+TRACE_CATEGORIES = [
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "v8",
+    "v8.execute",
+    "disabled-by-default-v8.cpu_profiler",
+    "blink.user_timing",
+    "loading",
+]
+
+#: script URL → group of the breakdown (first match); other page-world frames are "DOM/native"
+_GROUPS = [
+    ("plotly", ("plotly",)),
+    ("dash_table", ("/dash_table/",)),
+    ("dcc", ("/dcc/",)),
+    ("html", ("/html/",)),
+    ("renderer", ("dash-renderer",)),
+    ("react", ("/deps/react", "/deps/prop-types")),
+    ("polyfill", ("/deps/polyfill",)),
+]
+CPU_GROUPS = [g for g, _ in _GROUPS] + ["page", "DOM/native", "(program)"]
+
+
+def _group(url: str, page_url: str) -> str:
+    for name, needles in _GROUPS:
+        if any(n in url for n in needles):
+            return name
+    return "page" if url.startswith(page_url.split("?")[0]) else "DOM/native"
+
+
+def trace_breakdown(trace: bytes, page_url: str, drawn_ms: float) -> dict:
+    """Where the main thread's time goes in one traced load, from navigation start to
+    ``drawn_ms`` (Chrome trace JSON as ``Browser.start_tracing`` returns it; times in ms):
+
+    * ``cpu``: the sampling profiler's self time per script group (:data:`CPU_GROUPS`:
+      plotly.js, dash_table, dcc, html components, dash-renderer, React, the polyfill, the
+      page's inline scripts, DOM/native calls, and "(program)": the main thread's native work —
+      V8's parser and compiler, style, layout, paint — and the garbage collector);
+    * ``eval``: ``EvaluateScript`` (compile + top-level run) per group, and ``compile`` of all;
+    * ``style_layout``, ``paint``, ``parse_html``, ``gc``: the renderer's own work;
+    * ``idle``: the main thread waiting (for the network or the server);
+    * ``marks``: when the static scripts were all evaluated, the async chunks (``async-*.js``)
+      evaluated, and the first and last figure drawn (from the init script's ``Plotly``
+      wrapper, not the trace)."""
+    import json
+    from collections import Counter
+
+    data = json.loads(trace)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    navs = [
+        e
+        for e in events
+        if e.get("name") == "navigationStart"
+        and e.get("args", {}).get("data", {}).get("documentLoaderURL", "").startswith("http")
+    ]
+    if not navs:
+        return {}
+    t0, pid = navs[-1]["ts"], navs[-1]["pid"]
+    end = t0 + drawn_ms * 1000
+    main_tid = next(
+        (
+            e["tid"]
+            for e in events
+            if e.get("ph") == "M"
+            and e.get("pid") == pid
+            and e.get("name") == "thread_name"
+            and e["args"].get("name") == "CrRendererMain"
+        ),
+        None,
+    )
+    cpu: Counter = Counter()
+    nodes: dict = {}
+    t = None
+    for e in sorted(
+        (e for e in events if e.get("pid") == pid and e.get("name") in ("Profile", "ProfileChunk")),
+        key=lambda e: e["ts"],
+    ):
+        d = e["args"]["data"]
+        if e["name"] == "Profile":
+            t = d.get("startTime", e["ts"])
+            continue
+        prof = d.get("cpuProfile", {})
+        for n in prof.get("nodes", []):
+            nodes[n["id"]] = n["callFrame"]
+        for sample, delta in zip(prof.get("samples", []), d.get("timeDeltas", []), strict=False):
+            if t is None:
+                t = e["ts"]
+            t += delta
+            if not t0 <= t <= end:
+                continue
+            frame = nodes.get(sample, {})
+            fn, url = frame.get("functionName", ""), frame.get("url", "")
+            if fn == "(idle)":
+                key = "idle"
+            elif fn in ("(program)", "(garbage collector)", "(root)"):
+                key = "(program)"  # not JavaScript: V8, the parser, style, layout, paint
+            else:
+                key = _group(url, page_url)
+            cpu[key] += delta / 1000
+    work: Counter = Counter()
+    evals: Counter = Counter()
+    marks = {"scripts_evaluated": 0.0, "chunks_evaluated": 0.0}
+    for e in events:
+        if e.get("pid") != pid or e.get("tid") != main_tid or e.get("ph") != "X":
+            continue
+        start, dur = e["ts"], e.get("dur", 0)
+        if start < t0 or start > end:
+            continue
+        name = e["name"]
+        if name in ("Layout", "UpdateLayoutTree"):
+            work["style_layout"] += dur / 1000
+        elif name in ("Paint", "PrePaint", "Layerize", "UpdateLayer", "CompositeLayers"):
+            work["paint"] += dur / 1000
+        elif name == "ParseHTML":
+            work["parse_html"] += dur / 1000
+        elif name in ("MinorGC", "MajorGC"):
+            work["gc"] += dur / 1000
+        elif name == "v8.compile":
+            work["compile"] += dur / 1000
+        elif name == "EvaluateScript":
+            url = e.get("args", {}).get("data", {}).get("url", "")
+            evals[_group(url, page_url)] += dur / 1000
+            at = (start + dur - t0) / 1000
+            if "_dash-component-suites" in url:
+                key = "chunks_evaluated" if url.rsplit("/", 1)[-1].startswith("async-") else "scripts_evaluated"
+                marks[key] = max(marks[key], at)
+    return {"cpu": dict(cpu), "eval": dict(evals), "idle": cpu.get("idle", 0.0), **dict(work), "marks": marks}
+
+
+def _warm_server(base: str, cookie: str, paths: list[tuple[str, str]]) -> None:
+    """Open each page once as the browser would (its HTML, its layout, every script it
+    loads), so the cold loads measure the browser, not the server process's first
+    compression of each bundle or the first layout it builds of a page (a deployment's
+    server has served each page before)."""
+    import re
+
+    import requests
+    from django.conf import settings
+
+    http = requests.Session()
+    http.cookies.set(settings.SESSION_COOKIE_NAME, cookie)
+    seen: set[str] = set()
+    for _name, path in paths:
+        html = http.get(base + path, timeout=60).text
+        http.get(base + "/dash/_dash-layout", headers={"Referer": base + path}, timeout=60)
+        for src in re.findall(r'(?:src|href)="(/dash/_dash-component-suites/[^"]+)"', html):
+            if src not in seen:
+                seen.add(src)
+                http.get(base + src, headers={"Accept-Encoding": "gzip, br"}, timeout=60)
+
+
+def browser_times(
+    bases: dict[str, str], cookie: str, pages: list[tuple[str, str]], repeat: int, *, trace: bool = True
+) -> dict:
+    """Per server (``bases``: label → base URL, e.g. this tree's and ``--compare``'s, their
+    cold loads interleaved so that both see the same machine load) and page, the median breakdown (:func:`_breakdown`) of ``repeat`` loads in headless
     Chromium, cold (a fresh browser context: empty cache) and warm (one context, after a
-    first load)."""
+    first load); with ``trace``, one more cold load recorded with the Chrome tracing
+    (:data:`TRACE_CATEGORIES`) and its :func:`trace_breakdown` (not in the medians: tracing
+    slows the page), with the figures it drew (``plots``: graph id and ms each)."""
     from django.conf import settings
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import LAUNCH_ARGS
 
-    host = base.split("//", 1)[1].split(":")[0]
+    host = next(iter(bases.values())).split("//", 1)[1].split(":")[0]
     cookies = [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "domain": host, "path": "/"}]
     out: dict = {}
 
@@ -417,16 +611,37 @@ def browser_times(base: str, cookie: str, pages: list[tuple[str, str]], repeat: 
         try:
             for name, path in tqdm(pages, desc="browser", unit="page", leave=False):
                 inflight = [0]
-                cold = []
-                for _ in range(repeat):
+                cold: dict[str, list] = {label: [] for label in bases}
+                for _ in range(repeat):  # the servers' cold loads interleaved: the same load on each
+                    for label, base in bases.items():
+                        ctx, page = context(browser, inflight)
+                        cold[label].append(_breakdown(_load(page, base + path, inflight)))
+                        ctx.close()
+                for label, base in bases.items():
+                    traced = {}
+                    if trace:
+                        ctx, page = context(browser, inflight)
+                        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+                        try:
+                            t = _load(page, base + path, inflight)
+                        finally:
+                            raw = browser.stop_tracing()
+                        traced = {
+                            **trace_breakdown(raw, base + path, t["ready"]),
+                            "drawn": t["ready"],
+                            "plots": t["plots"],
+                        }
+                        traced["marks"]["layout_received"] = max((x["end"] for x in t["layout"]), default=0.0)
+                        ctx.close()
                     ctx, page = context(browser, inflight)
-                    cold.append(_breakdown(_load(page, base + path, inflight)))
+                    _load(page, base + path, inflight)
+                    warm = [_breakdown(_load(page, base + path, inflight)) for _ in range(repeat)]
                     ctx.close()
-                ctx, page = context(browser, inflight)
-                _load(page, base + path, inflight)
-                warm = [_breakdown(_load(page, base + path, inflight)) for _ in range(repeat)]
-                ctx.close()
-                out[name] = {"cold": median(cold), "warm": median(warm)}
+                    out.setdefault(label, {})[name] = {
+                        "cold": median(cold[label]),
+                        "warm": median(warm),
+                        "trace": traced,
+                    }
         finally:
             browser.close()
     return out
@@ -499,13 +714,59 @@ def _print_browser(browser: dict) -> None:
         ("cb ms", "callbacks_ms"),
         ("cb span", "callbacks_span"),
         ("draw", "after_callbacks"),
+        ("figs", "plots"),
+        ("figs ms", "plots_ms"),
         ("JS KiB", "js_kb"),
+        ("JS body", "js_body_kb"),
     ]
     print(f"\n{'browser (ms from navigation start, median)':44s}" + "".join(f"{h:>8s}" for h, _ in cols))
     for name, res in browser.items():
         for cache in ("cold", "warm"):
             row = res[cache]
             print(f"{name + ' · ' + cache:44s}" + "".join(f"{row[k]:8.0f}" for _, k in cols))
+    traced = {name: res["trace"] for name, res in browser.items() if res.get("trace")}
+    if not traced:
+        return
+    print(
+        "\nwhere a cold load's time goes (one traced load per page, ms of the renderer's main thread from"
+        " navigation start to drawn;\nCPU = sampled self time of the JavaScript of each group; eval = compile +"
+        " top-level run of its scripts;\nmarks = ms from navigation start)"
+    )
+    head = ["drawn", "idle", *CPU_GROUPS, "style+lay", "paint", "GC"]
+    print(f"{'':24s}" + "".join(f"{h[:9]:>10s}" for h in head))
+    for name, tr in traced.items():
+        cpu = tr.get("cpu", {})
+        vals = [tr["drawn"], tr.get("idle", 0.0), *(cpu.get(g, 0.0) for g in CPU_GROUPS)]
+        vals += [tr.get("style_layout", 0.0), tr.get("paint", 0.0), tr.get("gc", 0.0)]
+        print(f"{name[:24]:24s}" + "".join(f"{v:10.0f}" for v in vals))
+    print(
+        f"\n{'':24s}"
+        + "".join(
+            f"{h:>12s}"
+            for h in (
+                "eval plotly",
+                "eval other",
+                "compile",
+                "scripts run",
+                "layout got",
+                "chunks run",
+                "figures",
+                "figs ms",
+                "slowest fig",
+            )
+        )
+    )
+    for name, tr in traced.items():
+        ev, m, plots = tr.get("eval", {}), tr.get("marks", {}), tr.get("plots", [])
+        slow = max(plots, key=lambda x: x["ms"]) if plots else None
+        vals = [ev.get("plotly", 0.0), sum(v for k, v in ev.items() if k != "plotly"), tr.get("compile", 0.0)]
+        vals += [m.get("scripts_evaluated", 0.0), m.get("layout_received", 0.0), m.get("chunks_evaluated", 0.0)]
+        vals += [len(plots), sum(x["ms"] for x in plots)]
+        print(
+            f"{name[:24]:24s}"
+            + "".join(f"{v:12.0f}" for v in vals)
+            + (f"  {slow['id'][:22]} {slow['ms']:.0f}" if slow else "")
+        )
 
 
 def main() -> int:
@@ -518,6 +779,15 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the stored run (for --reuse)")
     ap.add_argument("--reuse", action="store_true", help="measure the run kept by an earlier --keep")
     ap.add_argument("--no-browser", action="store_true", help="server side and API only")
+    ap.add_argument("--browser-only", action="store_true", help="only the browser times")
+    ap.add_argument("--no-trace", action="store_true", help="no traced load (the breakdown of where the time goes)")
+    ap.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="another checkout (e.g. `git worktree add /tmp/before <commit>`): its server's browser times beside this"
+        " tree's, cold loads interleaved",
+    )
+    ap.add_argument("--pages", help="comma-separated substrings of the browser pages' names to open (default: all)")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the live server subprocess
     args = ap.parse_args()
 
@@ -548,23 +818,44 @@ def main() -> int:
         f"\n{run.n_accounts:,} accounts, {run.n_positions:,} positions, {len(markets)} markets,"
         f" {run.tail_scenarios + 10:,} scenarios (run #{run.pk}, {how}); load average {load}"
     )
-    pages = server_side_pages(run, markets, user, args.repeat)
+    pages = {} if args.browser_only else server_side_pages(run, markets, user, args.repeat)
     cookie = _session_cookie(user)
-    with _live_server() as base:
-        api = api_times(base, cookie, run.pk, args.repeat)
-        paths = [(name, path.format(idx=run.n_accounts // 2)) for name, path in BROWSER_PAGES]
-        browser = {} if args.no_browser else browser_times(base, cookie, paths, args.repeat)
+    wanted = [w.strip().lower() for w in args.pages.split(",")] if args.pages else None
+    with _live_server() as base, _live_server(Path(args.compare).resolve()) if args.compare else nullcontext() as other:
+        api = {} if args.browser_only else api_times(base, cookie, run.pk, args.repeat)
+        bases = {"before (--compare)": other, "this tree": base} if other else {"this tree": base}
+        paths = [
+            (name, path.format(idx=run.n_accounts // 2))
+            for name, path in BROWSER_PAGES
+            if wanted is None or any(w in name.lower() for w in wanted)
+        ]
+        if not args.no_browser:
+            for b in bases.values():
+                _warm_server(b, cookie, paths)
+        browser = {} if args.no_browser else browser_times(bases, cookie, paths, args.repeat, trace=not args.no_trace)
 
-    print(f"\n{'server side (in process), median':60s} {'ms':>8s}")
-    for name, sec in pages.items():
-        print(f"{name:60s} {sec * 1000:8.0f}")
-    naive = pages["naive Accounts page (reads every row)"]
-    print(f"{'  → precomputed Accounts page is faster by':60s} {naive / pages['Accounts']:7.0f}×")
-    print(f"\n{'API through the live server, median':60s} {'ms':>8s} {'KiB':>8s}")
-    for name, (sec, size) in api.items():
-        print(f"{name:60s} {sec * 1000:8.0f} {size / 1024:8.0f}")
-    if browser:
-        _print_browser(browser)
+    if pages:
+        print(f"\n{'server side (in process), median':60s} {'ms':>8s}")
+        for name, sec in pages.items():
+            print(f"{name:60s} {sec * 1000:8.0f}")
+        naive = pages["naive Accounts page (reads every row)"]
+        print(f"{'  → precomputed Accounts page is faster by':60s} {naive / pages['Accounts']:7.0f}×")
+    if api:
+        print(f"\n{'API through the live server, median':60s} {'ms':>8s} {'KiB':>8s}")
+        for name, (sec, size) in api.items():
+            print(f"{name:60s} {sec * 1000:8.0f} {size / 1024:8.0f}")
+    for label, res in browser.items():
+        print(f"\n── {label} ──")
+        _print_browser(res)
+    if len(browser) == 2:
+        (la, a), (lb, b) = browser.items()
+        print(
+            f"\n{'cold loads, median ms (same run, interleaved)':44s}{'drawn':>10s}{'drawn':>10s}{'JS KiB':>10s}{'JS KiB':>10s}"
+        )
+        print(f"{'':44s}{la[:9]:>10s}{lb[:9]:>10s}{la[:9]:>10s}{lb[:9]:>10s}")
+        for name in a:
+            ca, cb = a[name]["cold"], b[name]["cold"]
+            print(f"{name:44s}{ca['ready']:10.0f}{cb['ready']:10.0f}{ca['js_kb']:10.0f}{cb['js_kb']:10.0f}")
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     print(f"\nload average at the end {load}")
     if not (args.keep or args.reuse):

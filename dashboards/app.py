@@ -9,6 +9,7 @@ own ``templates/nav.html`` rendered per request for the current user.
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,6 +30,7 @@ INDEX = """<!DOCTYPE html>
 {%metas%}
 <title>{%title%}</title>
 {%favicon%}
+RISKGOV_PRELOAD
 <link rel="stylesheet" href="/static/riskgov/riskgov.css">
 {%css%}
 </head>
@@ -53,7 +55,81 @@ class RiskgovDash(dash.Dash):
             "csrf_token": flask.request.cookies.get(settings.CSRF_COOKIE_NAME, ""),
         }
         nav = render_to_string("nav.html", context)
-        return html.replace("RISKGOV_NAV", nav)
+        html = _replace_polyfill(html)
+        if _graphless_page():
+            html = _PLOTLY_TAG.sub("", html, count=1)
+        return html.replace("RISKGOV_PRELOAD", preload_links()).replace("RISKGOV_NAV", nav)
+
+
+_PLOTLY_TAG = re.compile(r'\s*<script src="[^"]*/dashboards\.plotlyjs/[^"]*"></script>')
+_POLYFILL_TAG = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>')
+_RUNTIME_TAG = re.compile(r'\s*<script src="[^"]*/dashboards\.vendor/[^"]*"></script>')
+
+
+def _replace_polyfill(html: str) -> str:
+    """The page's scripts with the vendored regenerator runtime (:mod:`dashboards.vendor`) in
+    the place of Dash's ``@babel/polyfill`` (first, before the bundles that use it); unchanged
+    when either tag is missing."""
+    polyfill, runtime = _POLYFILL_TAG.search(html), _RUNTIME_TAG.search(html)
+    if polyfill is None or runtime is None:
+        return html
+    html = html.replace(runtime.group(0), "", 1)
+    return html.replace(polyfill.group(0), runtime.group(0).strip(), 1)
+
+
+#: the lazily loaded chunk each component type fetches when it first renders
+#: (``(namespace, type)`` → scripts under ``_dash-component-suites/``)
+LAZY_CHUNKS = {
+    ("dash_core_components", "Graph"): ("dash/dcc/async-graph.js",),
+    ("dash_core_components", "Dropdown"): ("dash/dcc/async-dropdown.js",),
+    ("dash_table", "DataTable"): ("dash/dash_table/async-table.js", "dash/dash_table/async-highlight.js"),
+}
+_PAGE_CHUNKS: dict[str, tuple[str, ...]] = {}  # page path → the chunks its last layout needed
+
+
+def _note_chunks(path: str, content: object) -> None:
+    """Remember which lazy chunks (:data:`LAZY_CHUNKS`) the layout of page ``path`` needs."""
+    found: list[str] = []
+    for comp in (
+        [content, *content._traverse()] if isinstance(content, dash.development.base_component.Component) else []
+    ):
+        for chunk in LAZY_CHUNKS.get((getattr(comp, "_namespace", ""), getattr(comp, "_type", "")), ()):
+            if chunk not in found:
+                found.append(chunk)
+    _PAGE_CHUNKS[path] = tuple(found)
+
+
+def _requested_path() -> str | None:
+    """The page path (``/overview``) of the HTML request being served, ``None`` outside one."""
+    if not flask.has_request_context():
+        return None
+    return "/" + flask.request.path.strip("/")  # the app is mounted at PREFIX
+
+
+def _graphless_page() -> bool:
+    """True when the requested page's last layout had no graph: its HTML then leaves out
+    plotly.js (1.5 MB to parse and run); a graph that appears later still gets it (dcc
+    injects it, see :func:`_use_cartesian_plotly`). False for a page not drawn yet."""
+    chunks = _PAGE_CHUNKS.get(_requested_path() or "")
+    return chunks is not None and LAZY_CHUNKS[("dash_core_components", "Graph")][0] not in chunks
+
+
+def preload_links() -> str:
+    """``<link rel="preload">`` tags for what the renderer fetches only after every script has
+    run: the layout and the callback list (the renderer's ``fetch`` then takes the preloaded
+    answers; the layout request carries the page's URL as its ``Referer``, as the renderer's
+    does), and the lazy chunks of the components the page drew last time (a graph's
+    ``async-graph.js``, a table's ``async-table.js``: fetched in parallel with the scripts,
+    instead of after the first render)."""
+    tags = [
+        f'<link rel="preload" href="{PREFIX}_dash-layout" as="fetch" crossorigin>',
+        f'<link rel="preload" href="{PREFIX}_dash-dependencies" as="fetch" crossorigin>',
+    ]
+    path = _requested_path()
+    if path is not None:
+        for chunk in _PAGE_CHUNKS.get(path, ()):
+            tags.append(f'<link rel="preload" href="{PREFIX}_dash-component-suites/{chunk}" as="script">')
+    return "\n".join(tags)
 
 
 #: the pages of the shared page bar, in order (the account page is reached from Accounts)
@@ -109,6 +185,7 @@ def page_container() -> dash.html.Div:
     page, path, query = requested
     layout = page["layout"]
     content = layout(**dict(parse_qsl(query))) if callable(layout) else layout
+    _note_chunks(page["path"], content)
     title = page["title"]() if callable(page["title"]) else page["title"]
     return dash.html.Div(
         [
@@ -146,6 +223,7 @@ def create_app() -> dash.Dash:
     components.register_callbacks(app)
     _install_csp(app)
     _use_cartesian_plotly(app)
+    _use_regenerator_runtime(app)
     _install_compression(app.server)
     return app
 
@@ -157,13 +235,40 @@ def _use_cartesian_plotly(app: dash.Dash) -> None:
     ``dcc.Graph`` uses ``window.Plotly`` when it is there, and only otherwise injects the full
     bundle (4.8 MB, from an unfingerprinted URL) once the first graph mounts. As one of the
     app's scripts the bundle gets a fingerprinted URL that Dash serves with a year's cache,
-    and downloads beside the other scripts."""
+    and downloads beside the other scripts.
+
+    A page whose layout has no graph leaves the bundle out (:func:`_graphless_page`); when a
+    graph mounts there later (the user follows a ``dcc.Link`` to a page with graphs), dcc
+    injects ``_dash-component-suites/plotly/package_data/plotly.min.js``, which is then
+    redirected to this bundle."""
     from plotly.offline import get_plotlyjs_version
 
     from dashboards import plotlyjs
 
-    if get_plotlyjs_version() == plotlyjs.__version__:
-        app.scripts.append_script({"relative_package_path": plotlyjs.BUNDLE, "namespace": plotlyjs.__name__})
+    if get_plotlyjs_version() != plotlyjs.__version__:
+        return
+    resource = {"relative_package_path": plotlyjs.BUNDLE, "namespace": plotlyjs.__name__}
+    app.scripts.append_script(resource)
+
+    @app.server.before_request
+    def _full_bundle_to_cartesian():  # noqa: ANN202 — Flask hook
+        if flask.request.path == FULL_PLOTLY_PATH:
+            return flask.redirect(app._collect_and_register_resources([resource])[0], code=302)
+        return None
+
+
+#: where dcc.Graph fetches plotly.js when the page has not loaded it (``window._dashPlotlyJSURL``
+#: with ``serve_locally``), relative to the app
+FULL_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+
+
+def _use_regenerator_runtime(app: dash.Dash) -> None:
+    """Serve the regenerator runtime (:mod:`dashboards.vendor`) as one of the app's scripts
+    (fingerprinted, a year's cache); :func:`_replace_polyfill` puts it where Dash's polyfill
+    was."""
+    from dashboards import vendor
+
+    app.scripts.append_script({"relative_package_path": vendor.RUNTIME, "namespace": vendor.__name__})
 
 
 #: response types worth compressing (text); JSON covers the layout and callback answers

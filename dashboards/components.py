@@ -7,13 +7,15 @@ Number formats are ``riskgov.presentation.formats`` (re-exported here as ``usd``
 Every chart is drawn by :func:`chart`, which puts the figure, the data behind it (as CSV
 text in a ``dcc.Store``), a download button and a ``dcc.Download`` side by side; one
 pattern-matching callback (:func:`download_csv`, registered by :func:`register_callbacks`)
-serves every chart's download.
+serves every chart's download. A chart whose data is too large to ship with the page (the
+layout is parsed before anything is drawn) names a *CSV source* instead (:func:`csv_source`):
+a function of the run that the download calls on the server.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dash import MATCH, Input, Output, State, dash_table, dcc, html
@@ -48,6 +50,23 @@ def cards(items: Iterable[html.Div]) -> html.Div:
     return html.Div(list(items), className="kpis")
 
 
+#: name → function returning ``(rows, columns)`` of a chart's data (see :func:`csv_source`)
+CSV_SOURCES: dict[str, Callable[..., tuple[Sequence[dict[str, Any]], Sequence[str]]]] = {}
+
+
+def csv_source(name: str) -> Callable:
+    """Register a function ``fn(**args) -> (rows, columns)`` as the CSV source ``name``: a
+    chart drawn with ``chart(..., source=(name, args))`` sends only the name and ``args``
+    (JSON: e.g. the run's id, so the file is the data of the run on the page) with the page,
+    and the download calls ``fn(**args)``."""
+
+    def register(fn: Callable) -> Callable:
+        CSV_SOURCES[name] = fn
+        return fn
+
+    return register
+
+
 def csv_store(chart_id: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, str]:
     """The value of a chart's CSV store: file name and CSV text."""
     return {"filename": f"{chart_id}.csv", "csv": csv_text(rows, columns)}
@@ -60,11 +79,18 @@ def chart(
     columns: Sequence[str] = (),
     *,
     csv: dict[str, str] | None = None,
+    source: tuple[str, dict[str, Any]] | None = None,
 ) -> html.Div:
-    """A chart with its data download (``rows`` and ``columns``, or a ready :func:`csv_store`
-    value ``csv``). Callbacks that redraw it output to ``Output(chart_id, "figure")`` and
+    """A chart with its data download (``rows`` and ``columns``, a ready :func:`csv_store`
+    value ``csv``, or a registered :func:`csv_source` ``(name, args)`` the download calls).
+    Callbacks that redraw it output to ``Output(chart_id, "figure")`` and
     ``Output(store_id(chart_id), "data")``."""
-    data = csv_store(chart_id, rows, columns) if columns else csv
+    if source is not None:
+        if source[0] not in CSV_SOURCES:
+            raise KeyError(f"no CSV source {source[0]!r}")
+        data = {"filename": f"{chart_id}.csv", "source": source[0], "args": dict(source[1])}
+    else:
+        data = csv_store(chart_id, rows, columns) if columns else csv
     return html.Div(
         [
             dcc.Graph(id=chart_id, figure=figure or {}, config={"displaylogo": False}),
@@ -96,11 +122,18 @@ def register_callbacks(app: Any) -> None:
     )(download_csv)
 
 
-def download_csv(_n: int, data: dict[str, str] | None) -> dict[str, str] | None:
-    """Serve the data behind a chart as a CSV file."""
+def download_csv(_n: int, data: dict[str, Any] | None) -> dict[str, str] | None:
+    """Serve the data behind a chart as a CSV file: the CSV text of its store, or what its
+    :func:`csv_source` returns (``None``, no download, for an unknown source)."""
     if not data:
         return None
-    return {"content": data["csv"], "filename": data["filename"]}
+    if "csv" in data:
+        return {"content": data["csv"], "filename": data["filename"]}
+    fn = CSV_SOURCES.get(data.get("source", ""))
+    if fn is None:
+        return None
+    rows, columns = fn(**data.get("args", {}))
+    return {"content": csv_text(rows, columns), "filename": data["filename"]}
 
 
 #: a cell that already reads as a number ("$1,234", "7.8 %", "40×", "1 d", "∞", "—")

@@ -150,6 +150,20 @@ def _tail_rows(tails):
     ]
 
 
+def _gap_tail(gaps: list[dict]) -> list[dict]:
+    """The gap scenarios of the tail (every gap scenario when none is marked)."""
+    return [r for r in gaps if r["in_tail"]] or gaps
+
+
+@c.csv_source("stress-gap-tail")
+def gap_tail_csv(run: int) -> tuple[list[dict], list[str]]:
+    """The rows and columns of the gap-tail chart's CSV for published run ``run`` (its
+    3,000-odd scenarios are too many to ship with the page); no rows for a run not published."""
+    obj = selectors.published_run(run) if run not in (None, "") else None
+    rows = [r.as_dict() for r in selectors.run_scenario_rows(obj)] if obj is not None else []
+    return _gap_tail([r for r in rows if r["family"] == "gap"]), SCENARIO_COLUMNS
+
+
 def layout(run: str | None = None, **_kwargs):
     """Scenarios, tail, cascade and ADL of a published run (``?run=``)."""
     obj = selectors.published_run(run, with_json=("cascade", "adl", "tails", "replay"))
@@ -158,7 +172,7 @@ def layout(run: str | None = None, **_kwargs):
     rows = [r.as_dict() for r in selectors.run_scenario_rows(obj)]
     gaps = [r for r in rows if r["family"] == "gap"]
     standard = [r for r in gaps if r["kind"] != "historical"]
-    gap_tail = [r for r in gaps if r["in_tail"]] or gaps
+    gap_tail = _gap_tail(gaps)
     tails = list(obj.tails or [])
     gap_t = next((t for t in tails if t.get("family") == "gap"), None)
     headline = (obj.tail or {}).get("population") or "gaps"
@@ -252,8 +266,7 @@ def layout(run: str | None = None, **_kwargs):
                             alpha=alpha,
                             label=gap_label,
                         ),
-                        gap_tail,
-                        SCENARIO_COLUMNS,
+                        source=("stress-gap-tail", {"run": obj.pk}),
                     ),
                 ],
                 className="grid2",

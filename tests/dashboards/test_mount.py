@@ -1,6 +1,7 @@
 """The Dash app under /dash/: Django session required, role required, pages serve real data."""
 
 import json
+from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
@@ -121,3 +122,66 @@ def test_layout_holds_the_requested_page_so_the_router_is_not_called_on_load(wsg
     assert "parameters-mmf" in text and '"riskgov v1 (active)"' in text  # the figure is drawn already
     bare = json.loads(wsgi.get("/dash/_dash-layout").get_data(as_text=True))  # no referrer: Dash's router draws
     assert "parameters-mmf" not in json.dumps(bare)
+
+
+def test_page_preloads_its_layout_and_the_lazy_chunks_it_drew(wsgi, client, users):
+    import re
+
+    parameters_import_document(document=parameter_document())
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    head = page[: page.index("</head>")]
+    # the renderer's layout and callback-list requests start with the HTML, not after the scripts
+    assert '<link rel="preload" href="/dash/_dash-layout" as="fetch" crossorigin>' in head
+    assert '<link rel="preload" href="/dash/_dash-dependencies" as="fetch" crossorigin>' in head
+    # once the page's layout has been built, its graphs', dropdowns' and tables' chunks are preloaded too
+    wsgi.get("/dash/_dash-layout", headers={"Referer": "http://localhost/dash/parameters"})
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    chunks = re.findall(r'<link rel="preload" href="([^"]+)" as="script">', page[: page.index("</head>")])
+    assert chunks == [
+        "/dash/_dash-component-suites/dash/dcc/async-dropdown.js",
+        "/dash/_dash-component-suites/dash/dcc/async-graph.js",
+        "/dash/_dash-component-suites/dash/dash_table/async-table.js",
+        "/dash/_dash-component-suites/dash/dash_table/async-highlight.js",
+    ]
+    for url in chunks:  # the URLs the libraries' loaders fetch
+        r = wsgi.get(url)
+        assert r.status_code == 200 and r.mimetype.endswith("javascript"), url
+    index = wsgi.get("/dash/").get_data(as_text=True)  # a page without graphs preloads no chunk
+    assert 'as="script"' not in index[: index.index("</head>")]
+
+
+def test_polyfill_is_replaced_by_the_regenerator_runtime(wsgi, client, users):
+    import re
+
+    from dashboards import vendor
+
+    login(wsgi, client, users[VIEWER])
+    page = wsgi.get("/dash/parameters").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert not [u for u in scripts if "polyfill" in u]
+    runtime = next(u for u in scripts if "/dashboards.vendor/regenerator-runtime.v" in u)
+    # first: dcc's and dash_table's bundles use the global regeneratorRuntime as they load
+    assert scripts[0] == runtime and len([u for u in scripts if "regenerator" in u]) == 1
+    r = wsgi.get(runtime)
+    assert r.status_code == 200 and "max-age=31536000" in r.headers["Cache-Control"]
+    body = r.get_data(as_text=True)
+    assert "regeneratorRuntime = runtime" in body
+    assert body == (Path(vendor.__file__).parent / vendor.RUNTIME).read_text()
+
+
+def test_a_page_without_graphs_leaves_plotly_out_and_dcc_still_gets_the_cartesian_bundle(wsgi, client, users):
+    import re
+
+    parameters_import_document(document=parameter_document())
+    login(wsgi, client, users[VIEWER])
+    for path in ("/dash/", "/dash/parameters"):  # their layouts built once (what the browser fetches)
+        wsgi.get("/dash/_dash-layout", headers={"Referer": f"http://localhost{path}"})
+    with_graphs = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/parameters").get_data(as_text=True))
+    bundle = next(u for u in with_graphs if "/dashboards.plotlyjs/plotly-cartesian.v" in u)
+    without = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/").get_data(as_text=True))
+    assert not [u for u in without if "plotly" in u]
+    assert sorted(without) == sorted(u for u in with_graphs if u != bundle)  # only plotly.js is left out
+    # a graph mounting on such a page (a dcc.Link followed) fetches dcc's plotly URL: the cartesian bundle
+    r = wsgi.get("/dash/_dash-component-suites/plotly/package_data/plotly.min.js")
+    assert r.status_code == 302 and r.headers["Location"] == bundle

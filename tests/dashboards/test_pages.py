@@ -45,6 +45,30 @@ def test_overview_shows_the_stored_key_figures(render, users, health_run):
     assert find(render("/overview", users[ANALYST]), "propose-link").href == "/proposals/new/"
 
 
+def test_stress_gap_tail_csv_is_served_from_the_run_not_shipped_with_the_page(render, users, health_run):
+    import csv
+
+    from dashboards.components import download_csv
+
+    run = health_run
+    page = render("/stress", users[VIEWER])
+    store = find(page, {"type": "csv-data", "chart": "stress-tail"}).data
+    assert store == {"filename": "stress-tail.csv", "source": "stress-gap-tail", "args": {"run": run.pk}}
+    got = download_csv(1, store)
+    assert got["filename"] == "stress-tail.csv"
+    lines = got["content"].splitlines()
+    assert lines[0].startswith("idx,name,kind,")
+    tail = list(ScenarioResult.objects.filter(run=run, family="gap", in_tail=True).order_by("idx"))
+    assert len(lines) == 1 + len(tail) == 1 + len(find(page, "stress-tail").figure.data[0].x)
+    assert [row[1] for row in csv.reader(lines[1:])] == [s.name for s in tail]
+    # another run's id gives that run's rows, an unpublished or unknown one none
+    empty = download_csv(1, {**store, "args": {"run": run.pk + 10_000}})["content"].splitlines()
+    assert empty == lines[:1]
+    assert download_csv(1, {**store, "source": "no-such-source"}) is None
+    small = find(page, {"type": "csv-data", "chart": "stress-scenarios"}).data  # small data stays in the page
+    assert download_csv(1, small)["content"] == small["csv"]
+
+
 def test_accounts_page_ratio_histogram_map_and_riskiest(render, users, health_run):
     run = health_run
     page = render("/accounts", users[VIEWER])

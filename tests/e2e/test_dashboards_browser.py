@@ -122,3 +122,47 @@ def test_chart_data_downloads_as_csv(live_app, browser_page, health_run):
     standard = list(ScenarioResult.objects.filter(run=run, family="gap").exclude(kind="historical").order_by("idx"))
     assert len(lines) == 1 + len(standard)
     assert lines[1].split(",")[1] == standard[0].name
+
+
+def test_pages_load_fast_paths_without_errors_or_policy_violations(live_app, browser_page, health_run):
+    """The load shortcuts (dashboards.app): the preloaded layout is the one the renderer uses
+    (one request), the regenerator runtime stands in for the polyfill, and a page without
+    graphs leaves plotly.js out — following a link from it to a page with graphs still draws
+    them, with the cartesian bundle."""
+    page, base = browser_page, live_app
+    UserFactory(username="vic", roles=[VIEWER])
+    problems, requests = [], []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    # HTTP errors are the responses' (Chromium's favicon request, which Playwright does not
+    # show, 404s on the login page)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console: {m.text}")
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation',"
+        " e => console.error('CSP violation ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    log_in(page, base, "vic", next_url="/dash/")
+    page.wait_for_selector("#_pages_content h1")
+    page.goto(f"{base}/dash/")  # drawn once: now known to have no graph
+    page.wait_for_selector("#_pages_content h1")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("typeof window.Plotly") == "undefined"
+    assert page.evaluate("typeof window.regeneratorRuntime") == "object"
+    layouts = [u for u in requests if u.endswith("/dash/_dash-layout")]
+    assert len(layouts) == 2  # one per load: the preload, taken by the renderer
+    requests.clear()
+    page.click("#dash-pages >> text=Stress and coverage")  # Dash's router, no page load
+    assert len(plotted(page, "stress-scenarios", axis="x")) > 0
+    assert page.evaluate("typeof window.Plotly") == "object"
+    plotly = [u for u in requests if "plotly" in u]
+    assert any("/dashboards.plotlyjs/plotly-cartesian.v" in u for u in plotly), plotly
+    assert not [u for u in requests if "polyfill" in u]
+    assert problems == []
