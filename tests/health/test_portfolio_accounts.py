@@ -224,3 +224,65 @@ def test_path_families_include_pm_accounts(pm_venue, venue, django_capture_on_co
     assert a[crash]["liquidatable_accounts"] > b[crash]["liquidatable_accounts"]
     tails = {t["family"]: t for t in health_document(with_pm)["tails"]}
     assert tails["path_1d"]["es_usd"] >= {t["family"]: t for t in health_document(plain)["tails"]}["path_1d"]["es_usd"]
+
+
+def _activate(underlying, **values):
+    """A new PM version of ``underlying`` made active (the old one superseded), as governance does."""
+    from riskgov.parameters.models import VersionStatus
+    from riskgov.portfolio.selectors import active_pm_versions
+    from riskgov.portfolio.services import pm_version_create, pm_version_set_status
+
+    old = active_pm_versions(symbols=[underlying]).get()
+    new = pm_version_create(underlying=old.underlying, values=values)
+    pm_version_set_status(version=new, status=VersionStatus.APPROVED)
+    pm_version_set_status(version=old, status=VersionStatus.SUPERSEDED)
+    pm_version_set_status(version=new, status=VersionStatus.ACTIVE)
+    return old, new
+
+
+def test_pm_parameters_are_frozen_at_run_creation(pm_venue, django_capture_on_commit_callbacks):
+    """A run records the PM versions active at its creation; an activation while it is
+    pending changes none of its numbers (chunks and finalize read the frozen versions); a
+    run created after the activation uses the new ones and has another input hash."""
+    from riskgov.health.services import health_chunk_compute, health_run_finalize, health_run_start
+    from riskgov.portfolio.selectors import active_pm_versions
+
+    before = {v.underlying.symbol: v.pk for v in active_pm_versions()}
+    reference = run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    run = health_run_create(snapshot=pm_venue, scenario_spec="uniform", enqueue=False)
+    assert run.pm_versions == before == reference.pm_versions
+    old, new = _activate("BTC", mm_factor="0.5", price_range="0.3")  # much stricter BTC
+    assert run.pm_versions["BTC"] == old.pk != new.pk
+    for a, b in health_run_start(run_id=run.pk):
+        health_chunk_compute(run_id=run.pk, first_account=a, last_account=b)
+    health_run_finalize(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+
+    def figures(r):
+        doc = health_document(r)
+        rows = {a["account_id"]: a for a in doc["accounts"]}
+        return (
+            [rows[k]["maintenance_margin_usd"] for k in ("pm-cc", "pm-short")],
+            [s["shortfall_usd"] for s in doc["scenarios"]],
+        )
+
+    assert figures(run) == figures(reference)
+    assert run.input_hash == reference.input_hash
+
+    after = run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    assert after.pm_versions == {**before, "BTC": new.pk} and after.input_hash != run.input_hash
+    (mm_after, _), (mm_before, _) = figures(after), figures(run)
+    assert mm_after[0] > mm_before[0] and mm_after[1] > mm_before[1]  # the stricter set, in the new run only
+
+
+def test_run_with_a_missing_frozen_pm_version_fails_with_one_line(pm_venue):
+    from riskgov.core.exceptions import Conflict
+    from riskgov.health.services._base import _run_pm_params
+
+    run = health_run_create(snapshot=pm_venue, enqueue=False)
+    run.pm_versions = {**run.pm_versions, "BTC": 10**9}
+    with pytest.raises(Conflict, match=r"^PM parameter versions of BTC not found; start a new run$"):
+        _run_pm_params(run)
+    run.pm_versions = None  # a run from before PM versions were recorded: the active ones
+    assert _run_pm_params(run) == active_pm_params()

@@ -25,7 +25,7 @@ from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
-from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
+from riskgov.health.services._base import _lock, _run_parameters, _run_pm_params, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
 from riskgov.health.services.chunks import PM_TOP
@@ -188,7 +188,7 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params)
+        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run))
         full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
