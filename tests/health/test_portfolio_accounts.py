@@ -5,9 +5,12 @@ equal the engine's margin simulator on the same book (hand-built requests); gap 
 revalue the options; the output format is unchanged.
 """
 
+import pandas as pd
 import pytest
 
 from riskgov.engine.margin_simulation import simulate_margin
+from riskgov.engine.options import black76_greeks
+from riskgov.engine.pm_venue import NOT_COVERED
 from riskgov.health.export import health_document
 from riskgov.health.models import RunStatus
 from riskgov.health.services import health_run_create
@@ -116,7 +119,9 @@ def test_pm_accounts_equal_the_simulator(pm_venue, django_capture_on_commit_call
     assert {p["account_id"] for p in doc["positions"]}.isdisjoint({"pm-cc", "pm-straddle", "pm-short"})
     pm = run.tail["portfolio_margin"]
     assert (pm["accounts"], pm["options"], pm["liquidatable"]) == (3, 4, 1)
-    assert any("cascade" in s for s in pm["not_covered"])
+    # §8 closes, the cascade and the ADL attribution cover PM accounts now (RISK_MODEL §8, §11)
+    assert pm["not_covered"] == list(NOT_COVERED) and not any("cascade" in s for s in pm["not_covered"])
+    assert any("slippage" in s for s in pm["covered"]) and any("cascade" in s for s in pm["covered"])
 
 
 def cc_request(btc="6000"):
@@ -176,11 +181,31 @@ def test_gap_scenarios_revalue_pm_accounts(pm_venue, venue, django_capture_on_co
         for r in (cc_request("3000"), straddle_request("75", "3000"), short_request("3000"))
     ]
     liquidated = [a for a in moved if a["liquidatable"]]
-    expected = sum(max(0.0, -a["equity_usd"]) for a in liquidated)
-    assert expected > 3000  # the two short puts go 2000 in the money each
+    at_model_value = sum(max(0.0, -a["equity_usd"]) for a in liquidated)
+    assert at_model_value > 3000  # the two short puts go 2000 in the money each
+    assert [a["liquidatable"] for a in moved] == [True, False, True]  # the covered call and pm-short
+    # §8 on their legs in BTC-PERP (depth 5 M USD per 1 %, the venue fixture): the perp at
+    # S'·(1 − slip), the options at their value plus the slippage of their delta equivalent
+    t = (pd.Timestamp(BTC_EXPIRY) - pd.Timestamp(AS_OF)).total_seconds() / (365 * 86400)
+
+    def slip(n):
+        return n * min(1.0, 0.01 * n / 5e6)
+
+    def delta(k, call, vol):
+        return float(black76_greeks(is_call=call, forward=3000.0, strike=k, vol=vol, t=t, discount=1.0, spot=3000.0).delta)
+
+    cc_slip = slip(1 * 3000.0) + slip(abs(-1 * delta(6500.0, True, 0.8)) * 3000.0)
+    short_slip = slip(abs(-2 * delta(5000.0, False, 0.9)) * 3000.0)
+    expected = max(0.0, -(moved[0]["equity_usd"] - cc_slip)) + max(0.0, -(moved[2]["equity_usd"] - short_slip))
+    assert expected > at_model_value
     s_pm, s_plain = row(with_pm), row(plain)
     assert s_pm["shortfall_usd"] - s_plain["shortfall_usd"] == pytest.approx(expected, rel=1e-9)
     assert s_pm["liquidatable_accounts"] - s_plain["liquidatable_accounts"] == len(liquidated)
+    # the worst scenario's cascade (§11) and ADL attribution (§8) include the PM accounts
+    assert with_pm.cascade["scenario"] == plain.cascade["scenario"] == "uniform -50.0%"
+    assert with_pm.cascade["liquidated_accounts"] >= plain.cascade["liquidated_accounts"] + 2
+    assert with_pm.adl["shortfall_usd"] == pytest.approx(s_pm["shortfall_usd"], rel=1e-9)
+    assert with_pm.cascade["shortfall_usd"] > plain.cascade["shortfall_usd"]
 
 
 def test_pm_underlying_without_parameters_fails_the_run_with_one_line(

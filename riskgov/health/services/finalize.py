@@ -193,7 +193,7 @@ def _finalize(run: HealthRun) -> HealthRun:
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
-                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
+                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario, pm=full_snap.pm
             )
         if headline is not None:
             replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm)
@@ -274,6 +274,8 @@ def _pm_summary(chunks: Sequence[RunChunk]) -> dict[str, Any] | None:
         "covered": [
             "base pass (equity, IM, MM, liquidatable)",
             "gap scenarios and path families (trend, 1-day and 3-day paths) with their VaR/ES",
+            "§8 liquidation slippage and penalty on every leg (options on their delta equivalent)",
+            "the §11 cascade and the §8 ADL attribution of the worst scenario",
         ],
         "not_covered": parts[0]["not_covered"],
         "underlyings": dict(sorted(books.items())),
