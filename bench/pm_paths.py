@@ -50,10 +50,22 @@ def make_venue(*, accounts: int, positions: int, seed: int) -> tuple[object, Ven
     params = build_parameter_set(
         markets=[
             MarketSpec(
-                "BTC-PERP", "BTC", floors=[0], imf=[0.01], mmf=[0.005], liquidation_penalty=0.005, depth_usd_per_1pct=2e7
+                "BTC-PERP",
+                "BTC",
+                floors=[0],
+                imf=[0.01],
+                mmf=[0.005],
+                liquidation_penalty=0.005,
+                depth_usd_per_1pct=2e7,
             ),
             MarketSpec(
-                "ETH-PERP", "ETH", floors=[0], imf=[0.01], mmf=[0.005], liquidation_penalty=0.005, depth_usd_per_1pct=8e6
+                "ETH-PERP",
+                "ETH",
+                floors=[0],
+                imf=[0.01],
+                mmf=[0.005],
+                liquidation_penalty=0.005,
+                depth_usd_per_1pct=8e6,
             ),
         ],
         assets=[AssetSpec("USDT", stable=True), AssetSpec("BTC"), AssetSpec("ETH")],
@@ -134,6 +146,7 @@ def main() -> None:
     print(f"  liquidated      {int(res.n_liquidated.sum()):8,}     shortfall {res.shortfall.sum():,.0f} USD")
     print(f"  peak RSS        {peak_rss_mib():8,.0f} MiB after setup {rss_setup:,.0f} MiB")
     print(f"  load average    {load0:.2f} → {os.getloadavg()[0]:.2f} (1 min)")
+
 
 if __name__ == "__main__":
     main()

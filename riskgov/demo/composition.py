@@ -204,7 +204,9 @@ def demo_pm_parameters_ensure(*, log: Callable[[str], None] = print) -> list[str
         if pm_defaults_seed(underlying=asset) is not None:
             seeded.append(asset.symbol)
     active = [v.underlying.symbol for v in active_pm_versions(symbols=DEMO_PM_UNDERLYINGS)]
-    log(f"PM parameters: {', '.join(active) or 'none'} active ({', '.join(seeded) or 'none'} seeded now with the §14 defaults)")
+    log(
+        f"PM parameters: {', '.join(active) or 'none'} active ({', '.join(seeded) or 'none'} seeded now with the §14 defaults)"
+    )
     return active
 
 
@@ -290,7 +292,9 @@ def demo_snapshot_ensure(
     source = f"demo generator seed={seed} accounts={accounts}" + (f" pm_share={pm_share:g}" if pm_share else "")
     existing = Snapshot.objects.filter(generated=True, source=source).order_by("-id").first()
     if existing is not None:
-        log(f"snapshot: reusing generated snapshot {existing.pk} ({accounts} accounts, seed {seed}, PM share {pm_share:g})")
+        log(
+            f"snapshot: reusing generated snapshot {existing.pk} ({accounts} accounts, seed {seed}, PM share {pm_share:g})"
+        )
         return existing, False
     with tempfile.TemporaryDirectory(prefix="riskgov-demo-") as tmp:
         path = generate_snapshot(Path(tmp) / "snapshot", accounts=accounts, seed=seed, pm_share=pm_share)

@@ -92,7 +92,9 @@ __all__ = [
     "underlying_books",
 ]
 
-NOT_COVERED = ("PM accounts' profitable legs are not ranked as ADL counterparties (the §8 ranking is of bracket positions)",)
+NOT_COVERED = (
+    "PM accounts' profitable legs are not ranked as ADL counterparties (the §8 ranking is of bracket positions)",
+)
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
@@ -537,7 +539,9 @@ def _pm_tail(
         sl = slice(lo, min(n_s, lo + per))
         k = sl.stop - sl.start
         rev = pm_revalue(params, venue, asset_prices, r[sl].reshape(k * n_t, n_a))
-        eq, mm, slip, due = (a.reshape(k, n_t, n_pm) for a in (rev.equity, rev.maintenance_margin, rev.slippage, rev.penalty_due))
+        eq, mm, slip, due = (
+            a.reshape(k, n_t, n_pm) for a in (rev.equity, rev.maintenance_margin, rev.slippage, rev.penalty_due)
+        )
         liq = (mm > 0) & (eq < mm)
         ever = liq.any(axis=1)  # (k, A_pm)
         step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
@@ -573,7 +577,10 @@ def _pm_tail(
     )
     if not keep:
         return tail, None
-    cat = {k: np.concatenate([getattr(x, k) for x in kept]) if kept else np.zeros((0, n_pm)) for k in ("equity", "maintenance_margin", "slippage", "penalty_due")}
+    cat = {
+        k: np.concatenate([getattr(x, k) for x in kept]) if kept else np.zeros((0, n_pm))
+        for k in ("equity", "maintenance_margin", "slippage", "penalty_due")
+    }
     return tail, PMRevaluation(**cat)
 
 

@@ -102,7 +102,11 @@ def reference(params, venue, prices, paths):
         for r in path:
             f = 1.0 + r[venue.underlying_asset]
             moved = replace(m, spot=m.spot * f, series_forward=m.series_forward * f[m.series_underlying])
-            coll = venue.balances.balance_amount * prices[venue.balances.balance_asset] * (1.0 + r[venue.balances.balance_asset])
+            coll = (
+                venue.balances.balance_amount
+                * prices[venue.balances.balance_asset]
+                * (1.0 + r[venue.balances.balance_asset])
+            )
             coll = np.bincount(venue.balances.balance_account, weights=coll, minlength=b.n_accounts)
             res = portfolio_margin(market=moved, book=replace(b, collateral=coll, collateral_moving=None))
             last = res
@@ -189,7 +193,14 @@ def test_batches_bound_memory_without_changing_results(monkeypatch):
     whole = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
     monkeypatch.setattr(pv, "BATCH_ELEMENTS", 5)  # one scenario per batch
     parts = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
-    for f in ("shortfall", "penalties", "shortfall_by_step", "liquidated_by_step", "liquidated_notional", "top2_shortfall"):
+    for f in (
+        "shortfall",
+        "penalties",
+        "shortfall_by_step",
+        "liquidated_by_step",
+        "liquidated_notional",
+        "top2_shortfall",
+    ):
         np.testing.assert_array_equal(getattr(whole, f), getattr(parts, f))
 
 
@@ -198,7 +209,15 @@ def test_gap_is_a_path_of_one_step():
     gaps = np.array([[0.0, -0.3], [0.0, 0.2], [0.0, -0.5]])
     gap = pm_gap_stress(params=params, venue=venue, asset_prices=state.asset_prices, shocks=gaps)
     path = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=gaps[:, None, :])
-    for f in ("n_liquidated", "n_bankrupt", "shortfall", "penalties", "liquidated_notional", "top2_shortfall", "top2_account"):
+    for f in (
+        "n_liquidated",
+        "n_bankrupt",
+        "shortfall",
+        "penalties",
+        "liquidated_notional",
+        "top2_shortfall",
+        "top2_account",
+    ):
         np.testing.assert_array_equal(getattr(gap, f), getattr(path, f))
 
 

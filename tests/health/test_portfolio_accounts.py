@@ -192,7 +192,9 @@ def test_gap_scenarios_revalue_pm_accounts(pm_venue, venue, django_capture_on_co
         return n * min(1.0, 0.01 * n / 5e6)
 
     def delta(k, call, vol):
-        return float(black76_greeks(is_call=call, forward=3000.0, strike=k, vol=vol, t=t, discount=1.0, spot=3000.0).delta)
+        return float(
+            black76_greeks(is_call=call, forward=3000.0, strike=k, vol=vol, t=t, discount=1.0, spot=3000.0).delta
+        )
 
     cc_slip = slip(1 * 3000.0) + slip(abs(-1 * delta(6500.0, True, 0.8)) * 3000.0)
     short_slip = slip(abs(-2 * delta(5000.0, False, 0.9)) * 3000.0)
