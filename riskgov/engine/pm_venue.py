@@ -354,12 +354,15 @@ class PMStress:
     maintenance_margin: F64
 
 
-def _collateral_at(params: ParameterSet, balances: Portfolio, prices: F64) -> F64:
+def _collateral_rows(params: ParameterSet, balances: Portfolio, prices: F64) -> F64:
+    """``(k, A_pm)`` USD collateral (§4) at each row of ``prices`` ``(k, A_assets)``."""
+    k, n = prices.shape[0], balances.n_accounts
     b = balances.balance_amount
-    p = prices[balances.balance_asset]
+    p = prices[:, balances.balance_asset]
     h = params.assets.haircut[balances.balance_asset]
     value = np.where(b > 0, b * p * (1.0 - h), b * p)
-    return np.bincount(balances.balance_account, weights=value, minlength=balances.n_accounts).astype(np.float64)
+    rows = (np.arange(k)[:, None] * n + balances.balance_account).reshape(-1)
+    return np.bincount(rows, weights=value.reshape(-1), minlength=k * n).reshape(k, n).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -383,37 +386,38 @@ def _leg_closes(params: ParameterSet, venue: PMVenue, spot: F64, forward_factor:
     """Every leg's close at one set of prices (§8 on PM legs; module docstring).
 
     Args:
-        spot: ``(U,)`` USD moved spot of each underlying.
-        forward_factor: ``(U,)`` ``1 + r`` of each underlying (forwards move with the spot).
+        spot: ``(..., U)`` USD moved spot of each underlying (leading axes: rows of prices).
+        forward_factor: ``(..., U)`` ``1 + r`` of each underlying (forwards move with the spot).
 
     Returns:
-        ``(notional, slip_cost, market, signed_flow, loss_basis)`` per leg (perps then options):
-        ``N`` USD, ``N·slip`` USD, venue market (-1: none, no cost), ``q·S'`` (perp) or
-        ``q·Δ'·S'`` (option) USD sold when closed, and ``sign`` — ``+1`` long / ``−1`` short
-        delta — in ``loss_basis``.
+        ``(notional, slip_cost, market, signed_flow, penalty_due)`` per leg (perps then
+        options), ``(..., L)`` (``market`` ``(L,)``): ``N`` USD, ``N·slip`` USD, venue market
+        (-1: none, no cost), ``q·S'`` (perp) or ``q·Δ'·S'`` (option) USD sold when closed,
+        ``N·pen_m`` USD.
     """
     m, b = venue.market, venue.book
     mk = params.markets
-    perp_n = np.abs(b.perp_size) * spot[b.perp_underlying]
-    perp_flow = b.perp_size * spot[b.perp_underlying]
+    spot = np.asarray(spot, dtype=np.float64)
+    perp_n = np.abs(b.perp_size) * spot[..., b.perp_underlying]
+    perp_flow = b.perp_size * spot[..., b.perp_underlying]
     if b.option_size.size:
         delta = black76_greeks(
             is_call=m.series_is_call,
-            forward=m.series_forward * forward_factor[m.series_underlying],
+            forward=m.series_forward * forward_factor[..., m.series_underlying],
             strike=m.series_strike,
             vol=m.series_vol,
             t=m.series_t,
             discount=m.series_discount,
-            spot=spot[m.series_underlying],
+            spot=spot[..., m.series_underlying],
         ).delta
-        d = b.option_size * delta[b.option_series]
+        d = b.option_size * delta[..., b.option_series]
         und = m.series_underlying[b.option_series]
-        opt_flow = d * spot[und]
+        opt_flow = d * spot[..., und]
     else:
-        opt_flow = np.zeros(0)
+        opt_flow = np.zeros((*spot.shape[:-1], 0))
     mkt = np.concatenate([venue.perp_market, venue.option_market])
-    notional = np.concatenate([perp_n, np.abs(opt_flow)])
-    flow = np.concatenate([perp_flow, opt_flow])
+    notional = np.concatenate([perp_n, np.abs(opt_flow)], axis=-1)
+    flow = np.concatenate([perp_flow, opt_flow], axis=-1)
     has = mkt >= 0
     safe = np.where(has, mkt, 0)
     cost, due = close_costs(notional, mk.depth_usd_per_1pct[safe], mk.liquidation_penalty[safe])
@@ -450,27 +454,82 @@ def closed_notional(params: ParameterSet, venue: PMVenue, shock: F64, closing: B
     )
 
 
+#: legs (options + perps) of one stacked ``portfolio_margin`` call: small books take many
+#: rows of prices at once (the per-call overhead dominates them), large ones one row each
+STACK_LEGS = 50_000
+
+
+def _stacked(venue: PMVenue, factor: F64, collateral: F64) -> tuple[PMMarket, PMBook]:
+    """``k`` copies of the PM book, copy ``j`` at prices row ``j`` (``factor`` ``(k, U)`` = ``1 + r``,
+    ``collateral`` ``(k, A_pm)`` USD): underlyings ``j·U + u``, series ``j·K + s``, accounts
+    ``j·A_pm + a``. Accounts never share a risk unit across copies, so one ``portfolio_margin``
+    of the stack equals ``k`` calls, row by row."""
+    m, b = venue.market, venue.book
+    k, n_u = factor.shape
+    n_k, n_a = m.n_series, b.n_accounts
+    off_u = (np.arange(k) * n_u)[:, None]
+    off_s = (np.arange(k) * n_k)[:, None]
+    off_a = (np.arange(k) * n_a)[:, None]
+
+    def tile(x):
+        return np.tile(x, k)
+
+    market = PMMarket(
+        symbols=m.symbols * k,
+        spot=(m.spot * factor).reshape(-1),
+        params=m.params * k,
+        series_underlying=(m.series_underlying + off_u).reshape(-1),
+        series_is_call=tile(m.series_is_call),
+        series_strike=tile(m.series_strike),
+        series_t=tile(m.series_t),
+        series_forward=(m.series_forward * factor[:, m.series_underlying]).reshape(-1),
+        series_discount=tile(m.series_discount),
+        series_vol=tile(m.series_vol),
+    )
+    book = PMBook(
+        n_accounts=k * n_a,
+        option_account=(b.option_account + off_a).reshape(-1),
+        option_series=(b.option_series + off_s).reshape(-1),
+        option_size=tile(b.option_size),
+        perp_account=(b.perp_account + off_a).reshape(-1),
+        perp_underlying=(b.perp_underlying + off_u).reshape(-1),
+        perp_size=tile(b.perp_size),
+        perp_entry_price=tile(b.perp_entry_price),
+        collateral=collateral.reshape(-1),
+        collateral_moving=None,
+    )
+    return market, book
+
+
 def pm_revalue(params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> PMRevaluation:
     """Revalue every PM account under each row of ``shocks`` ``(N, A_assets)`` (§8, §9, §14).
 
     Spot, forwards and collateral × ``(1 + r)``, mark vols, ``T`` unchanged; the margin on the
     scenario grid around the moved spot; the §8 close costs of each account's legs at those
-    prices. One ``portfolio_margin`` per row (vectorised over accounts and series): memory
-    ``O(N·A_pm)`` for the outputs.
+    prices. ``portfolio_margin`` runs on blocks of rows stacked into one book (``_stacked``,
+    ``STACK_LEGS`` legs a call, at least one row): vectorised over rows, accounts and series;
+    memory ``O(N·A_pm)`` for the outputs plus ``O(STACK_LEGS + legs)`` per block.
     """
+    shocks = np.asarray(shocks, dtype=np.float64)
     n, n_pm = shocks.shape[0], venue.book.n_accounts
-    b = venue.book
     leg_acc = _leg_accounts(venue)
+    n_legs = int(leg_acc.size)
+    per = max(1, STACK_LEGS // max(1, n_legs))
     out = {k: np.zeros((n, n_pm)) for k in ("eq", "mm", "slip", "due")}
-    for s in range(n):  # one PM revaluation per row (vectorised over accounts and series)
-        moved, factor = _moved(venue, shocks[s])
-        prices = asset_prices * (1.0 + shocks[s])
-        book = replace(b, collateral=_collateral_at(params, venue.balances, prices), collateral_moving=None)
-        res = portfolio_margin(market=moved, book=book, validate=False)
-        out["eq"][s], out["mm"][s] = res.equity, res.maintenance_margin_account
-        _, cost, _, _, due = _leg_closes(params, venue, moved.spot, factor)
-        out["slip"][s] = np.bincount(leg_acc, weights=cost, minlength=n_pm)
-        out["due"][s] = np.bincount(leg_acc, weights=due, minlength=n_pm)
+    m = venue.market
+    for lo in range(0, n, per):
+        r = shocks[lo : lo + per]
+        k = r.shape[0]
+        factor = 1.0 + r[:, venue.underlying_asset]  # (k, U)
+        coll = _collateral_rows(params, venue.balances, asset_prices * (1.0 + r))
+        market, book = _stacked(venue, factor, coll)
+        res = portfolio_margin(market=market, book=book, validate=False)
+        out["eq"][lo : lo + k] = res.equity.reshape(k, n_pm)
+        out["mm"][lo : lo + k] = res.maintenance_margin_account.reshape(k, n_pm)
+        _, cost, _, _, due = _leg_closes(params, venue, m.spot * factor, factor)  # (k, L)
+        rows = (np.arange(k)[:, None] * n_pm + leg_acc).reshape(-1)
+        out["slip"][lo : lo + k] = np.bincount(rows, weights=cost.reshape(-1), minlength=k * n_pm).reshape(k, n_pm)
+        out["due"][lo : lo + k] = np.bincount(rows, weights=due.reshape(-1), minlength=k * n_pm).reshape(k, n_pm)
     return PMRevaluation(out["eq"], out["mm"], out["slip"], out["due"])
 
 

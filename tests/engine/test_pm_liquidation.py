@@ -186,12 +186,14 @@ def test_slippage_and_penalty_change_the_outcome_as_section_8_says():
 
 
 def test_batches_bound_memory_without_changing_results(monkeypatch):
+    """Batches of scenarios (memory) and stacked rows (speed) change no number."""
     params, state, venue = make_venue()
     rng = np.random.default_rng(7)
     paths = np.zeros((9, 4, 2))
     paths[:, :, 1] = np.cumsum(rng.normal(0, 0.08, (9, 4)), axis=1).clip(-0.8, 2)
     whole = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
     monkeypatch.setattr(pv, "BATCH_ELEMENTS", 5)  # one scenario per batch
+    monkeypatch.setattr(pv, "STACK_LEGS", 1)  # one row of prices per portfolio_margin call
     parts = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
     for f in (
         "shortfall",
