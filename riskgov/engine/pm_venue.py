@@ -566,8 +566,170 @@ def _top2(short: F64, accounts: I64) -> tuple[F64, I64]:
 BATCH_ELEMENTS = 2_000_000
 
 
+def _sub_venue(venue: PMVenue, accounts: I64) -> PMVenue:
+    """The PM accounts ``accounts`` ``(n,)`` (local, ascending) of ``venue`` as a venue of their own
+    (same market; books, balances and leg markets cut and renumbered ``0..n-1``)."""
+    b, bal = venue.book, venue.balances
+    n = int(accounts.size)
+    remap = np.full(b.n_accounts, -1, dtype=np.int64)
+    remap[accounts] = np.arange(n)
+    o = remap[b.option_account] >= 0
+    q = remap[b.perp_account] >= 0
+    k = remap[bal.balance_account] >= 0
+    book = PMBook(
+        n_accounts=n,
+        option_account=remap[b.option_account[o]],
+        option_series=b.option_series[o],
+        option_size=b.option_size[o],
+        perp_account=remap[b.perp_account[q]],
+        perp_underlying=b.perp_underlying[q],
+        perp_size=b.perp_size[q],
+        perp_entry_price=b.perp_entry_price[q],
+        collateral=b.collateral[accounts],
+        collateral_moving=None if b.collateral_moving is None else b.collateral_moving[accounts],
+    )
+    balances = replace(
+        bal,
+        n_accounts=n,
+        balance_account=remap[bal.balance_account[k]],
+        balance_asset=bal.balance_asset[k],
+        balance_amount=bal.balance_amount[k],
+    )
+    return replace(
+        venue,
+        pm_accounts=venue.pm_accounts[accounts],
+        book=book,
+        balances=balances,
+        perp_market=venue.perp_market[q],
+        option_market=venue.option_market[o],
+    )
+
+
+#: grid step of the path bound (relative move of an underlying), and its widest grid
+BOUND_STEP = 0.005
+
+
+class _PathBound:
+    """An exact lower bound of ``H = E' − MM'`` of every PM account at any prices (the pruning
+    of ``pm_path_stress``; RISK_MODEL §14 makes it separable).
+
+    PM has no offset across underlyings, so ``H(r) = C(r) + Σ_u h_u(r_u)`` with ``C`` the
+    collateral (exact, cheap) and ``h_u = V_u − MM_u`` of the account's risk unit on ``u``, a
+    function of ``u``'s own move only. ``h_u`` is evaluated on a grid ``g`` of moves of ``u``
+    alone (other underlyings at 0) and is Lipschitz in ``r_u`` with ``L_u = S_u·[Σ|q_opt|·b·(1 +
+    K1 + c_so) + Σ|q_perp|·(1 + K2 + c_p)]``: ``|∂V/∂r| ≤ S·|q|·b`` per option (``b = max(1,
+    D·F/S)`` bounds ``|Δ|``), ``S·|q|`` per perp; each scenario loss ``−w·Σ ΔV`` moves at most
+    ``w·S·|q|·b·(2 + m)`` per option and ``w·S·|q|·|m|`` per perp (``K1 = max w·(2 + m)``,
+    ``K2 = max w·|m|`` over the grid), the max over scenarios and ``max(0, ·)`` keep the
+    constant, contingencies add ``c·S``. Hence ``H(r) ≥ C(r) + H₀ − C₀ + Σ_u (D_u(g_j) −
+    L_u·|r_u − g_j|)`` with ``D_u(g) = h_u(g) − h_u(0)`` and ``g_j`` the nearest grid point.
+    An account whose bound is above a tolerance on every row of a batch cannot be
+    liquidated there (and ends with ``E ≥ H > 0``, no shortfall): it is skipped.
+    """
+
+    def __init__(self, params: ParameterSet, venue: PMVenue, asset_prices: F64, r: F64) -> None:
+        m, b = venue.market, venue.book
+        n_pm, n_u = b.n_accounts, len(m.symbols)
+        self.venue, self.params, self.prices = venue, params, asset_prices
+        # Lipschitz constants (A_pm, U), USD per unit of relative move
+        bmax = np.maximum(1.0, m.series_discount * m.series_forward / m.spot[m.series_underlying])
+        k1 = np.zeros(n_u)
+        k2 = np.zeros(n_u)
+        c_so = np.zeros(n_u)
+        c_p = np.zeros(n_u)
+        for u, pp in enumerate(m.params):
+            g = scenario_grid(pp)
+            k1[u] = float(np.max(g.weight * (2.0 + g.move), initial=0.0))
+            k2[u] = float(np.max(g.weight * np.abs(g.move), initial=0.0))
+            c_so[u], c_p[u] = pp.short_option_contingency, pp.perp_contingency
+        o_und = m.series_underlying[b.option_series]
+        lip = np.zeros(n_pm * n_u)
+        np.add.at(
+            lip,
+            b.option_account * n_u + o_und,
+            np.abs(b.option_size) * bmax[b.option_series] * (1.0 + k1[o_und] + c_so[o_und]) * m.spot[o_und],
+        )
+        pu = b.perp_underlying
+        np.add.at(lip, b.perp_account * n_u + pu, np.abs(b.perp_size) * (1.0 + k2[pu] + c_p[pu]) * m.spot[pu])
+        self.lip = lip.reshape(n_pm, n_u) * (1.0 + 1e-9)
+        # grids of each underlying's own move over the family's range; D_u(g) = h_u(g) − h_u(0)
+        zero = np.zeros((1, r.shape[-1]))
+        base = pm_revalue(params, venue, asset_prices, zero)
+        c0 = _collateral_rows(params, venue.balances, asset_prices[None, :])[0]
+        self.h0 = base.equity[0] - base.maintenance_margin[0] - c0
+        flat = r.reshape(-1, r.shape[-1])
+        most = max(16, BATCH_ELEMENTS // max(1, n_pm * n_u))
+        self.grid, self.d = [], []
+        for u in range(n_u):
+            a = int(venue.underlying_asset[u])
+            lo, hi = float(flat[:, a].min(initial=0.0)), float(flat[:, a].max(initial=0.0))
+            n_g = int(min(most, np.ceil((hi - lo) / BOUND_STEP) + 1))
+            g = np.linspace(lo, hi, max(2, n_g))
+            rows = np.zeros((g.size, r.shape[-1]))
+            rows[:, a] = g
+            rev = pm_revalue(params, venue, asset_prices, rows)
+            c = _collateral_rows(params, venue.balances, asset_prices * (1.0 + rows))
+            self.grid.append(g)
+            self.d.append((rev.equity - rev.maintenance_margin - c - self.h0).T)  # (A_pm, G)
+        scale = np.abs(self.h0) + np.abs(c0) + self.lip.sum(axis=1)
+        self.tol = 1e-9 * scale + 1e-6
+
+    def candidates(self, rows: F64) -> I64:
+        """Local PM accounts whose bound is ``≤`` the tolerance at some row of ``rows`` ``(R, A_assets)``."""
+        c = _collateral_rows(self.params, self.venue.balances, self.prices * (1.0 + rows))  # (R, A_pm)
+        lb = c.T + self.h0[:, None]
+        for u, g in enumerate(self.grid):
+            x = rows[:, int(self.venue.underlying_asset[u])]
+            j = np.clip(np.searchsorted(g, x), 1, g.size - 1)
+            j = np.where(np.abs(x - g[j - 1]) <= np.abs(g[j] - x), j - 1, j)
+            lb += self.d[u][:, j] - self.lip[:, u : u + 1] * np.abs(x - g[j])[None, :]
+        return np.flatnonzero((lb <= self.tol[:, None]).any(axis=1)).astype(np.int64)
+
+
+def _batch_outcome(
+    params: ParameterSet, venue: PMVenue, asset_prices: F64, r: F64
+) -> tuple[dict[str, np.ndarray], PMRevaluation]:
+    """The first-liquidation outcome of ``venue``'s PM accounts on paths ``r`` ``(k, T, A_assets)``."""
+    k, n_t, n_a = r.shape
+    n_pm, n_m = venue.book.n_accounts, params.markets.n
+    rev = pm_revalue(params, venue, asset_prices, r.reshape(k * n_t, n_a))
+    eq, mm, slip, due = (
+        a.reshape(k, n_t, n_pm) for a in (rev.equity, rev.maintenance_margin, rev.slippage, rev.penalty_due)
+    )
+    liq = (mm > 0) & (eq < mm)
+    ever = liq.any(axis=1)  # (k, A_pm)
+    step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
+
+    def at(a):
+        return np.take_along_axis(a, step[:, None, :], axis=1)[:, 0, :]
+
+    _, _, pen, short = unit_outcome(at(eq), at(mm), at(slip), at(due))
+    pen = np.where(ever, pen, 0.0)  # unit_outcome's flag is E' < MM' at that step: = ever
+    rows = np.repeat(np.arange(k), n_pm)
+    by_step = np.zeros((k, n_t))
+    liq_by_step = np.zeros((k, n_t), np.int64)
+    np.add.at(by_step, (rows, step.reshape(-1)), short.reshape(-1))
+    np.add.at(liq_by_step, (rows, step.reshape(-1)), ever.reshape(-1).astype(np.int64))
+    notional = np.zeros((k, n_m))
+    for i, t in zip(*np.nonzero(liq_by_step), strict=True):  # second pass: the closing rows only
+        notional[i] += closed_notional(params, venue, r[i, t], ever[i] & (step[i] == t))[0]
+    top2, acc2 = _top2(short, venue.pm_accounts)
+    out = {
+        "n_liq": np.count_nonzero(ever, axis=1),
+        "n_bk": np.count_nonzero(short > 0, axis=1),
+        "short": short.sum(axis=1),
+        "pen": pen.sum(axis=1),
+        "by_step": by_step,
+        "liq_by_step": liq_by_step,
+        "notional": notional,
+        "top2": top2,
+        "acc2": acc2,
+    }
+    return out, rev
+
+
 def _pm_tail(
-    params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64, *, keep: bool = False
+    params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64, *, keep: bool = False, prune: bool = False
 ) -> tuple[_Tail, PMRevaluation | None]:
     """The PM accounts' §8 outcome along paths ``(S, T, A_assets)`` — a gap is ``T = 1``.
 
@@ -576,7 +738,9 @@ def _pm_tail(
     ``max(0, −E_after)`` (``units.unit_outcome``); an account never liquidated contributes
     ``max(0, −E_T)`` at the last step, as the bracket side's units do. Scenarios are taken in
     batches of ``BATCH_ELEMENTS // (T·A_pm)`` (at least one), so memory is
-    ``O(BATCH_ELEMENTS)`` (plus the outputs ``O(S·(T + M))``) whatever ``S``. ``keep`` (gaps) also returns the revaluation.
+    ``O(BATCH_ELEMENTS)`` (plus the outputs ``O(S·(T + M))``) whatever ``S``. ``keep`` (gaps)
+    also returns the revaluation; ``prune`` evaluates, per batch, only the accounts that
+    ``_PathBound`` cannot exclude (same result: the others are never liquidated, no shortfall).
     """
     r = np.asarray(paths, dtype=np.float64)
     n_s, n_t, n_a = r.shape
@@ -593,36 +757,23 @@ def _pm_tail(
         "top2": np.zeros((n_s, 2)),
         "acc2": np.full((n_s, 2), -1, np.int64),
     }
+    bound = _PathBound(params, venue, asset_prices, r) if prune and not keep and n_pm and n_s else None
     kept = []
     for lo in range(0, n_s, per):
         sl = slice(lo, min(n_s, lo + per))
-        k = sl.stop - sl.start
-        rev = pm_revalue(params, venue, asset_prices, r[sl].reshape(k * n_t, n_a))
-        eq, mm, slip, due = (
-            a.reshape(k, n_t, n_pm) for a in (rev.equity, rev.maintenance_margin, rev.slippage, rev.penalty_due)
-        )
-        liq = (mm > 0) & (eq < mm)
-        ever = liq.any(axis=1)  # (k, A_pm)
-        step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
-
-        def at(a, step=step):
-            return np.take_along_axis(a, step[:, None, :], axis=1)[:, 0, :]
-
-        _, after, pen, short = unit_outcome(at(eq), at(mm), at(slip), at(due))
-        pen = np.where(ever, pen, 0.0)  # unit_outcome's flag is E' < MM' at that step: = ever
-        rows = np.repeat(np.arange(k), n_pm)
-        np.add.at(f["by_step"][sl], (rows, step.reshape(-1)), short.reshape(-1))
-        np.add.at(f["liq_by_step"][sl], (rows, step.reshape(-1)), ever.reshape(-1).astype(np.int64))
-        for i, t in zip(*np.nonzero(f["liq_by_step"][sl]), strict=True):  # second pass: the closing rows only
-            closing = ever[i] & (step[i] == t)
-            f["notional"][sl.start + i] += closed_notional(params, venue, r[sl.start + i, t], closing)[0]
-        f["n_liq"][sl] = np.count_nonzero(ever, axis=1)
-        f["n_bk"][sl] = np.count_nonzero(short > 0, axis=1)
-        f["short"][sl], f["pen"][sl] = short.sum(axis=1), pen.sum(axis=1)
-        f["top2"][sl], f["acc2"][sl] = _top2(short, venue.pm_accounts)
+        rb = r[sl]
+        sub = venue
+        if bound is not None:
+            cand = bound.candidates(rb.reshape(-1, n_a))
+            if not cand.size:
+                continue  # nobody can be liquidated in this batch: zeros
+            sub = _sub_venue(venue, cand)
+        out, rev = _batch_outcome(params, sub, asset_prices, rb)
+        for key, val in out.items():
+            f[key][sl] = val
         if keep:
             kept.append(rev)
-        del rev, eq, mm, slip, due
+        del rev, out
     tail = _Tail(
         n_liquidated=f["n_liq"],
         n_bankrupt=f["n_bk"],
@@ -696,14 +847,19 @@ class PMPathStress:
     top2_account: I64
 
 
-def pm_path_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64) -> PMPathStress:
+def pm_path_stress(
+    *, params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64, prune: bool = True
+) -> PMPathStress:
     """The PM accounts step by step along paths ``(S, T, A_assets)`` (§8, §9, §14).
 
     At each step every PM account still open is revalued as in ``pm_gap_stress``; the first
     step where ``E' < MM'`` liquidates it there with the §8 closes (``_pm_tail``) and it
-    leaves the book. Bounded memory (batches of scenarios). No cascade here (§11: ``pm_cascade``).
+    leaves the book. Bounded memory (batches of scenarios). ``prune`` (default) skips, per
+    batch, the accounts an exact bound shows cannot be liquidated (``_PathBound``); ``False``
+    revalues every account at every step (the reference; same numbers to float rounding).
+    No cascade here (§11: ``cascade`` / ``path_cascade`` with ``pm=``).
     """
-    tail, _ = _pm_tail(params, venue, asset_prices, paths)
+    tail, _ = _pm_tail(params, venue, asset_prices, paths, prune=prune)
     return PMPathStress(
         n_liquidated=tail.n_liquidated,
         n_bankrupt=tail.n_bankrupt,

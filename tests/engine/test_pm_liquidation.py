@@ -311,3 +311,100 @@ def test_adl_attribution_covers_pm_accounts():
     added = att.shortfall_by_market - plain.shortfall_by_market
     assert added[0, 0] > 0.9 * gap.shortfall[0] and att.adl_amount > 0
     np.testing.assert_allclose(att.adl_by_market.sum(), att.adl_amount * att.shortfall_by_market.sum() / att.shortfall)
+
+
+def _random_pm_venue(seed, n_accounts=40):
+    """A random PM venue on BTC and ETH: options around the money, perps, USDT and BTC collateral."""
+    rng = np.random.default_rng(seed)
+    params = build_parameter_set(
+        markets=[
+            MarketSpec(
+                "BTC-PERP", "BTC", floors=[0], imf=[0.02], mmf=[0.01], liquidation_penalty=0.004, depth_usd_per_1pct=3e6
+            ),
+            MarketSpec(
+                "ETH-PERP", "ETH", floors=[0], imf=[0.02], mmf=[0.01], liquidation_penalty=0.006, depth_usd_per_1pct=1e6
+            ),
+        ],
+        assets=[AssetSpec("USDT", stable=True), AssetSpec("BTC", haircut=0.05), AssetSpec("ETH", haircut=0.1)],
+    )
+    spot = np.array([1.0, 60000.0, 3000.0])
+    n_o = 3 * n_accounts
+    und = rng.integers(1, 3, n_o)
+    expiry = AS_OF + rng.choice([2, 9, 30, 90], n_o) * DAY
+    strike = np.round(spot[und] * np.exp(rng.normal(0, 0.15, n_o)), -1)
+    call = rng.random(n_o) < 0.5
+    n_p = n_accounts // 2
+    perp_acc = rng.choice(n_accounts, n_p, replace=False)
+    pf = Portfolio(
+        n_accounts=n_accounts,
+        balance_account=np.concatenate([np.arange(n_accounts), perp_acc]),
+        balance_asset=np.concatenate([np.zeros(n_accounts, np.int64), np.ones(n_p, np.int64)]),
+        balance_amount=np.concatenate([rng.uniform(500, 20000, n_accounts), rng.uniform(0, 0.2, n_p)]),
+        position_account=perp_acc,
+        position_market=rng.integers(0, 2, n_p),
+        size=rng.normal(0, 0.5, n_p),
+        entry_price=np.full(n_p, 60000.0),
+        isolated=np.zeros(n_p, bool),
+        isolated_margin=np.zeros(n_p),
+    )
+    pf = replace(pf, entry_price=np.where(pf.position_market == 0, 60000.0, 3000.0) * np.exp(rng.normal(0, 0.05, n_p)))
+    state = VenueState(portfolio=pf, asset_prices=spot, insurance_fund=1e5)
+    venue = split_venue(
+        params=params,
+        state=state,
+        portfolio_mode=np.ones(n_accounts, bool),
+        as_of=AS_OF,
+        option_account=rng.integers(0, n_accounts, n_o),
+        option_underlying=und,
+        option_expiry=expiry,
+        option_strike=strike,
+        option_is_call=call,
+        option_size=np.round(rng.normal(0, 1, n_o) * np.where(und == 1, 0.5, 5.0), 2) + 0.01,
+        mark_underlying=und,
+        mark_expiry=expiry,
+        mark_strike=strike,
+        mark_is_call=call,
+        mark_iv=rng.uniform(0.4, 1.2, n_o),
+        pm_params={"BTC": PMParams(), "ETH": PMParams()},
+    )
+    return params, state, venue
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), vol=st.floats(0.01, 0.12))
+def test_pruned_path_stress_equals_the_dense_one(seed, vol):
+    """The exact bound skips accounts that cannot be liquidated: pruned = dense (counts exact,
+    money rtol 1e-9), on random books and random-walk paths (also with a depeg of USDT)."""
+    params, state, venue = _random_pm_venue(seed)
+    rng = np.random.default_rng(seed + 1)
+    paths = np.zeros((6, 8, 3))
+    paths[..., 1:] = np.expm1(np.cumsum(rng.normal(0, vol, (6, 8, 2)), axis=1))
+    paths[5, :, 0] = -0.02  # a stablecoin move: collateral only
+    dense = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths, prune=False)
+    fast = pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
+    for f in ("n_liquidated", "n_bankrupt", "liquidated_by_step", "top2_account"):
+        np.testing.assert_array_equal(getattr(fast, f), getattr(dense, f), err_msg=f)
+    for f in ("shortfall", "penalties", "shortfall_by_step", "liquidated_notional", "top2_shortfall"):
+        np.testing.assert_allclose(getattr(fast, f), getattr(dense, f), rtol=1e-9, atol=1e-6, err_msg=f)
+
+
+def test_the_path_bound_is_below_every_account_and_prunes_calm_paths():
+    params, state, venue = _random_pm_venue(3, n_accounts=60)
+    rng = np.random.default_rng(4)
+    paths = np.zeros((4, 6, 3))
+    paths[..., 1:] = np.expm1(np.cumsum(rng.normal(0, 0.01, (4, 6, 2)), axis=1))
+    rows = paths.reshape(-1, 3)
+    bound = pv._PathBound(params, venue, state.asset_prices, paths)
+    rev = pv.pm_revalue(params, venue, state.asset_prices, rows)
+    h = rev.equity - rev.maintenance_margin  # (R, A_pm)
+    c = pv._collateral_rows(params, venue.balances, state.asset_prices * (1.0 + rows))
+    lb = c.T + bound.h0[:, None]
+    for u, g in enumerate(bound.grid):
+        x = rows[:, int(venue.underlying_asset[u])]
+        j = np.abs(x[None, :] - g[:, None]).argmin(axis=0)
+        lb += bound.d[u][:, j] - bound.lip[:, u : u + 1] * np.abs(x - g[j])[None, :]
+    assert (lb.T <= h + 1e-6).all()  # a lower bound everywhere
+    cand = bound.candidates(rows)
+    liq = ((rev.maintenance_margin > 0) & (rev.equity < rev.maintenance_margin)).any(axis=0)
+    assert set(np.flatnonzero(liq)) <= set(cand)  # every liquidatable account is a candidate
+    assert cand.size < venue.book.n_accounts  # calm paths: most accounts are skipped
