@@ -1,7 +1,7 @@
 """Per-step PM revaluation along a path family (RISK_MODEL §9, §14), one run on seeded books.
 
     python bench/pm_paths.py [--accounts 100000 --positions 1000000 --scenarios 4 --steps 24]
-                             [--unbounded] [--small]
+                             [--unbounded] [--dense] [--small]
 
 The book is ``bench/options.py``'s (2 underlyings, 2,000 shared series, perps on half of the
 accounts, USDT collateral), put in a ``pm_venue.PMVenue`` with a BTC and an ETH perp market
@@ -14,8 +14,9 @@ Memory: the revaluation keeps ``(scenarios, steps, PM accounts)`` arrays (equity
 slippage, penalty due). ``pm_venue`` takes the scenarios in batches of
 ``BATCH_ELEMENTS // (T·A_pm)`` (at least one scenario), so the peak is bounded whatever the
 family's size; ``--unbounded`` sets ``BATCH_ELEMENTS`` to infinity (one batch: the
-``S·T·A_pm`` arrays of the former code) to compare. Run each mode in its own process:
-the peak RSS is the process's.
+``S·T·A_pm`` arrays of the former code, dense) to compare; ``--dense`` keeps the batches
+but turns the exact pruning off (every account revalued at every step). Run each mode in
+its own process: the peak RSS is the process's.
 
 Prints seconds, seconds per step row, the extrapolation to the 1-day historical path
 family of the demo data (1,590 paths × 24 steps) and the peak RSS. ``--small`` (10k
@@ -119,6 +120,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--unbounded", action="store_true", help="one batch (the former S·T·A_pm arrays)")
     ap.add_argument("--small", action="store_true")
+    ap.add_argument("--dense", action="store_true", help="no pruning: every account at every step")
     a = ap.parse_args()
     if a.small:
         a.accounts, a.positions = 10_000, 100_000
@@ -129,13 +131,16 @@ def main() -> None:
     paths = make_paths(scenarios=a.scenarios, steps=a.steps, seed=a.seed)
     rss_setup = peak_rss_mib()
     t0 = time.perf_counter()
-    res = pv.pm_path_stress(params=params, venue=venue, asset_prices=state.asset_prices, paths=paths)
+    res = pv.pm_path_stress(
+        params=params, venue=venue, asset_prices=state.asset_prices, paths=paths, prune=not (a.dense or a.unbounded)
+    )
     took = time.perf_counter() - t0
     rows = a.scenarios * a.steps
     per_batch = max(1, pv.BATCH_ELEMENTS // max(1, a.steps * a.accounts))
     print(
         f"PM revaluation along paths: {a.accounts:,} PM accounts, {a.positions:,} options, "
-        f"{a.scenarios} paths × {a.steps} steps ({'unbounded' if a.unbounded else 'batched'}: "
+        f"{a.scenarios} paths × {a.steps} steps ({'unbounded' if a.unbounded else 'batched'}"
+        f"{', dense' if a.dense or a.unbounded else ', pruned'}: "
         f"{min(per_batch, a.scenarios)} path(s) per batch)"
     )
     print(f"  pm_path_stress  {took:8.1f} s   {took / rows:.3f} s per step row ({rows} rows)")
