@@ -568,7 +568,8 @@ BATCH_ELEMENTS = 2_000_000
 
 def _sub_venue(venue: PMVenue, accounts: I64) -> PMVenue:
     """The PM accounts ``accounts`` ``(n,)`` (local, ascending) of ``venue`` as a venue of their own
-    (same market; books, balances and leg markets cut and renumbered ``0..n-1``)."""
+    (the underlyings kept, only the series they hold; books, balances and leg markets cut and
+    renumbered)."""
     b, bal = venue.book, venue.balances
     n = int(accounts.size)
     remap = np.full(b.n_accounts, -1, dtype=np.int64)
@@ -576,10 +577,22 @@ def _sub_venue(venue: PMVenue, accounts: I64) -> PMVenue:
     o = remap[b.option_account] >= 0
     q = remap[b.perp_account] >= 0
     k = remap[bal.balance_account] >= 0
+    m = venue.market
+    used, series = np.unique(b.option_series[o], return_inverse=True)  # the series the accounts hold
+    market = replace(
+        m,
+        series_underlying=m.series_underlying[used],
+        series_is_call=m.series_is_call[used],
+        series_strike=m.series_strike[used],
+        series_t=m.series_t[used],
+        series_forward=m.series_forward[used],
+        series_discount=m.series_discount[used],
+        series_vol=m.series_vol[used],
+    )
     book = PMBook(
         n_accounts=n,
         option_account=remap[b.option_account[o]],
-        option_series=b.option_series[o],
+        option_series=series.reshape(-1).astype(np.int64),
         option_size=b.option_size[o],
         perp_account=remap[b.perp_account[q]],
         perp_underlying=b.perp_underlying[q],
@@ -598,6 +611,7 @@ def _sub_venue(venue: PMVenue, accounts: I64) -> PMVenue:
     return replace(
         venue,
         pm_accounts=venue.pm_accounts[accounts],
+        market=market,
         book=book,
         balances=balances,
         perp_market=venue.perp_market[q],
