@@ -1,4 +1,4 @@
-"""Portfolio-margin accounts inside a venue's health run and gap stress (RISK_MODEL §14, §5, §9).
+"""Portfolio-margin accounts inside a venue's health run, stress, cascade and ADL (RISK_MODEL §14, §5, §8–§11).
 
 A venue mixes cross, isolated and ``portfolio`` accounts. ``split_venue`` takes the venue's
 arrays (a ``VenueState`` and the option rows) and returns
