@@ -103,6 +103,8 @@ def layout(run: str | None = None, underlying: str | None = None, **_kwargs):
             html.H2("Worst scenarios of the venue's PM book"),
             c.chart("portfolio-worst", pf.worst_scenarios_figure(worst, symbol), worst, ["scenario", "loss_usd"]),
             c.table("portfolio-worst-table", worst, WORST_TABLE),
+            html.H2("Covered for PM accounts"),
+            html.Ul([html.Li(s) for s in pm.get("covered", [])], id="portfolio-covered"),
             html.H2("Not covered yet for PM accounts"),
             html.Ul([html.Li(s) for s in pm["not_covered"]], id="portfolio-not-covered"),
         ]

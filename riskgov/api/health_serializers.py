@@ -43,6 +43,7 @@ class HealthRunSerializer(serializers.ModelSerializer):
             "parameters_name",
             "parameters_version",
             "market_versions",
+            "pm_versions",
             "asset_versions",
             "overrides",
             "code_version",

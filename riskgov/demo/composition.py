@@ -112,6 +112,8 @@ class DemoReport:
     references: list[str] = field(default_factory=list)
     users: list[tuple[str, str, tuple[str, ...], bool]] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    #: underlyings with active PM parameters (the options book's, RISK_MODEL §14)
+    pm_underlyings: list[str] = field(default_factory=list)
 
 
 def demo_users_ensure() -> list[tuple[str, str, tuple[str, ...], bool]]:
@@ -180,8 +182,32 @@ def demo_load(files: DemoFiles, *, log: Callable[[str], None] = print, progress=
         report.references.append(f"{venue}: {len(document['markets'])} markets")
         log(f"reference table: {venue}, {len(document['markets'])} markets, {len(found)} findings")
 
+    report.pm_underlyings = demo_pm_parameters_ensure(log=log)
     report.users = demo_users_ensure()
     return report
+
+
+#: underlyings of the demo's options book (the generator's, RISK_MODEL §14)
+DEMO_PM_UNDERLYINGS = ("BTC", "ETH")
+
+
+def demo_pm_parameters_ensure(*, log: Callable[[str], None] = print) -> list[str]:
+    """The §14 default PM parameters (Deribit's published BTC set) as the first active version
+    of BTC and ETH, unless they have PM parameters already (idempotent, audited by the
+    service). Returns the underlyings with active PM parameters."""
+    from riskgov.markets.models import Asset
+    from riskgov.portfolio.selectors import active_pm_versions
+    from riskgov.portfolio.services import pm_defaults_seed
+
+    seeded = []
+    for asset in Asset.objects.filter(symbol__in=DEMO_PM_UNDERLYINGS).order_by("symbol"):
+        if pm_defaults_seed(underlying=asset) is not None:
+            seeded.append(asset.symbol)
+    active = [v.underlying.symbol for v in active_pm_versions(symbols=DEMO_PM_UNDERLYINGS)]
+    log(
+        f"PM parameters: {', '.join(active) or 'none'} active ({', '.join(seeded) or 'none'} seeded now with the §14 defaults)"
+    )
+    return active
 
 
 def demo_intraday_load(files: DemoFiles, *, report: DemoReport, log: Callable[[str], None] = print) -> None:
@@ -233,15 +259,26 @@ def demo_alerts_and_schedules_ensure() -> tuple[int, int]:
 
 #: The demo snapshot's generator seed (fixed: reruns find the same snapshot).
 DEMO_SEED = 7
+#: share of the demo's accounts in portfolio margin mode with an options book on BTC and ETH
+#: (``generate_snapshot(pm_share=…)``; generated data, RISK_MODEL §14)
+DEMO_PM_SHARE = 0.03
 
 
 def demo_snapshot_ensure(
-    *, accounts: int = 20_000, seed: int = DEMO_SEED, log: Callable[[str], None] = print, progress=None
+    *,
+    accounts: int = 20_000,
+    seed: int = DEMO_SEED,
+    pm_share: float = DEMO_PM_SHARE,
+    log: Callable[[str], None] = print,
+    progress=None,
 ):
-    """Generate and import the demo venue snapshot unless one of this seed and size exists.
+    """Generate and import the demo venue snapshot unless one of this seed, size and PM share exists.
 
     The snapshot is marked ``generated`` (synthetic accounts on the real parameters and
     prices) and found again by its ``source`` text, so rerunning the demo is safe.
+    ``pm_share`` of the accounts are in portfolio margin mode with a generated options book
+    (``snapshots.generator_options``); their underlyings need active PM parameters
+    (``demo_pm_parameters_ensure``).
 
     Returns:
         ``(snapshot, created)``.
@@ -252,13 +289,15 @@ def demo_snapshot_ensure(
     from riskgov.snapshots.models import Snapshot
     from riskgov.snapshots.services import snapshot_import
 
-    source = f"demo generator seed={seed} accounts={accounts}"
+    source = f"demo generator seed={seed} accounts={accounts}" + (f" pm_share={pm_share:g}" if pm_share else "")
     existing = Snapshot.objects.filter(generated=True, source=source).order_by("-id").first()
     if existing is not None:
-        log(f"snapshot: reusing generated snapshot {existing.pk} ({accounts} accounts, seed {seed})")
+        log(
+            f"snapshot: reusing generated snapshot {existing.pk} ({accounts} accounts, seed {seed}, PM share {pm_share:g})"
+        )
         return existing, False
     with tempfile.TemporaryDirectory(prefix="riskgov-demo-") as tmp:
-        path = generate_snapshot(Path(tmp) / "snapshot", accounts=accounts, seed=seed)
+        path = generate_snapshot(Path(tmp) / "snapshot", accounts=accounts, seed=seed, pm_share=pm_share)
         snapshot = snapshot_import(path=path, generated=True, source=source, progress=progress)
     log(
         f"snapshot: generated and imported {snapshot.pk} ({snapshot.n_accounts} accounts, {snapshot.n_positions} positions)"

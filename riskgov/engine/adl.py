@@ -33,6 +33,7 @@ import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.fund import adl_amount
+from riskgov.engine.pm_venue import PMVenue, pm_adl_cells
 from riskgov.engine.scenarios import validate_shocks
 from riskgov.engine.types import F64, I64, EngineInputError, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
@@ -247,7 +248,12 @@ class AdlAttribution:
 
 
 def adl_attribution(
-    params: ParameterSet, state: VenueState, shocks: F64, *, book: UnitBook | None = None
+    params: ParameterSet,
+    state: VenueState,
+    shocks: F64,
+    *,
+    book: UnitBook | None = None,
+    pm: PMVenue | None = None,
 ) -> AdlAttribution:
     """Attribute one scenario's shortfall and ADL amount to markets and sides (RISK_MODEL §8).
 
@@ -256,6 +262,9 @@ def adl_attribution(
         state: venue state with its insurance fund.
         shocks: ``(A,)`` float64 relative shocks of the scenario.
         book: a ``stress.build_unit_book(params, state)`` to reuse.
+        pm: the venue's portfolio-margin accounts (``pm_venue.split_venue``; ``state`` is then
+            its ``cross_state``): their shortfall split over their legs by the same rule
+            (``pm_venue.pm_adl_cells``; an option leg by its delta equivalent's market and side).
 
     Returns:
         ``AdlAttribution`` (see the module docstring for the rule).
@@ -302,6 +311,15 @@ def adl_attribution(
     gap = np.where(size > 0, by_market / np.where(size > 0, size, 1.0), 0.0)
     total = float(short.sum())
     penalties = float(pen.sum())
+    unattributed = float(short[~liq].sum())
+    if pm is not None and pm.book.n_accounts:
+        cells = pm_adl_cells(params, pm, state.asset_prices, r)
+        by_market = by_market + cells.shortfall_by_market
+        size = size + cells.liquidated_size
+        gap = np.where(size > 0, by_market / np.where(size > 0, size, 1.0), 0.0)
+        total += cells.shortfall
+        penalties += cells.penalties
+        unattributed += cells.unattributed
     fund = float(state.insurance_fund)
     adl = float(adl_amount(fund, penalties, total))
     return AdlAttribution(
@@ -312,5 +330,5 @@ def adl_attribution(
         shortfall=total,
         penalties=penalties,
         adl_amount=adl,
-        unattributed=float(short[~liq].sum()),
+        unattributed=unattributed,
     )

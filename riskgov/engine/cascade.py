@@ -22,6 +22,9 @@ Choices where the contract is silent:
   move. Assets without a market keep their shocked price.
 * Prices are floored at 0 (a relative move below −100 % is capped), as slippage is (§8).
 * A unit is closed once; its remaining collateral is not revalued afterwards.
+* Portfolio-margin accounts (``pm``, RISK_MODEL §14) take part in every round through
+  ``pm_venue.PMCascadeSide``: revalued at the round's asset prices (the pooled move), closed
+  with the §8 costs on their legs, their net selling added to the round's flow.
 * ``collateral_shortfall`` is ``Σ max(0, −E)`` at the final prices over units without
   positions (liabilities above collateral: bankrupt, never liquidatable, as in the stress
   run); it is part of ``total_shortfall``. With ``max_rounds=1`` the round-0 liquidations
@@ -37,6 +40,7 @@ import numpy as np
 
 from riskgov.engine.brackets import maintenance_margin
 from riskgov.engine.fund import adl_amount, insurance_fund_after
+from riskgov.engine.pm_venue import PMCascadeSide, PMVenue
 from riskgov.engine.scenarios import ScenarioSet, validate_shocks
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, MarketParams, ParameterSet, VenueState
 from riskgov.engine.units import UnitBook, build_unit_book, close_costs, unit_outcome
@@ -65,7 +69,8 @@ class CascadeResult:
         converged: True when it stopped because nothing new was liquidatable, False when it
             hit ``max_rounds``.
         total_liquidated_accounts: distinct accounts liquidated over all rounds.
-        collateral_shortfall: USD ``Σ max(0, −E)`` of position-less units at final prices.
+        collateral_shortfall: USD ``Σ max(0, −E)`` of position-less units (and of PM accounts
+            never closed) at final prices.
         total_shortfall: USD ``Σ shortfall + collateral_shortfall``.
         total_penalties: USD.
         insurance_fund: USD fund before.
@@ -218,6 +223,7 @@ def run_cascade(
     scenario: int = 0,
     max_rounds: int = MAX_ROUNDS,
     book: UnitBook | None = None,
+    pm: PMVenue | None = None,
 ) -> CascadeResult:
     """Run a liquidation cascade from one scenario's shocked prices (RISK_MODEL §11).
 
@@ -228,6 +234,10 @@ def run_cascade(
         scenario: which scenario of a ``ScenarioSet``.
         max_rounds: at most this many liquidation rounds (50 in §11).
         book: a ``stress.build_unit_book(params, state)`` to reuse.
+        pm: the venue's portfolio-margin accounts (``pm_venue.split_venue``; ``state`` is then
+            its ``cross_state``): liquidated in the same rounds with the §8 closes, their net
+            selling moving the prices too (``pm_venue.PMCascadeSide``); counted in units and
+            accounts (a PM account is one unit).
 
     Returns:
         ``CascadeResult``.
@@ -252,23 +262,28 @@ def run_cascade(
     n_units, n_accts, sold, short_r, pen_r = [], [], [], [], []
     converged = False
     equity = np.zeros(n_u)
+    side = PMCascadeSide(params, pm, state.asset_prices) if pm is not None and pm.book.n_accounts else None
     for _ in range(max_rounds):
         equity, mm, notional = sub.revalue(mk, asset_px, mkt_px)
         new = alive & (mm > 0) & (equity < mm)
-        if not new.any():
+        pm_acc, pm_pen, pm_short, pm_net = np.zeros(0, np.int64), 0.0, 0.0, 0.0
+        if side is not None:
+            pm_acc, pm_pen, pm_short, pm_net, _ = side.round(asset_px)
+        if not new.any() and not pm_acc.size:
             converged = True
             break
         pen, short, _, net = sub.liquidate(new, equity, mm, notional, mkt_px, n_m)
-        owners = book.unit_owner[new]
+        net = net + pm_net
+        owners = np.concatenate([book.unit_owner[new], pm_acc])
         first = np.zeros(book.n_accounts, dtype=np.bool_)
         first[owners[~hit[owners]]] = True
         hit[owners] = True
         alive &= ~new
-        n_units.append(int(np.count_nonzero(new)))
+        n_units.append(int(np.count_nonzero(new)) + int(pm_acc.size))
         n_accts.append(int(np.count_nonzero(first)))
         sold.append(net)
-        short_r.append(float(short.sum()))
-        pen_r.append(float(pen.sum()))
+        short_r.append(float(short.sum()) + pm_short)
+        pen_r.append(float(pen.sum()) + pm_pen)
         m_move, a_move = _impact_factors(mk, n_a, net)
         mkt_px = mkt_px * m_move
         asset_px = asset_px * a_move
@@ -279,6 +294,8 @@ def run_cascade(
         equity = sub.collateral(asset_px)
     no_pos = book.unit_count == 0
     coll_short = float(np.maximum(0.0, -equity[no_pos]).sum())
+    if side is not None:  # PM accounts never closed: max(0, −E) at the final prices
+        coll_short += float(side.rest(asset_px).sum())
     fund = float(state.insurance_fund)
     total_short = float(sum(short_r)) + coll_short
     total_pen = float(sum(pen_r))

@@ -41,6 +41,7 @@ from riskgov.engine.cascade import MAX_ROUNDS, _impact_factors, _scenario_row, _
 from riskgov.engine.cascade import PRICE_IMPACT_PER_DEPTH as PRICE_IMPACT_PER_DEPTH  # noqa: F401
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.paths import PathSet, validate_paths
+from riskgov.engine.pm_venue import PMCascadeSide, PMVenue
 from riskgov.engine.pruning import _Fast
 from riskgov.engine.tail import coverage
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, VenueState
@@ -142,6 +143,7 @@ def run_path_cascade(
     max_rounds: int = MAX_ROUNDS,
     book: UnitBook | None = None,
     prune: bool = True,
+    pm: PMVenue | None = None,
 ) -> PathCascadeResult:
     """Run one path step by step with the §11 cascade inside each step (RISK_MODEL §9, §11).
 
@@ -160,6 +162,9 @@ def run_path_cascade(
             run does (``pruning._Fast``); if the cascade moves an effective price out of the
             envelope, the run restarts with δ four times wider, and beyond 100 % without
             pruning. ``False`` steps every unit (same result; counts exact, money rtol 1e-9).
+        pm: the venue's portfolio-margin accounts (``pm_venue.split_venue``; ``state`` is then
+            its ``cross_state``): stepped and liquidated in the same rounds with the §8
+            closes, their net selling in the impact (``pm_venue.PMCascadeSide``); never pruned.
 
     Returns:
         ``PathCascadeResult``.
@@ -174,16 +179,16 @@ def run_path_cascade(
     if book is None:
         book = build_unit_book(params, state)
     if not prune:
-        return _run(params, state, r, impact, max_rounds, book, None)
+        return _run(params, state, r, impact, max_rounds, book, None, pm)
     delta = 0.25
     while True:
         lo = np.maximum(r.min(axis=0) - delta, -1.0 + 1e-6)
         hi = r.max(axis=0) + delta
         try:
-            return _run(params, state, r, impact, max_rounds, book, (lo, hi))
+            return _run(params, state, r, impact, max_rounds, book, (lo, hi), pm)
         except _Outside:
             if delta > 1.0:
-                return _run(params, state, r, impact, max_rounds, book, None)
+                return _run(params, state, r, impact, max_rounds, book, None, pm)
             delta *= 4.0
 
 
@@ -214,6 +219,7 @@ def _run(
     max_rounds: int,
     book: UnitBook,
     envelope: tuple[F64, F64] | None,
+    pm: PMVenue | None = None,
 ) -> PathCascadeResult:
     """The step and round loop over the candidate units of ``envelope`` (all units when None)."""
     mk = params.markets
@@ -255,6 +261,7 @@ def _run(
     conv = np.ones(n_t, dtype=np.bool_)
     rec: dict[str, list] = {k: [] for k in ("step", "round", "px", "units", "net", "short", "pen")}
 
+    side = PMCascadeSide(params, pm, base_px) if pm is not None and pm.book.n_accounts else None
     asset_px = base_px.copy()
     mkt_px = base_px[mk.base_asset].copy()
     for t in range(n_t):
@@ -273,24 +280,34 @@ def _run(
                     o_r = mm_r > 0
                     open_e[t] += float(e_r[o_r].sum())
                     open_mm[t] += float(mm_r[o_r].sum())
+                if side is not None:
+                    e_p, mm_p = side.open_book(asset_px)
+                    open_e[t] += e_p
+                    open_mm[t] += mm_p
             new = alive & (mm > 0) & (equity < mm)
-            if not new.any():
+            pm_acc, pm_pen, pm_short, pm_net, pm_notional = np.zeros(0, np.int64), 0.0, 0.0, 0.0, 0.0
+            if side is not None:
+                pm_acc, pm_pen, pm_short, pm_net, pm_notional = side.round(asset_px)
+            if not new.any() and not pm_acc.size:
                 break
             pen, short, closing, net = sub.liquidate(new, equity, mm, notional, mkt_px, n_m)
+            net = net + pm_net
             unit_short[new] = short
             liq_notional += np.bincount(sub.pos_market[closing], weights=notional[closing], minlength=n_m)
-            owners = sub.owner[new]
+            liq_notional += pm_notional
+            owners = np.concatenate([sub.owner[new], pm_acc])
             first = np.unique(owners[~hit[owners]])
             hit[owners] = True
             alive &= ~new
-            short_t[t] += float(short.sum())
-            pen_t[t] += float(pen.sum())
+            n_new = int(np.count_nonzero(new)) + int(pm_acc.size)
+            short_t[t] += float(short.sum()) + pm_short
+            pen_t[t] += float(pen.sum()) + pm_pen
             liq_acc_t[t] += first.size
-            liq_unit_t[t] += int(np.count_nonzero(new))
+            liq_unit_t[t] += n_new
             rounds_t[t] += 1
             for k, v in zip(
                 rec,
-                (t + 1, rnd, mkt_px.copy(), int(np.count_nonzero(new)), net, float(short.sum()), float(pen.sum())),
+                (t + 1, rnd, mkt_px.copy(), n_new, net, float(short.sum()) + pm_short, float(pen.sum()) + pm_pen),
                 strict=True,
             ):
                 rec[k].append(v)
@@ -311,7 +328,11 @@ def _run(
         rest = np.maximum(0.0, -equity) * alive
         unit_short += rest
         short_t[-1] += float(rest.sum())
+        if side is not None:
+            short_t[-1] += float(side.rest(asset_px).sum())
     acct_short = np.bincount(sub.owner, weights=unit_short, minlength=n_acc)
+    if side is not None:
+        acct_short[pm.pm_accounts] += side.shortfall
     fund = float(state.insurance_fund)
     s_tot, p_tot = float(short_t.sum()), float(pen_t.sum())
     order = np.lexsort((np.arange(n_acc), -acct_short))[:2]
@@ -364,10 +385,12 @@ def path_replay(
     *,
     scenario: int = 0,
     book: UnitBook | None = None,
+    pm: PMVenue | None = None,
 ) -> PathCascadeResult:
     """Per-step series of one scenario without the cascade, for a replay chart (§9).
 
     ``run_path_cascade(..., impact=False)``: price, MM coverage, shortfall and liquidations
-    by step; its totals equal ``path_stress.run_path_stress`` for that scenario.
+    by step; its totals equal ``path_stress.run_path_stress`` for that scenario (plus
+    ``pm_venue.pm_path_stress`` with ``pm``).
     """
-    return run_path_cascade(params, state, paths, scenario=scenario, impact=False, book=book)
+    return run_path_cascade(params, state, paths, scenario=scenario, impact=False, book=book, pm=pm)

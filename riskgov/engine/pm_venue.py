@@ -1,4 +1,4 @@
-"""Portfolio-margin accounts inside a venue's health run and gap stress (RISK_MODEL §14, §5, §9).
+"""Portfolio-margin accounts inside a venue's health run, stress, cascade and ADL (RISK_MODEL §14, §5, §8–§11).
 
 A venue mixes cross, isolated and ``portfolio`` accounts. ``split_venue`` takes the venue's
 arrays (a ``VenueState`` and the option rows) and returns
@@ -10,15 +10,38 @@ arrays (a ``VenueState`` and the option rows) and returns
   kind; ``T = (expiry − as_of)/(365·86400 s)``, forward = spot, discount 1: the snapshot
   carries no curve, §14 rate 0), their perps and collateral (§4), for ``portfolio_margin``.
 
-``merge_health`` puts the PM figures in the PM accounts' rows and recomputes the totals;
-``pm_gap_stress`` revalues the PM accounts under each gap scenario ``r`` (spot, forwards and
-collateral × ``(1 + r)``, mark vols — the scenarios carry no vol shock — ``T`` unchanged), with
-MM recomputed on the scenario grid around the moved spot; a PM account is liquidated when
-``E' < MM'`` and its shortfall is ``max(0, −E')``; ``pm_path_stress`` does the same at every
-step of a path (first liquidating step, as ``path_stress``). ``merge_stress`` /
-``merge_path_stress`` add the PM outcomes to the bracket side's results. **Not covered yet**
-(``NOT_COVERED``): the §8 slippage and penalty of a PM liquidation (closed at model value),
-PM accounts in the cascade (§11) and in ADL (§8), their liquidated notional per market.
+``merge_health`` puts the PM figures in the PM accounts' rows and recomputes the totals.
+
+**Stress** (§8, §9, §14): ``pm_gap_stress`` revalues the PM accounts under each gap scenario
+``r`` (spot, forwards and collateral × ``(1 + r)``, mark vols — the scenarios carry no vol
+shock — ``T`` unchanged), with MM recomputed on the scenario grid around the moved spot;
+``pm_path_stress`` does the same at every step of a path. A gap is a path with ``T = 1``: one
+tail (``_pm_tail``) serves both. A PM account is liquidated at the first step where
+``MM' > 0`` and ``E' < MM'``, with the §8 rules applied to its legs, as for a linear account:
+
+* a **perp leg** closes at ``S'·(1 − sign(q)·slip_m(N))``, ``N = |q|·S'``,
+  ``slip_m(N) = min(1, 0.01·N/D_m)``, penalty due ``N·pen_m`` (its own market ``m``);
+* an **option leg** closes at its scenario value ``V'`` (Black-76, mark vol) and pays the
+  slippage and penalty of its **delta equivalent** ``N = |q·Δ'|·S'`` in its underlying's
+  deepest market (``hedge_markets``; no cost when the underlying has no market). riskgov's
+  choice: the snapshot carries no option-book depth, and a venue liquidating a PM book
+  unwinds its delta in the underlying's market — Deribit's auto-liquidation "first
+  liquidate[s] future positions and after that ... option positions ... striving for a delta
+  neutral position", and charges its options' liquidation fee on the underlying (Deribit
+  general documentation, "Liquidation fees": options 0.2 % vs futures 0.5 %–0.9 %); with the
+  market's ``pen_m`` on the delta equivalent the fee scales with moneyness and vanishes far
+  out of the money, where Deribit caps it at a fraction of the option price;
+* then ``E_after = E' − Σ slippage``, penalty ``min(Σ due, max(0, E_after))`` to the fund,
+  shortfall ``max(0, −E_after)`` (``units.unit_outcome``); an account never liquidated
+  contributes ``max(0, −E_T)`` at the last step, as the bracket side's units.
+
+Liquidated notional per market: perp legs ``|q|·S'``, option legs ``|q·Δ'|·S'``. In the §11
+cascade (``cascade.run_cascade``, ``path_cascade.run_path_cascade`` with ``pm=``) the PM
+accounts are revalued at each round's asset prices and their net selling (``q·S'``,
+``q·Δ'·S'``) moves the prices (``PMCascadeSide``); ``adl.adl_attribution`` with ``pm=``
+splits their shortfall over their legs (``pm_adl_cells``). ``merge_stress`` /
+``merge_path_stress`` add the PM outcomes to the bracket side's results. **Not covered**
+(``NOT_COVERED``): PM accounts' profitable legs are not ranked as ADL counterparties.
 """
 
 from __future__ import annotations
@@ -30,6 +53,7 @@ import numpy as np
 
 from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.health import HealthResult
+from riskgov.engine.options import black76_greeks, black76_price
 from riskgov.engine.portfolio_margin import (
     PMBook,
     PMMarket,
@@ -43,27 +67,33 @@ from riskgov.engine.portfolio_margin import (
 from riskgov.engine.stress import StressResult
 from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, I64, Bool, EngineInputError, ParameterSet, Portfolio, VenueState
+from riskgov.engine.units import close_costs, unit_outcome
 
 __all__ = [
     "NOT_COVERED",
     "PMPathStress",
     "PMStress",
+    "PMAdlCells",
+    "PMCascadeSide",
+    "PMRevaluation",
     "PMVenue",
     "UnderlyingBook",
+    "closed_notional",
+    "hedge_markets",
     "merge_health",
     "merge_path_stress",
     "merge_stress",
+    "pm_adl_cells",
     "pm_gap_stress",
     "pm_path_stress",
+    "pm_revalue",
     "replay_with_pm",
     "split_venue",
     "underlying_books",
 ]
 
 NOT_COVERED = (
-    "PM liquidations close at model value (no §8 slippage or penalty)",
-    "PM accounts are not in the §11 cascade nor in the §8 ADL ranking",
-    "PM liquidations are not in the liquidated notional per market",
+    "PM accounts' profitable legs are not ranked as ADL counterparties (the §8 ranking is of bracket positions)",
 )
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -81,6 +111,9 @@ class PMVenue:
         underlying_asset: ``(U,)`` int64 parameter-set asset index of each underlying.
         balances: the PM accounts' balance rows as a ``Portfolio`` (local accounts, no
             positions), for revaluing collateral under a scenario.
+        perp_market: ``(Q,)`` int64 venue market of each PM perp leg (``book.perp_*`` order).
+        option_market: ``(P_o,)`` int64 hedge market of each option leg: the deepest market on
+            its underlying (-1 when the underlying has none: no close cost, module docstring).
     """
 
     cross_state: VenueState
@@ -90,6 +123,21 @@ class PMVenue:
     book: PMBook
     underlying_asset: I64
     balances: Portfolio
+    perp_market: I64
+    option_market: I64
+
+
+def hedge_markets(params: ParameterSet) -> I64:
+    """``(A_assets,)`` int64 the deepest market (largest ``D_m``, first on ties) on each asset,
+    -1 for an asset without a market: where an option leg's delta is closed (module docstring)."""
+    mk = params.markets
+    out = np.full(params.assets.n, -1, dtype=np.int64)
+    best = np.full(params.assets.n, -np.inf)
+    for m in range(mk.n):
+        a = int(mk.base_asset[m])
+        if mk.depth_usd_per_1pct[m] > best[a]:
+            best[a], out[a] = mk.depth_usd_per_1pct[m], m
+    return out
 
 
 def _rows(pf: Portfolio, *, positions: Bool, balances: Bool, account_map: I64 | None = None) -> Portfolio:
@@ -223,6 +271,8 @@ def split_venue(
         book=book,
         underlying_asset=und_assets,
         balances=balances,
+        perp_market=pf.position_market[pm_pos].astype(np.int64),
+        option_market=hedge_markets(params)[o_und],
     )
 
 
@@ -279,11 +329,15 @@ def merge_health(health: HealthResult, pm: PMResult, venue: PMVenue) -> HealthRe
 
 @dataclass(frozen=True)
 class PMStress:
-    """PM accounts under gap scenarios (§9, §14); ``(S,)`` arrays, ``(S, 2)`` top two.
+    """PM accounts under gap scenarios (§8, §9, §14); ``(S,)`` arrays, ``(S, 2)`` top two.
 
     Attributes:
         n_liquidated, n_bankrupt: int64 PM accounts liquidated / with shortfall > 0.
-        shortfall: float64 USD ``Σ max(0, −E')`` over liquidated PM accounts.
+        shortfall: float64 USD ``Σ max(0, −E_after)`` (``E_after = E' − slippage`` when
+            liquidated, module docstring).
+        penalties: float64 USD paid to the fund ``Σ min(penalty due, max(0, E_after))``.
+        liquidated_notional: ``(S, M)`` float64 USD closed per market (perp legs ``|q|·S'``,
+            option legs their delta equivalent ``|q·Δ'|·S'`` in their hedge market).
         top2_shortfall: float64 the two largest PM account shortfalls (descending).
         top2_account: int64 their venue account indices (-1 when none).
         equity, maintenance_margin: ``(S, A_pm)`` float64 USD ``E'`` and ``MM'``.
@@ -292,39 +346,206 @@ class PMStress:
     n_liquidated: I64
     n_bankrupt: I64
     shortfall: F64
+    penalties: F64
+    liquidated_notional: F64
     top2_shortfall: F64
     top2_account: I64
     equity: F64
     maintenance_margin: F64
 
 
-def _collateral_at(params: ParameterSet, balances: Portfolio, prices: F64) -> F64:
+def _collateral_rows(params: ParameterSet, balances: Portfolio, prices: F64) -> F64:
+    """``(k, A_pm)`` USD collateral (§4) at each row of ``prices`` ``(k, A_assets)``."""
+    k, n = prices.shape[0], balances.n_accounts
     b = balances.balance_amount
-    p = prices[balances.balance_asset]
+    p = prices[:, balances.balance_asset]
     h = params.assets.haircut[balances.balance_asset]
     value = np.where(b > 0, b * p * (1.0 - h), b * p)
-    return np.bincount(balances.balance_account, weights=value, minlength=balances.n_accounts).astype(np.float64)
+    rows = (np.arange(k)[:, None] * n + balances.balance_account).reshape(-1)
+    return np.bincount(rows, weights=value.reshape(-1), minlength=k * n).reshape(k, n).astype(np.float64)
 
 
-def _revalue(params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> tuple[F64, F64]:
-    """``(E', MM')`` of every PM account under each row of ``shocks`` ``(N, A_assets)``:
-    ``(N, A_pm)`` each (spot, forwards and collateral × ``(1 + r)``, mark vols, ``T`` unchanged)."""
-    n, n_pm = shocks.shape[0], venue.book.n_accounts
+@dataclass(frozen=True)
+class PMRevaluation:
+    """The PM accounts at ``N`` sets of prices (§8, §14); ``(N, A_pm)`` float64 USD each.
+
+    Attributes:
+        equity, maintenance_margin: ``E'`` and ``MM'`` (the scenario grid around the moved spot).
+        slippage: ``Σ N·slip_m(N)`` over the account's legs (§8; option legs on their delta
+            equivalent ``N = |q·Δ'|·S'``, module docstring).
+        penalty_due: ``Σ N·pen_m`` over the same legs.
+    """
+
+    equity: F64
+    maintenance_margin: F64
+    slippage: F64
+    penalty_due: F64
+
+
+def _leg_closes(params: ParameterSet, venue: PMVenue, spot: F64, forward_factor: F64) -> tuple[F64, F64, I64, F64, F64]:
+    """Every leg's close at one set of prices (§8 on PM legs; module docstring).
+
+    Args:
+        spot: ``(..., U)`` USD moved spot of each underlying (leading axes: rows of prices).
+        forward_factor: ``(..., U)`` ``1 + r`` of each underlying (forwards move with the spot).
+
+    Returns:
+        ``(notional, slip_cost, market, signed_flow, penalty_due)`` per leg (perps then
+        options), ``(..., L)`` (``market`` ``(L,)``): ``N`` USD, ``N·slip`` USD, venue market
+        (-1: none, no cost), ``q·S'`` (perp) or ``q·Δ'·S'`` (option) USD sold when closed,
+        ``N·pen_m`` USD.
+    """
     m, b = venue.market, venue.book
-    eq = np.zeros((n, n_pm))
-    mm = np.zeros((n, n_pm))
-    for s in range(n):  # one PM revaluation per row (vectorised over accounts and series)
-        factor = 1.0 + shocks[s][venue.underlying_asset]
-        moved = replace(
-            m,
-            spot=m.spot * factor,
-            series_forward=m.series_forward * factor[m.series_underlying] if m.n_series else m.series_forward,
-        )
-        prices = asset_prices * (1.0 + shocks[s])
-        book = replace(b, collateral=_collateral_at(params, venue.balances, prices), collateral_moving=None)
-        res = portfolio_margin(market=moved, book=book, validate=False)
-        eq[s], mm[s] = res.equity, res.maintenance_margin_account
-    return eq, mm
+    mk = params.markets
+    spot = np.asarray(spot, dtype=np.float64)
+    perp_n = np.abs(b.perp_size) * spot[..., b.perp_underlying]
+    perp_flow = b.perp_size * spot[..., b.perp_underlying]
+    if b.option_size.size:
+        delta = black76_greeks(
+            is_call=m.series_is_call,
+            forward=m.series_forward * forward_factor[..., m.series_underlying],
+            strike=m.series_strike,
+            vol=m.series_vol,
+            t=m.series_t,
+            discount=m.series_discount,
+            spot=spot[..., m.series_underlying],
+        ).delta
+        d = b.option_size * delta[..., b.option_series]
+        und = m.series_underlying[b.option_series]
+        opt_flow = d * spot[..., und]
+    else:
+        opt_flow = np.zeros((*spot.shape[:-1], 0))
+    mkt = np.concatenate([venue.perp_market, venue.option_market])
+    notional = np.concatenate([perp_n, np.abs(opt_flow)], axis=-1)
+    flow = np.concatenate([perp_flow, opt_flow], axis=-1)
+    has = mkt >= 0
+    safe = np.where(has, mkt, 0)
+    cost, due = close_costs(notional, mk.depth_usd_per_1pct[safe], mk.liquidation_penalty[safe])
+    return notional, np.where(has, cost, 0.0), mkt, flow, np.where(has, due, 0.0)
+
+
+def _moved(venue: PMVenue, shock: F64) -> tuple[PMMarket, F64]:
+    """The PM market at one row of shocks ``(A_assets,)``: spot and forwards × ``(1 + r)``."""
+    m = venue.market
+    factor = 1.0 + shock[venue.underlying_asset]
+    moved = replace(
+        m,
+        spot=m.spot * factor,
+        series_forward=m.series_forward * factor[m.series_underlying] if m.n_series else m.series_forward,
+    )
+    return moved, factor
+
+
+def _leg_accounts(venue: PMVenue) -> I64:
+    return np.concatenate([venue.book.perp_account, venue.book.option_account])
+
+
+def closed_notional(params: ParameterSet, venue: PMVenue, shock: F64, closing: Bool) -> tuple[F64, F64]:
+    """``(notional, net sold)`` ``(M,)`` USD per market of closing the PM accounts ``closing``
+    ``(A_pm,)`` bool at one row of shocks (perp legs ``|q|·S'`` / ``q·S'``, option legs their
+    delta equivalent ``|q·Δ'|·S'`` / ``q·Δ'·S'`` in their hedge market)."""
+    moved, factor = _moved(venue, np.asarray(shock, dtype=np.float64))
+    leg_n, _, mkt, flow, _ = _leg_closes(params, venue, moved.spot, factor)
+    sel = closing[_leg_accounts(venue)] & (mkt >= 0)
+    n_m = params.markets.n
+    return (
+        np.bincount(mkt[sel], weights=leg_n[sel], minlength=n_m).astype(np.float64),
+        np.bincount(mkt[sel], weights=flow[sel], minlength=n_m).astype(np.float64),
+    )
+
+
+#: legs (options + perps) of one stacked ``portfolio_margin`` call: small books take many
+#: rows of prices at once (the per-call overhead dominates them), large ones one row each
+STACK_LEGS = 50_000
+
+
+def _stacked(venue: PMVenue, factor: F64, collateral: F64) -> tuple[PMMarket, PMBook]:
+    """``k`` copies of the PM book, copy ``j`` at prices row ``j`` (``factor`` ``(k, U)`` = ``1 + r``,
+    ``collateral`` ``(k, A_pm)`` USD): underlyings ``j·U + u``, series ``j·K + s``, accounts
+    ``j·A_pm + a``. Accounts never share a risk unit across copies, so one ``portfolio_margin``
+    of the stack equals ``k`` calls, row by row."""
+    m, b = venue.market, venue.book
+    k, n_u = factor.shape
+    n_k, n_a = m.n_series, b.n_accounts
+    off_u = (np.arange(k) * n_u)[:, None]
+    off_s = (np.arange(k) * n_k)[:, None]
+    off_a = (np.arange(k) * n_a)[:, None]
+
+    def tile(x):
+        return np.tile(x, k)
+
+    market = PMMarket(
+        symbols=m.symbols * k,
+        spot=(m.spot * factor).reshape(-1),
+        params=m.params * k,
+        series_underlying=(m.series_underlying + off_u).reshape(-1),
+        series_is_call=tile(m.series_is_call),
+        series_strike=tile(m.series_strike),
+        series_t=tile(m.series_t),
+        series_forward=(m.series_forward * factor[:, m.series_underlying]).reshape(-1),
+        series_discount=tile(m.series_discount),
+        series_vol=tile(m.series_vol),
+    )
+    book = PMBook(
+        n_accounts=k * n_a,
+        option_account=(b.option_account + off_a).reshape(-1),
+        option_series=(b.option_series + off_s).reshape(-1),
+        option_size=tile(b.option_size),
+        perp_account=(b.perp_account + off_a).reshape(-1),
+        perp_underlying=(b.perp_underlying + off_u).reshape(-1),
+        perp_size=tile(b.perp_size),
+        perp_entry_price=tile(b.perp_entry_price),
+        collateral=collateral.reshape(-1),
+        collateral_moving=None,
+    )
+    return market, book
+
+
+def pm_revalue(params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> PMRevaluation:
+    """Revalue every PM account under each row of ``shocks`` ``(N, A_assets)`` (§8, §9, §14).
+
+    Spot, forwards and collateral × ``(1 + r)``, mark vols, ``T`` unchanged; the margin on the
+    scenario grid around the moved spot; the §8 close costs of each account's legs at those
+    prices. ``portfolio_margin`` runs on blocks of rows stacked into one book (``_stacked``,
+    ``STACK_LEGS`` legs a call, at least one row): vectorised over rows, accounts and series;
+    memory ``O(N·A_pm)`` for the outputs plus ``O(STACK_LEGS + legs)`` per block.
+    """
+    shocks = np.asarray(shocks, dtype=np.float64)
+    n, n_pm = shocks.shape[0], venue.book.n_accounts
+    leg_acc = _leg_accounts(venue)
+    n_legs = int(leg_acc.size)
+    per = max(1, STACK_LEGS // max(1, n_legs))
+    out = {k: np.zeros((n, n_pm)) for k in ("eq", "mm", "slip", "due")}
+    m = venue.market
+    for lo in range(0, n, per):
+        r = shocks[lo : lo + per]
+        k = r.shape[0]
+        factor = 1.0 + r[:, venue.underlying_asset]  # (k, U)
+        coll = _collateral_rows(params, venue.balances, asset_prices * (1.0 + r))
+        market, book = _stacked(venue, factor, coll)
+        res = portfolio_margin(market=market, book=book, validate=False)
+        out["eq"][lo : lo + k] = res.equity.reshape(k, n_pm)
+        out["mm"][lo : lo + k] = res.maintenance_margin_account.reshape(k, n_pm)
+        _, cost, _, _, due = _leg_closes(params, venue, m.spot * factor, factor)  # (k, L)
+        rows = (np.arange(k)[:, None] * n_pm + leg_acc).reshape(-1)
+        out["slip"][lo : lo + k] = np.bincount(rows, weights=cost.reshape(-1), minlength=k * n_pm).reshape(k, n_pm)
+        out["due"][lo : lo + k] = np.bincount(rows, weights=due.reshape(-1), minlength=k * n_pm).reshape(k, n_pm)
+    return PMRevaluation(out["eq"], out["mm"], out["slip"], out["due"])
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The PM accounts' per-scenario outcome along ``(S, T)`` steps (the one tail of gaps and paths)."""
+
+    n_liquidated: I64
+    n_bankrupt: I64
+    shortfall: F64
+    penalties: F64
+    shortfall_by_step: F64
+    liquidated_by_step: I64
+    liquidated_notional: F64
+    top2_shortfall: F64
+    top2_account: I64
 
 
 def _top2(short: F64, accounts: I64) -> tuple[F64, I64]:
@@ -341,11 +562,259 @@ def _top2(short: F64, accounts: I64) -> tuple[F64, I64]:
     return top2, acc2
 
 
+#: elements of one ``(scenarios, steps, PM accounts)`` batch array: bounds a path family's memory
+BATCH_ELEMENTS = 2_000_000
+
+
+def _sub_venue(venue: PMVenue, accounts: I64) -> PMVenue:
+    """The PM accounts ``accounts`` ``(n,)`` (local, ascending) of ``venue`` as a venue of their own
+    (the underlyings kept, only the series they hold; books, balances and leg markets cut and
+    renumbered)."""
+    b, bal = venue.book, venue.balances
+    n = int(accounts.size)
+    remap = np.full(b.n_accounts, -1, dtype=np.int64)
+    remap[accounts] = np.arange(n)
+    o = remap[b.option_account] >= 0
+    q = remap[b.perp_account] >= 0
+    k = remap[bal.balance_account] >= 0
+    m = venue.market
+    used, series = np.unique(b.option_series[o], return_inverse=True)  # the series the accounts hold
+    market = replace(
+        m,
+        series_underlying=m.series_underlying[used],
+        series_is_call=m.series_is_call[used],
+        series_strike=m.series_strike[used],
+        series_t=m.series_t[used],
+        series_forward=m.series_forward[used],
+        series_discount=m.series_discount[used],
+        series_vol=m.series_vol[used],
+    )
+    book = PMBook(
+        n_accounts=n,
+        option_account=remap[b.option_account[o]],
+        option_series=series.reshape(-1).astype(np.int64),
+        option_size=b.option_size[o],
+        perp_account=remap[b.perp_account[q]],
+        perp_underlying=b.perp_underlying[q],
+        perp_size=b.perp_size[q],
+        perp_entry_price=b.perp_entry_price[q],
+        collateral=b.collateral[accounts],
+        collateral_moving=None if b.collateral_moving is None else b.collateral_moving[accounts],
+    )
+    balances = replace(
+        bal,
+        n_accounts=n,
+        balance_account=remap[bal.balance_account[k]],
+        balance_asset=bal.balance_asset[k],
+        balance_amount=bal.balance_amount[k],
+    )
+    return replace(
+        venue,
+        pm_accounts=venue.pm_accounts[accounts],
+        market=market,
+        book=book,
+        balances=balances,
+        perp_market=venue.perp_market[q],
+        option_market=venue.option_market[o],
+    )
+
+
+#: grid step of the path bound (relative move of an underlying), and its widest grid
+BOUND_STEP = 0.005
+
+
+class _PathBound:
+    """An exact lower bound of ``H = E' − MM'`` of every PM account at any prices (the pruning
+    of ``pm_path_stress``; RISK_MODEL §14 makes it separable).
+
+    PM has no offset across underlyings, so ``H(r) = C(r) + Σ_u h_u(r_u)`` with ``C`` the
+    collateral (exact, cheap) and ``h_u = V_u − MM_u`` of the account's risk unit on ``u``, a
+    function of ``u``'s own move only. ``h_u`` is evaluated on a grid ``g`` of moves of ``u``
+    alone (other underlyings at 0) and is Lipschitz in ``r_u`` with ``L_u = S_u·[Σ|q_opt|·b·(1 +
+    K1 + c_so) + Σ|q_perp|·(1 + K2 + c_p)]``: ``|∂V/∂r| ≤ S·|q|·b`` per option (``b = max(1,
+    D·F/S)`` bounds ``|Δ|``), ``S·|q|`` per perp; each scenario loss ``−w·Σ ΔV`` moves at most
+    ``w·S·|q|·b·(2 + m)`` per option and ``w·S·|q|·|m|`` per perp (``K1 = max w·(2 + m)``,
+    ``K2 = max w·|m|`` over the grid), the max over scenarios and ``max(0, ·)`` keep the
+    constant, contingencies add ``c·S``. Hence ``H(r) ≥ C(r) + H₀ − C₀ + Σ_u (D_u(g_j) −
+    L_u·|r_u − g_j|)`` with ``D_u(g) = h_u(g) − h_u(0)`` and ``g_j`` the nearest grid point.
+    An account whose bound is above a tolerance on every row of a batch cannot be
+    liquidated there (and ends with ``E ≥ H > 0``, no shortfall): it is skipped.
+    """
+
+    def __init__(self, params: ParameterSet, venue: PMVenue, asset_prices: F64, r: F64) -> None:
+        m, b = venue.market, venue.book
+        n_pm, n_u = b.n_accounts, len(m.symbols)
+        self.venue, self.params, self.prices = venue, params, asset_prices
+        # Lipschitz constants (A_pm, U), USD per unit of relative move
+        bmax = np.maximum(1.0, m.series_discount * m.series_forward / m.spot[m.series_underlying])
+        k1 = np.zeros(n_u)
+        k2 = np.zeros(n_u)
+        c_so = np.zeros(n_u)
+        c_p = np.zeros(n_u)
+        for u, pp in enumerate(m.params):
+            g = scenario_grid(pp)
+            k1[u] = float(np.max(g.weight * (2.0 + g.move), initial=0.0))
+            k2[u] = float(np.max(g.weight * np.abs(g.move), initial=0.0))
+            c_so[u], c_p[u] = pp.short_option_contingency, pp.perp_contingency
+        o_und = m.series_underlying[b.option_series]
+        lip = np.zeros(n_pm * n_u)
+        np.add.at(
+            lip,
+            b.option_account * n_u + o_und,
+            np.abs(b.option_size) * bmax[b.option_series] * (1.0 + k1[o_und] + c_so[o_und]) * m.spot[o_und],
+        )
+        pu = b.perp_underlying
+        np.add.at(lip, b.perp_account * n_u + pu, np.abs(b.perp_size) * (1.0 + k2[pu] + c_p[pu]) * m.spot[pu])
+        self.lip = lip.reshape(n_pm, n_u) * (1.0 + 1e-9)
+        # grids of each underlying's own move over the family's range; D_u(g) = h_u(g) − h_u(0)
+        zero = np.zeros((1, r.shape[-1]))
+        base = pm_revalue(params, venue, asset_prices, zero)
+        c0 = _collateral_rows(params, venue.balances, asset_prices[None, :])[0]
+        self.h0 = base.equity[0] - base.maintenance_margin[0] - c0
+        flat = r.reshape(-1, r.shape[-1])
+        most = max(16, BATCH_ELEMENTS // max(1, n_pm * n_u))
+        self.grid, self.d = [], []
+        for u in range(n_u):
+            a = int(venue.underlying_asset[u])
+            lo, hi = float(flat[:, a].min(initial=0.0)), float(flat[:, a].max(initial=0.0))
+            n_g = int(min(most, np.ceil((hi - lo) / BOUND_STEP) + 1))
+            g = np.linspace(lo, hi, max(2, n_g))
+            rows = np.zeros((g.size, r.shape[-1]))
+            rows[:, a] = g
+            rev = pm_revalue(params, venue, asset_prices, rows)
+            c = _collateral_rows(params, venue.balances, asset_prices * (1.0 + rows))
+            self.grid.append(g)
+            self.d.append((rev.equity - rev.maintenance_margin - c - self.h0).T)  # (A_pm, G)
+        scale = np.abs(self.h0) + np.abs(c0) + self.lip.sum(axis=1)
+        self.tol = 1e-9 * scale + 1e-6
+
+    def candidates(self, rows: F64) -> I64:
+        """Local PM accounts whose bound is ``≤`` the tolerance at some row of ``rows`` ``(R, A_assets)``."""
+        c = _collateral_rows(self.params, self.venue.balances, self.prices * (1.0 + rows))  # (R, A_pm)
+        lb = c.T + self.h0[:, None]
+        for u, g in enumerate(self.grid):
+            x = rows[:, int(self.venue.underlying_asset[u])]
+            j = np.clip(np.searchsorted(g, x), 1, g.size - 1)
+            j = np.where(np.abs(x - g[j - 1]) <= np.abs(g[j] - x), j - 1, j)
+            lb += self.d[u][:, j] - self.lip[:, u : u + 1] * np.abs(x - g[j])[None, :]
+        return np.flatnonzero((lb <= self.tol[:, None]).any(axis=1)).astype(np.int64)
+
+
+def _batch_outcome(
+    params: ParameterSet, venue: PMVenue, asset_prices: F64, r: F64
+) -> tuple[dict[str, np.ndarray], PMRevaluation]:
+    """The first-liquidation outcome of ``venue``'s PM accounts on paths ``r`` ``(k, T, A_assets)``."""
+    k, n_t, n_a = r.shape
+    n_pm, n_m = venue.book.n_accounts, params.markets.n
+    rev = pm_revalue(params, venue, asset_prices, r.reshape(k * n_t, n_a))
+    eq, mm, slip, due = (
+        a.reshape(k, n_t, n_pm) for a in (rev.equity, rev.maintenance_margin, rev.slippage, rev.penalty_due)
+    )
+    liq = (mm > 0) & (eq < mm)
+    ever = liq.any(axis=1)  # (k, A_pm)
+    step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
+
+    def at(a):
+        return np.take_along_axis(a, step[:, None, :], axis=1)[:, 0, :]
+
+    _, _, pen, short = unit_outcome(at(eq), at(mm), at(slip), at(due))
+    pen = np.where(ever, pen, 0.0)  # unit_outcome's flag is E' < MM' at that step: = ever
+    rows = np.repeat(np.arange(k), n_pm)
+    by_step = np.zeros((k, n_t))
+    liq_by_step = np.zeros((k, n_t), np.int64)
+    np.add.at(by_step, (rows, step.reshape(-1)), short.reshape(-1))
+    np.add.at(liq_by_step, (rows, step.reshape(-1)), ever.reshape(-1).astype(np.int64))
+    notional = np.zeros((k, n_m))
+    for i, t in zip(*np.nonzero(liq_by_step), strict=True):  # second pass: the closing rows only
+        notional[i] += closed_notional(params, venue, r[i, t], ever[i] & (step[i] == t))[0]
+    top2, acc2 = _top2(short, venue.pm_accounts)
+    out = {
+        "n_liq": np.count_nonzero(ever, axis=1),
+        "n_bk": np.count_nonzero(short > 0, axis=1),
+        "short": short.sum(axis=1),
+        "pen": pen.sum(axis=1),
+        "by_step": by_step,
+        "liq_by_step": liq_by_step,
+        "notional": notional,
+        "top2": top2,
+        "acc2": acc2,
+    }
+    return out, rev
+
+
+def _pm_tail(
+    params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64, *, keep: bool = False, prune: bool = False
+) -> tuple[_Tail, PMRevaluation | None]:
+    """The PM accounts' §8 outcome along paths ``(S, T, A_assets)`` — a gap is ``T = 1``.
+
+    Each account is liquidated at the first step where ``MM' > 0`` and ``E' < MM'`` (and leaves
+    the book): ``E_after = E' − slippage``, penalty ``min(due, max(0, E_after))``, shortfall
+    ``max(0, −E_after)`` (``units.unit_outcome``); an account never liquidated contributes
+    ``max(0, −E_T)`` at the last step, as the bracket side's units do. Scenarios are taken in
+    batches of ``BATCH_ELEMENTS // (T·A_pm)`` (at least one), so memory is
+    ``O(BATCH_ELEMENTS)`` (plus the outputs ``O(S·(T + M))``) whatever ``S``. ``keep`` (gaps)
+    also returns the revaluation; ``prune`` evaluates, per batch, only the accounts that
+    ``_PathBound`` cannot exclude (same result: the others are never liquidated, no shortfall).
+    """
+    r = np.asarray(paths, dtype=np.float64)
+    n_s, n_t, n_a = r.shape
+    n_pm, n_m = venue.book.n_accounts, params.markets.n
+    per = max(1, BATCH_ELEMENTS // max(1, n_t * n_pm))
+    f = {
+        "n_liq": np.zeros(n_s, np.int64),
+        "n_bk": np.zeros(n_s, np.int64),
+        "short": np.zeros(n_s),
+        "pen": np.zeros(n_s),
+        "by_step": np.zeros((n_s, n_t)),
+        "liq_by_step": np.zeros((n_s, n_t), np.int64),
+        "notional": np.zeros((n_s, n_m)),
+        "top2": np.zeros((n_s, 2)),
+        "acc2": np.full((n_s, 2), -1, np.int64),
+    }
+    bound = _PathBound(params, venue, asset_prices, r) if prune and not keep and n_pm and n_s else None
+    kept = []
+    for lo in range(0, n_s, per):
+        sl = slice(lo, min(n_s, lo + per))
+        rb = r[sl]
+        sub = venue
+        if bound is not None:
+            cand = bound.candidates(rb.reshape(-1, n_a))
+            if not cand.size:
+                continue  # nobody can be liquidated in this batch: zeros
+            sub = _sub_venue(venue, cand)
+        out, rev = _batch_outcome(params, sub, asset_prices, rb)
+        for key, val in out.items():
+            f[key][sl] = val
+        if keep:
+            kept.append(rev)
+        del rev, out
+    tail = _Tail(
+        n_liquidated=f["n_liq"],
+        n_bankrupt=f["n_bk"],
+        shortfall=f["short"],
+        penalties=f["pen"],
+        shortfall_by_step=f["by_step"],
+        liquidated_by_step=f["liq_by_step"],
+        liquidated_notional=f["notional"],
+        top2_shortfall=f["top2"],
+        top2_account=f["acc2"],
+    )
+    if not keep:
+        return tail, None
+    cat = {
+        k: np.concatenate([getattr(x, k) for x in kept]) if kept else np.zeros((0, n_pm))
+        for k in ("equity", "maintenance_margin", "slippage", "penalty_due")
+    }
+    return tail, PMRevaluation(**cat)
+
+
 def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, shocks: F64) -> PMStress:
-    """Revalue the PM accounts under each gap scenario (module docstring; §9, §14).
+    """Revalue and liquidate the PM accounts under each gap scenario (module docstring; §8, §9, §14).
+
+    A gap is a path of one step (``_pm_tail`` with ``T = 1``).
 
     Args:
-        params: the parameter set (haircuts).
+        params: the parameter set (haircuts, depths, penalties).
         venue: ``split_venue`` result.
         asset_prices: ``(A_assets,)`` USD base prices.
         shocks: ``(S, A_assets)`` relative moves (> −1).
@@ -354,75 +823,213 @@ def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, sh
         ``PMStress``.
     """
     r = np.asarray(shocks, dtype=np.float64)
-    eq, mm = _revalue(params, venue, asset_prices, r)
-    liq = (mm > 0) & (eq < mm)
-    short = np.where(liq, np.maximum(0.0, -eq), 0.0)
-    top2, acc2 = _top2(short, venue.pm_accounts)
+    tail, rev = _pm_tail(params, venue, asset_prices, r[:, None, :], keep=True)
     return PMStress(
-        n_liquidated=np.count_nonzero(liq, axis=1).astype(np.int64),
-        n_bankrupt=np.count_nonzero(short > 0, axis=1).astype(np.int64),
-        shortfall=short.sum(axis=1),
-        top2_shortfall=top2,
-        top2_account=acc2,
-        equity=eq,
-        maintenance_margin=mm,
+        n_liquidated=tail.n_liquidated,
+        n_bankrupt=tail.n_bankrupt,
+        shortfall=tail.shortfall,
+        penalties=tail.penalties,
+        liquidated_notional=tail.liquidated_notional,
+        top2_shortfall=tail.top2_shortfall,
+        top2_account=tail.top2_account,
+        equity=rev.equity,
+        maintenance_margin=rev.maintenance_margin,
     )
 
 
 @dataclass(frozen=True)
 class PMPathStress:
-    """PM accounts along paths (§9, §14): ``(S,)`` counts and shortfall, ``(S, T)`` by step.
+    """PM accounts along paths (§8, §9, §14): ``(S,)`` counts and money, ``(S, T)`` by step.
 
     Attributes:
         n_liquidated, n_bankrupt: int64 PM accounts liquidated at some step / with shortfall.
-        shortfall: float64 USD per scenario.
+        shortfall, penalties: float64 USD per scenario.
         shortfall_by_step: ``(S, T)`` USD arising at each step.
         liquidated_by_step: ``(S, T)`` int64 PM accounts first liquidated at each step.
+        liquidated_notional: ``(S, M)`` USD as ``PMStress``.
         top2_shortfall, top2_account: ``(S, 2)`` as ``PMStress``.
     """
 
     n_liquidated: I64
     n_bankrupt: I64
     shortfall: F64
+    penalties: F64
     shortfall_by_step: F64
     liquidated_by_step: I64
+    liquidated_notional: F64
     top2_shortfall: F64
     top2_account: I64
 
 
-def pm_path_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64) -> PMPathStress:
-    """The PM accounts step by step along paths ``(S, T, A_assets)`` (§9, §14).
+def pm_path_stress(
+    *, params: ParameterSet, venue: PMVenue, asset_prices: F64, paths: F64, prune: bool = True
+) -> PMPathStress:
+    """The PM accounts step by step along paths ``(S, T, A_assets)`` (§8, §9, §14).
 
     At each step every PM account still open is revalued as in ``pm_gap_stress``; the first
-    step where ``E' < MM'`` liquidates it there (shortfall ``max(0, −E')``, closed at model
-    value) and it leaves the book; an account never liquidated contributes ``max(0, −E_T)``
-    at the last step, as the bracket side's units do. No cascade (§11).
+    step where ``E' < MM'`` liquidates it there with the §8 closes (``_pm_tail``) and it
+    leaves the book. Bounded memory (batches of scenarios). ``prune`` (default) skips, per
+    batch, the accounts an exact bound shows cannot be liquidated (``_PathBound``); ``False``
+    revalues every account at every step (the reference; same numbers to float rounding).
+    No cascade here (§11: ``cascade`` / ``path_cascade`` with ``pm=``).
     """
-    r = np.asarray(paths, dtype=np.float64)
-    n_s, n_t, n_a = r.shape
-    n_pm = venue.book.n_accounts
-    eq, mm = _revalue(params, venue, asset_prices, r.reshape(n_s * n_t, n_a))
-    eq, mm = eq.reshape(n_s, n_t, n_pm), mm.reshape(n_s, n_t, n_pm)
-    liq = (mm > 0) & (eq < mm)
-    ever = liq.any(axis=1)  # (S, A_pm)
-    step = np.where(ever, np.argmax(liq, axis=1), n_t - 1)
-    e_at = np.take_along_axis(eq, step[:, None, :], axis=1)[:, 0, :]
-    short = np.maximum(0.0, -e_at)
-    by_step = np.zeros((n_s, n_t))
-    liq_by_step = np.zeros((n_s, n_t), dtype=np.int64)
-    rows = np.repeat(np.arange(n_s), n_pm)
-    np.add.at(by_step, (rows, step.reshape(-1)), short.reshape(-1))
-    np.add.at(liq_by_step, (rows, step.reshape(-1)), ever.reshape(-1).astype(np.int64))
-    top2, acc2 = _top2(short, venue.pm_accounts)
+    tail, _ = _pm_tail(params, venue, asset_prices, paths, prune=prune)
     return PMPathStress(
-        n_liquidated=np.count_nonzero(ever, axis=1).astype(np.int64),
-        n_bankrupt=np.count_nonzero(short > 0, axis=1).astype(np.int64),
-        shortfall=short.sum(axis=1),
-        shortfall_by_step=by_step,
-        liquidated_by_step=liq_by_step,
-        top2_shortfall=top2,
-        top2_account=acc2,
+        n_liquidated=tail.n_liquidated,
+        n_bankrupt=tail.n_bankrupt,
+        shortfall=tail.shortfall,
+        penalties=tail.penalties,
+        shortfall_by_step=tail.shortfall_by_step,
+        liquidated_by_step=tail.liquidated_by_step,
+        liquidated_notional=tail.liquidated_notional,
+        top2_shortfall=tail.top2_shortfall,
+        top2_account=tail.top2_account,
     )
+
+
+@dataclass(frozen=True)
+class PMAdlCells:
+    """The PM accounts' part of a scenario's ADL attribution (RISK_MODEL §8; ``adl.adl_attribution``).
+
+    Attributes:
+        shortfall_by_market: ``(M, 2)`` USD shortfall of the liquidated PM accounts owed by
+            the liquidated long (0) and short (1) legs of each market.
+        liquidated_size: ``(M, 2)`` base units of those legs of bankrupt accounts (option legs
+            their delta equivalent ``|q·Δ'|``).
+        shortfall, penalties: USD totals of the PM accounts (``pm_gap_stress`` of the row).
+        unattributed: USD shortfall with no market: accounts not liquidated (liabilities above
+            collateral) and legs on an underlying without a market.
+    """
+
+    shortfall_by_market: F64
+    liquidated_size: F64
+    shortfall: float
+    penalties: float
+    unattributed: float
+
+
+def pm_adl_cells(params: ParameterSet, venue: PMVenue, asset_prices: F64, shock: F64) -> PMAdlCells:
+    """Split each liquidated PM account's shortfall over its legs at one gap ``shock`` ``(A_assets,)``.
+
+    As ``adl.adl_attribution`` does for bracket units: in proportion to each leg's realised
+    loss at the close — perp ``max(0, −q·(p_close − e))`` with ``p_close = S'·(1 − sign(q)·slip)``;
+    option ``max(0, −q·(V' − V))`` (``V`` the mark value at base prices, ``V'`` at the moved
+    ones, mark vols) plus its close cost — or by notional when no leg lost. A leg's market
+    and side: the perp's market and the sign of ``q``; an option's hedge market and the sign
+    of its delta equivalent ``q·Δ'`` (a short put is a long: RISK_MODEL §8 ranks the other side).
+    """
+    mk, m, b = params.markets, venue.market, venue.book
+    r = np.asarray(shock, dtype=np.float64)
+    rev = pm_revalue(params, venue, asset_prices, r[None, :])
+    eq, mm = rev.equity[0], rev.maintenance_margin[0]
+    liq, _, pen, short = unit_outcome(eq, mm, rev.slippage[0], rev.penalty_due[0])
+    moved, factor = _moved(venue, r)
+    leg_n, cost, mkt, flow, _ = _leg_closes(params, venue, moved.spot, factor)
+    n_q = b.perp_size.size
+    p = moved.spot[b.perp_underlying]
+    safe = np.where(venue.perp_market >= 0, venue.perp_market, 0)
+    slip = np.minimum(1.0, 0.01 * leg_n[:n_q] / mk.depth_usd_per_1pct[safe])
+    perp_loss = np.maximum(0.0, -b.perp_size * (p * (1.0 - np.sign(b.perp_size) * slip) - b.perp_entry_price))
+    if b.option_size.size:
+
+        def value(mkt_: PMMarket, spot: F64) -> F64:
+            return black76_price(
+                is_call=mkt_.series_is_call,
+                forward=mkt_.series_forward,
+                strike=mkt_.series_strike,
+                vol=mkt_.series_vol,
+                t=mkt_.series_t,
+                discount=mkt_.series_discount,
+                spot=spot[mkt_.series_underlying],
+            )
+
+        dv = (value(moved, moved.spot) - value(m, m.spot))[b.option_series]
+        opt_loss = np.maximum(0.0, -b.option_size * dv) + cost[n_q:]
+        delta_size = np.abs(flow[n_q:]) / np.maximum(moved.spot[m.series_underlying[b.option_series]], 1e-300)
+    else:
+        opt_loss = delta_size = np.zeros(0)
+    loss = np.concatenate([perp_loss, opt_loss])
+    size = np.concatenate([np.abs(b.perp_size), delta_size])
+    acc = _leg_accounts(venue)
+    n_pm = b.n_accounts
+    loss_a = np.bincount(acc, weights=loss, minlength=n_pm)
+    n_a = np.bincount(acc, weights=leg_n, minlength=n_pm)
+    by_loss = loss_a[acc] > 0
+    weight = np.where(by_loss, loss / np.where(by_loss, loss_a[acc], 1.0), leg_n / np.maximum(n_a[acc], 1e-300))
+    share = short[acc] * weight * liq[acc]
+    has = mkt >= 0
+    side = np.where(flow > 0, 0, 1)
+    cell = np.where(has, mkt, 0) * 2 + side
+    by_market = np.bincount(cell[has], weights=share[has], minlength=2 * mk.n).reshape(mk.n, 2)
+    bankrupt = (liq & (short > 0))[acc] & has
+    sizes = np.bincount(cell[bankrupt], weights=size[bankrupt], minlength=2 * mk.n).reshape(mk.n, 2)
+    return PMAdlCells(
+        shortfall_by_market=by_market,
+        liquidated_size=sizes,
+        shortfall=float(short.sum()),
+        penalties=float(pen.sum()),
+        unattributed=float(short[~liq].sum()) + float(share[~has].sum()),
+    )
+
+
+class PMCascadeSide:
+    """The PM accounts inside a §11 cascade (``cascade.run_cascade``, ``path_cascade``), §8 closes.
+
+    Each round the caller gives the round's asset prices; the PM accounts still open are
+    revalued there (``pm_revalue``: the underlyings at their assets' prices — the pooled move
+    of their markets in the cascade —, options at mark vols, ``T`` unchanged), those newly
+    liquidatable are closed (slippage, penalty from what equity remains, shortfall, as
+    ``_pm_tail``) and their net notional sold per market (perp legs ``q·S'``, option legs their
+    delta equivalent ``q·Δ'·S'`` in their hedge market) joins the round's flow that moves the
+    prices. An account is closed once.
+
+    Attributes:
+        alive: ``(A_pm,)`` bool PM accounts still open.
+        shortfall: ``(A_pm,)`` USD shortfall of each closed account (0 while open).
+    """
+
+    def __init__(self, params: ParameterSet, venue: PMVenue, base_prices: F64) -> None:
+        self.params, self.venue = params, venue
+        self.base = np.asarray(base_prices, dtype=np.float64)
+        self.alive = np.ones(venue.book.n_accounts, dtype=np.bool_)
+        self.shortfall = np.zeros(venue.book.n_accounts)
+
+    def _shock(self, asset_px: F64) -> F64:
+        return np.asarray(asset_px, dtype=np.float64) / self.base - 1.0
+
+    def open_book(self, asset_px: F64) -> tuple[float, float]:
+        """``(Σ E, Σ MM)`` USD of the open accounts with ``MM > 0`` at ``asset_px``."""
+        rev = pm_revalue(self.params, self.venue, self.base, self._shock(asset_px)[None, :])
+        o = self.alive & (rev.maintenance_margin[0] > 0)
+        return float(rev.equity[0][o].sum()), float(rev.maintenance_margin[0][o].sum())
+
+    def round(self, asset_px: F64) -> tuple[I64, float, float, F64, F64]:
+        """Liquidate the newly liquidatable PM accounts at ``asset_px`` ``(A_assets,)`` USD.
+
+        Returns:
+            ``(accounts, penalties, shortfall, net_sold, notional)``: the venue indices of the
+            accounts closed now, USD totals, and ``(M,)`` USD net sold and notional closed.
+        """
+        shock = self._shock(asset_px)
+        rev = pm_revalue(self.params, self.venue, self.base, shock[None, :])
+        eq, mm = rev.equity[0], rev.maintenance_margin[0]
+        new = self.alive & (mm > 0) & (eq < mm)
+        n_m = self.params.markets.n
+        if not new.any():
+            return np.zeros(0, dtype=np.int64), 0.0, 0.0, np.zeros(n_m), np.zeros(n_m)
+        _, _, pen, short = unit_outcome(eq[new], mm[new], rev.slippage[0][new], rev.penalty_due[0][new])
+        notional, net = closed_notional(self.params, self.venue, shock, new)
+        self.shortfall[new] = short
+        self.alive &= ~new
+        return self.venue.pm_accounts[new], float(pen.sum()), float(short.sum()), net, notional
+
+    def rest(self, asset_px: F64) -> F64:
+        """``(A_pm,)`` USD ``max(0, −E)`` of the accounts never closed, at ``asset_px`` (added to
+        their shortfall, as the bracket side's open units at the end)."""
+        rev = pm_revalue(self.params, self.venue, self.base, self._shock(asset_px)[None, :])
+        out = np.maximum(0.0, -rev.equity[0]) * self.alive
+        self.shortfall += out
+        return out
 
 
 def _merged_top2(a_vals: F64, a_acc: I64, b_vals: F64, b_acc: I64) -> tuple[F64, I64]:
@@ -445,10 +1052,11 @@ def replay_with_pm(shortfall_by_step: F64, liquidated_by_step: I64, pm: PMPathSt
 def merge_path_stress(stress, pm: PMPathStress):
     """A ``path_stress.PathStressResult`` plus the PM accounts' outcomes (§9, §10).
 
-    Counts, shortfalls and by-step arrays add; fund after, ADL, coverage, the worst step and
-    the worst scenario follow the same rules; liquidated notional is the bracket side's.
+    Counts, shortfalls, penalties, by-step arrays and liquidated notional add; fund after,
+    ADL, coverage, the worst step and the worst scenario follow the same rules.
     """
     s = stress.shortfall + pm.shortfall
+    pen = stress.penalties + pm.penalties
     by_step = stress.shortfall_by_step + pm.shortfall_by_step
     top2, acc2 = _merged_top2(stress.top2_shortfall, stress.top2_account, pm.top2_shortfall, pm.top2_account)
     fund = stress.insurance_fund
@@ -458,12 +1066,14 @@ def merge_path_stress(stress, pm: PMPathStress):
         n_liquidated=stress.n_liquidated + pm.n_liquidated,
         n_bankrupt=stress.n_bankrupt + pm.n_bankrupt,
         shortfall=s,
-        insurance_fund_after=insurance_fund_after(fund, stress.penalties, s),
-        adl_amount=adl_amount(fund, stress.penalties, s),
+        penalties=pen,
+        insurance_fund_after=insurance_fund_after(fund, pen, s),
+        adl_amount=adl_amount(fund, pen, s),
         coverage=coverage_ratios(fund, s),
         worst_step=worst_step.astype(np.int64),
         shortfall_by_step=by_step,
         liquidated_by_step=stress.liquidated_by_step + pm.liquidated_by_step,
+        liquidated_notional=stress.liquidated_notional + pm.liquidated_notional,
         top2_shortfall=top2,
         top2_account=acc2,
         worst_scenario=int(np.argmax(s)) if s.size else -1,
@@ -473,11 +1083,12 @@ def merge_path_stress(stress, pm: PMPathStress):
 def merge_stress(stress: StressResult, pm: PMStress) -> StressResult:
     """The bracket stress result plus the PM accounts' outcomes (§9; Cover-2 input merged).
 
-    Counts and shortfalls add (each account is on one side only); fund after, ADL and
+    Counts, shortfalls and penalties add (each account is on one side only); fund after, ADL and
     coverage are recomputed by the same rules (``fund``, ``tail``); the worst scenario and
     the account detail are the bracket side's.
     """
     s = stress.shortfall + pm.shortfall
+    pen = stress.penalties + pm.penalties
     top2, acc2 = _merged_top2(stress.top2_shortfall, stress.top2_account, pm.top2_shortfall, pm.top2_account)
     fund = stress.insurance_fund
     return replace(
@@ -485,8 +1096,9 @@ def merge_stress(stress: StressResult, pm: PMStress) -> StressResult:
         n_liquidated=stress.n_liquidated + pm.n_liquidated,
         n_bankrupt=stress.n_bankrupt + pm.n_bankrupt,
         shortfall=s,
-        insurance_fund_after=insurance_fund_after(fund, stress.penalties, s),
-        adl_amount=adl_amount(fund, stress.penalties, s),
+        penalties=pen,
+        insurance_fund_after=insurance_fund_after(fund, pen, s),
+        adl_amount=adl_amount(fund, pen, s),
         coverage=coverage_ratios(fund, s),
         top2_shortfall=top2,
         top2_account=acc2,

@@ -449,19 +449,28 @@ def _layout(market: PMMarket, book: PMBook) -> _Layout:
     net.sum_duplicates()
     perp_q = np.bincount(inverse[p:], weights=np.asarray(book.perp_size, dtype=np.float64), minlength=n_units)
 
-    grids = [scenario_grid(pp) for pp in market.params]
-    s_max = max((g.n for g in grids), default=0)
+    # underlyings grouped by their parameters (a stacked market repeats a few sets many times)
+    groups: dict[PMParams, list[int]] = {}
+    for u, pp in enumerate(market.params):
+        groups.setdefault(pp, []).append(u)
+    grids = {pp: scenario_grid(pp) for pp in groups}
+    s_max = max((g.n for g in grids.values()), default=0)
     move = np.zeros((n_und, s_max))
     vol = np.zeros((n_und, s_max), dtype=np.int8)
     weight = np.zeros((n_und, s_max))
     valid = np.zeros((n_und, s_max), dtype=bool)
-    for u, g in enumerate(grids):  # one row per underlying (a handful), not per position
-        move[u, : g.n], vol[u, : g.n], weight[u, : g.n], valid[u, : g.n] = g.move, g.vol, g.weight, True
+    for pp, us in groups.items():  # one row per underlying (a handful of sets), not per position
+        g, us = grids[pp], np.asarray(us)
+        move[us, : g.n], vol[us, : g.n], weight[us, : g.n], valid[us, : g.n] = g.move, g.vol, g.weight, True
 
     vol_down = np.empty(market.n_series)
     vol_up = np.empty(market.n_series)
-    for u, pp in enumerate(market.params):  # per underlying
-        rows = np.flatnonzero(und_of_series == u)
+    group_of = np.empty(n_und, dtype=np.int64)
+    for i, us in enumerate(groups.values()):
+        group_of[us] = i
+    series_group = group_of.take(und_of_series) if n_und else und_of_series
+    for i, pp in enumerate(groups):  # per set of parameters
+        rows = np.flatnonzero(series_group == i)
         vol_down[rows], vol_up[rows] = shocked_vols(
             params=pp, vol=market.series_vol.take(rows), t=market.series_t.take(rows)
         )

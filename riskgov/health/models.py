@@ -71,6 +71,13 @@ class HealthRun(models.Model):
     # provenance (reproducibility)
     market_versions = models.JSONField(default=dict, help_text="{market symbol: MarketParameterVersion id}")
     asset_versions = models.JSONField(default=dict, help_text="{asset symbol: AssetParameterVersion id}")
+    pm_versions = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="{underlying symbol: PMParameterVersion id} frozen at creation (RISK_MODEL §14); "
+        "NULL = a run created before PM parameters were recorded (the active ones are used)",
+    )
     overrides = models.JSONField(default=list, blank=True, help_text="[{'kind': 'market'|'asset', 'id': …}]")
     parameters_name = models.CharField(max_length=300, blank=True)
     parameters_version = models.CharField(max_length=64, blank=True)

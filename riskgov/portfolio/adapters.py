@@ -9,7 +9,7 @@ from riskgov.engine.portfolio_margin import PMParams
 from riskgov.portfolio.models import PMParameterVersion
 from riskgov.portfolio.selectors import active_pm_versions, pm_version_values
 
-__all__ = ["active_pm_params", "pm_params", "pm_params_from_values"]
+__all__ = ["active_pm_params", "active_pm_version_ids", "pm_params", "pm_params_at", "pm_params_from_values"]
 
 
 def pm_params_from_values(values: Mapping[str, Any]) -> PMParams:
@@ -40,3 +40,23 @@ def pm_params(version: PMParameterVersion) -> PMParams:
 def active_pm_params(*, symbols: Iterable[str] | None = None) -> dict[str, PMParams]:
     """``{underlying: PMParams}`` of the active versions (the simulator's ``active_pm``)."""
     return {v.underlying.symbol: pm_params(v) for v in active_pm_versions(symbols=symbols)}
+
+
+def active_pm_version_ids() -> dict[str, int]:
+    """``{underlying: PMParameterVersion id}`` of the active versions (what a health run freezes)."""
+    return {v.underlying.symbol: v.pk for v in active_pm_versions()}
+
+
+def pm_params_at(version_ids: Mapping[str, int]) -> dict[str, PMParams]:
+    """``{underlying: PMParams}`` of the given versions (a health run's frozen ``pm_versions``),
+    whatever their status now: an activation after the run was created changes nothing.
+
+    Raises:
+        LookupError: a version no longer exists (versions are never deleted; a damaged database).
+    """
+    ids = {str(k): int(v) for k, v in version_ids.items()}
+    rows = {v.pk: v for v in PMParameterVersion.objects.filter(pk__in=ids.values()).select_related("underlying")}
+    missing = [s for s, pk in ids.items() if pk not in rows or rows[pk].underlying.symbol != s]
+    if missing:
+        raise LookupError(f"PM parameter versions of {', '.join(sorted(missing))} not found")
+    return {s: pm_params(rows[pk]) for s, pk in sorted(ids.items())}

@@ -30,7 +30,10 @@ def test_portfolio_page_per_underlying(render, users, pm_venue, django_capture_o
     assert len(heat.data[0].x) == 27 + 8  # the §14 default grid and the extended table
     worst = find(page, "portfolio-worst-table").data
     assert worst[0]["loss"] == money(max(btc["loss_usd"]))
-    assert "cascade" in text(find(page, "portfolio-not-covered"))
+    # §8 closes, the cascade and the ADL attribution are covered now; the ADL ranking is not
+    assert "cascade" in text(find(page, "portfolio-covered")) and "slippage" in text(find(page, "portfolio-covered"))
+    assert "cascade" not in text(find(page, "portfolio-not-covered"))
+    assert "ADL counterparties" in text(find(page, "portfolio-not-covered"))
     links = find(page, "portfolio-underlyings")
     assert "ETH" in text(links)
 

@@ -5,9 +5,12 @@ equal the engine's margin simulator on the same book (hand-built requests); gap 
 revalue the options; the output format is unchanged.
 """
 
+import pandas as pd
 import pytest
 
 from riskgov.engine.margin_simulation import simulate_margin
+from riskgov.engine.options import black76_greeks
+from riskgov.engine.pm_venue import NOT_COVERED
 from riskgov.health.export import health_document
 from riskgov.health.models import RunStatus
 from riskgov.health.services import health_run_create
@@ -116,7 +119,9 @@ def test_pm_accounts_equal_the_simulator(pm_venue, django_capture_on_commit_call
     assert {p["account_id"] for p in doc["positions"]}.isdisjoint({"pm-cc", "pm-straddle", "pm-short"})
     pm = run.tail["portfolio_margin"]
     assert (pm["accounts"], pm["options"], pm["liquidatable"]) == (3, 4, 1)
-    assert any("cascade" in s for s in pm["not_covered"])
+    # §8 closes, the cascade and the ADL attribution cover PM accounts now (RISK_MODEL §8, §11)
+    assert pm["not_covered"] == list(NOT_COVERED) and not any("cascade" in s for s in pm["not_covered"])
+    assert any("slippage" in s for s in pm["covered"]) and any("cascade" in s for s in pm["covered"])
 
 
 def cc_request(btc="6000"):
@@ -176,11 +181,33 @@ def test_gap_scenarios_revalue_pm_accounts(pm_venue, venue, django_capture_on_co
         for r in (cc_request("3000"), straddle_request("75", "3000"), short_request("3000"))
     ]
     liquidated = [a for a in moved if a["liquidatable"]]
-    expected = sum(max(0.0, -a["equity_usd"]) for a in liquidated)
-    assert expected > 3000  # the two short puts go 2000 in the money each
+    at_model_value = sum(max(0.0, -a["equity_usd"]) for a in liquidated)
+    assert at_model_value > 3000  # the two short puts go 2000 in the money each
+    assert [a["liquidatable"] for a in moved] == [True, False, True]  # the covered call and pm-short
+    # §8 on their legs in BTC-PERP (depth 5 M USD per 1 %, the venue fixture): the perp at
+    # S'·(1 − slip), the options at their value plus the slippage of their delta equivalent
+    t = (pd.Timestamp(BTC_EXPIRY) - pd.Timestamp(AS_OF)).total_seconds() / (365 * 86400)
+
+    def slip(n):
+        return n * min(1.0, 0.01 * n / 5e6)
+
+    def delta(k, call, vol):
+        return float(
+            black76_greeks(is_call=call, forward=3000.0, strike=k, vol=vol, t=t, discount=1.0, spot=3000.0).delta
+        )
+
+    cc_slip = slip(1 * 3000.0) + slip(abs(-1 * delta(6500.0, True, 0.8)) * 3000.0)
+    short_slip = slip(abs(-2 * delta(5000.0, False, 0.9)) * 3000.0)
+    expected = max(0.0, -(moved[0]["equity_usd"] - cc_slip)) + max(0.0, -(moved[2]["equity_usd"] - short_slip))
+    assert expected > at_model_value
     s_pm, s_plain = row(with_pm), row(plain)
     assert s_pm["shortfall_usd"] - s_plain["shortfall_usd"] == pytest.approx(expected, rel=1e-9)
     assert s_pm["liquidatable_accounts"] - s_plain["liquidatable_accounts"] == len(liquidated)
+    # the worst scenario's cascade (§11) and ADL attribution (§8) include the PM accounts
+    assert with_pm.cascade["scenario"] == plain.cascade["scenario"] == "uniform -50.0%"
+    assert with_pm.cascade["liquidated_accounts"] >= plain.cascade["liquidated_accounts"] + 2
+    assert with_pm.adl["shortfall_usd"] == pytest.approx(s_pm["shortfall_usd"], rel=1e-9)
+    assert with_pm.cascade["shortfall_usd"] > plain.cascade["shortfall_usd"]
 
 
 def test_pm_underlying_without_parameters_fails_the_run_with_one_line(
@@ -224,3 +251,65 @@ def test_path_families_include_pm_accounts(pm_venue, venue, django_capture_on_co
     assert a[crash]["liquidatable_accounts"] > b[crash]["liquidatable_accounts"]
     tails = {t["family"]: t for t in health_document(with_pm)["tails"]}
     assert tails["path_1d"]["es_usd"] >= {t["family"]: t for t in health_document(plain)["tails"]}["path_1d"]["es_usd"]
+
+
+def _activate(underlying, **values):
+    """A new PM version of ``underlying`` made active (the old one superseded), as governance does."""
+    from riskgov.parameters.models import VersionStatus
+    from riskgov.portfolio.selectors import active_pm_versions
+    from riskgov.portfolio.services import pm_version_create, pm_version_set_status
+
+    old = active_pm_versions(symbols=[underlying]).get()
+    new = pm_version_create(underlying=old.underlying, values=values)
+    pm_version_set_status(version=new, status=VersionStatus.APPROVED)
+    pm_version_set_status(version=old, status=VersionStatus.SUPERSEDED)
+    pm_version_set_status(version=new, status=VersionStatus.ACTIVE)
+    return old, new
+
+
+def test_pm_parameters_are_frozen_at_run_creation(pm_venue, django_capture_on_commit_callbacks):
+    """A run records the PM versions active at its creation; an activation while it is
+    pending changes none of its numbers (chunks and finalize read the frozen versions); a
+    run created after the activation uses the new ones and has another input hash."""
+    from riskgov.health.services import health_chunk_compute, health_run_finalize, health_run_start
+    from riskgov.portfolio.selectors import active_pm_versions
+
+    before = {v.underlying.symbol: v.pk for v in active_pm_versions()}
+    reference = run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    run = health_run_create(snapshot=pm_venue, scenario_spec="uniform", enqueue=False)
+    assert run.pm_versions == before == reference.pm_versions
+    old, new = _activate("BTC", mm_factor="0.5", price_range="0.3")  # much stricter BTC
+    assert run.pm_versions["BTC"] == old.pk != new.pk
+    for a, b in health_run_start(run_id=run.pk):
+        health_chunk_compute(run_id=run.pk, first_account=a, last_account=b)
+    health_run_finalize(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+
+    def figures(r):
+        doc = health_document(r)
+        rows = {a["account_id"]: a for a in doc["accounts"]}
+        return (
+            [rows[k]["maintenance_margin_usd"] for k in ("pm-cc", "pm-short")],
+            [s["shortfall_usd"] for s in doc["scenarios"]],
+        )
+
+    assert figures(run) == figures(reference)
+    assert run.input_hash == reference.input_hash
+
+    after = run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    assert after.pm_versions == {**before, "BTC": new.pk} and after.input_hash != run.input_hash
+    (mm_after, _), (mm_before, _) = figures(after), figures(run)
+    assert mm_after[0] > mm_before[0] and mm_after[1] > mm_before[1]  # the stricter set, in the new run only
+
+
+def test_run_with_a_missing_frozen_pm_version_fails_with_one_line(pm_venue):
+    from riskgov.core.exceptions import Conflict
+    from riskgov.health.services._base import _run_pm_params
+
+    run = health_run_create(snapshot=pm_venue, enqueue=False)
+    run.pm_versions = {**run.pm_versions, "BTC": 10**9}
+    with pytest.raises(Conflict, match=r"^PM parameter versions of BTC not found; start a new run$"):
+        _run_pm_params(run)
+    run.pm_versions = None  # a run from before PM versions were recorded: the active ones
+    assert _run_pm_params(run) == active_pm_params()

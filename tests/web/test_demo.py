@@ -40,8 +40,25 @@ def test_demo_loads_real_data_and_reruns_safely(capsys, settings, tmp_path):
     assert "member1 / member1-demo" in out
     # the summary: what was loaded, what ran, the key figures, the alerts, the URLs and users
     summary = out[out.index("── riskgov demo: summary") :]
-    for key in ("loaded", "set up", "ran", "freshness", "venue", "tail", "fund", "alerts", "open", "users"):
+    for key in (
+        "loaded",
+        "set up",
+        "ran",
+        "freshness",
+        "venue",
+        "portfolio",
+        "tail",
+        "fund",
+        "alerts",
+        "open",
+        "users",
+    ):
         assert f"\n  {key} " in summary, key
+    # the options book (RISK_MODEL §14): 3 % of the 20,000 generated accounts in portfolio margin
+    # mode with options on BTC and ETH, under the §14 default PM parameters seeded by the demo
+    assert re.search(
+        r"\n  portfolio +600 accounts in portfolio margin mode with [\d,]+ option positions on BTC, ETH", summary
+    )
     assert "incomplete" not in summary  # a historical snapshot is judged against its own date
     # §10: one tail line per family, named with its horizon, never pooled
     for family in ("1-day gaps", "1-day paths", "3-day paths"):

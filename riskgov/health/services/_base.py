@@ -103,16 +103,43 @@ def _run_parameters(run: HealthRun) -> EngineParameters:
     return ep
 
 
-def _snapshot_state(*, snapshot: Any, params: Any, first_account: int = 0, last_account: int | None = None) -> Any:
+def _run_pm_params(run: HealthRun) -> dict[str, Any]:
+    """The PM parameters a run was created with (``run.pm_versions``, RISK_MODEL §14): an
+    activation after the run's creation does not change its numbers. A run created before PM
+    versions were recorded (``pm_versions`` NULL) uses the active ones.
+
+    Raises:
+        Conflict: a recorded version no longer exists.
+    """
+    from riskgov.portfolio.adapters import active_pm_params, pm_params_at
+
+    if run.pm_versions is None:
+        return active_pm_params()
+    try:
+        return pm_params_at(run.pm_versions)
+    except LookupError as exc:
+        raise Conflict(f"{exc}; start a new run") from None
+
+
+def _snapshot_state(
+    *,
+    snapshot: Any,
+    params: Any,
+    first_account: int = 0,
+    last_account: int | None = None,
+    pm_params: Any = None,
+) -> Any:
     """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily).
 
     When the snapshot has portfolio-mode accounts (RISK_MODEL §14), the state is split by
-    ``engine.pm_venue.split_venue`` with the active PM parameters of each underlying: ``state``
+    ``engine.pm_venue.split_venue`` with ``pm_params`` (``{underlying: PMParams}``, a run's
+    ``_run_pm_params``; ``None`` = the active PM parameters) of each underlying: ``state``
     is then the bracket side (PM accounts' perps and balances left out), ``position_ids`` its
     rows, and ``pm`` the ``PMVenue`` the chunk evaluates the PM accounts with.
 
     Raises:
-        DomainError: a PM account's underlying has no active PM parameters, or bad option data.
+        DomainError: a PM account's underlying has no (active or frozen) PM parameters, or bad
+            option data.
     """
     import dataclasses
 
@@ -145,7 +172,7 @@ def _snapshot_state(*, snapshot: Any, params: Any, first_account: int = 0, last_
             mark_strike=o.mark_strike,
             mark_is_call=o.mark_is_call,
             mark_iv=o.mark_iv,
-            pm_params=active_pm_params(),
+            pm_params=active_pm_params() if pm_params is None else pm_params,
         )
     except EngineInputError as exc:
         raise DomainError(f"snapshot {snapshot.pk}: {exc}") from None

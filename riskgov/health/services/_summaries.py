@@ -255,7 +255,7 @@ def _adl_summary(att: Any, symbols: Sequence[str], scenario: str) -> dict[str, A
 
 
 def worst_scenario_detail(
-    *, params: Any, state: Any, scenarios: Any, worst: int
+    *, params: Any, state: Any, scenarios: Any, worst: int, pm: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The §11 cascade and §8 ADL attribution of scenario ``worst`` on the whole venue.
 
@@ -264,11 +264,13 @@ def worst_scenario_detail(
         state: the whole venue's ``VenueState``.
         scenarios: the run's ``ScenarioSet``.
         worst: index of the worst scenario (largest ``S``).
+        pm: the venue's ``engine.pm_venue.PMVenue`` (``state`` its bracket side) or ``None``:
+            the portfolio-margin accounts take part in the cascade and the attribution.
 
     Returns:
         ``(cascade, adl)`` JSON dicts.
     """
     symbols, name = params.markets.symbols, scenarios.names[worst]
-    cascade = _cascade_summary(run_cascade(params, state, scenarios, scenario=worst), symbols, name)
-    adl = _adl_summary(adl_attribution(params, state, scenarios.shocks[worst]), symbols, name)
+    cascade = _cascade_summary(run_cascade(params, state, scenarios, scenario=worst, pm=pm), symbols, name)
+    adl = _adl_summary(adl_attribution(params, state, scenarios.shocks[worst], pm=pm), symbols, name)
     return cascade, adl

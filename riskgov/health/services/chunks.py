@@ -40,7 +40,13 @@ from riskgov.health.models import (
 )
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services import results_file
-from riskgov.health.services._base import CHUNK_PROGRESS, _lock, _run_parameters, _snapshot_state
+from riskgov.health.services._base import (
+    CHUNK_PROGRESS,
+    _lock,
+    _run_parameters,
+    _run_pm_params,
+    _snapshot_state,
+)
 from riskgov.health.services._store import account_frame, null_inf, partial_to_json, position_frame
 from riskgov.health.services.lifecycle import beating, worker_name
 from riskgov.markets.models import Market
@@ -110,7 +116,11 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     ep = _run_parameters(run)
     scenarios, _ = scenarios_from_store(run.scenario_set)
     snap = _snapshot_state(
-        snapshot=run.snapshot, params=ep.params, first_account=first_account, last_account=last_account
+        snapshot=run.snapshot,
+        params=ep.params,
+        first_account=first_account,
+        last_account=last_account,
+        pm_params=_run_pm_params(run),
     )
     state = snap.state
     t1 = time.perf_counter()

@@ -25,7 +25,7 @@ from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
-from riskgov.health.services._base import _lock, _run_parameters, _snapshot_state
+from riskgov.health.services._base import _lock, _run_parameters, _run_pm_params, _snapshot_state
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
 from riskgov.health.services.chunks import PM_TOP
@@ -188,12 +188,12 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params)
+        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run))
         full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
-                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario
+                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario, pm=full_snap.pm
             )
         if headline is not None:
             replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm)
@@ -274,6 +274,8 @@ def _pm_summary(chunks: Sequence[RunChunk]) -> dict[str, Any] | None:
         "covered": [
             "base pass (equity, IM, MM, liquidatable)",
             "gap scenarios and path families (trend, 1-day and 3-day paths) with their VaR/ES",
+            "§8 liquidation slippage and penalty on every leg (options on their delta equivalent)",
+            "the §11 cascade and the §8 ADL attribution of the worst scenario",
         ],
         "not_covered": parts[0]["not_covered"],
         "underlyings": dict(sorted(books.items())),

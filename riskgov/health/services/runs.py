@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- create / start
 
 
-def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any, document: Any = None) -> str:
-    """SHA-256 of everything a run's results depend on: snapshot, versions, spec, scenarios."""
+def _input_hash(
+    *, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any, document: Any = None, pm: Any = None
+) -> str:
+    """SHA-256 of everything a run's results depend on: snapshot, versions (PM ones when any
+    are active, so a venue without PM keeps its hashes), spec, scenarios."""
     return hashlib.sha256(
         json.dumps(
             {
@@ -54,6 +57,7 @@ def _input_hash(*, snapshot: Any, ep: Any, spec: dict[str, Any], built: Any, doc
                 "spec": spec,
                 "scenarios": built.sha256,
                 **({"document": document} if document is not None else {}),
+                **({"pm": pm} if pm else {}),
             },
             sort_keys=True,
         ).encode()
@@ -95,7 +99,8 @@ def health_run_create(
 ) -> HealthRun:
     """Create a pending run and enqueue ``health.run`` when the transaction commits.
 
-    The parameter set (active versions overlaid with ``overrides``) and the scenario set
+    The parameter set (active versions overlaid with ``overrides``), the active PM parameter
+    versions (``pm_versions``, RISK_MODEL §14) and the scenario set
     (``scenarios.build_scenarios``) are resolved and frozen now, so a bad spec or an
     unusable parameter set fails here, and every chunk uses the same inputs.
 
@@ -131,7 +136,10 @@ def health_run_create(
     built = build_scenarios(params=ep.params, spec=spec, used_assets=used)
     refs = _override_refs(overrides)
     name, version = _parameters_label(ep, refs)
-    input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built, document=document)
+    from riskgov.portfolio.adapters import active_pm_version_ids  # lazily, as _base does
+
+    pm_versions = active_pm_version_ids()  # frozen with the market versions (RISK_MODEL §14)
+    input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built, document=document, pm=pm_versions)
     if document is not None:
         name = f"{document.get('name') or 'parameter document'} (what-if over the active set)"[:300]
         version = f"{version}+doc-{input_hash[:8]}"
@@ -144,6 +152,7 @@ def health_run_create(
         created_by_name=by.get_username() if getattr(by, "is_authenticated", False) else "",
         market_versions=ep.market_versions,
         asset_versions=ep.asset_versions,
+        pm_versions=pm_versions,
         overrides=refs,
         parameters_name=name,
         parameters_version=version,
@@ -168,6 +177,7 @@ def health_run_create(
             "overrides": refs,
             "input_hash": input_hash,
             "chunk_accounts": size,
+            "pm_versions": pm_versions,
         },
     )
     if enqueue:

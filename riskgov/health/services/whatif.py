@@ -21,7 +21,7 @@ from riskgov.engine.paths import gap_paths
 from riskgov.engine.types import EngineInputError
 from riskgov.health.models import HealthRun
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
-from riskgov.health.services._base import _run_parameters, _snapshot_state
+from riskgov.health.services._base import _run_parameters, _run_pm_params, _snapshot_state
 from riskgov.parameters.adapters import engine_parameters
 
 FORMAT = "riskgov.impact/2"
@@ -52,7 +52,7 @@ def impact_sections(*, run: HealthRun) -> dict[str, Any]:
     t0 = time.perf_counter()
     proposed = _run_parameters(run).params
     current = engine_parameters().params
-    state = _snapshot_state(snapshot=run.snapshot, params=proposed).state
+    state = _snapshot_state(snapshot=run.snapshot, params=proposed, pm_params=_run_pm_params(run)).state
     scenarios, in_tail = scenarios_from_store(run.scenario_set)
     fams = []
     if scenarios.n:

@@ -4,8 +4,9 @@ Steps: migrate the database (the embedded SQLite file by default), create the ro
 demo users, load the real daily closes and the hourly / 5-minute bars (at their own
 resolution), the real Binance brackets as the active parameters and the
 Binance/Hyperliquid/dYdX tables as references; set up the default alert rules and the beat
-entries; generate a seeded venue snapshot (``--accounts``, default 20,000; labelled as
-generated, dated at the end of its price data) and run a full health run through Celery
+entries; generate a seeded venue snapshot (``--accounts``, default 20,000; ``--pm-share``, default
+3 %, of them in portfolio margin mode with a generated options book on BTC and ETH, under
+the §14 default PM parameters; labelled as generated, dated at the end of its price data) and run a full health run through Celery
 (eager on the embedded default); archive a health report (not e-mailed); print a short
 summary — what was loaded, what ran, the key figures, the alerts firing, the URLs and the
 users — then serve on ``--addr``. The libraries' log chatter is quiet meanwhile
@@ -23,7 +24,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from riskgov.demo import DemoFiles, demo_health_run, demo_load, demo_snapshot_ensure
-from riskgov.demo.composition import demo_alerts_and_schedules_ensure, demo_intraday_load
+from riskgov.demo.composition import DEMO_PM_SHARE, demo_alerts_and_schedules_ensure, demo_intraday_load
 from riskgov.demo.logs import demo_quiet_logs
 from riskgov.presentation.formats import count, level, money, ratio, share
 
@@ -37,6 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument("--accounts", type=int, default=20_000, help="accounts of the generated snapshot")
         parser.add_argument("--no-health", action="store_true", help="skip the snapshot and the health run")
+        parser.add_argument(
+            "--pm-share",
+            type=float,
+            default=DEMO_PM_SHARE,
+            help=f"share of accounts in portfolio margin mode with options on BTC and ETH (default {DEMO_PM_SHARE:g})",
+        )
 
     def handle(self, *args, **o):
         started = time.monotonic()
@@ -92,7 +99,9 @@ class Command(BaseCommand):
 
         t_start = time.monotonic()
         with tqdm(unit="row", desc="importing snapshot", disable=None) as bar:
-            snapshot, created = demo_snapshot_ensure(accounts=o["accounts"], log=self._log, progress=bar.update)
+            snapshot, created = demo_snapshot_ensure(
+                accounts=o["accounts"], pm_share=o["pm_share"], log=self._log, progress=bar.update
+            )
         self._log(f"health run of snapshot {snapshot.pk}: margins, ~3,200 stress scenarios, tail, cascade, §12 …")
         t0 = time.monotonic()
         took_snapshot = t0 - t_start
@@ -127,6 +136,7 @@ class Command(BaseCommand):
                 f"liquidatable {count(run.liquidatable_accounts)} accounts ({share(liq_oi / oi if oi else 0)} of OI), "
                 f"bankrupt {count(run.bankrupt_accounts)}, shortfall {money(run.shortfall_usd)}",
             ),
+            *self._portfolio(run),
             *self._tails(run),
             (
                 "fund",
@@ -139,6 +149,25 @@ class Command(BaseCommand):
                 "open",
                 f"http://{a}/ (start) · /dash/overview · /alerts/ · /proposals/ · /reports/ · /admin/ · /api/v1/docs/",
             ),
+        ]
+
+    @staticmethod
+    def _portfolio(run) -> list[tuple[str, str]]:
+        """The options book's line (RISK_MODEL §14): PM accounts, option positions, liquidatable."""
+        from riskgov.health.selectors import run_portfolio_margin
+
+        pm = run_portfolio_margin(run)
+        if not pm:
+            return []
+        books = pm.get("underlyings", {})
+        mm = sum(b["maintenance_margin_usd"] for b in books.values())
+        return [
+            (
+                "portfolio",
+                f"{count(pm['accounts'])} accounts in portfolio margin mode with {count(pm['options'])} option "
+                f"positions on {', '.join(books) or '—'}; PM MM {money(mm)}; liquidatable {count(pm['liquidatable'])} "
+                "(/dash/portfolio)",
+            )
         ]
 
     @staticmethod
