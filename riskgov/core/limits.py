@@ -400,6 +400,7 @@ def load_json(
     *,
     label: str | None = None,
     parse_float: Callable[[str], Any] | None = None,
+    parse_constant: Callable[[str], Any] | None = None,
 ) -> Any:
     """Parse JSON from a path or bytes within ``json_bytes`` and ``json_depth``.
 
@@ -425,7 +426,7 @@ def load_json(
         raise InputTooLarge(name, "JSON nesting depth", depth, "json_depth", lim.json_depth)
     text = blob.decode("utf-8")
     try:
-        return json.loads(text, parse_float=parse_float)
+        return json.loads(text, parse_float=parse_float, parse_constant=parse_constant)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise InputTooLarge(name, "JSON nesting depth", "too deep", "json_depth", lim.json_depth) from None
     except json.JSONDecodeError:
