@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -248,43 +249,52 @@ def _read_csv(stream: Any, file: str, types: dict[str, pa.DataType], digest: Any
     with its header and ``types``, the others with the first's column names, ``types`` and
     every other column as binary (never a conversion error, as type inference never fails
     on the whole file); the tables are concatenated when the columns are the expected ones.
-    ``digest`` gets every byte.
+    ``digest`` gets every byte. A block is parsed on a helper thread while the next one is
+    read and hashed (both release the GIL): at most three blocks in memory.
 
     Raises:
         limits.InputTooLarge: a row too long. pa.ArrowInvalid: pyarrow's parse errors
             (the same messages as on the whole file; an empty file is one).
     """
     lim = limits.limits()
+    block = max(_PARSE_BLOCK, lim.csv_row_bytes + 2)
     convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
     tables: list[pa.Table] = []
-    names: list[str] | None = None
-    for segments in limits.csv_blocks(stream, file, lim, block_bytes=limits.CSV_BLOCK_BYTES):
-        sink = pa.BufferOutputStream()  # Arrow-owned (see arrow_reader)
-        for seg in segments:
-            digest.update(seg)
-            sink.write(seg)
-        buf = sink.getvalue()
-        block = max(_PARSE_BLOCK, lim.csv_row_bytes + 2)
-        if names is None:
-            table = pacsv.read_csv(
-                pa.BufferReader(buf), read_options=pacsv.ReadOptions(block_size=block), convert_options=convert
-            )
-            names = list(table.column_names)
-            rest = pacsv.ConvertOptions(
-                column_types={c: types.get(c, pa.binary()) for c in names}, strings_can_be_null=False
-            )
-            same = set(names) <= set(types)  # else: unexpected columns, the table is not used
-        else:
-            table = pacsv.read_csv(
+    names: list[str] = []
+    rest: pacsv.ConvertOptions | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="csv-parse") as pool:
+        pending: Future | None = None  # the block before, parsed while this one is read and hashed
+        for segments in limits.csv_blocks(stream, file, lim, block_bytes=limits.CSV_BLOCK_BYTES):
+            sink = pa.BufferOutputStream()  # Arrow-owned (see arrow_reader)
+            for seg in segments:
+                digest.update(seg)
+                sink.write(seg)
+            buf = sink.getvalue()
+            if rest is None:
+                first = pacsv.read_csv(
+                    pa.BufferReader(buf), read_options=pacsv.ReadOptions(block_size=block), convert_options=convert
+                )
+                names = list(first.column_names)
+                rest = pacsv.ConvertOptions(
+                    column_types={c: types.get(c, pa.binary()) for c in names}, strings_can_be_null=False
+                )
+                tables.append(first)
+                continue
+            if pending is not None:
+                tables.append(pending.result())
+            pending = pool.submit(
+                pacsv.read_csv,
                 pa.BufferReader(buf),
                 read_options=pacsv.ReadOptions(block_size=block, column_names=names),
                 convert_options=rest,
             )
-        if same:
-            tables.append(table)
-    if names is None:  # an empty file: pyarrow's own error
+        if pending is not None:
+            tables.append(pending.result())
+    if rest is None:  # an empty file: pyarrow's own error
         return pacsv.read_csv(arrow_reader(b""), convert_options=convert)
-    return pa.concat_tables(tables) if same else table.schema.empty_table()
+    if not set(names) <= set(types):  # unexpected columns: the table is not used, only its columns
+        return tables[0].schema.empty_table()
+    return pa.concat_tables(tables)
 
 
 def has_table(src: Source, name: str) -> bool:
