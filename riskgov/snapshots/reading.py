@@ -242,7 +242,7 @@ _PARSE_BLOCK = 4 << 20
 
 def _read_csv(stream: Any, file: str, types: dict[str, pa.DataType], digest: Any) -> pa.Table:
     """A CSV table parsed block by block (:func:`limits.csv_blocks`: every row within
-    ``RISKGOV_MAX_CSV_ROW_BYTES``), so the text in memory is about two blocks, not the file.
+    ``RISKGOV_MAX_CSV_ROW_BYTES``), so the text in memory is a few blocks, not the file.
 
     The blocks are those of ``pacsv.read_csv(..., block_size=CSV_BLOCK_BYTES)``, each parsed
     by pyarrow (threaded, in sub-blocks of :data:`_PARSE_BLOCK`, at least a row): the first
