@@ -154,11 +154,13 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # breaks one of these (bytes unless noted): a file on disk (price, venue, parameter and
 # snapshot files; sparse files count at their apparent size), a snapshot archive's or a
 # gunzipped file's uncompressed bytes, a snapshot archive's member count, one CSV field,
-# a JSON document's size and its nesting depth (levels).
+# one CSV row (snapshot tables, price, venue and history files), a JSON document's size and
+# its nesting depth (levels).
 RISKGOV_MAX_FILE_BYTES = env.int("RISKGOV_MAX_FILE_BYTES", default=1 << 30)
 RISKGOV_MAX_UNCOMPRESSED_BYTES = env.int("RISKGOV_MAX_UNCOMPRESSED_BYTES", default=1 << 30)
 RISKGOV_MAX_ZIP_MEMBERS = env.int("RISKGOV_MAX_ZIP_MEMBERS", default=64)
 RISKGOV_MAX_CSV_FIELD_BYTES = env.int("RISKGOV_MAX_CSV_FIELD_BYTES", default=1 << 20)
+RISKGOV_MAX_CSV_ROW_BYTES = env.int("RISKGOV_MAX_CSV_ROW_BYTES", default=4 << 20)
 RISKGOV_MAX_JSON_BYTES = env.int("RISKGOV_MAX_JSON_BYTES", default=64 << 20)
 RISKGOV_MAX_JSON_DEPTH = env.int("RISKGOV_MAX_JSON_DEPTH", default=64)
 
@@ -199,6 +201,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies within RISKGOV_MAX_JSON_BYTES / RISKGOV_MAX_JSON_DEPTH (400, never a 500)
+    "DEFAULT_PARSER_CLASSES": [
+        "riskgov.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,

@@ -13,7 +13,15 @@ readers (price files, venue files, parameter documents) call it at read time.
 - ``zip_members``: the number of members of a snapshot archive;
 - ``csv_field_bytes``: the longest CSV field (``csv.field_size_limit``) and the longest
   header line read;
+- ``csv_row_bytes``: the longest CSV row (its bytes without the line end; a quoted value may
+  span lines) of every CSV read: snapshot tables, price files, venue files, history files;
 - ``json_bytes`` and ``json_depth``: the size and the nesting depth of a JSON document.
+
+The readers: :func:`open_text` (a text file within the file size, a gunzipped file's
+uncompressed size, and lines and rows within ``csv_row_bytes``), :func:`csv_reader` over it
+(``csv.reader`` / ``csv.DictReader`` that bounds each row), :func:`csv_blocks` (binary CSV
+text in line-aligned blocks, rows checked, for pyarrow; memory bounded by the block, not the
+file), :func:`load_json` (JSON, from a path or bytes, within size and depth).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import json
 import re
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,7 @@ class Limits:
     uncompressed_bytes: int = 1 * GiB
     zip_members: int = 64
     csv_field_bytes: int = 1 * MiB
+    csv_row_bytes: int = 4 * MiB
     json_bytes: int = 64 * MiB
     json_depth: int = 64
 
@@ -51,18 +60,29 @@ SETTINGS = {
     "uncompressed_bytes": "RISKGOV_MAX_UNCOMPRESSED_BYTES",
     "zip_members": "RISKGOV_MAX_ZIP_MEMBERS",
     "csv_field_bytes": "RISKGOV_MAX_CSV_FIELD_BYTES",
+    "csv_row_bytes": "RISKGOV_MAX_CSV_ROW_BYTES",
     "json_bytes": "RISKGOV_MAX_JSON_BYTES",
     "json_depth": "RISKGOV_MAX_JSON_DEPTH",
 }
 
 
 class InputTooLarge(ValueError):
-    """An input breaks one of the :class:`Limits` (the message is one line)."""
+    """An input breaks one of the :class:`Limits` (the message is one line).
 
-    def __init__(self, label: str, what: str, found: int | str, bound: str, limit: int) -> None:
-        self.label, self.bound, self.limit = label, bound, limit
+    ``str()``: ``"<label>[ line <line>]: <detail>"``; ``detail`` names what was found and the
+    setting with its value; ``line`` (1-based line of the file) is set for a CSV row too long.
+    ``found=None``: the size is only known to exceed the limit (reading stopped there).
+    """
+
+    def __init__(
+        self, label: str, what: str, found: int | str | None, bound: str, limit: int, *, line: int | None = None
+    ) -> None:
+        self.label, self.bound, self.limit, self.line = label, bound, limit, line
         fmt = _size if bound.endswith("_bytes") else str
-        super().__init__(f"{label}: {what} {fmt(found)} exceeds the limit {SETTINGS[bound]}={fmt(limit)}")
+        shown = "" if found is None else f" {fmt(found)}"
+        self.detail = f"{what}{shown} exceeds the limit {SETTINGS[bound]}={fmt(limit)}"
+        where = label if line is None else f"{label} line {line}"
+        super().__init__(f"{where}: {self.detail}")
 
 
 def _size(n: int | str) -> str:
@@ -131,7 +151,10 @@ def check_dir(path: Path, lim: Limits | None = None) -> None:
 
 
 class BoundedReader(io.RawIOBase):
-    """A binary stream that raises :class:`InputTooLarge` once more than ``limit`` bytes came out."""
+    """A binary stream that raises :class:`InputTooLarge` once more than ``limit`` bytes came
+    out (``bound``: the setting named, ``uncompressed_bytes`` or ``file_bytes``)."""
+
+    _WHAT = {"uncompressed_bytes": "uncompressed size", "file_bytes": "file size"}
 
     def __init__(self, raw: Any, limit: int, label: str, bound: str = "uncompressed_bytes") -> None:
         self._raw, self._limit, self._label, self._bound, self._seen = raw, limit, label, bound, 0
@@ -139,12 +162,22 @@ class BoundedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _count(self, n: int) -> None:
+        self._seen += n
+        if self._seen > self._limit:
+            raise InputTooLarge(self._label, self._WHAT.get(self._bound, "size"), None, self._bound, self._limit)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all of them, up to the limit + 1, when ``size`` < 0)."""
+        n = self._limit - self._seen + 1 if size is None or size < 0 else size
+        data = self._raw.read(n)
+        self._count(len(data))
+        return data
+
     def readinto(self, b: Any) -> int:
         data = self._raw.read(len(b))
         n = len(data)
-        self._seen += n
-        if self._seen > self._limit:
-            raise InputTooLarge(self._label, "uncompressed size over", self._limit, self._bound, self._limit)
+        self._count(n)
         b[:n] = data
         return n
 
@@ -156,6 +189,193 @@ class BoundedReader(io.RawIOBase):
 def csv_field_limit(lim: Limits | None = None) -> None:
     """Set ``csv.field_size_limit`` to ``csv_field_bytes`` (process-wide; idempotent)."""
     csv.field_size_limit((lim or limits()).csv_field_bytes)
+
+
+def csv_error_text(exc: Exception) -> str:
+    """A ``csv.Error``'s text, naming ``RISKGOV_MAX_CSV_FIELD_BYTES`` when a field is over it."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        text += f" ({SETTINGS['csv_field_bytes']})"
+    return text
+
+
+def _row_too_long(label: str, lim: Limits, line: int) -> InputTooLarge:
+    return InputTooLarge(label, "row length", None, "csv_row_bytes", lim.csv_row_bytes, line=line)
+
+
+class BoundedText:
+    """Text lines of a file, each line and each CSV row within ``csv_row_bytes``.
+
+    ``readline`` never reads more than the row's remaining room (plus the line end), so a
+    file without line ends is not read whole. A row is the lines read since :meth:`new_row`
+    (:class:`CsvRows` calls it before each row; blank lines between rows are not counted).
+    Lengths are UTF-8 bytes without the row's last line end. ``line``: lines read so far.
+
+    Raises (from ``readline`` / iteration): :class:`InputTooLarge` with ``line`` set;
+    ``UnicodeDecodeError`` from the underlying stream.
+    """
+
+    def __init__(self, fh: Any, label: str, lim: Limits) -> None:
+        self._fh, self.label, self._lim, self._limit = fh, label, lim, lim.csv_row_bytes
+        self.line = 0
+        self._row = 0
+
+    def new_row(self) -> None:
+        """The next line read starts a new row."""
+        self._row = 0
+
+    def readline(self, size: int = -1) -> str:
+        """One line (``""`` at the end); ``size`` bounds it further, as for a file."""
+        cap = self._limit - self._row + 2
+        text = self._fh.readline(cap if size < 0 else min(cap, size))
+        if not text:
+            return text
+        self.line += 1
+        end = text.endswith("\n")
+        if self._row == 0 and end and not text.strip("\r\n"):
+            return text  # a blank line between rows
+        self._row += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if self._row - end > self._limit:
+            raise _row_too_long(self.label, self._lim, self.line)
+        return text
+
+    def __iter__(self) -> BoundedText:
+        return self
+
+    def __next__(self) -> str:
+        text = self.readline()
+        if not text:
+            raise StopIteration
+        return text
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> BoundedText:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_text(
+    path: str | Path, lim: Limits | None = None, *, label: str | None = None, encoding: str = "utf-8"
+) -> BoundedText:
+    """Open a text (CSV) file within the limits: ``file_bytes`` on disk, a ``*.gz`` gunzipped
+    within ``uncompressed_bytes``, lines and rows within ``csv_row_bytes``; sets
+    ``csv.field_size_limit`` to ``csv_field_bytes``. Use as a context manager; wrap in
+    :func:`csv_reader` for rows.
+
+    Raises:
+        InputTooLarge: the file is too large (here), or later a line, a row or the gunzipped
+            text is. OSError: it cannot be opened. UnicodeDecodeError (while reading).
+    """
+    lim = lim or limits()
+    p = Path(path)
+    name = label or p.name
+    check_file(p, lim, label=name)
+    csv_field_limit(lim)
+    if p.suffix == ".gz":
+        import gzip
+
+        raw = BoundedReader(gzip.open(p, "rb"), lim.uncompressed_bytes, name)
+        fh: Any = io.TextIOWrapper(io.BufferedReader(raw), newline="", encoding=encoding)
+    else:
+        fh = p.open(newline="", encoding=encoding)
+    return BoundedText(fh, name, lim)
+
+
+class CsvRows:
+    """``csv.reader`` (or ``csv.DictReader``, ``dict_reader=True``) over :class:`BoundedText`,
+    each row within ``csv_row_bytes``. Iterate for rows; ``line_num`` and ``fieldnames`` as
+    for the csv readers. The DictReader's header is read here (errors raise here)."""
+
+    def __init__(self, text: BoundedText, *, dict_reader: bool = False, **kwargs: Any) -> None:
+        self._text = text
+        self._reader: Any = csv.DictReader(text, **kwargs) if dict_reader else csv.reader(text, **kwargs)
+        if dict_reader:
+            self._reader.fieldnames  # noqa: B018 - reads the header row now, as one row
+
+    @property
+    def line_num(self) -> int:
+        return self._reader.line_num
+
+    @property
+    def fieldnames(self) -> Any:
+        return self._reader.fieldnames
+
+    def __iter__(self) -> CsvRows:
+        return self
+
+    def __next__(self) -> Any:
+        self._text.new_row()
+        return next(self._reader)
+
+
+def csv_reader(text: BoundedText, *, dict_reader: bool = False, **kwargs: Any) -> CsvRows:
+    """Rows of a file opened by :func:`open_text` (see :class:`CsvRows`)."""
+    return CsvRows(text, dict_reader=dict_reader, **kwargs)
+
+
+#: Block size of :func:`csv_blocks` (pyarrow's CSV ``block_size`` of the snapshot tables).
+CSV_BLOCK_BYTES = 16 * MiB
+
+
+def csv_blocks(
+    stream: Any, label: str, lim: Limits | None = None, *, block_bytes: int = CSV_BLOCK_BYTES
+) -> Iterator[list[bytes | memoryview]]:
+    """Binary CSV text from ``stream`` in blocks that end at a line end (the last one at the
+    end of the stream), each line checked within ``csv_row_bytes`` (its bytes before the
+    ``\\n``) before its block is yielded.
+
+    A block is the partial line left by the block before it followed by ``block_bytes``
+    read from the stream (more when a line needs it) up to their last line end — the blocks
+    of pyarrow's CSV reader with ``block_size=block_bytes``. Each is yielded as a list of
+    segments to be concatenated (no copy is made here); a segment is valid until the next
+    block is asked for. Memory: about two blocks, whatever the size of the stream.
+
+    Raises:
+        InputTooLarge: a line too long (``line`` set: the line's 1-based number).
+    """
+    lim = lim or limits()
+    limit = lim.csv_row_bytes
+    block_bytes = max(block_bytes, limit + 2)
+    carry = b""
+    line = 1  # the number of the first line not yet yielded (the one ``carry`` starts)
+    while True:
+        data = stream.read(block_bytes)
+        if not data:
+            break
+        first = data.find(b"\n")
+        if first < 0:
+            carry += data
+            if len(carry) > limit:
+                raise _row_too_long(label, lim, line)
+            continue
+        if len(carry) + first > limit:
+            raise _row_too_long(label, lim, line)
+        cut = data.rfind(b"\n") + 1
+        _check_lines(data, first + 1, cut, label, lim, line + 1)
+        segments: list[bytes | memoryview] = [carry, memoryview(data)[:cut]] if carry else [memoryview(data)[:cut]]
+        line += data.count(b"\n", 0, cut)
+        carry = data[cut:]
+        if len(carry) > limit:
+            raise _row_too_long(label, lim, line)
+        yield segments
+    if carry:
+        yield [carry]
+
+
+def _check_lines(block: bytes, start: int, end: int, label: str, lim: Limits, line: int) -> None:
+    """Every line of ``block[start:end]`` (which ends with a line end) within
+    ``csv_row_bytes``, at C speed: one ``rfind`` per ``csv_row_bytes`` of text. ``line``: the
+    number of the line at ``start``."""
+    limit, p = lim.csv_row_bytes, start
+    while end - p > limit + 1:
+        q = block.rfind(b"\n", p, p + limit + 1)
+        if q < 0:
+            raise _row_too_long(label, lim, line + block.count(b"\n", start, p))
+        p = q + 1
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -180,12 +400,14 @@ def load_json(
     *,
     label: str | None = None,
     parse_float: Callable[[str], Any] | None = None,
+    parse_constant: Callable[[str], Any] | None = None,
 ) -> Any:
     """Parse JSON from a path or bytes within ``json_bytes`` and ``json_depth``.
 
     Raises:
         InputTooLarge: too big or too deep. OSError: cannot read the path.
-        UnicodeDecodeError, json.JSONDecodeError: not UTF-8 JSON.
+        UnicodeDecodeError, json.JSONDecodeError: not UTF-8 JSON (an integer too long for
+        Python's ``int`` is a JSONDecodeError too).
     """
     lim = lim or limits()
     if isinstance(source, bytes):
@@ -204,6 +426,10 @@ def load_json(
         raise InputTooLarge(name, "JSON nesting depth", depth, "json_depth", lim.json_depth)
     text = blob.decode("utf-8")
     try:
-        return json.loads(text, parse_float=parse_float)
+        return json.loads(text, parse_float=parse_float, parse_constant=parse_constant)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise InputTooLarge(name, "JSON nesting depth", "too deep", "json_depth", lim.json_depth) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise json.JSONDecodeError(f"number too long ({str(exc).split(':')[0]})", text, 0) from None

@@ -58,6 +58,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Max, Min
 
+from riskgov.core import limits
 from riskgov.core.exceptions import DomainError
 from riskgov.engine.paths import PathSet, historical_paths, trend_paths
 from riskgov.engine.scenarios import ScenarioSet, concat, historical_scenarios, per_asset_scenario, uniform_scenarios
@@ -116,8 +117,10 @@ def parse_spec(text: str | dict[str, Any] | None) -> dict[str, Any]:
         return spec
     if isinstance(text, str) and text.lstrip().startswith("{"):
         try:
-            text = json.loads(text)
-        except json.JSONDecodeError as exc:
+            text = limits.load_json(text.encode("utf-8", "surrogatepass"), label="--scenarios")
+        except limits.InputTooLarge as exc:
+            raise DomainError(str(exc)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DomainError(f"--scenarios: bad JSON: {exc}") from None
     if isinstance(text, dict):
         unknown = set(text) - set(spec)

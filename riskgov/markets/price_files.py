@@ -52,8 +52,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
@@ -102,32 +100,23 @@ class PriceFileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def _open(path: Path) -> io.TextIOBase:
-    """Open a text CSV within the input limits (:mod:`riskgov.core.limits`), gunzipping ``*.gz``.
+def _open(path: Path) -> input_limits.BoundedText:
+    """Open a text CSV within the input limits (:func:`riskgov.core.limits.open_text`), gunzipping ``*.gz``.
 
-    The file's size on disk, a gunzipped file's uncompressed bytes and every CSV field are
-    bounded; breaking a bound raises :class:`~riskgov.core.limits.InputTooLarge`.
+    The file's size on disk, a gunzipped file's uncompressed bytes, every line and row and
+    every CSV field are bounded; breaking a bound raises :class:`~riskgov.core.limits.InputTooLarge`.
     """
-    lim = input_limits.limits()
-    input_limits.check_file(path, lim)
-    input_limits.csv_field_limit(lim)
-    if path.suffix == ".gz":
-        raw = input_limits.BoundedReader(gzip.open(path, "rb"), lim.uncompressed_bytes, path.name)
-        return io.TextIOWrapper(io.BufferedReader(raw), newline="", encoding="utf-8-sig")
-    return path.open(newline="", encoding="utf-8-sig")
+    return input_limits.open_text(path, encoding="utf-8-sig")
 
 
 def _refusing(path: str | Path, exc: Exception) -> PriceFileError:
     """A read failure (size limit, undecodable bytes, malformed CSV) as one-line :class:`PriceFileError`."""
     name = Path(path).name
     if isinstance(exc, input_limits.InputTooLarge):
-        return PriceFileError(name, str(exc).removeprefix(f"{name}: "))
+        return PriceFileError(name, exc.detail, line=exc.line)
     if isinstance(exc, UnicodeDecodeError):
         return PriceFileError(name, f"not UTF-8 text (byte {exc.start}: {exc.reason})")
-    text = str(exc)
-    if "field larger than field limit" in text:
-        text += " (RISKGOV_MAX_CSV_FIELD_BYTES)"
-    return PriceFileError(name, f"malformed CSV: {text}")
+    return PriceFileError(name, f"malformed CSV: {input_limits.csv_error_text(exc)}")
 
 
 #: What reading a file can raise besides :class:`PriceFileError` that :func:`_refusing` turns into one.
@@ -139,7 +128,7 @@ def _rows(path: Path, *, skip_lines: int = 0) -> Iterator[tuple[int, dict[str, s
     with _open(path) as fh:
         for _ in range(skip_lines):
             fh.readline()
-        reader = csv.DictReader(fh)
+        reader = input_limits.csv_reader(fh, dict_reader=True)
         for row in reader:
             yield reader.line_num + skip_lines, row
 
@@ -194,7 +183,7 @@ def _header(path: Path, skip_lines: int = 0) -> list[str]:
     with _open(path) as fh:
         for _ in range(skip_lines):
             fh.readline()
-        return next(csv.reader(fh), [])
+        return next(input_limits.csv_reader(fh), [])
 
 
 def _frame(records: list[tuple[str, dt.date, str]], source: str) -> pd.DataFrame:

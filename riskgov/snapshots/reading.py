@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -112,11 +113,16 @@ class Errors:
 
 
 class Source:
-    """The snapshot's files, from a folder or a zip: ``name -> bytes``."""
+    """The snapshot's files, from a folder or a zip, read as streams (:meth:`open`).
+
+    ``blobs``: the file names found (values unused); ``digests``: SHA-256 of each file read
+    completely, for :func:`files_hash`.
+    """
 
     def __init__(self, path: Path, errors: Errors) -> None:
         self.path = path
         self.blobs: dict[str, bytes] = {}
+        self.digests: dict[str, bytes] = {}
         label = path.name
         self._dir, self._zip = None, None
         try:
@@ -159,12 +165,26 @@ class Source:
         """Whether the source holds a file of that name."""
         return name in self.blobs
 
-    def read(self, name: str) -> bytes:
-        """The bytes of one file."""
+    def size(self, name: str) -> int:
+        """The size of one file (a member's declared uncompressed size)."""
         if self._dir is not None:
-            return (self._dir / name).read_bytes()
+            return (self._dir / name).stat().st_size
         assert self._zip is not None
-        return self._zip.read(self._members[name])
+        return self._members[name].file_size
+
+    def open(self, name: str) -> Any:
+        """One file as a binary stream, bounded by ``RISKGOV_MAX_FILE_BYTES`` (a folder's
+        file) or by its declared size (a member, checked by :func:`limits.check_zip`)."""
+        if self._dir is not None:
+            lim = limits.limits()
+            return limits.BoundedReader((self._dir / name).open("rb"), lim.file_bytes, name, "file_bytes")
+        assert self._zip is not None
+        return self._zip.open(self._members[name])
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of one file, at most ``limit`` + 1 of them (the caller checks the size)."""
+        with self.open(name) as fh:
+            return fh.read(limit + 1)
 
     def close(self) -> None:
         """Close the archive (if any)."""
@@ -215,6 +235,68 @@ def arrow_reader(data: bytes | bytearray | memoryview | pa.Buffer) -> pa.BufferR
     return pa.BufferReader(sink.getvalue())
 
 
+#: pyarrow's ``block_size`` within a block of :func:`_read_csv` (its threads parse sub-blocks
+#: in parallel); at least a row (``RISKGOV_MAX_CSV_ROW_BYTES`` + its line end).
+_PARSE_BLOCK = 4 << 20
+
+
+def _read_csv(stream: Any, file: str, types: dict[str, pa.DataType], digest: Any) -> pa.Table:
+    """A CSV table parsed block by block (:func:`limits.csv_blocks`: every row within
+    ``RISKGOV_MAX_CSV_ROW_BYTES``), so the text in memory is a few blocks, not the file.
+
+    The blocks are those of ``pacsv.read_csv(..., block_size=CSV_BLOCK_BYTES)``, each parsed
+    by pyarrow (threaded, in sub-blocks of :data:`_PARSE_BLOCK`, at least a row): the first
+    with its header and ``types``, the others with the first's column names, ``types`` and
+    every other column as binary (never a conversion error, as type inference never fails
+    on the whole file); the tables are concatenated when the columns are the expected ones.
+    ``digest`` gets every byte. A block is parsed on a helper thread while the next one is
+    read and hashed (both release the GIL): at most three blocks in memory.
+
+    Raises:
+        limits.InputTooLarge: a row too long. pa.ArrowInvalid: pyarrow's parse errors
+            (the same messages as on the whole file; an empty file is one).
+    """
+    lim = limits.limits()
+    block = max(_PARSE_BLOCK, lim.csv_row_bytes + 2)
+    convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    tables: list[pa.Table] = []
+    names: list[str] = []
+    rest: pacsv.ConvertOptions | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="csv-parse") as pool:
+        pending: Future | None = None  # the block before, parsed while this one is read and hashed
+        for segments in limits.csv_blocks(stream, file, lim, block_bytes=limits.CSV_BLOCK_BYTES):
+            sink = pa.BufferOutputStream()  # Arrow-owned (see arrow_reader)
+            for seg in segments:
+                digest.update(seg)
+                sink.write(seg)
+            buf = sink.getvalue()
+            if rest is None:
+                first = pacsv.read_csv(
+                    pa.BufferReader(buf), read_options=pacsv.ReadOptions(block_size=block), convert_options=convert
+                )
+                names = list(first.column_names)
+                rest = pacsv.ConvertOptions(
+                    column_types={c: types.get(c, pa.binary()) for c in names}, strings_can_be_null=False
+                )
+                tables.append(first)
+                continue
+            if pending is not None:
+                tables.append(pending.result())
+            pending = pool.submit(
+                pacsv.read_csv,
+                pa.BufferReader(buf),
+                read_options=pacsv.ReadOptions(block_size=block, column_names=names),
+                convert_options=rest,
+            )
+        if pending is not None:
+            tables.append(pending.result())
+    if rest is None:  # an empty file: pyarrow's own error
+        return pacsv.read_csv(arrow_reader(b""), convert_options=convert)
+    if not set(names) <= set(types):  # unexpected columns: the table is not used, only its columns
+        return tables[0].schema.empty_table()
+    return pa.concat_tables(tables)
+
+
 def has_table(src: Source, name: str) -> bool:
     """Whether the source holds ``name.csv`` or ``name.parquet``."""
     return src.has(f"{name}.csv") or src.has(f"{name}.parquet")
@@ -235,22 +317,26 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
         errors.add(csv_name, None, None, f"missing file (expected {csv_name} or {pq_name})")
         return None
     file = csv_name if src.has(csv_name) else pq_name
-    blob = src.read(file)
+    digest = hashlib.sha256()
     try:
-        if file.endswith(".csv"):
-            table = pacsv.read_csv(
-                arrow_reader(blob),
-                read_options=pacsv.ReadOptions(block_size=1 << 24),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in (*wanted, *optional)}, strings_can_be_null=False
-                ),
-            )
-        else:
-            table = pq.read_table(arrow_reader(blob))
+        with src.open(file) as stream:
+            if file.endswith(".csv"):
+                table = _read_csv(stream, file, {c: pa.string() for c in (*wanted, *optional)}, digest)
+            else:  # a Parquet file needs random access: read whole (within the limits)
+                blob = stream.read()
+                digest.update(blob)
+                table = pq.read_table(arrow_reader(blob))
+                del blob
+    except limits.InputTooLarge as exc:  # a row too long (line 1: the header) or a file too large
+        header = exc.line == 1
+        errors.add(
+            file, exc.line - 1 if exc.line and not header else None, None, ("header " if header else "") + exc.detail
+        )
+        return None
     except (pa.ArrowInvalid, OSError) as exc:
         errors.add(file, None, None, f"cannot read: {str(exc).splitlines()[0]}")
         return None
-    src.blobs[file] = blob
+    src.digests[file] = digest.digest()
     cols = list(table.column_names)
     missing = [c for c in wanted if c not in cols]
     extra = [c for c in cols if c not in wanted and c not in optional]
@@ -364,10 +450,15 @@ def check_meta(src: Source, errors: Errors) -> tuple[str, datetime | None, Decim
     if not src.has(f):
         errors.add(f, None, None, "missing file")
         return "", None, None
-    blob = src.read(f)
-    src.blobs[f] = blob
+    lim = limits.limits()
+    size = src.size(f)
+    if size > lim.json_bytes:
+        errors.add(f, None, None, limits.InputTooLarge(f, "JSON size", size, "json_bytes", lim.json_bytes).detail)
+        return "", None, None
+    blob = src.read(f, lim.json_bytes)
+    src.digests[f] = hashlib.sha256(blob).digest()
     try:
-        meta = limits.load_json(blob, label=f)
+        meta = limits.load_json(blob, lim, label=f)
     except limits.InputTooLarge as exc:
         errors.add(f, None, None, str(exc).removeprefix(f"{f}: "))
         return "", None, None
@@ -429,7 +520,7 @@ def check_meta(src: Source, errors: Errors) -> tuple[str, datetime | None, Decim
 def files_hash(src: Source, names: list[str]) -> str:
     """SHA-256 over the files' names and contents' hashes, in name order (folder = its zip)."""
     h = hashlib.sha256()
+    empty = hashlib.sha256(b"").digest()
     for name in sorted(names):
-        blob = src.blobs.get(name) or b""
-        h.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+        h.update(name.encode() + b"\0" + src.digests.get(name, empty))
     return h.hexdigest()

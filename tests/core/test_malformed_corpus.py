@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
@@ -106,6 +107,124 @@ CASES = {
 }
 
 
+# --- readers bounded since (issue #14 item 3, "bounded inputs everywhere a file is read") --------
+MiB = 1 << 20
+LONG = "9" * (5 * MiB)  # longer than RISKGOV_MAX_CSV_ROW_BYTES (4 MiB), no line end
+TRADES = "time,user,coin,side,px,sz,crossed\n"
+LEDGER = "time,user,delta_usd\n"
+
+
+def _sparse_file(path):
+    with path.open("wb") as fh:
+        fh.truncate(2 * GiB)
+    return path
+
+
+def _history(tmp_path, trades: bytes | None = None):
+    """A history folder whose non_mm_trades.csv is ``trades`` (``None``: a 2 GiB sparse file)."""
+    d = tmp_path / "history"
+    d.mkdir()
+    (d / "non_mm_ledger_updates.csv").write_text(LEDGER)
+    if trades is None:
+        _sparse_file(d / "non_mm_trades.csv")
+    else:
+        (d / "non_mm_trades.csv").write_bytes(trades)
+    return ["replay_history", str(d), "--at", "2023-03-01T00:00:00Z", "--output", str(tmp_path / "out")]
+
+
+def _file(tmp_path, name, body: bytes | None, *argv):
+    """``argv`` with the path of a file ``name`` holding ``body`` (``None``: 2 GiB sparse) first."""
+    p = tmp_path / name
+    if body is None:
+        _sparse_file(p)
+    else:
+        p.write_bytes(body)
+    return [argv[0], str(p), *argv[1:]]
+
+
+def _snapshot_table(tmp_path, name, body: bytes | None):
+    path = write_snapshot(tmp_path / "snap")
+    if body is None:
+        _sparse_file(path / name)
+    else:
+        (path / name).write_bytes(body)
+    return ["import_snapshot", str(path)]
+
+
+BOUNDED = {
+    # history CSV (replay_history / backtest_liquidations)
+    "history_random_bytes": (lambda t: _history(t, os.urandom(1 << 16)), "non_mm_trades.csv"),
+    "history_nul_bytes": (
+        lambda t: _history(t, TRADES.encode() + b"\0" * 64),
+        "non_mm_trades.csv line 2: ",
+    ),
+    "history_huge_file": (lambda t: _history(t, None), "non_mm_trades.csv: file size 2.0 GiB"),
+    "history_long_row": (
+        lambda t: _history(t, (TRADES + LONG + "\n").encode()),
+        "non_mm_trades.csv line 2: row length exceeds the limit RISKGOV_MAX_CSV_ROW_BYTES=4.0 MiB",
+    ),
+    "history_long_field": (
+        lambda t: _history(t, (TRADES + '"' + "x" * (2 * MiB) + '",u,BTC,Bid,1,1,true\n').encode()),
+        "field larger than field limit (1048576) (RISKGOV_MAX_CSV_FIELD_BYTES)",
+    ),
+    # Deribit PM parameters (import_pm_parameters)
+    "pm_random_bytes": (lambda t: _file(t, "pm.json", os.urandom(1 << 16), "import_pm_parameters"), "pm.json: not"),
+    "pm_deep_json": (
+        lambda t: _file(t, "pm.json", DEEP.encode(), "import_pm_parameters"),
+        "pm.json: JSON nesting depth 100000 exceeds the limit RISKGOV_MAX_JSON_DEPTH=64",
+    ),
+    "pm_huge_file": (lambda t: _file(t, "pm.json", None, "import_pm_parameters"), "RISKGOV_MAX_JSON_BYTES"),
+    "pm_long_integer": (
+        lambda t: _file(t, "pm.json", b'{"result": ' + b"1" * 5000 + b"}", "import_pm_parameters"),
+        "pm.json: not JSON: number too long",
+    ),
+    # margin request (simulate_margin)
+    "margin_random_bytes": (lambda t: _file(t, "req.json", os.urandom(1 << 16), "simulate_margin"), "invalid request"),
+    "margin_deep_json": (
+        lambda t: _file(t, "req.json", DEEP.encode(), "simulate_margin"),
+        "invalid request: request: req.json: JSON nesting depth 100000 exceeds the limit RISKGOV_MAX_JSON_DEPTH=64",
+    ),
+    "margin_huge_file": (lambda t: _file(t, "req.json", None, "simulate_margin"), "RISKGOV_MAX_JSON_BYTES"),
+    # the row limit on every CSV reader
+    "prices_long_row": (
+        lambda t: _file(
+            t,
+            "binance_BTCUSDT_1h_2024-01-01_2024-01-02.csv",
+            (HEADER + "2024-01-01T00:00:00Z,1,1,1,1,1\n" + LONG + "\n").encode(),
+            "import_prices",
+        ),
+        ", line 3: row length exceeds the limit RISKGOV_MAX_CSV_ROW_BYTES=4.0 MiB",
+    ),
+    "venue_csv_long_row": (
+        lambda t: _file(
+            t,
+            "tiers.csv",
+            (
+                "symbol,tier,min_notional,max_notional,maint_margin_rate,max_leverage,maint_amount_cum\n" + LONG + "\n"
+            ).encode(),
+            "import_parameters",
+            "--format",
+            "binance",
+        ),
+        "tiers.csv line 2: row length exceeds the limit RISKGOV_MAX_CSV_ROW_BYTES",
+    ),
+    "snapshot_long_row": (
+        lambda t: _snapshot_table(t, "positions.csv", (FILES["positions.csv"] + LONG + "\n").encode()),
+        "positions.csv data row 5: row length exceeds the limit RISKGOV_MAX_CSV_ROW_BYTES=4.0 MiB",
+    ),
+    "snapshot_long_header": (
+        lambda t: _snapshot_table(t, "accounts.csv", (LONG + "\n").encode()),
+        "accounts.csv: header row length exceeds the limit RISKGOV_MAX_CSV_ROW_BYTES",
+    ),
+    "snapshot_random_bytes": (lambda t: _snapshot_table(t, "positions.csv", os.urandom(1 << 16)), "positions.csv"),
+    "snapshot_huge_table": (
+        lambda t: _snapshot_table(t, "balances.csv", None),
+        "balances.csv: file size 2.0 GiB (2147483648 bytes) exceeds the limit RISKGOV_MAX_FILE_BYTES",
+    ),
+}
+CASES.update(BOUNDED)
+
+
 def _deep_meta(tmp_path):
     path = write_snapshot(tmp_path / "snap")
     (path / "snapshot.json").write_text(DEEP)
@@ -117,12 +236,24 @@ def test_malformed_input_is_one_line_and_changes_nothing(case, tmp_path):
     build, expected = CASES[case]
     argv = build(tmp_path)
     before = _tables()
-    with pytest.raises(CommandError) as exc:
-        call_command(*argv)
-    msg = str(exc.value)
+    msg = _refusal(argv)
     assert "\n" not in msg and "Traceback" not in msg
     assert expected in msg
     assert _tables() == before
+
+
+def _refusal(argv) -> str:
+    """The one-line refusal of a command: its CommandError, or what it wrote before exit 1
+    (``simulate_margin`` writes ``invalid request: …`` and exits 1)."""
+    err = io.StringIO()
+    try:
+        call_command(*argv, stdout=io.StringIO(), stderr=err)
+    except CommandError as exc:
+        return str(exc)
+    except SystemExit as exc:
+        assert exc.code == 1
+        return err.getvalue().strip()
+    raise AssertionError(f"{argv[0]} accepted the input")
 
 
 def test_zip_bomb_snapshot_is_one_line_and_changes_nothing(tmp_path):

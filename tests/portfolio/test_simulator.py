@@ -161,3 +161,21 @@ def test_api_400_on_a_body_that_is_not_an_object(api, people, market):
     api.force_authenticate(people["analyst"])
     res = api.post(URL, [1, 2], format="json")
     assert res.status_code == 400 and res.json()["extra"]["field"] == "request"
+
+
+def test_api_400_on_a_deep_or_large_json_body(api, people, market, settings):
+    """The bounded JSON parser (riskgov.api.parsers): a deep body or one over the size limit
+    is a 400 naming the limit, not a RecursionError (500)."""
+    api.force_authenticate(people["analyst"])
+    deep = "[" * 100_000 + "]" * 100_000
+    res = api.post(URL, deep, content_type="application/json")
+    assert res.status_code == 400
+    assert "request body: JSON nesting depth 100000 exceeds the limit RISKGOV_MAX_JSON_DEPTH=64" in str(res.json())
+    settings.RISKGOV_MAX_JSON_BYTES = 100
+    res = api.post(URL, json.dumps({"x": "y" * 200}), content_type="application/json")
+    assert res.status_code == 400
+    assert "request body: JSON size exceeds the limit RISKGOV_MAX_JSON_BYTES=100" in str(res.json())
+    settings.RISKGOV_MAX_JSON_BYTES = 64 << 20
+    res = api.post(URL, '{"as_of": NaN}', content_type="application/json")
+    assert res.status_code == 400 and "JSON parse error" in str(res.json())
+    assert api.post(URL, request(), format="json").status_code == 200

@@ -227,8 +227,7 @@ def _tiers_from_json(path: Path) -> tuple[dict[str, list[dict[str, Decimal | Non
 def _tiers_from_csv(path: Path) -> dict[str, list[dict[str, Decimal]]]:
     out: dict[str, list[dict[str, Decimal]]] = {}
     try:
-        with open_venue_csv(path) as fh:
-            reader = csv.DictReader(fh)
+        with open_venue_csv(path, dict_reader=True) as reader:
             missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise VenueFileError(f"{path.name}: missing columns {missing}")

@@ -48,13 +48,15 @@ Defaults for fields no venue file carries (all keyword arguments of the importer
 
 from __future__ import annotations
 
+import csv
 import decimal
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from riskgov.core import limits as input_limits
 from riskgov.parameters.document import (
@@ -443,16 +445,27 @@ def read_venue_json(path: Path, what: str) -> Any:
         raise VenueFileError(f"{path.name}: cannot read {what}: {exc}") from None
 
 
-def open_venue_csv(path: Path) -> TextIO:
-    """Open a venue CSV within the input limits (file size, ``csv.field_size_limit``).
+@contextmanager
+def open_venue_csv(path: Path, *, dict_reader: bool = False) -> Iterator[input_limits.CsvRows]:
+    """Rows of a venue CSV within the input limits (:func:`riskgov.core.limits.open_text`:
+    file size, each row within ``RISKGOV_MAX_CSV_ROW_BYTES``, ``csv.field_size_limit``);
+    ``dict_reader``: as ``csv.DictReader``. Use as a context manager.
 
     Raises:
-        VenueFileError: the file breaks a limit. OSError: it cannot be opened.
+        VenueFileError: the file, a row or a line breaks a limit (one line naming the file,
+            the line and the setting), or the CSV is malformed. OSError: it cannot be
+            opened. UnicodeDecodeError: while reading.
     """
-    lim = input_limits.limits()
     try:
-        input_limits.check_file(path, lim)
+        fh = input_limits.open_text(path)
     except input_limits.InputTooLarge as exc:
         raise VenueFileError(str(exc)) from None
-    input_limits.csv_field_limit(lim)
-    return path.open(newline="", encoding="utf-8")
+    with fh:
+        try:
+            yield input_limits.csv_reader(fh, dict_reader=dict_reader)
+        except input_limits.InputTooLarge as exc:
+            raise VenueFileError(str(exc)) from None
+        except csv.Error as exc:
+            raise VenueFileError(
+                f"{path.name} line {fh.line}: malformed CSV: {input_limits.csv_error_text(exc)}"
+            ) from None

@@ -204,8 +204,7 @@ _CSV_COLUMNS = ("ticker", "liquidity_tier_id", "initial_margin_ppm", "maintenanc
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     markets = []
     try:
-        with open_venue_csv(path) as fh:
-            reader = csv.DictReader(fh)
+        with open_venue_csv(path, dict_reader=True) as reader:
             fields = reader.fieldnames or []
             missing = [c for c in _CSV_COLUMNS if c not in fields]
             if missing:

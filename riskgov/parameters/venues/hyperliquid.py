@@ -100,8 +100,7 @@ def read_hyperliquid_snapshot(path: str | Path) -> dict[str, HyperliquidPerpStat
     p = Path(path)
     out: dict[str, HyperliquidPerpStats] = {}
     try:
-        with open_venue_csv(p) as fh:
-            reader = csv.reader(fh)
+        with open_venue_csv(p) as reader:
             header = next(reader, [])
             # The real file repeats the last column name; the first occurrence wins.
             col = {}
@@ -292,8 +291,7 @@ def _tiers_from_csv(
     """(coin -> [(lower bound, max leverage)], coin -> [(csv IMF, csv MMF)]) from the CSV."""
     rows: dict[str, list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal]]] = {}
     try:
-        with open_venue_csv(path) as fh:
-            reader = csv.DictReader(fh)
+        with open_venue_csv(path, dict_reader=True) as reader:
             missing = [c for c in _CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise VenueFileError(f"{path.name}: missing columns {missing}")

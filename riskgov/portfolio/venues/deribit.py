@@ -34,8 +34,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from riskgov.core import limits as input_limits
 from riskgov.portfolio.validation import default_values
 
 __all__ = ["DeribitImport", "DeribitPMEError", "parse_deribit_pme", "read_deribit_pme"]
@@ -153,14 +155,24 @@ def parse_deribit_pme(doc: Any) -> DeribitImport:
     return DeribitImport(values=values, notes=notes, timestamp_ms=int(ts) if isinstance(ts, int) else None)
 
 
-def read_deribit_pme(text: str) -> DeribitImport:
-    """Parse Deribit's JSON text exactly (floats as Decimal).
+def read_deribit_pme(source: str | Path) -> DeribitImport:
+    """Parse Deribit's JSON exactly (floats as Decimal): ``source`` is the JSON text, or the
+    path of a file, read within the input limits (:func:`riskgov.core.limits.load_json`:
+    ``RISKGOV_MAX_JSON_BYTES``, ``RISKGOV_MAX_JSON_DEPTH``).
 
     Raises:
-        DeribitPMEError: not JSON, or not Deribit's shape.
+        DeribitPMEError: too large or too deep (naming the setting), not UTF-8, not JSON, or
+            not Deribit's shape. OSError: the file cannot be read.
     """
     try:
-        doc = json.loads(text, parse_float=Decimal)
+        if isinstance(source, Path):
+            doc = input_limits.load_json(source, parse_float=Decimal)
+        else:
+            doc = input_limits.load_json(source.encode("utf-8", "surrogatepass"), label="JSON", parse_float=Decimal)
+    except input_limits.InputTooLarge as exc:
+        raise DeribitPMEError(exc.detail) from None
+    except UnicodeDecodeError as exc:
+        raise DeribitPMEError(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise DeribitPMEError(f"not JSON: {exc}") from None
     return parse_deribit_pme(doc)

@@ -2,9 +2,10 @@
 
 Each reader yields one plain tuple per data row, in file order, and checks every field as it
 goes; the first bad row raises :class:`HistoryError` with a one-line message naming the
-file, the line and the column. Rows must be in non-decreasing time order within a file (the
-replay merges the files by time without sorting them, so memory does not grow with the
-file). No Django, no pandas: the csv module and ``Decimal``.
+file, the line and the column. A file, a line, a row or a field over its input limit
+(:func:`riskgov.core.limits.open_text`) raises it too, naming the setting. Rows must be in
+non-decreasing time order within a file (the replay merges the files by time without
+sorting them, so memory does not grow with the file). No Django, no pandas: the csv module and ``Decimal``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from riskgov.core import limits
 
 __all__ = [
     "LEDGER_FILE",
@@ -57,8 +60,8 @@ def parse_time(text: str) -> int:
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
     """(line number, row) per data row, after checking the header is exactly ``columns``."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
+        with limits.open_text(path) as fh:
+            reader = limits.csv_reader(fh)
             header = next(reader, None)
             if header is None or tuple(c.strip() for c in header) != columns:
                 raise HistoryError(f"{path.name} line 1: header must be {','.join(columns)}, found {header}")
@@ -69,8 +72,12 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]
                 if len(row) != width:
                     raise HistoryError(f"{path.name} line {line}: expected {width} fields, found {len(row)}")
                 yield line, row
+    except limits.InputTooLarge as exc:
+        raise HistoryError(str(exc)) from None
+    except csv.Error as exc:
+        raise HistoryError(f"{path.name} line {fh.line}: malformed CSV: {limits.csv_error_text(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(f"{path.name}: cannot read: {exc}") from exc
+        raise HistoryError(f"{path.name}: cannot read: {exc}") from None
 
 
 class _Row:

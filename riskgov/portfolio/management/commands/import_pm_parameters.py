@@ -5,7 +5,8 @@ Deribit's ``private/pme/simulate``, :mod:`riskgov.portfolio.venues.deribit`) and
 PM version per underlying: the first, active version of an underlying that has none, else a
 draft to put in a proposal (``{"pm": "BTC", …}`` specs are printed). Without ``FILE`` it seeds
 the RISK_MODEL §14 defaults (Deribit's BTC set) for ``--underlying`` (default BTC) where none
-exist. All or nothing: an invalid set writes nothing and exits 1 with one line.
+exist. All or nothing: an invalid set writes nothing and exits 1 with one line (a file over
+``RISKGOV_MAX_JSON_BYTES`` or nested deeper than ``RISKGOV_MAX_JSON_DEPTH`` too).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             self._seed(wanted or ["BTC"])
             return
         try:
-            imp = read_deribit_pme(Path(o["file"]).read_text(encoding="utf-8"))
+            imp = read_deribit_pme(Path(o["file"]))
         except OSError as exc:
             raise CommandError(f"{o['file']}: {exc.strerror}") from None
         except DeribitPMEError as exc:

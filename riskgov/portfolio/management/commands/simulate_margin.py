@@ -1,7 +1,8 @@
 """``python manage.py simulate_margin REQUEST.json [--output-json OUT.json]`` (FORMATS.md "Margin simulation").
 
 Exit 0 with a summary (account and per underlying); exit 1 with one line
-``invalid request: <field path>: <why>`` on bad input (nothing is written then).
+``invalid request: <field path>: <why>`` on bad input (nothing is written then), a file over
+``RISKGOV_MAX_JSON_BYTES`` or deeper than ``RISKGOV_MAX_JSON_DEPTH`` included.
 ``pm: null`` in the request uses the active governed PM parameters of that underlying.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from riskgov.core import limits
 from riskgov.portfolio.simulation import MarginRequestError, margin_simulate
 from riskgov.presentation import formats as fmt
 
@@ -54,11 +56,13 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         path = Path(o["request"])
         try:
-            text = path.read_text(encoding="utf-8")
+            request = limits.load_json(path)
         except OSError as exc:
             self._fail(f"invalid request: request: cannot read {path}: {exc.strerror}")
-        try:
-            request = json.loads(text)
+        except limits.InputTooLarge as exc:
+            self._fail(f"invalid request: request: {exc}")
+        except UnicodeDecodeError as exc:
+            self._fail(f"invalid request: request: {path.name}: not UTF-8 text (byte {exc.start}: {exc.reason})")
         except json.JSONDecodeError as exc:
             self._fail(f"invalid request: request: not JSON (line {exc.lineno} column {exc.colno}: {exc.msg})")
         try:
