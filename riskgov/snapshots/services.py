@@ -9,8 +9,9 @@ any error (a bad row anywhere, the database refusing) rolls everything back:
    positions) to ``_Stage`` as soon as it and every table before it is clean; a writer
    thread sharing this connection writes it while the next table is checked. PostgreSQL:
    a new table per bulk table and snapshot, without indexes, ``COPY … FROM STDIN`` (CSV
-   blocks written by pyarrow) with ids reserved from the parent's sequence, then its keys
-   and indexes built once (``_Partitions``); other databases: ``executemany`` into the table;
+   blocks written by pyarrow) with ids reserved from the parent's sequence; once every
+   table is loaded (and validated), their keys and indexes are built once, each with a
+   parallel worker (``_Partitions``); other databases: ``executemany`` into the table;
 3. once every check passed: the references are checked (and the referenced rows key-share
    locked) in SQL (``_lock_references``; the bulk tables have no foreign-key constraints),
    prices, counts and the exact long open interest are stored, and the new tables are
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from psycopg.copy import QueuedLibpqWriter
 
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
@@ -57,6 +59,8 @@ __all__ = ["SnapshotInvalid", "snapshot_import"]
 
 #: Rows per COPY write / executemany batch (and per progress report).
 BLOCK_ROWS = 250_000
+#: Parallel workers per key / index build (``max_parallel_maintenance_workers``), besides the backend.
+PARALLEL_INDEX_WORKERS = 1
 
 
 def snapshot_import(
@@ -100,6 +104,8 @@ def snapshot_import(
         finally:
             stage.join(quiet=True)
         stage.timings["writer_wait"] = time.perf_counter() - t - stage.timings["read_validate"]
+        if stage.parts is not None:  # every table loaded: their keys and indexes, on both cores
+            stage.parts.index_all(stage.timings)
         if stage.existing is not None:
             stage.existing.duplicate = True
             return stage.existing
@@ -122,8 +128,9 @@ class _Stage:
     ``begin`` takes the hash's advisory lock (one importer per hash until commit) and looks
     for a snapshot with the same files; when there is none (or ``force``), it creates the
     ``Snapshot`` row and, on PostgreSQL, a writer thread sharing this connection: each bulk
-    table validated is converted and written there (create the partition, ``COPY``, build
-    its keys and indexes) while this thread validates the next one. ``finish`` checks the
+    table validated is converted and written there (create the partition, ``COPY``) while
+    this thread validates the next one; the keys and indexes are built after the last
+    (``_Partitions.index_all``). ``finish`` checks the
     references, writes prices, counts and open interest, attaches the partitions and audits.
     """
 
@@ -193,10 +200,7 @@ class _Stage:
             table, target = self.parts.create(model, table)
         writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
         writer(model, table, self.progress, target)
-        t, self.timings[f"copy_{name}"] = time.perf_counter(), time.perf_counter() - t
-        if self.parts is not None:
-            self.parts.index(model)
-        self.timings[f"index_{name}"] = time.perf_counter() - t
+        self.timings[f"copy_{name}"] = time.perf_counter() - t
 
     def join(self, *, quiet: bool = False) -> None:
         """Wait for the writer; re-raise its first error unless ``quiet``."""
@@ -379,14 +383,22 @@ class _Partitions:
         self.created.append(model)
         return rows.add_column(0, "id", pa.array(np.arange(first, first + n, dtype=np.int64))), name
 
+    def index_all(self, timings: dict[str, float]) -> None:
+        """Build the keys and indexes of every table created (``index``), once all are loaded
+        and validated: each build may then use a parallel worker on the other core."""
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute(f"SET LOCAL max_parallel_maintenance_workers = {PARALLEL_INDEX_WORKERS}")
+        for model in self.created:
+            t = time.perf_counter()
+            self.index(model)
+            timings[f"index_{model.__name__.removeprefix('Snapshot').lower()}"] = time.perf_counter() - t
+
     def index(self, model) -> None:
         """Build the key, unique constraints and indexes the parent has (same columns, so the
         attach adopts them instead of building its own)."""
         parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
         with connection.cursor() as cur:
-            # one process per build: the other core validates the next table meanwhile
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
             cur.execute(
                 "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
                 " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
@@ -477,11 +489,12 @@ def _copy_rows(model, table: pa.Table, progress: Callable[[int], None] | None, t
     """PostgreSQL: ``COPY table (cols) FROM STDIN (FORMAT csv)`` in blocks of CSV text.
 
     pyarrow writes the CSV (strings quoted, nulls as empty unquoted fields = SQL NULL,
-    booleans as ``true``/``false``).
+    booleans as ``true``/``false``); psycopg's queued writer sends each block from a thread of
+    its own, so the next block is written while the server parses this one.
     """
     sql = f"COPY {connection.ops.quote_name(target)} ({_column_list(model, table)}) FROM STDIN WITH (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
         for start in range(0, table.num_rows, BLOCK_ROWS):
             block = table.slice(start, BLOCK_ROWS)
             buf = io.BytesIO()
