@@ -9,9 +9,10 @@ any error (a bad row anywhere, the database refusing) rolls everything back:
    positions) to ``_Stage`` as soon as it and every table before it is clean; a writer
    thread sharing this connection writes it while the next table is checked. PostgreSQL:
    a new table per bulk table and snapshot, without indexes, ``COPY … FROM STDIN`` (CSV
-   blocks written by pyarrow) with ids reserved from the parent's sequence; once every
-   table is loaded (and validated), their keys and indexes are built once, each with a
-   parallel worker (``_Partitions``); other databases: ``executemany`` into the table;
+   blocks written by pyarrow) with ids reserved from the parent's sequence, then its keys
+   and indexes built once while the next table is checked; the last table's (positions)
+   once every table is validated, with a parallel worker on the core the validation used
+   (``_Partitions``); other databases: ``executemany`` into the table;
 3. once every check passed: the references are checked (and the referenced rows key-share
    locked) in SQL (``_lock_references``; the bulk tables have no foreign-key constraints),
    prices, counts and the exact long open interest are stored, and the new tables are
@@ -128,9 +129,10 @@ class _Stage:
     ``begin`` takes the hash's advisory lock (one importer per hash until commit) and looks
     for a snapshot with the same files; when there is none (or ``force``), it creates the
     ``Snapshot`` row and, on PostgreSQL, a writer thread sharing this connection: each bulk
-    table validated is converted and written there (create the partition, ``COPY``) while
-    this thread validates the next one; the keys and indexes are built after the last
-    (``_Partitions.index_all``). ``finish`` checks the
+    table validated is converted and written there (create the partition, ``COPY``, build
+    its keys and indexes) while this thread reads and validates the next one; the last
+    table's keys and indexes are built after the validation (``_Partitions.index_all``).
+    ``finish`` checks the
     references, writes prices, counts and open interest, attaches the partitions and audits.
     """
 
@@ -200,7 +202,11 @@ class _Stage:
             table, target = self.parts.create(model, table)
         writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
         writer(model, table, self.progress, target)
-        self.timings[f"copy_{name}"] = time.perf_counter() - t
+        t, self.timings[f"copy_{name}"] = time.perf_counter(), time.perf_counter() - t
+        if self.parts is not None and model is not SnapshotPosition:
+            # while the next table is read and checked (one process: that uses the other core)
+            self.parts.index(model, workers=0)
+            self.timings[f"index_{name}"] = time.perf_counter() - t
 
     def join(self, *, quiet: bool = False) -> None:
         """Wait for the writer; re-raise its first error unless ``quiet``."""
@@ -336,6 +342,7 @@ class _Partitions:
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.created: list[type] = []
+        self.indexed: set[type] = set()
 
     @classmethod
     def open(cls, sid: int) -> _Partitions | None:
@@ -384,21 +391,24 @@ class _Partitions:
         return rows.add_column(0, "id", pa.array(np.arange(first, first + n, dtype=np.int64))), name
 
     def index_all(self, timings: dict[str, float]) -> None:
-        """Build the keys and indexes of every table created (``index``), once all are loaded
-        and validated: each build may then use a parallel worker on the other core."""
+        """Build the keys and indexes of every table created and not indexed yet (``index``),
+        once every table is loaded and validated: each build may use a parallel worker on
+        the other core then."""
+        for model in self.created:
+            if model not in self.indexed:
+                t = time.perf_counter()
+                self.index(model, workers=PARALLEL_INDEX_WORKERS)
+                timings[f"index_{model.__name__.removeprefix('Snapshot').lower()}"] = time.perf_counter() - t
+
+    def index(self, model, *, workers: int) -> None:
+        """Build the key, unique constraints and indexes the parent has (same columns, so the
+        attach adopts them instead of building its own), with ``workers`` parallel workers
+        at most (besides this backend)."""
+        parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
+        self.indexed.add(model)
         with connection.cursor() as cur:
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cur.execute(f"SET LOCAL max_parallel_maintenance_workers = {PARALLEL_INDEX_WORKERS}")
-        for model in self.created:
-            t = time.perf_counter()
-            self.index(model)
-            timings[f"index_{model.__name__.removeprefix('Snapshot').lower()}"] = time.perf_counter() - t
-
-    def index(self, model) -> None:
-        """Build the key, unique constraints and indexes the parent has (same columns, so the
-        attach adopts them instead of building its own)."""
-        parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
-        with connection.cursor() as cur:
+            cur.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
             cur.execute(
                 "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
                 " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
