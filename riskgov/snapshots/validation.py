@@ -151,7 +151,7 @@ def snapshot_read(
             one file; they are hashed before they are parsed), then each bulk table as soon
             as it and every table before it passed its checks (none after the first error),
             while the next table is read. A later error (a file that cannot be read, a
-            check, the files changed meanwhile) is raised as usual: the caller rolls back.
+            check) is raised as usual: the caller rolls back.
 
     Raises:
         SnapshotInvalid: with every error found (capped).
@@ -258,9 +258,7 @@ def snapshot_read(
         )
 
         names = [META_FILE, *files.values()]
-        sha256 = files_hash(src, names)
-        if early is not None and sha256 != early:
-            errors.add(src.path.name, None, None, "the files changed while they were imported")
+        sha256 = early if early is not None else files_hash(src, names)
         if early is None:  # as when streaming: the lock, and a duplicate looked for (an error follows)
             clean = not errors.total and taken_at is not None and fund is not None
             streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
@@ -294,10 +292,15 @@ def _file_of(src: Source, name: str) -> str | None:
 
 
 def _files_sha256(src: Source, names: list[str]) -> str:
-    """``files_hash`` of ``names``, read for it alone (before the tables are parsed)."""
-    h = hashlib.sha256()
+    """``files_hash`` of ``names``, before the tables are parsed: each file is read once
+    here and kept for ``read_table`` (``src.read`` hands it over), so the bytes hashed are
+    the bytes parsed."""
+    h, kept, read = hashlib.sha256(), {}, src.read
     for name in sorted(names):
-        h.update(name.encode() + b"\0" + hashlib.sha256(src.read(name)).digest())
+        kept[name] = blob = read(name)
+        h.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+    kept.pop(META_FILE, None)  # already read by ``check_meta``
+    src.read = lambda name: kept.pop(name) if name in kept else read(name)  # type: ignore[method-assign]
     return h.hexdigest()
 
 
