@@ -10,7 +10,9 @@ any error (a bad row anywhere, the database refusing) rolls everything back:
    thread sharing this connection writes it while the next table is checked. PostgreSQL:
    a new table per bulk table and snapshot, without indexes, ``COPY … FROM STDIN`` (CSV
    blocks written by pyarrow) with ids reserved from the parent's sequence, then its keys
-   and indexes built once (``_Partitions``); other databases: ``executemany`` into the table;
+   and indexes built once while the next table is checked; the last table's (positions)
+   once every table is validated, with a parallel worker on the core the validation used
+   (``_Partitions``); other databases: ``executemany`` into the table;
 3. once every check passed: the references are checked (and the referenced rows key-share
    locked) in SQL (``_lock_references``; the bulk tables have no foreign-key constraints),
    prices, counts and the exact long open interest are stored, and the new tables are
@@ -38,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from psycopg.copy import QueuedLibpqWriter
 
 from riskgov.core.services import audit_record
 from riskgov.markets.models import Asset, Market
@@ -57,6 +60,8 @@ __all__ = ["SnapshotInvalid", "snapshot_import"]
 
 #: Rows per COPY write / executemany batch (and per progress report).
 BLOCK_ROWS = 250_000
+#: Parallel workers per key / index build (``max_parallel_maintenance_workers``), besides the backend.
+PARALLEL_INDEX_WORKERS = 1
 
 
 def snapshot_import(
@@ -100,6 +105,8 @@ def snapshot_import(
         finally:
             stage.join(quiet=True)
         stage.timings["writer_wait"] = time.perf_counter() - t - stage.timings["read_validate"]
+        if stage.parts is not None:  # every table loaded: their keys and indexes, on both cores
+            stage.parts.index_all(stage.timings)
         if stage.existing is not None:
             stage.existing.duplicate = True
             return stage.existing
@@ -123,7 +130,9 @@ class _Stage:
     for a snapshot with the same files; when there is none (or ``force``), it creates the
     ``Snapshot`` row and, on PostgreSQL, a writer thread sharing this connection: each bulk
     table validated is converted and written there (create the partition, ``COPY``, build
-    its keys and indexes) while this thread validates the next one. ``finish`` checks the
+    its keys and indexes) while this thread reads and validates the next one; the last
+    table's keys and indexes are built after the validation (``_Partitions.index_all``).
+    ``finish`` checks the
     references, writes prices, counts and open interest, attaches the partitions and audits.
     """
 
@@ -194,9 +203,10 @@ class _Stage:
         writer = _copy_rows if connection.vendor == "postgresql" else _insert_rows
         writer(model, table, self.progress, target)
         t, self.timings[f"copy_{name}"] = time.perf_counter(), time.perf_counter() - t
-        if self.parts is not None:
-            self.parts.index(model)
-        self.timings[f"index_{name}"] = time.perf_counter() - t
+        if self.parts is not None and model is not SnapshotPosition:
+            # while the next table is read and checked (one process: that uses the other core)
+            self.parts.index(model, workers=0)
+            self.timings[f"index_{name}"] = time.perf_counter() - t
 
     def join(self, *, quiet: bool = False) -> None:
         """Wait for the writer; re-raise its first error unless ``quiet``."""
@@ -332,6 +342,7 @@ class _Partitions:
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.created: list[type] = []
+        self.indexed: set[type] = set()
 
     @classmethod
     def open(cls, sid: int) -> _Partitions | None:
@@ -379,14 +390,25 @@ class _Partitions:
         self.created.append(model)
         return rows.add_column(0, "id", pa.array(np.arange(first, first + n, dtype=np.int64))), name
 
-    def index(self, model) -> None:
+    def index_all(self, timings: dict[str, float]) -> None:
+        """Build the keys and indexes of every table created and not indexed yet (``index``),
+        once every table is loaded and validated: each build may use a parallel worker on
+        the other core then."""
+        for model in self.created:
+            if model not in self.indexed:
+                t = time.perf_counter()
+                self.index(model, workers=PARALLEL_INDEX_WORKERS)
+                timings[f"index_{model.__name__.removeprefix('Snapshot').lower()}"] = time.perf_counter() - t
+
+    def index(self, model, *, workers: int) -> None:
         """Build the key, unique constraints and indexes the parent has (same columns, so the
-        attach adopts them instead of building its own)."""
+        attach adopts them instead of building its own), with ``workers`` parallel workers
+        at most (besides this backend)."""
         parent, name, q = model._meta.db_table, self.table(model), connection.ops.quote_name
+        self.indexed.add(model)
         with connection.cursor() as cur:
-            # one process per build: the other core validates the next table meanwhile
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cur.execute("SET LOCAL max_parallel_maintenance_workers = 0")
+            cur.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
             cur.execute(
                 "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
                 " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
@@ -477,11 +499,12 @@ def _copy_rows(model, table: pa.Table, progress: Callable[[int], None] | None, t
     """PostgreSQL: ``COPY table (cols) FROM STDIN (FORMAT csv)`` in blocks of CSV text.
 
     pyarrow writes the CSV (strings quoted, nulls as empty unquoted fields = SQL NULL,
-    booleans as ``true``/``false``).
+    booleans as ``true``/``false``); psycopg's queued writer sends each block from a thread of
+    its own, so the next block is written while the server parses this one.
     """
     sql = f"COPY {connection.ops.quote_name(target)} ({_column_list(model, table)}) FROM STDIN WITH (FORMAT csv)"
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
         for start in range(0, table.num_rows, BLOCK_ROWS):
             block = table.slice(start, BLOCK_ROWS)
             buf = io.BytesIO()

@@ -1,8 +1,10 @@
 """Reading and validating a ``riskgov.snapshot/1`` (FORMATS.md) — complete, vectorized, no writes.
 
 ``snapshot_read(path)`` reads a directory or a ``.zip`` of one (files at the archive's root
-or inside one folder), CSV or Parquet per table, and checks *everything* before the
-services write anything. Every problem found becomes one error
+or inside one folder), CSV or Parquet per table, and checks *everything* before anything the
+services write becomes visible (they write each table, once it and every table before it
+passed, while the next is read, in a transaction a later error rolls back). Every problem
+found becomes one error
 ``{"file", "row", "column", "message"}``; ``row`` is the **1-based data row** (the header
 is not counted, so data row 1 is line 2 of a CSV file), ``None`` for a file-level problem.
 All errors are collected (the list is capped at ``MAX_ERRORS``; ``more`` counts the rest)
@@ -38,6 +40,7 @@ integers, decimals or floats; floats are written as their shortest exact decimal
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -144,8 +147,11 @@ def snapshot_read(
         path: a directory or a ``.zip``.
         assets: ``{asset symbol: Asset pk}`` of the database.
         markets: ``{market symbol: (Market pk, base Asset pk)}`` of the database.
-        sink: gets the hash once the files are read, then each bulk table as soon as it and
-            every table before it passed its checks (none after the first error).
+        sink: gets the files' hash first (when ``snapshot.json`` is valid and each table has
+            one file; they are hashed before they are parsed), then each bulk table as soon
+            as it and every table before it passed its checks (none after the first error),
+            while the next table is read. A later error (a file that cannot be read, a
+            check) is raised as usual: the caller rolls back.
 
     Raises:
         SnapshotInvalid: with every error found (capped).
@@ -155,73 +161,109 @@ def snapshot_read(
     try:
         errors.raise_if_any()
         venue, taken_at, fund = check_meta(src, errors)
-        tables = {name: read_table(src, name, errors) for name in TABLES}
         given = [n for n in OPTION_TABLES if has_table(src, n)]
-        tables.update({name: read_table(src, name, errors) for name in given})
-        # Files or columns missing: the row checks cannot run meaningfully.
-        if any(t is None for t in tables.values()):
-            errors.raise_if_any()
-        assert all(t is not None for t in tables.values())
-        files = {name: t[0] for name, t in tables.items() if t is not None}
-        cols = {name: t[1] for name, t in tables.items() if t is not None}
+        order = [*TABLES, *given]
+        # The files' hash first (hashing is fast next to parsing), so that the sink can begin
+        # and write each table while the next one is read: when snapshot.json is valid and
+        # every table has one file (else an error is certain and nothing is written).
+        single = {n: _file_of(src, n) for n in order}
+        early = None
+        if not errors.total and taken_at is not None and fund is not None and all(single.values()):
+            early = _files_sha256(src, [META_FILE, *single.values()])  # type: ignore[list-item]
+        streaming = sink is not None and early is not None and sink.begin(early, (venue.strip(), taken_at, fund))
+        # Row checks go to ``checks``: they count only when every file could be read (else the
+        # file errors are raised alone, as the rows cannot be checked meaningfully).
+        checks = Errors()
+        tables: dict[str, tuple[str, dict[str, pa.Array]] | None] = {}
 
-        names = [META_FILE, *files.values()]
-        sha256 = files_hash(src, names)
-        clean = not errors.total and taken_at is not None and fund is not None
-        streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
+        def read(name: str) -> bool:
+            tables[name] = read_table(src, name, errors)
+            return all(t is not None for t in tables.values())
 
         def send(name: str, columns: dict[str, Any]) -> None:
-            if streaming and not errors.total:
+            if streaming and not errors.total and not checks.total:
                 sink.table(name, columns)
 
-        acc = _check_accounts(errors, files["accounts"], cols["accounts"]["account_id"])
-        portfolio = check_account_modes(errors, files["accounts"], cols["accounts"])
-        send("accounts", {"account_ids": acc, "portfolio": portfolio})
-        price_asset, priced = _check_prices(errors, files["prices"], cols["prices"], assets)
-        bal_acc, bal_asset = _check_balances(errors, files["balances"], cols["balances"], acc, assets)
-        bal = cols["balances"]
-        balances = {"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]}
-        send("balances", balances)
-        pos_acc, pos_market, isolated = _check_positions(errors, files["positions"], cols["positions"], acc, markets)
-        pos = cols["positions"]
-        positions = {
-            "account_idx": pos_acc,
-            "market_id": pos_market,
-            "size": pos["size"],
-            "entry_price": pos["entry_price"],
-            "isolated": isolated,
-            "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
-        }
-        check_portfolio_positions(errors, files["positions"], pos_acc, isolated, portfolio)
-        send("positions", positions)
+        files: dict[str, str] = {}
+        cols: dict[str, dict[str, pa.Array]] = {}
+
+        def take(*names: str) -> None:
+            for name in names:
+                t = tables[name]
+                assert t is not None
+                files[name], cols[name] = t
+
+        ok = read("prices") & read("accounts")
+        if ok:
+            take("prices", "accounts")
+            acc = _check_accounts(checks, files["accounts"], cols["accounts"]["account_id"])
+            portfolio = check_account_modes(checks, files["accounts"], cols["accounts"])
+            send("accounts", {"account_ids": acc, "portfolio": portfolio})
+            price_asset, priced = _check_prices(checks, files["prices"], cols["prices"], assets)
+        if read("balances") and ok:
+            take("balances")
+            bal_acc, bal_asset = _check_balances(checks, files["balances"], cols["balances"], acc, assets)
+            bal = cols["balances"]
+            balances = {"account_idx": bal_acc, "asset_id": bal_asset, "amount": bal["amount"]}
+            send("balances", balances)
+        ok = read("positions") and ok
+        if ok:
+            take("positions")
+            pos_acc, pos_market, isolated = _check_positions(
+                checks, files["positions"], cols["positions"], acc, markets
+            )
+            pos = cols["positions"]
+            positions = {
+                "account_idx": pos_acc,
+                "market_id": pos_market,
+                "size": pos["size"],
+                "entry_price": pos["entry_price"],
+                "isolated": isolated,
+                "isolated_margin": pc.if_else(pa.array(isolated), pos["isolated_margin"], pa.scalar(None, pa.string())),
+            }
+            check_portfolio_positions(checks, files["positions"], pos_acc, isolated, portfolio)
+            send("positions", positions)
+        for name in given:
+            ok = read(name) and ok
+        # Files or columns missing: the row checks cannot run meaningfully.
+        if not ok:
+            errors.raise_if_any()
+        take(*given)
         opts = None
         if "options" in cols:
             opts = check_options(
-                errors,
+                checks,
                 (files["options"], files.get("option_marks")),
                 cols["options"],
                 cols.get("option_marks"),
-                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                account_index=lambda file, values: _account_index(checks, acc, file, values),
                 portfolio=portfolio,
                 assets=assets,
                 taken_at=taken_at,
             )
         elif "option_marks" in cols:  # marks alone: checked like any table, no option to price
             opts = check_options(
-                errors,
+                checks,
                 ("options.csv", files["option_marks"]),
                 {c: pa.array([], pa.string()) for c in OPTION_TABLES["options"]},
                 cols["option_marks"],
-                account_index=lambda file, values: _account_index(errors, acc, file, values),
+                account_index=lambda file, values: _account_index(checks, acc, file, values),
                 portfolio=portfolio,
                 assets=assets,
                 taken_at=taken_at,
             )
         opt_und = opts.options["underlying_id"] if opts is not None else np.zeros(0, dtype=np.int64)
         _check_priced(
-            errors, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market, opt_underlying=opt_und
+            checks, files, assets, markets, priced, bal_asset=bal_asset, pos_market=pos_market, opt_underlying=opt_und
         )
 
+        names = [META_FILE, *files.values()]
+        sha256 = early if early is not None else files_hash(src, names)
+        if early is None:  # as when streaming: the lock, and a duplicate looked for (an error follows)
+            clean = not errors.total and taken_at is not None and fund is not None
+            streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
+        errors.items += checks.items[: max(0, MAX_ERRORS - len(errors.items))]
+        errors.total += checks.total
         errors.raise_if_any()
         assert taken_at is not None and fund is not None
         return SnapshotData(
@@ -240,6 +282,26 @@ def snapshot_read(
         )
     finally:
         src.close()
+
+
+def _file_of(src: Source, name: str) -> str | None:
+    """The one file of table ``name`` (``.csv`` or ``.parquet``); ``None`` for none or both
+    (``read_table`` says which)."""
+    given = [f for f in (f"{name}.csv", f"{name}.parquet") if src.has(f)]
+    return given[0] if len(given) == 1 else None
+
+
+def _files_sha256(src: Source, names: list[str]) -> str:
+    """``files_hash`` of ``names``, before the tables are parsed: each file is read once
+    here and kept for ``read_table`` (``src.read`` hands it over), so the bytes hashed are
+    the bytes parsed."""
+    h, kept, read = hashlib.sha256(), {}, src.read
+    for name in sorted(names):
+        kept[name] = blob = read(name)
+        h.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+    kept.pop(META_FILE, None)  # already read by ``check_meta``
+    src.read = lambda name: kept.pop(name) if name in kept else read(name)  # type: ignore[method-assign]
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- tables

@@ -86,3 +86,31 @@ def test_sums_near_the_column_limit_go_to_sql(snap_dir, tmp_path):
     assert services._long_open_interest(cols) is None
     s = snapshot_import(path=write_snapshot(tmp_path / "big", {**FILES, "positions.csv": positions}))
     assert Decimal(s.long_open_interest["BTC-PERP"]) == 3 * Decimal(size)
+
+
+def test_a_table_unreadable_after_earlier_ones_were_written_stores_nothing(snap_dir, tmp_path, monkeypatch):
+    """The accounts are written while the positions are read: positions.csv missing a column
+    then rolls them back, and only the file errors are reported (the row checks of the
+    tables read before are not, as when every file was read first)."""
+    before = partitions()
+    sent = []
+    real = services._Stage.table
+    monkeypatch.setattr(services._Stage, "table", lambda self, name, cols: (sent.append(name), real(self, name, cols)))
+    bad = write_snapshot(
+        tmp_path / "bad",
+        {
+            **FILES,
+            "balances.csv": "account_id,asset,amount\na1,USDT,abc\n",  # a row error: not reported
+            "positions.csv": "account_id,market,size,entry_price,margin_mode\na1,BTC-PERP,1,90000,cross\n",
+        },
+    )
+    with pytest.raises(SnapshotInvalid) as info:
+        snapshot_import(path=bad)
+    assert sent == ["accounts"]
+    assert [(e["file"], e["column"], e["message"]) for e in info.value.extra["errors"]] == [
+        ("positions.csv", "isolated_margin", "missing column")
+    ]
+    assert partitions() == before
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^snapshots_snapshot[a-z]+_s[0-9]+$'")
+        assert cur.fetchone()[0] == len(before)
