@@ -9,7 +9,7 @@ same account shortfalls, so in every scenario ``S ≥`` any one account's shortf
 
 The bracket side is folded batch by batch inside ``stress.run_scenarios`` (``O(A)`` memory);
 ``with_pm_accounts`` puts the PM accounts' figures in, from the ``(S, A_pm)`` equity and MM
-that ``pm_venue.pm_gap_stress`` already holds (the same liquidation rule as there).
+that ``pm_venue.pm_gap_stress`` already holds (its own §8 outcome, ``PMStress.account_shortfall``).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def account_stress(stress: StressResult) -> AccountStress:
 def with_pm_accounts(acc: AccountStress, pm: PMStress, pm_accounts: I64) -> AccountStress:
     """``acc`` with the portfolio-margin accounts' stress shortfall (§9, §14).
 
-    A PM account is liquidated in a scenario when ``MM' > 0`` and ``E' < MM'`` and leaves
-    ``max(0, −E')`` (``pm_venue.pm_gap_stress``); its stress shortfall is the largest of these
-    over the scenarios (lowest scenario on ties).
+    A PM account's shortfall in a scenario is ``PMStress.account_shortfall`` (the §8 outcome
+    of ``pm_venue.pm_gap_stress``, slippage included); its stress shortfall is the largest of
+    these over the scenarios (lowest scenario on ties).
 
     Args:
         acc: the bracket side's figures (PM accounts are empty there: 0).
@@ -89,7 +89,7 @@ def with_pm_accounts(acc: AccountStress, pm: PMStress, pm_accounts: I64) -> Acco
     scen = acc.scenario.copy()
     computed = acc.computed.copy()
     if eq.shape[0]:
-        s = np.where((mm > 0) & (eq < mm), np.maximum(0.0, -eq), 0.0)
+        s = pm.account_shortfall()
         worst = np.argmax(s, axis=0)
         best = s[worst, np.arange(idx.size)]
         short[idx] = best

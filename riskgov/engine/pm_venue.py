@@ -341,6 +341,7 @@ class PMStress:
         top2_shortfall: float64 the two largest PM account shortfalls (descending).
         top2_account: int64 their venue account indices (-1 when none).
         equity, maintenance_margin: ``(S, A_pm)`` float64 USD ``E'`` and ``MM'``.
+        slippage: ``(S, A_pm)`` float64 USD the close cost a liquidation would pay.
     """
 
     n_liquidated: I64
@@ -352,6 +353,13 @@ class PMStress:
     top2_account: I64
     equity: F64
     maintenance_margin: F64
+    slippage: F64
+
+    def account_shortfall(self) -> F64:
+        """``(S, A_pm)`` float64 USD each PM account's shortfall in each scenario: the same §8
+        outcome as ``shortfall`` (``units.unit_outcome``), so ``shortfall`` is its row sum."""
+        zero = np.zeros_like(self.equity)
+        return unit_outcome(self.equity, self.maintenance_margin, self.slippage, zero)[3]
 
 
 def _collateral_rows(params: ParameterSet, balances: Portfolio, prices: F64) -> F64:
@@ -834,6 +842,7 @@ def pm_gap_stress(*, params: ParameterSet, venue: PMVenue, asset_prices: F64, sh
         top2_account=tail.top2_account,
         equity=rev.equity,
         maintenance_margin=rev.maintenance_margin,
+        slippage=rev.slippage,
     )
 
 

@@ -41,6 +41,7 @@ integers, decimals or floats; floats are written as their shortest exact decimal
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskgov.core import limits
 from riskgov.snapshots.option_checks import check_account_modes, check_options, check_portfolio_positions
 from riskgov.snapshots.reading import (
     ACCOUNT_ID_MAX,
@@ -258,7 +260,10 @@ def snapshot_read(
         )
 
         names = [META_FILE, *files.values()]
-        sha256 = early if early is not None else files_hash(src, names)
+        sha256 = files_hash(src, names)
+        if early is not None and early != sha256:
+            errors.add(src.path.name, None, None, "a file changed while the snapshot was being read; import it again")
+            errors.raise_if_any()
         if early is None:  # as when streaming: the lock, and a duplicate looked for (an error follows)
             clean = not errors.total and taken_at is not None and fund is not None
             streaming = sink is not None and sink.begin(sha256, (venue.strip(), taken_at, fund) if clean else None)
@@ -291,16 +296,23 @@ def _file_of(src: Source, name: str) -> str | None:
     return given[0] if len(given) == 1 else None
 
 
-def _files_sha256(src: Source, names: list[str]) -> str:
-    """``files_hash`` of ``names``, before the tables are parsed: each file is read once
-    here and kept for ``read_table`` (``src.read`` hands it over), so the bytes hashed are
-    the bytes parsed."""
-    h, kept, read = hashlib.sha256(), {}, src.read
-    for name in sorted(names):
-        kept[name] = blob = read(name)
-        h.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
-    kept.pop(META_FILE, None)  # already read by ``check_meta``
-    src.read = lambda name: kept.pop(name) if name in kept else read(name)  # type: ignore[method-assign]
+def _files_sha256(src: Source, names: list[str]) -> str | None:
+    """``files_hash`` of ``names``, before the tables are parsed: each file is streamed once
+    through SHA-256 here (memory: one read buffer, whatever the file's size) and streamed
+    again when ``read_table`` parses it; ``read_table`` hashes what it parses and
+    ``snapshot_read`` refuses the snapshot if the two passes differ (a file that changed
+    while being read), so the bytes hashed are the bytes parsed. ``None`` when a file cannot
+    be read through (``read_table`` then reports it, and nothing is written early)."""
+    h = hashlib.sha256()
+    try:
+        for name in sorted(names):
+            d = hashlib.sha256()
+            with src.open(name) as fh:
+                while block := fh.read(1 << 20):
+                    d.update(block)
+            h.update(name.encode() + b"\0" + d.digest())
+    except (limits.InputTooLarge, OSError, zipfile.BadZipFile):
+        return None
     return h.hexdigest()
 
 

@@ -109,6 +109,22 @@ def test_pm_accounts_from_their_revaluation():
         with_pm_accounts(cross, pms, v.pm_accounts[:1])
 
 
+def test_pm_account_shortfall_is_the_pm_stress_outcome_slippage_included():
+    params, state, options, marks = venue()
+    v = split(params, state, options, marks)
+    shocks = np.array([[0.0, 0.0], [0.0, -0.3], [0.0, -0.15], [0.0, 0.3], [-0.4, -0.4]])
+    pms = pm_gap_stress(params=params, venue=v, asset_prices=state.asset_prices, shocks=shocks)
+    per = pms.account_shortfall()
+    assert per.shape == pms.equity.shape
+    # the per-account outcome adds up to the PM stress totals, scenario by scenario
+    np.testing.assert_allclose(per.sum(axis=1), pms.shortfall, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(np.count_nonzero(per > 0, axis=1), pms.n_bankrupt)
+    # a liquidated account pays its close cost: never less than max(0, -E')
+    liq = (pms.maintenance_margin > 0) & (pms.equity < pms.maintenance_margin)
+    assert (per >= np.maximum(0.0, -pms.equity) - 1e-12).all()
+    np.testing.assert_allclose(per[liq], np.maximum(0.0, -(pms.equity - pms.slippage))[liq], rtol=1e-12)
+
+
 def test_fold_takes_the_largest_and_the_lowest_scenario_on_ties_in_any_order():
     from riskgov.engine.pruning import _Acc
 
