@@ -21,6 +21,13 @@ A proposal (or a what-if parameter document) is evaluated with the current and t
 When the proposal changes only bracket tables, ``impact_comparison`` runs the accounts
 holding no changed market once per family and adds them to both sides (``_merge``).
 
+**Portfolio-margin accounts** (§14): given the venue's PM side under the current and the
+proposed PM parameters (``pm_venue.with_pm_params``), both sides include them — their IM, MM
+and liquidatable flags in the cost (``pm_venue.merge_health``, as a health run does; ΔIM/ΔMM
+per underlying in ``per_underlying``), their path outcomes in every family's protection
+(``pm_venue.pm_path_stress`` merged by ``merge_path_stress``). A side whose inputs are equal
+on both (no bracket change, or no PM change) is run once.
+
 Every money figure is float64 USD; ratios are ``inf`` when there is nothing to cover (the
 storage layer writes them ``null``). Path stress runs without the cascade (§9), so a
 tightening-only change (every MMF and IMF up or equal) gives cost ≥ 0 and shortfall ≤ 0
@@ -45,6 +52,8 @@ from riskgov.engine.fund import adl_amount, insurance_fund_after
 from riskgov.engine.health import evaluate_health
 from riskgov.engine.path_stress import PathStressResult, run_path_shortfall, run_path_shortfall_multi, run_path_stress
 from riskgov.engine.paths import PathSet
+from riskgov.engine.pm_venue import PMVenue, merge_health, merge_path_stress, pm_path_stress
+from riskgov.engine.portfolio_margin import PMResult, portfolio_margin
 from riskgov.engine.positions import open_interest, position_metrics
 from riskgov.engine.tail import coverage_ratios
 from riskgov.engine.types import F64, Bool, EngineInputError, ParameterSet, Portfolio, VenueState
@@ -54,6 +63,7 @@ __all__ = [
     "Family",
     "accounts_holding",
     "changed_markets",
+    "changed_underlyings",
     "family_protection",
     "impact_comparison",
     "impact_cost",
@@ -102,6 +112,16 @@ def changed_markets(current: ParameterSet, proposed: ParameterSet) -> list[int]:
         if not same:
             out.append(m)
     return out
+
+
+def changed_underlyings(current: PMVenue | None, proposed: PMVenue | None) -> list[str]:
+    """Underlyings of the PM side whose PM parameters differ between the two sides (§14)."""
+    if current is None or proposed is None:
+        return []
+    a, b = current.market, proposed.market
+    if a.symbols != b.symbols:
+        raise EngineInputError("current and proposed PM sides must cover the same underlyings")
+    return [s for s, pa, pb in zip(a.symbols, a.params, b.params, strict=True) if pa != pb]
 
 
 def scale_market(params: ParameterSet, market: int, multiplier: float) -> ParameterSet:
@@ -165,18 +185,68 @@ def _per_market(n_m: int, market: np.ndarray, values: np.ndarray) -> F64:
     return np.bincount(market, weights=values, minlength=n_m).astype(np.float64)
 
 
-def impact_cost(current: ParameterSet, proposed: ParameterSet, state: VenueState) -> dict[str, Any]:
+def _pm_health(params: ParameterSet, state: VenueState, pm: PMVenue | None) -> tuple[Any, PMResult | None]:
+    """The venue's health (bracket side, with the PM accounts' rows when ``pm``) and the PM result."""
+    h = evaluate_health(params, state, with_prices=False)
+    if pm is None:
+        return h, None
+    r = portfolio_margin(market=pm.market, book=pm.book)
+    return merge_health(h, r, pm), r
+
+
+def _per_underlying(pc: PMResult | None, pp: PMResult | None, pm: PMVenue | None, changed: Sequence[str]) -> list:
+    if pc is None or pp is None or pm is None:
+        return []
+    n_u = len(pm.market.symbols)
+
+    def by_u(r: PMResult, field: str) -> np.ndarray:
+        return np.bincount(r.unit_underlying, weights=getattr(r, field), minlength=n_u)
+
+    d_im = by_u(pp, "initial_margin") - by_u(pc, "initial_margin")
+    d_mm = by_u(pp, "maintenance_margin") - by_u(pc, "maintenance_margin")
+    units = np.bincount(pc.unit_underlying, minlength=n_u)
+    return [
+        {
+            "underlying": sym,
+            "risk_units": int(units[u]),
+            "delta_initial_margin_usd": float(d_im[u]),
+            "delta_maintenance_margin_usd": float(d_mm[u]),
+        }
+        for u, sym in enumerate(pm.market.symbols)
+        if d_im[u] != 0.0 or d_mm[u] != 0.0 or sym in changed
+    ]
+
+
+def impact_cost(
+    current: ParameterSet,
+    proposed: ParameterSet,
+    state: VenueState,
+    *,
+    pm_current: PMVenue | None = None,
+    pm_proposed: PMVenue | None = None,
+) -> dict[str, Any]:
     """Cost to traders of moving from ``current`` to ``proposed`` on ``state`` (§15).
+
+    ``pm_current``/``pm_proposed``: the venue's PM side under each side's PM parameters
+    (``state`` is then its ``cross_state``); the PM accounts' figures join the totals and the
+    account counts, their ΔIM/ΔMM per underlying are in ``per_underlying`` (§14).
 
     Returns:
         ``{"delta_initial_margin_usd", "delta_maintenance_margin_usd", "per_market": [{market,
         delta_initial_margin_usd, delta_maintenance_margin_usd}], "newly_liquidatable_accounts",
         "no_longer_liquidatable_accounts", "newly_below_im_accounts", "top_up_usd" (Σ max(0,
         IM − E) proposed − current), "top_up_current_usd", "top_up_proposed_usd",
-        "max_leverage": [{market, brackets: [{floor_usd, current, proposed}]}] (changed markets)}``.
+        "max_leverage": [{market, brackets: [{floor_usd, current, proposed}]}] (changed markets),
+        "per_underlying": [{underlying, risk_units, delta_initial_margin_usd,
+        delta_maintenance_margin_usd}] (PM underlyings changed or whose margin moved)}``.
+
+    Raises:
+        EngineInputError: only one PM side given, or the sides differ in underlyings.
     """
-    hc = evaluate_health(current, state, with_prices=False)
-    hp = evaluate_health(proposed, state, with_prices=False)
+    if (pm_current is None) != (pm_proposed is None):
+        raise EngineInputError("give the PM side of both current and proposed, or of neither")
+    hc, pmc = _pm_health(current, state, pm_current)
+    hp, pmp = _pm_health(proposed, state, pm_proposed)
     pf = state.portfolio
     n_m = len(current.markets.symbols)
     d_im = _per_market(n_m, pf.position_market, hp.positions.initial_margin) - _per_market(
@@ -221,6 +291,7 @@ def impact_cost(current: ParameterSet, proposed: ParameterSet, state: VenueState
         "top_up_current_usd": top_c,
         "top_up_proposed_usd": top_p,
         "max_leverage": leverage,
+        "per_underlying": _per_underlying(pmc, pmp, pm_current, changed_underlyings(pm_current, pm_proposed)),
     }
 
 
@@ -457,11 +528,18 @@ def market_frontier(
 
 
 def _family_runs(
-    current: ParameterSet, proposed: ParameterSet, state: VenueState, paths: PathSet, split: tuple | None
+    current: ParameterSet,
+    proposed: ParameterSet,
+    state: VenueState,
+    paths: PathSet,
+    split: tuple | None,
+    same: bool = False,
 ) -> tuple[PathStressResult, PathStressResult, PathStressResult | None, PathStressResult | None]:
-    """Both sides of one family, and the holders' runs when ``split`` (see ``impact_comparison``)."""
+    """Both sides of one family, and the holders' runs when ``split`` (see ``impact_comparison``);
+    ``same``: the bracket side is equal on both (one run serves both)."""
     if split is None:
-        return run_path_stress(current, state, paths), run_path_stress(proposed, state, paths), None, None
+        rc = run_path_stress(current, state, paths)
+        return rc, (rc if same else run_path_stress(proposed, state, paths)), None, None
     held, keep, rest, rest_idx = split
     fund = float(state.insurance_fund)
     hc, hp = run_path_stress(current, held, paths), run_path_stress(proposed, held, paths)
@@ -480,9 +558,16 @@ def impact_comparison(
     alpha: float = 0.99,
     frontier_family: str = "path_1d",
     multipliers: Sequence[float] = MULTIPLIERS,
+    pm_current: PMVenue | None = None,
+    pm_proposed: PMVenue | None = None,
 ) -> dict[str, Any]:
     """The whole §15 comparison: ``{"cost", "protection": [per family], "frontier": [per changed
-    market], "changed_markets"}`` (proposed − current). The frontier uses the family labelled
+    market], "changed_markets", "changed_underlyings"}`` (proposed − current).
+
+    ``pm_current``/``pm_proposed``: the venue's PM side (``pm_venue.PMVenue``, ``state`` its
+    ``cross_state``) under the current and the proposed PM parameters; the PM accounts are
+    then on both sides of the cost and of every family's protection (module docstring). The
+    frontier stays per changed bracket table (PM accounts hold no bracket margin). The frontier uses the family labelled
     ``frontier_family`` (else the first family, named in each frontier's ``family``).
 
     When ``proposed`` differs from ``current`` only in the bracket tables of the changed
@@ -492,9 +577,15 @@ def impact_comparison(
     changed market the holders' runs are the frontier's ×1 point and, when its table is a
     scaled one, the proposed point too (``market_frontier(known=...)``).
     """
+    if (pm_current is None) != (pm_proposed is None):
+        raise EngineInputError("give the PM side of both current and proposed, or of neither")
     changed = changed_markets(current, proposed)
+    tables_only = _only_tables_differ(current, proposed, changed)
+    pm_changed = changed_underlyings(pm_current, pm_proposed)
+    # the PM side reads the markets' depths and penalties, never the bracket tables
+    pm_same = pm_current is not None and not pm_changed and tables_only
     split = None
-    if changed and _only_tables_differ(current, proposed, changed):
+    if changed and tables_only:
         keep = _holders(state, changed)
         rest_idx = np.setdiff1d(np.arange(state.portfolio.n_accounts), keep, assume_unique=True)
         if keep.size:
@@ -506,7 +597,16 @@ def impact_comparison(
     for fam in families:
         if fam.paths.n == 0:
             continue
-        rc, rp, hc, hp = _family_runs(current, proposed, state, fam.paths, split)
+        rc, rp, hc, hp = _family_runs(current, proposed, state, fam.paths, split, same=not changed and tables_only)
+        if pm_current is not None and pm_proposed is not None:
+            px = state.asset_prices
+            pc = pm_path_stress(params=current, venue=pm_current, asset_prices=px, paths=fam.paths.shocks)
+            pp = (
+                pc
+                if pm_same
+                else pm_path_stress(params=proposed, venue=pm_proposed, asset_prices=px, paths=fam.paths.shocks)
+            )
+            rc, rp = merge_path_stress(rc, pc), merge_path_stress(rp, pp)
         protection.append(family_protection(fam, rc, rp, alpha=alpha))
         if fam.paths.family == frontier_family and frontier_paths is None:
             frontier_paths = fam.paths
@@ -535,7 +635,8 @@ def impact_comparison(
     )
     return {
         "changed_markets": [current.markets.symbols[m] for m in changed],
-        "cost": impact_cost(current, proposed, state),
+        "changed_underlyings": pm_changed,
+        "cost": impact_cost(current, proposed, state, pm_current=pm_current, pm_proposed=pm_proposed),
         "protection": protection,
         "frontier": frontier,
     }

@@ -90,6 +90,7 @@ __all__ = [
     "replay_with_pm",
     "split_venue",
     "underlying_books",
+    "with_pm_params",
 ]
 
 NOT_COVERED = (
@@ -274,6 +275,21 @@ def split_venue(
         perp_market=pf.position_market[pm_pos].astype(np.int64),
         option_market=hedge_markets(params)[o_und],
     )
+
+
+def with_pm_params(venue: PMVenue, pm_params: Mapping[str, PMParams]) -> PMVenue:
+    """``venue`` with each underlying's PM parameters taken from ``pm_params`` (RISK_MODEL §14):
+    the same accounts, legs, marks and collateral, margined and stressed with other parameters
+    (the current side of an impact comparison, §15).
+
+    Raises:
+        EngineInputError: an underlying of the venue has no entry in ``pm_params``.
+    """
+    missing = [s for s in venue.market.symbols if s not in pm_params]
+    if missing:
+        raise EngineInputError(f"no PM parameters for underlying {', '.join(missing)}")
+    market = replace(venue.market, params=tuple(pm_params[s] for s in venue.market.symbols))
+    return replace(venue, market=market)
 
 
 def merge_health(health: HealthResult, pm: PMResult, venue: PMVenue) -> HealthResult:

@@ -61,8 +61,8 @@ def impact_document(*, current: Any, proposed: Any) -> dict[str, Any]:
 
 def _section_15(run: Any) -> dict[str, Any]:
     """RISK_MODEL §15 on the proposal's impact run: ``cost``, ``protection`` per family and
-    ``frontier`` per changed market (``health.services.impact_sections``), proposed minus
-    the active set; a comparison that cannot be made is stated in ``impact_note``."""
+    ``frontier`` per changed market, ``changed_underlyings`` (PM, §14)
+    (``health.services.impact_sections``), proposed minus the active set, PM accounts included; a comparison that cannot be made is stated in ``impact_note``."""
     from riskgov.core.exceptions import DomainError
     from riskgov.health.services import impact_sections
 
@@ -70,7 +70,8 @@ def _section_15(run: Any) -> dict[str, Any]:
         sections = impact_sections(run=run)
     except (DomainError, Conflict) as exc:
         return {"impact_note": f"§15 comparison not available: {exc.message}"}
-    return {k: sections[k] for k in ("changed_markets", "cost", "protection", "frontier")}
+    keys = ("changed_markets", "changed_underlyings", "cost", "protection", "frontier")
+    return {k: sections[k] for k in keys if k in sections}
 
 
 def proposal_impact_collect(*, proposal_id: int, revision: int, run_id: int) -> str:

@@ -9,7 +9,14 @@ from riskgov.engine.portfolio_margin import PMParams
 from riskgov.portfolio.models import PMParameterVersion
 from riskgov.portfolio.selectors import active_pm_versions, pm_version_values
 
-__all__ = ["active_pm_params", "active_pm_version_ids", "pm_params", "pm_params_at", "pm_params_from_values"]
+__all__ = [
+    "active_pm_params",
+    "active_pm_version_ids",
+    "pm_params",
+    "pm_params_at",
+    "pm_params_from_values",
+    "pm_version_ids_with",
+]
 
 
 def pm_params_from_values(values: Mapping[str, Any]) -> PMParams:
@@ -45,6 +52,20 @@ def active_pm_params(*, symbols: Iterable[str] | None = None) -> dict[str, PMPar
 def active_pm_version_ids() -> dict[str, int]:
     """``{underlying: PMParameterVersion id}`` of the active versions (what a health run freezes)."""
     return {v.underlying.symbol: v.pk for v in active_pm_versions()}
+
+
+def pm_version_ids_with(overrides: Iterable[Any] = ()) -> dict[str, int]:
+    """``{underlying: PMParameterVersion id}`` a run freezes: the active versions, replaced by
+    the ``PMParameterVersion`` rows among ``overrides`` (a proposal's drafts, any other rows
+    ignored) for their underlyings (RISK_MODEL §13, §15)."""
+    ids = active_pm_version_ids()
+    pm = [o for o in overrides if isinstance(o, PMParameterVersion)]
+    if pm:
+        symbols = dict(
+            PMParameterVersion.objects.filter(pk__in=[o.pk for o in pm]).values_list("pk", "underlying__symbol")
+        )
+        ids.update({symbols[o.pk]: o.pk for o in pm})
+    return dict(sorted(ids.items()))
 
 
 def pm_params_at(version_ids: Mapping[str, int]) -> dict[str, PMParams]:

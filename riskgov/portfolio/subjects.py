@@ -11,9 +11,11 @@ Fields left out keep the active version's values, or the §14 defaults (Deribit'
 BTC set) when the underlying has no PM parameters yet. The validator is
 :func:`riskgov.portfolio.validation.pm_errors`, the stricter-than test
 :func:`riskgov.portfolio.strictness.stricter_violations` (parameter-wise, with its proof),
-the engine adapter :func:`riskgov.portfolio.adapters.pm_params`. ``engine_overrides`` is
-empty: health runs do not read PM parameters yet (the margin simulator reads the active
-versions, or a proposal's, itself).
+the engine adapter :func:`riskgov.portfolio.adapters.pm_params`. ``engine_overrides`` gives
+the versions themselves: a proposal's impact run freezes them for their underlyings (the
+active versions for the rest, :func:`riskgov.portfolio.adapters.pm_version_ids_with`), so
+every PM account is evaluated under the proposed PM parameters beside the active ones
+(RISK_MODEL §15).
 """
 
 from __future__ import annotations
@@ -219,8 +221,8 @@ class PMKind:
     def as_audit(self, version: PMParameterVersion) -> dict[str, Any]:
         return selectors.pm_version_as_dict(version)
 
-    def engine_overrides(self, versions: Sequence[PMParameterVersion]) -> list[Any]:
-        return []
+    def engine_overrides(self, versions: Sequence[PMParameterVersion]) -> list[PMParameterVersion]:
+        return list(versions)
 
 
 PM = register(PMKind())

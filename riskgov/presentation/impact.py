@@ -13,8 +13,9 @@ they hold):
 
 * ``summary`` — totals and tail of the current and proposed runs side by side (the keys of
   ``fields.OVERVIEW_KEYS`` first);
-* ``cost`` — §15 cost to traders: key figures, ΔIM/ΔMM per market, max leverage per bracket,
-  the newly liquidatable accounts (a sample, linked when the caller can link them);
+* ``cost`` — §15 cost to traders: key figures, ΔIM/ΔMM per market, ΔIM/ΔMM of the
+  portfolio-margin accounts per underlying (§14), max leverage per bracket, the newly
+  liquidatable accounts (a sample, linked when the caller can link them);
 * ``protection`` — §15 protection of the venue per scenario family (§10), every figure
   labelled with its family ("ES 99 %, 1-day paths");
 * ``scenarios`` — the standard scenarios' shortfall before and after;
@@ -46,6 +47,7 @@ __all__ = [
     "FrontierPoint",
     "ImpactView",
     "MarketCost",
+    "UnderlyingCost",
     "Row",
     "ScenarioRow",
     "family_label",
@@ -81,6 +83,7 @@ KNOWN_KEYS = frozenset(
         "impact_note",
         "error",
         "changed_markets",
+        "changed_underlyings",
         "cost",
         "protection",
         "frontier",
@@ -126,6 +129,18 @@ class MarketCost:
     """§15 cost in one market: ΔIM and ΔMM (signed USD); ``up`` when MM rose."""
 
     market: str
+    delta_im: str
+    delta_mm: str
+    up: bool | None = None
+
+
+@dataclass(frozen=True)
+class UnderlyingCost:
+    """§15 cost of the portfolio-margin accounts on one underlying (§14): risk units (count),
+    ΔIM and ΔMM (signed USD); ``up`` when MM rose."""
+
+    underlying: str
+    risk_units: str
     delta_im: str
     delta_mm: str
     up: bool | None = None
@@ -219,10 +234,12 @@ class ImpactView:
     notes: list[str] = field(default_factory=list)
     source: str = ""
     changed_markets: str = ""
+    changed_underlyings: str = ""
     headline: list[Figure] = field(default_factory=list)
     summary: list[Row] = field(default_factory=list)
     cost: list[Figure] = field(default_factory=list)
     cost_markets: list[MarketCost] = field(default_factory=list)
+    cost_underlyings: list[UnderlyingCost] = field(default_factory=list)
     leverage: list[BracketLeverage] = field(default_factory=list)
     newly_liquidatable: list[AccountRef] = field(default_factory=list)
     newly_liquidatable_total: str = ""
@@ -406,6 +423,20 @@ def _cost(cost: Mapping[str, Any]) -> tuple[list[Figure], list[MarketCost], list
     return cards, markets, leverage
 
 
+def _cost_underlyings(cost: Mapping[str, Any]) -> list[UnderlyingCost]:
+    return [
+        UnderlyingCost(
+            str(u.get("underlying", "")),
+            formats.count(u.get("risk_units")),
+            _delta(fields.MONEY, u.get("delta_initial_margin_usd")),
+            _delta(fields.MONEY, u.get("delta_maintenance_margin_usd")),
+            _up(u.get("delta_maintenance_margin_usd")),
+        )
+        for u in cost.get("per_underlying") or []
+        if isinstance(u, Mapping)
+    ]
+
+
 def _protection(rows: Sequence[Mapping[str, Any]]) -> list[FamilyProtection]:
     out = []
     for p in rows:
@@ -572,6 +603,8 @@ def impact_view(
     view.summary = _summary(doc)
     if isinstance(doc.get("cost"), Mapping):
         view.cost, view.cost_markets, view.leverage = _cost(doc["cost"])
+        view.cost_underlyings = _cost_underlyings(doc["cost"])
+    view.changed_underlyings = ", ".join(str(u) for u in doc.get("changed_underlyings") or [])
     link = account_url or (lambda _id: "")
     view.newly_liquidatable = [AccountRef(str(a), link(str(a))) for a in doc.get("newly_liquidatable_sample") or []]
     total = (doc.get("cost") or {}).get("newly_liquidatable_accounts", doc.get("newly_liquidatable_accounts"))

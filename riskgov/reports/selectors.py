@@ -339,7 +339,16 @@ def proposals_awaiting(*, now: datetime) -> list[dict[str, Any]]:
 
 
 #: What the report keeps of a proposal's frozen impact (RISK_MODEL §15): both sides and the frontier.
-IMPACT_KEYS = ("changed_markets", "cost", "protection", "frontier", "note", "impact_note", "error")
+IMPACT_KEYS = (
+    "changed_markets",
+    "changed_underlyings",
+    "cost",
+    "protection",
+    "frontier",
+    "note",
+    "impact_note",
+    "error",
+)
 
 
 def _impact_sections(impact: Any) -> dict[str, Any] | None:

@@ -61,12 +61,13 @@ def _chunk_accounts_default() -> int:
     return int(getattr(settings, "RISKGOV_HEALTH_CHUNK_ACCOUNTS", DEFAULT_CHUNK_ACCOUNTS))
 
 
-def _override_refs(overrides: Iterable[MarketParameterVersion | AssetParameterVersion]) -> list[dict[str, Any]]:
-    out = []
-    for o in overrides:
-        kind = "market" if isinstance(o, MarketParameterVersion) else "asset"
-        out.append({"kind": kind, "id": o.pk})
-    return out
+def _override_refs(overrides: Iterable[Any]) -> list[dict[str, Any]]:
+    """``[{"kind", "id"}]`` of overlaid versions, ``kind`` the subject kind whose version model
+    the row is (``core.subjects`` registry: ``market``, ``asset``, ``pm``)."""
+    from riskgov.core.subjects import registered_kinds
+
+    by_model = {k.version_model: k.name for k in registered_kinds()}
+    return [{"kind": by_model.get(type(o), type(o)._meta.model_name), "id": o.pk} for o in overrides]
 
 
 def _parameters_label(ep: EngineParameters, overrides: Sequence[dict[str, Any]]) -> tuple[str, str]:

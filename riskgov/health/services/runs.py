@@ -36,7 +36,6 @@ from riskgov.health.services._base import (
 )
 from riskgov.health.services.lifecycle import run_deadline_seconds
 from riskgov.parameters.adapters import engine_parameters
-from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def health_run_create(
     snapshot: Any,
     kind: str = RunKind.MANUAL,
     by: Any = None,
-    overrides: Iterable[MarketParameterVersion | AssetParameterVersion] = (),
+    overrides: Iterable[Any] = (),
     scenario_spec: str | dict[str, Any] | None = None,
     label: str = "",
     chunk_accounts: int | None = None,
@@ -99,8 +98,8 @@ def health_run_create(
 ) -> HealthRun:
     """Create a pending run and enqueue ``health.run`` when the transaction commits.
 
-    The parameter set (active versions overlaid with ``overrides``), the active PM parameter
-    versions (``pm_versions``, RISK_MODEL §14) and the scenario set
+    The parameter set (active versions overlaid with ``overrides``), the PM parameter versions
+    (``pm_versions``, RISK_MODEL §14: the active ones, overlaid with the PM ``overrides``) and the scenario set
     (``scenarios.build_scenarios``) are resolved and frozen now, so a bad spec or an
     unusable parameter set fails here, and every chunk uses the same inputs.
 
@@ -109,7 +108,8 @@ def health_run_create(
         kind: ``scheduled``, ``manual`` or ``impact``.
         by: the user asking (``None`` = system: command, schedule); a user must be an
             analyst or admin.
-        overrides: draft versions to overlay (impact runs).
+        overrides: draft versions to overlay (impact runs): market, asset and PM parameter
+            versions (each kind's ``SubjectKind.engine_overrides``).
         scenario_spec: see ``scenarios.parse_spec`` (default: the standard set).
         label: free text shown in lists.
         chunk_accounts: accounts per chunk (default ``settings.RISKGOV_HEALTH_CHUNK_ACCOUNTS``).
@@ -136,9 +136,11 @@ def health_run_create(
     built = build_scenarios(params=ep.params, spec=spec, used_assets=used)
     refs = _override_refs(overrides)
     name, version = _parameters_label(ep, refs)
-    from riskgov.portfolio.adapters import active_pm_version_ids  # lazily, as _base does
+    from riskgov.portfolio.adapters import pm_version_ids_with  # lazily, as _base does
 
-    pm_versions = active_pm_version_ids()  # frozen with the market versions (RISK_MODEL §14)
+    # frozen with the market versions (RISK_MODEL §14): the active PM versions, a proposal's
+    # drafts among ``overrides`` for the underlyings they change
+    pm_versions = pm_version_ids_with(overrides)
     input_hash = _input_hash(snapshot=snapshot, ep=ep, spec=spec, built=built, document=document, pm=pm_versions)
     if document is not None:
         name = f"{document.get('name') or 'parameter document'} (what-if over the active set)"[:300]
@@ -283,7 +285,7 @@ def health_run_scheduled() -> HealthRun | None:
 
 def health_impact_run(
     *,
-    overrides: Iterable[MarketParameterVersion | AssetParameterVersion],
+    overrides: Iterable[Any],
     by: Any = None,
     label: str = "",
     scenario_spec: str | dict[str, Any] | None = None,

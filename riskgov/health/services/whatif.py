@@ -3,8 +3,11 @@
 ``impact_sections(run=...)`` evaluates the run's parameters (a what-if document or a
 proposal's drafts overlaid on the active set) against the active set on the run's snapshot
 and scenario families, with ``engine.impact.impact_comparison`` (cost, protection per
-family, frontier per changed market re-running only the accounts that hold it). This module
-loads, calls and stores; ``inf``/``nan`` become ``null`` here (``_store.null_inf``).
+family, frontier per changed market re-running only the accounts that hold it). The venue's
+portfolio-margin accounts (§14) are on both sides: under the run's frozen PM versions
+(``run.pm_versions``: a proposal's drafts for the underlyings it changes) and under the
+active ones (``engine.pm_venue.with_pm_params``). This module loads, calls and stores;
+``inf``/``nan`` become ``null`` here (``_store.null_inf``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from riskgov.core.exceptions import DomainError
 from riskgov.engine.impact import Family, impact_comparison
 from riskgov.engine.paths import gap_paths
+from riskgov.engine.pm_venue import with_pm_params
 from riskgov.engine.types import EngineInputError
 from riskgov.health.models import HealthRun
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
@@ -41,18 +45,28 @@ def json_safe(value: Any) -> Any:
 
 
 def impact_sections(*, run: HealthRun) -> dict[str, Any]:
-    """``{"format", "cost", "protection", "frontier", "changed_markets", "seconds"}`` of ``run``'s
-    parameters (proposed) minus the active set (current), on the run's snapshot and scenarios.
+    """``{"format", "cost", "protection", "frontier", "changed_markets", "changed_underlyings",
+    "seconds"}`` of ``run``'s parameters (proposed: market, asset and PM versions) minus the
+    active set (current), on the run's snapshot and scenarios, PM accounts included.
 
     Raises:
         DomainError: the two sets cover different markets or assets (a document adding a
-            market has no current side), or the run has no scenario.
+            market has no current side), a PM underlying has no active PM parameters (no
+            current side), or the run has no scenario.
         Conflict: the run's parameters can no longer be rebuilt.
     """
     t0 = time.perf_counter()
     proposed = _run_parameters(run).params
     current = engine_parameters().params
-    state = _snapshot_state(snapshot=run.snapshot, params=proposed, pm_params=_run_pm_params(run)).state
+    snap = _snapshot_state(snapshot=run.snapshot, params=proposed, pm_params=_run_pm_params(run))
+    state, pm_proposed, pm_current = snap.state, snap.pm, None
+    if pm_proposed is not None:
+        from riskgov.portfolio.adapters import active_pm_params
+
+        try:
+            pm_current = with_pm_params(pm_proposed, active_pm_params())
+        except EngineInputError as exc:
+            raise DomainError(f"cannot compare with the active PM parameters: {exc}") from exc
     scenarios, in_tail = scenarios_from_store(run.scenario_set)
     fams = []
     if scenarios.n:
@@ -62,7 +76,15 @@ def impact_sections(*, run: HealthRun) -> dict[str, Any]:
     if not fams:
         raise DomainError("the run has no scenario to compare on")
     try:
-        doc = impact_comparison(current, proposed, state, fams, alpha=float(run.tail_alpha or 0.99))
+        doc = impact_comparison(
+            current,
+            proposed,
+            state,
+            fams,
+            alpha=float(run.tail_alpha or 0.99),
+            pm_current=pm_current,
+            pm_proposed=pm_proposed,
+        )
     except EngineInputError as exc:
         raise DomainError(f"cannot compare with the active set: {exc}") from exc
     return json_safe({"format": FORMAT, **doc, "seconds": time.perf_counter() - t0})
