@@ -98,3 +98,43 @@ def test_the_raw_number_scanner_skips_the_code_version_but_not_scientific_notati
     assert [raw_numbers(f"code {i}") for i in ids] == [[] for _ in ids]
     assert raw_numbers("code 7788e94") == (["7788e94"] if not any("7788e94" in i for i in ids) else [])
     assert raw_numbers("IMF 1e18 and +0E-9") == ["1e18", "0E-9"]
+
+
+def test_pm_cost_per_underlying_is_formatted():
+    doc = {
+        "format": "riskgov.impact/1",
+        "proposed": {"run": 7},
+        "changed_markets": [],
+        "changed_underlyings": ["BTC"],
+        "cost": {
+            "delta_initial_margin_usd": 123456.789,
+            "delta_maintenance_margin_usd": 98765.4321,
+            "per_market": [],
+            "per_underlying": [
+                {
+                    "underlying": "BTC",
+                    "risk_units": 12345,
+                    "delta_initial_margin_usd": 123456.789,
+                    "delta_maintenance_margin_usd": 98765.4321,
+                },
+                {
+                    "underlying": "ETH",
+                    "risk_units": 3,
+                    "delta_initial_margin_usd": -0.001,
+                    "delta_maintenance_margin_usd": 0.0,
+                },
+            ],
+        },
+    }
+    v = impact_view(doc)
+    assert v.changed_underlyings == "BTC" and v.cost_markets == []
+    btc, eth = v.cost_underlyings
+    assert (btc.underlying, btc.risk_units, btc.delta_im, btc.delta_mm, btc.up) == (
+        "BTC",
+        "12,345",
+        "+$123,457",
+        "+$98,765",
+        True,
+    )
+    assert (eth.delta_im, eth.up) == ("$0", None)
+    assert not [r for r in v.other if "underlying" in r.label.lower()]  # not dumped into "other"
