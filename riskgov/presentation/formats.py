@@ -232,6 +232,26 @@ def parse_fraction(text: Any) -> Decimal | None:
     return d / 100 if pct else d
 
 
+def fraction_input(value: Any) -> str:
+    """A stored fraction as the text of a percent input, exact (every significant digit, no
+    binary rounding, no thousands separator): ``Decimal("0.0100000000")`` → ``"1 %"``,
+    ``0.004`` → ``"0.4 %"``, ``"0.0035"`` → ``"0.35 %"``; ``""`` when missing. What
+    :func:`parse_fraction` reads back to the same ``Decimal`` (a load → save round trip
+    stores exactly the value loaded); text that is not a number is returned as it is."""
+    if value is None or value == "" or isinstance(value, bool):
+        return ""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not d.is_finite():
+        return str(value)
+    pct = (d * 100).normalize()
+    if pct == 0:
+        pct = Decimal(0)
+    return f"{pct:f} %"
+
+
 def level(alpha: Any) -> str:
     """A confidence level as percent without trailing zeros: ``0.99`` → ``99 %``, ``0.975`` →
     ``97.5 %`` (``—`` if missing); used in "VaR 99 %, 1-day paths" (RISK_MODEL §10)."""
