@@ -3,9 +3,11 @@
 ``formats.fraction`` (``8.00 %``, ``0.400 %``), ratios as ``formats.ratio`` (``60.0 %``) —
 the same text as the cards beside them, never ``0.0800``, ``8.00%`` or ``250,000.00 USD``."""
 
+from decimal import Decimal
+
 import pytest
 
-from riskgov.alerts.models import AlertFiring, AlertKind
+from riskgov.alerts.models import AlertFiring, AlertKind, AlertRule
 from riskgov.presentation import formats
 from tests.alerts.test_alerts import accounts, evaluate, rec, rule
 from tests.factories import AssetFactory, MarketFactory, UserFactory
@@ -69,3 +71,31 @@ def test_mmf_messages_use_the_fraction_format(django_capture_on_commit_callbacks
     msg = _message(django_capture_on_commit_callbacks, AlertKind.BACKTEST_FAILS, 0, run)
     assert msg.startswith("BTC-PERP: current MMF 0.400 % fails the Kupiec backtest at horizon ")
     assert "9 exceedances in 300, LR 12.500, critical 3.840" in msg
+
+
+def test_alerts_page_shows_values_and_thresholds_by_the_presentation_rule(
+    client, committee, btc, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.raw_numbers import html_raw_numbers
+
+    run = make_run(liquidatable_accounts=12_346, n_accounts=100_000, coverage_at_es=0.0781234)
+    accounts(run, [(True, True, 250_000.0, 10.0)])
+    for kind, threshold in (
+        (AlertKind.LIQUIDATABLE_ACCOUNTS, "0.05"),
+        (AlertKind.COVERAGE_AT_ES, "1"),
+        (AlertKind.BANKRUPT_ACCOUNT, "100000"),
+        (AlertKind.MMF_BELOW_RECOMMENDATION, "0.25"),
+    ):  # named by kind only: the default names of ``rule`` carry the raw threshold
+        AlertRule.objects.create(name=kind.label[:60], kind=kind, threshold=Decimal(threshold), roles=["committee"])
+    evaluate(run, capture=django_capture_on_commit_callbacks)
+    client.force_login(committee[0])
+    page = client.get(reverse("alerts")).content.decode()
+    active = page.split('id="active-alerts"')[1].split("</section>")[0]
+    for cell in ("12.35 %", "5.00 %", "7.8 %", "100.0 %", "$250,000", "$100,000"):
+        assert f'<td class="num">{cell}</td>' in active, cell
+    rules = page.split('id="alert-rules"')[1].split("</section>")[0]
+    for cell in ("5.00 %", "100.0 %", "$100,000", "25.00 %"):  # the MMF rule's threshold: its tolerance
+        assert f'<td class="num">{cell}</td>' in rules, cell
+    assert html_raw_numbers(page) == []
