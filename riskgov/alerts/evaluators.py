@@ -60,10 +60,9 @@ def _coverage(rule: AlertRule, ctx: Context) -> list[Observation] | None:
         return None
     t = float(rule.threshold)
     v = ctx.run.coverage_at_es  # None = infinity: fully covered
-    shown = "∞" if v is None else f"{v:.3f}"
     # §10: the figure names its family — the run's headline tail (1-day paths, else 1-day gaps)
     fam = measure_label("ES", ctx.run.tail_alpha or 0.99, (ctx.run.tail or {}).get("population") or "gaps")
-    msg = f"coverage at ES {shown} ({fam}; threshold {t:g})"
+    msg = f"coverage at ES {formats.ratio(v)} ({fam}; threshold {formats.ratio(rule.threshold)})"
     return [Observation("", v, rule.threshold, v is not None and v < t, msg)]
 
 
@@ -73,7 +72,10 @@ def _liq_accounts(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     n = ctx.run.n_accounts or 0
     share = (ctx.run.liquidatable_accounts or 0) / n if n else 0.0
     t = float(rule.threshold)
-    msg = f"{ctx.run.liquidatable_accounts} of {n} accounts liquidatable ({share:.2%}, threshold {t:.2%})"
+    msg = (
+        f"{formats.count(ctx.run.liquidatable_accounts or 0)} of {formats.count(n)} accounts liquidatable "
+        f"({formats.share(share)}, threshold {formats.share(rule.threshold)})"
+    )
     pm = (ctx.run.tail or {}).get("portfolio_margin")
     if pm:  # RISK_MODEL §14: say how many of them are portfolio-margin accounts
         msg += f"; {formats.count(pm['liquidatable'])} of {formats.count(pm['accounts'])} portfolio-margin accounts"
@@ -87,7 +89,10 @@ def _liq_oi(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     liq, total = selectors.run_liquidatable_oi(ctx.run)
     share = liq / total if total > 0 else 0.0
     t = float(rule.threshold)
-    msg = f"{share:.2%} of open interest is held by liquidatable accounts ({liq:,.2f} of {total:,.2f} USD; threshold {t:.2%})"
+    msg = (
+        f"{formats.share(share)} of open interest is held by liquidatable accounts "
+        f"({formats.money(liq)} of {formats.money(total)}; threshold {formats.share(rule.threshold)})"
+    )
     return [Observation("", share, rule.threshold, share > t, msg, {"liquidatable_oi_usd": liq, "oi_usd": total})]
 
 
@@ -99,7 +104,10 @@ def _bankrupt(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     worst = qs.aggregate(m=Max("shortfall_usd"))["m"]
     above = qs.filter(shortfall_usd__gt=t).count()
     v = float(worst) if worst is not None else 0.0
-    msg = f"{above} bankrupt account(s) with shortfall above {t:,.2f} USD (largest {v:,.2f} USD)"
+    msg = (
+        f"{formats.count(above)} bankrupt account(s) with shortfall above {formats.money(rule.threshold)} "
+        f"(largest {formats.money(v)})"
+    )
     return [Observation("", v, rule.threshold, above > 0, msg, {"accounts_above": above})]
 
 
@@ -134,8 +142,8 @@ def _mmf_below(rule: AlertRule, ctx: Context) -> list[Observation] | None:
             continue
         below = check.below
         msg = (
-            f"{r['market']}: current MMF {cur:.4%} {'below' if below else 'not below'} the recommended "
-            f"{check.recommended:.4%} (§12, tolerance {tol:.2%})"
+            f"{r['market']}: current MMF {formats.fraction(cur)} {'below' if below else 'not below'} the "
+            f"recommended {formats.fraction(check.recommended)} (§12, tolerance {formats.share(rule.threshold)})"
         )
         out.append(
             Observation(r["market"], cur, dec(check.line), below, msg, {"mmf_rec": check.recommended, "tolerance": tol})
@@ -158,7 +166,7 @@ def _backtest(rule: AlertRule, ctx: Context) -> list[Observation] | None:
         lr = bt.get("lr", bt.get("kupiec_lr"))
         verdict = "fails" if failing else "passes"
         msg = (
-            f"{r['market']}: current MMF {bt.get('mmf', 0):.4%} {verdict} the Kupiec backtest at horizon {h} "
+            f"{r['market']}: current MMF {formats.fraction(bt.get('mmf', 0))} {verdict} the Kupiec backtest at horizon {h} "
             f"({formats.count(bt.get('exceedances'))} exceedances in {formats.count(bt.get('n'))}, "
             f"LR {formats.number(lr)}, critical {formats.number(bt.get('critical'))})"
         )
@@ -175,7 +183,7 @@ def _prices(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     age = snapshot_price_age(snapshot=snap, now=ctx.now)  # historical: judged against its own date
     hours = age.hours
     t = float(rule.threshold)
-    msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {hours:,.1f} h old (threshold {t:g} h)"
+    msg = f"latest prices (snapshot {snap.pk}, taken {snap.taken_at:%Y-%m-%d %H:%M} UTC) are {formats.number(hours, 1)} h old (threshold {formats.exact(rule.threshold)} h)"
     if age.historical:
         msg += "; historical data, judged against the snapshot's own date"
     return [Observation("", hours, rule.threshold, hours > t, msg, {"snapshot": snap.pk})]
@@ -199,7 +207,7 @@ def _run_overdue(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     if ctx.run is None or ctx.run.published_at is None:
         return [Observation("", None, rule.threshold, True, "no health run has ever been published")]
     hours = (ctx.now - ctx.run.published_at).total_seconds() / 3600
-    msg = f"the latest published health run (#{ctx.run.pk}) is {hours:,.1f} h old (threshold {t:g} h)"
+    msg = f"the latest published health run (#{ctx.run.pk}) is {formats.number(hours, 1)} h old (threshold {formats.exact(rule.threshold)} h)"
     return [Observation("", hours, rule.threshold, hours > t, msg, {"run": ctx.run.pk})]
 
 
@@ -209,9 +217,44 @@ def _emergency(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     out = []
     for p in qs.order_by("pk"):
         left = (p.ratify_by - ctx.now).total_seconds() / 3600
-        msg = f"emergency change #{p.pk} '{p.title[:80]}' must be ratified within {left:,.1f} h (by {p.ratify_by:%Y-%m-%d %H:%M} UTC)"
+        msg = f"emergency change #{p.pk} '{p.title[:80]}' must be ratified within {formats.number(left, 1)} h (by {p.ratify_by:%Y-%m-%d %H:%M} UTC)"
         out.append(Observation(f"proposal #{p.pk}", left, rule.threshold, left <= t, msg, {"proposal": p.pk}))
     return out
+
+
+def _hours(value: Any) -> str:
+    shown = formats.number(value, 1)
+    return shown if shown == formats.MISSING else f"{shown} h"
+
+
+#: how a figure of each kind is shown (the presentation rule: money, shares, fractions, ratios)
+_SHOWN: dict[str, Callable[[Any], str]] = {
+    AlertKind.COVERAGE_AT_ES: formats.ratio,  # None = ∞ (nothing to cover)
+    AlertKind.LIQUIDATABLE_ACCOUNTS: formats.share,
+    AlertKind.LIQUIDATABLE_OI: formats.share,
+    AlertKind.BANKRUPT_ACCOUNT: formats.money,
+    AlertKind.MMF_BELOW_RECOMMENDATION: formats.fraction,  # a firing's value and line are MMFs
+    AlertKind.BACKTEST_FAILS: formats.number,  # Kupiec LR against its critical value
+    AlertKind.PRICES_STALE: _hours,
+    AlertKind.RUN_OVERDUE: _hours,
+    AlertKind.EMERGENCY_RATIFICATION: _hours,
+}
+
+
+def shown(kind: str, value: Any, *, rule_threshold: bool = False) -> str:
+    """A firing's value or threshold (``rule_threshold``: a rule's own threshold) of ``kind``
+    as people read it, by the presentation rule: coverage ``60.0 %``, shares ``5.00 %``,
+    money ``$100,000``, MMFs ``0.400 %``, hours ``24.0 h``; the MMF rule's own threshold is
+    its relative tolerance (a share, ``25.00 %``); a missing value ``—``."""
+    if rule_threshold and kind == AlertKind.MMF_BELOW_RECOMMENDATION:
+        return formats.share(value)
+    if kind in (AlertKind.PRICES_STALE, AlertKind.RUN_OVERDUE, AlertKind.EMERGENCY_RATIFICATION) and rule_threshold:
+        return f"{formats.exact(value)} h"
+    if kind not in _SHOWN:
+        return formats.exact(value)
+    if value is None and kind != AlertKind.COVERAGE_AT_ES:
+        return formats.MISSING
+    return _SHOWN[kind](value)
 
 
 EVALUATORS: dict[str, Callable[[AlertRule, Context], list[Observation] | None]] = {

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from riskgov.alerts import selectors
+from riskgov.alerts.evaluators import shown
 from riskgov.core.access import role_required
 from riskgov.core.roles import ADMIN, has_role
 from riskgov.reports.views import PAGE_SIZE
@@ -20,13 +21,20 @@ from riskgov.reports.views import PAGE_SIZE
 def alerts_page(request: HttpRequest) -> HttpResponse:
     """Active firings, the history of firings, and the rules (edited in the admin)."""
     page = Paginator(selectors.firings_history(), PAGE_SIZE).get_page(request.GET.get("page"))
+    active = list(selectors.active_firings())
+    for a in active:  # shown by the presentation rule (evaluators.shown), never "0.509200000000"
+        a.value_shown = shown(a.rule_kind or a.rule.kind, a.value)
+        a.threshold_shown = shown(a.rule_kind or a.rule.kind, a.threshold)
+    rules = list(selectors.alert_rules())
+    for r in rules:
+        r.threshold_shown = shown(r.kind, r.threshold, rule_threshold=True)
     return render(
         request,
         "alerts/alerts.html",
         {
-            "active": list(selectors.active_firings()),
+            "active": active,
             "page": page,
-            "rules": selectors.alert_rules(),
+            "rules": rules,
             "can_edit_rules": request.user.is_staff and has_role(request.user, ADMIN),
         },
     )

@@ -13,6 +13,7 @@ The one convention (RISK_MODEL §1: money in USD, fractions stored as fractions)
   - shares of a whole (liquidatable accounts, open interest): 2 places, ``1.25 %``;
   - ratios that may pass 100 % (coverage = fund / ES, margin ratio = MM / E): 1 place,
     ``150.0 %``; ``None`` or ``inf`` means infinity (nothing to cover, no equity) → ``∞``.
+* **prices** (USD per unit) — 6 significant digits with separators: ``$95,123.5``, ``$0.3512``.
 * **counts** — integers with thousands separators: ``12,345``.
 * **numbers** (test statistics such as Kupiec's LR) — 3 places: ``3.841``.
 * **leverage** (``1/IMF``, RISK_MODEL §2) — up to 2 places and ``×``: ``40×``, ``13.33×``.
@@ -80,6 +81,27 @@ def money(value: Any, *, signed: bool = False) -> str:
     places = 2 if 0 < abs(x) < CENTS_BELOW and round(abs(x), 2) != 0 else 0
     shown = f"{abs(x):,.{places}f}"
     return f"{_sign(x, shown, signed)}${shown}"
+
+
+#: significant digits of a price shown (``price``)
+PRICE_DIGITS = 6
+
+
+def price(value: Any) -> str:
+    """A price in USD per unit of the base asset (a mark, a liquidation price): separators,
+    ``PRICE_DIGITS`` significant digits, trailing zeros dropped, never an exponent:
+    ``95123.456`` → ``$95,123.5``, ``0.35120`` → ``$0.3512``, ``-2`` → ``−$2``; ``—`` when
+    missing. The tick format of a price axis is ``figures.style.PRICE_TICKS``."""
+    x = to_float(value)
+    if x is None:
+        return MISSING
+    if math.isinf(x):
+        return f"{_sign(x, INFINITE, False)}${INFINITE}"
+    places = 0 if x == 0 else min(12, max(0, PRICE_DIGITS - 1 - math.floor(math.log10(abs(x)))))
+    shown = f"{abs(x):,.{places}f}"
+    if "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    return f"{_sign(x, shown, False)}${shown}"
 
 
 def exact(value: Any) -> str:
@@ -208,6 +230,26 @@ def parse_fraction(text: Any) -> Decimal | None:
     if not d.is_finite():
         raise ValueError(f"{text!r} is not a finite number")
     return d / 100 if pct else d
+
+
+def fraction_input(value: Any) -> str:
+    """A stored fraction as the text of a percent input, exact (every significant digit, no
+    binary rounding, no thousands separator): ``Decimal("0.0100000000")`` → ``"1 %"``,
+    ``0.004`` → ``"0.4 %"``, ``"0.0035"`` → ``"0.35 %"``; ``""`` when missing. What
+    :func:`parse_fraction` reads back to the same ``Decimal`` (a load → save round trip
+    stores exactly the value loaded); text that is not a number is returned as it is."""
+    if value is None or value == "" or isinstance(value, bool):
+        return ""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not d.is_finite():
+        return str(value)
+    pct = (d * 100).normalize()
+    if pct == 0:
+        pct = Decimal(0)
+    return f"{pct:f} %"
 
 
 def level(alpha: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from riskgov.presentation import formats as fmt
-from riskgov.presentation.figures.style import LAYOUT
+from riskgov.presentation.figures.style import LAYOUT, money_axes
 
 __all__ = [
     "VOLS",
@@ -117,7 +117,7 @@ def loss_grid_figure(u: Mapping[str, Any]) -> go.Figure:
         )
     )
     fig.update_layout(**LAYOUT, title=f"{g.asset}: scenario losses", xaxis_title="vol", yaxis_title="move")
-    return fig
+    return money_axes(fig)
 
 
 def _move(x: Any) -> str:

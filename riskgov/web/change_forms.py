@@ -26,6 +26,7 @@ from typing import Any
 from django import forms
 
 from riskgov.core.subjects import FormField, FormTable, SubjectKind, registered_kinds
+from riskgov.presentation import formats
 from riskgov.web.forms import FractionField
 
 PREFIX = "changes"
@@ -194,10 +195,14 @@ ChangeFormSet = forms.formset_factory(
 
 
 # --- the data the page is shown from ------------------------------------------------------
-def _text(value: Any) -> str:
-    """A value as typed into an input: ``Decimal('0E-10')`` → ``'0'``, ``None`` → ``''``."""
+def _text(value: Any, fld: FormField | None = None) -> str:
+    """A value as typed into an input: ``Decimal('0E-10')`` → ``'0'``, ``None`` → ``''``; a
+    fraction field's value as exact percent text (``formats.fraction_input``: ``0.0035`` →
+    ``'0.35 %'``, which the field reads back to the same ``Decimal``)."""
     if value is None:
         return ""
+    if fld is not None and fld.unit == "fraction":
+        return formats.fraction_input(value)
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, float | int) and not isinstance(value, bool):
@@ -225,7 +230,7 @@ def _table_data(prefix: str, table: FormTable, rows: Any) -> dict[str, str]:
         if isinstance(row, list | tuple):
             row = dict(zip(names, row, strict=False))
         for c in table.columns:
-            out[f"{prefix}-{j}-{c.name}"] = _text(row.get(c.name))
+            out[f"{prefix}-{j}-{c.name}"] = _text(row.get(c.name), c)
     return out
 
 
@@ -241,7 +246,7 @@ def row_data(index: int, kind: SubjectKind, symbol: str, spec: dict[str, Any]) -
     p = f"{PREFIX}-{index}"
     out = {f"{p}-kind": kind.name, f"{p}-subject": symbol, f"{p}-loaded": symbol}
     for fld in kind.form_fields:
-        out[f"{p}-{fld.name}"] = _text(spec.get(fld.name))
+        out[f"{p}-{fld.name}"] = _text(spec.get(fld.name), fld)
     for table in kind.form_tables:
         out.update(_table_data(f"{p}-{table.name}", table, spec.get(table.name)))
     return out

@@ -35,6 +35,13 @@ class FractionField(forms.DecimalField):
         except ValueError as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
+    def prepare_value(self, value: Any) -> Any:
+        """A stored fraction (an initial ``Decimal``) is shown as exact percent text
+        (``formats.fraction_input``: ``0.25`` → ``25 %``); text as typed stays as typed."""
+        if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+            return formats.fraction_input(value)
+        return super().prepare_value(value)
+
 
 def _fraction(label: str, *, help_text: str | None = None) -> FractionField:
     return FractionField(

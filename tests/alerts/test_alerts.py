@@ -138,7 +138,7 @@ def test_liquidatable_share_of_accounts(committee, django_capture_on_commit_call
     )
     assert f.value == Decimal("0.08")  # the last value while firing is kept on the firing
     cleared = mail.outbox[-1].body  # … but the "cleared" e-mail shows what was observed at clearing
-    assert "Observed: 2 of 100 accounts liquidatable (2.00%" in cleared and "Value: 0.02   Threshold: 0.05" in cleared
+    assert "Observed: 2 of 100 accounts liquidatable (2.00 %" in cleared and "Value: 0.02   Threshold: 0.05" in cleared
     assert (
         "Observed: 8 of 100" not in cleared and "While firing: 8 of 100" in cleared and "(last value 0.08)" in cleared
     )
@@ -613,7 +613,7 @@ def test_twenty_markets_flagged_at_once_are_one_digest_per_rule_and_recipient(
         assert "ALERT" in m.subject and "20 fired" in m.subject
         assert all(f"--- {s}: ALERT" in m.body for s in MARKETS)  # every market listed …
     body = next(m.body for m in mail.outbox if "below" in m.subject)
-    assert "M07-PERP: current MMF 0.4000% below the recommended 0.6000%" in body  # … with its message,
+    assert "M07-PERP: current MMF 0.400 % below the recommended 0.600 %" in body  # … with its message,
     assert "Value: 0.004   Threshold: 0.006" in body  # value and threshold
     assert {n.items.count() for n in AlertNotification.objects.all()} == {20}
     from riskgov.core.models import AuditEvent
@@ -649,7 +649,7 @@ def test_a_clearing_of_three_markets_is_one_digest(committee, django_capture_on_
     m = mail.outbox[-1]
     assert "cleared" in m.subject and "3 cleared" in m.subject
     for s in fixed:
-        assert f"--- {s}: cleared" in m.body and f"Observed: {s}: current MMF 0.7000% not below" in m.body
+        assert f"--- {s}: cleared" in m.body and f"Observed: {s}: current MMF 0.700 % not below" in m.body
     assert "Also still firing (17, notified before):" in m.body  # the rule's whole state
     assert all(f"- {s}: " in m.body for s in MARKETS[3:])
     assert AlertFiring.objects.filter(rule=r, cleared_at__isnull=True).count() == 17

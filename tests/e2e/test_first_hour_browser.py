@@ -161,6 +161,7 @@ def analyst_proposes(page, base: str, settings, request) -> None:
     assert page.input_value("#id_changes-0-subject") == "ETH-PERP"
     assert page.input_value("#id_title") == "Raise ETH-PERP bracket 2 IMF"
     assert page.input_value("#id_rationale") == "ETH books thinned above 300k this week."
+    assert page.input_value("#id_changes-0-brackets-1-initial_margin_fraction").endswith(" %")  # #16.10: percent
     no_raw_numbers_on_django_page(page)
     shot(page, "analyst", "proposal-form")
     page.fill("#id_changes-0-brackets-1-initial_margin_fraction", "2.5 %")  # #16.10: inputs accept "2.5 %"

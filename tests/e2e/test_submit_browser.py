@@ -71,6 +71,9 @@ def test_an_analyst_proposes_several_changes_in_one_go_edits_them_and_submits(
     page = browser_page
     log_in(page, live_app, "ana", next_url="/proposals/new/?market=BTC-PERP")
     page.wait_for_selector("#change-form")
+    # #16.10: the active values are pre-filled as percent, the spelling of the "active: … %" hint
+    assert page.input_value("#id_changes-0-liquidation_penalty").endswith(" %")
+    assert page.input_value("#id_changes-0-brackets-0-initial_margin_fraction").endswith(" %")
     page.fill("#id_title", "Tighten BTC and ETH")
     page.fill("#id_rationale", "Both books thinned; BTC collateral is more volatile.")
     page.fill("#id_changes-0-brackets-1-initial_margin_fraction", "2.5 %")
@@ -100,7 +103,7 @@ def test_an_analyst_proposes_several_changes_in_one_go_edits_them_and_submits(
     page.click("#edit-proposal")
     page.wait_for_selector("#change-form")
     assert page.locator("fieldset.change").count() == 3
-    assert page.input_value("#id_changes-1-liquidation_penalty") == "0.0035"
+    assert page.input_value("#id_changes-1-liquidation_penalty") == "0.35 %"  # #16.10: stored 0.0035, shown as percent
     page.check("#id_changes-0-DELETE")
     with page.expect_navigation():
         page.click("#add-asset")

@@ -107,7 +107,7 @@ def test_alerts_page_and_nav(client, users, django_capture_on_commit_callbacks):
         alerts_evaluate(run=make_run(coverage_at_es=0.5))
     client.force_login(users[VIEWER])
     page = client.get(reverse("alerts")).content.decode()
-    assert "coverage rule" in page and "coverage at ES 0.500 (ES 99 %, " in page  # named by its family (§10)
+    assert "coverage rule" in page and "coverage at ES 50.0 % (ES 99 %, " in page  # named by its family (§10)
     assert f'href="{reverse("reports")}"' in page and f'href="{reverse("alerts")}"' in page
     assert AlertFiring.objects.count() == 1
     client.force_login(users["none"])

@@ -4,6 +4,7 @@ on its change row and field; one bad row stores nothing and keeps everything typ
 server-side actions (add a change, load a subject, add a table row) work without a script."""
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -15,6 +16,7 @@ from riskgov.markets.models import Asset
 from riskgov.parameters.models import AssetParameterVersion, MarketParameterVersion, VersionStatus
 from riskgov.portfolio.models import PMParameterVersion
 from riskgov.portfolio.services import pm_defaults_seed
+from riskgov.presentation import formats
 from tests.factories import AssetFactory, MarketFactory, market_version
 from tests.governance_fixtures import BRACKETS
 from tests.web.test_governance_ui import _snapshot, change_post, changes_post
@@ -143,8 +145,8 @@ def test_edit_removes_edits_and_adds_changes_in_one_save(client, people, venue, 
     for i, (kind, subject) in enumerate([("market", "BTC-PERP"), ("market", "ETH-PERP"), ("asset", "BTC")]):
         assert f'id="change-{i}" data-change="{i}" data-kind="{kind}"' in page
         assert f'name="changes-{i}-subject"' in page and f'<option value="{subject}" selected>' in page
-    assert 'name="changes-1-liquidation_penalty" value="0.003"' in page
-    assert 'name="changes-2-haircut" value="0.06"' in page
+    assert 'name="changes-1-liquidation_penalty" value="0.3 %"' in page  # fractions as exact percent text
+    assert 'name="changes-2-haircut" value="6 %"' in page
     audits = AuditEvent.objects.filter(action="governance.proposal.update").count()
     data = changes_post(
         {**HEAD, "title": "Edited"},
@@ -194,7 +196,7 @@ def test_add_load_and_add_row_actions_keep_what_was_typed_and_store_nothing(clie
     # add an asset change (server-side, no script)
     page = client.post(reverse("proposal-new"), {**data, "action": "add:asset"}).content.decode()
     assert 'value="Kept title"' in page and "Kept because" in page and 'value="2.5 %"' in page
-    assert 'name="changes-1-haircut" value="0.05"' in page  # the active haircut
+    assert 'name="changes-1-haircut" value="5 %"' in page  # the active haircut, as percent
     assert 'name="changes-TOTAL_FORMS" value="2"' in page
     # a second market change opens on the first market not changed yet
     page = client.post(reverse("proposal-new"), {**data, "action": "add:market"}).content.decode()
@@ -241,3 +243,82 @@ def test_rearranging_the_form_needs_the_right_to_edit(client, people, venue, mak
     r = client.post(reverse("proposal-edit", args=[p.pk]), change_post(title="Too late"))
     assert Proposal.objects.get(pk=p.pk).status == ProposalStatus.WITHDRAWN and _snapshot()[0] == before[0]
     assert r.status_code in (200, 403, 409)
+
+
+class _Inputs(HTMLParser):
+    """The values a browser would post from a page's form: inputs (not buttons, checkboxes
+    only when checked), the selected option of each select, textareas."""
+
+    def __init__(self):
+        super().__init__()
+        self.values, self._select, self._textarea = {}, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+            if a.get("type") != "checkbox" or "checked" in a:
+                self.values[a["name"]] = a.get("value") or ""
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = a.get("name")
+            self.values[self._textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+
+def _form_values(page):
+    p = _Inputs()
+    p.feed(page)
+    return p.values
+
+
+def test_fraction_fields_are_prefilled_as_exact_percent_and_a_round_trip_stores_the_active_values(
+    client, people, venue
+):
+    """Issue #16 item 10: beside "active: 0.200 %" the input reads "0.2 %", not "0.002"; saved
+    unchanged, the change holds exactly the active ``Decimal``s (nothing rounded by the text)."""
+    _as_analyst(client, people)
+    btc = MarketParameterVersion.objects.get(market__symbol="BTC-PERP", status=VersionStatus.ACTIVE)
+    haircut = AssetParameterVersion.objects.get(asset__symbol="BTC", status=VersionStatus.ACTIVE).haircut
+    page = client.get(reverse("proposal-new"), {"market": "BTC-PERP", "asset": "BTC"}).content.decode()
+    values = _form_values(page)
+    assert values["changes-0-liquidation_penalty"] == "0.2 %"
+    assert values["changes-1-haircut"] == "5 %"
+    brackets = list(btc.brackets.order_by("index"))
+    for j, b in enumerate(brackets):
+        assert values[f"changes-0-brackets-{j}-initial_margin_fraction"] == formats.fraction_input(
+            b.initial_margin_fraction
+        )
+        assert values[f"changes-0-brackets-{j}-maintenance_margin_fraction"].endswith(" %")
+    assert values["changes-0-brackets-1-initial_margin_fraction"] == "2 %"
+    assert not any(re.fullmatch(r"0\.\d+", v) for k, v in values.items() if k.endswith("fraction"))
+    values.update(HEAD)  # the proposal's own fields; every change row as loaded
+    r = client.post(reverse("proposal-new"), values)
+    assert r.status_code == 302, r.content.decode()[:3000]
+    changes = {(c.kind, c.subject): c for c in Proposal.objects.get(title=HEAD["title"]).changes.all()}
+    saved = changes["market", "BTC-PERP"].version
+    assert saved.liquidation_penalty == btc.liquidation_penalty
+    got = [(b.initial_margin_fraction, b.maintenance_margin_fraction) for b in saved.brackets.order_by("index")]
+    assert got == [(b.initial_margin_fraction, b.maintenance_margin_fraction) for b in brackets]
+    assert changes["asset", "BTC"].version.haircut == haircut
+
+
+def test_fraction_input_text_is_exact_and_reads_back_to_the_same_decimal():
+    from decimal import Decimal
+
+    cases = {"0.0100000000": "1 %", "0.004": "0.4 %", "0.0035": "0.35 %", "0.0133333334": "1.33333334 %", "0": "0 %"}
+    for stored, text in cases.items():
+        assert formats.fraction_input(Decimal(stored)) == text
+        assert formats.parse_fraction(text) == Decimal(stored)
+    assert formats.fraction_input(0.004) == "0.4 %" and formats.fraction_input(None) == ""

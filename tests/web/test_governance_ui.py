@@ -173,9 +173,9 @@ def test_inbox_sections_and_status_filter(client, people, make_proposal):
 def test_new_proposal_form_is_prefilled_from_the_active_version(client, people, market):
     client.force_login(people["analyst"])
     page = client.get(reverse("proposal-new"), {"market": "BTC-PERP", "asset": "BTC"}).content.decode()
-    assert 'value="300000' in page and 'value="0.02' in page and 'value="0.005' in page
-    assert 'name="changes-0-liquidation_penalty"' in page and 'value="0.002' in page
-    assert 'name="changes-1-haircut"' in page and 'value="0.05' in page
+    assert 'value="300000' in page and 'value="2 %"' in page and 'value="0.5 %"' in page  # fractions as percent
+    assert 'name="changes-0-liquidation_penalty" value="0.2 %"' in page
+    assert 'name="changes-1-haircut" value="5 %"' in page
 
 
 # --- permission matrix --------------------------------------------------------------------
@@ -392,7 +392,7 @@ def test_edit_after_submission_returns_to_draft(client, people, make_proposal):
     gs.proposal_vote(proposal=p, by=people["m1"], decision="approve", comment="ok")
     client.force_login(people["analyst"])
     page = client.get(reverse("proposal-edit", args=[p.pk])).content.decode()
-    assert "back to <strong>draft</strong>" in page and 'value="0.022' in page
+    assert "back to <strong>draft</strong>" in page and 'value="2.2 %"' in page
     r = client.post(reverse("proposal-edit", args=[p.pk]), change_post(title="Raise BTC IMF (v2)"), follow=True)
     assert "saved" in r.content.decode()
     p.refresh_from_db()
@@ -539,7 +539,7 @@ def test_edit_form_edits_every_change_and_adds_and_removes(client, people, make_
     client.force_login(people["analyst"])
     edit = reverse("proposal-edit", args=[p.pk])
     page = client.get(edit).content.decode()
-    assert 'name="changes-0-subject"' in page and 'name="changes-1-liquidation_penalty" value="0.003"' in page
+    assert 'name="changes-0-subject"' in page and 'name="changes-1-liquidation_penalty" value="0.3 %"' in page
     data = change_post(title="Both markets", asset="BTC", haircut="0.06")  # BTC-PERP + a haircut
     data["changes-0-DELETE"] = "on"  # … but the BTC-PERP change removed
     r = client.post(edit, data)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import plotly.graph_objects as go
 
-from riskgov.presentation.figures.style import PALETTE
+from riskgov.presentation.figures.style import PALETTE, money_axes
 
 
 class Curve(Protocol):
@@ -80,7 +80,7 @@ def bracket_curves_figure(curves: Sequence[Curve], *, market: str, measure: str 
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 50, "b": 60},
     )
-    return fig
+    return money_axes(fig)
 
 
 def maintenance_margin_figure(curves: Sequence[Curve], *, market: str, points: int = 200) -> go.Figure:
@@ -118,4 +118,4 @@ def maintenance_margin_figure(curves: Sequence[Curve], *, market: str, points: i
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 50, "b": 60},
     )
-    return fig
+    return money_axes(fig)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from riskgov.presentation import formats
 from riskgov.presentation.families import measure_label
-from riskgov.presentation.figures.style import LAYOUT, PALETTE
+from riskgov.presentation.figures.style import LAYOUT, PALETTE, PRICE_TICKS, USD_TICKS, money_axes
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:
@@ -22,11 +22,7 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figu
     fig.update_layout(**extra)
     fig.update_xaxes(automargin=True)  # long category labels (ADL, scenario names) are not cut
     fig.update_yaxes(automargin=True)
-    return fig
-
-
-#: USD axis ticks with separators, the sign before the dollar ("−$950,000"), never SI suffixes ("−0.95M")
-USD_TICKS = "$,.0f"
+    return money_axes(fig)  # every axis in USD: "$250,000", never "250k" (style.USD_TICKS)
 
 
 def _vlines(fig: go.Figure, marks: Sequence[dict[str, Any]]) -> go.Figure:
@@ -90,6 +86,7 @@ def history_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple[str, s
     """Time series of run figures: ``series`` are ``(column, label)``; x is publication time."""
     fig = go.Figure()
     xs = [r["published_at"] for r in rows]
+    hover = USD_TICKS if "USD" in y else ",.6~r"  # never "4.722e+5"
     for i, (col, label) in enumerate(series):
         fig.add_trace(
             go.Scatter(
@@ -99,7 +96,7 @@ def history_figure(rows: Sequence[dict[str, Any]], series: Sequence[tuple[str, s
                 name=label,
                 line={"color": PALETTE[i % len(PALETTE)]},
                 customdata=[r["id"] for r in rows],
-                hovertemplate=f"{label}<br>%{{x|%Y-%m-%d %H:%M}}<br>%{{y:,.4~g}}<br>run #%{{customdata}}<extra></extra>",
+                hovertemplate=f"{label}<br>%{{x|%Y-%m-%d %H:%M}}<br>%{{y:{hover}}}<br>run #%{{customdata}}<extra></extra>",
             )
         )
     return _layout(fig, title, "run published (UTC)", y)
@@ -150,12 +147,12 @@ def liquidation_map_figure(market: str, m: dict[str, Any], *, low: int, step: in
                 marker_color=color,
                 customdata=pct,
                 hovertemplate=(
-                    f"{label}<br>price ≈ %{{x:$,.4~g}} (%{{customdata:+d}} % from mark)"
+                    f"{label}<br>price ≈ %{{x:{PRICE_TICKS}}} (%{{customdata:+d}} % from mark)"
                     "<br>notional %{y:$,.0f}<extra></extra>"
                 ),
             )
         )
-    _vlines(fig, [{"x": mark, "color": "#111827", "text": f"mark {mark:,.4g}"}])
+    _vlines(fig, [{"x": mark, "color": "#111827", "text": f"mark {formats.price(mark)}"}])
     return _layout(
         fig,
         f"{market}: liquidation map (notional liquidated by price level, ±50 % of mark)",
@@ -175,7 +172,7 @@ def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) 
     )
     fig.add_hline(y=insurance_fund, line_dash="dot", annotation_text=f"insurance fund {formats.money(insurance_fund)}")
     return _layout(
-        fig, "Shortfall and insurance fund after each standard scenario", "scenario", "USD", yaxis_tickformat=USD_TICKS
+        fig, "Shortfall and insurance fund after each standard scenario", "scenario", "shortfall / fund (USD)"
     )
 
 
@@ -206,7 +203,6 @@ def shock_curve_figure(rows: Sequence[dict[str, Any]], base: dict[str, Any] | No
         "Shortfall vs uniform price shock",
         "shock to every asset price (%)",
         "shortfall (USD)",
-        yaxis_tickformat=USD_TICKS,
     )
 
 
@@ -227,7 +223,7 @@ def tail_figure(
             nbinsx=60,
             marker_color="#1f5fbf",
             name=label,
-            hovertemplate="shortfall %{x}<br>%{y:,} scenarios<extra></extra>",
+            hovertemplate="shortfall %{x:$,.0f}<br>%{y:,} scenarios<extra></extra>",
         )
     )
     # labels on alternating sides and heights: VaR and ES are often close and overlapped
@@ -260,7 +256,6 @@ def tail_figure(
         "shortfall (USD)",
         "scenarios",
         yaxis_type="log",
-        xaxis_tickformat=USD_TICKS,
         showlegend=False,
     )
 
@@ -296,7 +291,7 @@ def cascade_figure(cascade: dict[str, Any]) -> go.Figure:
         f"Cascade after “{cascade.get('scenario', '')}”<br><sup>liquidation → price impact → liquidation</sup>",
         "round",
         "accounts liquidated",
-        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right", "tickformat": USD_TICKS},
+        yaxis2={"title": "shortfall (USD)", "overlaying": "y", "side": "right"},
     )
 
 
@@ -445,7 +440,7 @@ def path_replay_figure(replay: dict[str, Any], *, market: str | None = None) -> 
             name="shortfall (USD)",
             marker_color="#d9480f",
             yaxis="y2",
-            hovertemplate="step %{x}<br>shortfall %{y:,.0f} USD<extra></extra>",
+            hovertemplate="step %{x}<br>shortfall %{y:$,.0f}<extra></extra>",
         )
     )
     if markets:
@@ -492,7 +487,7 @@ def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
             textposition="top center",
             name="bracket table × multiplier",
             line_color="#6b7280",
-            hovertemplate="MM %{x:,.0f} USD<br>ES %{y:,.0f} USD<extra>%{text}</extra>",
+            hovertemplate="MM %{x:$,.0f}<br>ES %{y:$,.0f}<extra>%{text}</extra>",
         )
     )
     # the current marker is drawn larger, so a proposed table on the same point still shows both
@@ -509,7 +504,7 @@ def frontier_figure(frontier: dict[str, Any]) -> go.Figure:
                     mode="markers",
                     name=label,
                     marker={"color": color, "size": size, "symbol": symbol},
-                    hovertemplate=f"{label}<br>MM %{{x:,.0f}} USD<br>ES %{{y:,.0f}} USD<extra></extra>",
+                    hovertemplate=f"{label}<br>MM %{{x:$,.0f}}<br>ES %{{y:$,.0f}}<extra></extra>",
                 )
             )
     fam = {"path_1d": "1-day paths"}.get(frontier.get("family", ""), frontier.get("family", ""))

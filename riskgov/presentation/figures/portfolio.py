@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from riskgov.presentation import formats
-from riskgov.presentation.figures.style import LAYOUT, PALETTE
+from riskgov.presentation.figures.style import LAYOUT, PALETTE, money_axes
 
 __all__ = ["riskiest_heatmap_figure", "scenario_labels", "worst_scenario_rows", "worst_scenarios_figure"]
 
@@ -53,7 +53,7 @@ def riskiest_heatmap_figure(book: Mapping[str, Any], symbol: str) -> go.Figure:
         yaxis={"title": "account", "autorange": "reversed"},
         height=max(320, 60 + 28 * len(rows)),
     )
-    return fig
+    return money_axes(fig)
 
 
 def worst_scenario_rows(book: Mapping[str, Any], n: int = 8) -> list[dict[str, Any]]:
@@ -79,6 +79,6 @@ def worst_scenarios_figure(rows: Sequence[Mapping[str, Any]], symbol: str) -> go
         **LAYOUT,
         title=f"{symbol}: worst scenarios of the venue's PM book (weighted loss)",
         xaxis={"title": "scenario (move, vol)"},
-        yaxis={"title": "loss (USD)", "tickformat": "$,.0f"},
+        yaxis={"title": "loss (USD)"},
     )
-    return fig
+    return money_axes(fig)

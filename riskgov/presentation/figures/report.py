@@ -11,9 +11,13 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from riskgov.presentation import formats
+
 WIDTH, HEIGHT = 760, 340
 #: bars per chart
 MAX_BARS = 12
+#: the unit of a series of fractions (drawn and labelled as percent); the other is ``"USD"``
+FRACTION = "fraction"
 #: the two series colours of the SVG fallback
 SVG_COLORS = ("#1f4e79", "#e07b00")
 
@@ -82,7 +86,7 @@ def model_series(figures: dict[str, Any]) -> BarSeries | None:
                 "current MMF": [float(m.get("current_mmf") or 0.0) for m in horizon],
                 "recommended MMF": [float(m["mmf_rec"]) for m in horizon],
             },
-            unit="fraction",
+            unit=FRACTION,
         )
     rows, shown = _furthest_below([m for m in models if m.get("horizons")], lambda m: m["horizons"][0].get("mmf_rec"))
     if not rows:
@@ -94,29 +98,47 @@ def model_series(figures: dict[str, Any]) -> BarSeries | None:
             "current MMF": [float(m.get("current_mmf") or 0.0) for m in rows],
             "recommended MMF": [float(m["horizons"][0].get("mmf_rec") or 0.0) for m in rows],
         },
-        unit="fraction",
+        unit=FRACTION,
     )
 
 
+def axis_text(unit: str, value: float) -> str:
+    """An axis label of a series in ``unit`` (``"USD"`` or ``FRACTION``) as people read it:
+    ``formats.money`` for USD (``$472,200``), ``formats.fraction`` for a fraction
+    (``0.01737`` → ``1.737 %``), ``formats.number`` otherwise — never ``4.722e+05``."""
+    if unit == "USD":
+        return formats.money(value)
+    if unit == FRACTION:
+        return formats.fraction(value)
+    return formats.number(value)
+
+
 def plotly_figure(data: BarSeries) -> Any:
-    """The Plotly figure of a bar series (pure: data in, figure out)."""
+    """The Plotly figure of a bar series (pure: data in, figure out): a USD axis with the money
+    ticks (``style.money_axes``), a fraction axis in percent (values × 100, ``" %"``)."""
     import plotly.graph_objects as go
 
+    from riskgov.presentation.figures.style import money_axes
+
+    pct = data.unit == FRACTION
+    scale = 100.0 if pct else 1.0
     fig = go.Figure()
     for name, values in data.series.items():
-        fig.add_trace(go.Bar(name=name, x=data.labels, y=values))
+        fig.add_trace(go.Bar(name=name, x=data.labels, y=[None if v is None else v * scale for v in values]))
     if data.line is not None:
-        fig.add_hline(y=data.line, line_dash="dash", line_color="#b00020", annotation_text=data.line_label)
+        fig.add_hline(y=data.line * scale, line_dash="dash", line_color="#b00020", annotation_text=data.line_label)
     fig.update_layout(
         title={"text": data.title, "font": {"size": 14}},
         barmode="group",
         template="plotly_white",
         margin={"l": 60, "r": 20, "t": 50, "b": 110},
         legend={"orientation": "h", "y": 1.02, "x": 0},
-        yaxis_title=data.unit,
+        yaxis_title="percent (%)" if pct else data.unit,
     )
+    if pct:
+        fig.update_yaxes(tickformat=",.3~f", ticksuffix=" %")
     fig.update_xaxes(tickangle=-35, tickfont={"size": 9})
-    return fig
+    return money_axes(fig)
 
 
 def svg_bars(data: BarSeries) -> str:
@@ -134,8 +156,8 @@ def svg_bars(data: BarSeries) -> str:
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif">',
         f'<text x="{left}" y="20" font-size="13">{html.escape(data.title)}</text>',
         f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" stroke="#444"/>',
-        f'<text x="{left - 6}" y="{top + 4}" font-size="9" text-anchor="end">{vmax:,.4g}</text>',
-        f'<text x="{left - 6}" y="{top + h}" font-size="9" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{top + 4}" font-size="9" text-anchor="end">{html.escape(axis_text(data.unit, vmax))}</text>',
+        f'<text x="{left - 6}" y="{top + h}" font-size="9" text-anchor="end">{html.escape(axis_text(data.unit, 0))}</text>',
     ]
     for j, (name, vs) in enumerate(data.series.items()):
         out.append(

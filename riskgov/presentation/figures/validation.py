@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from riskgov.presentation import formats
-from riskgov.presentation.figures.style import LAYOUT, PALETTE
+from riskgov.presentation.figures.style import LAYOUT, PALETTE, money_axes
 
 __all__ = ["events_timeline_figure", "ratio_paths_figure", "sensitivity_figure"]
 
@@ -29,7 +29,7 @@ def _capped(x: float | None) -> float:
 def _finish(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figure:
     fig.update_layout(title=title, xaxis={"title": x}, yaxis={"title": y}, **LAYOUT)
     fig.update_layout(**extra)
-    return fig
+    return money_axes(fig)
 
 
 def events_timeline_figure(events: Sequence[dict[str, Any]]) -> go.Figure:
