@@ -198,7 +198,6 @@ BOUNDED = {
         lambda t: _snapshot_parquet(t, lambda p: p.write_bytes(os.urandom(1 << 12))),
         "balances.parquet: not a Parquet file (no PAR1 magic at its start and end)",
     ),
-
     # history CSV (replay_history / backtest_liquidations)
     "history_random_bytes": (lambda t: _history(t, os.urandom(1 << 16)), "non_mm_trades.csv"),
     "history_nul_bytes": (
@@ -371,7 +370,9 @@ def test_a_parquet_table_within_the_bounds_imports(tmp_path):
     def build(p):
         table = pacsv.read_csv(
             pa.BufferReader(FILES["balances.csv"].encode()),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in ("account_id", "asset", "amount")}),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in ("account_id", "asset", "amount")}
+            ),
         )
         pq.write_table(table, p)
 

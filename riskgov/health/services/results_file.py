@@ -242,11 +242,7 @@ def delete_orphan_folders() -> list[int]:
     ids = run_folder_ids()
     if not ids:
         return []
-    keep = set(
-        HealthRun.objects.filter(pk__in=ids)
-        .exclude(status=RunStatus.FAILED)
-        .values_list("pk", flat=True)
-    )
+    keep = set(HealthRun.objects.filter(pk__in=ids).exclude(status=RunStatus.FAILED).values_list("pk", flat=True))
     gone = [i for i in ids if i not in keep]
     for i in gone:
         delete_run_files(i)
