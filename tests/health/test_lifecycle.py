@@ -297,22 +297,27 @@ def test_a_chunk_finishing_after_its_run_failed_leaves_no_result_files(
 ):
     """The reviewer's case: the run fails while a chunk computes; the chunk writes its Parquet
     files, its store is refused, and the files are removed (nothing orphaned)."""
-    from riskgov.health.services import chunks, health_run_fail
+    from riskgov.health.services import chunks, health_run_fail, results_file
 
     settings.MEDIA_ROOT = tmp_path
     run, ranges = _started(venue)
     with django_capture_on_commit_callbacks(execute=True):
         assert health_chunk_compute(run_id=run.pk, first_account=0, last_account=8)
     assert _files(run.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet"]
-    real_store = chunks._store_chunk
+    real_write, real_store = results_file.write_chunk, chunks._store_chunk
 
-    def fail_then_store(**kw):  # the run fails between the chunk's file write and its store
-        assert _files(run.pk)[-1] == "positions-0000000008.parquet"  # the late chunk's files are written
+    def fail_then_write(**kw):  # the run fails (another chunk's error) while this chunk computes
         with django_capture_on_commit_callbacks(execute=True):
             health_run_fail(run_id=run.pk, error="another chunk failed")
+        assert _files(run.pk) == []  # the failure removed the run's folder…
+        return real_write(**kw)  # …then the late chunk writes its files
+
+    def store(**kw):
+        assert _files(run.pk) == ["accounts-0000000008.parquet", "positions-0000000008.parquet"]
         return real_store(**kw)
 
-    monkeypatch.setattr(chunks, "_store_chunk", fail_then_store)
+    monkeypatch.setattr(results_file, "write_chunk", fail_then_write)
+    monkeypatch.setattr(chunks, "_store_chunk", store)
     assert health_chunk_compute(run_id=run.pk, first_account=8, last_account=16) is False
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED

@@ -209,6 +209,13 @@ def delete_chunk_files(run_id: int, first_account: int) -> None:
     refused it, so its files are orphans). Idempotent."""
     for name in chunk_names(run_id, first_account):
         default_storage.delete(name)  # Django storages: deleting a missing name is a no-op
+    _remove_empty_folder(run_folder(run_id))
+
+
+def _remove_empty_folder(folder: str) -> None:
+    """Local storage: remove the run's folder once empty (object storage has no folders)."""
+    with contextlib.suppress(OSError, NotImplementedError, AttributeError):  # not empty, not local
+        os.rmdir(default_storage.path(folder))
 
 
 def delete_run_files(run_id: int) -> None:
@@ -220,8 +227,7 @@ def delete_run_files(run_id: int) -> None:
         return
     for f in files:
         default_storage.delete(f"{folder}/{f}")
-    with contextlib.suppress(OSError, NotImplementedError, AttributeError):  # local storage: the empty folder too
-        os.rmdir(default_storage.path(folder))
+    _remove_empty_folder(folder)
 
 
 def run_folder_ids() -> list[int]:
