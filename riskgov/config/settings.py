@@ -163,6 +163,7 @@ RISKGOV_MAX_CSV_FIELD_BYTES = env.int("RISKGOV_MAX_CSV_FIELD_BYTES", default=1 <
 RISKGOV_MAX_CSV_ROW_BYTES = env.int("RISKGOV_MAX_CSV_ROW_BYTES", default=4 << 20)
 RISKGOV_MAX_JSON_BYTES = env.int("RISKGOV_MAX_JSON_BYTES", default=64 << 20)
 RISKGOV_MAX_JSON_DEPTH = env.int("RISKGOV_MAX_JSON_DEPTH", default=64)
+RISKGOV_MAX_PARQUET_ROWS = env.int("RISKGOV_MAX_PARQUET_ROWS", default=5_000_000)
 
 # --- Reports (riskgov.reports) and alerts (riskgov.alerts) -------------------------------
 # Archived report files go under MEDIA_ROOT/reports/ (served only through role-checked views).

@@ -15,13 +15,18 @@ readers (price files, venue files, parameter documents) call it at read time.
   header line read;
 - ``csv_row_bytes``: the longest CSV row (its bytes without the line end; a quoted value may
   span lines) of every CSV read: snapshot tables, price files, venue files, history files;
-- ``json_bytes`` and ``json_depth``: the size and the nesting depth of a JSON document.
+- ``json_bytes`` and ``json_depth``: the size and the nesting depth of a JSON document;
+- ``parquet_rows``: the rows of a snapshot Parquet table (its footer's count, checked before
+  the table is decoded: a few KB of run-length-encoded Parquet can hold millions of rows),
+  whose uncompressed size (footer: the column chunks' ``total_uncompressed_size``) is also
+  bounded by ``uncompressed_bytes``.
 
 The readers: :func:`open_text` (a text file within the file size, a gunzipped file's
 uncompressed size, and lines and rows within ``csv_row_bytes``), :func:`csv_reader` over it
 (``csv.reader`` / ``csv.DictReader`` that bounds each row), :func:`csv_blocks` (binary CSV
 text in line-aligned blocks, rows checked, for pyarrow; memory bounded by the block, not the
-file), :func:`load_json` (JSON, from a path or bytes, within size and depth).
+file), :func:`load_json` (JSON, from a path or bytes, within size and depth),
+:func:`check_parquet` (a Parquet file's footer against the row and uncompressed-size bounds).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Limits:
     csv_row_bytes: int = 4 * MiB
     json_bytes: int = 64 * MiB
     json_depth: int = 64
+    parquet_rows: int = 5_000_000
 
 
 #: Setting name of each bound (for the messages and :func:`limits`).
@@ -63,6 +69,7 @@ SETTINGS = {
     "csv_row_bytes": "RISKGOV_MAX_CSV_ROW_BYTES",
     "json_bytes": "RISKGOV_MAX_JSON_BYTES",
     "json_depth": "RISKGOV_MAX_JSON_DEPTH",
+    "parquet_rows": "RISKGOV_MAX_PARQUET_ROWS",
 }
 
 
@@ -83,6 +90,15 @@ class InputTooLarge(ValueError):
         self.detail = f"{what}{shown} exceeds the limit {SETTINGS[bound]}={fmt(limit)}"
         where = label if line is None else f"{label} line {line}"
         super().__init__(f"{where}: {self.detail}")
+
+
+class InputMalformed(ValueError):
+    """An input whose structure is broken before any bound applies (one-line message:
+    ``"<label>: <detail>"``), e.g. a Parquet footer longer than its file."""
+
+    def __init__(self, label: str, detail: str) -> None:
+        self.label, self.detail = label, detail
+        super().__init__(f"{label}: {detail}")
 
 
 def _size(n: int | str) -> str:
@@ -433,3 +449,52 @@ def load_json(
         raise
     except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
         raise json.JSONDecodeError(f"number too long ({str(exc).split(':')[0]})", text, 0) from None
+
+
+#: A Parquet file: ``PAR1`` magic, …, footer (Thrift ``FileMetaData``), footer length
+#: (4 bytes little-endian), ``PAR1``.
+PARQUET_MAGIC = b"PAR1"
+
+
+def check_parquet(data: bytes, lim: Limits | None = None, *, label: str = "parquet file") -> Any:
+    """Check a Parquet file (its bytes, already within ``file_bytes``) by its footer alone,
+    before any column is decoded, and return its ``pyarrow.parquet.FileMetaData``.
+
+    The footer length (the 4 bytes before the trailing magic) must fit in the file, so the
+    metadata read is bounded by the file; then the row count must be within ``parquet_rows``
+    and the uncompressed size (the largest of the column chunks' ``total_uncompressed_size``
+    summed and the row groups' ``total_byte_size`` summed) within ``uncompressed_bytes``.
+
+    Raises:
+        InputMalformed: not a Parquet file, footer longer than the file, unreadable footer,
+            negative counts.
+        InputTooLarge: too many rows, too many uncompressed bytes.
+    """
+    lim = lim or limits()
+    n = len(data)
+    if n < 12 or data[:4] != PARQUET_MAGIC or data[-4:] != PARQUET_MAGIC:
+        raise InputMalformed(label, "not a Parquet file (no PAR1 magic at its start and end)")
+    footer = int.from_bytes(data[-8:-4], "little")
+    if footer + 12 > n:
+        raise InputMalformed(label, f"Parquet footer length {footer} exceeds the file size {n} bytes")
+    import pyarrow as pa  # here: the pure readers of this module never need pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputMalformed(label, f"cannot read the Parquet footer: {str(exc).splitlines()[0]}") from None
+    rows = int(meta.num_rows)
+    if rows < 0:
+        raise InputMalformed(label, f"Parquet footer claims {rows} rows")
+    if rows > lim.parquet_rows:
+        raise InputTooLarge(label, "row count", rows, "parquet_rows", lim.parquet_rows)
+    columns = groups = 0
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        groups += max(int(rg.total_byte_size), 0)
+        columns += sum(max(int(rg.column(j).total_uncompressed_size), 0) for j in range(rg.num_columns))
+    size = max(columns, groups)
+    if size > lim.uncompressed_bytes:
+        raise InputTooLarge(label, "uncompressed size", size, "uncompressed_bytes", lim.uncompressed_bytes)
+    return meta

@@ -322,11 +322,15 @@ def read_table(src: Source, name: str, errors: Errors) -> tuple[str, dict[str, p
         with src.open(file) as stream:
             if file.endswith(".csv"):
                 table = _read_csv(stream, file, {c: pa.string() for c in (*wanted, *optional)}, digest)
-            else:  # a Parquet file needs random access: read whole (within the limits)
+            else:  # a Parquet file needs random access: read whole (within the file size limit)
                 blob = stream.read()
                 digest.update(blob)
+                limits.check_parquet(blob, label=file)  # rows and uncompressed size, from the footer alone
                 table = pq.read_table(arrow_reader(blob))
                 del blob
+    except limits.InputMalformed as exc:
+        errors.add(file, None, None, exc.detail)
+        return None
     except limits.InputTooLarge as exc:  # a row too long (line 1: the header) or a file too large
         header = exc.line == 1
         errors.add(

@@ -151,7 +151,53 @@ def _snapshot_table(tmp_path, name, body: bytes | None):
     return ["import_snapshot", str(path)]
 
 
+def many_rows_parquet(path, rows: int) -> None:
+    """A valid ``balances.parquet`` of ``rows`` identical rows: dictionary- and run-length
+    encoded, a few KB on disk (written without holding ``rows`` strings)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def col(value):
+        return pa.DictionaryArray.from_arrays(np.zeros(rows, dtype=np.int32), pa.array([value]))
+
+    table = pa.table({"account_id": col("a1"), "asset": col("USDT"), "amount": col("1")})
+    pq.write_table(table, path, compression="zstd", row_group_size=1 << 20)
+
+
+def _snapshot_parquet(tmp_path, build):
+    """A snapshot whose balances table is ``balances.parquet`` made by ``build(path)``."""
+    path = write_snapshot(tmp_path / "snap")
+    (path / "balances.csv").unlink()
+    build(path / "balances.parquet")
+    return ["import_snapshot", str(path)]
+
+
+def _long_footer(path):
+    """A valid Parquet file whose footer length claims more than the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"account_id": ["a1"], "asset": ["USDT"], "amount": ["1"]}), path)
+    data = bytearray(path.read_bytes())
+    data[-8:-4] = (len(data) * 1000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
 BOUNDED = {
+    # snapshot Parquet tables: bounded by their footer before any column is decoded
+    "snapshot_parquet_millions_of_rows": (
+        lambda t: _snapshot_parquet(t, lambda p: many_rows_parquet(p, 6_000_000)),
+        "invalid snapshot: balances.parquet: row count 6000000 exceeds the limit RISKGOV_MAX_PARQUET_ROWS=5000000",
+    ),
+    "snapshot_parquet_footer_longer_than_file": (
+        lambda t: _snapshot_parquet(t, _long_footer),
+        "exceeds the file size",
+    ),
+    "snapshot_parquet_not_parquet": (
+        lambda t: _snapshot_parquet(t, lambda p: p.write_bytes(os.urandom(1 << 12))),
+        "balances.parquet: not a Parquet file (no PAR1 magic at its start and end)",
+    ),
     # history CSV (replay_history / backtest_liquidations)
     "history_random_bytes": (lambda t: _history(t, os.urandom(1 << 16)), "non_mm_trades.csv"),
     "history_nul_bytes": (
@@ -292,3 +338,42 @@ def test_import_snapshot_command_line_exits_1_after_the_message(tmp_path):
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert lines[-1].endswith("balances.csv, column amount: missing column"), proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
+
+
+def test_parquet_uncompressed_size_is_bounded_by_its_footer(tmp_path, settings):
+    """A Parquet table whose column chunks decode to more than RISKGOV_MAX_UNCOMPRESSED_BYTES
+    (limit lowered here: a real one would be GiBs) is refused before it is decoded."""
+    settings.RISKGOV_MAX_UNCOMPRESSED_BYTES = 1 << 20
+
+    def build(p):  # plain-encoded, zstd: ~2 MiB of column data in a few KB on disk
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n = 100_000
+        table = pa.table({"account_id": ["a1"] * n, "asset": ["USDT"] * n, "amount": ["1"] * n})
+        pq.write_table(table, p, compression="zstd", use_dictionary=False)
+        assert p.stat().st_size < 64 << 10
+
+    before = _tables()
+    msg = _refusal(_snapshot_parquet(tmp_path, build))
+    assert msg.startswith("invalid snapshot: balances.parquet: uncompressed size ")
+    assert msg.endswith("exceeds the limit RISKGOV_MAX_UNCOMPRESSED_BYTES=1.0 MiB (1048576 bytes)") and "\n" not in msg
+    assert _tables() == before
+
+
+def test_a_parquet_table_within_the_bounds_imports(tmp_path):
+    """The footer checks leave a good Parquet table alone (the same snapshot as the CSV)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    def build(p):
+        table = pacsv.read_csv(
+            pa.BufferReader(FILES["balances.csv"].encode()),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in ("account_id", "asset", "amount")}
+            ),
+        )
+        pq.write_table(table, p)
+
+    call_command(*_snapshot_parquet(tmp_path, build), stdout=io.StringIO())

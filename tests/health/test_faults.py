@@ -33,13 +33,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import override_settings
 
 from riskgov.health.management.commands.run_health import SWEEP_EVERY
 from riskgov.health.models import AccountResult, HealthRun, PositionResult, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.selectors import latest_published_run
-from riskgov.health.services import health_run_create, health_runs_sweep
+from riskgov.health.services import health_run_create, health_runs_sweep, results_file
 from riskgov.health.tasks import health_fail
 from tests import celery_worker
 from tests.health import faults
@@ -139,12 +140,23 @@ def _assert_run_ended_within_deadline(run: HealthRun, deadline_seconds: float, s
     )
 
 
+def _result_files(run: HealthRun) -> list[str]:
+    """The run's result files still in the media store (a failed run must have none)."""
+    try:
+        return default_storage.listdir(results_file.run_folder(run.pk))[1]
+    except FileNotFoundError:
+        return []
+
+
 def _no_partial_rows(run: HealthRun) -> bool:
+    """No rows, partials or result files of the run remain (``health_run_fail`` removes the
+    run's folder; a chunk finishing later removes its own files when its store is refused)."""
     return not (
         AccountResult.objects.filter(run=run).exists()
         or PositionResult.objects.filter(run=run).exists()
         or ScenarioResult.objects.filter(run=run).exists()
         or RunChunk.objects.filter(run=run).exclude(partial={}).exists()
+        or _result_files(run)
     )
 
 

@@ -278,3 +278,74 @@ def test_run_health_without_a_database_prints_one_line_and_exits_non_zero(tmp_pa
     assert out.returncode != 0
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "run_health failed: OperationalError" in lines[0], out.stderr
+
+
+def _files(run_id):
+    from django.core.files.storage import default_storage
+
+    from riskgov.health.services import results_file
+
+    try:
+        return sorted(default_storage.listdir(results_file.run_folder(run_id))[1])
+    except FileNotFoundError:
+        return []
+
+
+@override_settings(**LIFECYCLE)
+def test_a_chunk_finishing_after_its_run_failed_leaves_no_result_files(
+    venue, sent, django_capture_on_commit_callbacks, settings, tmp_path, monkeypatch
+):
+    """The reviewer's case: the run fails while a chunk computes; the chunk writes its Parquet
+    files, its store is refused, and the files are removed (nothing orphaned)."""
+    from riskgov.health.services import chunks, health_run_fail, results_file
+
+    settings.MEDIA_ROOT = tmp_path
+    run, ranges = _started(venue)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert health_chunk_compute(run_id=run.pk, first_account=0, last_account=8)
+    assert _files(run.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet"]
+    real_write, real_store = results_file.write_chunk, chunks._store_chunk
+
+    def fail_then_write(**kw):  # the run fails (another chunk's error) while this chunk computes
+        with django_capture_on_commit_callbacks(execute=True):
+            health_run_fail(run_id=run.pk, error="another chunk failed")
+        assert _files(run.pk) == []  # the failure removed the run's folder…
+        return real_write(**kw)  # …then the late chunk writes its files
+
+    def store(**kw):
+        assert _files(run.pk) == ["accounts-0000000008.parquet", "positions-0000000008.parquet"]
+        return real_store(**kw)
+
+    monkeypatch.setattr(results_file, "write_chunk", fail_then_write)
+    monkeypatch.setattr(chunks, "_store_chunk", store)
+    assert health_chunk_compute(run_id=run.pk, first_account=8, last_account=16) is False
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert _files(run.pk) == []  # neither the done chunk's nor the late chunk's files remain
+    assert not (tmp_path / "health-runs" / str(run.pk)).exists()
+
+
+@override_settings(**LIFECYCLE)
+def test_the_sweep_removes_result_folders_of_failed_and_deleted_runs_only(
+    venue, sent, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from riskgov.health.services import results_file
+
+    settings.MEDIA_ROOT = tmp_path
+    live, _ = _started(venue)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert health_chunk_compute(run_id=live.pk, first_account=0, last_account=8)
+    failed = health_run_create(snapshot=venue, chunk_accounts=8, enqueue=False)
+    HealthRun.objects.filter(pk=failed.pk).update(status=RunStatus.FAILED)
+    gone = failed.pk + 1000  # a run id that no longer exists
+    for rid in (failed.pk, gone):  # files a chunk wrote before its worker died
+        for name in results_file.chunk_names(rid, 0):
+            default_storage.save(name, ContentFile(b"x"))
+    _sweep(django_capture_on_commit_callbacks)  # beat: the sweep cleans folders as well
+    assert _files(failed.pk) == [] and _files(gone) == []
+    assert not (tmp_path / "health-runs" / str(gone)).exists()
+    assert _files(live.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet"]  # running: kept
+    assert lifecycle.clean_result_folders() == []  # idempotent

@@ -183,7 +183,7 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         "paths": t3p - t3,
         "files": time.perf_counter() - t_files,
     }
-    return _store_chunk(
+    stored = _store_chunk(
         run_id=run_id,
         first_account=first_account,
         last_account=last_account,
@@ -193,6 +193,18 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         seconds=seconds,
         t_write=time.perf_counter(),
     )
+    if not stored:
+        _drop_refused_files(run_id=run_id, first_account=first_account)
+    return stored
+
+
+def _drop_refused_files(*, run_id: int, first_account: int) -> None:
+    """The store refused the chunk (its run is no longer running): delete the files it just
+    wrote, unless the run was published (a redelivered chunk of a published run rewrote its
+    own files with the same rows: they are the run's)."""
+    status = HealthRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status != RunStatus.SUCCEEDED:
+        results_file.delete_chunk_files(run_id, first_account)
 
 
 def _pm_partial(venue: Any, pm: Any, account_ids: Any, *, first_account: int) -> dict[str, Any]:

@@ -15,6 +15,8 @@ deadline).
   delete-then-insert of their own range) up to ``RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH`` times,
   then the run fails with the reason. Finalize is swept the same way once every chunk is done.
   A run still pending ``RISKGOV_HEALTH_START_TIMEOUT_SECONDS`` after creation is failed.
+  The sweep also removes the result files of failed and deleted runs that are still in the
+  media store (a chunk that wrote them and died before its store was refused).
 """
 
 from __future__ import annotations
@@ -263,4 +265,22 @@ def health_runs_sweep(*, run_id: int | None = None, now: dt.datetime | None = No
     actions: list[str] = []
     for pk in list(runs.order_by("pk").values_list("pk", flat=True)):
         actions.extend(_sweep_one(pk, now=now, busy=busy))
+    if run_id is None:
+        clean_result_folders()
     return actions
+
+
+def clean_result_folders() -> list[int]:
+    """Remove result folders left by failed or deleted runs (``results_file.delete_orphan_folders``;
+    logged, not an action on a run; a storage error is logged and retried at the next sweep).
+    Returns the run ids whose folder was removed."""
+    from riskgov.health.services import results_file
+
+    try:
+        gone = results_file.delete_orphan_folders()
+    except OSError as exc:
+        log.warning("health sweep: result folders not cleaned: %s", exc)
+        return []
+    if gone:
+        log.info("health sweep: result files of failed or deleted runs %s removed", gone)
+    return gone

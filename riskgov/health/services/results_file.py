@@ -26,7 +26,9 @@ Finalize never reads rows (chunk partials only).
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -202,8 +204,22 @@ def account_from_file(run: Any, idx: int) -> tuple[dict[str, Any] | None, list[d
     return rows[0], positions
 
 
+def delete_chunk_files(run_id: int, first_account: int) -> None:
+    """Remove one chunk's result files (a chunk that finished after its run failed: the store
+    refused it, so its files are orphans). Idempotent."""
+    for name in chunk_names(run_id, first_account):
+        default_storage.delete(name)  # Django storages: deleting a missing name is a no-op
+    _remove_empty_folder(run_folder(run_id))
+
+
+def _remove_empty_folder(folder: str) -> None:
+    """Local storage: remove the run's folder once empty (object storage has no folders)."""
+    with contextlib.suppress(OSError, NotImplementedError, AttributeError):  # not empty, not local
+        os.rmdir(default_storage.path(folder))
+
+
 def delete_run_files(run_id: int) -> None:
-    """Remove a run's result files (a failed or deleted run)."""
+    """Remove a run's whole result folder (a failed or deleted run). Idempotent."""
     folder = run_folder(run_id)
     try:
         _, files = default_storage.listdir(folder)
@@ -211,3 +227,29 @@ def delete_run_files(run_id: int) -> None:
         return
     for f in files:
         default_storage.delete(f"{folder}/{f}")
+    _remove_empty_folder(folder)
+
+
+def run_folder_ids() -> list[int]:
+    """The run ids that have a result folder in the store (for the sweep's clean-up)."""
+    try:
+        folders, _ = default_storage.listdir("health-runs")
+    except (FileNotFoundError, NotImplementedError):
+        return []
+    return sorted(int(f) for f in folders if f.isdigit())
+
+
+def delete_orphan_folders() -> list[int]:
+    """Remove the result folders of runs that failed or no longer exist (a chunk that wrote
+    its files and died before the store refused it, a deleted run). Idempotent; folders of
+    pending, running and published runs are kept. Returns the run ids cleaned."""
+    from riskgov.health.models import HealthRun, RunStatus
+
+    ids = run_folder_ids()
+    if not ids:
+        return []
+    keep = set(HealthRun.objects.filter(pk__in=ids).exclude(status=RunStatus.FAILED).values_list("pk", flat=True))
+    gone = [i for i in ids if i not in keep]
+    for i in gone:
+        delete_run_files(i)
+    return gone

@@ -258,7 +258,7 @@ def health_run_fail(*, run_id: int, error: str) -> HealthRun | None:
     PositionResult.objects.filter(run=run).delete()
     ScenarioResult.objects.filter(run=run).delete()
     RunChunk.objects.filter(run=run).update(partial={}, status=RunChunk.Status.PENDING)
-    transaction.on_commit(lambda: results_file.delete_run_files(run_id))
+    transaction.on_commit(lambda: _delete_files(run_id))
     run.status = RunStatus.FAILED
     run.error = (error or "unknown error")[:5000]
     run.finished_at = timezone.now()
@@ -267,6 +267,15 @@ def health_run_fail(*, run_id: int, error: str) -> HealthRun | None:
         actor=None, action="health.run.fail", obj=run, from_state=before, to_state=RunStatus.FAILED, comment=run.error
     )
     return run
+
+
+def _delete_files(run_id: int) -> None:
+    """Remove a failed run's result folder after the commit (a storage error is logged: the
+    sweep removes the folder later)."""
+    try:
+        results_file.delete_run_files(run_id)
+    except OSError as exc:
+        log.warning("health run %s: result files not removed yet: %s", run_id, exc)
 
 
 # --------------------------------------------------------------------------- entry points
