@@ -13,7 +13,7 @@ the latest-published selector never shows it early.
 
 Workers run ``tests.health.fault_app`` (chunks held ``RISKGOV_TEST_CHUNK_DELAY`` s before
 their write) with short heartbeats and deadlines from the environment; the test process
-plays beat, sweeping every 0.25 s with a 2 s staleness. Each test takes 15–40 s.
+plays beat, sweeping every 0.25 s with a 4 s staleness. Each test takes 15–40 s.
 
 Every test asserts the bound the README states ("Every run ends"): the run's deadline is the
 one configured for the worker that started it (``deadline_at − started_at``), a published run
@@ -49,7 +49,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transacti
 
 LOGS = Path(os.environ.get("TMPDIR", "/tmp"))
 CHUNK = 4  # 21 accounts → 6 chunks
-SWEEP = dict(RISKGOV_HEALTH_STALE_SECONDS=2.0, RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH=3)
+# staleness and cap with room for a loaded CI machine (a finalize queued behind a busy solo
+# worker for 2 s read as lost 4 times once): the deadline assertions are unchanged
+SWEEP = dict(RISKGOV_HEALTH_STALE_SECONDS=4.0, RISKGOV_HEALTH_CHUNK_MAX_REDISPATCH=5)
 DEADLINE = 60  # seconds: the run's deadline in the workers (RISKGOV_HEALTH_RUN_DEADLINE_SECONDS)
 WORKER_ENV = {
     "RISKGOV_HEALTH_HEARTBEAT_SECONDS": "0.3",
