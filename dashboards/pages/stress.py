@@ -156,7 +156,11 @@ def _base_point(obj) -> dict | None:
     base pass, so it is left out (the hover says "not computed"). ``None`` before publication."""
     if obj.shortfall_usd is None:
         return None
-    return {"shortfall_usd": obj.shortfall_usd, "liquidatable_accounts": obj.liquidatable_accounts or 0, "adl_usd": None}
+    return {
+        "shortfall_usd": obj.shortfall_usd,
+        "liquidatable_accounts": obj.liquidatable_accounts or 0,
+        "adl_usd": None,
+    }
 
 
 def _gap_tail(gaps: list[dict]) -> list[dict]:

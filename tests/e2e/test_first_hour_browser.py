@@ -35,6 +35,8 @@ DASHBOARDS = [
     ("Proposal impact", "#impact-newly", ["impact-scenarios"], "dash-impact"),
     ("Portfolio margin", "#portfolio-none", [], "dash-portfolio"),  # the tiny venue has no PM account
     ("Parameters", "#parameters-mmf", ["parameters-mmf"], "dash-parameters"),
+    # the test venue has no liquidation backtest: the page says so (#no-backtest), no chart
+    ("Model validation", "#no-backtest", [], "dash-model-validation"),
 ]
 
 
@@ -135,6 +137,17 @@ def walk_dashboards(page, role: str) -> None:
         if link == "Proposal impact":
             assert page.locator("#impact-vote-link").count() == (1 if role == "member" else 0)
         shot(page, role, step)
+
+
+def read_the_alerts(page, role: str) -> None:
+    """#16.4: the alerts the demo's default rules fire on the run, formatted (#16.10)."""
+    page.click("nav.topnav >> text=Alerts")
+    page.wait_for_selector("#active-alerts")
+    assert page.locator("#active-alerts tbody tr td.muted").count() == 0  # not "No alert is firing"
+    assert page.locator("#active-alerts tbody tr").count() >= 1
+    assert page.locator("#alert-rules tbody tr").count() == 10  # the demo's default rules
+    no_raw_numbers_on_django_page(page)
+    shot(page, role, "alerts")
 
 
 def check_impact_formatted(page) -> str:
@@ -282,6 +295,7 @@ def test_first_hour(live_app, browser_page, first_hour, settings, request, role)
     log_in_through_the_login_page(page, base, role)
     check_home(page, role, proposal)
     walk_dashboards(page, role)
+    read_the_alerts(page, role)
     if role == "analyst":
         analyst_proposes(page, base, settings, request)
     if role == "member":

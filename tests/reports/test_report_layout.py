@@ -6,7 +6,6 @@ the report out with WeasyPrint and measures each table box and every box inside 
 import pytest
 
 from riskgov.reports.services import report_build
-from tests.tools import require_pango
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +22,6 @@ def _overflows(html: str) -> list[str]:
     from weasyprint import HTML
     from weasyprint.formatting_structure import boxes
 
-    require_pango()
     doc = HTML(string=html).render()
     out, tables = [], 0
     for n, page in enumerate(doc.pages, start=1):
@@ -33,7 +31,9 @@ def _overflows(html: str) -> list[str]:
             if not isinstance(box, boxes.TableBox):
                 continue
             tables += 1
-            name = (box.element.get("id") or box.element.get("class") or "table") if box.element is not None else "table"
+            name = (
+                (box.element.get("id") or box.element.get("class") or "table") if box.element is not None else "table"
+            )
             for inner in _boxes(box):
                 if not hasattr(inner, "border_box_x") or inner.width is None:
                     continue
@@ -45,6 +45,7 @@ def _overflows(html: str) -> list[str]:
     return out
 
 
+@pytest.mark.pango
 def test_every_table_of_the_report_fits_within_the_page(published_run):
     report = report_build()
     html = report.html.read().decode()
