@@ -158,6 +158,19 @@ def check_impact_formatted(page) -> str:
     assert re.search(r"\$[+−-]?\d{1,3}(,\d{3})+", impact) and " %" in impact
     assert "{" not in impact and '"format"' not in impact and "totals." not in impact  # no JSON dump
     assert not re.search(r"\d\.\d{6,}", impact) and "E-" not in impact
+    # #16.5: a signed amount ("−$1,055") never wraps: every number cell is one line high
+    cells = page.eval_on_selector_all(
+        "#impact td.num",
+        # per cell: its text, white-space, and the most lines any of its text nodes takes
+        "ns => ns.map(n => { let most = 0; const w = document.createTreeWalker(n, NodeFilter.SHOW_TEXT);"
+        " while (w.nextNode()) { if (!w.currentNode.textContent.trim()) continue;"
+        " const r = document.createRange(); r.selectNodeContents(w.currentNode);"
+        " most = Math.max(most, r.getClientRects().length); }"
+        " return [n.textContent.trim(), getComputedStyle(n).whiteSpace, most]; })",
+    )
+    assert cells and all(ws == "nowrap" for _t, ws, _n in cells), cells[:5]
+    signed = [(t, lines) for t, _ws, lines in cells if t[:1] in "+−"]
+    assert signed and all(lines == 1 for _t, lines in signed), signed[:5]  # "−" and "$1,055" on one line
     return impact
 
 
