@@ -29,3 +29,12 @@ def users(db):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.pango``: the test writes a report PDF (WeasyPrint needs Pango and a font);
+    skipped with the install command when they are missing (``tests.tools.require_pango``)."""
+    if item.get_closest_marker("pango") is not None:
+        from tests.tools import require_pango
+
+        require_pango()

@@ -36,3 +36,17 @@ def require_tool(name: str) -> str:
     if strict():
         pytest.fail(f"{msg}; RISKGOV_REQUIRE_TOOLS=1 requires it")
     pytest.skip(f"{msg}; set RISKGOV_REQUIRE_TOOLS=1 to make this a failure")
+
+
+def require_pango() -> None:
+    """Skip (or, under ``RISKGOV_REQUIRE_TOOLS=1``, fail) when WeasyPrint cannot load Pango:
+    the report PDFs (``riskgov.reports.services.report_render_pdf``) need it."""
+    from riskgov.reports.services import PANGO_INSTALL, pdf_unavailable
+
+    reason = pdf_unavailable()
+    if reason is None:
+        return
+    msg = f"Pango is not available (the report PDFs; get it with `{PANGO_INSTALL}`): {reason}"
+    if strict():
+        pytest.fail(f"{msg}; RISKGOV_REQUIRE_TOOLS=1 requires it")
+    pytest.skip(f"{msg}; set RISKGOV_REQUIRE_TOOLS=1 to make this a failure")

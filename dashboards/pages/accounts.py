@@ -24,6 +24,9 @@ MAP_COLUMNS = ["market", "side", "distance_from_mark_pct", "price_usd", "notiona
 ACCOUNT_COLUMNS = [
     ("Account", "account_link"),
     ("Margin ratio (%)", "margin_ratio_pct"),
+    # the stress columns next to the margin ratio: on screen at 1280 px, not beyond Shortfall
+    ("Stress shortfall (USD)", "stress_shortfall_usd"),
+    ("Stress scenario", "stress_scenario"),
     ("Equity (USD)", "equity_usd"),
     ("Notional (USD)", "notional_usd"),
     ("IM (USD)", "initial_margin_usd"),
@@ -31,8 +34,6 @@ ACCOUNT_COLUMNS = [
     ("Liquidatable", "liquidatable"),
     ("Bankrupt", "bankrupt"),
     ("Shortfall (USD)", "shortfall_usd"),
-    ("Stress shortfall (USD)", "stress_shortfall_usd"),
-    ("Stress scenario", "stress_scenario"),
 ]
 #: the rankings offered (``selectors.ACCOUNT_RANKINGS``): value → label
 RANKINGS = {"margin_ratio": "margin ratio", "stress_shortfall": "stress shortfall", "notional": "notional"}

@@ -150,6 +150,19 @@ def _tail_rows(tails):
     ]
 
 
+def _base_point(obj) -> dict | None:
+    """The run's base state (no price move, RISK_MODEL §8) as the shock curve's 0 % point:
+    the stored base-pass shortfall (USD) and liquidatable accounts; ADL is not stored for the
+    base pass, so it is left out (the hover says "not computed"). ``None`` before publication."""
+    if obj.shortfall_usd is None:
+        return None
+    return {
+        "shortfall_usd": obj.shortfall_usd,
+        "liquidatable_accounts": obj.liquidatable_accounts or 0,
+        "adl_usd": None,
+    }
+
+
 def _gap_tail(gaps: list[dict]) -> list[dict]:
     """The gap scenarios of the tail (every gap scenario when none is marked)."""
     return [r for r in gaps if r["in_tail"]] or gaps
@@ -252,7 +265,7 @@ def layout(run: str | None = None, **_kwargs):
                 [
                     c.chart(
                         "stress-shock",
-                        hf.shock_curve_figure(rows),
+                        hf.shock_curve_figure(rows, base=_base_point(obj)),
                         [r for r in rows if r["shock"] is not None],
                         SCENARIO_COLUMNS,
                     ),

@@ -222,41 +222,6 @@ def _emergency(rule: AlertRule, ctx: Context) -> list[Observation] | None:
     return out
 
 
-def _hours(value: Any) -> str:
-    shown = formats.number(value, 1)
-    return shown if shown == formats.MISSING else f"{shown} h"
-
-
-#: how a figure of each kind is shown (the presentation rule: money, shares, fractions, ratios)
-_SHOWN: dict[str, Callable[[Any], str]] = {
-    AlertKind.COVERAGE_AT_ES: formats.ratio,  # None = ∞ (nothing to cover)
-    AlertKind.LIQUIDATABLE_ACCOUNTS: formats.share,
-    AlertKind.LIQUIDATABLE_OI: formats.share,
-    AlertKind.BANKRUPT_ACCOUNT: formats.money,
-    AlertKind.MMF_BELOW_RECOMMENDATION: formats.fraction,  # a firing's value and line are MMFs
-    AlertKind.BACKTEST_FAILS: formats.number,  # Kupiec LR against its critical value
-    AlertKind.PRICES_STALE: _hours,
-    AlertKind.RUN_OVERDUE: _hours,
-    AlertKind.EMERGENCY_RATIFICATION: _hours,
-}
-
-
-def shown(kind: str, value: Any, *, rule_threshold: bool = False) -> str:
-    """A firing's value or threshold (``rule_threshold``: a rule's own threshold) of ``kind``
-    as people read it, by the presentation rule: coverage ``60.0 %``, shares ``5.00 %``,
-    money ``$100,000``, MMFs ``0.400 %``, hours ``24.0 h``; the MMF rule's own threshold is
-    its relative tolerance (a share, ``25.00 %``); a missing value ``—``."""
-    if rule_threshold and kind == AlertKind.MMF_BELOW_RECOMMENDATION:
-        return formats.share(value)
-    if kind in (AlertKind.PRICES_STALE, AlertKind.RUN_OVERDUE, AlertKind.EMERGENCY_RATIFICATION) and rule_threshold:
-        return f"{formats.exact(value)} h"
-    if kind not in _SHOWN:
-        return formats.exact(value)
-    if value is None and kind != AlertKind.COVERAGE_AT_ES:
-        return formats.MISSING
-    return _SHOWN[kind](value)
-
-
 EVALUATORS: dict[str, Callable[[AlertRule, Context], list[Observation] | None]] = {
     AlertKind.COVERAGE_AT_ES: _coverage,
     AlertKind.LIQUIDATABLE_ACCOUNTS: _liq_accounts,

@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from riskgov.alerts import selectors
-from riskgov.alerts.evaluators import shown
 from riskgov.core.access import role_required
 from riskgov.core.roles import ADMIN, has_role
 from riskgov.reports.views import PAGE_SIZE
@@ -21,13 +20,8 @@ from riskgov.reports.views import PAGE_SIZE
 def alerts_page(request: HttpRequest) -> HttpResponse:
     """Active firings, the history of firings, and the rules (edited in the admin)."""
     page = Paginator(selectors.firings_history(), PAGE_SIZE).get_page(request.GET.get("page"))
-    active = list(selectors.active_firings())
-    for a in active:  # shown by the presentation rule (evaluators.shown), never "0.509200000000"
-        a.value_shown = shown(a.rule_kind or a.rule.kind, a.value)
-        a.threshold_shown = shown(a.rule_kind or a.rule.kind, a.threshold)
+    active = list(selectors.active_firings())  # figures: presentation.alerts (template filters)
     rules = list(selectors.alert_rules())
-    for r in rules:
-        r.threshold_shown = shown(r.kind, r.threshold, rule_threshold=True)
     return render(
         request,
         "alerts/alerts.html",

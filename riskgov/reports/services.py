@@ -86,6 +86,21 @@ def report_roles_lenient(roles: Any) -> list[str] | None:
     return known
 
 
+#: the OS packages WeasyPrint needs to write the PDF (README, "What each optional tool adds")
+PANGO_INSTALL = "apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-symbola"
+
+
+def pdf_unavailable() -> str | None:
+    """``None`` when WeasyPrint can load (it needs the Pango libraries); else why not, in one
+    line (``"OSError: cannot load library 'libpango-1.0-0' …"``). Never raises."""
+    try:
+        import weasyprint  # noqa: F401
+    except (OSError, ImportError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first[:200]}"
+    return None
+
+
 def report_render_pdf(html: str) -> bytes:
     """The PDF of a report's HTML (WeasyPrint; images are inline data URIs, no fetching)."""
     from weasyprint import HTML
@@ -160,6 +175,14 @@ def _render_files(report: Report, figures: dict[str, Any], charts: list[dict[str
         return _minimal_html(report, report.reasons)
 
     html = render_html()
+    missing = pdf_unavailable()
+    if missing is not None:
+        # a machine without Pango: one line in the log and in the report, no traceback
+        reason = f"no PDF: WeasyPrint needs Pango ({PANGO_INSTALL}); the report is archived and sent as HTML only"
+        log.warning("report: %s [%s]", reason, missing)
+        report.reasons.append(reason)
+        report.status = ReportStatus.INCOMPLETE
+        return render_html(), None
     try:
         return html, report_render_pdf(html)
     except Exception as exc:  # noqa: BLE001

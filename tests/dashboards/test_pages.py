@@ -118,7 +118,11 @@ def test_stress_page_figures_equal_stored_scenarios(render, users, health_run):
     assert list(bars.data[0].x) == [s.name for s in standard]
     assert list(bars.data[0].y) == [s.shortfall_usd for s in standard]
     shock = find(page, "stress-shock").figure
-    assert list(shock.data[0].x) == sorted(shock.data[0].x) and len(shock.data[0].x) == 10
+    xs = list(shock.data[0].x)
+    assert xs == sorted(xs) and len(xs) == 11  # the 10 uniform shocks and the base state
+    zero = xs.index(0.0)  # the 0 % point is the run's base state: its shortfall at no move
+    assert shock.data[0].y[zero] == run.shortfall_usd
+    assert shock.data[0].customdata[zero][0] == run.liquidatable_accounts
     tail = find(page, "stress-tail").figure
     gap_tail = next(t for t in run.tails if t["family"] == "gap")
     assert len(tail.data[0].x) == gap_tail["scenarios"]
@@ -335,8 +339,9 @@ def test_riskiest_accounts_have_notional_and_rank_by_stress_shortfall(render, re
     want = PositionResult.objects.filter(run=health_run, account_idx=idx).aggregate(t=Sum(Abs("notional_usd")))["t"]
     assert row["notional_usd"] == pytest.approx(want or 0.0, abs=0.01)
     assert row["notional_usd"] == pytest.approx(AccountResult.objects.get(run=health_run, account_idx=idx).notional_usd)
-    assert "stress_shortfall_usd" in [col["id"] for col in table.columns]
-    assert "stress_scenario" in [col["id"] for col in table.columns]
+    ids = [col["id"] for col in table.columns]
+    # the stress columns right after the margin ratio (on screen at 1280 px)
+    assert ids[1:4] == ["margin_ratio_pct", "stress_shortfall_usd", "stress_scenario"]
     assert find(page, "accounts-rank").value == "margin_ratio"
     # rank by stress shortfall: descending, each with its scenario's name
     box = render_callback(page_module("/accounts").rank_accounts, users[VIEWER], "stress_shortfall", health_run.pk)

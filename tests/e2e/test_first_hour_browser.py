@@ -34,7 +34,9 @@ DASHBOARDS = [
     ("Model health", "#model-recommendation", ["model-recommendation"], "dash-model-health"),
     ("Proposal impact", "#impact-newly", ["impact-scenarios"], "dash-impact"),
     ("Portfolio margin", "#portfolio-none", [], "dash-portfolio"),  # the tiny venue has no PM account
-    ("Parameters", "#parameters-mmf", ["parameters-mmf"], "dash-parameters"),
+    # the test venue has no liquidation backtest: the page says so (#no-backtest), no chart
+    ("Model validation", "#no-backtest", [], "dash-model-validation"),
+    ("Parameters", "#parameters-mmf", ["parameters-mmf"], "dash-parameters"),  # last: the analyst proposes from it
 ]
 
 
@@ -137,6 +139,17 @@ def walk_dashboards(page, role: str) -> None:
         shot(page, role, step)
 
 
+def read_the_alerts(page, role: str) -> None:
+    """#16.4: the alerts the demo's default rules fire on the run, formatted (#16.10)."""
+    page.click("nav.topnav >> text=Alerts")
+    page.wait_for_selector("#active-alerts")
+    assert page.locator("#active-alerts tbody tr td.muted").count() == 0  # not "No alert is firing"
+    assert page.locator("#active-alerts tbody tr").count() >= 1
+    assert page.locator("#alert-rules tbody tr").count() == 10  # the demo's default rules
+    no_raw_numbers_on_django_page(page)
+    shot(page, role, "alerts")
+
+
 def check_impact_formatted(page) -> str:
     """#16.6: the impact on the page the vote happens on, formatted, both sides (§15)."""
     impact = page.text_content("#impact")
@@ -145,6 +158,19 @@ def check_impact_formatted(page) -> str:
     assert re.search(r"\$[+−-]?\d{1,3}(,\d{3})+", impact) and " %" in impact
     assert "{" not in impact and '"format"' not in impact and "totals." not in impact  # no JSON dump
     assert not re.search(r"\d\.\d{6,}", impact) and "E-" not in impact
+    # #16.5: a signed amount ("−$1,055") never wraps: every number cell is one line high
+    cells = page.eval_on_selector_all(
+        "#impact td.num",
+        # per cell: its text, white-space, and the most lines any of its text nodes takes
+        "ns => ns.map(n => { let most = 0; const w = document.createTreeWalker(n, NodeFilter.SHOW_TEXT);"
+        " while (w.nextNode()) { if (!w.currentNode.textContent.trim()) continue;"
+        " const r = document.createRange(); r.selectNodeContents(w.currentNode);"
+        " most = Math.max(most, r.getClientRects().length); }"
+        " return [n.textContent.trim(), getComputedStyle(n).whiteSpace, most]; })",
+    )
+    assert cells and all(ws == "nowrap" for _t, ws, _n in cells), cells[:5]
+    signed = [(t, lines) for t, _ws, lines in cells if t[:1] in "+−"]
+    assert signed and all(lines == 1 for _t, lines in signed), signed[:5]  # "−" and "$1,055" on one line
     return impact
 
 
@@ -289,6 +315,7 @@ def test_first_hour(live_app, browser_page, first_hour, settings, request, role)
         member_votes(page, base, proposal)
     if role == "viewer":
         viewer_is_refused_governance_writes(page, base, proposal)
+    read_the_alerts(page, role)
     read_the_report(page, role)
     if role == "admin":
         admin_reaches_the_admin(page, base)

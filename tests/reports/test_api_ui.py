@@ -21,6 +21,7 @@ def report(db):
     return report_build()
 
 
+@pytest.mark.pango
 def test_viewer_lists_and_downloads_reports_in_the_api(api, users, report):
     api.force_authenticate(users[VIEWER])
     rows = api.get("/api/v1/reports/").json()["results"]
@@ -72,6 +73,7 @@ def test_alerts_api_lists_firings_and_rules(api, users, django_capture_on_commit
     assert api.post("/api/v1/alert-rules/", {"name": "x"}, format="json").status_code == 405
 
 
+@pytest.mark.pango
 def test_reports_page_for_viewer_and_admin(client, users, report, django_capture_on_commit_callbacks):
     client.force_login(users[VIEWER])
     page = client.get(reverse("reports")).content.decode()

@@ -15,6 +15,7 @@ from tests.governance_fixtures import people  # noqa: F401 — the proposal fixt
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.pango
 def test_the_report_shows_both_sides_and_the_frontier_of_a_proposal_awaiting_a_vote(impact_proposal):
     p = impact_proposal
     doc = p.impact

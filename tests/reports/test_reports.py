@@ -35,6 +35,7 @@ def pdf_text(report: Report) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
+@pytest.mark.pango
 def test_report_is_built_from_the_latest_run_and_archived_as_html_and_pdf(published_run):
     older = make_run(age_hours=30)
     assert older.published_at < published_run.published_at
@@ -61,6 +62,7 @@ def test_report_is_built_from_the_latest_run_and_archived_as_html_and_pdf(publis
     assert AuditEvent.objects.filter(action="reports.report.build", object_id=str(report.pk)).exists()
 
 
+@pytest.mark.pango
 def test_pdf_text_contains_the_figures_of_its_run(published_run):
     report = report_build()
     text = pdf_text(report)
@@ -93,6 +95,7 @@ def test_second_report_shows_changes_since_the_previous_one(published_run):
     assert "+$1,000" in second.html.read().decode()  # presentation.formats.money, signed
 
 
+@pytest.mark.pango
 def test_no_run_gives_an_incomplete_report_that_is_still_sent(people):
     report = report_build()
     assert report.status == ReportStatus.INCOMPLETE and report.run is None
@@ -103,6 +106,7 @@ def test_no_run_gives_an_incomplete_report_that_is_still_sent(people):
     assert "INCOMPLETE" in mail.outbox[0].subject and "no health run" in mail.outbox[0].body
 
 
+@pytest.mark.pango
 def test_stale_prices_and_old_run_make_the_report_incomplete(db):
     snap = Snapshot.objects.create(
         venue="Old", taken_at=timezone.now() - dt.timedelta(days=5), insurance_fund_usd=1, sha256="0" * 64
@@ -123,6 +127,7 @@ def test_a_failed_latest_run_is_named_in_the_report(db):
     assert f"#{failed.pk}" in report.reasons[0] and "boom" in report.reasons[0]
 
 
+@pytest.mark.pango
 def test_emails_go_to_the_chosen_roles_exactly_once_per_person(published_run, people):
     report = report_build()
     counts = report_deliver(report=report, roles=["committee", "admin"])
@@ -214,11 +219,13 @@ def test_setup_schedules_creates_the_daily_report_and_alert_entries():
     assert PeriodicTask.objects.filter(task__in=["reports.build_and_deliver", "alerts.evaluate"]).count() == 2
 
 
+@pytest.mark.pango
 def test_send_report_command(published_run, people):
     call_command("send_report", "--role", "viewer")
     assert Report.objects.get().kind == "manual" and [m.to for m in mail.outbox] == [["vic@example.org"]]
 
 
+@pytest.mark.pango
 def test_charts_are_rendered_by_kaleido(published_run, settings):
     """Real PNG charts through kaleido + Chromium (the production renderer)."""
     require_tool("chromium")  # skipped without it, unless RISKGOV_REQUIRE_TOOLS=1 (CI)
@@ -234,6 +241,7 @@ def _boom(*args, **kwargs):
     raise RuntimeError("renderer crashed")
 
 
+@pytest.mark.pango
 def test_a_pdf_that_fails_to_render_gives_an_html_only_report_that_is_sent(published_run, people, monkeypatch):
     monkeypatch.setattr(services, "report_render_pdf", _boom)
     out = report_build_and_deliver.apply(kwargs={}, task_id="pdf-fails", throw=True).get()
@@ -247,6 +255,7 @@ def test_a_pdf_that_fails_to_render_gives_an_html_only_report_that_is_sent(publi
     assert "no PDF could be made" in msg.body and "PDF rendering failed" in msg.body
 
 
+@pytest.mark.pango
 def test_charts_that_fail_are_omitted(published_run, monkeypatch):
     monkeypatch.setattr(services, "render_charts", _boom)
     report = report_build()
@@ -255,6 +264,7 @@ def test_charts_that_fail_are_omitted(published_run, monkeypatch):
     assert "charts omitted" in pdf_text(report) and "data:image" not in report.html.read().decode()
 
 
+@pytest.mark.pango
 def test_figures_or_template_that_fail_still_give_a_minimal_report(published_run, people, monkeypatch):
     monkeypatch.setattr(services.selectors, "report_figures", _boom)
     monkeypatch.setattr(services, "render_to_string", _boom)  # the HTML template as well
@@ -408,6 +418,7 @@ def test_without_chromium_the_warning_says_how_to_get_it_from_the_os_packages(
 
 
 # --- issue #16 item 13 ---------------------------------------------------------------------
+@pytest.mark.pango
 def test_pdf_has_an_executive_summary_and_the_whole_stress_table(published_run):
     report = report_build()
     html = report.html.read().decode()
@@ -487,3 +498,37 @@ def test_report_shows_every_family_tail_named_with_its_horizon_and_the_gaps_apar
         and f"at step {w['worst_step']}" in text
     )
     assert f"interpolated steps {share(w['interpolated_share'])}" in text
+
+
+def test_without_pango_the_report_is_html_only_with_a_one_line_reason(published_run, people, monkeypatch, caplog):
+    """Issue #16 item 3: on a machine where WeasyPrint cannot load Pango the report is still
+    built and sent, as HTML only; the reason is one line with the install command, no traceback."""
+    import builtins
+    import sys
+
+    from riskgov.reports.services import PANGO_INSTALL, pdf_unavailable
+
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):  # what WeasyPrint's import raises without Pango
+        if name == "weasyprint" or name.startswith("weasyprint."):
+            raise OSError("cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object file\nmore")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    assert pdf_unavailable() == (
+        "OSError: cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object file"
+    )
+    with caplog.at_level("WARNING", logger="riskgov.reports.services"):
+        out = report_build_and_deliver.apply(kwargs={}, task_id="no-pango", throw=True).get()
+    report = Report.objects.get(pk=out["report"])
+    assert out["sent"] == 3 and not report.pdf and report.status == ReportStatus.INCOMPLETE
+    reason = [r for r in report.reasons if "Pango" in r]
+    assert reason == [f"no PDF: WeasyPrint needs Pango ({PANGO_INSTALL}); the report is archived and sent as HTML only"]
+    assert reason[0] in report.html.read().decode()
+    msg = mail.outbox[0]
+    assert "INCOMPLETE" in msg.subject and msg.attachments == [] and msg.alternatives[0][1] == "text/html"
+    records = [r for r in caplog.records if "Pango" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is None and "\n" not in records[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback anywhere

@@ -20,6 +20,7 @@ def counts():
     )
 
 
+@pytest.mark.pango
 def test_demo_loads_real_data_and_reruns_safely(capsys, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path  # the demo archives a health report
     call_command("demo", "--no-serve")

@@ -555,6 +555,25 @@ def test_opening_the_policy_page_writes_no_audit_record(client, people):
     assert client.get(reverse("policy")).status_code == 200
     assert AuditEvent.objects.count() == before
     assert not Policy.objects.exists()  # the default policy is shown, not recorded, by a read
+    page = client.get(reverse("policy")).content.decode()
+    since = page.split('id="policy-since">')[1].split("</p>")[0]
+    assert "No policy stored yet" in since and "In force since" not in since  # never "since  UTC."
+
+
+def test_signed_money_never_wraps_in_the_vote_page_tables():
+    """Issue #16 item 5: "−" then "$1,055" on two lines in the Change column. One rule: number
+    cells (class ``num``, every Change cell of the impact) never wrap."""
+    import re
+
+    from django.conf import settings
+
+    css = (settings.BASE_DIR / "riskgov/web/static/riskgov/riskgov.css").read_text()
+    rule = re.search(r"(?m)^\.num \{([^}]*)\}", css)
+    assert rule and "white-space:nowrap" in rule.group(1).replace(" ", "")
+    impact = (settings.BASE_DIR / "templates/governance/_impact.html").read_text()
+    for row in re.findall(r"<td[^>]*>\{\{ (?:r|s)\.delta \}\}</td>", impact):
+        assert 'class="num' in row, row
+    assert len(re.findall(r"\{\{ (?:r|s)\.delta \}\}", impact)) >= 4
 
 
 def test_audit_log_filters_by_names_not_ids(client, people, make_proposal):

@@ -178,8 +178,8 @@ def scenario_bars_figure(rows: Sequence[dict[str, Any]], insurance_fund: float) 
 
 def shock_curve_figure(rows: Sequence[dict[str, Any]], base: dict[str, Any] | None = None) -> go.Figure:
     """Shortfall against a uniform shock of every asset price (§9 uniform scenarios). ``base``
-    (the base pass: ``shortfall_usd``, ``liquidatable_accounts``, ``adl_usd``) is drawn as the
-    0 % point when the scenarios have none."""
+    (the base pass: ``shortfall_usd``, ``liquidatable_accounts``, ``adl_usd``; ``adl_usd`` ``None``
+    = not computed, so said in the hover) is drawn as the 0 % point when the scenarios have none."""
     pts = sorted((r["shock"], r) for r in rows if r["shock"] is not None)
     if base is not None and not any(s == 0 for s, _ in pts):
         zero = {"liquidatable_accounts": 0, "adl_usd": 0.0, **base, "shock": 0.0}
@@ -190,10 +190,13 @@ def shock_curve_figure(rows: Sequence[dict[str, Any]], base: dict[str, Any] | No
             y=[r["shortfall_usd"] for _, r in pts],
             mode="lines+markers",
             name="shortfall",
-            customdata=[[r["liquidatable_accounts"], r["adl_usd"]] for _, r in pts],
+            customdata=[
+                [r["liquidatable_accounts"], "not computed" if r["adl_usd"] is None else formats.money(r["adl_usd"])]
+                for _, r in pts
+            ],
             hovertemplate=(
                 "shock %{x:+.0f} %<br>shortfall %{y:$,.0f}<br>liquidated accounts %{customdata[0]:,}"
-                "<br>ADL %{customdata[1]:$,.0f}<extra></extra>"
+                "<br>ADL %{customdata[1]}<extra></extra>"
             ),
             line={"color": "#d9480f"},
         )

@@ -52,3 +52,19 @@ def leverage(imf: Any) -> str:
 def readable(value: Any) -> str:
     """A stored JSON value (an audit record's before/after) as text (``fields.readable``)."""
     return fields.readable(value)
+
+
+@register.filter
+def alert_value(value: Any, kind: str) -> str:
+    """A firing's observed value or threshold in the unit of its rule's kind (``presentation.alerts``)."""
+    from riskgov.presentation.alerts import alert_figure
+
+    return alert_figure(value, kind)
+
+
+@register.filter
+def rule_threshold(value: Any, kind: str) -> str:
+    """A rule's own threshold in the unit of its kind (``presentation.alerts``)."""
+    from riskgov.presentation.alerts import alert_figure
+
+    return alert_figure(value, kind, rule_threshold=True)
