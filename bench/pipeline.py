@@ -302,15 +302,22 @@ def main() -> int:
         elif n:
             speed = f"  {base_chunk[1] / out['chunk_wall']:.2f}× {base_chunk[0]} worker(s)"
         rows.append(("  chunk phase (wall: first start → last stored)", f"{out['chunk_wall']:.1f} s{speed}"))
-        compute = sum(tm.get(f"chunks_{k}") or 0.0 for k in ("load", "base", "stress"))
-        rows.append(("  chunk compute (load + base + stress, Σ chunks)", f"{compute:.1f} s"))
-        files = tm.get("chunks_files") or 0.0  # inside the chunk "write" interval
-        rows.append(("  chunk result files (Parquet, all rows), Σ chunks", f"{files:.1f} s"))
+        phases = {k: tm.get(f"chunks_{k}") or 0.0 for k in ("load", "base", "stress", "paths", "files", "write")}
         rows.append(
-            ("  chunk writes (PG rows kept, partial), Σ chunks", f"{(tm.get('chunks_write') or 0.0) - files:.1f} s")
+            (
+                "  Σ chunks: load, base, gap stress, path families, result files, PG writes",
+                ", ".join(f"{phases[k]:.1f}" for k in phases) + f" s  (Σ {sum(phases.values()):.1f} s)",
+            )
         )
-        fin = sum(v for k, v in tm.items() if k.startswith("finalize_") and k != "finalize_publish" and v)
-        rows.append(("  finalize (combine, cascade/ADL, §12)", f"{fin:.1f} s"))
+        fin = {k[len("finalize_") :]: v for k, v in tm.items() if k.startswith("finalize_") and k != "finalize_publish"}
+        rows.append(
+            (
+                "  finalize (" + ", ".join(fin) + ")",
+                f"{sum(v or 0.0 for v in fin.values()):.1f} s  ("
+                + ", ".join(f"{v or 0.0:.1f}" for v in fin.values())
+                + ")",
+            )
+        )
         rows.append(("  publish", f"{tm.get('finalize_publish') or 0.0:.1f} s"))
         rows.append(
             ("  rows/s (accounts + positions, end to end)", f"{(run.n_accounts + run.n_positions) / out['total']:,.0f}")

@@ -123,3 +123,46 @@ def copy_binary(cursor: Any, table: str, columns: Mapping[str, np.ndarray], n_ro
     names = ", ".join(f'"{c}"' for c in columns)
     with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(payload)
+
+
+def copy_out_fixed(cursor: Any, sql: str, columns: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """``COPY (sql) TO STDOUT (FORMAT binary)`` of fixed-width, non-NULL columns, parsed as one
+    structured array (no per-row Python, no text round trip: floats arrive bit for bit).
+
+    Args:
+        cursor: a psycopg 3 cursor (Django's ``connection.cursor()`` on PostgreSQL).
+        sql: a ``SELECT`` whose columns are, in order, ``columns`` — cast in SQL to exactly the
+            PostgreSQL type given (``::int8``, ``::float8``, …) and never NULL (``COALESCE``).
+        columns: ``(name, PostgreSQL type)`` pairs, types among ``FIXED``.
+
+    Returns:
+        ``{name: (n,) native-endian array}`` (``bool`` for ``boolean``).
+
+    Raises:
+        ValueError: the stream is not a binary COPY of those columns (bad signature, a NULL or a
+            field of another width: the rows do not tile the payload).
+    """
+    fields: list[tuple[str, str]] = [("_n", ">i2")]
+    for i, (name, pgtype) in enumerate(columns):
+        fields += [(f"_l{i}", ">i4"), (name, FIXED[pgtype])]
+    dtype = np.dtype(fields)
+    buf = bytearray()
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
+        for block in copy:
+            buf += block
+    head, trailer = len(SIGNATURE), len(TRAILER)
+    if bytes(buf[: len(SIGNATURE) - 8]) != SIGNATURE[:-8] or bytes(buf[-trailer:]) != TRAILER:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    ext = int.from_bytes(buf[head - 4 : head], "big")
+    body = memoryview(buf)[head + ext : len(buf) - trailer]
+    if len(body) % dtype.itemsize:
+        raise ValueError(f"binary COPY rows are not {dtype.itemsize} bytes each (a NULL or a mistyped column)")
+    rows = np.frombuffer(body, dtype=dtype)
+    widths = {i: np.dtype(FIXED[t]).itemsize for i, (_, t) in enumerate(columns)}
+    if rows.size and (
+        np.any(rows["_n"] != len(columns)) or any(np.any(rows[f"_l{i}"] != w) for i, w in widths.items())
+    ):
+        raise ValueError("binary COPY row layout differs from the columns asked for")
+    out = {name: rows[name].astype(np.dtype(FIXED[t]).newbyteorder("=")) for name, t in columns}
+    del rows, body
+    return out

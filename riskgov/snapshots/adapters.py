@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 from django.db import connection
 
 from riskgov.core.exceptions import DomainError
+from riskgov.core.pgcopy import copy_out_fixed
 from riskgov.engine.types import ParameterSet, Portfolio, VenueState
 from riskgov.markets.models import Asset, DailyClose, Market
 from riskgov.markets.selectors import DEFAULT_SOURCES
@@ -91,7 +92,8 @@ class SnapshotState:
             accounts ``first_account .. first_account+n-1``; ``open_interest`` is the whole
             snapshot's (``(M,)`` USD).
         first_account: the snapshot ``idx`` of portfolio account 0.
-        account_ids: ``(n,)`` object array of the venue's account id strings.
+        account_ids: ``(n,)`` object array of the venue's account id strings (``None`` when
+            read ``with_ids=False``).
         position_ids: ``(P,)`` int64 ``SnapshotPosition`` pks, in the portfolio's position order
             (sorted by account, then pk).
         open_interest: ``(M,)`` float64 USD, same array as ``state.open_interest``.
@@ -104,7 +106,7 @@ class SnapshotState:
 
     state: VenueState
     first_account: int
-    account_ids: np.ndarray
+    account_ids: np.ndarray | None
     position_ids: np.ndarray
     open_interest: np.ndarray
     price_source: tuple[str, ...] = ()
@@ -147,52 +149,59 @@ def _rows(qs, names: list[str]) -> dict[str, list]:
     return cols
 
 
-def _read_range(snapshot_id: int, lo: int, hi: int) -> tuple[dict, dict, dict]:
+def _read_unsorted(snapshot_id: int, lo: int, hi: int, *, with_ids: bool = True) -> tuple[dict, dict, dict]:
+    """Rows of the accounts ``[lo, hi)``: account ids (when ``with_ids``), balances, positions.
+
+    PostgreSQL: balances and positions by binary ``COPY`` of fixed-width columns
+    (``core.pgcopy.copy_out_fixed``, NUMERIC cast to float8 by the server), account ids by a
+    CSV ``COPY`` parsed by pyarrow; other databases: ``values_list(...).iterator()``.
+    Without ids, ``accounts`` is ``{"idx": (0,), "account_id": (0,)}`` (finalize needs none).
+    """
     sid, lo, hi = int(snapshot_id), int(lo), int(hi)
-    i64, f64 = pa.int64(), pa.float64()
     if connection.vendor == "postgresql":
         q = connection.ops.quote_name
+        where = f"snapshot_id = {sid} AND account_idx >= {lo} AND account_idx < {hi}"
+        with connection.cursor() as cursor:
+            balances = copy_out_fixed(
+                cursor,
+                f"SELECT account_idx::int8, asset_id::int8, amount::float8 "
+                f"FROM {q(SnapshotBalance._meta.db_table)} WHERE {where}",
+                [("account_idx", "bigint"), ("asset_id", "bigint"), ("amount", "double precision")],
+            )
+            positions = copy_out_fixed(
+                cursor,
+                "SELECT id::int8, account_idx::int8, market_id::int8, size::float8, entry_price::float8, "
+                f"isolated, COALESCE(isolated_margin, 0)::float8 FROM {q(SnapshotPosition._meta.db_table)} "
+                f"WHERE {where}",
+                [
+                    ("id", "bigint"),
+                    ("account_idx", "bigint"),
+                    ("market_id", "bigint"),
+                    ("size", "double precision"),
+                    ("entry_price", "double precision"),
+                    ("isolated", "boolean"),
+                    ("isolated_margin", "double precision"),
+                ],
+            )
+        if not with_ids:
+            return {"idx": np.zeros(0, np.int64), "account_id": np.zeros(0, dtype=object)}, balances, positions
         acc = _copy_out(
             f"SELECT idx, account_id FROM {q(SnapshotAccount._meta.db_table)} "
             f"WHERE snapshot_id = {sid} AND idx >= {lo} AND idx < {hi}",
             ["idx", "account_id"],
-            {"idx": i64, "account_id": pa.string()},
+            {"idx": pa.int64(), "account_id": pa.string()},
         )
-        bal = _copy_out(
-            f"SELECT account_idx, asset_id, amount::float8 FROM {q(SnapshotBalance._meta.db_table)} "
-            f"WHERE snapshot_id = {sid} AND account_idx >= {lo} AND account_idx < {hi}",
-            ["account_idx", "asset_id", "amount"],
-            {"account_idx": i64, "asset_id": i64, "amount": f64},
-        )
-        pos = _copy_out(
-            "SELECT id, account_idx, market_id, size::float8, entry_price::float8, isolated::int, "
-            f"COALESCE(isolated_margin, 0)::float8 FROM {q(SnapshotPosition._meta.db_table)} "
-            f"WHERE snapshot_id = {sid} AND account_idx >= {lo} AND account_idx < {hi}",
-            ["id", "account_idx", "market_id", "size", "entry_price", "isolated", "isolated_margin"],
-            {
-                "id": i64,
-                "account_idx": i64,
-                "market_id": i64,
-                "size": f64,
-                "entry_price": f64,
-                "isolated": pa.int8(),
-                "isolated_margin": f64,
-            },
-        )
-
-        def col(t: pa.Table, n: str) -> np.ndarray:
-            return t.column(n).to_numpy()
-
         accounts = {
-            "idx": col(acc, "idx"),
+            "idx": acc.column("idx").to_numpy(),
             "account_id": np.asarray(acc.column("account_id").to_numpy(zero_copy_only=False), dtype=object),
         }
-        balances = {n: col(bal, n) for n in bal.column_names}
-        positions = {n: col(pos, n) for n in pos.column_names}
-        positions["isolated"] = positions["isolated"].astype(bool)
         return accounts, balances, positions
 
-    a = _rows(SnapshotAccount.objects.filter(snapshot_id=sid, idx__gte=lo, idx__lt=hi), ["idx", "account_id"])
+    a = (
+        _rows(SnapshotAccount.objects.filter(snapshot_id=sid, idx__gte=lo, idx__lt=hi), ["idx", "account_id"])
+        if with_ids
+        else {"idx": [], "account_id": []}
+    )
     b = _rows(
         SnapshotBalance.objects.filter(snapshot_id=sid, account_idx__gte=lo, account_idx__lt=hi),
         ["account_idx", "asset_id", "amount"],
@@ -217,6 +226,45 @@ def _read_range(snapshot_id: int, lo: int, hi: int) -> tuple[dict, dict, dict]:
         "isolated_margin": np.asarray([0.0 if x is None else float(x) for x in p["isolated_margin"]], dtype=np.float64),
     }
     return accounts, balances, positions
+
+
+def _take(cols: dict, order: np.ndarray) -> dict:
+    return {name: col[order] for name, col in cols.items()}
+
+
+def _read_range(snapshot_id: int, lo: int, hi: int, *, with_ids: bool = True) -> tuple[dict, dict, dict]:
+    """``_read_unsorted``, each table in the engine's order: accounts by ``idx``, balances by
+    account then asset, positions by account then pk (deterministic, whatever order the
+    database returned the rows in)."""
+    accounts, balances, positions = _read_unsorted(snapshot_id, lo, hi, with_ids=with_ids)
+    return (
+        _take(accounts, np.argsort(accounts["idx"], kind="stable")),
+        _take(balances, np.lexsort((balances["asset_id"], balances["account_idx"]))),
+        _take(positions, np.lexsort((positions["id"], positions["account_idx"]))),
+    )
+
+
+#: accounts read per block when a whole snapshot is read without ids (finalize): bounds the
+#: COPY buffers to one block's rows whatever the venue's size
+READ_BLOCK_ACCOUNTS = 1_000_000
+
+
+def _read_blocks(snapshot_id: int, lo: int, hi: int, *, with_ids: bool) -> tuple[dict, dict, dict]:
+    """``_read_range`` over ``[lo, hi)`` in blocks of ``READ_BLOCK_ACCOUNTS`` accounts, the
+    blocks' columns concatenated (account order is kept: each block is a later account range)."""
+    if hi - lo <= READ_BLOCK_ACCOUNTS:
+        return _read_range(snapshot_id, lo, hi, with_ids=with_ids)
+    parts = [
+        _read_range(snapshot_id, a, min(hi, a + READ_BLOCK_ACCOUNTS), with_ids=with_ids)
+        for a in range(lo, hi, READ_BLOCK_ACCOUNTS)
+    ]
+    out = []
+    for k in range(3):
+        cols = {}
+        for name in parts[0][k]:
+            cols[name] = np.concatenate([part[k].pop(name) for part in parts])
+        out.append(cols)
+    return out[0], out[1], out[2]
 
 
 # --------------------------------------------------------------------------- mapping
@@ -276,6 +324,36 @@ def _prices(snapshot: Snapshot, params: ParameterSet, used: set[str]) -> tuple[n
     return out, tuple(source)
 
 
+@dataclass(frozen=True)
+class _SnapshotFacts:
+    """What every range read of a snapshot asks of the whole snapshot: the assets its balances
+    hold (db ids) and whether any account is in portfolio mode."""
+
+    balance_assets: frozenset[int]
+    has_portfolio: bool
+
+
+#: ``_facts`` per (database, snapshot pk, sha256, created_at): an imported snapshot's rows never
+#: change, so the whole-snapshot scans run once per process, not once per chunk
+_FACTS: dict[tuple, _SnapshotFacts] = {}
+_FACTS_MAX = 64
+
+
+def _facts(snapshot: Snapshot) -> _SnapshotFacts:
+    key = (connection.settings_dict.get("NAME"), snapshot.pk, snapshot.sha256, snapshot.created_at)
+    facts = _FACTS.get(key)
+    if facts is None:
+        assets = SnapshotBalance.objects.filter(snapshot=snapshot).values_list("asset_id", flat=True).distinct()
+        facts = _SnapshotFacts(
+            balance_assets=frozenset(assets.order_by()),
+            has_portfolio=SnapshotAccount.objects.filter(snapshot=snapshot, portfolio=True).exists(),
+        )
+        if len(_FACTS) >= _FACTS_MAX:
+            _FACTS.clear()
+        _FACTS[key] = facts
+    return facts
+
+
 def _symbols_checked(
     snapshot: Snapshot, params: ParameterSet
 ) -> tuple[dict[int, str], dict[int, str], set[str], dict[str, str]]:
@@ -289,8 +367,7 @@ def _symbols_checked(
     market_symbols = dict(Market.objects.values_list("pk", "symbol"))
     asset_symbols = dict(Asset.objects.values_list("pk", "symbol"))
     used_markets = set(snapshot.long_open_interest)
-    bal_assets = SnapshotBalance.objects.filter(snapshot=snapshot).values_list("asset_id", flat=True).distinct()
-    used_assets = {asset_symbols[a] for a in bal_assets.order_by()}
+    used_assets = {asset_symbols[a] for a in _facts(snapshot).balance_assets}
     base_of = dict(Market.objects.filter(symbol__in=used_markets).values_list("symbol", "base_asset__symbol"))
     missing_markets = sorted(used_markets - set(params.markets.symbols))
     missing_assets = sorted(used_assets - set(params.assets.symbols))
@@ -308,7 +385,12 @@ def _symbols_checked(
 
 
 def snapshot_venue_state(
-    *, snapshot: Snapshot, params: ParameterSet, first_account: int = 0, last_account: int | None = None
+    *,
+    snapshot: Snapshot,
+    params: ParameterSet,
+    first_account: int = 0,
+    last_account: int | None = None,
+    with_ids: bool = True,
 ) -> SnapshotState:
     """Engine input for the accounts ``[first_account, last_account)`` of ``snapshot``.
 
@@ -317,9 +399,14 @@ def snapshot_venue_state(
         params: the parameter set the run evaluates against (markets/assets matched by symbol).
         first_account: first account ``idx`` (inclusive).
         last_account: end ``idx`` (exclusive); ``None`` = all accounts.
+        with_ids: read the account id strings (``False``: ``account_ids`` is ``None``; the
+            finalize of a run reads the whole venue so). A range of more than
+            ``READ_BLOCK_ACCOUNTS`` accounts is read block by block, so the read holds the
+            engine arrays and one block's buffers.
 
     Returns:
-        ``SnapshotState`` with rebased account indices, rows sorted by account.
+        ``SnapshotState`` with rebased account indices, rows sorted by account (balances then
+        by asset, positions then by pk).
 
     Raises:
         DomainError: a market or asset used by the snapshot is missing from ``params`` (names
@@ -340,24 +427,20 @@ def snapshot_venue_state(
         long_base[params.markets.index(sym)] = float(Decimal(total))
     open_interest = long_base * prices[params.markets.base_asset]
 
-    accounts, balances, positions = _read_range(snapshot.pk, first, last)
+    accounts, balances, positions = _read_blocks(snapshot.pk, first, last, with_ids=with_ids)
     market_map = _index_map(market_symbols, params.markets.symbols)
     asset_map = _index_map(asset_symbols, params.assets.symbols)
-
-    a_order = np.argsort(accounts["idx"], kind="stable")
-    b_order = np.argsort(balances["account_idx"], kind="stable")
-    p_order = np.lexsort((positions["id"], positions["account_idx"]))
     portfolio = Portfolio(
         n_accounts=last - first,
-        balance_account=balances["account_idx"][b_order] - first,
-        balance_asset=asset_map[balances["asset_id"][b_order]],
-        balance_amount=balances["amount"][b_order],
-        position_account=positions["account_idx"][p_order] - first,
-        position_market=market_map[positions["market_id"][p_order]],
-        size=positions["size"][p_order],
-        entry_price=positions["entry_price"][p_order],
-        isolated=positions["isolated"][p_order],
-        isolated_margin=positions["isolated_margin"][p_order],
+        balance_account=balances.pop("account_idx") - first,
+        balance_asset=asset_map[balances.pop("asset_id")],
+        balance_amount=balances.pop("amount"),
+        position_account=positions.pop("account_idx") - first,
+        position_market=market_map[positions.pop("market_id")],
+        size=positions.pop("size"),
+        entry_price=positions.pop("entry_price"),
+        isolated=positions.pop("isolated"),
+        isolated_margin=positions.pop("isolated_margin"),
     )
     state = VenueState(
         portfolio=portfolio,
@@ -368,8 +451,8 @@ def snapshot_venue_state(
     return SnapshotState(
         state=state,
         first_account=first,
-        account_ids=accounts["account_id"][a_order],
-        position_ids=positions["id"][p_order],
+        account_ids=accounts["account_id"] if with_ids else None,
+        position_ids=positions["id"],
         open_interest=open_interest,
         price_source=price_source,
         options=_options(snapshot, first, last, asset_map),
@@ -378,14 +461,14 @@ def snapshot_venue_state(
 
 def _options(snapshot: Snapshot, first: int, last: int, asset_map: np.ndarray) -> SnapshotOptions | None:
     """The range's portfolio flags and options, the snapshot's marks (``None``: no PM account)."""
+    if not _facts(snapshot).has_portfolio:
+        return None
     pm_idx = np.asarray(
         SnapshotAccount.objects.filter(snapshot=snapshot, portfolio=True, idx__gte=first, idx__lt=last).values_list(
             "idx", flat=True
         ),
         dtype=np.int64,
     )
-    if not pm_idx.size and not SnapshotAccount.objects.filter(snapshot=snapshot, portfolio=True).exists():
-        return None
     mode = np.zeros(last - first, dtype=bool)
     mode[pm_idx - first] = True
     rows = list(

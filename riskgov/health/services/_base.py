@@ -129,6 +129,7 @@ def _snapshot_state(
     first_account: int = 0,
     last_account: int | None = None,
     pm_params: Any = None,
+    with_ids: bool = True,
 ) -> Any:
     """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily).
 
@@ -137,6 +138,9 @@ def _snapshot_state(
     ``_run_pm_params``; ``None`` = the active PM parameters) of each underlying: ``state``
     is then the bracket side (PM accounts' perps and balances left out), ``position_ids`` its
     rows, and ``pm`` the ``PMVenue`` the chunk evaluates the PM accounts with.
+
+    ``with_ids=False`` leaves the account id strings out (``account_ids`` ``None``): what a
+    whole-venue read for finalize or the §15 comparison does, which never names an account.
 
     Raises:
         DomainError: a PM account's underlying has no (active or frozen) PM parameters, or bad
@@ -151,7 +155,7 @@ def _snapshot_state(
     from riskgov.snapshots.adapters import snapshot_venue_state
 
     snap = snapshot_venue_state(
-        snapshot=snapshot, params=params, first_account=first_account, last_account=last_account
+        snapshot=snapshot, params=params, first_account=first_account, last_account=last_account, with_ids=with_ids
     )
     o = snap.options
     if o is None:

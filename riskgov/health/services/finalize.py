@@ -188,7 +188,9 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full_snap = _snapshot_state(snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run))
+        full_snap = _snapshot_state(
+            snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run), with_ids=False
+        )
         full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:

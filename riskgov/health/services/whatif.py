@@ -58,7 +58,7 @@ def impact_sections(*, run: HealthRun) -> dict[str, Any]:
     t0 = time.perf_counter()
     proposed = _run_parameters(run).params
     current = engine_parameters().params
-    snap = _snapshot_state(snapshot=run.snapshot, params=proposed, pm_params=_run_pm_params(run))
+    snap = _snapshot_state(snapshot=run.snapshot, params=proposed, pm_params=_run_pm_params(run), with_ids=False)
     state, pm_proposed, pm_current = snap.state, snap.pm, None
     if pm_proposed is not None:
         from riskgov.portfolio.adapters import active_pm_params
