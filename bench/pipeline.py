@@ -302,10 +302,12 @@ def main() -> int:
         elif n:
             speed = f"  {base_chunk[1] / out['chunk_wall']:.2f}× {base_chunk[0]} worker(s)"
         rows.append(("  chunk phase (wall: first start → last stored)", f"{out['chunk_wall']:.1f} s{speed}"))
-        phases = {k: tm.get(f"chunks_{k}") or 0.0 for k in ("load", "base", "stress", "paths", "files", "write")}
+        phases = {
+            k: tm.get(f"chunks_{k}") or 0.0 for k in ("load", "state", "base", "stress", "paths", "files", "write")
+        }
         rows.append(
             (
-                "  Σ chunks: load, base, gap stress, path families, result files, PG writes",
+                "  Σ chunks: load, venue copy, base, gap stress, path families, result files, PG writes",
                 ", ".join(f"{phases[k]:.1f}" for k in phases) + f" s  (Σ {sum(phases.values()):.1f} s)",
             )
         )

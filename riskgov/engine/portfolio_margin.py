@@ -560,7 +560,7 @@ def _unit_margin(
     r = shift.size
     s_max = lay.move.shape[1]
     base, change = _series_values(market, lay, shift)
-    opt_change = (net @ change.reshape(market.n_series, -1)).reshape(n, r, s_max)
+    opt_change = (net @ change.reshape(market.n_series, r * s_max)).reshape(n, r, s_max)
     opt_value = np.asarray(net @ base).reshape(n, r)
     spot = market.spot.take(und)[:, None] * (1.0 + shift)[None, :]  # (n, R)
     loss = opt_change

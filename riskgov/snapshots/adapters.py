@@ -21,6 +21,7 @@ that account-range chunks of one run all OI-scale the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -45,7 +46,14 @@ from riskgov.snapshots.models import (
 )
 from riskgov.snapshots.reading import arrow_reader
 
-__all__ = ["SnapshotOptions", "SnapshotState", "snapshot_account_count", "snapshot_venue_state"]
+__all__ = [
+    "SnapshotOptions",
+    "SnapshotState",
+    "snapshot_account_count",
+    "snapshot_venue_state",
+    "state_arrays",
+    "state_from_arrays",
+]
 
 
 @dataclass(frozen=True)
@@ -504,4 +512,109 @@ def _options(snapshot: Snapshot, first: int, last: int, asset_map: np.ndarray) -
         mark_strike=col(marks, 2, np.float64, float),
         mark_is_call=col(marks, 3, bool),
         mark_iv=col(marks, 4, np.float64, float),
+    )
+
+
+# --------------------------------------------------------------------------- chunk copies
+
+_PORTFOLIO = (
+    "balance_account",
+    "balance_asset",
+    "balance_amount",
+    "position_account",
+    "position_market",
+    "size",
+    "entry_price",
+    "isolated",
+    "isolated_margin",
+)
+_OPTION_ROWS = (
+    "option_account",
+    "option_underlying",
+    "option_expiry",
+    "option_strike",
+    "option_is_call",
+    "option_size",
+)
+_OPTION_MARKS = ("mark_underlying", "mark_expiry", "mark_strike", "mark_is_call", "mark_iv")
+
+
+def state_arrays(snap: SnapshotState) -> dict[str, np.ndarray]:
+    """An account range's ``SnapshotState`` (as ``snapshot_venue_state`` returned it, before
+    any PM split) as flat named arrays — what a health-run chunk keeps so that finalize reads
+    the venue back without PostgreSQL (``state_from_arrays``). Account ids are left out.
+
+    Returns:
+        ``{name: array}``: the portfolio's columns (local account indices), ``position_ids``,
+        ``asset_prices``, ``open_interest`` (USD), ``price_source`` (str), the scalars
+        ``first_account``, ``n_accounts``, ``insurance_fund`` as 0-d arrays and, when the
+        snapshot has portfolio-mode accounts, ``portfolio_mode``, ``as_of``, the option rows
+        and the marks (``SnapshotOptions`` field names).
+    """
+    st, pf = snap.state, snap.state.portfolio
+    out: dict[str, np.ndarray] = {name: np.asarray(getattr(pf, name)) for name in _PORTFOLIO}
+    out |= {
+        "first_account": np.asarray(snap.first_account, dtype=np.int64),
+        "n_accounts": np.asarray(pf.n_accounts, dtype=np.int64),
+        "insurance_fund": np.asarray(st.insurance_fund, dtype=np.float64),
+        "asset_prices": np.asarray(st.asset_prices, dtype=np.float64),
+        "open_interest": np.asarray(snap.open_interest, dtype=np.float64),
+        "price_source": np.asarray(snap.price_source, dtype=str),
+        "position_ids": np.asarray(snap.position_ids, dtype=np.int64),
+    }
+    o = snap.options
+    if o is not None:
+        out["portfolio_mode"] = np.asarray(o.portfolio_mode, dtype=bool)
+        out["as_of"] = np.asarray(o.as_of, dtype=np.int64)
+        out |= {name: np.asarray(getattr(o, name)) for name in (*_OPTION_ROWS, *_OPTION_MARKS)}
+    return out
+
+
+def state_from_arrays(parts: Sequence[Mapping[str, np.ndarray]]) -> SnapshotState:
+    """The ``SnapshotState`` of consecutive account ranges joined (``state_arrays`` of each,
+    in account order): the same arrays ``snapshot_venue_state`` reads for the whole range,
+    without account ids (``account_ids`` ``None``). Prices, open interest, the fund and the
+    marks are the whole snapshot's, so the first part's are taken.
+
+    Raises:
+        ValueError: no part, or the parts are not consecutive ranges.
+    """
+    if not parts:
+        raise ValueError("no account range to join")
+    first = int(parts[0]["first_account"])
+    at = first
+    for p in parts:
+        if int(p["first_account"]) != at:
+            raise ValueError(f"account ranges are not consecutive: expected {at}, got {int(p['first_account'])}")
+        at += int(p["n_accounts"])
+    offsets = [int(p["first_account"]) - first for p in parts]
+
+    def join(name: str, shift: bool = False) -> np.ndarray:
+        return np.concatenate([p[name] + off if shift else p[name] for p, off in zip(parts, offsets, strict=True)])
+
+    head = parts[0]
+    portfolio = Portfolio(
+        n_accounts=at - first,
+        **{name: join(name, shift=name in ("balance_account", "position_account")) for name in _PORTFOLIO},
+    )
+    prices = np.array(head["asset_prices"], dtype=np.float64)
+    oi = np.array(head["open_interest"], dtype=np.float64)
+    options = None
+    if "portfolio_mode" in head:
+        options = SnapshotOptions(
+            portfolio_mode=join("portfolio_mode"),
+            as_of=int(head["as_of"]),
+            **{name: join(name, shift=name == "option_account") for name in _OPTION_ROWS},
+            **{name: np.array(head[name]) for name in _OPTION_MARKS},
+        )
+    return SnapshotState(
+        state=VenueState(
+            portfolio=portfolio, asset_prices=prices, insurance_fund=float(head["insurance_fund"]), open_interest=oi
+        ),
+        first_account=first,
+        account_ids=None,
+        position_ids=join("position_ids"),
+        open_interest=oi,
+        price_source=tuple(str(s) for s in head["price_source"]),
+        options=options,
     )

@@ -131,16 +131,33 @@ def _snapshot_state(
     pm_params: Any = None,
     with_ids: bool = True,
 ) -> Any:
-    """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily).
+    """The snapshot adapter's ``SnapshotState`` for an account range (imported lazily), split
+    for its portfolio-mode accounts (``_split_pm``).
+
+    ``with_ids=False`` leaves the account id strings out (``account_ids`` ``None``): what a
+    whole-venue read for finalize or the §15 comparison does, which never names an account.
+
+    Raises:
+        DomainError: a PM account's underlying has no (active or frozen) PM parameters, or bad
+            option data.
+    """
+    from riskgov.snapshots.adapters import snapshot_venue_state
+
+    snap = snapshot_venue_state(
+        snapshot=snapshot, params=params, first_account=first_account, last_account=last_account, with_ids=with_ids
+    )
+    return _split_pm(snap, snapshot=snapshot, params=params, pm_params=pm_params)
+
+
+def _split_pm(snap: Any, *, snapshot: Any, params: Any, pm_params: Any = None) -> Any:
+    """``snap`` (a ``SnapshotState`` as read) split for its portfolio-mode accounts.
 
     When the snapshot has portfolio-mode accounts (RISK_MODEL §14), the state is split by
     ``engine.pm_venue.split_venue`` with ``pm_params`` (``{underlying: PMParams}``, a run's
     ``_run_pm_params``; ``None`` = the active PM parameters) of each underlying: ``state``
     is then the bracket side (PM accounts' perps and balances left out), ``position_ids`` its
-    rows, and ``pm`` the ``PMVenue`` the chunk evaluates the PM accounts with.
-
-    ``with_ids=False`` leaves the account id strings out (``account_ids`` ``None``): what a
-    whole-venue read for finalize or the §15 comparison does, which never names an account.
+    rows, and ``pm`` the ``PMVenue`` the chunk evaluates the PM accounts with. Without them
+    ``snap`` is returned as it is.
 
     Raises:
         DomainError: a PM account's underlying has no (active or frozen) PM parameters, or bad
@@ -152,11 +169,7 @@ def _snapshot_state(
     from riskgov.engine.pm_venue import split_venue
     from riskgov.engine.types import EngineInputError
     from riskgov.portfolio.adapters import active_pm_params
-    from riskgov.snapshots.adapters import snapshot_venue_state
 
-    snap = snapshot_venue_state(
-        snapshot=snapshot, params=params, first_account=first_account, last_account=last_account, with_ids=with_ids
-    )
     o = snap.options
     if o is None:
         return snap

@@ -39,13 +39,13 @@ from riskgov.health.models import (
     RunStatus,
 )
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
-from riskgov.health.services import results_file
+from riskgov.health.services import results_file, run_state
 from riskgov.health.services._base import (
     CHUNK_PROGRESS,
     _lock,
     _run_parameters,
     _run_pm_params,
-    _snapshot_state,
+    _split_pm,
 )
 from riskgov.health.services._store import account_frame, null_inf, partial_to_json, position_frame
 from riskgov.health.services.lifecycle import beating, worker_name
@@ -115,13 +115,16 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     t0 = time.perf_counter()
     ep = _run_parameters(run)
     scenarios, _ = scenarios_from_store(run.scenario_set)
-    snap = _snapshot_state(
-        snapshot=run.snapshot,
-        params=ep.params,
-        first_account=first_account,
-        last_account=last_account,
-        pm_params=_run_pm_params(run),
+    from riskgov.snapshots.adapters import snapshot_venue_state
+
+    raw = snapshot_venue_state(
+        snapshot=run.snapshot, params=ep.params, first_account=first_account, last_account=last_account
     )
+    t_state = time.perf_counter()
+    run_state.write_chunk_state(run_id=run_id, first_account=first_account, snap=raw)  # finalize's venue
+    t_state = time.perf_counter() - t_state
+    snap = _split_pm(raw, snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run))
+    del raw
     state = snap.state
     t1 = time.perf_counter()
     health = evaluate_health(ep.params, state, with_prices=True)
@@ -177,7 +180,8 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         market_symbols={pk: s for s, pk in market_ids.items()},
     )
     seconds = {
-        "load": t1 - t0,
+        "load": t1 - t0 - t_state,
+        "state": t_state,
         "base": t2 - t1,
         "stress": t3 - t2,
         "paths": t3p - t3,

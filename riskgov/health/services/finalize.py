@@ -25,7 +25,8 @@ from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
-from riskgov.health.services._base import _lock, _run_parameters, _run_pm_params, _snapshot_state
+from riskgov.health.services import run_state
+from riskgov.health.services._base import _lock, _run_parameters, _run_pm_params, _snapshot_state, _split_pm
 from riskgov.health.services._store import apply_run_result, partial_from_json, scenario_rows
 from riskgov.health.services._summaries import recommendations, worst_scenario_detail
 from riskgov.health.services.chunks import PM_TOP
@@ -188,9 +189,7 @@ def _finalize(run: HealthRun) -> HealthRun:
     t_load = t1
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
-        full_snap = _snapshot_state(
-            snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run), with_ids=False
-        )
+        full_snap = _whole_venue(run, ep.params)
         full = full_snap.state
         t_load = time.perf_counter()
         if result.worst_scenario >= 0:
@@ -228,7 +227,7 @@ def _finalize(run: HealthRun) -> HealthRun:
         "finalize_cascade_adl": t2 - t_load,
         "finalize_recommend": t3 - t2,
     }
-    return _publish(
+    published = _publish(
         run_id=run_id,
         result=result,
         rows=rows,
@@ -239,6 +238,19 @@ def _finalize(run: HealthRun) -> HealthRun:
         headline=_headline(tails),
         pm=_pm_summary(chunks),
     )
+    if published.status == RunStatus.SUCCEEDED:
+        run_state.delete_run_state(run_id)  # the venue copies served their one read
+    return published
+
+
+def _whole_venue(run: HealthRun, params: Any) -> Any:
+    """The run's whole venue, PM accounts split off: joined from the chunks' copies
+    (``run_state``), else read from the snapshot without account ids."""
+    raw = run_state.read_run_state(run)
+    if raw is None:
+        log.info("health run %s: a chunk's venue copy is missing; reading the snapshot", run.pk)
+        return _snapshot_state(snapshot=run.snapshot, params=params, pm_params=_run_pm_params(run), with_ids=False)
+    return _split_pm(raw, snapshot=run.snapshot, params=params, pm_params=_run_pm_params(run))
 
 
 def _headline(tails: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -68,10 +68,17 @@ def _table(frame: pd.DataFrame) -> pa.Table:
 def _save(name: str, table: pa.Table) -> None:
     buf = io.BytesIO()
     pq.write_table(table, buf, compression=COMPRESSION, row_group_size=ROW_GROUP)
-    if default_storage.exists(name):  # a redelivered chunk: replace its own file
+    save_bytes(name, buf.getvalue())
+
+
+def save_bytes(name: str, data: bytes) -> None:
+    """Store ``data`` as ``name`` in the media store, replacing a file of that name (a
+    redelivered chunk rewrites its own files; a concurrent writer of the same chunk wrote the
+    same content)."""
+    if default_storage.exists(name):
         default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(buf.getvalue()))
-    if saved != name:  # a concurrent writer of the same chunk won the name: same content
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
         default_storage.delete(saved)
 
 
@@ -205,9 +212,12 @@ def account_from_file(run: Any, idx: int) -> tuple[dict[str, Any] | None, list[d
 
 
 def delete_chunk_files(run_id: int, first_account: int) -> None:
-    """Remove one chunk's result files (a chunk that finished after its run failed: the store
-    refused it, so its files are orphans). Idempotent."""
-    for name in chunk_names(run_id, first_account):
+    """Remove one chunk's result files and its copy of the venue (``run_state``) — a chunk
+    that finished after its run failed: the store refused it, so its files are orphans.
+    Idempotent."""
+    from riskgov.health.services.run_state import state_name
+
+    for name in (*chunk_names(run_id, first_account), state_name(run_id, first_account)):
         default_storage.delete(name)  # Django storages: deleting a missing name is a no-op
     _remove_empty_folder(run_folder(run_id))
 

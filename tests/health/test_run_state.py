@@ -1,0 +1,97 @@
+"""A run's copy of its venue (``health.services.run_state``): the chunks' copies joined are the
+snapshot read whole, finalize from them publishes what a read from PostgreSQL publishes, and
+no copy outlives the run."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+
+from riskgov.health.models import RunStatus
+from riskgov.health.services import health_run_create, results_file, run_state
+from riskgov.parameters.adapters import engine_parameters
+from riskgov.snapshots.adapters import snapshot_venue_state, state_arrays, state_from_arrays
+from tests.health.test_portfolio_accounts import pm_venue  # noqa: F401 — fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(snapshot, capture, **kw):
+    with capture(execute=True):
+        run = health_run_create(snapshot=snapshot, **kw)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    return run
+
+
+def _assert_same_state(a, b):
+    pa, pb = a.state.portfolio, b.state.portfolio
+    assert pa.n_accounts == pb.n_accounts
+    for f in dataclasses.fields(pa):
+        x, y = getattr(pa, f.name), getattr(pb, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+    np.testing.assert_array_equal(a.position_ids, b.position_ids)
+    np.testing.assert_array_equal(a.state.asset_prices, b.state.asset_prices)
+    np.testing.assert_array_equal(a.open_interest, b.open_interest)
+    assert a.state.insurance_fund == b.state.insurance_fund and a.price_source == b.price_source
+    assert (a.options is None) == (b.options is None)
+    if a.options is not None:
+        for f in dataclasses.fields(a.options):
+            np.testing.assert_array_equal(getattr(a.options, f.name), getattr(b.options, f.name), err_msg=f.name)
+
+
+@pytest.mark.parametrize("which", ["venue", "pm_venue"])
+def test_joined_ranges_are_the_snapshot_read_whole(which, request):
+    snapshot = request.getfixturevalue(which)
+    params = engine_parameters().params
+    n = snapshot.n_accounts
+    bounds = [0, 1, 4, 5, n - 1, n]
+    parts = [
+        state_arrays(snapshot_venue_state(snapshot=snapshot, params=params, first_account=a, last_account=b))
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    whole = snapshot_venue_state(snapshot=snapshot, params=params, with_ids=False)
+    assert whole.account_ids is None
+    _assert_same_state(state_from_arrays(parts), whole)
+    with pytest.raises(ValueError, match="not consecutive"):
+        state_from_arrays([parts[0], parts[2]])
+
+
+@pytest.mark.parametrize("which", ["venue", "pm_venue"])
+def test_finalize_from_the_copies_publishes_what_a_database_read_does(
+    which, request, django_capture_on_commit_callbacks, settings, tmp_path, monkeypatch
+):
+    settings.MEDIA_ROOT = tmp_path
+    snapshot = request.getfixturevalue(which)
+    reads = []
+    real = run_state.read_run_state
+
+    def spy(run):
+        got = real(run)
+        reads.append(got is not None)
+        return got
+
+    monkeypatch.setattr(run_state, "read_run_state", spy)
+    copied = _run(snapshot, django_capture_on_commit_callbacks, chunk_accounts=4)
+    monkeypatch.setattr(run_state, "read_run_state", lambda run: None)  # as if a copy were lost
+    from_db = _run(snapshot, django_capture_on_commit_callbacks, chunk_accounts=4)
+    assert reads == [True] and copied.chunks_total > 1  # pm_venue: a chunk with PM accounts but no option rows
+    assert copied.cascade and copied.replay
+    for field in ("cascade", "adl", "replay", "shortfall_usd", "es_usd", "var_usd", "tail", "tails"):
+        assert getattr(copied, field) == getattr(from_db, field), field
+    # published: the copies are gone, the result files stay
+    for run in (copied, from_db):
+        _, files = default_storage.listdir(results_file.run_folder(run.pk))
+        assert files and not [f for f in files if f.startswith("state-")]
+        assert results_file.has_files(run)
+
+
+def test_a_refused_chunk_leaves_no_copy(venue, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    snap = snapshot_venue_state(snapshot=venue, params=engine_parameters().params, first_account=0, last_account=4)
+    written = run_state.write_chunk_state(run_id=991, first_account=0, snap=snap)
+    assert written > 0 and default_storage.exists(run_state.state_name(991, 0))
+    results_file.delete_chunk_files(991, 0)
+    assert not default_storage.exists(run_state.state_name(991, 0))
