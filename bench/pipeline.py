@@ -105,14 +105,26 @@ def bare_copy(path: Path, *, temp: bool) -> tuple[float, int]:
     return seconds, rows
 
 
-def start_workers(n: int, broker: str, log_dir: Path) -> list[subprocess.Popen]:
-    """N ``celery worker`` processes (solo pool) on this database and ``broker``."""
+def worker_threads(n: int, threads: str) -> int:
+    """Engine (and BLAS) threads per worker when ``n`` workers share this host: ``--threads``
+    (``auto``: the host's cores // n, at least 1)."""
+    if threads != "auto":
+        return max(1, int(threads))
+    return max(1, (os.cpu_count() or 1) // max(n, 1))
+
+
+def start_workers(n: int, broker: str, log_dir: Path, threads: int) -> list[subprocess.Popen]:
+    """N ``celery worker`` processes (solo pool) on this database and ``broker``, each with
+    ``threads`` engine and BLAS threads."""
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker,
         "CELERY_RESULT_BACKEND": broker,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DJANGO_SETTINGS_MODULE": "riskgov.config.settings",
+        "RISKGOV_ENGINE_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
     }
     procs = []
     for i in range(n):
@@ -173,6 +185,7 @@ def main() -> int:
     ap.add_argument("--scenarios", default="standard")
     ap.add_argument("--workers", default="0", help="0: eager in-process; N or a list 1,2,3: real worker processes")
     ap.add_argument("--broker", default="redis://127.0.0.1:6379/14", help="Redis database used by --workers")
+    ap.add_argument("--threads", default="auto", help="engine threads per worker: auto (cores // workers) or a number")
     ap.add_argument("--snapshot-dir", default="", help="reuse (or generate once into) this folder")
     ap.add_argument("--skip-import", action="store_true", help="run on the latest snapshot of --accounts accounts")
     args = ap.parse_args()
@@ -284,14 +297,15 @@ def main() -> int:
 
     base_chunk = None
     for n in counts:
-        procs = [] if n == 0 else start_workers(n, args.broker, Path(tempfile.gettempdir()))
+        threads = worker_threads(n, args.threads)
+        procs = [] if n == 0 else start_workers(n, args.broker, Path(tempfile.gettempdir()), threads)
         try:
             out = one_run(snap, args, label=f"bench workers={n}")
             hwm = [_proc_hwm_mb(p.pid) for p in procs]
         finally:
             stop_workers(procs)
         run, tm = out["run"], out["run"].timings
-        mode = "eager, in-process" if n == 0 else f"{n} worker process{'es' if n > 1 else ''}"
+        mode = "eager, in-process" if n == 0 else f"{n} worker process{'es' if n > 1 else ''} × {threads} thread(s)"
         la = os.getloadavg()[0]
         rows.append(
             (f"health run end to end ({mode}, {run.chunks_total} chunks)", f"{out['total']:.1f} s  (load {la:.1f})")

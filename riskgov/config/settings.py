@@ -315,6 +315,11 @@ RISKGOV_MODE = (
 # (or per run: `run_health --scenarios uniform,hist1,trend,path1`).
 RISKGOV_HEALTH_PATH_HORIZONS = env.list("RISKGOV_HEALTH_PATH_HORIZONS", cast=int, default=[1, 3])
 
+# Threads of each engine call (path and gap stress, base pass) in this process: 0 = min(4,
+# cores). A host running N worker processes sets cores // N (and OPENBLAS_NUM_THREADS the
+# same), so N processes do not run more threads than the host has cores.
+RISKGOV_ENGINE_THREADS = env.int("RISKGOV_ENGINE_THREADS", default=0)
+
 # === Health-run lifecycle (riskgov.health: runs that always end) ===========================
 # Accounts per chunk of a health run (API, scheduled, impact and `run_health` without
 # --chunk-accounts).

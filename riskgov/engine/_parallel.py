@@ -17,10 +17,30 @@ CHUNK_ROWS = 1 << 18
 MIN_PARALLEL_ROWS = 1 << 19
 
 
+#: threads when a call gives none (``set_default_threads``); ``None``: ``min(4, os.cpu_count())``
+_DEFAULT: int | None = None
+
+
+def set_default_threads(threads: int | None) -> None:
+    """Set the threads every engine call uses when it is given none (``None``: back to
+    ``min(4, os.cpu_count())``). A host running several worker processes gives each
+    ``cores // workers`` (the health app sets it from ``RISKGOV_ENGINE_THREADS``), so that the
+    processes do not share cores between more threads than there are cores.
+
+    Raises:
+        ValueError: ``threads`` below 1.
+    """
+    global _DEFAULT
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"engine threads must be at least 1, got {threads}")
+    _DEFAULT = None if threads is None else int(threads)
+
+
 def default_threads(threads: int | None) -> int:
-    """Worker threads: ``threads`` when given, else ``min(4, os.cpu_count())``, at least 1."""
+    """Worker threads: ``threads`` when given, else the ``set_default_threads`` value, else
+    ``min(4, os.cpu_count())``; at least 1."""
     if threads is None:
-        return max(1, min(4, os.cpu_count() or 1))
+        return _DEFAULT if _DEFAULT is not None else max(1, min(4, os.cpu_count() or 1))
     return max(1, int(threads))
 
 

@@ -192,6 +192,65 @@ def run_path_cascade(
             delta *= 4.0
 
 
+class _OpenSums:
+    """``Σ E`` and ``Σ MM`` over units with ``MM > 0`` of a set that is never liquidated (the
+    units outside the candidates), at any prices, without revaluing them one by one.
+
+    Such a unit is open at every step, and its ``E`` is linear in prices: ``Σ E = Σ margin +
+    Σ_a W_a·P_a + Σ_m Q_m·p_m − Σ q·entry`` over the units with a position (``W_a`` the
+    haircut collateral amounts, ``Q_m`` the net sizes). ``Σ MM = Σ_i MM_m(|q_i|·p_m)`` is
+    summed per market and bracket from the sizes sorted once and their prefix sums (a
+    position is in bracket ``k`` when ``|q|·p ≥ F_k``; ``MM(N) = N·MMF_k − C_k``). Exactly
+    the set ``MM > 0`` when every market's first MMF is positive and prices are positive (a
+    unit with a non-zero size then has ``MM > 0``): ``usable`` says so, else the caller
+    revalues the units (``_Sub.revalue``). Tolerance: sums in another order, relative 1e-12.
+    """
+
+    def __init__(self, params: ParameterSet, sub: _Sub) -> None:
+        mk = params.markets
+        live = sub.size != 0
+        has_pos = np.bincount(sub.pos_unit[live], minlength=sub.n) > 0
+        self.used = np.unique(sub.pos_market[live])
+        self.usable = bool(np.all(mk.mmf[self.used, 0] > 0))
+        self.margin = float(sub.margin[has_pos].sum())
+        bal = has_pos[sub.bal_unit]
+        self.w = np.bincount(
+            sub.bal_asset[bal], weights=(sub.bal_amount * sub.haircut_factor)[bal], minlength=params.assets.n
+        )
+        pos = has_pos[sub.pos_unit]
+        self.q = np.bincount(sub.pos_market[pos], weights=sub.size[pos], minlength=mk.n)
+        self.cost = float((sub.size * sub.entry)[pos].sum())
+        self.sizes: list[tuple[int, F64, F64]] = []  # per market: sorted |q|, prefix sums
+        order = np.lexsort((np.abs(sub.size[live]), sub.pos_market[live]))
+        m_sorted = sub.pos_market[live][order]
+        a_sorted = np.abs(sub.size[live])[order]
+        bounds = np.searchsorted(m_sorted, self.used, side="left")
+        ends = np.searchsorted(m_sorted, self.used, side="right")
+        for m, lo, hi in zip(self.used.tolist(), bounds.tolist(), ends.tolist(), strict=True):
+            a = a_sorted[lo:hi]
+            self.sizes.append((m, a, np.concatenate([[0.0], np.cumsum(a)])))
+        self.mk = mk
+
+    def sums(self, asset_px: F64, mkt_px: F64) -> tuple[float, float] | None:
+        """``(Σ E, Σ MM)`` USD at asset prices ``(A,)`` and market prices ``(M,)``; ``None``
+        when not exact there (``usable`` false, or a price of a used market ``≤ 0``)."""
+        if not self.usable or np.any(mkt_px[self.used] <= 0):
+            return None
+        e = self.margin + float(self.w @ asset_px) + float(self.q @ mkt_px) - self.cost
+        mk, mm = self.mk, 0.0
+        for m, a, prefix in self.sizes:
+            p = float(mkt_px[m])
+            k_n = int(mk.n_brackets[m])
+            # first index of each bracket: the first |q| ≥ F_k / p (MM is continuous at F_k, so
+            # a size on the boundary in either bracket gives the same MM up to rounding)
+            starts = [0, *np.searchsorted(a, mk.floors[m, 1:k_n] / p, side="left").tolist(), a.size]
+            for k in range(k_n):
+                lo, hi = starts[k], starts[k + 1]
+                if hi > lo:
+                    mm += p * mk.mmf[m, k] * (prefix[hi] - prefix[lo]) - mk.maintenance_amount[m, k] * (hi - lo)
+        return e, mm
+
+
 class _Outside(Exception):
     """An effective price left the envelope the candidate units were bounded over."""
 
@@ -231,6 +290,7 @@ def _run(
     else:
         cand, other = _candidate_units(params, book, *envelope)
         sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
+        rest_sums = _OpenSums(params, rest_units)
         env_lo, env_hi = envelope
 
     def check(asset_px: F64, mkt_px: F64) -> None:
@@ -276,10 +336,13 @@ def _run(
                 o = alive & (mm > 0)
                 open_e[t], open_mm[t] = float(equity[o].sum()), float(mm[o].sum())
                 if rest_units is not None:  # units that cannot be liquidated are all open
-                    e_r, mm_r, _ = rest_units.revalue(mk, asset_px, mkt_px)
-                    o_r = mm_r > 0
-                    open_e[t] += float(e_r[o_r].sum())
-                    open_mm[t] += float(mm_r[o_r].sum())
+                    sums = rest_sums.sums(asset_px, mkt_px)
+                    if sums is None:
+                        e_r, mm_r, _ = rest_units.revalue(mk, asset_px, mkt_px)
+                        o_r = mm_r > 0
+                        sums = float(e_r[o_r].sum()), float(mm_r[o_r].sum())
+                    open_e[t] += sums[0]
+                    open_mm[t] += sums[1]
                 if side is not None:
                     e_p, mm_p = side.open_book(asset_px)
                     open_e[t] += e_p

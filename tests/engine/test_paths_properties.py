@@ -237,3 +237,58 @@ def test_pruned_cascade_equals_the_full_one(seed, shallow):
     assert a.liquidated_by_step.tolist() == b.liquidated_by_step.tolist()
     for k in ("shortfall_by_step", "account_shortfall", "open_equity", "open_mm", "final_market_prices"):
         np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-6)
+
+
+@given(SEEDS, st.booleans())
+@SETTINGS
+def test_open_book_sums_equal_the_units_revalued(seed, zero_first_mmf):
+    """``path_cascade._OpenSums`` (Σ E and Σ MM of never-liquidated units from net sizes and
+    sorted |q| prefix sums) equals revaluing every unit, at random prices and at prices that
+    put positions exactly on bracket floors; with a market whose first MMF is 0 it declines
+    (``None``), and the replay then revalues (the pruned replay still equals the full one)."""
+    from riskgov.engine.cascade import _Sub
+    from riskgov.engine.path_cascade import _OpenSums
+    from riskgov.engine.units import build_unit_book
+
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    mk = params.markets
+    if zero_first_mmf:
+        mmf = mk.mmf.copy()
+        mmf[0, 0] = 0.0
+        params = dataclasses.replace(params, markets=dataclasses.replace(mk, mmf=mmf))
+        mk = params.markets
+    book = build_unit_book(params, state)
+    sub = _Sub(params, book, None)
+    sums = _OpenSums(params, sub)
+    base = np.asarray(state.asset_prices, dtype=np.float64)
+    trials = [base * (1 + rng.uniform(-0.5, 0.5, base.size)) for _ in range(5)]
+    pf = state.portfolio
+    if pf.size.size:  # a price that puts one position's notional exactly on a floor
+        i = int(rng.integers(pf.size.size))
+        m, a = int(pf.position_market[i]), abs(float(pf.size[i]))
+        k = int(rng.integers(1, max(2, int(mk.n_brackets[m]))))
+        if a > 0 and k < int(mk.n_brackets[m]) and mk.floors[m, k] > 0:
+            px = base.copy()
+            px[mk.base_asset[m]] = mk.floors[m, k] / a
+            trials.append(px)
+    for asset_px in trials:
+        mkt_px = asset_px[mk.base_asset]
+        e, mm, _ = sub.revalue(mk, asset_px, mkt_px)
+        o = mm > 0
+        got = sums.sums(asset_px, mkt_px)
+        used_zero = zero_first_mmf and 0 in set(pf.position_market[pf.size != 0].tolist())
+        if used_zero:
+            assert got is None
+            continue
+        assert got is not None
+        scale = float(np.abs(e[o]).sum()) + 1.0
+        assert abs(got[0] - float(e[o].sum())) <= 1e-9 * scale
+        assert abs(got[1] - float(mm[o].sum())) <= 1e-9 * (float(mm[o].sum()) + 1.0)
+    r = random_paths(rng, params, 1, 4, vol=0.05)
+    a, b = (
+        run_path_cascade(params, state, r, impact=False),
+        run_path_cascade(params, state, r, impact=False, prune=False),
+    )
+    for k in ("open_equity", "open_mm", "mm_coverage", "shortfall_by_step"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-6)

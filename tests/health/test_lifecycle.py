@@ -303,7 +303,8 @@ def test_a_chunk_finishing_after_its_run_failed_leaves_no_result_files(
     run, ranges = _started(venue)
     with django_capture_on_commit_callbacks(execute=True):
         assert health_chunk_compute(run_id=run.pk, first_account=0, last_account=8)
-    assert _files(run.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet"]
+    # the result files, and the chunk's copy of its venue for finalize (run_state)
+    assert _files(run.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet", "state-0000000000.npz"]
     real_write, real_store = results_file.write_chunk, chunks._store_chunk
 
     def fail_then_write(**kw):  # the run fails (another chunk's error) while this chunk computes
@@ -312,7 +313,7 @@ def test_a_chunk_finishing_after_its_run_failed_leaves_no_result_files(
         assert _files(run.pk) == []  # the failure removed the run's folder…
         return real_write(**kw)  # …then the late chunk writes its files
 
-    def store(**kw):
+    def store(**kw):  # (the chunk's venue copy, written first, went with the run's folder)
         assert _files(run.pk) == ["accounts-0000000008.parquet", "positions-0000000008.parquet"]
         return real_store(**kw)
 
@@ -347,5 +348,6 @@ def test_the_sweep_removes_result_folders_of_failed_and_deleted_runs_only(
     _sweep(django_capture_on_commit_callbacks)  # beat: the sweep cleans folders as well
     assert _files(failed.pk) == [] and _files(gone) == []
     assert not (tmp_path / "health-runs" / str(gone)).exists()
-    assert _files(live.pk) == ["accounts-0000000000.parquet", "positions-0000000000.parquet"]  # running: kept
+    running = ["accounts-0000000000.parquet", "positions-0000000000.parquet", "state-0000000000.npz"]
+    assert _files(live.pk) == running  # running: kept
     assert lifecycle.clean_result_folders() == []  # idempotent

@@ -172,7 +172,7 @@ def test_chunk_twice_leaves_the_same_rows(venue):
 def test_failed_run_is_invisible_and_cleaned(venue, django_capture_on_commit_callbacks, monkeypatch):
     good = run_eager(venue, django_capture_on_commit_callbacks, chunk_accounts=10)
     calls = {"n": 0}
-    real = chunk_services._snapshot_state
+    real = chunk_services.snapshot_venue_state
 
     def flaky(**kw):
         calls["n"] += 1
@@ -180,7 +180,7 @@ def test_failed_run_is_invisible_and_cleaned(venue, django_capture_on_commit_cal
             raise RuntimeError("worker lost the database")
         return real(**kw)
 
-    monkeypatch.setattr(chunk_services, "_snapshot_state", flaky)  # the chunk task loads the snapshot
+    monkeypatch.setattr(chunk_services, "snapshot_venue_state", flaky)  # the chunk task loads the snapshot
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         health_run_create(snapshot=venue, chunk_accounts=10)
     bad = HealthRun.objects.exclude(pk=good.pk).get()

@@ -24,6 +24,7 @@ from riskgov.engine.cascade import run_cascade
 from riskgov.engine.horizon import LONG_DAYS, RECENT_DAYS, HorizonBrackets, backtest_at_horizon, recommend_at_horizon
 from riskgov.engine.model_flags import DEFAULT_MMF_TOLERANCE
 from riskgov.engine.types import EngineInputError
+from riskgov.engine.units import build_unit_book
 from riskgov.health.services._base import RECOMMEND_BETA, RECOMMEND_LAMBDA
 from riskgov.health.services._store import null_inf
 from riskgov.markets.selectors import ReturnSeries, finest_return_series, price_matrix
@@ -255,7 +256,7 @@ def _adl_summary(att: Any, symbols: Sequence[str], scenario: str) -> dict[str, A
 
 
 def worst_scenario_detail(
-    *, params: Any, state: Any, scenarios: Any, worst: int, pm: Any = None
+    *, params: Any, state: Any, scenarios: Any, worst: int, pm: Any = None, book: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The §11 cascade and §8 ADL attribution of scenario ``worst`` on the whole venue.
 
@@ -266,11 +267,14 @@ def worst_scenario_detail(
         worst: index of the worst scenario (largest ``S``).
         pm: the venue's ``engine.pm_venue.PMVenue`` (``state`` its bracket side) or ``None``:
             the portfolio-margin accounts take part in the cascade and the attribution.
+        book: ``engine.units.build_unit_book(params, state)`` to share (built when ``None``).
 
     Returns:
         ``(cascade, adl)`` JSON dicts.
     """
     symbols, name = params.markets.symbols, scenarios.names[worst]
-    cascade = _cascade_summary(run_cascade(params, state, scenarios, scenario=worst, pm=pm), symbols, name)
-    adl = _adl_summary(adl_attribution(params, state, scenarios.shocks[worst], pm=pm), symbols, name)
+    if book is None:
+        book = build_unit_book(params, state)
+    cascade = _cascade_summary(run_cascade(params, state, scenarios, scenario=worst, pm=pm, book=book), symbols, name)
+    adl = _adl_summary(adl_attribution(params, state, scenarios.shocks[worst], pm=pm, book=book), symbols, name)
     return cascade, adl

@@ -50,6 +50,7 @@ from riskgov.health.services._base import (
 from riskgov.health.services._store import account_frame, null_inf, partial_to_json, position_frame
 from riskgov.health.services.lifecycle import beating, worker_name
 from riskgov.markets.models import Market
+from riskgov.snapshots.adapters import snapshot_venue_state
 
 log = logging.getLogger(__name__)
 #: riskiest PM accounts kept per underlying and chunk (the portfolio page shows the venue's top)
@@ -115,8 +116,6 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
     t0 = time.perf_counter()
     ep = _run_parameters(run)
     scenarios, _ = scenarios_from_store(run.scenario_set)
-    from riskgov.snapshots.adapters import snapshot_venue_state
-
     raw = snapshot_venue_state(
         snapshot=run.snapshot, params=ep.params, first_account=first_account, last_account=last_account
     )

@@ -172,18 +172,19 @@ def family_rows(*, run_id: int, first_idx: int, outcomes: dict[str, FamilyOutcom
     return rows
 
 
-def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome, pm: Any = None) -> dict[str, Any]:
+def replay_json(*, params: Any, state: Any, outcome: FamilyOutcome, pm: Any = None, book: Any = None) -> dict[str, Any]:
     """The replay chart of the family's worst path (``path_replay``, no cascade): per step the
     market prices relative to base, the open book's MM coverage and the shortfall.
 
     ``pm``: the ``engine.pm_venue.PMVenue`` of the venue's portfolio-margin accounts; their
     shortfall and first liquidations by step (``pm_path_stress``) are added, so the replay's
-    shortfall is the family's for that path (MM coverage stays the bracket side's)."""
+    shortfall is the family's for that path (MM coverage stays the bracket side's). ``book``:
+    the venue's ``engine.units.build_unit_book`` to share (built when ``None``)."""
     p = outcome.paths
     w = outcome.result.worst_scenario
     if w < 0:
         return {}
-    rep = path_replay(params, state, p, scenario=w)
+    rep = path_replay(params, state, p, scenario=w, book=book)
     by_step, liq_by_step, total, worst_step = (
         rep.shortfall_by_step,
         rep.liquidated_by_step,

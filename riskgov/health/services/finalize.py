@@ -23,6 +23,7 @@ from riskgov.core.services import audit_record
 from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
+from riskgov.engine.units import build_unit_book
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services import run_state
@@ -192,13 +193,19 @@ def _finalize(run: HealthRun) -> HealthRun:
         full_snap = _whole_venue(run, ep.params)
         full = full_snap.state
         t_load = time.perf_counter()
+        book = build_unit_book(ep.params, full)  # one margin-unit book for the cascade, ADL and replay
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
-                params=ep.params, state=full, scenarios=scenarios, worst=result.worst_scenario, pm=full_snap.pm
+                params=ep.params,
+                state=full,
+                scenarios=scenarios,
+                worst=result.worst_scenario,
+                pm=full_snap.pm,
+                book=book,
             )
         if headline is not None:
-            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm)
-        del full, full_snap
+            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm, book=book)
+        del full, full_snap, book
     t2 = time.perf_counter()
     recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
