@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/riskgov_bench_dash \\
         python bench/dashboards.py [--accounts 1000000] [--positions 3000000] [--markets 50] \\
-            [--repeat 5] [--keep | --reuse] [--no-browser | --browser-only] [--no-trace] \\
+            [--repeat 5] [--keep | --reuse | --run ID] [--no-browser | --browser-only] [--no-trace] \\
             [--pages overview,stress] [--compare /tmp/before]
 
 Stores one published run of the given size directly (account and position rows by
@@ -183,12 +183,19 @@ def store_run(args):
     return run, markets
 
 
-def stored_run():
-    """The newest run this bench stored and kept (``--keep``), and its markets."""
+def stored_run(run_id: int | None = None):
+    """The newest run this bench stored and kept (``--keep``), or the published run
+    ``run_id`` (``--run``: e.g. the 10M-account run of ``bench/pipeline.py``), and its markets."""
     from riskgov.health.models import HealthRun
     from riskgov.markets.models import Market
 
-    run = HealthRun.objects.filter(label="bench/dashboards.py", published_at__isnull=False).order_by("-id").first()
+    published = HealthRun.objects.filter(published_at__isnull=False)
+    if run_id is not None:
+        run = published.filter(pk=run_id).first()
+        if run is None:
+            raise SystemExit(f"no published run {run_id} in this database")
+    else:
+        run = published.filter(label="bench/dashboards.py").order_by("-id").first()
     if run is None:
         raise SystemExit("no stored bench run: run once with --keep first")
     symbols = list(run.distributions["markets"])
@@ -778,6 +785,13 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the stored run (for --reuse)")
     ap.add_argument("--reuse", action="store_true", help="measure the run kept by an earlier --keep")
+    ap.add_argument(
+        "--run",
+        type=int,
+        metavar="ID",
+        help="measure this published run instead (e.g. one bench/pipeline.py ran: a real run, its rows in"
+        " Parquet files and the queried few in PostgreSQL); never removed",
+    )
     ap.add_argument("--no-browser", action="store_true", help="server side and API only")
     ap.add_argument("--browser-only", action="store_true", help="only the browser times")
     ap.add_argument("--no-trace", action="store_true", help="no traced load (the breakdown of where the time goes)")
@@ -807,13 +821,13 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()
-    run, markets = stored_run() if args.reuse else store_run(args)
+    run, markets = stored_run(args.run) if (args.reuse or args.run) else store_run(args)
     stored_s = time.perf_counter() - t0
     user = get_user_model().objects.filter(username="bench-dash").first() or get_user_model().objects.create_superuser(
         "bench-dash", "bench@example.com", "x"
     )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    how = "reused" if args.reuse else f"stored in {stored_s:.1f} s"
+    how = "reused" if (args.reuse or args.run) else f"stored in {stored_s:.1f} s"
     print(
         f"\n{run.n_accounts:,} accounts, {run.n_positions:,} positions, {len(markets)} markets,"
         f" {run.tail_scenarios + 10:,} scenarios (run #{run.pk}, {how}); load average {load}"
@@ -858,7 +872,7 @@ def main() -> int:
             print(f"{name:44s}{ca['ready']:10.0f}{cb['ready']:10.0f}{ca['js_kb']:10.0f}{cb['js_kb']:10.0f}")
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     print(f"\nload average at the end {load}")
-    if not (args.keep or args.reuse):
+    if not (args.keep or args.reuse or args.run):
         remove_run(run)
     return 0
 

@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/riskgov_dev \\
         python bench/pipeline.py [--accounts 1000000] [--chunk-accounts 250000] [--seed 7]
-                                 [--scenarios standard] [--workers 0 | N | 1,2,3]
+                                 [--scenarios standard] [--workers 0 | N | 1,2,3] [--threads auto | N]
                                  [--broker redis://127.0.0.1:6379/14] [--snapshot-dir DIR]
 
 Steps (each timed; one table at the end, nothing asserted — see tests/ for correctness):
@@ -20,10 +20,14 @@ Steps (each timed; one table at the end, nothing asserted — see tests/ for cor
 4. one health run per worker count: ``--workers 0`` (default) eager in this process;
    ``--workers N`` or ``1,2,3`` starts N real ``celery worker`` processes (solo pool) on
    ``--broker`` (a Redis database of its own: the workers consume its ``celery`` queue) for
-   each count, runs the same run and stops them. Per run: end to end, the chunk phase (first
-   chunk start → last chunk stored, wall), the per-chunk phases summed over chunks (load,
-   base, stress, result files, PG writes), finalize and publish, and the workers' peak RSS;
-   with several counts, the chunk-phase speed-up against the first count.
+   each count, runs the same run and stops them. Each worker gets ``--threads`` engine and
+   BLAS threads (``auto``: the host's cores // N, so N workers never run more threads than
+   there are cores; ``RISKGOV_ENGINE_THREADS``, ``OPENBLAS_NUM_THREADS``). Per run: end to
+   end, the chunk phase (first chunk start → last chunk stored, wall), the per-chunk phases
+   summed over chunks (load, the venue copy for finalize, base pass, gap stress, path
+   families, result files, PG writes — together the chunks' whole time), finalize by phase
+   (combine, reading the venue back, recommendations, cascade/ADL/replay) and publish, and the
+   workers' peak RSS; with several counts, the chunk-phase speed-up against the first count.
 
 Load on a shared machine moves every figure: the table starts with ``uptime``; compare the
 ratios measured in one run.
