@@ -269,7 +269,7 @@ def _read_blocks(snapshot_id: int, lo: int, hi: int, *, with_ids: bool) -> tuple
     out = []
     for k in range(3):
         cols = {}
-        for name in parts[0][k]:
+        for name in list(parts[0][k]):
             cols[name] = np.concatenate([part[k].pop(name) for part in parts])
         out.append(cols)
     return out[0], out[1], out[2]

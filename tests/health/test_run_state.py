@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from riskgov.health.models import RunStatus
 from riskgov.health.services import health_run_create, results_file, run_state
 from riskgov.parameters.adapters import engine_parameters
+from riskgov.snapshots import adapters
 from riskgov.snapshots.adapters import snapshot_venue_state, state_arrays, state_from_arrays
 from tests.health.test_portfolio_accounts import pm_venue  # noqa: F401 — fixture
 
@@ -43,7 +44,7 @@ def _assert_same_state(a, b):
 
 
 @pytest.mark.parametrize("which", ["venue", "pm_venue"])
-def test_joined_ranges_are_the_snapshot_read_whole(which, request):
+def test_joined_ranges_are_the_snapshot_read_whole(which, request, monkeypatch):
     snapshot = request.getfixturevalue(which)
     params = engine_parameters().params
     n = snapshot.n_accounts
@@ -55,6 +56,14 @@ def test_joined_ranges_are_the_snapshot_read_whole(which, request):
     whole = snapshot_venue_state(snapshot=snapshot, params=params, with_ids=False)
     assert whole.account_ids is None
     _assert_same_state(state_from_arrays(parts), whole)
+    # a venue larger than one read block is read block by block: the same arrays (and ids)
+    monkeypatch.setattr(adapters, "READ_BLOCK_ACCOUNTS", 3)
+    _assert_same_state(snapshot_venue_state(snapshot=snapshot, params=params, with_ids=False), whole)
+    with_ids = snapshot_venue_state(snapshot=snapshot, params=params)
+    monkeypatch.setattr(adapters, "READ_BLOCK_ACCOUNTS", 10**6)
+    np.testing.assert_array_equal(
+        with_ids.account_ids, snapshot_venue_state(snapshot=snapshot, params=params).account_ids
+    )
     with pytest.raises(ValueError, match="not consecutive"):
         state_from_arrays([parts[0], parts[2]])
 
