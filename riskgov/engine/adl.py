@@ -247,6 +247,38 @@ class AdlAttribution:
     unattributed: float
 
 
+#: positions per block of ``adl_attribution`` (whole units: a block ends where a unit ends)
+BLOCK_POSITIONS = 1 << 20
+
+
+def _unit_blocks(pos_unit: I64, rows: int | None = None) -> list[tuple[int, int, int, int]]:
+    """``(lo, hi, u_lo, u_hi)``: position ranges ``[lo, hi)`` of about ``rows`` positions
+    (``BLOCK_POSITIONS``) that hold units ``[u_lo, u_hi)`` whole (``pos_unit`` sorted)."""
+    rows = BLOCK_POSITIONS if rows is None else rows
+    n = pos_unit.size
+    out, lo = [], 0
+    while lo < n:
+        hi = min(n, lo + rows)
+        if hi < n:  # end at the first position of the unit the block would cut
+            cut = int(np.searchsorted(pos_unit, pos_unit[hi], side="left"))
+            hi = cut if cut > lo else int(np.searchsorted(pos_unit, pos_unit[hi], side="right"))
+        out.append((lo, hi, int(pos_unit[lo]), int(pos_unit[hi - 1]) + 1))
+        lo = hi
+    return out
+
+
+def _closes(book: UnitBook, r: F64, lo: int, hi: int) -> tuple[F64, F64, F64, F64]:
+    """Positions ``[lo, hi)`` at the shocked prices: size ``q``, price ``p``, notional ``N``
+    and realised loss at the close ``max(0, −q·(p_close − e))`` (§8 slippage), USD."""
+    q = book.size[lo:hi]
+    p = book.price0[lo:hi] * (1.0 + r[book.pos_asset[lo:hi]])
+    notional = np.abs(q) * p
+    slip = np.minimum(1.0, 0.01 * notional / book.depth[lo:hi])
+    p_close = p * (1.0 - np.sign(q) * slip)
+    loss = np.maximum(0.0, -q * (p_close - book.entry_price[lo:hi]))
+    return q, p, notional, loss
+
+
 def adl_attribution(
     params: ParameterSet,
     state: VenueState,
@@ -261,7 +293,8 @@ def adl_attribution(
         params: margin parameters.
         state: venue state with its insurance fund.
         shocks: ``(A,)`` float64 relative shocks of the scenario.
-        book: a ``stress.build_unit_book(params, state)`` to reuse.
+        book: a ``stress.build_unit_book(params, state)`` to reuse; with it only the state's
+            prices and insurance fund are read (``units.prices_of``).
         pm: the venue's portfolio-margin accounts (``pm_venue.split_venue``; ``state`` is then
             its ``cross_state``): their shortfall split over their legs by the same rule
             (``pm_venue.pm_adl_cells``; an option leg by its delta equivalent's market and side).
@@ -277,37 +310,47 @@ def adl_attribution(
     mk = params.markets
     r = validate_shocks(np.reshape(shocks, (1, -1)), params.assets.n)[0]
     n_u, n_m = book.n_units, mk.n
-    p = book.price0 * (1.0 + r[book.pos_asset])
-    notional = np.abs(book.size) * p
     bal_price = state.asset_prices[book.bal_asset] * (1.0 + r[book.bal_asset])
     factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
-    equity = (
-        np.bincount(book.bal_unit, weights=book.bal_amount * bal_price * factor, minlength=n_u)
-        + np.bincount(book.pos_unit, weights=book.size * (p - book.entry_price), minlength=n_u)
-        + book.unit_margin
-    )
-    mm = np.bincount(book.pos_unit, weights=maintenance_margin(mk, book.pos_market, notional), minlength=n_u)
-    s_cost, p_due = close_costs(notional, book.depth, book.penalty_rate)
-    slip_u = np.bincount(book.pos_unit, weights=s_cost, minlength=n_u)
-    pen_u = np.bincount(book.pos_unit, weights=p_due, minlength=n_u)
+    equity = np.bincount(book.bal_unit, weights=book.bal_amount * bal_price * factor, minlength=n_u)
+    del bal_price, factor
+    # per unit, position by position in blocks of whole units (a venue's worth of per-position
+    # temporaries never coexists): P&L, MM, close costs, realised loss and notional at the close
+    mm, slip_u, pen_u, loss_u, notional_u = (np.zeros(n_u) for _ in range(5))
+    blocks = list(_unit_blocks(book.pos_unit))
+    for lo, hi, u_lo, u_hi in blocks:
+        q, p, notional, loss = _closes(book, r, lo, hi)
+        unit = book.pos_unit[lo:hi] - u_lo
+        k = u_hi - u_lo
+        s_cost, p_due = close_costs(notional, book.depth[lo:hi], book.penalty_rate[lo:hi])
+        equity[u_lo:u_hi] += np.bincount(unit, weights=q * (p - book.entry_price[lo:hi]), minlength=k)
+        mm[u_lo:u_hi] = np.bincount(unit, weights=maintenance_margin(mk, book.pos_market[lo:hi], notional), minlength=k)
+        slip_u[u_lo:u_hi] = np.bincount(unit, weights=s_cost, minlength=k)
+        pen_u[u_lo:u_hi] = np.bincount(unit, weights=p_due, minlength=k)
+        loss_u[u_lo:u_hi] = np.bincount(unit, weights=loss, minlength=k)
+        notional_u[u_lo:u_hi] = np.bincount(unit, weights=notional, minlength=k)
+    equity += book.unit_margin  # E = collateral + P&L + isolated margin, summed in that order
     liq, _, pen, short = unit_outcome(equity, mm, slip_u, pen_u)
-    slip = np.minimum(1.0, 0.01 * notional / book.depth)
-    p_close = p * (1.0 - np.sign(book.size) * slip)
-    loss = np.maximum(0.0, -book.size * (p_close - book.entry_price))
-    loss_u = np.bincount(book.pos_unit, weights=loss, minlength=n_u)
-    notional_u = np.bincount(book.pos_unit, weights=notional, minlength=n_u)
-    by_loss = loss_u[book.pos_unit] > 0
-    weight = np.where(
-        by_loss,
-        loss / np.where(by_loss, loss_u[book.pos_unit], 1.0),
-        notional / np.maximum(notional_u[book.pos_unit], 1e-300),
-    )
-    share = short[book.pos_unit] * weight * liq[book.pos_unit]
-    bankrupt_pos = liq[book.pos_unit] & (short[book.pos_unit] > 0)
-    side = np.where(book.size > 0, LONG, SHORT)
-    cell = book.pos_market * 2 + side
-    by_market = np.bincount(cell, weights=share, minlength=2 * n_m).reshape(n_m, 2)
-    size = np.bincount(cell, weights=np.abs(book.size) * bankrupt_pos, minlength=2 * n_m).reshape(n_m, 2)
+    del equity, mm, slip_u, pen_u
+    by_market = np.zeros(2 * n_m)
+    size = np.zeros(2 * n_m)
+    for lo, hi, _, _ in blocks:
+        q, _, notional, loss = _closes(book, r, lo, hi)
+        unit = book.pos_unit[lo:hi]
+        lu = loss_u[unit]
+        by_loss = lu > 0
+        weight = np.where(
+            by_loss,
+            loss / np.where(by_loss, lu, 1.0),
+            notional / np.maximum(notional_u[unit], 1e-300),
+        )
+        liq_pos = liq[unit]
+        share = short[unit] * weight * liq_pos
+        bankrupt_pos = liq_pos & (short[unit] > 0)
+        cell = book.pos_market[lo:hi] * 2 + np.where(q > 0, LONG, SHORT)
+        by_market += np.bincount(cell, weights=share, minlength=2 * n_m)
+        size += np.bincount(cell, weights=np.abs(q) * bankrupt_pos, minlength=2 * n_m)
+    by_market, size = by_market.reshape(n_m, 2), size.reshape(n_m, 2)
     gap = np.where(size > 0, by_market / np.where(size > 0, size, 1.0), 0.0)
     total = float(short.sum())
     penalties = float(pen.sum())

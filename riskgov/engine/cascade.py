@@ -233,7 +233,8 @@ def run_cascade(
         shocks: ``(A,)`` float64 relative shocks, or a ``ScenarioSet`` and ``scenario`` index.
         scenario: which scenario of a ``ScenarioSet``.
         max_rounds: at most this many liquidation rounds (50 in §11).
-        book: a ``stress.build_unit_book(params, state)`` to reuse.
+        book: a ``stress.build_unit_book(params, state)`` to reuse; with it only the state's
+            prices and insurance fund are read (``units.prices_of``).
         pm: the venue's portfolio-margin accounts (``pm_venue.split_venue``; ``state`` is then
             its ``cross_state``): liquidated in the same rounds with the §8 closes, their net
             selling moving the prices too (``pm_venue.PMCascadeSide``); counted in units and

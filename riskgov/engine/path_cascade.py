@@ -156,7 +156,8 @@ def run_path_cascade(
         impact: ``False`` turns the cascade off (one round per step): the replay of
             ``path_stress`` for this scenario.
         max_rounds: at most this many rounds per step (50 in §11).
-        book: a ``build_unit_book(params, state)`` to reuse.
+        book: a ``build_unit_book(params, state)`` to reuse; with it only the state's prices
+            and insurance fund are read (``units.prices_of``).
         prune: step only the units that can be liquidated for prices inside an envelope of
             the path (its per-asset min/max ± δ, δ = 25 %), bounded exactly as the stress
             run does (``pruning._Fast``); if the cascade moves an effective price out of the

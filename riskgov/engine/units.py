@@ -44,7 +44,7 @@ from riskgov.engine.types import (
     VenueState,
 )
 
-__all__ = ["UnitBook", "build_unit_book", "close_costs", "unit_outcome"]
+__all__ = ["UnitBook", "build_unit_book", "close_costs", "prices_of", "unit_outcome"]
 
 
 @dataclass(frozen=True)
@@ -329,3 +329,32 @@ def unit_outcome(equity: F64, mm: F64, slip_cost: F64, penalty_due: F64) -> tupl
     pen = np.minimum(penalty_due, np.maximum(0.0, after))
     pen *= liq
     return liq, after, pen, np.maximum(0.0, -after)
+
+
+def prices_of(state: VenueState) -> VenueState:
+    """``state``'s prices, insurance fund and open interest with an empty portfolio of the same
+    number of accounts: all that ``cascade.run_cascade``, ``adl.adl_attribution`` and
+    ``path_cascade.run_path_cascade`` read of a state when they are given its ``book``
+    (``build_unit_book(params, state)``), so a caller holding the book can let the state's
+    own arrays go (a 10M-account venue's positions and balances twice otherwise)."""
+    from riskgov.engine.types import Portfolio
+
+    i64, f64 = np.zeros(0, dtype=np.int64), np.zeros(0)
+    empty = Portfolio(
+        n_accounts=state.portfolio.n_accounts,
+        balance_account=i64,
+        balance_asset=i64,
+        balance_amount=f64,
+        position_account=i64,
+        position_market=i64,
+        size=f64,
+        entry_price=f64,
+        isolated=np.zeros(0, dtype=bool),
+        isolated_margin=f64,
+    )
+    return VenueState(
+        portfolio=empty,
+        asset_prices=state.asset_prices,
+        insurance_fund=state.insurance_fund,
+        open_interest=state.open_interest,
+    )

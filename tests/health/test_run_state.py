@@ -90,6 +90,28 @@ def test_finalize_from_the_copies_publishes_what_a_database_read_does(
     assert copied.cascade and copied.replay
     for field in ("cascade", "adl", "replay", "shortfall_usd", "es_usd", "var_usd", "tail", "tails"):
         assert getattr(copied, field) == getattr(from_db, field), field
+    # and both equal the engine run afresh on the whole venue, each function building its own
+    # book from the full state (finalize shares one book and keeps only the state's prices)
+    from riskgov.health.models import RunChunk
+    from riskgov.health.scenarios import families_from_store, scenarios_from_store
+    from riskgov.health.services._base import _run_parameters, _run_pm_params, _snapshot_state
+    from riskgov.health.services._summaries import worst_scenario_detail
+    from riskgov.health.services.families import HEADLINE_FAMILY, combine_families, replay_json
+
+    ep = _run_parameters(copied)
+    full = _snapshot_state(snapshot=snapshot, params=ep.params, pm_params=_run_pm_params(copied))
+    scenarios, _ = scenarios_from_store(copied.scenario_set)
+    worst = scenarios.names.index(copied.cascade["scenario"])
+    cascade, adl = worst_scenario_detail(
+        params=ep.params, state=full.state, scenarios=scenarios, worst=worst, pm=full.pm
+    )
+    assert (cascade, adl) == (copied.cascade, copied.adl)
+    chunks = list(RunChunk.objects.filter(run=copied).order_by("first_account"))
+    outcomes = combine_families(
+        chunks, families_from_store(copied.scenario_set), insurance_fund=float(snapshot.insurance_fund_usd), alpha=0.99
+    )
+    replay = replay_json(params=ep.params, state=full.state, outcome=outcomes[HEADLINE_FAMILY], pm=full.pm)
+    assert replay == copied.replay
     # published: the copies are gone, the result files stay
     for run in (copied, from_db):
         _, files = default_storage.listdir(results_file.run_folder(run.pk))

@@ -23,7 +23,7 @@ from riskgov.core.services import audit_record
 from riskgov.engine.combine import combine_partials
 from riskgov.engine.distributions import combine_distributions
 from riskgov.engine.run import DEFAULT_ALPHA, RunResult, family_result, run_result
-from riskgov.engine.units import build_unit_book
+from riskgov.engine.units import build_unit_book, prices_of
 from riskgov.health.models import HealthRun, RunChunk, RunStatus, ScenarioResult
 from riskgov.health.scenarios import families_from_store, scenarios_from_store
 from riskgov.health.services import run_state
@@ -183,6 +183,8 @@ def _finalize(run: HealthRun) -> HealthRun:
     families = families_from_store(run.scenario_set)
     alpha = float(run.tail_alpha or DEFAULT_ALPHA)
     outcomes = combine_families(chunks, families, insurance_fund=float(run.snapshot.insurance_fund_usd), alpha=alpha)
+    for ch in chunks:  # combined: the per-step lists (S·T floats a family and chunk) are not read again
+        ch.partial.pop("families", None)
     t1 = time.perf_counter()
     cascade: dict[str, Any] = {}
     adl: dict[str, Any] = {}
@@ -191,21 +193,23 @@ def _finalize(run: HealthRun) -> HealthRun:
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
         full_snap = _whole_venue(run, ep.params)
-        full = full_snap.state
+        pm = full_snap.pm
         t_load = time.perf_counter()
-        book = build_unit_book(ep.params, full)  # one margin-unit book for the cascade, ADL and replay
+        book = build_unit_book(ep.params, full_snap.state)  # one margin-unit book for the cascade, ADL and replay
+        full = prices_of(full_snap.state)  # the book holds the venue: its arrays once, not twice
+        del full_snap
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
                 params=ep.params,
                 state=full,
                 scenarios=scenarios,
                 worst=result.worst_scenario,
-                pm=full_snap.pm,
+                pm=pm,
                 book=book,
             )
         if headline is not None:
-            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=full_snap.pm, book=book)
-        del full, full_snap, book
+            replay = replay_json(params=ep.params, state=full, outcome=headline, pm=pm, book=book)
+        del full, pm, book
     t2 = time.perf_counter()
     recs = recommendations(ep.params, horizons=ep.horizons)
     t3 = time.perf_counter()
