@@ -131,9 +131,12 @@ def store_run(args):
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO health_accountresult (run_id, account_idx, account_id, equity_usd, initial_margin_usd,"
-            " maintenance_margin_usd, margin_ratio, liquidatable, bankrupt, shortfall_usd)"
+            " maintenance_margin_usd, margin_ratio, liquidatable, bankrupt, shortfall_usd, notional_usd,"
+            " stress_shortfall_usd, stress_scenario_idx, stress_scenario)"
             " SELECT %s, g, 'acct-' || g, 1000 + random() * 1e5, random() * 2e4, random() * 1e4,"
-            " CASE WHEN random() < 0.001 THEN NULL ELSE random() * 1.2 END, random() < 0.01, random() < 0.001, 0"
+            " CASE WHEN random() < 0.001 THEN NULL ELSE random() * 1.2 END, random() < 0.01, random() < 0.001, 0,"
+            " random() * 6e4, CASE WHEN random() < 0.05 THEN random() * 1e5 ELSE 0 END, g %% 10,"
+            " 'uniform ' || (-50 + g %% 10) || '%%'"
             " FROM generate_series(0, %s) g",
             [run.pk, n - 1],
         )
