@@ -334,12 +334,13 @@ new MutationObserver(() => { window.__rg.last = performance.now(); })
   let plotly;
   const wrap = (P, name) => {
     const f = P[name];
-    if (typeof f !== 'function') return;
+    if (typeof f !== 'function' || f.__rg) return;  // a bundle may set window.Plotly twice
     P[name] = function (gd, ...rest) {
       const t = performance.now();
       try { return f.call(this, gd, ...rest); }
       finally { window.__rg.plots.push({id: (gd && (gd.id || (gd.closest && gd.closest('[id]') || {}).id)) || '', start: t, ms: performance.now() - t}); }
     };
+    P[name].__rg = true;
   };
   Object.defineProperty(window, 'Plotly', {configurable: true, enumerable: true,
     get() { return plotly; },

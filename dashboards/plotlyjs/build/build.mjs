@@ -4,10 +4,11 @@
 //
 //     cd dashboards/plotlyjs/build && npm ci && npm run build
 //
-// The same esbuild settings as plotly.js's own bundles (an IIFE exposing `Plotly`, es2016,
-// `global` as `window`, AMD off), and like them without the attributes' descriptions (the
-// schema's documentation, never read when drawing). CSS imports are dropped: the only one
-// is maplibre-gl's, required when a map trace registers, and none does here.
+// The same esbuild settings as plotly.js's own bundles (an IIFE whose top-level `var Plotly`
+// is the global dcc.Graph uses, es2016, `global` as `window`, AMD off), and like them
+// without the attributes' descriptions (the schema's documentation, never read when
+// drawing). CSS imports are dropped: the only one is maplibre-gl's, required when a map
+// trace registers, and none does here.
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -73,7 +74,6 @@ await build({
     define: { global: 'window', 'define.amd': 'false' },
     plugins: [stripDescriptions, noCss],
     banner: { js: banner },
-    footer: { js: 'window.Plotly = Plotly;' },
     logLevel: 'info'
 });
 
