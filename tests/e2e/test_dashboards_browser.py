@@ -10,6 +10,7 @@ from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
 from riskgov.health.models import AccountResult, ScenarioResult
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import UserFactory
+from tests.health.test_portfolio_accounts import pm_venue, run_eager  # noqa: F401 — the PM venue fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -213,3 +214,26 @@ def test_every_graph_of_every_page_is_drawn_by_the_bundled_trace_types(
     assert shown <= set(plotlyjs.TRACES) and {"scatter", "bar", "histogram"} <= shown, types
     assert {"/overview", "/accounts", "/stress", "/impact", "/parameters", "/model-health"} <= set(types), types
     assert problems == []
+
+
+def test_portfolio_heatmap_is_drawn_as_a_heatmap(
+    live_app,
+    browser_page,
+    pm_venue,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    """The one page drawing a heatmap (the riskiest PM accounts' losses per scenario): the
+    bundle's heatmap trace draws it, with its colorbar, beside the worst-scenario bars."""
+    run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    page, base = browser_page, live_app
+    UserFactory(username="vic", roles=[VIEWER])
+    log_in(page, base, "vic", next_url="/dash/portfolio?underlying=BTC")
+    page.wait_for_selector("#portfolio-heatmap .main-svg")
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(g => [g.parentElement.id,"
+        " g._fullData.map(t => t.type + (t.visible === true ? '' : ' hidden')).join(),"
+        " g.querySelectorAll('.hm image, .colorbar').length])"
+    )
+    heat = next(d for d in drawn if d[0] == "portfolio-heatmap")
+    assert heat[1] == "heatmap" and heat[2] >= 2, drawn  # the heatmap's image and its colorbar
+    screenshot(page, "dash-portfolio-heatmap")
