@@ -108,8 +108,8 @@ def _requested_path() -> str | None:
 
 def _graphless_page() -> bool:
     """True when the requested page's last layout had no graph: its HTML then leaves out
-    plotly.js (1.5 MB to parse and run); a graph that appears later still gets it (dcc
-    injects it, see :func:`_use_cartesian_plotly`). False for a page not drawn yet."""
+    plotly.js (1.06 MB to parse and run); a graph that appears later still gets it (dcc
+    injects it, see :func:`_use_riskgov_plotly`). False for a page not drawn yet."""
     chunks = _PAGE_CHUNKS.get(_requested_path() or "")
     return chunks is not None and LAZY_CHUNKS[("dash_core_components", "Graph")][0] not in chunks
 
@@ -222,15 +222,16 @@ def create_app() -> dash.Dash:
     app.layout = _layout
     components.register_callbacks(app)
     _install_csp(app)
-    _use_cartesian_plotly(app)
+    _use_riskgov_plotly(app)
     _use_regenerator_runtime(app)
     _install_compression(app.server)
     return app
 
 
-def _use_cartesian_plotly(app: dash.Dash) -> None:
-    """Load plotly.js's cartesian bundle (``dashboards.plotlyjs``, 1.5 MB) with the page's
-    scripts — while it is the installed plotly's plotly.js version; else nothing changes.
+def _use_riskgov_plotly(app: dash.Dash) -> None:
+    """Load the plotly.js bundle of the trace types riskgov draws (``dashboards.plotlyjs``,
+    1.06 MB) with the page's scripts — while it is the installed plotly's plotly.js
+    version; else nothing changes.
 
     ``dcc.Graph`` uses ``window.Plotly`` when it is there, and only otherwise injects the full
     bundle (4.8 MB, from an unfingerprinted URL) once the first graph mounts. As one of the
@@ -251,7 +252,7 @@ def _use_cartesian_plotly(app: dash.Dash) -> None:
     app.scripts.append_script(resource)
 
     @app.server.before_request
-    def _full_bundle_to_cartesian():  # noqa: ANN202 — Flask hook
+    def _full_bundle_to_riskgov():  # noqa: ANN202 — Flask hook
         if flask.request.path == FULL_PLOTLY_PATH:
             return flask.redirect(app._collect_and_register_resources([resource])[0], code=302)
         return None
@@ -283,7 +284,7 @@ def _install_compression(server: flask.Flask) -> None:
     a year's ``Cache-Control``: they are compressed once per process (level 9) and kept; the
     layout, dependencies and callback answers are compressed per response (level 5). What
     ``Dash(compress=True)`` does with flask-compress, without the extra dependency and
-    without compressing a 1.5 MB script on every request."""
+    without compressing a 1 MB script on every request."""
 
     @server.after_request
     def _gzip(response):  # noqa: ANN001, ANN202 — Flask hook

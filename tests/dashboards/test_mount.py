@@ -86,7 +86,7 @@ def test_parameters_page_and_callback_compare_with_references(wsgi, client, user
     assert resp["parameters-versions"]["data"][0]["status"] == "active"
 
 
-def test_plotly_bundle_is_the_cartesian_one_served_gzipped_with_a_year_of_cache(wsgi, client, users):
+def test_plotly_bundle_is_riskgovs_own_served_gzipped_with_a_year_of_cache(wsgi, client, users):
     import gzip
     import re
 
@@ -96,16 +96,17 @@ def test_plotly_bundle_is_the_cartesian_one_served_gzipped_with_a_year_of_cache(
     page = wsgi.get("/dash/parameters").get_data(as_text=True)
     # a script of the page (window.Plotly is there before any graph mounts: dcc.Graph then
     # never injects the full bundle)
-    url = next(u for u in re.findall(r'<script src="([^"]+)"', page) if "plotly-cartesian" in u)
-    assert url.startswith("/dash/_dash-component-suites/dashboards.plotlyjs/plotly-cartesian.v")
+    url = next(u for u in re.findall(r'<script src="([^"]+)"', page) if "plotly-riskgov" in u)
+    assert url.startswith("/dash/_dash-component-suites/dashboards.plotlyjs/plotly-riskgov.v")
     assert page.index(url) < page.index("dash_renderer")  # before the renderer starts
     r = wsgi.get(url, headers={"Accept-Encoding": "gzip, deflate"})
     assert r.status_code == 200
     assert r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in r.headers["Vary"]
     assert "max-age=31536000" in r.headers["Cache-Control"]
     body = gzip.decompress(r.get_data())
-    assert body.startswith(b"/**\n* plotly.js (cartesian - minified) v" + plotlyjs.__version__.encode())
-    assert len(r.get_data()) < len(body) / 3
+    traces = ", ".join(plotlyjs.TRACES)
+    assert body.startswith(f"/**\n* plotly.js (riskgov: {traces} - minified) v{plotlyjs.__version__}".encode())
+    assert len(r.get_data()) < len(body) / 2.5
     assert wsgi.get(url, headers={"Accept-Encoding": "gzip"}).get_data() == r.get_data()  # kept, same bytes
     plain = wsgi.get(url)  # a client that does not accept gzip gets the plain file
     assert "Content-Encoding" not in plain.headers and plain.get_data() == body
@@ -170,7 +171,7 @@ def test_polyfill_is_replaced_by_the_regenerator_runtime(wsgi, client, users):
     assert body == (Path(vendor.__file__).parent / vendor.RUNTIME).read_text()
 
 
-def test_a_page_without_graphs_leaves_plotly_out_and_dcc_still_gets_the_cartesian_bundle(wsgi, client, users):
+def test_a_page_without_graphs_leaves_plotly_out_and_dcc_still_gets_riskgovs_bundle(wsgi, client, users):
     import re
 
     parameters_import_document(document=parameter_document())
@@ -178,10 +179,10 @@ def test_a_page_without_graphs_leaves_plotly_out_and_dcc_still_gets_the_cartesia
     for path in ("/dash/", "/dash/parameters"):  # their layouts built once (what the browser fetches)
         wsgi.get("/dash/_dash-layout", headers={"Referer": f"http://localhost{path}"})
     with_graphs = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/parameters").get_data(as_text=True))
-    bundle = next(u for u in with_graphs if "/dashboards.plotlyjs/plotly-cartesian.v" in u)
+    bundle = next(u for u in with_graphs if "/dashboards.plotlyjs/plotly-riskgov.v" in u)
     without = re.findall(r'<script src="([^"]+)"', wsgi.get("/dash/").get_data(as_text=True))
     assert not [u for u in without if "plotly" in u]
     assert sorted(without) == sorted(u for u in with_graphs if u != bundle)  # only plotly.js is left out
-    # a graph mounting on such a page (a dcc.Link followed) fetches dcc's plotly URL: the cartesian bundle
+    # a graph mounting on such a page (a dcc.Link followed) fetches dcc's plotly URL: riskgov's bundle
     r = wsgi.get("/dash/_dash-component-suites/plotly/package_data/plotly.min.js")
     assert r.status_code == 302 and r.headers["Location"] == bundle

@@ -10,6 +10,7 @@ from riskgov.core.roles import ADMIN, ANALYST, COMMITTEE, VIEWER
 from riskgov.health.models import AccountResult, ScenarioResult
 from tests.e2e.conftest import log_in, screenshot
 from tests.factories import UserFactory
+from tests.health.test_portfolio_accounts import pm_venue, run_eager  # noqa: F401 — the PM venue fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -128,7 +129,7 @@ def test_pages_load_fast_paths_without_errors_or_policy_violations(live_app, bro
     """The load shortcuts (dashboards.app): the preloaded layout is the one the renderer uses
     (one request), the regenerator runtime stands in for the polyfill, and a page without
     graphs leaves plotly.js out — following a link from it to a page with graphs still draws
-    them, with the cartesian bundle."""
+    them, with riskgov's plotly.js bundle."""
     page, base = browser_page, live_app
     UserFactory(username="vic", roles=[VIEWER])
     problems, requests = [], []
@@ -163,6 +164,76 @@ def test_pages_load_fast_paths_without_errors_or_policy_violations(live_app, bro
     assert len(plotted(page, "stress-scenarios", axis="x")) > 0
     assert page.evaluate("typeof window.Plotly") == "object"
     plotly = [u for u in requests if "plotly" in u]
-    assert any("/dashboards.plotlyjs/plotly-cartesian.v" in u for u in plotly), plotly
+    assert any("/dashboards.plotlyjs/plotly-riskgov.v" in u for u in plotly), plotly
     assert not [u for u in requests if "polyfill" in u]
     assert problems == []
+
+
+def test_every_graph_of_every_page_is_drawn_by_the_bundled_trace_types(
+    live_app, browser_page, health_run, impact_proposal
+):
+    """plotly.js draws a trace of a type its bundle lacks as an invisible scatter, without an
+    error: on every Dash page, each trace plotly.js holds must keep the type of its figure
+    (``dashboards.plotlyjs``: only the trace types riskgov draws are bundled)."""
+    import dash
+
+    from dashboards import plotlyjs
+
+    page, base = browser_page, live_app
+    UserFactory(username="vic", roles=[VIEWER])
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(  # HTTP errors are the responses' (the login page's favicon 404s, see above)
+        "console",
+        lambda m: (
+            problems.append(f"console: {m.text}")
+            if m.type in ("error", "warning") and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    log_in(page, base, "vic", next_url="/dash/")
+    page.wait_for_selector("#_pages_content h1")
+    account = AccountResult.objects.filter(run=health_run).order_by("account_idx").first()
+    paths = sorted(p["path"] for p in dash.page_registry.values())
+    types: dict[str, list[str]] = {}
+    for path in paths:
+        page.goto(f"{base}/dash{path}" + (f"?idx={account.account_idx}" if path == "/account" else ""))
+        page.wait_for_selector("#_pages_content h1")
+        page.wait_for_load_state("networkidle")
+        graphs = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')].map(g => ({"
+            " id: g.parentElement.id, svg: !!g.querySelector('.main-svg'),"
+            " asked: (g.data || []).map(t => t.type || 'scatter'),"
+            " drawn: (g._fullData || []).map(t => t.type) }))"
+        )
+        for g in graphs:
+            assert g["svg"] and g["asked"] == g["drawn"], (path, g)
+            types.setdefault(path, []).extend(g["asked"])
+    shown = {t for ts in types.values() for t in ts}
+    assert shown <= set(plotlyjs.TRACES) and {"scatter", "bar", "histogram"} <= shown, types
+    assert {"/overview", "/accounts", "/stress", "/impact", "/parameters", "/model-health"} <= set(types), types
+    assert problems == []
+
+
+def test_portfolio_heatmap_is_drawn_as_a_heatmap(
+    live_app,
+    browser_page,
+    pm_venue,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    """The one page drawing a heatmap (the riskiest PM accounts' losses per scenario): the
+    bundle's heatmap trace draws it, with its colorbar, beside the worst-scenario bars."""
+    run_eager(pm_venue, django_capture_on_commit_callbacks, scenario_spec="uniform")
+    page, base = browser_page, live_app
+    UserFactory(username="vic", roles=[VIEWER])
+    log_in(page, base, "vic", next_url="/dash/portfolio?underlying=BTC")
+    page.wait_for_selector("#portfolio-heatmap .main-svg")
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(g => [g.parentElement.id,"
+        " g._fullData.map(t => t.type + (t.visible === true ? '' : ' hidden')).join(),"
+        " g.querySelectorAll('.hm image, .colorbar').length])"
+    )
+    heat = next(d for d in drawn if d[0] == "portfolio-heatmap")
+    assert heat[1] == "heatmap" and heat[2] >= 2, drawn  # the heatmap's image and its colorbar
+    screenshot(page, "dash-portfolio-heatmap")
