@@ -207,24 +207,34 @@ class _OpenSums:
     revalues the units (``_Sub.revalue``). Tolerance: sums in another order, relative 1e-12.
     """
 
-    def __init__(self, params: ParameterSet, sub: _Sub) -> None:
+    def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:
+        """``units``: ``(U',)`` int64 units of ``book`` (those never liquidated). Reads the
+        book's arrays in place: only boolean masks, the net sums and the sorted sizes are
+        allocated (no copy of the units' positions)."""
         mk = params.markets
-        live = sub.size != 0
-        has_pos = np.bincount(sub.pos_unit[live], minlength=sub.n) > 0
-        self.used = np.unique(sub.pos_market[live])
+        member = np.zeros(book.n_units, dtype=np.bool_)
+        member[units] = True
+        live = (book.size != 0) & member[book.pos_unit]
+        has_pos = np.bincount(book.pos_unit[live], minlength=book.n_units) > 0
+        m_live = book.pos_market[live]
+        self.used = np.unique(m_live)
         self.usable = bool(np.all(mk.mmf[self.used, 0] > 0))
-        self.margin = float(sub.margin[has_pos].sum())
-        bal = has_pos[sub.bal_unit]
+        self.margin = float(book.unit_margin[has_pos].sum())
+        bal = has_pos[book.bal_unit]
+        haircut_factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
         self.w = np.bincount(
-            sub.bal_asset[bal], weights=(sub.bal_amount * sub.haircut_factor)[bal], minlength=params.assets.n
+            book.bal_asset[bal], weights=(book.bal_amount * haircut_factor)[bal], minlength=params.assets.n
         )
-        pos = has_pos[sub.pos_unit]
-        self.q = np.bincount(sub.pos_market[pos], weights=sub.size[pos], minlength=mk.n)
-        self.cost = float((sub.size * sub.entry)[pos].sum())
+        del bal, haircut_factor
+        q_live = book.size[live]
+        self.q = np.bincount(m_live, weights=q_live, minlength=mk.n)
+        self.cost = float((q_live * book.entry_price[live]).sum())
         self.sizes: list[tuple[int, F64, F64]] = []  # per market: sorted |q|, prefix sums
-        order = np.lexsort((np.abs(sub.size[live]), sub.pos_market[live]))
-        m_sorted = sub.pos_market[live][order]
-        a_sorted = np.abs(sub.size[live])[order]
+        a_live = np.abs(q_live)
+        del q_live, live, has_pos
+        order = np.lexsort((a_live, m_live))
+        m_sorted, a_sorted = m_live[order], a_live[order]
+        del order, a_live, m_live
         bounds = np.searchsorted(m_sorted, self.used, side="left")
         ends = np.searchsorted(m_sorted, self.used, side="right")
         for m, lo, hi in zip(self.used.tolist(), bounds.tolist(), ends.tolist(), strict=True):
@@ -256,6 +266,10 @@ class _Outside(Exception):
     """An effective price left the envelope the candidate units were bounded over."""
 
 
+#: positions per block of ``_candidate_units`` (bounds a venue's bound matrices to one block's)
+CANDIDATE_BLOCK_POSITIONS = 1 << 21
+
+
 def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> tuple[I64, I64]:
     """Units that may be liquidatable (or bankrupt) for some prices inside ``[lo, hi]``, and the rest.
 
@@ -263,11 +277,14 @@ def _candidate_units(params: ParameterSet, book: UnitBook, lo: F64, hi: F64) -> 
     effective moves of the positions' markets and the collateral inside the per-asset
     envelope, even when markets on one asset move apart under impact.
     """
-    with ThreadPoolExecutor(max_workers=default_threads(None)) as pool:
-        fast = _Fast(params, book, np.stack([lo, hi]), pool)
-        rows = fast.batch_candidates(lo[None], hi[None])[0]
     cand = np.zeros(book.n_units, dtype=np.bool_)
-    cand[fast.act[rows]] = True
+    with ThreadPoolExecutor(max_workers=default_threads(None)) as pool:
+        for u_lo, u_hi in book.unit_ranges(CANDIDATE_BLOCK_POSITIONS):  # the bound is per unit
+            part = book.slice_units(u_lo, u_hi)
+            fast = _Fast(params, part, np.stack([lo, hi]), pool)
+            rows = fast.batch_candidates(lo[None], hi[None])[0]
+            cand[fast.act[rows] + u_lo] = True
+            del fast, part
     return np.flatnonzero(cand), np.flatnonzero(~cand)
 
 
@@ -290,8 +307,8 @@ def _run(
         sub, rest_units = _Sub(params, book, None), None
     else:
         cand, other = _candidate_units(params, book, *envelope)
-        sub, rest_units = _Sub(params, book, cand), _Sub(params, book, other)
-        rest_sums = _OpenSums(params, rest_units)
+        sub, rest_units = _Sub(params, book, cand), None
+        rest_sums = _OpenSums(params, book, other)
         env_lo, env_hi = envelope
 
     def check(asset_px: F64, mkt_px: F64) -> None:
@@ -336,9 +353,11 @@ def _run(
             if rnd == 0:
                 o = alive & (mm > 0)
                 open_e[t], open_mm[t] = float(equity[o].sum()), float(mm[o].sum())
-                if rest_units is not None:  # units that cannot be liquidated are all open
+                if envelope is not None:  # units that cannot be liquidated are all open
                     sums = rest_sums.sums(asset_px, mkt_px)
-                    if sums is None:
+                    if sums is None:  # not exact here: revalue them (their sub-book built once)
+                        if rest_units is None:
+                            rest_units = _Sub(params, book, other)
                         e_r, mm_r, _ = rest_units.revalue(mk, asset_px, mkt_px)
                         o_r = mm_r > 0
                         sums = float(e_r[o_r].sum()), float(mm_r[o_r].sum())

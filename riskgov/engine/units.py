@@ -105,6 +105,49 @@ class UnitBook:
     bal_value0: F64
     markets: MarketParams
 
+    def slice_units(self, u_lo: int, u_hi: int) -> UnitBook:
+        """The units ``[u_lo, u_hi)`` as a book of their own (unit ``u`` becomes ``u − u_lo``):
+        their positions and balances are contiguous (sorted by unit), so every array is a view
+        but the rebased unit ids. For what is computed unit by unit (``pruning._Fast``'s
+        bounds), a venue in blocks gives the same per-unit figures as the whole book."""
+        p_lo, p_hi = (int(x) for x in np.searchsorted(self.pos_unit, [u_lo, u_hi], side="left"))
+        b_lo, b_hi = (int(x) for x in np.searchsorted(self.bal_unit, [u_lo, u_hi], side="left"))
+        return UnitBook(
+            n_accounts=self.n_accounts,
+            n_units=u_hi - u_lo,
+            unit_owner=self.unit_owner[u_lo:u_hi],
+            unit_start=self.unit_start[u_lo:u_hi] - p_lo,
+            unit_count=self.unit_count[u_lo:u_hi],
+            unit_margin=self.unit_margin[u_lo:u_hi],
+            unit_has_liability=self.unit_has_liability[u_lo:u_hi],
+            equity0=self.equity0[u_lo:u_hi],
+            mm0=self.mm0[u_lo:u_hi],
+            pos_index=self.pos_index[p_lo:p_hi],
+            pos_unit=self.pos_unit[p_lo:p_hi] - u_lo,
+            pos_market=self.pos_market[p_lo:p_hi],
+            pos_asset=self.pos_asset[p_lo:p_hi],
+            size=self.size[p_lo:p_hi],
+            entry_price=self.entry_price[p_lo:p_hi],
+            price0=self.price0[p_lo:p_hi],
+            notional0=self.notional0[p_lo:p_hi],
+            pos_mm0=self.pos_mm0[p_lo:p_hi],
+            pos_bracket=self.pos_bracket[p_lo:p_hi],
+            bal_unit=self.bal_unit[b_lo:b_hi] - u_lo,
+            bal_asset=self.bal_asset[b_lo:b_hi],
+            bal_amount=self.bal_amount[b_lo:b_hi],
+            bal_value0=self.bal_value0[b_lo:b_hi],
+            markets=self.markets,
+        )
+
+    def unit_ranges(self, positions: int) -> list[tuple[int, int]]:
+        """``[u_lo, u_hi)`` ranges covering every unit, each holding about ``positions``
+        positions (a unit is never split)."""
+        n = self.pos_unit.size
+        cuts = {0, self.n_units}
+        cuts.update(int(self.pos_unit[i]) for i in range(positions, n, positions))
+        edges = sorted(cuts)
+        return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+
     # Per-position values of the base bracket and market, gathered from the small
     # ``markets`` tables on first access (the stress fast path reads the tables directly).
 

@@ -260,7 +260,7 @@ def test_open_book_sums_equal_the_units_revalued(seed, zero_first_mmf):
         mk = params.markets
     book = build_unit_book(params, state)
     sub = _Sub(params, book, None)
-    sums = _OpenSums(params, sub)
+    sums = _OpenSums(params, book, np.arange(book.n_units))
     base = np.asarray(state.asset_prices, dtype=np.float64)
     trials = [base * (1 + rng.uniform(-0.5, 0.5, base.size)) for _ in range(5)]
     pf = state.portfolio
@@ -292,3 +292,30 @@ def test_open_book_sums_equal_the_units_revalued(seed, zero_first_mmf):
     )
     for k in ("open_equity", "open_mm", "mm_coverage", "shortfall_by_step"):
         np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-9, atol=1e-6)
+
+
+@given(SEEDS, st.integers(1, 9))
+@SETTINGS
+def test_candidate_units_in_blocks_equal_one_block(seed, positions):
+    """``path_cascade._candidate_units`` bounds the units block by block
+    (``UnitBook.slice_units``: views of whole units); any block size gives the same units."""
+    from riskgov.engine import path_cascade
+    from riskgov.engine.units import build_unit_book
+
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    book = build_unit_book(params, state)
+    ranges = book.unit_ranges(positions)
+    assert ranges[0][0] == 0 and ranges[-1][1] == book.n_units
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    r = random_paths(rng, params, 1, 3, vol=0.08)[0]
+    lo, hi = np.maximum(r.min(axis=0) - 0.25, -1 + 1e-6), r.max(axis=0) + 0.25
+    old = path_cascade.CANDIDATE_BLOCK_POSITIONS
+    try:
+        path_cascade.CANDIDATE_BLOCK_POSITIONS = 10**9
+        whole = path_cascade._candidate_units(params, book, lo, hi)
+        path_cascade.CANDIDATE_BLOCK_POSITIONS = positions
+        blocked = path_cascade._candidate_units(params, book, lo, hi)
+    finally:
+        path_cascade.CANDIDATE_BLOCK_POSITIONS = old
+    assert whole[0].tolist() == blocked[0].tolist() and whole[1].tolist() == blocked[1].tolist()
