@@ -165,8 +165,23 @@ def health_run_finalize(*, run_id: int) -> HealthRun:
         return _finalize(run)
 
 
+def _release_free_memory() -> None:
+    """Hand the memory a worker freed since its last task back to the system (glibc's
+    ``malloc_trim``; a no-op elsewhere), so that finalize's whole-venue arrays add to what the
+    process holds, not to the heap its chunks left behind (issue #15: peak RSS per worker)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _finalize(run: HealthRun) -> HealthRun:
     run_id = run.pk
+    _release_free_memory()
     t0 = time.perf_counter()
     chunks = _done_chunks(run)
     ep = _run_parameters(run)
@@ -198,6 +213,7 @@ def _finalize(run: HealthRun) -> HealthRun:
         book = build_unit_book(ep.params, full_snap.state)  # one margin-unit book for the cascade, ADL and replay
         full = prices_of(full_snap.state)  # the book holds the venue: its arrays once, not twice
         del full_snap
+        _release_free_memory()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
                 params=ep.params,
