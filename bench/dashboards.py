@@ -812,6 +812,8 @@ def main() -> int:
     ap.add_argument("--pages", help="comma-separated substrings of the browser pages' names to open (default: all)")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the live server subprocess
     args = ap.parse_args()
+    if sum(bool(x) for x in (args.keep, args.reuse, args.run is not None)) > 1:
+        ap.error("--keep, --reuse and --run exclude each other")
 
     sys.path.insert(0, str(REPO))
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/riskgov_bench_dash")
@@ -829,13 +831,13 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()
-    run, markets = stored_run(args.run) if (args.reuse or args.run) else store_run(args)
+    run, markets = stored_run(args.run) if (args.reuse or args.run is not None) else store_run(args)
     stored_s = time.perf_counter() - t0
     user = get_user_model().objects.filter(username="bench-dash").first() or get_user_model().objects.create_superuser(
         "bench-dash", "bench@example.com", "x"
     )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    how = "reused" if (args.reuse or args.run) else f"stored in {stored_s:.1f} s"
+    how = "reused" if (args.reuse or args.run is not None) else f"stored in {stored_s:.1f} s"
     print(
         f"\n{run.n_accounts:,} accounts, {run.n_positions:,} positions, {len(markets)} markets,"
         f" {run.tail_scenarios + 10:,} scenarios (run #{run.pk}, {how}); load average {load}"
@@ -880,7 +882,7 @@ def main() -> int:
             print(f"{name:44s}{ca['ready']:10.0f}{cb['ready']:10.0f}{ca['js_kb']:10.0f}{cb['js_kb']:10.0f}")
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     print(f"\nload average at the end {load}")
-    if not (args.keep or args.reuse or args.run):
+    if not (args.keep or args.reuse or args.run is not None):
         remove_run(run)
     return 0
 

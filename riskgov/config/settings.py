@@ -316,8 +316,9 @@ RISKGOV_MODE = (
 RISKGOV_HEALTH_PATH_HORIZONS = env.list("RISKGOV_HEALTH_PATH_HORIZONS", cast=int, default=[1, 3])
 
 # Threads of each engine call (path and gap stress, base pass) in this process: 0 = min(4,
-# cores). A host running N worker processes sets cores // N (and OPENBLAS_NUM_THREADS the
-# same), so N processes do not run more threads than the host has cores.
+# cores). A host running N worker processes sets cores // N (and OPENBLAS_NUM_THREADS and
+# OMP_NUM_THREADS the same: BLAS and Arrow pools), so N processes do not run more threads
+# than the host has cores.
 RISKGOV_ENGINE_THREADS = env.int("RISKGOV_ENGINE_THREADS", default=0)
 
 # === Health-run lifecycle (riskgov.health: runs that always end) ===========================

@@ -251,19 +251,15 @@ class AdlAttribution:
 BLOCK_POSITIONS = 1 << 20
 
 
-def _unit_blocks(pos_unit: I64, rows: int | None = None) -> list[tuple[int, int, int, int]]:
-    """``(lo, hi, u_lo, u_hi)``: position ranges ``[lo, hi)`` of about ``rows`` positions
-    (``BLOCK_POSITIONS``) that hold units ``[u_lo, u_hi)`` whole (``pos_unit`` sorted)."""
-    rows = BLOCK_POSITIONS if rows is None else rows
-    n = pos_unit.size
-    out, lo = [], 0
-    while lo < n:
-        hi = min(n, lo + rows)
-        if hi < n:  # end at the first position of the unit the block would cut
-            cut = int(np.searchsorted(pos_unit, pos_unit[hi], side="left"))
-            hi = cut if cut > lo else int(np.searchsorted(pos_unit, pos_unit[hi], side="right"))
-        out.append((lo, hi, int(pos_unit[lo]), int(pos_unit[hi - 1]) + 1))
-        lo = hi
+def _unit_blocks(book: UnitBook) -> list[tuple[int, int, int, int]]:
+    """``(lo, hi, u_lo, u_hi)``: position ranges ``[lo, hi)`` of about ``BLOCK_POSITIONS``
+    positions holding units ``[u_lo, u_hi)`` whole (``UnitBook.unit_ranges``; positions are
+    sorted by unit)."""
+    out = []
+    for u_lo, u_hi in book.unit_ranges(BLOCK_POSITIONS):
+        lo, hi = (int(x) for x in np.searchsorted(book.pos_unit, [u_lo, u_hi], side="left"))
+        if hi > lo:
+            out.append((lo, hi, u_lo, u_hi))
     return out
 
 
@@ -317,7 +313,7 @@ def adl_attribution(
     # per unit, position by position in blocks of whole units (a venue's worth of per-position
     # temporaries never coexists): P&L, MM, close costs, realised loss and notional at the close
     mm, slip_u, pen_u, loss_u, notional_u = (np.zeros(n_u) for _ in range(5))
-    blocks = list(_unit_blocks(book.pos_unit))
+    blocks = _unit_blocks(book)
     for lo, hi, u_lo, u_hi in blocks:
         q, p, notional, loss = _closes(book, r, lo, hi)
         unit = book.pos_unit[lo:hi] - u_lo

@@ -204,7 +204,9 @@ class _OpenSums:
     position is in bracket ``k`` when ``|q|·p ≥ F_k``; ``MM(N) = N·MMF_k − C_k``). Exactly
     the set ``MM > 0`` when every market's first MMF is positive and prices are positive (a
     unit with a non-zero size then has ``MM > 0``): ``usable`` says so, else the caller
-    revalues the units (``_Sub.revalue``). Tolerance: sums in another order, relative 1e-12.
+    revalues the units (``_Sub.revalue``). It selects the §2 bracket itself (the rule of
+    ``brackets.bracket_index``, by sorted size). Tolerance: sums in another order (``Σ E`` rests on
+    ``Σ q·p − Σ q·entry``), relative 1e-9 as RISK_MODEL §1.
     """
 
     def __init__(self, params: ParameterSet, book: UnitBook, units: I64) -> None:

@@ -140,8 +140,14 @@ class UnitBook:
         )
 
     def unit_ranges(self, positions: int) -> list[tuple[int, int]]:
-        """``[u_lo, u_hi)`` ranges covering every unit, each holding about ``positions``
-        positions (a unit is never split)."""
+        """Consecutive ``(u_lo, u_hi)`` unit ranges covering ``[0, U)``, each holding about
+        ``positions`` positions (a unit is never split, so a unit with more positions makes a
+        range of its own; units without positions go with their neighbours).
+
+        Raises:
+            EngineInputError: ``positions < 1``.
+        """
+        _check(positions >= 1, f"positions per range must be >= 1, got {positions}")
         n = self.pos_unit.size
         cuts = {0, self.n_units}
         cuts.update(int(self.pos_unit[i]) for i in range(positions, n, positions))

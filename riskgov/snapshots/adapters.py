@@ -576,6 +576,11 @@ def state_from_arrays(parts: Sequence[Mapping[str, np.ndarray]]) -> SnapshotStat
     without account ids (``account_ids`` ``None``). Prices, open interest, the fund and the
     marks are the whole snapshot's, so the first part's are taken.
 
+    Args:
+        parts: one mapping per range, ``name → array`` as ``state_arrays`` gives (a dict, or an
+            open ``numpy.load`` ``.npz``: each column is then read from every part and joined
+            before the next, so the venue is held once plus one column); extra keys ignored.
+
     Raises:
         ValueError: no part, or the parts are not consecutive ranges.
     """

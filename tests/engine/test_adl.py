@@ -97,13 +97,15 @@ def test_attribution_in_blocks_of_whole_units_equals_one_block(seed, rows):
     params, state = random_case(seed % 10_000)
     shock = np.random.default_rng(seed).uniform(-0.6, 0.4, params.assets.n)
     book = build_unit_book(params, state)
-    blocks = adl._unit_blocks(book.pos_unit, rows)
-    assert [b[0] for b in blocks[1:]] == [b[1] for b in blocks[:-1]] and (not blocks or blocks[-1][1] == book.size.size)
-    for lo, hi, u_lo, u_hi in blocks:  # whole units: no unit in two blocks
-        assert lo == 0 or book.pos_unit[lo] != book.pos_unit[lo - 1]
-        assert (book.pos_unit[lo:hi] >= u_lo).all() and (book.pos_unit[lo:hi] < u_hi).all()
     old = adl.BLOCK_POSITIONS
     try:
+        adl.BLOCK_POSITIONS = rows
+        blocks = adl._unit_blocks(book)
+        assert [b[0] for b in blocks[1:]] == [b[1] for b in blocks[:-1]]
+        assert not blocks or (blocks[0][0], blocks[-1][1]) == (0, book.size.size)
+        for lo, hi, u_lo, u_hi in blocks:  # whole units: no unit in two blocks
+            assert lo == 0 or book.pos_unit[lo] != book.pos_unit[lo - 1]
+            assert (book.pos_unit[lo:hi] >= u_lo).all() and (book.pos_unit[lo:hi] < u_hi).all()
         adl.BLOCK_POSITIONS = 10**9
         one = adl_attribution(params, state, shock, book=book)
         adl.BLOCK_POSITIONS = rows

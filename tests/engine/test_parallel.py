@@ -39,3 +39,15 @@ def test_chunked_kernel_is_the_same_for_any_thread_count():
         run_chunks(n, kernel)
         outs.append(out)
     assert all(o.tobytes() == outs[0].tobytes() for o in outs)
+
+
+def test_the_health_app_applies_the_engine_threads_setting(settings):
+    from django.apps import apps
+
+    settings.RISKGOV_ENGINE_THREADS = 1
+    apps.get_app_config("health").ready()
+    assert default_threads(None) == 1
+    settings.RISKGOV_ENGINE_THREADS = 0  # 0: the engine's own default (min(4, cores))
+    set_default_threads(None)
+    apps.get_app_config("health").ready()
+    assert default_threads(None) == max(1, min(4, __import__("os").cpu_count() or 1))

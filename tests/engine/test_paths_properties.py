@@ -319,3 +319,31 @@ def test_candidate_units_in_blocks_equal_one_block(seed, positions):
     finally:
         path_cascade.CANDIDATE_BLOCK_POSITIONS = old
     assert whole[0].tolist() == blocked[0].tolist() and whole[1].tolist() == blocked[1].tolist()
+
+
+@given(SEEDS)
+@SETTINGS
+def test_open_book_sums_of_a_subset_of_units(seed):
+    """``_OpenSums`` of a random strict subset of the units (what the replay passes: those
+    outside the candidates) equals those units revalued, with market prices apart from their
+    assets' (the cascade's impact moves a market on its own)."""
+    from riskgov.engine.cascade import _Sub
+    from riskgov.engine.path_cascade import _OpenSums
+    from riskgov.engine.units import build_unit_book
+
+    params, state = random_case(seed % 10_000)
+    rng = np.random.default_rng(seed)
+    book = build_unit_book(params, state)
+    units = np.flatnonzero(rng.random(book.n_units) < 0.5)
+    sub, sums = _Sub(params, book, units), _OpenSums(params, book, units)
+    mk = params.markets
+    base = np.asarray(state.asset_prices, dtype=np.float64)
+    for _ in range(3):
+        apx = base * (1 + rng.uniform(-0.5, 0.5, base.size))
+        mpx = apx[mk.base_asset] * (1 + rng.uniform(-0.1, 0.1, mk.n))
+        e, mm, _ = sub.revalue(mk, apx, mpx)
+        o = mm > 0
+        got = sums.sums(apx, mpx)
+        assert got is not None
+        assert abs(got[0] - e[o].sum()) <= 1e-9 * (np.abs(e[o]).sum() + 1)
+        assert abs(got[1] - mm[o].sum()) <= 1e-9 * (mm[o].sum() + 1)

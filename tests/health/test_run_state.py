@@ -122,7 +122,61 @@ def test_finalize_from_the_copies_publishes_what_a_database_read_does(
 def test_a_refused_chunk_leaves_no_copy(venue, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     snap = snapshot_venue_state(snapshot=venue, params=engine_parameters().params, first_account=0, last_account=4)
-    written = run_state.write_chunk_state(run_id=991, first_account=0, snap=snap)
+    written = run_state.write_chunk_state(run_id=991, first_account=0, snap=snap, snapshot=venue)
     assert written > 0 and default_storage.exists(run_state.state_name(991, 0))
     results_file.delete_chunk_files(991, 0)
     assert not default_storage.exists(run_state.state_name(991, 0))
+
+
+def test_a_late_duplicate_chunk_of_a_published_run_leaves_no_copy(
+    venue, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    """A duplicate of a chunk that started while the run was running and stores after
+    publication: its store is refused, its result files stay (the run's), its copy goes."""
+    from riskgov.health.services import chunks
+
+    settings.MEDIA_ROOT = tmp_path
+    run = _run(venue, django_capture_on_commit_callbacks, chunk_accounts=4)
+    assert not default_storage.exists(run_state.state_name(run.pk, 0))
+    run.status = RunStatus.RUNNING  # what the duplicate read before the run was published
+    assert chunks._compute(run=run, first_account=0, last_account=4) is False
+    assert not default_storage.exists(run_state.state_name(run.pk, 0))
+    assert results_file.has_files(run)
+
+
+def test_unusable_copies_fall_back_to_the_snapshot(
+    venue, django_capture_on_commit_callbacks, settings, tmp_path, monkeypatch
+):
+    """A half-written copy (a redelivered chunk rewriting it), one of another snapshot, or
+    copies that do not cover the snapshot: ``read_run_state`` says ``None`` (finalize reads
+    the snapshot instead) rather than failing the run; stale copies of a published run are
+    removed by the sweep's clean-up."""
+    from django.core.files.base import ContentFile
+
+    from riskgov.health.models import HealthRun, RunChunk
+    from riskgov.health.services.lifecycle import clean_result_folders
+
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(run_state, "delete_run_state", lambda run_id: None)  # keep them to tamper with
+    run = _run(venue, django_capture_on_commit_callbacks, chunk_accounts=4)
+    run = HealthRun.objects.select_related("snapshot").get(pk=run.pk)
+    assert run_state.read_run_state(run) is not None
+    name = run_state.state_name(run.pk, 4)
+    with default_storage.open(name, "rb") as fh:
+        data = fh.read()
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(data[: len(data) // 2]))  # torn
+    assert run_state.read_run_state(run) is None
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(data))
+    assert run_state.read_run_state(run) is not None
+    run.snapshot.sha256 = "0" * 64  # the copies are of a snapshot with another hash
+    assert run_state.read_run_state(run) is None
+    run.snapshot.refresh_from_db()
+    RunChunk.objects.filter(run=run, first_account=4).delete()  # a gap in the ranges
+    assert run_state.read_run_state(run) is None
+    # published with copies left behind (their delete failed): the sweep removes them
+    assert any(f.startswith("state-") for f in default_storage.listdir(results_file.run_folder(run.pk))[1])
+    clean_result_folders()
+    files = default_storage.listdir(results_file.run_folder(run.pk))[1]
+    assert files and not any(f.startswith("state-") for f in files)

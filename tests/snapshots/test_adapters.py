@@ -104,3 +104,17 @@ def test_unused_asset_prices(imported):
     )
     st = snapshot_venue_state(snapshot=imported, params=params)
     assert st.state.asset_prices[1] == 1.0 and st.price_source[1] == "stable"
+
+
+def test_whole_snapshot_facts_are_read_once_per_snapshot(imported, django_assert_num_queries):
+    """The whole-snapshot scans (assets held, portfolio-mode accounts) run once per process and
+    snapshot, not once per chunk; another snapshot key (sha256) reads them again."""
+    from riskgov.snapshots import adapters
+
+    adapters._FACTS.clear()
+    first = adapters._facts(imported)
+    with django_assert_num_queries(0):
+        assert adapters._facts(imported) is first
+    imported.sha256 = "f" * 64
+    with django_assert_num_queries(2):
+        adapters._facts(imported)

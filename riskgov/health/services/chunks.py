@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -120,7 +121,7 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
         snapshot=run.snapshot, params=ep.params, first_account=first_account, last_account=last_account
     )
     t_state = time.perf_counter()
-    run_state.write_chunk_state(run_id=run_id, first_account=first_account, snap=raw)  # finalize's venue
+    run_state.write_chunk_state(run_id=run_id, first_account=first_account, snap=raw, snapshot=run.snapshot)
     t_state = time.perf_counter() - t_state
     snap = _split_pm(raw, snapshot=run.snapshot, params=ep.params, pm_params=_run_pm_params(run))
     del raw
@@ -203,11 +204,14 @@ def _compute(*, run: HealthRun, first_account: int, last_account: int) -> bool:
 
 def _drop_refused_files(*, run_id: int, first_account: int) -> None:
     """The store refused the chunk (its run is no longer running): delete the files it just
-    wrote, unless the run was published (a redelivered chunk of a published run rewrote its
-    own files with the same rows: they are the run's)."""
+    wrote — its venue copy always (finalize is done or will not run), its result files unless
+    the run was published (a redelivered chunk of a published run rewrote its own files with
+    the same rows: they are the run's)."""
     status = HealthRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
     if status != RunStatus.SUCCEEDED:
         results_file.delete_chunk_files(run_id, first_account)
+    else:
+        default_storage.delete(run_state.state_name(run_id, first_account))
 
 
 def _pm_partial(venue: Any, pm: Any, account_ids: Any, *, first_account: int) -> dict[str, Any]:

@@ -268,7 +268,7 @@ def _finalize(run: HealthRun) -> HealthRun:
     if published.status == RunStatus.SUCCEEDED:
         try:
             run_state.delete_run_state(run_id)  # the venue copies served their one read
-        except OSError as exc:  # the run is published all the same; the copies go with its folder
+        except OSError as exc:  # the run is published all the same; the sweep removes them
             log.warning("health run %s: venue copies not deleted (%s)", run_id, exc)
     return published
 

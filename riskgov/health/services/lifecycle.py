@@ -274,13 +274,16 @@ def clean_result_folders() -> list[int]:
     """Remove result folders left by failed or deleted runs (``results_file.delete_orphan_folders``;
     logged, not an action on a run; a storage error is logged and retried at the next sweep).
     Returns the run ids whose folder was removed."""
-    from riskgov.health.services import results_file
+    from riskgov.health.services import results_file, run_state
 
     try:
         gone = results_file.delete_orphan_folders()
+        stale = run_state.delete_stale_state()
     except OSError as exc:
         log.warning("health sweep: result folders not cleaned: %s", exc)
         return []
+    if stale:
+        log.info("health sweep: venue copies of published runs %s removed", stale)
     if gone:
         log.info("health sweep: result files of failed or deleted runs %s removed", gone)
     return gone
