@@ -21,7 +21,7 @@ Readers: ``riskgov.health.export`` streams accounts/positions from the files by 
 (bounded memory) and the account page (``selectors.run_account``) falls back to
 ``account_from_file`` for an account not kept in the database. Runs stored before the files
 existed have all their rows in PostgreSQL (``has_files`` is false) and are read from there.
-Finalize never reads rows (chunk partials only).
+Finalize never reads result rows: the chunk partials, and the venue copies of ``run_state``.
 """
 
 from __future__ import annotations
