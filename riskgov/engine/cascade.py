@@ -131,6 +131,10 @@ def _impact_factors(mk: MarketParams, n_assets: int, net: F64) -> tuple[F64, F64
     return market, np.maximum(0.0, move)
 
 
+#: positions per block of ``_Sub.revalue``'s bracket lookup
+REVALUE_BLOCK = 1 << 20
+
+
 class _Sub:
     """The positions and balances of a set of margin units, with compact unit ids (§4–§8).
 
@@ -175,15 +179,24 @@ class _Sub:
         )
 
     def revalue(self, mk: MarketParams, asset_px: F64, mkt_px: F64) -> tuple[F64, F64, F64]:
-        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD."""
+        """``(E, MM)`` per unit and ``N`` per position at the given prices (§4–§6), USD.
+
+        The per-position terms are computed in place, and ``MM(N)`` in blocks of
+        ``REVALUE_BLOCK`` positions (the bracket lookup's temporaries stay block-sized): the
+        same floats as elementwise over the whole book, with a venue's worth of temporaries
+        held two or three times instead of seven.
+        """
         p = mkt_px[self.pos_market]
-        notional = np.abs(self.size) * p
-        equity = (
-            self.collateral(asset_px)
-            + np.bincount(self.pos_unit, weights=self.size * (p - self.entry), minlength=self.n)
-            + self.margin
-        )
-        mm = np.bincount(self.pos_unit, weights=maintenance_margin(mk, self.pos_market, notional), minlength=self.n)
+        notional = np.abs(self.size)
+        notional *= p
+        p -= self.entry  # p − e ...
+        p *= self.size  # ... × q: the unrealised P&L per position
+        equity = self.collateral(asset_px) + np.bincount(self.pos_unit, weights=p, minlength=self.n) + self.margin
+        pos_mm = p  # reused: the P&L is summed
+        for lo in range(0, notional.size, REVALUE_BLOCK):
+            hi = min(notional.size, lo + REVALUE_BLOCK)
+            pos_mm[lo:hi] = maintenance_margin(mk, self.pos_market[lo:hi], notional[lo:hi])
+        mm = np.bincount(self.pos_unit, weights=pos_mm, minlength=self.n)
         return equity, mm, notional
 
     def liquidate(

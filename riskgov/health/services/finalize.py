@@ -208,11 +208,12 @@ def _finalize(run: HealthRun) -> HealthRun:
     headline = outcomes.get(HEADLINE_FAMILY)
     if (result.worst_scenario >= 0 or headline is not None) and result.totals.n_accounts:
         full_snap = _whole_venue(run, ep.params)
-        pm = full_snap.pm
+        venue, pm = full_snap.state, full_snap.pm
+        del full_snap  # (its position ids: not needed here)
         t_load = time.perf_counter()
-        book = build_unit_book(ep.params, full_snap.state)  # one margin-unit book for the cascade, ADL and replay
-        full = prices_of(full_snap.state)  # the book holds the venue: its arrays once, not twice
-        del full_snap
+        book = build_unit_book(ep.params, venue)  # one margin-unit book for the cascade, ADL and replay
+        full = prices_of(venue)  # the book holds the venue: its arrays once, not twice
+        del venue
         _release_free_memory()
         if result.worst_scenario >= 0:
             cascade, adl = worst_scenario_detail(
