@@ -269,7 +269,8 @@ def _closes(book: UnitBook, r: F64, lo: int, hi: int) -> tuple[F64, F64, F64, F6
     q = book.size[lo:hi]
     p = book.price0[lo:hi] * (1.0 + r[book.pos_asset[lo:hi]])
     notional = np.abs(q) * p
-    slip = np.minimum(1.0, 0.01 * notional / book.depth[lo:hi])
+    depth = book.markets.depth_usd_per_1pct.take(book.pos_market[lo:hi])  # not the book's cached copy
+    slip = np.minimum(1.0, 0.01 * notional / depth)
     p_close = p * (1.0 - np.sign(q) * slip)
     loss = np.maximum(0.0, -q * (p_close - book.entry_price[lo:hi]))
     return q, p, notional, loss
@@ -318,7 +319,10 @@ def adl_attribution(
         q, p, notional, loss = _closes(book, r, lo, hi)
         unit = book.pos_unit[lo:hi] - u_lo
         k = u_hi - u_lo
-        s_cost, p_due = close_costs(notional, book.depth[lo:hi], book.penalty_rate[lo:hi])
+        m = book.pos_market[lo:hi]
+        s_cost, p_due = close_costs(
+            notional, book.markets.depth_usd_per_1pct.take(m), book.markets.liquidation_penalty.take(m)
+        )
         equity[u_lo:u_hi] += np.bincount(unit, weights=q * (p - book.entry_price[lo:hi]), minlength=k)
         mm[u_lo:u_hi] = np.bincount(unit, weights=maintenance_margin(mk, book.pos_market[lo:hi], notional), minlength=k)
         slip_u[u_lo:u_hi] = np.bincount(unit, weights=s_cost, minlength=k)

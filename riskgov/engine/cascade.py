@@ -164,9 +164,12 @@ class _Sub:
             pos = np.flatnonzero(remap[book.pos_unit] >= 0)
             bal = np.flatnonzero(remap[book.bal_unit] >= 0)
             self.pos_unit, self.bal_unit = remap[book.pos_unit[pos]], remap[book.bal_unit[bal]]
-        self.pos_market, self.size, self.entry, self.depth, self.penalty_rate = (
-            a[pos] for a in (book.pos_market, book.size, book.entry_price, book.depth, book.penalty_rate)
-        )
+        self.pos_market, self.size, self.entry = (a[pos] for a in (book.pos_market, book.size, book.entry_price))
+        # from the market tables, not the book's cached per-position copies (which would stay
+        # on a whole venue's book for as long as it lives)
+        mk = params.markets
+        self.depth = mk.depth_usd_per_1pct.take(self.pos_market)
+        self.penalty_rate = mk.liquidation_penalty.take(self.pos_market)
         self.bal_asset, self.bal_amount = book.bal_asset[bal], book.bal_amount[bal]
         self.haircut_factor = np.where(self.bal_amount > 0, 1.0 - params.assets.haircut[self.bal_asset], 1.0)
 

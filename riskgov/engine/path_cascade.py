@@ -231,16 +231,16 @@ class _OpenSums:
         q_live = book.size[live]
         self.q = np.bincount(m_live, weights=q_live, minlength=mk.n)
         self.cost = float((q_live * book.entry_price[live]).sum())
+        del live, has_pos
         self.sizes: list[tuple[int, F64, F64]] = []  # per market: sorted |q|, prefix sums
-        a_live = np.abs(q_live)
-        del q_live, live, has_pos
-        order = np.lexsort((a_live, m_live))
-        m_sorted, a_sorted = m_live[order], a_live[order]
-        del order, a_live, m_live
-        bounds = np.searchsorted(m_sorted, self.used, side="left")
-        ends = np.searchsorted(m_sorted, self.used, side="right")
-        for m, lo, hi in zip(self.used.tolist(), bounds.tolist(), ends.tolist(), strict=True):
-            a = a_sorted[lo:hi]
+        order = np.argsort(m_live, kind="stable")
+        a_by_market = np.abs(q_live[order])
+        del q_live, order
+        ends = np.cumsum(np.bincount(m_live, minlength=mk.n))
+        del m_live
+        for m in self.used.tolist():
+            a = a_by_market[(ends[m - 1] if m else 0) : ends[m]]  # market m's sizes, then sorted
+            a.sort()
             self.sizes.append((m, a, np.concatenate([[0.0], np.cumsum(a)])))
         self.mk = mk
 

@@ -291,6 +291,8 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
         u *= qq  # q·(p − e)
 
     run_chunks(p, kernel)
+    unit_of = None  # the temporaries go as soon as they are used: a 10M-account book is built
+    # next to the venue it comes from, so its peak is the two plus what is alive here
     unit_count = np.bincount(pos_unit, minlength=n_units).astype(np.int64)
     unit_start = np.zeros(n_units, dtype=np.int64)
     np.cumsum(unit_count[:-1], out=unit_start[1:])
@@ -303,11 +305,11 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
         b_acc, b_ast, amt = b_acc[b_order], b_ast[b_order], amt[b_order]
     factor = np.where(amt > 0, 1.0 - assets.haircut[b_ast], 1.0)
     bal_value0 = amt * prices[b_ast] * factor
-    equity0 = (
-        np.bincount(b_acc, weights=bal_value0, minlength=n_units)
-        + np.bincount(pos_unit, weights=upnl, minlength=n_units)
-        + unit_margin
-    )
+    del factor
+    equity0 = np.bincount(b_acc, weights=bal_value0, minlength=n_units)
+    equity0 += np.bincount(pos_unit, weights=upnl, minlength=n_units)
+    upnl = None
+    equity0 += unit_margin
     mm0 = np.bincount(pos_unit, weights=pos_mm0, minlength=n_units)
     has_liab = np.bincount(b_acc[amt < 0], minlength=n_units) > 0
     return UnitBook(
