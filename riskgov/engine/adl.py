@@ -309,7 +309,9 @@ def adl_attribution(
     n_u, n_m = book.n_units, mk.n
     bal_price = state.asset_prices[book.bal_asset] * (1.0 + r[book.bal_asset])
     factor = np.where(book.bal_amount > 0, 1.0 - params.assets.haircut[book.bal_asset], 1.0)
-    equity = np.bincount(book.bal_unit, weights=book.bal_amount * bal_price * factor, minlength=n_u)
+    equity = np.bincount(book.bal_unit, weights=book.bal_amount * bal_price * factor, minlength=n_u).astype(
+        np.float64, copy=False
+    )  # float even without balances (bincount of nothing is int64)
     del bal_price, factor
     # per unit, position by position in blocks of whole units (a venue's worth of per-position
     # temporaries never coexists): P&L, MM, close costs, realised loss and notional at the close

@@ -306,7 +306,8 @@ def build_unit_book(params: ParameterSet, state: VenueState) -> UnitBook:
     factor = np.where(amt > 0, 1.0 - assets.haircut[b_ast], 1.0)
     bal_value0 = amt * prices[b_ast] * factor
     del factor
-    equity0 = np.bincount(b_acc, weights=bal_value0, minlength=n_units)
+    # (float even without balances: bincount of nothing is int64)
+    equity0 = np.bincount(b_acc, weights=bal_value0, minlength=n_units).astype(np.float64, copy=False)
     equity0 += np.bincount(pos_unit, weights=upnl, minlength=n_units)
     upnl = None
     equity0 += unit_margin

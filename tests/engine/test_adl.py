@@ -116,3 +116,24 @@ def test_attribution_in_blocks_of_whole_units_equals_one_block(seed, rows):
         np.testing.assert_allclose(getattr(many, f), getattr(one, f), rtol=1e-12, atol=1e-9)
     assert many.shortfall == one.shortfall and many.penalties == one.penalties
     assert many.unattributed == one.unattributed and many.adl_amount == one.adl_amount
+
+
+def test_a_venue_without_balances_builds_and_attributes():
+    """No balance rows at all (isolated margin only): the unit book's equity and the blocked
+    attribution stay float (``bincount`` of nothing is int64) — found by the combine test."""
+    import dataclasses
+
+    from riskgov.engine.units import build_unit_book
+    from tests.engine.reference import random_case
+
+    params, state = random_case(11)
+    pf = state.portfolio
+    empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    bare = dataclasses.replace(
+        state,
+        portfolio=dataclasses.replace(pf, balance_account=empty_i, balance_asset=empty_i, balance_amount=empty_f),
+    )
+    book = build_unit_book(params, bare)
+    assert book.equity0.dtype == np.float64
+    att = adl_attribution(params, bare, np.full(params.assets.n, -0.3), book=book)
+    assert np.isfinite(att.shortfall) and att.shortfall_by_market.dtype == np.float64
