@@ -9,21 +9,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from riskgov.health.models import RunStatus
-from riskgov.health.services import health_run_create, results_file, run_state
+from riskgov.health.services import results_file, run_state
 from riskgov.parameters.adapters import engine_parameters
 from riskgov.snapshots import adapters
 from riskgov.snapshots.adapters import snapshot_venue_state, state_arrays, state_from_arrays
 from tests.health.test_portfolio_accounts import pm_venue  # noqa: F401 — fixture
+from tests.health.test_portfolio_accounts import run_eager as _run
 
 pytestmark = pytest.mark.django_db
-
-
-def _run(snapshot, capture, **kw):
-    with capture(execute=True):
-        run = health_run_create(snapshot=snapshot, **kw)
-    run.refresh_from_db()
-    assert run.status == RunStatus.SUCCEEDED, run.error
-    return run
 
 
 def _assert_same_state(a, b):

@@ -1,5 +1,7 @@
 """Finalizing a run: load the chunk partials, let the engine combine them and derive the
-run's results, store them and publish atomically.
+run's results, store them and publish atomically. The venue-wide figures (cascade, ADL,
+replay) read the whole venue once, joined from the chunks' copies (``run_state``; the
+snapshot from PostgreSQL when a copy is unusable), never the result rows.
 
 Every figure comes from the engine: ``engine.combine`` (combined totals, per-scenario fund
 after / ADL / coverage, VaR/ES, Cover-2 and coverage at ES, §8–§10), ``engine.cascade`` and
